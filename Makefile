@@ -1,0 +1,42 @@
+# The two commands of the README: `make run` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export COMMEX_DATA_DIR ?= $(CURDIR)/.commex
+
+.PHONY: run test check lint format system-deps bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+## Start the exchange on the embedded SQLite database (demo data on first start).
+run: $(STAMP)
+	$(BIN)/commex demo
+
+## Install what the tests need (PostgreSQL, tshark, Chromium), then check and run every test.
+test: $(STAMP) system-deps check
+	$(BIN)/python -m pytest
+
+system-deps:
+	bash scripts/test-setup
+
+## Lint, format check, strict typing and the layer contracts.
+check: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+	$(BIN)/lint-imports
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .commex .pytest_cache .mypy_cache .ruff_cache

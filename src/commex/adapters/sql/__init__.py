@@ -1,0 +1,1 @@
+"""commex adapters/sql."""

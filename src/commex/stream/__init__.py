@@ -1,0 +1,1 @@
+"""The packet-stream plane: ingest, segment, disperse, subcontract and aggregate RTP streams."""

@@ -1,0 +1,1 @@
+"""Processing services: one named capability per module."""
