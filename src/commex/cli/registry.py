@@ -7,11 +7,27 @@ import importlib
 import typer
 
 # (module, attribute, command name): each module holds a Typer sub-app.
-GROUPS: list[tuple[str, str, str]] = []
+GROUPS: list[tuple[str, str, str]] = [
+    ("commex.cli.db", "app", "db"),
+    ("commex.cli.accounts", "app", "account"),
+    ("commex.cli.auctions", "app", "auction"),
+    ("commex.cli.auctions", "app", "auctions"),
+    ("commex.cli.demo", "app", "demo"),
+]
+# Plural spellings accepted for convenience but not listed in --help.
+HIDDEN = {"auctions"}
 
 
-def register_all(app: typer.Typer) -> None:
-    """Attach every command group in :data:`GROUPS` to ``app``."""
+def build_app() -> typer.Typer:
+    """The whole `commex` app with every group in :data:`GROUPS` attached."""
+    app = typer.Typer(
+        name="commex",
+        help="commex: an open exchange for communications services.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
     for module, attr, name in GROUPS:
         sub = getattr(importlib.import_module(module), attr)
-        app.add_typer(sub, name=name)
+        app.add_typer(sub, name=name, hidden=name in HIDDEN)
+    return app

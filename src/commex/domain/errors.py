@@ -14,7 +14,7 @@ class CommexError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
@@ -83,5 +83,5 @@ def status_of(error: CommexError) -> tuple[int, int]:
     """The (HTTP status, exit code) pair for ``error``, found through its kind."""
     for cls in type(error).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return STATUS[CommexError]

@@ -1,0 +1,99 @@
+"""The database schema (SQLAlchemy Core). Money is integer minor units; time is integer
+microseconds since the Unix epoch, UTC, which both SQLite and PostgreSQL compare exactly."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("roles", String(64), nullable=False),
+    Column("token_hash", String(128), nullable=True, unique=True),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+auctions = Table(
+    "auctions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("owner_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("direction", String(8), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("terms", Text, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("reserve_minor", BigInteger, nullable=True),
+    Column("min_increment_minor", BigInteger, nullable=False),
+    Column("soft_close_s", Integer, nullable=False),
+    Column("reputation_weight", String(16), nullable=False),
+    Column("eligibility", Text, nullable=False),
+    Column("closes_us", BigInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("bid_count", Integer, nullable=False),
+    Column("bid_seq", Integer, nullable=False),
+    Column("leader_id", String(40), nullable=True),
+    Column("leader_bid_id", String(40), nullable=True),
+    Column("price_minor", BigInteger, nullable=True),
+    Column("limit_minor", BigInteger, nullable=True),
+    Column("outcome", Text, nullable=True),
+    Column("cancel_reason", String(500), nullable=True),
+    Index("ix_auctions_status_closes", "status", "closes_us"),
+    Index("ix_auctions_status_created", "status", "created_us"),
+)
+
+bids = Table(
+    "bids",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("auction_id", String(40), ForeignKey("auctions.id"), nullable=False),
+    Column("bidder_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("max_minor", BigInteger, nullable=True),
+    Column("seq", Integer, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("proxy", Boolean, nullable=False),
+    Column("active", Boolean, nullable=False),
+    UniqueConstraint("auction_id", "seq", name="uq_bids_auction_seq"),
+    Index("ix_bids_auction_bidder", "auction_id", "bidder_id"),
+)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("auction_id", String(40), ForeignKey("auctions.id"), nullable=False, index=True),
+    Column("bid_id", String(40), ForeignKey("bids.id"), nullable=False, unique=True),
+    Column("provider_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("recipient_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("terms", Text, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)

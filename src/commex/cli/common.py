@@ -1,0 +1,81 @@
+"""What every command shares: the exchange from the environment, errors, output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from commex.bootstrap import build_exchange
+from commex.domain.errors import CommexError, InvalidInput, status_of
+from commex.domain.reputation import Reputation
+from commex.services.exchange import Exchange
+
+console = Console()
+err_console = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+AS_OPTION = typer.Option(
+    ..., "--as", envvar="COMMEX_ACCOUNT", help="The account id acting (or COMMEX_ACCOUNT)."
+)
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
+_DURATION = re.compile(r"^(\d{1,7})([smhd])$")
+
+
+def exchange() -> Exchange:
+    """The exchange on the configured database, migrated."""
+    return build_exchange()
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn a commex error into one clear line on stderr and the exit code of its kind."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except CommexError as exc:
+            where = f" ({exc.field})" if exc.field else ""
+            err_console.print(f"[bold red]error{where}:[/] {exc.message}", highlight=False)
+            raise typer.Exit(status_of(exc)[1]) from exc
+
+    return wrapper
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def parse_duration(text: str, field: str) -> timedelta:
+    """``90s``, ``15m``, ``2h``, ``3d``."""
+    m = _DURATION.match(text.strip())
+    if m is None:
+        raise InvalidInput(f"{field} must look like 90s, 15m, 2h or 3d; got {text!r}", field)
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m[2]]
+    return timedelta(**{unit: int(m[1])})
+
+
+def time_left(closes_at: datetime, now: datetime) -> str:
+    seconds = int((closes_at - now).total_seconds())
+    if seconds <= 0:
+        return "closing"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s"
+
+
+def rep_text(rep: Reputation) -> str:
+    return rep.describe()

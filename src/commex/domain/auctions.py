@@ -1,0 +1,524 @@
+"""The Auction aggregate: create an auction, accept a bid, close it, cancel it, show its bids.
+
+Every rule here is a function of the auction's state and the input, returning the new state and
+what happened. Time and ids are passed in. Pricing per format lives in :mod:`formats`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from commex.domain import formats
+from commex.domain.accounts import Account, Role
+from commex.domain.contracts import Contract, ContractStatus
+from commex.domain.errors import (
+    AuctionNotOpen,
+    BidRejected,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotEligible,
+)
+from commex.domain.events import (
+    AuctionCancelled,
+    AuctionClosed,
+    BidPlaced,
+    ContractAwarded,
+    Event,
+)
+from commex.domain.money import Money
+from commex.domain.reputation import Reputation
+from commex.domain.terms import ServiceTerms
+
+MAX_TITLE = 200
+MAX_QUANTITY = 1000
+MAX_OPEN_DAYS = 366
+MAX_SOFT_CLOSE_S = 3600
+MAX_APPROVED = 500
+MAX_REASON = 500
+
+
+class Direction(StrEnum):
+    """Forward: a provider sells blocks, recipients bid up. Reverse: a recipient buys,
+    providers bid down."""
+
+    FORWARD = "forward"
+    REVERSE = "reverse"
+
+
+class Format(StrEnum):
+    FIRST_PRICE = "first-price"
+    SECOND_PRICE = "second-price"
+    ENGLISH = "english"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Eligibility:
+    """Who may bid (A6): reputation thresholds (0 to 1, on the score) and approved providers."""
+
+    min_provider_score: float | None = None
+    min_recipient_score: float | None = None
+    approved_providers: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Bid:
+    """One bid. ``max_amount`` is a proxy limit, shown to its bidder only; ``proxy`` marks a bid
+    the exchange placed on a bidder's behalf; ``active`` is false once a sealed bid was replaced
+    by the same bidder's newer one."""
+
+    id: str
+    auction_id: str
+    bidder_id: str
+    amount: Money
+    max_amount: Money | None
+    seq: int
+    created_at: datetime
+    proxy: bool = False
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Winner:
+    bid_id: str
+    bidder_id: str
+    price: Money
+    contract_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The public result of a closed auction. No winner is a result too (``note`` says why)."""
+
+    winners: tuple[Winner, ...]
+    closed_at: datetime
+    closed_by: str | None = None
+    reason: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EnglishState:
+    """The standing of an open english auction: its leader, price and (hidden) proxy limit."""
+
+    leader_id: str | None = None
+    leader_bid_id: str | None = None
+    price: Money | None = None
+    limit: Money | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionDraft:
+    """What the owner asks for; validated by :func:`open_auction`."""
+
+    direction: Direction
+    format: Format
+    title: str
+    terms: ServiceTerms
+    currency: str
+    closes_at: datetime
+    quantity: int = 1
+    reserve: Money | None = None
+    min_increment: Money | None = None
+    soft_close_s: int = 0
+    reputation_weight: Decimal = Decimal(0)
+    eligibility: Eligibility = field(default_factory=Eligibility)
+
+
+@dataclass(frozen=True, slots=True)
+class Auction:
+    """An auction and everything needed to accept a bid without reading the other bids."""
+
+    id: str
+    owner_id: str
+    direction: Direction
+    format: Format
+    title: str
+    terms: ServiceTerms
+    currency: str
+    quantity: int
+    reserve: Money | None
+    min_increment: Money
+    soft_close_s: int
+    reputation_weight: Decimal
+    eligibility: Eligibility
+    closes_at: datetime
+    created_at: datetime
+    status: Status = Status.OPEN
+    bid_count: int = 0
+    bid_seq: int = 0
+    english: EnglishState = field(default_factory=EnglishState)
+    outcome: Outcome | None = None
+    cancel_reason: str | None = None
+
+    @property
+    def sealed(self) -> bool:
+        return self.format is not Format.ENGLISH
+
+    @property
+    def bidder_role(self) -> Role:
+        """Recipients bid in forward auctions, providers in reverse ones."""
+        return Role.RECIPIENT if self.direction is Direction.FORWARD else Role.PROVIDER
+
+    @property
+    def owner_role(self) -> Role:
+        return Role.PROVIDER if self.direction is Direction.FORWARD else Role.RECIPIENT
+
+
+def open_auction(draft: AuctionDraft, auction_id: str, owner: Account, now: datetime) -> Auction:
+    """Validate ``draft`` and open the auction; each problem names its field."""
+    d = draft
+    role = Role.PROVIDER if d.direction is Direction.FORWARD else Role.RECIPIENT
+    if not owner.has(role):
+        raise Forbidden(f"a {d.direction} auction is opened by a {role}; you are not one")
+    title = d.title.strip() if isinstance(d.title, str) else ""
+    if not title or len(title) > MAX_TITLE or not title.isprintable():
+        raise InvalidInput(f"title must be 1 to {MAX_TITLE} printable characters", field="title")
+    if d.closes_at <= now:
+        raise InvalidInput("closes_at must be in the future", field="closes_at")
+    if d.closes_at > now + timedelta(days=MAX_OPEN_DAYS):
+        raise InvalidInput(f"closes_at must be within {MAX_OPEN_DAYS} days", field="closes_at")
+    if d.terms.window_end is not None and d.terms.window_end <= d.closes_at:
+        raise InvalidInput(
+            "terms.window_end must be after the auction closes", field="terms.window_end"
+        )
+    if isinstance(d.quantity, bool) or not isinstance(d.quantity, int):
+        raise InvalidInput("quantity must be a whole number", field="quantity")
+    if not 1 <= d.quantity <= MAX_QUANTITY:
+        raise InvalidInput(f"quantity must be between 1 and {MAX_QUANTITY}", field="quantity")
+    if d.quantity > 1 and d.direction is Direction.REVERSE:
+        raise InvalidInput("a reverse auction buys one service: quantity must be 1", "quantity")
+    if d.quantity > 1 and d.format is Format.ENGLISH:
+        raise InvalidInput(
+            "english auctions sell one block; use a sealed format for several", field="quantity"
+        )
+    _positive(d.reserve, d.currency, "reserve")
+    increment = d.min_increment or Money.from_minor(1, d.currency)
+    _positive(increment, d.currency, "min_increment")
+    if isinstance(d.soft_close_s, bool) or not isinstance(d.soft_close_s, int):
+        raise InvalidInput("soft_close_s must be a whole number of seconds", field="soft_close_s")
+    if not 0 <= d.soft_close_s <= MAX_SOFT_CLOSE_S:
+        raise InvalidInput(f"soft_close_s must be 0 to {MAX_SOFT_CLOSE_S}", field="soft_close_s")
+    if d.soft_close_s and d.format is not Format.ENGLISH:
+        raise InvalidInput("a soft close applies to english auctions only", field="soft_close_s")
+    _check_weight(d)
+    _check_eligibility(d)
+    return Auction(
+        id=auction_id,
+        owner_id=owner.id,
+        direction=d.direction,
+        format=d.format,
+        title=title,
+        terms=d.terms,
+        currency=d.currency,
+        quantity=d.quantity,
+        reserve=d.reserve,
+        min_increment=increment,
+        soft_close_s=d.soft_close_s,
+        reputation_weight=d.reputation_weight,
+        eligibility=d.eligibility,
+        closes_at=d.closes_at,
+        created_at=now,
+    )
+
+
+def _positive(value: Money | None, currency: str, name: str) -> None:
+    if value is None:
+        return
+    if value.currency != currency:
+        raise InvalidInput(f"{name} must be in {currency}", field=name)
+    if value.amount <= 0:
+        raise InvalidInput(f"{name} must be more than zero", field=name)
+
+
+def _check_weight(d: AuctionDraft) -> None:
+    w = d.reputation_weight
+    if not isinstance(w, Decimal) or not w.is_finite() or not Decimal(0) <= w <= Decimal(1):
+        raise InvalidInput("reputation_weight must be between 0 and 1", "reputation_weight")
+    if w and d.direction is Direction.FORWARD:
+        raise InvalidInput(
+            "reputation_weight ranks providers' bids: reverse auctions only", "reputation_weight"
+        )
+    if w and d.format is Format.ENGLISH:
+        raise InvalidInput(
+            "reputation_weight needs a sealed format (first-price or second-price)",
+            "reputation_weight",
+        )
+
+
+def _check_eligibility(d: AuctionDraft) -> None:
+    e = d.eligibility
+    for name in ("min_provider_score", "min_recipient_score"):
+        value = getattr(e, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise InvalidInput(f"eligibility.{name} must be between 0 and 1", f"eligibility.{name}")
+    reverse_only = e.min_provider_score is not None or e.approved_providers
+    if d.direction is Direction.FORWARD and reverse_only:
+        raise InvalidInput(
+            "provider eligibility applies to reverse auctions, where providers bid",
+            field="eligibility",
+        )
+    if d.direction is Direction.REVERSE and e.min_recipient_score is not None:
+        raise InvalidInput(
+            "recipient eligibility applies to forward auctions, where recipients bid",
+            field="eligibility.min_recipient_score",
+        )
+    if len(e.approved_providers) > MAX_APPROVED:
+        raise InvalidInput(
+            f"at most {MAX_APPROVED} approved providers", field="eligibility.approved_providers"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BidResult:
+    """What accepting a bid did: the auction's new state, the new bid rows (the caller's bid,
+    and any proxy bids the exchange placed), the caller's bid, and bids it replaced."""
+
+    auction: Auction
+    new_bids: tuple[Bid, ...]
+    placed: Bid
+    superseded: tuple[str, ...]
+    events: tuple[Event, ...]
+
+
+def accept_bid(
+    auction: Auction,
+    bidder: Account,
+    reputation: Reputation,
+    amount: Money,
+    max_amount: Money | None,
+    own_active: Bid | None,
+    now: datetime,
+    new_id: Callable[[], str],
+) -> BidResult:
+    """Accept a bid or raise the reason it is refused.
+
+    ``own_active`` is the bidder's current sealed bid (replaced by this one), ``reputation`` the
+    bidder's reputation in its bidding role (for eligibility).
+    """
+    check_can_bid(auction, bidder, reputation, now)
+    _check_amounts(auction, amount, max_amount)
+    if auction.sealed:
+        bid = Bid(
+            id=new_id(),
+            auction_id=auction.id,
+            bidder_id=bidder.id,
+            amount=amount,
+            max_amount=None,
+            seq=auction.bid_seq + 1,
+            created_at=now,
+        )
+        superseded = (own_active.id,) if own_active is not None else ()
+        count = auction.bid_count + (0 if superseded else 1)
+        new_state = replace(auction, bid_seq=bid.seq, bid_count=count)
+        rows: tuple[Bid, ...] = (bid,)
+        placed = bid
+    else:
+        step = formats.english_bid(auction, bidder.id, amount, max_amount, now, new_id)
+        superseded = ()
+        rows = step.rows
+        placed = step.placed
+        closes_at = auction.closes_at
+        if auction.soft_close_s and closes_at - now < timedelta(seconds=auction.soft_close_s):
+            closes_at = now + timedelta(seconds=auction.soft_close_s)
+        new_state = replace(
+            auction,
+            english=step.state,
+            bid_seq=rows[-1].seq,
+            bid_count=auction.bid_count + len(rows),
+            closes_at=closes_at,
+        )
+    event = BidPlaced(auction.id, placed.id, new_state.bid_count, new_state.closes_at)
+    return BidResult(new_state, rows, placed, superseded, (event,))
+
+
+def check_can_bid(auction: Auction, bidder: Account, reputation: Reputation, now: datetime) -> None:
+    """Raise why ``bidder`` may not bid now: closed, own auction, wrong role, not eligible."""
+    if auction.status is not Status.OPEN:
+        raise AuctionNotOpen(f"auction {auction.id} is {auction.status}; it takes no more bids")
+    if now >= auction.closes_at:
+        raise AuctionNotOpen(
+            f"auction {auction.id} closed at {auction.closes_at.isoformat()}; it takes no more bids"
+        )
+    if bidder.id == auction.owner_id:
+        raise Forbidden("you cannot bid on your own auction")
+    role = auction.bidder_role
+    if not bidder.has(role):
+        raise Forbidden(f"only a {role} may bid on a {auction.direction} auction")
+    e = auction.eligibility
+    if role is Role.PROVIDER:
+        if e.approved_providers and bidder.id not in e.approved_providers:
+            raise NotEligible("this auction takes bids from its pre-approved providers only")
+        if e.min_provider_score is not None and reputation.score < e.min_provider_score:
+            raise NotEligible(
+                f"your provider reputation {reputation.score:.2f} is below the "
+                f"{e.min_provider_score:.2f} this auction requires"
+            )
+    elif e.min_recipient_score is not None and reputation.score < e.min_recipient_score:
+        raise NotEligible(
+            f"your payment reputation {reputation.score:.2f} is below the "
+            f"{e.min_recipient_score:.2f} this auction requires"
+        )
+
+
+def _check_amounts(auction: Auction, amount: Money, max_amount: Money | None) -> None:
+    cur = auction.currency
+    for name, value in (("amount", amount), ("max_amount", max_amount)):
+        if value is None:
+            continue
+        if value.currency != cur:
+            raise BidRejected(f"{name} must be in {cur}", field=name)
+        if value.amount <= 0:
+            raise BidRejected(f"{name} must be more than zero", field=name)
+    if max_amount is not None:
+        if auction.sealed:
+            raise BidRejected(
+                "proxy limits (max_amount) apply to english auctions only", field="max_amount"
+            )
+        forward = auction.direction is Direction.FORWARD
+        if forward and max_amount < amount:
+            raise BidRejected("max_amount must be at least the amount", field="max_amount")
+        if not forward and max_amount > amount:
+            raise BidRejected(
+                "in a reverse auction max_amount is the lowest price you accept: "
+                "it must be at most the amount",
+                field="max_amount",
+            )
+    ceiling = auction.reserve if auction.direction is Direction.REVERSE else None
+    if ceiling is not None and amount > ceiling:
+        raise BidRejected(f"amount {amount} is above the ceiling {ceiling}", field="amount")
+
+
+@dataclass(frozen=True, slots=True)
+class CloseResult:
+    auction: Auction
+    contracts: tuple[Contract, ...]
+    events: tuple[Event, ...]
+
+
+def close_auction(
+    auction: Auction,
+    active_bids: Sequence[Bid],
+    reputations: Mapping[str, Reputation],
+    now: datetime,
+    by: Account | None,
+    new_id: Callable[[], str],
+    reason: str | None = None,
+) -> CloseResult:
+    """Close once and award: one contract per winner. ``by`` is None for the closing scheduler.
+
+    Closing a closed auction returns it unchanged with no contracts, so a repeated close is
+    harmless; the caller reads the stored outcome.
+    """
+    if auction.status is Status.CLOSED:
+        return CloseResult(auction, (), ())
+    check_can_close(auction, by, now, reason)
+    awards, note = formats.award(auction, active_bids, reputations)
+    winners: list[Winner] = []
+    contracts: list[Contract] = []
+    events: list[Event] = []
+    for bid, price in awards:
+        contract_id = new_id()
+        winners.append(Winner(bid.id, bid.bidder_id, price, contract_id))
+        forward = auction.direction is Direction.FORWARD
+        provider = auction.owner_id if forward else bid.bidder_id
+        recipient = bid.bidder_id if forward else auction.owner_id
+        contracts.append(
+            Contract(
+                id=contract_id,
+                auction_id=auction.id,
+                bid_id=bid.id,
+                provider_id=provider,
+                recipient_id=recipient,
+                price=price,
+                terms=auction.terms,
+                status=ContractStatus.AWARDED,
+                created_at=now,
+            )
+        )
+        events.append(ContractAwarded(contract_id, auction.id, provider, recipient))
+    outcome = Outcome(
+        winners=tuple(winners),
+        closed_at=now,
+        closed_by=by.id if by is not None else None,
+        reason=_clean_reason(reason),
+        note=note,
+    )
+    closed = replace(auction, status=Status.CLOSED, outcome=outcome)
+    events.insert(0, AuctionClosed(auction.id, tuple(w.bidder_id for w in winners), now))
+    return CloseResult(closed, tuple(contracts), tuple(events))
+
+
+def check_can_close(
+    auction: Auction, by: Account | None, now: datetime, reason: str | None
+) -> None:
+    """Raise why ``by`` may not close ``auction`` now (``by`` None is the closing scheduler)."""
+    if auction.status is Status.CANCELLED:
+        raise AuctionNotOpen(f"auction {auction.id} was cancelled")
+    if by is not None and not by.is_operator and by.id != auction.owner_id:
+        raise Forbidden("only the auction's owner or the operator may close it")
+    early = now < auction.closes_at
+    if early and (by is None or not by.is_operator):
+        raise Conflict(
+            f"auction {auction.id} closes at {auction.closes_at.isoformat()}; "
+            "only the operator may close it early"
+        )
+    if early and not (reason and reason.strip()):
+        raise InvalidInput("closing an auction early needs a reason", field="reason")
+
+
+def cancel_auction(auction: Auction, by: Account, reason: str | None) -> CloseResult:
+    """The owner cancels an auction with no bids; the operator cancels any open one, saying why."""
+    if auction.status is not Status.OPEN:
+        raise AuctionNotOpen(f"auction {auction.id} is {auction.status}; it cannot be cancelled")
+    if by.is_operator:
+        if not (reason and reason.strip()):
+            raise InvalidInput("the operator cancels with a reason", field="reason")
+    elif by.id == auction.owner_id:
+        if auction.bid_count:
+            raise Conflict("an auction with bids cannot be cancelled by its owner")
+    else:
+        raise Forbidden("only the auction's owner or the operator may cancel it")
+    text = _clean_reason(reason) or "cancelled by its owner"
+    cancelled = replace(auction, status=Status.CANCELLED, cancel_reason=text)
+    return CloseResult(cancelled, (), (AuctionCancelled(auction.id, text),))
+
+
+def _clean_reason(reason: str | None) -> str | None:
+    if reason is None or not reason.strip():
+        return None
+    text = reason.strip()
+    if len(text) > MAX_REASON:
+        raise InvalidInput(f"reason is at most {MAX_REASON} characters", field="reason")
+    return text
+
+
+def visible_bids(auction: Auction, bids: Iterable[Bid], viewer_id: str | None) -> list[Bid]:
+    """The bids ``viewer_id`` may see (A8), with other bidders' proxy limits removed.
+
+    A sealed auction shows each bidder only its own bids while open; everything after the close.
+    Open auctions show every bid. Nobody but the bidder ever sees a proxy limit.
+    """
+    hidden = auction.sealed and auction.status is Status.OPEN
+    out: list[Bid] = []
+    for bid in bids:
+        own = viewer_id is not None and bid.bidder_id == viewer_id
+        if hidden and not own:
+            continue
+        out.append(bid if own or bid.max_amount is None else replace(bid, max_amount=None))
+    return out
+
+
+def ranking_rule(auction: Auction) -> str:
+    """The published ranking rule (A5), shown to every bidder."""
+    return formats.describe(auction)

@@ -1,0 +1,32 @@
+"""Contracts: one per winner of an auction (A7), between a provider and a recipient."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from commex.domain.money import Money
+from commex.domain.terms import ServiceTerms
+
+
+class ContractStatus(StrEnum):
+    AWARDED = "awarded"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """The deal an auction made: who provides what to whom at which price."""
+
+    id: str
+    auction_id: str
+    bid_id: str
+    provider_id: str
+    recipient_id: str
+    price: Money
+    terms: ServiceTerms
+    status: ContractStatus
+    created_at: datetime

@@ -1,0 +1,126 @@
+"""Exact money: a Decimal amount with an ISO 4217 currency, never a float.
+
+Amounts are written as strings (``"12.50"``), kept as :class:`~decimal.Decimal` in the rules and
+stored as integer minor units (cents) in the database. An amount with more decimal places than
+its currency has is refused rather than rounded, so nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import total_ordering
+
+from commex.domain.errors import InvalidInput
+
+# Currencies whose minor unit is not the usual hundredth (ISO 4217).
+_EXPONENTS: dict[str, int] = {
+    "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0, "XAF": 0, "XOF": 0,
+    "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3, "LYD": 3, "IQD": 3,
+}  # fmt: skip
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_AMOUNT = re.compile(r"^-?\d{1,15}(\.\d{1,6})?$")
+MAX_MINOR = 10**15
+
+
+def currency_exponent(currency: str) -> int:
+    """The number of decimal places of ``currency`` (2 unless ISO 4217 says otherwise)."""
+    return _EXPONENTS.get(currency, 2)
+
+
+def check_currency(currency: object) -> str:
+    """Return ``currency`` if it is a three-letter upper-case code, else raise InvalidInput."""
+    if not isinstance(currency, str) or not _CURRENCY.match(currency):
+        raise InvalidInput(
+            f"currency must be a three-letter ISO 4217 code such as 'EUR', not {currency!r}",
+            field="currency",
+        )
+    return currency
+
+
+@total_ordering
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An exact amount of one currency. Arithmetic across currencies is refused."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        check_currency(self.currency)
+        if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
+            raise InvalidInput("amount must be a finite decimal", field="amount")
+        exp = currency_exponent(self.currency)
+        if self.amount != self.amount.quantize(Decimal(1).scaleb(-exp)):
+            raise InvalidInput(
+                f"{self.amount} has more than {exp} decimal places for {self.currency}",
+                field="amount",
+            )
+        if abs(self.to_minor()) >= MAX_MINOR:
+            raise InvalidInput("amount is too large", field="amount")
+
+    @classmethod
+    def parse(cls, text: object, currency: str, *, field: str = "amount") -> Money:
+        """Parse a wire amount such as ``"12.50"``; floats and malformed strings are refused."""
+        if isinstance(text, bool) or not isinstance(text, str | int | Decimal):
+            raise InvalidInput(
+                f'{field} must be a decimal string such as "12.50", not {text!r}', field=field
+            )
+        raw = str(text).strip()
+        if not _AMOUNT.match(raw):
+            raise InvalidInput(
+                f'{field} must be a decimal string such as "12.50", not {text!r}', field=field
+            )
+        check_currency(currency)
+        value = Decimal(raw)
+        quantum = Decimal(1).scaleb(-currency_exponent(currency))
+        if value != value.quantize(quantum):
+            raise InvalidInput(
+                f"{field} {raw} has more than {currency_exponent(currency)} decimal places "
+                f"for {currency}",
+                field=field,
+            )
+        try:
+            return cls(value.quantize(quantum), currency)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{field}: {exc.message}", field=field) from exc
+
+    @classmethod
+    def from_minor(cls, minor: int, currency: str) -> Money:
+        """Money from integer minor units (cents), as stored in the database."""
+        return cls(Decimal(minor).scaleb(-currency_exponent(currency)), currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls.from_minor(0, currency)
+
+    def to_minor(self) -> int:
+        """The amount in integer minor units (exact)."""
+        return int(self.amount.scaleb(currency_exponent(self.currency)))
+
+    def _same(self, other: Money) -> None:
+        if self.currency != other.currency:
+            raise InvalidInput(
+                f"cannot combine {self.currency} with {other.currency}", field="currency"
+            )
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount < other.amount
+
+    def __str__(self) -> str:
+        """The wire form: the amount with exactly the currency's decimal places."""
+        return f"{self.amount:.{currency_exponent(self.currency)}f}"
+
+    def display(self) -> str:
+        """For people: ``12.50 EUR``."""
+        return f"{self} {self.currency}"

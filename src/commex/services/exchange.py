@@ -1,0 +1,278 @@
+"""The exchange engine: receives bids, closes auctions, awards contracts.
+
+Each use case loads what it needs through a unit of work, calls the domain, commits, and then
+publishes the events. Bids and closes lock the auction's row first, so an auction closes exactly
+once and takes no bid after its close, whatever runs concurrently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from commex.domain import auctions as rules
+from commex.domain.accounts import Account, Role, check_name, parse_roles
+from commex.domain.auctions import Auction, Bid, Status
+from commex.domain.contracts import Contract
+from commex.domain.errors import InvalidInput, NotFound
+from commex.domain.events import Event
+from commex.domain.reputation import Reputation
+from commex.services.ports import (
+    Clock,
+    EventPublisher,
+    IdGenerator,
+    ReputationSource,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from commex.services.requests import parse_amount, parse_auction_request
+from commex.services.views import AuctionView, bid_views, party
+
+MAX_LIST = 500
+
+
+class _NoPublisher:
+    def publish(self, events: Sequence[Event]) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionSummary:
+    """A line of the auction list: the auction and its owner as others see it."""
+
+    auction: Auction
+    owner_name: str
+    owner_reputation: Reputation
+
+
+class Exchange:
+    """The engine facade used by the server, the command line and library users."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        reputations: ReputationSource,
+        events: EventPublisher | None = None,
+    ) -> None:
+        self._uow = uow
+        self.clock = clock
+        self._ids = ids
+        self._reps = reputations
+        self._events = events or _NoPublisher()
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    def create_account(
+        self,
+        name: str,
+        roles: Sequence[str],
+        *,
+        token_hash: str | None = None,
+        allow_operator: bool = False,
+    ) -> Account:
+        """Open an account with the given roles (the operator role only when allowed)."""
+        account = Account(
+            id=self._ids.new("acc"),
+            name=check_name(name),
+            roles=parse_roles(list(roles), allow_operator=allow_operator),
+            created_at=self.clock.now(),
+        )
+        with self._uow() as uow:
+            uow.accounts.add(account, token_hash)
+            uow.commit()
+        return account
+
+    def account(self, account_id: str) -> Account:
+        with self._uow(write=False) as uow:
+            return _account(uow, account_id)
+
+    def reputation(self, account_id: str, role: Role) -> Reputation:
+        return self._reps.of(account_id, role)
+
+    # -- auctions ---------------------------------------------------------------------------
+
+    def create_auction(self, owner_id: str, request: Mapping[str, Any]) -> Auction:
+        """Open an auction from a request shaped like ``POST /v1/auctions``."""
+        draft = parse_auction_request(request)
+        with self._uow() as uow:
+            owner = _account(uow, owner_id)
+            approved = draft.eligibility.approved_providers
+            if approved:
+                known = uow.accounts.get_many(approved)
+                missing = sorted(set(approved) - set(known))
+                if missing:
+                    raise InvalidInput(
+                        f"approved providers not found: {', '.join(missing)}",
+                        field="eligibility.approved_providers",
+                    )
+            auction = rules.open_auction(draft, self._ids.new("auc"), owner, self.clock.now())
+            uow.auctions.add(auction)
+            uow.commit()
+        return auction
+
+    def place_bid(
+        self, auction_id: str, bidder_id: str, amount: object, max_amount: object = None
+    ) -> Bid:
+        """Accept a bid (amounts as decimal strings) or raise why it was refused."""
+        with self._uow() as uow:
+            auction = _locked(uow, auction_id)
+            bidder = _account(uow, bidder_id)
+            money = parse_amount(amount, auction.currency)
+            limit = (
+                None
+                if max_amount is None
+                else parse_amount(max_amount, auction.currency, "max_amount")
+            )
+            own = uow.bids.own_active(auction_id, bidder_id) if auction.sealed else None
+            rep = self._reps.of(bidder_id, auction.bidder_role)
+            result = rules.accept_bid(
+                auction,
+                bidder,
+                rep,
+                money,
+                limit,
+                own,
+                self.clock.now(),
+                lambda: self._ids.new("bid"),
+            )
+            if result.superseded:
+                uow.bids.deactivate(result.superseded)
+            uow.bids.add_many(result.new_bids)
+            uow.auctions.update(result.auction)
+            uow.commit()
+        self._events.publish(result.events)
+        return result.placed
+
+    def close(self, auction_id: str, by_id: str | None, reason: str | None = None) -> Auction:
+        """Close and award (the operator any time; the owner or the scheduler once due).
+
+        Closing again returns the stored outcome.
+        """
+        with self._uow() as uow:
+            auction = _locked(uow, auction_id)
+            if auction.status is Status.CLOSED:
+                return auction
+            by = _account(uow, by_id) if by_id is not None else None
+            now = self.clock.now()
+            rules.check_can_close(auction, by, now, reason)
+            if auction.sealed:
+                bids = uow.bids.active(auction_id)
+            else:
+                lead = auction.english.leader_bid_id
+                leader_bid = uow.bids.get(lead) if lead else None
+                bids = [leader_bid] if leader_bid else []
+            reps = self._reps.of_many({b.bidder_id for b in bids}, auction.bidder_role)
+            result = rules.close_auction(
+                auction, bids, reps, now, by, lambda: self._ids.new("con"), reason
+            )
+            uow.contracts.add_many(result.contracts)
+            uow.auctions.update(result.auction)
+            uow.commit()
+        self._events.publish(result.events)
+        return result.auction
+
+    def cancel(self, auction_id: str, by_id: str, reason: str | None = None) -> Auction:
+        with self._uow() as uow:
+            auction = _locked(uow, auction_id)
+            result = rules.cancel_auction(auction, _account(uow, by_id), reason)
+            uow.auctions.update(result.auction)
+            uow.commit()
+        self._events.publish(result.events)
+        return result.auction
+
+    def close_due(self, limit: int = 100) -> list[Auction]:
+        """Close every auction whose time has come (the scheduler and ``close-due`` call this).
+
+        Each closes in its own transaction under its row lock, so several processes running
+        this at once close each auction once.
+        """
+        with self._uow(write=False) as uow:
+            due = uow.auctions.due(self.clock.now(), limit)
+        return [self.close(auction_id, None) for auction_id in due]
+
+    def view(self, auction_id: str, viewer_id: str | None) -> AuctionView:
+        """The auction as ``viewer_id`` may see it (A8), with reputations (R5)."""
+        with self._uow(write=False) as uow:
+            auction = uow.auctions.get(auction_id)
+            if auction is None:
+                raise NotFound(f"auction {auction_id} not found")
+            hidden = auction.sealed and auction.status is Status.OPEN
+            if hidden:
+                bids = uow.bids.for_auction(auction_id, viewer_id) if viewer_id else []
+            else:
+                bids = uow.bids.for_auction(auction_id)
+            visible = rules.visible_bids(auction, bids, viewer_id)
+            leader_id = auction.english.leader_id
+            ids = {b.bidder_id for b in visible} | {auction.owner_id}
+            if leader_id:
+                ids.add(leader_id)
+            accounts = uow.accounts.get_many(ids)
+        role = auction.bidder_role
+        reps = self._reps.of_many(
+            {b.bidder_id for b in visible} | ({leader_id} if leader_id else set()), role
+        )
+        owner_rep = self._reps.of(auction.owner_id, auction.owner_role)
+        leader = None
+        if leader_id:
+            leader = party(accounts.get(leader_id), leader_id, role, reps[leader_id])
+        return AuctionView(
+            auction=auction,
+            owner=party(
+                accounts.get(auction.owner_id), auction.owner_id, auction.owner_role, owner_rep
+            ),
+            bids=bid_views(auction, visible, accounts, reps),
+            ranking_rule=rules.ranking_rule(auction),
+            viewer_is_owner=viewer_id == auction.owner_id,
+            leader=leader,
+        )
+
+    def auctions(
+        self, status: Status | None = None, limit: int = 100, offset: int = 0
+    ) -> list[AuctionSummary]:
+        """Auctions newest first, each with its owner's name and reputation."""
+        if not 1 <= limit <= MAX_LIST or offset < 0:
+            raise InvalidInput(f"limit must be 1 to {MAX_LIST} and offset at least 0", "limit")
+        with self._uow(write=False) as uow:
+            items = uow.auctions.page(status, limit, offset)
+            owners = uow.accounts.get_many({a.owner_id for a in items})
+        out: list[AuctionSummary] = []
+        for a in items:
+            owner = owners.get(a.owner_id)
+            rep = self._reps.of(a.owner_id, a.owner_role)
+            out.append(AuctionSummary(a, owner.name if owner else a.owner_id, rep))
+        return out
+
+    def contract(self, contract_id: str, viewer_id: str) -> Contract:
+        """A contract, to its parties and the operator only."""
+        with self._uow(write=False) as uow:
+            contract = uow.contracts.get(contract_id)
+            viewer = _account(uow, viewer_id)
+        if contract is None:
+            raise NotFound(f"contract {contract_id} not found")
+        if (
+            viewer_id not in (contract.provider_id, contract.recipient_id)
+            and not viewer.is_operator
+        ):
+            raise NotFound(f"contract {contract_id} not found")
+        return contract
+
+    def contracts_of(self, account_id: str) -> list[Contract]:
+        with self._uow(write=False) as uow:
+            return uow.contracts.for_account(account_id)
+
+
+def _account(uow: UnitOfWork, account_id: str) -> Account:
+    account = uow.accounts.get(account_id)
+    if account is None:
+        raise NotFound(f"account {account_id} not found")
+    return account
+
+
+def _locked(uow: UnitOfWork, auction_id: str) -> Auction:
+    auction = uow.auctions.get_for_update(auction_id)
+    if auction is None:
+        raise NotFound(f"auction {auction_id} not found")
+    return auction

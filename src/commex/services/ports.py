@@ -1,0 +1,130 @@
+"""The ports: what the services need from the outside world, as Protocols.
+
+Adapters implement them (SQL, in-memory fakes, the system clock); services never import an
+adapter. A unit of work is one transaction: everything read through it is consistent and
+everything written commits together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from commex.domain.accounts import Account, Role
+from commex.domain.auctions import Auction, Bid, Status
+from commex.domain.contracts import Contract
+from commex.domain.events import Event
+from commex.domain.reputation import Reputation
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class IdGenerator(Protocol):
+    def new(self, prefix: str) -> str:
+        """A new unique id such as ``auc_3f9c...``."""
+        ...
+
+
+class AccountRepository(Protocol):
+    def add(self, account: Account, token_hash: str | None = None) -> None: ...
+
+    def get(self, account_id: str) -> Account | None: ...
+
+    def get_many(self, account_ids: Iterable[str]) -> dict[str, Account]: ...
+
+
+class AuctionRepository(Protocol):
+    def add(self, auction: Auction) -> None: ...
+
+    def get(self, auction_id: str) -> Auction | None: ...
+
+    def get_for_update(self, auction_id: str) -> Auction | None:
+        """Read the auction and hold its row lock until the unit of work ends."""
+        ...
+
+    def update(self, auction: Auction) -> None: ...
+
+    def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]: ...
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        """Ids of open auctions whose close time has passed, earliest first."""
+        ...
+
+
+class BidRepository(Protocol):
+    def add_many(self, bids: Sequence[Bid]) -> None: ...
+
+    def deactivate(self, bid_ids: Sequence[str]) -> None: ...
+
+    def get(self, bid_id: str) -> Bid | None: ...
+
+    def own_active(self, auction_id: str, bidder_id: str) -> Bid | None: ...
+
+    def active(self, auction_id: str) -> list[Bid]:
+        """Every active bid of the auction, in arrival order."""
+        ...
+
+    def for_auction(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:
+        """Every bid of the auction (or of one bidder in it), in arrival order."""
+        ...
+
+
+class ContractRepository(Protocol):
+    def add_many(self, contracts: Sequence[Contract]) -> None: ...
+
+    def get(self, contract_id: str) -> Contract | None: ...
+
+    def for_auction(self, auction_id: str) -> list[Contract]: ...
+
+    def for_account(self, account_id: str) -> list[Contract]: ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def accounts(self) -> AccountRepository: ...
+
+    @property
+    def auctions(self) -> AuctionRepository: ...
+
+    @property
+    def bids(self) -> BidRepository: ...
+
+    @property
+    def contracts(self) -> ContractRepository: ...
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back anything not committed."""
+        ...
+
+    def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool = True) -> UnitOfWork:
+        """A new unit of work; ``write=False`` for a read-only one that takes no write lock."""
+        ...
+
+
+class ReputationSource(Protocol):
+    def of(self, account_id: str, role: Role) -> Reputation: ...
+
+    def of_many(self, account_ids: Iterable[str], role: Role) -> dict[str, Reputation]: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: Sequence[Event]) -> None:
+        """Tell listeners (live pages, schedulers) what happened, after the commit."""
+        ...

@@ -1,0 +1,193 @@
+"""What a viewer sees of an auction: the wire form shared by the API, pages and command line.
+
+Visibility (A8) is decided by the domain (:func:`visible_bids`); this module only shapes it,
+adding each party's reputation in the role that matters (R5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from commex.domain.accounts import Account, Role
+from commex.domain.auctions import Auction, Bid, Direction, Outcome, Status
+from commex.domain.contracts import Contract
+from commex.domain.formats import effective_price
+from commex.domain.reputation import NO_RATINGS, Reputation
+
+MAX_BIDS_SHOWN = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """An account as others see it: name and reputation in one role."""
+
+    id: str
+    name: str
+    role: Role
+    reputation: Reputation
+
+    def to_dict(self) -> dict[str, Any]:
+        rep: dict[str, Any] = dict(self.reputation.to_dict())
+        rep["role"] = self.role.value
+        rep["summary"] = self.reputation.describe()
+        return {"id": self.id, "name": self.name, "reputation": rep}
+
+
+def party(account: Account | None, account_id: str, role: Role, rep: Reputation) -> Party:
+    return Party(account_id, account.name if account else account_id, role, rep)
+
+
+@dataclass(frozen=True, slots=True)
+class BidView:
+    bid: Bid
+    bidder: Party
+    effective_price: Decimal | None
+    rank: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        b = self.bid
+        out: dict[str, Any] = {
+            "id": b.id,
+            "auction_id": b.auction_id,
+            "bidder": self.bidder.to_dict(),
+            "amount": str(b.amount),
+            "created_at": b.created_at.isoformat(),
+            "proxy": b.proxy,
+            "active": b.active,
+        }
+        if b.max_amount is not None:
+            out["max_amount"] = str(b.max_amount)
+        if self.effective_price is not None:
+            out["effective_price"] = f"{self.effective_price:.4f}"
+        if self.rank is not None:
+            out["rank"] = self.rank
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionView:
+    auction: Auction
+    owner: Party
+    bids: tuple[BidView, ...]
+    ranking_rule: str
+    viewer_is_owner: bool
+    leader: Party | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        a = self.auction
+        out: dict[str, Any] = {
+            "id": a.id,
+            "title": a.title,
+            "owner": self.owner.to_dict(),
+            "direction": a.direction.value,
+            "format": a.format.value,
+            "status": a.status.value,
+            "created_at": a.created_at.isoformat(),
+            "closes_at": a.closes_at.isoformat(),
+            "terms": a.terms.to_dict(),
+            "currency": a.currency,
+            "quantity": a.quantity,
+            "min_increment": str(a.min_increment),
+            "soft_close_s": a.soft_close_s,
+            "reputation_weight": str(a.reputation_weight),
+            "ranking_rule": self.ranking_rule,
+            "eligibility": {
+                "min_provider_score": a.eligibility.min_provider_score,
+                "min_recipient_score": a.eligibility.min_recipient_score,
+                "approved_providers": sorted(a.eligibility.approved_providers),
+            },
+            "bid_count": a.bid_count,
+            "bids": [b.to_dict() for b in self.bids],
+        }
+        # The ceiling of a reverse auction is public; a forward reserve is the owner's secret.
+        if a.reserve is not None and (a.direction is Direction.REVERSE or self.viewer_is_owner):
+            out["reserve"] = str(a.reserve)
+        if not a.sealed and a.english.price is not None:
+            out["standing_price"] = str(a.english.price)
+            if self.leader is not None:
+                out["leader"] = self.leader.to_dict()
+        if a.outcome is not None:
+            out["outcome"] = outcome_dict(a.outcome)
+        if a.cancel_reason is not None:
+            out["cancel_reason"] = a.cancel_reason
+        return out
+
+
+def outcome_dict(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "winners": [
+            {
+                "bid_id": w.bid_id,
+                "bidder_id": w.bidder_id,
+                "price": str(w.price),
+                "contract_id": w.contract_id,
+            }
+            for w in outcome.winners
+        ],
+        "closed_at": outcome.closed_at.isoformat(),
+        "closed_by": outcome.closed_by,
+        "reason": outcome.reason,
+        "note": outcome.note,
+    }
+
+
+def bid_views(
+    auction: Auction,
+    bids: Sequence[Bid],
+    accounts: Mapping[str, Account],
+    reps: Mapping[str, Reputation],
+) -> tuple[BidView, ...]:
+    """Visible bids with their bidders' reputations, ranked best first (english: newest first)."""
+    role = auction.bidder_role
+    weighted = auction.direction is Direction.REVERSE
+    eff: dict[str, Decimal] = {}
+    if weighted:
+        for b in bids:
+            eff[b.id] = effective_price(
+                b.amount, reps.get(b.bidder_id, NO_RATINGS), auction.reputation_weight
+            )
+    if not auction.sealed:
+        ordered = sorted(bids, key=lambda b: -b.seq)
+        ranks: dict[str, int] = {}
+    else:
+        active = [b for b in bids if b.active]
+        if weighted:
+            active.sort(key=lambda b: (eff[b.id], b.seq))
+        else:
+            active.sort(key=lambda b: (-b.amount.amount, b.seq))
+        # A rank is meaningful when the viewer sees the whole field (after the close).
+        ranks = (
+            {b.id: i + 1 for i, b in enumerate(active)} if auction.status is Status.CLOSED else {}
+        )
+        ordered = active + sorted((b for b in bids if not b.active), key=lambda b: -b.seq)
+    return tuple(
+        BidView(
+            b,
+            party(accounts.get(b.bidder_id), b.bidder_id, role, reps.get(b.bidder_id, NO_RATINGS)),
+            eff.get(b.id),
+            ranks.get(b.id),
+        )
+        for b in ordered[:MAX_BIDS_SHOWN]
+    )
+
+
+def contract_dict(c: Contract) -> dict[str, Any]:
+    """The contract's wire form (SPEC section 8); members, usage and ratings come later."""
+    return {
+        "id": c.id,
+        "auction_id": c.auction_id,
+        "bid_id": c.bid_id,
+        "provider_id": c.provider_id,
+        "recipient_id": c.recipient_id,
+        "price": str(c.price),
+        "currency": c.price.currency,
+        "terms": c.terms.to_dict(),
+        "status": c.status.value,
+        "created_at": c.created_at.isoformat(),
+        "members": [],
+        "usage": {"used_seconds": 0, "remaining_seconds": c.terms.duration_s},
+        "ratings": [],
+    }
