@@ -89,9 +89,8 @@ def demo() -> None:
         "moves the close out"
     )
     view = ex.view(rev.id, None)
-    console.print(
-        f"  standing bid now {view.to_dict()['standing_price']} EUR by {view.leader.name if view.leader else '-'}"
-    )
+    leader = view.leader.name if view.leader else "-"
+    console.print(f"  standing bid now {view.to_dict()['standing_price']} EUR by {leader}")
     clock.advance(180)
     ex.close_due()
     _print_view(ex.view(rev.id, None), False)
