@@ -1,0 +1,222 @@
+"""S6: merge processed segments into the output stream and describe the run.
+
+The aggregator is a pure function of the input packets and the results: it orders the output
+by input position, closes the sequence-number gaps that dropped packets (VAD) would leave so
+every output stream stays continuous, keeps timestamps and SSRCs, merges DTMF events that a
+segment cut split in two, and measures loss and RFC 3550 interarrival jitter per stream.
+:class:`Pacer` is the one stateful piece: a token bucket with an injected clock for UDP output.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from commex.stream.dispersal import SegmentFailed
+from commex.stream.packets import PacketBatch, concat
+from commex.stream.pcap import with_streams
+from commex.stream.steps.base import DtmfEvent
+
+CLOCK_HZ = 8000  # the G.711 family's RTP clock, used for jitter
+DTMF_GAP_MS = 30  # fragments of one key press closer than this are one event
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """The output stream and the run's report (a JSON-ready dict)."""
+
+    batch: PacketBatch
+    report: dict[str, Any]
+
+
+def merge(results: Iterable[PacketBatch]) -> PacketBatch:
+    """Every result row in input order; a packet present twice is an error, never output."""
+    batches = with_streams([b for b in results if len(b)])
+    if not batches:
+        return PacketBatch()
+    merged = concat(batches)
+    order = np.argsort(merged.index, kind="stable")
+    ordered = merged if _is_sorted(merged.index) else merged.take(order)
+    if ordered.index.shape[0] > 1 and bool(np.any(np.diff(ordered.index) == 0)):
+        raise SegmentFailed("a packet came back from two segments")
+    return ordered
+
+
+def _is_sorted(values: Any) -> bool:
+    return values.shape[0] < 2 or bool(np.all(values[1:] >= values[:-1]))
+
+
+def renumber(original: PacketBatch, out: PacketBatch) -> PacketBatch:
+    """``out`` with each stream's sequence numbers closed over the packets a step dropped.
+
+    A packet's new number is its input number minus the packets of its stream dropped before
+    it, so gaps that were already in the input (real loss) stay visible downstream.
+    """
+    if len(out) == len(original) or not len(out):
+        return out
+    pos = np.searchsorted(original.index, out.index)
+    if bool(np.any(pos >= len(original))) or not np.array_equal(original.index[pos], out.index):
+        raise SegmentFailed("the output holds packets that were never input")
+    dropped = np.ones(len(original), dtype=np.int64)
+    dropped[pos] = 0
+    before = np.zeros(len(original), dtype=np.int64)
+    for s in np.unique(original.stream):
+        mask = original.stream == s
+        before[mask] = np.cumsum(dropped[mask])
+    seq = (out.seq.astype(np.int64) - before[pos]) % 65536
+    return replace(out, seq=seq.astype(np.uint16))
+
+
+def merge_dtmf(events: Iterable[DtmfEvent], gap_ms: int = DTMF_GAP_MS) -> list[DtmfEvent]:
+    """Join the pieces of one key press (same digit, SSRC and source, overlapping or less
+    than ``gap_ms`` apart) that segment boundaries cut; the result is in time order."""
+    ordered = sorted(events, key=lambda e: (e.ssrc, e.source, e.digit, e.start_ms))
+    merged: list[DtmfEvent] = []
+    for e in ordered:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and (last.ssrc, last.source, last.digit) == (e.ssrc, e.source, e.digit)
+            and e.start_ms <= last.start_ms + last.duration_ms + gap_ms
+        ):
+            end = max(last.start_ms + last.duration_ms, e.start_ms + e.duration_ms)
+            merged[-1] = replace(last, duration_ms=end - last.start_ms)
+        else:
+            merged.append(e)
+    return sorted(merged, key=lambda e: (e.start_ms, e.ssrc, e.digit))
+
+
+def lost_packets(seq: Any) -> int:
+    """Packets missing from a stream's sequence numbers (wrap-around aware, RFC 3550 A.3)."""
+    if seq.shape[0] < 2:
+        return 0
+    steps = (np.diff(seq.astype(np.int64)) + 32768) % 65536 - 32768
+    extended = np.concatenate(([0], np.cumsum(steps)))
+    expected = int(extended.max() - extended.min()) + 1
+    return max(0, expected - int(seq.shape[0]))
+
+
+def jitter_ms(arrival_us: Any, timestamp: Any, clock_hz: int = CLOCK_HZ) -> float:
+    """The RFC 3550 interarrival jitter estimate after the last packet, in milliseconds.
+
+    Packets repeating the previous timestamp (RFC 4733 event updates) are not new samples
+    and are left out. The recurrence J += (|D| - J) / 16 is summed in closed form.
+    """
+    ts = timestamp.astype(np.int64)
+    keep = np.concatenate(([True], ts[1:] != ts[:-1]))
+    ts, arrival = ts[keep], arrival_us[keep].astype(np.float64)
+    if ts.shape[0] < 2:
+        return 0.0
+    sent = (np.diff(ts) + (1 << 31)) % (1 << 32) - (1 << 31)
+    received = np.diff(arrival) * clock_hz / 1e6
+    d = np.abs(received - sent)
+    weights = (15.0 / 16.0) ** np.arange(d.shape[0] - 1, -1, -1, dtype=np.float64) / 16.0
+    return float(np.dot(weights, d)) * 1000.0 / clock_hz
+
+
+def _payload_type(values: Any) -> int | None:
+    return int(np.bincount(values, minlength=128).argmax()) if values.shape[0] else None
+
+
+def stream_report(original: PacketBatch, out: PacketBatch) -> list[dict[str, Any]]:
+    """Per input stream: SSRC, packets in and out, loss, jitter and payload types."""
+    rows = []
+    for s in np.unique(original.stream):
+        src = original.take(original.stream == s)
+        dst = out.payload_type[out.stream == s]
+        rows.append(
+            {
+                "ssrc": int(src.ssrc[0]),
+                "packets": len(src),
+                "packets_out": int(dst.shape[0]),
+                "lost": lost_packets(src.seq),
+                "jitter_ms": round(jitter_ms(src.arrival_us, src.timestamp), 3),
+                "payload_type_in": _payload_type(src.payload_type),
+                "payload_type_out": _payload_type(dst),
+            }
+        )
+    return rows
+
+
+def aggregate(
+    original: PacketBatch,
+    results: Iterable[PacketBatch],
+    dtmf: Iterable[DtmfEvent] = (),
+    *,
+    segments: int,
+    subcontracted: Sequence[dict[str, Any]] = (),
+    elapsed_s: float = 0.0,
+    skipped: int = 0,
+) -> Aggregate:
+    """The output stream of ``results`` and the report of the run that made it."""
+    merged = merge(results)
+    if len(merged) and merged.streams != original.streams:
+        merged = replace(merged, streams=original.streams)  # the input's table is the fullest
+    out = renumber(original, merged)
+    bytes_out = int(out.offsets[-1] - out.offsets[0]) + 12 * len(out)
+    elapsed = max(elapsed_s, 1e-9)
+    report = {
+        "packets_in": len(original),
+        "packets_out": len(out),
+        "skipped": skipped,
+        "segments": segments,
+        "subcontracted": list(subcontracted),
+        "dtmf": [
+            {
+                "digit": e.digit,
+                "ssrc": e.ssrc,
+                "start_ms": e.start_ms,
+                "duration_ms": e.duration_ms,
+                "source": e.source,
+            }
+            for e in merge_dtmf(dtmf)
+        ],
+        "streams": stream_report(original, out),
+        "elapsed_s": round(elapsed_s, 6),
+        "rate_pps": round(len(out) / elapsed, 1),
+        "rate_bps": round(bytes_out * 8 / elapsed, 1),
+    }
+    return Aggregate(out, report)
+
+
+class Pacer:
+    """A token bucket: at most ``rate`` packets per second, in bursts of up to ``burst``.
+
+    The clock and the sleep are injected, so tests run it on a fake clock.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate / 50)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self.burst
+        self._last = clock()
+
+    def acquire(self, n: int = 1) -> None:
+        """Wait until ``n`` packets may be sent, then take their tokens."""
+        if n > self.burst:
+            for _ in range(n):
+                self.acquire(1)
+            return
+        while True:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens >= n:
+                self._tokens -= n
+                return
+            self._sleep((n - self._tokens) / self.rate)

@@ -1,0 +1,333 @@
+"""Executors: where segments are processed (in-process, a process pool, Dask, remote nodes).
+
+Every executor takes an iterable of :class:`SegmentTask` and yields one :class:`SegmentResult`
+per task, in completion order. Each keeps a bounded number of segments in flight (its window),
+resubmits the segments a dead worker held, and yields each segment exactly once; callers check
+the results again with :func:`check_result` and :class:`ResultLedger`.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from commex.domain.errors import CommexError, InvalidInput
+from commex.stream.packets import PacketBatch
+from commex.stream.steps.base import DtmfEvent, Step, StepSpec
+
+StepFactory = Callable[[StepSpec], Step]
+
+MAX_ATTEMPTS = 3
+# Steps that may leave packets out of their output (silence removal); all others keep every row.
+DROPPING_STEPS = frozenset({"vad"})
+
+
+class SegmentFailed(CommexError):
+    """Raised when a segment could not be processed: its workers kept dying, or a result was
+    lost, duplicated or did not match the packets that were sent."""
+
+    code = "segment_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentTask:
+    """One unit of work: a segment's packets and the steps to run on them, in order."""
+
+    id: int
+    batch: PacketBatch
+    steps: tuple[StepSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentResult:
+    """A processed segment, keyed by the id of the task it answers."""
+
+    id: int
+    batch: PacketBatch
+    dtmf: tuple[DtmfEvent, ...] = ()
+    worker: str = ""
+
+
+def default_step_factory(spec: StepSpec) -> Step:
+    """Build a step from the registry of processing capabilities (imported on first use)."""
+    from commex.stream.steps.registry import build_step  # noqa: PLC0415 - keeps workers lean
+
+    return build_step(spec)
+
+
+def run_task(task: SegmentTask, factory: StepFactory = default_step_factory) -> SegmentResult:
+    """Apply the task's steps in order; a top-level function so any worker can import it."""
+    batch = task.batch
+    found: list[DtmfEvent] = []
+    for spec in task.steps:
+        out = factory(spec).apply(batch)
+        batch = out.batch
+        found.extend(out.dtmf)
+    return SegmentResult(task.id, batch, tuple(found), worker=f"pid:{os.getpid()}")
+
+
+def may_drop(steps: Iterable[StepSpec]) -> bool:
+    """Whether any of ``steps`` may leave packets out of its output."""
+    return any(s.name in DROPPING_STEPS for s in steps)
+
+
+def check_result(task: SegmentTask, result: SegmentResult) -> None:
+    """Refuse a result that does not answer ``task``: wrong id, packets that were not sent,
+    duplicated packets, missing packets (unless a step may drop them), or changed SSRC,
+    timestamp or stream of a packet."""
+    if result.id != task.id:
+        raise SegmentFailed(f"result for segment {result.id} answers segment {task.id}")
+    sent, got = task.batch.index, result.batch.index
+    if np.unique(got).shape[0] != got.shape[0]:
+        raise SegmentFailed(f"segment {task.id}: result holds duplicated packets")
+    if not may_drop(task.steps) and got.shape[0] != sent.shape[0]:
+        raise SegmentFailed(
+            f"segment {task.id}: sent {sent.shape[0]} packets, got {got.shape[0]} back"
+        )
+    order = np.argsort(sent, kind="stable")
+    pos = np.searchsorted(sent, got, sorter=order)
+    pos = np.minimum(pos, sent.shape[0] - 1) if sent.shape[0] else pos
+    rows = order[pos] if sent.shape[0] else pos
+    if got.shape[0] and (sent.shape[0] == 0 or not np.array_equal(sent[rows], got)):
+        raise SegmentFailed(f"segment {task.id}: result holds packets that were not sent")
+    if result.batch.streams != task.batch.streams:
+        raise SegmentFailed(f"segment {task.id}: result changed the stream table")
+    src, out = task.batch, result.batch
+    for column in ("ssrc", "timestamp", "stream"):
+        if not np.array_equal(getattr(src, column)[rows], getattr(out, column)):
+            raise SegmentFailed(f"segment {task.id}: result changed the {column} of a packet")
+
+
+class ResultLedger:
+    """Keeps the result of each segment id once: a second result or a missing one is an error."""
+
+    def __init__(self) -> None:
+        self.results: dict[int, SegmentResult] = {}
+        self.expected: set[int] = set()
+
+    def expect(self, task: SegmentTask) -> None:
+        """Record that ``task`` was handed to an executor."""
+        if task.id in self.expected:
+            raise SegmentFailed(f"segment {task.id} was submitted twice")
+        self.expected.add(task.id)
+
+    def accept(self, result: SegmentResult) -> None:
+        """Record ``result``; refuse an unknown or repeated segment id."""
+        if result.id not in self.expected:
+            raise SegmentFailed(f"result for segment {result.id}, which was never submitted")
+        if result.id in self.results:
+            raise SegmentFailed(f"segment {result.id} came back twice")
+        self.results[result.id] = result
+
+    def complete(self) -> dict[int, SegmentResult]:
+        """Every result by id, once every submitted segment has come back."""
+        missing = sorted(self.expected - self.results.keys())
+        if missing:
+            raise SegmentFailed(f"segments lost on the way: {missing[:10]}")
+        return self.results
+
+
+class Executor(Protocol):
+    """Processes segment tasks somewhere and yields their results in completion order."""
+
+    name: str
+
+    def map_segments(self, tasks: Iterable[SegmentTask]) -> Iterator[SegmentResult]: ...
+
+    def close(self) -> None: ...
+
+
+class InlineExecutor:
+    """Runs each segment in the calling thread: the reference every other executor matches."""
+
+    name = "inline"
+
+    def __init__(self, step_factory: StepFactory = default_step_factory) -> None:
+        self._factory = step_factory
+
+    def map_segments(self, tasks: Iterable[SegmentTask]) -> Iterator[SegmentResult]:
+        for task in tasks:
+            yield run_task(task, self._factory)
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> InlineExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ProcessExecutor:
+    """A local pool of spawned worker processes. When a worker dies the pool is rebuilt and
+    only the segments that had not finished are submitted again."""
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        window: int | None = None,
+        step_factory: StepFactory = default_step_factory,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self.workers = workers or max(1, os.cpu_count() or 1)
+        self.name = f"process:{self.workers}"
+        self.window = window or 2 * self.workers + 1
+        self.restarts = 0
+        self._factory = step_factory
+        self._max_attempts = max_attempts
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._pool
+
+    def warm(self) -> None:
+        """Start every worker now, so the first segments do not pay for process start-up."""
+        pool = self._get_pool()
+        for fut in [pool.submit(os.getpid) for _ in range(self.workers * 2)]:
+            fut.result()
+
+    def map_segments(self, tasks: Iterable[SegmentTask]) -> Iterator[SegmentResult]:
+        run = functools.partial(run_task, factory=self._factory)
+        pending: dict[Future[SegmentResult], SegmentTask] = {}
+        attempts: dict[int, int] = {}
+        retry: list[SegmentTask] = []
+        source = iter(tasks)
+        exhausted = False
+
+        def submit(task: SegmentTask) -> bool:
+            attempts[task.id] = attempts.get(task.id, 0) + 1
+            if attempts[task.id] > self._max_attempts:
+                raise SegmentFailed(
+                    f"segment {task.id} failed {self._max_attempts} times: its worker died"
+                )
+            try:
+                pending[self._get_pool().submit(run, task)] = task
+            except BrokenProcessPool:  # the pool died before we saw a failed future
+                attempts[task.id] -= 1
+                retry.append(task)
+                return False
+            return True
+
+        try:
+            while True:
+                healthy = True
+                while healthy and retry and len(pending) < self.window:
+                    healthy = submit(retry.pop(0))
+                while healthy and not exhausted and len(pending) < self.window:
+                    task = next(source, None)
+                    if task is None:
+                        exhausted = True
+                    else:
+                        healthy = submit(task)
+                if not pending and not retry:
+                    return
+                broken = not healthy
+                if pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        task = pending.pop(fut)
+                        if isinstance(fut.exception(), BrokenProcessPool):
+                            broken = True
+                            retry.append(task)
+                        else:
+                            yield fut.result()
+                if broken:
+                    # Every other future of a broken pool fails too; keep what finished first.
+                    wait(pending)
+                    for fut, task in pending.items():
+                        if isinstance(fut.exception(), BrokenProcessPool):
+                            retry.append(task)
+                        else:
+                            yield fut.result()
+                    pending.clear()
+                    retry.sort(key=lambda t: t.id)
+                    self._discard_pool()
+                    self.restarts += 1
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+    def _discard_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        self._discard_pool()
+
+    def __enter__(self) -> ProcessExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorSpec:
+    """An executor as written on the command line: ``inline``, ``process[:N]``,
+    ``dask[:ADDRESS]`` or ``node:URL[,URL...]``."""
+
+    kind: str
+    workers: int | None = None
+    address: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ExecutorSpec:
+        """Parse an executor; a malformed one is an :class:`InvalidInput` naming it."""
+        kind, _, arg = text.strip().partition(":")
+        if kind == "inline" and not arg:
+            return cls("inline")
+        if kind == "process":
+            if not arg:
+                return cls("process")
+            if arg.isdigit() and 0 < int(arg) <= 256:
+                return cls("process", workers=int(arg))
+        if kind == "dask":
+            return cls("dask", address=arg or None)
+        if kind == "node" and arg:
+            return cls("node", address=arg)
+        raise InvalidInput(
+            f"invalid executor {text!r}: expected inline, process[:N], dask[:ADDRESS] "
+            "or node:URL[,URL]",
+            field="executor",
+        )
+
+    def __str__(self) -> str:
+        if self.kind == "process" and self.workers:
+            return f"process:{self.workers}"
+        return f"{self.kind}:{self.address}" if self.address else self.kind
+
+
+def build_executor(
+    spec: ExecutorSpec,
+    *,
+    step_factory: StepFactory = default_step_factory,
+    token: str | None = None,
+) -> Executor:
+    """The executor ``spec`` names; Dask and node executors are imported only when asked for."""
+    if spec.kind == "inline":
+        return InlineExecutor(step_factory)
+    if spec.kind == "process":
+        return ProcessExecutor(spec.workers, step_factory=step_factory)
+    if spec.kind == "dask":
+        from commex.stream.cluster import DaskExecutor  # noqa: PLC0415 - dask is heavy
+
+        return DaskExecutor(spec.address, step_factory=step_factory)
+    from commex.stream.nodeclient import NodeExecutor  # noqa: PLC0415
+
+    urls = [u for u in (spec.address or "").split(",") if u]
+    return NodeExecutor(urls, token=token)

@@ -1,0 +1,134 @@
+"""The processing node: a provider's steps served over HTTP to callers holding the shared token.
+
+``GET /v1/node`` lists the node's capabilities; ``POST /v1/node/process`` takes a segment frame
+(see :mod:`commex.stream.wire`) whose meta names the segment and the steps, and answers with the
+processed segment's frame. A step outside the node's capabilities is refused with 422, a body
+over the limit with 413, a missing or wrong token with 401; errors use the exchange's JSON shape.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from commex.domain.errors import CommexError, InvalidInput, Unauthenticated, status_of
+from commex.stream import wire
+from commex.stream.dispersal import SegmentTask, StepFactory, default_step_factory, run_task
+from commex.stream.steps.base import StepSpec
+
+NODE_VERSION = "1"
+
+
+class StepNotOffered(InvalidInput):
+    """Raised when a caller asks a node for a step outside its capabilities."""
+
+    code = "step_not_offered"
+
+
+class BodyTooLarge(CommexError):
+    """Raised when a request body exceeds the node's limit."""
+
+    code = "too_large"
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
+
+
+def create_node_app(
+    capabilities: Iterable[str],
+    token: str,
+    *,
+    step_factory: StepFactory = default_step_factory,
+    limits: wire.Limits = wire.DEFAULT_LIMITS,
+) -> FastAPI:
+    """A node serving ``capabilities`` to callers presenting ``token``."""
+    if not token:
+        raise Unauthenticated("a processing node needs a shared token (COMMEX_NODE_TOKEN)")
+    offered = frozenset(capabilities)
+    expected = f"Bearer {token}".encode()
+    app = FastAPI(title="commex processing node", version=NODE_VERSION, openapi_url=None)
+
+    @app.middleware("http")
+    async def authenticate(request: Request, call_next: Any) -> Response:
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return _error(
+                401,
+                "unauthenticated",
+                "missing or wrong node token",
+                **{"WWW-Authenticate": "Bearer"},
+            )
+        response: Response = await call_next(request)
+        return response
+
+    @app.exception_handler(CommexError)
+    async def commex_error(request: Request, exc: CommexError) -> JSONResponse:
+        status = 413 if isinstance(exc, BodyTooLarge) else status_of(exc)[0]
+        return _error(status, exc.code, exc.message)
+
+    @app.get("/v1/node")
+    async def describe() -> dict[str, Any]:
+        return {
+            "capabilities": sorted(offered),
+            "version": NODE_VERSION,
+            "wire_version": wire.VERSION,
+            "max_bytes": limits.max_bytes,
+            "max_packets": limits.max_packets,
+        }
+
+    @app.post("/v1/node/process")
+    async def process(request: Request) -> Response:
+        body = await _read_body(request, limits.max_bytes)
+        batch, meta = wire.decode(body, limits)
+        task = SegmentTask(_segment_id(meta), batch, _steps(meta, offered))
+        result = await run_in_threadpool(run_task, task, step_factory)
+        frame = wire.encode(
+            result.batch, {"segment": result.id, "dtmf": wire.events_to_meta(result.dtmf)}
+        )
+        return Response(frame, media_type=wire.MEDIA_TYPE)
+
+    return app
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"request body over the node's limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"request body over the node's limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _segment_id(meta: dict[str, Any]) -> int:
+    value = meta.get("segment")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise wire.WireError("segment frame meta lacks an integer 'segment'")
+    return value
+
+
+def _steps(meta: dict[str, Any], offered: frozenset[str]) -> tuple[StepSpec, ...]:
+    raw = meta.get("steps")
+    if not isinstance(raw, list) or not raw or not all(isinstance(s, str) for s in raw):
+        raise wire.WireError("segment frame meta lacks a list of 'steps'")
+    steps = tuple(StepSpec.parse(s) for s in raw)
+    refused = [str(s) for s in steps if s.name not in offered]
+    if refused:
+        raise StepNotOffered(
+            f"this node does not offer {', '.join(refused)}; it offers "
+            f"{', '.join(sorted(offered)) or 'nothing'}",
+            field="steps",
+        )
+    return steps
