@@ -26,7 +26,7 @@ import numpy as np
 
 from commex.domain.errors import InvalidInput
 from commex.stream.packets import I64, PacketBatch
-from commex.stream.steps.g711 import L16_PT
+from commex.stream.steps.dtmf import is_telephone_event
 from commex.stream.steps.vad import CN_PT, levels_dbov, voice_activity
 
 KINDS = ("speech", "silence", "comfort-noise", "telephone-event", "other")
@@ -75,11 +75,10 @@ class Segment:
 def classify(batch: PacketBatch) -> I64:
     """Each packet's processing class as an index into :data:`KINDS`."""
     pts = batch.payload_type
-    sizes = batch.payload_sizes()
     levels = levels_dbov(batch)
     speech = voice_activity(batch, levels=levels)
     is_audio = ~np.isnan(levels)
-    event = (pts >= 96) & (pts != L16_PT) & (sizes == 4)
+    event = is_telephone_event(batch)
     kinds = np.select(
         [is_audio & speech, is_audio, pts == CN_PT, event],
         [0, 1, 2, 3],
