@@ -177,6 +177,9 @@ class MemoryUnitOfWorkFactory:
     def __call__(self, *, write: bool = True) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self.store)
 
+    def dispose(self) -> None:
+        return None
+
 
 class NoRatingsYet:
     """The reputation source until ratings exist: every account has "no ratings yet"."""

@@ -63,6 +63,10 @@ class Exchange:
         self._reps = reputations
         self._events = events or _NoPublisher()
 
+    def shutdown(self) -> None:
+        """Release the database connections this exchange holds."""
+        self._uow.dispose()
+
     # -- accounts ---------------------------------------------------------------------------
 
     def create_account(

@@ -117,6 +117,10 @@ class UnitOfWorkFactory(Protocol):
         """A new unit of work; ``write=False`` for a read-only one that takes no write lock."""
         ...
 
+    def dispose(self) -> None:
+        """Release pooled connections."""
+        ...
+
 
 class ReputationSource(Protocol):
     def of(self, account_id: str, role: Role) -> Reputation: ...

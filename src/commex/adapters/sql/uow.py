@@ -422,3 +422,6 @@ class SqlUnitOfWorkFactory:
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, write)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
