@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from commex.adapters.clock import ManualClock, SequentialIds
-from commex.adapters.memory import FixedReputations
+from commex.adapters.memory import FixedReputations, MemoryUnitOfWorkFactory
 from commex.bootstrap import in_memory_exchange
 from commex.domain.accounts import Role
 from commex.domain.auctions import Status
@@ -23,6 +23,7 @@ from commex.domain.errors import (
     NotFound,
 )
 from commex.domain.reputation import Reputation
+from commex.services.exchange import Exchange
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CLOSES = T0 + timedelta(hours=1)
@@ -501,3 +502,40 @@ class TestVisibility:
         assert [s.auction.id for s in ex.auctions()] == [b.id, a.id]
         assert ex.auctions()[0].owner_name == "Seller"
         assert err_of(InvalidInput, ex.auctions, None, 0).field == "limit"
+
+
+class _RacingUnitOfWork(MemoryUnitOfWorkFactory):
+    """Runs ``before_call[n]`` just before the n-th unit of work opens, so a test can put
+    another caller's action between two steps of one use case."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.before_call = {}
+
+    def __call__(self, *, write=True):
+        self.calls += 1
+        action = self.before_call.pop(self.calls, None)
+        if action is not None:
+            action()
+        return super().__call__(write=write)
+
+
+def test_close_due_survives_a_cancel_between_listing_and_closing(clock):
+    uow = _RacingUnitOfWork()
+    ex = Exchange(uow, clock, SequentialIds(), FixedReputations())
+    seller = ex.create_account("Seller", ["provider"]).id
+    alice = ex.create_account("Alice", ["recipient"]).id
+    op = ex.create_account("Op", ["operator"], allow_operator=True).id
+    first = ex.create_auction(seller, req(closes_at="2026-03-01T12:30:00Z"))
+    second = ex.create_auction(seller, req())
+    ex.place_bid(second.id, alice, "10.00")
+    clock.set(CLOSES)
+    # close_due lists both due auctions, then the operator cancels the first one before the
+    # scheduler reaches it (another process in production)
+    uow.before_call[uow.calls + 2] = lambda: ex.cancel(first.id, op, "listed in error")
+    closed = ex.close_due()
+    # the scheduler must still close every other due auction, once
+    assert ex.view(first.id, None).auction.status is Status.CANCELLED
+    assert ex.view(second.id, None).auction.status is Status.CLOSED
+    assert second.id in [a.id for a in closed]
