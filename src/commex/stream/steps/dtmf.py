@@ -14,8 +14,9 @@ louder) and +8 dB (row louder) and a level above -40 dBov. A key held for 40 ms 
 event.
 
 Times: ``start_ms`` is on the clock of ``PacketBatch.arrival_us``, in milliseconds: the arrival
-of the stream's first packet in the batch plus the RTP-timestamp distance (8 kHz) from that
-packet to the key's start. Subtract the stream's first arrival to get the offset into the call.
+of the stream's first packet in the batch plus the RTP-timestamp distance (8 kHz) from the
+media time of that packet to the key's start (for an event packet, its timestamp plus the
+duration it reports), so every segment of a call gives a key the same start. Subtract the stream's first arrival to get the offset into the call.
 The packets pass through unchanged.
 """
 
@@ -87,12 +88,17 @@ def telephone_event_fields(batch: PacketBatch) -> EventFields:
 
 
 def _anchors(batch: PacketBatch) -> dict[int, tuple[int, int]]:
-    """Per stream: (arrival in µs, RTP timestamp) of its first packet (by index) in the batch."""
+    """Per stream: the arrival (µs) of its first packet in the batch and the media time (RTP
+    timestamp) it carried then. An event packet's timestamp is its key's start, so its media
+    time is that plus the duration it reports; any packet then anchors the same clock."""
+    media_ts = batch.timestamp.astype(np.int64)
+    f = telephone_event_fields(batch)
+    media_ts[f.rows] += f.duration
     out: dict[int, tuple[int, int]] = {}
     order = np.argsort(batch.index, kind="stable")
     streams, first = np.unique(batch.stream[order], return_index=True)
     for s, i in zip(streams.tolist(), order[first].tolist(), strict=True):
-        out[s] = (int(batch.arrival_us[i]), int(batch.timestamp[i]))
+        out[s] = (int(batch.arrival_us[i]), int(media_ts[i]) % (1 << 32))
     return out
 
 
