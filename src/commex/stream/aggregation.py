@@ -19,10 +19,12 @@ import numpy as np
 from commex.stream.dispersal import SegmentFailed
 from commex.stream.packets import PacketBatch, concat
 from commex.stream.pcap import with_streams
+from commex.stream.rtp import rtp_sizes
 from commex.stream.steps.base import DtmfEvent
 
 CLOCK_HZ = 8000  # the G.711 family's RTP clock, used for jitter
-DTMF_GAP_MS = 30  # fragments of one key press closer than this are one event
+DTMF_GAP_MS = 30
+COMFORT_NOISE_PT = 13  # fragments of one key press closer than this are one event
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,9 @@ def lost_packets(seq: Any) -> int:
 def jitter_ms(arrival_us: Any, timestamp: Any, clock_hz: int = CLOCK_HZ) -> float:
     """The RFC 3550 interarrival jitter estimate after the last packet, in milliseconds.
 
-    Packets repeating the previous timestamp (RFC 4733 event updates) are not new samples
-    and are left out. The recurrence J += (|D| - J) / 16 is summed in closed form.
+    Packets repeating the previous timestamp are not new samples and are left out, and so is
+    a step where the timestamp goes back by more than a second: that is the sender restarting
+    its clock, not the network. The recurrence J += (|D| - J) / 16 is summed in closed form.
     """
     ts = timestamp.astype(np.int64)
     keep = np.concatenate(([True], ts[1:] != ts[:-1]))
@@ -113,7 +116,7 @@ def jitter_ms(arrival_us: Any, timestamp: Any, clock_hz: int = CLOCK_HZ) -> floa
         return 0.0
     sent = (np.diff(ts) + (1 << 31)) % (1 << 32) - (1 << 31)
     received = np.diff(arrival) * clock_hz / 1e6
-    d = np.abs(received - sent)
+    d = np.abs(received - sent)[sent > -clock_hz]
     weights = (15.0 / 16.0) ** np.arange(d.shape[0] - 1, -1, -1, dtype=np.float64) / 16.0
     return float(np.dot(weights, d)) * 1000.0 / clock_hz
 
@@ -128,14 +131,17 @@ def stream_report(original: PacketBatch, out: PacketBatch) -> list[dict[str, Any
     for s in np.unique(original.stream):
         src = original.take(original.stream == s)
         dst = out.payload_type[out.stream == s]
+        main = _payload_type(src.payload_type)
+        # Jitter is measured on the media clock: the main codec and comfort noise, not events.
+        media = np.isin(src.payload_type, [main, COMFORT_NOISE_PT])
         rows.append(
             {
                 "ssrc": int(src.ssrc[0]),
                 "packets": len(src),
                 "packets_out": int(dst.shape[0]),
                 "lost": lost_packets(src.seq),
-                "jitter_ms": round(jitter_ms(src.arrival_us, src.timestamp), 3),
-                "payload_type_in": _payload_type(src.payload_type),
+                "jitter_ms": round(jitter_ms(src.arrival_us[media], src.timestamp[media]), 3),
+                "payload_type_in": main,
                 "payload_type_out": _payload_type(dst),
             }
         )
@@ -157,9 +163,7 @@ def aggregate(
     if len(merged) and merged.streams != original.streams:
         merged = replace(merged, streams=original.streams)  # the input's table is the fullest
     out = renumber(original, merged)
-    bytes_out = int(out.offsets[-1] - out.offsets[0]) + 12 * len(out)
-    elapsed = max(elapsed_s, 1e-9)
-    report = {
+    report: dict[str, Any] = {
         "packets_in": len(original),
         "packets_out": len(out),
         "skipped": skipped,
@@ -176,11 +180,18 @@ def aggregate(
             for e in merge_dtmf(dtmf)
         ],
         "streams": stream_report(original, out),
-        "elapsed_s": round(elapsed_s, 6),
-        "rate_pps": round(len(out) / elapsed, 1),
-        "rate_bps": round(bytes_out * 8 / elapsed, 1),
+        "bytes_out": int(rtp_sizes(out).sum()),
     }
-    return Aggregate(out, report)
+    return Aggregate(out, timed(report, elapsed_s))
+
+
+def timed(report: dict[str, Any], elapsed_s: float) -> dict[str, Any]:
+    """``report`` with the elapsed time and the achieved output rate over it."""
+    elapsed = max(elapsed_s, 1e-9)
+    report["elapsed_s"] = round(elapsed_s, 6)
+    report["rate_pps"] = round(report["packets_out"] / elapsed, 1)
+    report["rate_bps"] = round(report["bytes_out"] * 8 / elapsed, 1)
+    return report
 
 
 class Pacer:
@@ -216,7 +227,7 @@ class Pacer:
             now = self._clock()
             self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
             self._last = now
-            if self._tokens >= n:
-                self._tokens -= n
+            if self._tokens >= n - 1e-9:  # tolerate rounding, or a tiny sleep never ends it
+                self._tokens = max(0.0, self._tokens - n)
                 return
             self._sleep((n - self._tokens) / self.rate)

@@ -200,14 +200,8 @@ class Subcontractor:
             found = []
         found = [p for p in found if p.name not in self._exclude]
         if not found:
-            where = (
-                "the pre-approved subcontractors"
-                if self.approved
-                else "the exchange"
-                if self.directory
-                else "any subcontractor (none given; use --subcontractor NAME=URL)"
-            )
-            raise StepUnavailable(f"step {spec} is not offered here nor by {where}", field="step")
+            hint = "" if self.approved or self.directory else "; pass --subcontractor NAME=URL"
+            raise StepUnavailable(f"no provider offers step {spec}{hint}", field="step")
         return found
 
     def _client(self, provider: Provider) -> NodeClient:

@@ -1,0 +1,145 @@
+"""`commex stream process`: run RTP streams through processing steps, from a capture or UDP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from commex.cli.common import console, err_console, handle_errors
+from commex.domain.errors import CommexError
+from commex.stream import pipeline
+from commex.stream.endpoints import Endpoint
+from commex.stream.subcontracting import parse_capabilities
+
+app = typer.Typer(help="The packet-stream plane: process RTP streams.", no_args_is_help=True)
+
+
+@app.callback()
+def _group() -> None:
+    """The packet-stream plane: process RTP streams."""
+
+
+class _Display:
+    """A progress bar over the bytes of a file, or live counters for UDP input."""
+
+    def __init__(self, live_input: bool, enabled: bool) -> None:
+        columns: list[Any] = [TextColumn("[progress.description]{task.description}")]
+        if not live_input:
+            columns += [BarColumn(), DownloadColumn()]
+        columns += [TextColumn("{task.fields[counts]}"), TimeElapsedColumn()]
+        self.bar = Progress(*columns, console=err_console, disable=not enabled, transient=False)
+        self.task: TaskID = self.bar.add_task("reading", total=None, counts="")
+
+    def update(self, p: pipeline.Progress) -> None:
+        phase = f"step {p.phase + 1}/{p.phases}" if p.phases > 1 else "processing"
+        self.bar.update(
+            self.task,
+            description=phase,
+            total=p.total_bytes,
+            completed=p.bytes_read,
+            counts=f"{p.packets_in} packets in, {p.packets_done} done",
+        )
+
+    def ready(self, where: Endpoint) -> None:
+        self.bar.console.print(f"listening on {where}", highlight=False)
+
+
+@app.command("process")
+@handle_errors
+def process(
+    source: str = typer.Argument(
+        ..., metavar="INPUT", help="A pcap/pcapng path or udp://HOST:PORT."
+    ),
+    out: str = typer.Option(..., "--out", help="A pcap path or udp://HOST:PORT."),
+    step: list[str] = typer.Option(
+        [], "--step", help="NAME[:ARG], applied in order (transcode:pcmu, gain:-6, dtmf, vad)."
+    ),
+    segment: str = typer.Option(
+        pipeline.DEFAULT_SEGMENT, "--segment", help="packets:N, ms:N or content."
+    ),
+    executor: str = typer.Option(
+        "inline", "--executor", help="inline, process[:N], dask[:ADDRESS] or node:URL[,URL]."
+    ),
+    capabilities: str | None = typer.Option(
+        None, "--capabilities", help="The steps offered here, a,b (default: every local one)."
+    ),
+    subcontractor: list[str] = typer.Option(
+        [], "--subcontractor", help="NAME=URL of a pre-approved provider, tried in order."
+    ),
+    report: Path | None = typer.Option(None, "--report", help="Write the JSON report here."),
+    max_rate: float | None = typer.Option(
+        None, "--max-rate", help="At most this many packets per second to a UDP output."
+    ),
+    idle_timeout: float = typer.Option(
+        2.0, "--idle-timeout", help="UDP input ends after this many quiet seconds."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+) -> None:
+    """Read INPUT, apply the steps (subcontracting those not offered here), write --out."""
+    plan = pipeline.Plan.build(
+        source,
+        out,
+        steps=step,
+        segment=segment,
+        executor=executor,
+        capabilities=None if capabilities is None else parse_capabilities(capabilities),
+        subcontractors=subcontractor,
+        max_rate=max_rate,
+        idle_timeout_s=idle_timeout,
+    )
+    display = _Display(plan.input.kind == "udp", enabled=not quiet)
+    services = pipeline.Services(progress=display.update, on_ready=display.ready)
+    pipeline.check(plan, services)
+    try:
+        with display.bar:
+            result = pipeline.run(plan, services)
+        if report is not None:
+            report.write_text(json.dumps(result.report, indent=2) + "\n")
+    except OSError as exc:
+        raise CommexError(f"{exc.strerror or exc}: {exc.filename or out}") from exc
+    _summary(result.report)
+
+
+def _summary(report: dict[str, Any]) -> None:
+    table = Table(title="stream processed", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for key in ("packets_in", "packets_out", "skipped", "segments", "bytes_out"):
+        table.add_row(key.replace("_", " "), str(report[key]))
+    table.add_row("dtmf events", str(len(report["dtmf"])))
+    table.add_row("elapsed", f"{report['elapsed_s']:.3f} s")
+    table.add_row("rate", f"{report['rate_pps']:,.0f} packets/s")
+    console.print(table)
+    if report["streams"]:
+        streams = Table(title="streams")
+        for name in ("ssrc", "packets", "out", "lost", "jitter ms", "pt in", "pt out"):
+            streams.add_column(name, justify="right")
+        for s in report["streams"]:
+            streams.add_row(
+                f"{s['ssrc']:#010x}",
+                str(s["packets"]),
+                str(s["packets_out"]),
+                str(s["lost"]),
+                f"{s['jitter_ms']:.2f}",
+                str(s["payload_type_in"]),
+                str(s["payload_type_out"]),
+            )
+        console.print(streams)
+    for item in report["subcontracted"]:
+        console.print(
+            f"subcontracted {item['step']} to {item['provider']}: "
+            f"{item['segments']} segments, {item['packets']} packets",
+            highlight=False,
+        )
