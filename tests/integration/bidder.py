@@ -1,6 +1,6 @@
 """A bidding (or closing) process for the concurrency and crash tests.
 
-Usage: python bidder.py URL AUCTION_ID ACCOUNT_ID COUNT START_CENTS
+Usage: python bidder.py URL AUCTION_ID ACCOUNT_ID COUNT START_CENTS   (COUNT 0: until refused)
        python bidder.py URL AUCTION_ID ACCOUNT_ID close
 Prints one line per acknowledged action (``ack BID_ID``, ``refused CODE``, ``closed ...``),
 flushed at once, so the parent knows exactly what was acknowledged before it kills us.
@@ -27,13 +27,16 @@ def main(argv: list[str]) -> int:
         ex.shutdown()
         return 0
     count, start = int(argv[3]), int(argv[4])
-    for i in range(count):
+    until_refused = count == 0
+    for i in range(count or 1_000_000):
         cents = start + i
         amount = f"{cents // 100}.{cents % 100:02d}"
         try:
             bid = ex.place_bid(auction_id, account_id, amount)
         except AuctionNotOpen:
             print("refused closed", flush=True)
+            if until_refused:
+                break
             continue
         print(f"ack {bid.id}", flush=True)
     ex.shutdown()

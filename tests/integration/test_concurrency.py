@@ -54,10 +54,21 @@ def _spawn(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def _finish(proc: subprocess.Popen[str]) -> list[str]:
+    """The rest of a process's output, read through the same buffered pipe it was read from."""
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    proc.stdout.close()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 0, err
+    return out.splitlines()
+
+
 def _wait_for_first_ack(proc: subprocess.Popen[str]) -> list[str]:
     assert proc.stdout is not None
     lines = []
-    for line in proc.stdout:
+    while line := proc.stdout.readline():
         lines.append(line.strip())
         if line.startswith("ack"):
             break
@@ -67,19 +78,15 @@ def _wait_for_first_ack(proc: subprocess.Popen[str]) -> list[str]:
 @pytest.mark.slow
 def test_processes_bid_while_others_close(database_url: str) -> None:
     auction_id, bidders, operator = _setup(database_url, 3)
+    # Each bidder bids until the auction refuses it, so the close always lands mid-bidding.
     procs = [
-        _spawn(database_url, auction_id, b, "40", str(1000 + 1000 * i))
+        _spawn(database_url, auction_id, b, "0", str(1000 + 100_000 * i))
         for i, b in enumerate(bidders)
     ]
     # Close only once bidding is under way, from two processes racing each other.
     early = _wait_for_first_ack(procs[0])
     closers = [_spawn(database_url, auction_id, operator, "close") for _ in range(2)]
-    outputs = []
-    for p in procs + closers:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        outputs.append(out.splitlines())
-    outputs[0] = early + outputs[0]
+    outputs = [early + _finish(procs[0])] + [_finish(p) for p in procs[1:] + closers]
     acked = {line.split()[1] for out in outputs[:3] for line in out if line.startswith("ack")}
     refused = sum(1 for out in outputs[:3] for line in out if line.startswith("refused"))
     close_lines = [out[0] for out in outputs[3:]]
@@ -94,10 +101,9 @@ def test_processes_bid_while_others_close(database_url: str) -> None:
             .select_from(t.contracts)
             .where(t.contracts.c.auction_id == auction_id)
         ).scalar_one()
-    # Every acknowledged bid is stored and nothing else is; all 120 attempts were answered.
+    # Every acknowledged bid is stored and nothing else is; each bidder was refused once closed.
     assert acked == stored
-    assert len(acked) + refused == 120
-    assert refused > 0, "the close should have refused some bids"
+    assert refused == 3, outputs
     # Exactly one outcome: both closers report the same winners; one contract per winner.
     assert close_lines[0] == close_lines[1]
     winners = close_lines[0].removeprefix("closed ").split(",")
@@ -125,13 +131,16 @@ def test_acknowledged_bids_survive_kill_9(database_url: str) -> None:
     proc = _spawn(database_url, auction_id, bidders[0], "100000", "100")
     assert proc.stdout is not None
     acked = []
-    for line in proc.stdout:
+    while len(acked) < 50 and (line := proc.stdout.readline()):
         if line.startswith("ack"):
             acked.append(line.split()[1])
-        if len(acked) >= 50:
-            break
     os.kill(proc.pid, signal.SIGKILL)
-    rest, _ = proc.communicate(timeout=30)
+    rest = proc.stdout.read()
+    assert proc.stderr is not None
+    proc.stderr.read()
+    proc.stdout.close()
+    proc.stderr.close()
+    proc.wait(timeout=30)
     # Lines already written before the kill were acknowledged too.
     acked += [line.split()[1] for line in rest.splitlines() if line.startswith("ack")]
     assert proc.returncode == -signal.SIGKILL

@@ -13,7 +13,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, Row, and_, select, update
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, select, true, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from commex.adapters.sql import tables as t
@@ -49,6 +49,16 @@ def _minor(m: Money | None) -> int | None:
     return None if m is None else m.to_minor()
 
 
+# Statements built once: executing a prebuilt statement skips SQLAlchemy's per-call cache-key
+# generation, which otherwise costs more than the SQL itself on the bid path.
+_ACCOUNT_GET = select(t.accounts).where(t.accounts.c.id == bindparam("id"))
+_AUCTION_GET = select(t.auctions).where(t.auctions.c.id == bindparam("id"))
+_AUCTION_LOCK = _AUCTION_GET.with_for_update()
+_AUCTION_UPDATE = update(t.auctions).where(t.auctions.c.id == bindparam("b_id"))
+_BIDS_INSERT = t.bids.insert()
+_BID_DEACTIVATE = update(t.bids).where(t.bids.c.id == bindparam("b_id")).values(active=False)
+
+
 class _Accounts:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
@@ -70,7 +80,7 @@ class _Accounts:
         return Account(r.id, r.name, roles, from_micros(r.created_us))
 
     def get(self, account_id: str) -> Account | None:
-        r = self._c.execute(select(t.accounts).where(t.accounts.c.id == account_id)).first()
+        r = self._c.execute(_ACCOUNT_GET, {"id": account_id}).first()
         return None if r is None else self._row(r)
 
     def get_many(self, account_ids: Iterable[str]) -> dict[str, Account]:
@@ -188,23 +198,21 @@ class _Auctions:
         self._lock_rows = lock_rows
 
     def add(self, auction: Auction) -> None:
-        self._c.execute(t.auctions.insert().values(**_auction_values(auction)))
+        self._c.execute(t.auctions.insert(), _auction_values(auction))
 
     def get(self, auction_id: str) -> Auction | None:
-        r = self._c.execute(select(t.auctions).where(t.auctions.c.id == auction_id)).first()
+        r = self._c.execute(_AUCTION_GET, {"id": auction_id}).first()
         return None if r is None else _auction(r)
 
     def get_for_update(self, auction_id: str) -> Auction | None:
-        q = select(t.auctions).where(t.auctions.c.id == auction_id)
-        if self._lock_rows:
-            q = q.with_for_update()
-        r = self._c.execute(q).first()
-        return None if r is None else _auction(r)
+        r = self._c.execute(_AUCTION_LOCK if self._lock_rows else _AUCTION_GET, {"id": auction_id})
+        row = r.first()
+        return None if row is None else _auction(row)
 
     def update(self, auction: Auction) -> None:
         values = _auction_values(auction)
-        del values["id"]
-        self._c.execute(update(t.auctions).where(t.auctions.c.id == auction.id).values(**values))
+        values["b_id"] = values.pop("id")
+        self._c.execute(_AUCTION_UPDATE, values)
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
         q = select(t.auctions)
@@ -233,6 +241,12 @@ _BID_COLS = (
     t.bids.c.created_us,
     t.bids.c.proxy,
     t.bids.c.active,
+)
+_BID_GET = select(*_BID_COLS).where(t.bids.c.id == bindparam("id"))
+_BID_OWN_ACTIVE = select(*_BID_COLS).where(
+    t.bids.c.auction_id == bindparam("auction_id"),
+    t.bids.c.bidder_id == bindparam("bidder_id"),
+    t.bids.c.active == true(),
 )
 
 
@@ -271,7 +285,7 @@ class _Bids:
         if not bids:
             return
         self._c.execute(
-            t.bids.insert(),
+            _BIDS_INSERT,
             [
                 {
                     "id": b.id,
@@ -290,21 +304,15 @@ class _Bids:
 
     def deactivate(self, bid_ids: Sequence[str]) -> None:
         if bid_ids:
-            self._c.execute(update(t.bids).where(t.bids.c.id.in_(bid_ids)).values(active=False))
+            self._c.execute(_BID_DEACTIVATE, [{"b_id": i} for i in bid_ids])
 
     def get(self, bid_id: str) -> Bid | None:
-        r = self._c.execute(select(*_BID_COLS).where(t.bids.c.id == bid_id)).first()
+        r = self._c.execute(_BID_GET, {"id": bid_id}).first()
         return None if r is None else self._rows([r], r.auction_id)[0]
 
     def own_active(self, auction_id: str, bidder_id: str) -> Bid | None:
-        q = select(*_BID_COLS).where(
-            and_(
-                t.bids.c.auction_id == auction_id,
-                t.bids.c.bidder_id == bidder_id,
-                t.bids.c.active.is_(True),
-            )
-        )
-        r = self._c.execute(q).first()
+        params = {"auction_id": auction_id, "bidder_id": bidder_id}
+        r = self._c.execute(_BID_OWN_ACTIVE, params).first()
         return None if r is None else self._rows([r], auction_id)[0]
 
     def active(self, auction_id: str) -> list[Bid]:

@@ -1,0 +1,144 @@
+"""Exchange benchmarks: durable bids per second through the service layer on SQLite, beside a
+raw sqlite3 single-row-insert loop with the same durability settings; and the time to close an
+auction holding 100,000 bids.
+
+Run: ``python -m bench exchange`` (or ``python -m bench.exchange [--bids N] [--close-bids N]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from commex.adapters.clock import ManualClock
+from commex.adapters.sql import tables as t
+from commex.bootstrap import build_exchange
+from commex.domain.time import to_micros
+from commex.settings import Settings
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def raw_insert_rate(path: Path, n: int) -> float:
+    """Single-row INSERT + COMMIT per row, WAL and synchronous=FULL as commex uses."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(
+        "CREATE TABLE bids (id TEXT PRIMARY KEY, auction_id TEXT, bidder_id TEXT, "
+        "amount_minor INTEGER, seq INTEGER, created_us INTEGER)"
+    )
+    start = time.perf_counter()
+    for i in range(n):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "INSERT INTO bids VALUES (?, ?, ?, ?, ?, ?)",
+            (f"bid_{i}", "auc_1", f"acc_{i % 50}", 1000 + i, i, i),
+        )
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return n / elapsed
+
+
+def service_bid_rate(data_dir: Path, n: int, fmt: str) -> float:
+    """Bids through Exchange.place_bid: lock the auction, check the rules, insert, commit."""
+    clock = ManualClock(T0)
+    ex = build_exchange(Settings(data_dir), clock=clock)
+    seller = ex.create_account("Seller", ["provider"])
+    bidders = [ex.create_account(f"B{i}", ["recipient"]).id for i in range(50)]
+    auction = ex.create_auction(
+        seller.id,
+        {
+            "direction": "forward",
+            "format": fmt,
+            "title": "benchmark",
+            "terms": {"service": "voice", "duration_s": 600},
+            "currency": "EUR",
+            "closes_at": (T0 + timedelta(days=1)).isoformat(),
+        },
+    )
+    start = time.perf_counter()
+    for i in range(n):
+        cents = 100 + i
+        ex.place_bid(auction.id, bidders[i % 50], f"{cents // 100}.{cents % 100:02d}")
+    elapsed = time.perf_counter() - start
+    ex.shutdown()
+    return n / elapsed
+
+
+def close_time(data_dir: Path, n: int) -> float:
+    """Seconds to close a sealed auction holding ``n`` active bids (loaded in bulk first)."""
+    clock = ManualClock(T0)
+    ex = build_exchange(Settings(data_dir), clock=clock)
+    seller = ex.create_account("Seller", ["provider"])
+    bidders = [ex.create_account(f"B{i}", ["recipient"]).id for i in range(n)]
+    auction = ex.create_auction(
+        seller.id,
+        {
+            "direction": "forward",
+            "format": "second-price",
+            "title": "a very popular block",
+            "terms": {"service": "voice", "duration_s": 600},
+            "currency": "EUR",
+            "quantity": 10,
+            "closes_at": (T0 + timedelta(hours=1)).isoformat(),
+        },
+    )
+    # Fill the auction directly: this measures the close, not the bids.
+    engine = ex._uow.engine  # type: ignore[attr-defined]  # noqa: SLF001
+    rows = [
+        {
+            "id": f"bid_{i}",
+            "auction_id": auction.id,
+            "bidder_id": bidders[i],
+            "amount_minor": 100 + (i * 7919) % 1_000_003,
+            "max_minor": None,
+            "seq": i + 1,
+            "created_us": to_micros(T0),
+            "proxy": False,
+            "active": True,
+        }
+        for i in range(n)
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(t.bids), rows)
+        conn.execute(
+            t.auctions.update()
+            .where(t.auctions.c.id == auction.id)
+            .values(bid_count=n, bid_seq=n)
+        )
+    clock.advance(3601)
+    start = time.perf_counter()
+    closed = ex.close(auction.id, None)
+    elapsed = time.perf_counter() - start
+    assert closed.outcome is not None and len(closed.outcome.winners) == 10
+    ex.shutdown()
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bids", type=int, default=2000)
+    parser.add_argument("--close-bids", type=int, default=100_000)
+    args = parser.parse_args(argv or [])
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        raw = raw_insert_rate(root / "raw.db", args.bids)
+        sealed = service_bid_rate(root / "sealed", args.bids, "first-price")
+        english = service_bid_rate(root / "english", args.bids, "english")
+        print(f"raw sqlite3 insert+commit loop : {raw:10.0f} rows/s (baseline)")
+        print(f"durable sealed bids (service)  : {sealed:10.0f} bids/s ({sealed / raw:.0%} of raw)")
+        print(f"durable english bids (service) : {english:10.0f} bids/s ({english / raw:.0%} of raw)")
+        seconds = close_time(root / "close", args.close_bids)
+        print(f"close an auction of {args.close_bids} bids : {seconds:10.3f} s")
+
+
+if __name__ == "__main__":
+    main()
