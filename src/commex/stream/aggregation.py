@@ -133,7 +133,7 @@ def stream_report(original: PacketBatch, out: PacketBatch) -> list[dict[str, Any
         dst = out.payload_type[out.stream == s]
         main = _payload_type(src.payload_type)
         # Jitter is measured on the media clock: the main codec and comfort noise, not events.
-        media = np.isin(src.payload_type, [main, COMFORT_NOISE_PT])
+        media = np.isin(src.payload_type, [main or 0, COMFORT_NOISE_PT])
         rows.append(
             {
                 "ssrc": int(src.ssrc[0]),

@@ -262,6 +262,13 @@ class Subcontractor:
     def close(self) -> None:
         for client in self._clients.values():
             client.close()
+        self._clients.clear()
+
+    def __enter__(self) -> Subcontractor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _split_back(

@@ -70,14 +70,13 @@ def same(a: PacketBatch, b: PacketBatch) -> bool:
 
 
 class _Invert:
-    """``invert``: every payload byte XOR 0xFF; payload type 0 afterwards (a fake codec)."""
+    """``invert``: every payload byte XOR 0xFF."""
 
     def __init__(self, spec: StepSpec) -> None:
         self.spec = spec
 
     def apply(self, batch: PacketBatch) -> StepOutput:
-        pts = np.zeros(len(batch), dtype=np.uint8)
-        return StepOutput(replace(batch, payload=batch.payload ^ 0xFF, payload_type=pts))
+        return StepOutput(replace(batch, payload=batch.payload ^ 0xFF))
 
 
 class _Tag:
