@@ -65,6 +65,8 @@ class UdpSource:
             raise InvalidInput(
                 f"cannot listen on udp://{host}:{port}: {exc}", field="input"
             ) from exc
+        host_bound, port_bound = self._sock.getsockname()[:2]
+        self._address = (str(host_bound), int(port_bound))
         self._table = StreamTable(min_packets=1)
         self._local = address_bytes(self.address[0])
         self._peers: dict[str, tuple[bytes, bool]] = {}
@@ -75,8 +77,7 @@ class UdpSource:
     @property
     def address(self) -> tuple[str, int]:
         """The bound host and port."""
-        host, port = self._sock.getsockname()[:2]
-        return str(host), int(port)
+        return self._address
 
     def batches(self) -> Iterator[PacketBatch]:
         """Yield batches of received RTP packets until the stop condition holds.
