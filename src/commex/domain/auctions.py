@@ -503,13 +503,20 @@ def _clean_reason(reason: str | None) -> str | None:
     return text
 
 
+def sealed_bids_hidden(auction: Auction) -> bool:
+    """Whether other bidders' amounts are secret: a sealed auction that has no public outcome."""
+    return auction.sealed and auction.status is not Status.CLOSED
+
+
 def visible_bids(auction: Auction, bids: Iterable[Bid], viewer_id: str | None) -> list[Bid]:
     """The bids ``viewer_id`` may see (A8), with other bidders' proxy limits removed.
 
-    A sealed auction shows each bidder only its own bids while open; everything after the close.
-    Open auctions show every bid. Nobody but the bidder ever sees a proxy limit.
+    A sealed auction shows each bidder only its own bids until it closes, and everything after
+    the close; a cancelled sealed auction never reveals them (its owner could otherwise relist
+    knowing every bid). English auctions show every bid. Nobody but the bidder ever sees a proxy
+    limit.
     """
-    hidden = auction.sealed and auction.status is Status.OPEN
+    hidden = sealed_bids_hidden(auction)
     out: list[Bid] = []
     for bid in bids:
         own = viewer_id is not None and bid.bidder_id == viewer_id

@@ -52,13 +52,13 @@ class Money:
         if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
             raise InvalidInput("amount must be a finite decimal", field="amount")
         exp = currency_exponent(self.currency)
+        if abs(self.amount) >= Decimal(MAX_MINOR).scaleb(-exp):
+            raise InvalidInput("amount is too large", field="amount")
         if self.amount != self.amount.quantize(Decimal(1).scaleb(-exp)):
             raise InvalidInput(
                 f"{self.amount} has more than {exp} decimal places for {self.currency}",
                 field="amount",
             )
-        if abs(self.to_minor()) >= MAX_MINOR:
-            raise InvalidInput("amount is too large", field="amount")
 
     @classmethod
     def parse(cls, text: object, currency: str, *, field: str = "amount") -> Money:

@@ -136,7 +136,7 @@ def parse_terms(data: Mapping[str, Any]) -> ServiceTerms:
         window_end=None if we is None else parse_utc(we, "terms.window_end"),
         min_rate_bps=data.get("min_rate_bps"),
         max_rate_bps=data.get("max_rate_bps"),
-        max_members=data.get("max_members", 1),
+        max_members=1 if data.get("max_members") is None else data["max_members"],
         steps=tuple(steps),
     )
 

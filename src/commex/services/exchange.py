@@ -15,18 +15,19 @@ from commex.domain import auctions as rules
 from commex.domain.accounts import Account, Role, check_name, parse_roles
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.contracts import Contract
-from commex.domain.errors import InvalidInput, NotFound
+from commex.domain.errors import AuctionNotOpen, InvalidInput, NotFound
 from commex.domain.events import Event
 from commex.domain.reputation import Reputation
+from commex.services.bidding import BidDesk, BidRequest
+from commex.services.loading import account_of, locked_auction
 from commex.services.ports import (
     Clock,
     EventPublisher,
     IdGenerator,
     ReputationSource,
-    UnitOfWork,
     UnitOfWorkFactory,
 )
-from commex.services.requests import parse_amount, parse_auction_request
+from commex.services.requests import parse_auction_request
 from commex.services.views import AuctionView, bid_views, party
 
 MAX_LIST = 500
@@ -62,6 +63,7 @@ class Exchange:
         self._ids = ids
         self._reps = reputations
         self._events = events or _NoPublisher()
+        self._desk = BidDesk(uow, clock, ids, reputations, self._events)
 
     def shutdown(self) -> None:
         """Release the database connections this exchange holds."""
@@ -91,7 +93,7 @@ class Exchange:
 
     def account(self, account_id: str) -> Account:
         with self._uow(write=False) as uow:
-            return _account(uow, account_id)
+            return account_of(uow, account_id)
 
     def reputation(self, account_id: str, role: Role) -> Reputation:
         return self._reps.of(account_id, role)
@@ -102,7 +104,7 @@ class Exchange:
         """Open an auction from a request shaped like ``POST /v1/auctions``."""
         draft = parse_auction_request(request)
         with self._uow() as uow:
-            owner = _account(uow, owner_id)
+            owner = account_of(uow, owner_id)
             approved = draft.eligibility.approved_providers
             if approved:
                 known = uow.accounts.get_many(approved)
@@ -120,35 +122,11 @@ class Exchange:
     def place_bid(
         self, auction_id: str, bidder_id: str, amount: object, max_amount: object = None
     ) -> Bid:
-        """Accept a bid (amounts as decimal strings) or raise why it was refused."""
-        with self._uow() as uow:
-            auction = _locked(uow, auction_id)
-            bidder = _account(uow, bidder_id)
-            money = parse_amount(amount, auction.currency)
-            limit = (
-                None
-                if max_amount is None
-                else parse_amount(max_amount, auction.currency, "max_amount")
-            )
-            own = uow.bids.own_active(auction_id, bidder_id) if auction.sealed else None
-            rep = self._reps.of(bidder_id, auction.bidder_role)
-            result = rules.accept_bid(
-                auction,
-                bidder,
-                rep,
-                money,
-                limit,
-                own,
-                self.clock.now(),
-                lambda: self._ids.new("bid"),
-            )
-            if result.superseded:
-                uow.bids.deactivate(result.superseded)
-            uow.bids.add_many(result.new_bids)
-            uow.auctions.update(result.auction)
-            uow.commit()
-        self._events.publish(result.events)
-        return result.placed
+        """Accept a bid (amounts as decimal strings) or raise why it was refused.
+
+        Safe to call from many threads: concurrent bids share one durable commit.
+        """
+        return self._desk.place(BidRequest(auction_id, bidder_id, amount, max_amount))
 
     def close(self, auction_id: str, by_id: str | None, reason: str | None = None) -> Auction:
         """Close and award (the operator any time; the owner or the scheduler once due).
@@ -156,10 +134,10 @@ class Exchange:
         Closing again returns the stored outcome.
         """
         with self._uow() as uow:
-            auction = _locked(uow, auction_id)
+            auction = locked_auction(uow, auction_id)
             if auction.status is Status.CLOSED:
                 return auction
-            by = _account(uow, by_id) if by_id is not None else None
+            by = account_of(uow, by_id) if by_id is not None else None
             now = self.clock.now()
             rules.check_can_close(auction, by, now, reason)
             if auction.sealed:
@@ -180,8 +158,8 @@ class Exchange:
 
     def cancel(self, auction_id: str, by_id: str, reason: str | None = None) -> Auction:
         with self._uow() as uow:
-            auction = _locked(uow, auction_id)
-            result = rules.cancel_auction(auction, _account(uow, by_id), reason)
+            auction = locked_auction(uow, auction_id)
+            result = rules.cancel_auction(auction, account_of(uow, by_id), reason)
             uow.auctions.update(result.auction)
             uow.commit()
         self._events.publish(result.events)
@@ -195,7 +173,13 @@ class Exchange:
         """
         with self._uow(write=False) as uow:
             due = uow.auctions.due(self.clock.now(), limit)
-        return [self.close(auction_id, None) for auction_id in due]
+        closed = []
+        for auction_id in due:
+            try:
+                closed.append(self.close(auction_id, None))
+            except AuctionNotOpen:
+                continue  # cancelled since it was listed: nothing to close, the rest still are
+        return closed
 
     def view(self, auction_id: str, viewer_id: str | None) -> AuctionView:
         """The auction as ``viewer_id`` may see it (A8), with reputations (R5)."""
@@ -203,7 +187,7 @@ class Exchange:
             auction = uow.auctions.get(auction_id)
             if auction is None:
                 raise NotFound(f"auction {auction_id} not found")
-            hidden = auction.sealed and auction.status is Status.OPEN
+            hidden = rules.sealed_bids_hidden(auction)
             if hidden:
                 bids = uow.bids.for_auction(auction_id, viewer_id) if viewer_id else []
             else:
@@ -253,7 +237,7 @@ class Exchange:
         """A contract, to its parties and the operator only."""
         with self._uow(write=False) as uow:
             contract = uow.contracts.get(contract_id)
-            viewer = _account(uow, viewer_id)
+            viewer = account_of(uow, viewer_id)
         if contract is None:
             raise NotFound(f"contract {contract_id} not found")
         if (
@@ -266,17 +250,3 @@ class Exchange:
     def contracts_of(self, account_id: str) -> list[Contract]:
         with self._uow(write=False) as uow:
             return uow.contracts.for_account(account_id)
-
-
-def _account(uow: UnitOfWork, account_id: str) -> Account:
-    account = uow.accounts.get(account_id)
-    if account is None:
-        raise NotFound(f"account {account_id} not found")
-    return account
-
-
-def _locked(uow: UnitOfWork, auction_id: str) -> Auction:
-    auction = uow.auctions.get_for_update(auction_id)
-    if auction is None:
-        raise NotFound(f"auction {auction_id} not found")
-    return auction

@@ -54,13 +54,18 @@ def parse_auction_request(data: Mapping[str, Any]) -> AuctionDraft:
         terms=parse_terms(data["terms"]),
         currency=currency,
         closes_at=parse_utc(data["closes_at"], "closes_at"),
-        quantity=data.get("quantity", 1),
+        quantity=_or(data.get("quantity"), 1),
         reserve=_money(data.get("reserve"), currency, "reserve"),
         min_increment=_money(data.get("min_increment"), currency, "min_increment"),
-        soft_close_s=data.get("soft_close_s", 0),
-        reputation_weight=_weight(data.get("reputation_weight", "0")),
+        soft_close_s=_or(data.get("soft_close_s"), 0),
+        reputation_weight=_weight(_or(data.get("reputation_weight"), "0")),
         eligibility=_eligibility(data.get("eligibility")),
     )
+
+
+def _or(value: Any, default: Any) -> Any:
+    """An optional field: JSON null means absent, as for every other optional field."""
+    return default if value is None else value
 
 
 def parse_amount(value: Any, currency: str, field: str = "amount") -> Money:

@@ -76,3 +76,11 @@ class TestProxyLimits:
     def test_stored_rows_keep_the_limit_for_their_bidder(self, english):
         first = english.visible("alice")[0]
         assert str(first.max_amount) == "77.00"
+
+
+def test_a_cancelled_sealed_auction_never_reveals_its_bids(sealed):
+    # The owner must not be able to cancel, read every sealed bid, and relist above them.
+    sealed.cancel("op", "withdrawn by the operator")
+    assert seen(sealed, "seller") == []
+    assert seen(sealed, "stranger") == []
+    assert seen(sealed, "bob") == [("bob", "12.00")]

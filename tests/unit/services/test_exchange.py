@@ -539,3 +539,25 @@ def test_close_due_survives_a_cancel_between_listing_and_closing(clock):
     assert ex.view(first.id, None).auction.status is Status.CANCELLED
     assert ex.view(second.id, None).auction.status is Status.CLOSED
     assert second.id in [a.id for a in closed]
+
+
+def test_null_means_absent_for_every_optional_auction_field():
+    from commex.services.requests import parse_auction_request
+
+    draft = parse_auction_request(
+        {
+            "direction": "forward",
+            "format": "second-price",
+            "title": "t",
+            "terms": {"service": "voice", "duration_s": 60, "max_members": None},
+            "currency": "EUR",
+            "closes_at": "2030-01-01T00:00:00Z",
+            "quantity": None,
+            "soft_close_s": None,
+            "reputation_weight": None,
+            "reserve": None,
+            "eligibility": None,
+        }
+    )
+    assert (draft.quantity, draft.soft_close_s, draft.terms.max_members) == (1, 0, 1)
+    assert draft.reputation_weight == 0 and draft.reserve is None
