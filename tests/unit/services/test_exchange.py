@@ -24,6 +24,7 @@ from commex.domain.errors import (
 )
 from commex.domain.reputation import Reputation
 from commex.services.exchange import Exchange
+from commex.services.requests import parse_auction_request
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CLOSES = T0 + timedelta(hours=1)
@@ -542,8 +543,6 @@ def test_close_due_survives_a_cancel_between_listing_and_closing(clock):
 
 
 def test_null_means_absent_for_every_optional_auction_field():
-    from commex.services.requests import parse_auction_request
-
     draft = parse_auction_request(
         {
             "direction": "forward",
