@@ -64,6 +64,7 @@ def same(a: PacketBatch, b: PacketBatch) -> bool:
     """Whether two batches hold the same rows, column by column."""
     names = ("index", "stream", "arrival_us", "seq", "timestamp", "ssrc", "payload_type")
     names += ("marker", "csrc_count", "has_extension", "payload", "offsets", "header_extra")
+    names += ("extra_offsets",)
     return a.streams == b.streams and all(
         np.array_equal(getattr(a, c), getattr(b, c)) for c in names
     )

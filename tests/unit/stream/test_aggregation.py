@@ -16,6 +16,7 @@ from commex.stream.aggregation import (
     merge,
     merge_dtmf,
     renumber,
+    reorder,
 )
 from commex.stream.dispersal import SegmentFailed
 from commex.stream.steps.base import DtmfEvent
@@ -177,3 +178,21 @@ def test_pacer_holds_the_rate_on_an_injected_clock() -> None:
 def test_pacer_refuses_a_rate_that_is_not_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         Pacer(0)
+
+
+def test_reorder_matches_take_for_mixed_payload_sizes_and_header_extras() -> None:
+    rng = np.random.default_rng(5)
+    batch = make_batch(60, streams=3)
+    sizes = rng.choice([0, 4, 13, 160], 60)
+    offsets = np.concatenate(([0], np.cumsum(sizes)))
+    extra_sizes = rng.choice([0, 4, 8], 60)
+    extra_offsets = np.concatenate(([0], np.cumsum(extra_sizes)))
+    batch = replace(
+        batch,
+        payload=rng.integers(0, 256, int(offsets[-1]), dtype=np.uint8),
+        offsets=offsets,
+        header_extra=rng.integers(0, 256, int(extra_offsets[-1]), dtype=np.uint8),
+        extra_offsets=extra_offsets,
+    )
+    order = rng.permutation(60)
+    assert same(reorder(batch, order), batch.take(order))
