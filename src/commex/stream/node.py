@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -54,20 +54,22 @@ def create_node_app(
         raise Unauthenticated("a processing node needs a shared token (COMMEX_NODE_TOKEN)")
     offered = frozenset(capabilities)
     expected = f"Bearer {token}".encode()
-    app = FastAPI(title="commex processing node", version=NODE_VERSION, openapi_url=None)
 
-    @app.middleware("http")
-    async def authenticate(request: Request, call_next: Any) -> Response:
+    async def authenticate(request: Request) -> None:
         given = request.headers.get("authorization", "").encode()
         if not hmac.compare_digest(given, expected):
-            return _error(
-                401,
-                "unauthenticated",
-                "missing or wrong node token",
-                **{"WWW-Authenticate": "Bearer"},
-            )
-        response: Response = await call_next(request)
-        return response
+            raise Unauthenticated("missing or wrong node token")
+
+    app = FastAPI(
+        title="commex processing node",
+        version=NODE_VERSION,
+        openapi_url=None,
+        dependencies=[Depends(authenticate)],
+    )
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
+        return _error(401, exc.code, exc.message, **{"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(CommexError)
     async def commex_error(request: Request, exc: CommexError) -> JSONResponse:
