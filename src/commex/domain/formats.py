@@ -138,6 +138,15 @@ def award(
     return FORMATS[auction.format.value].award(auction, bids, reps)
 
 
+def deciding_bids(auction: Auction) -> int | None:
+    """How many of the best active bids by amount decide a sealed auction's outcome, or None
+    when every bid may matter. By amount alone, the winners are among the best ``quantity``
+    and the second price is the next one; with a reputation weight, any bid might rank first."""
+    if auction.direction is _a.Direction.REVERSE and auction.reputation_weight:
+        return None
+    return auction.quantity + 1
+
+
 def _note(auction: Auction, bids: Sequence[Bid], winners: Sequence[Bid]) -> str:
     if winners:
         return ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from commex.domain.errors import InvalidInput
 
@@ -34,13 +34,15 @@ def require_utc(moment: datetime, field: str = "time") -> datetime:
     return moment.astimezone(UTC)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def to_micros(moment: datetime) -> int:
     """Microseconds since the Unix epoch, exact (how the database stores time)."""
-    delta = require_utc(moment) - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = require_utc(moment) - _EPOCH
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_micros(micros: int) -> datetime:
     """The inverse of :func:`to_micros`."""
-    seconds, micro = divmod(micros, 1_000_000)
-    return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micro)
+    return _EPOCH + timedelta(microseconds=micros)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from commex.domain import auctions as rules
+from commex.domain import formats
 from commex.domain.accounts import Account, Role, check_name, parse_roles
-from commex.domain.auctions import Auction, Bid, Status
+from commex.domain.auctions import Auction, Bid, Direction, Status
 from commex.domain.contracts import Contract
 from commex.domain.errors import AuctionNotOpen, InvalidInput, NotFound
 from commex.domain.events import Event
@@ -141,7 +142,13 @@ class Exchange:
             now = self.clock.now()
             rules.check_can_close(auction, by, now, reason)
             if auction.sealed:
-                bids = uow.bids.active(auction_id)
+                deciding = formats.deciding_bids(auction)
+                forward = auction.direction is Direction.FORWARD
+                bids = (
+                    uow.bids.active(auction_id)
+                    if deciding is None
+                    else uow.bids.best_active(auction_id, deciding, highest_first=forward)
+                )
             else:
                 lead = auction.english.leader_bid_id
                 leader_bid = uow.bids.get(lead) if lead else None

@@ -70,6 +70,10 @@ class BidRepository(Protocol):
         """Every active bid of the auction, in arrival order."""
         ...
 
+    def best_active(self, auction_id: str, limit: int, highest_first: bool) -> list[Bid]:
+        """The ``limit`` best active bids by amount, ties to the earlier bid."""
+        ...
+
     def for_auction(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:
         """Every bid of the auction (or of one bidder in it), in arrival order."""
         ...

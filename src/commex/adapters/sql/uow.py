@@ -265,7 +265,7 @@ class _Bids:
 
     def _rows(self, rows: Iterable[Sequence[Any]], auction_id: str) -> list[Bid]:
         cur = self._cur(auction_id)
-        frm = Money.from_minor
+        frm = Money.from_stored
         return [
             Bid(
                 r[0],
@@ -319,13 +319,23 @@ class _Bids:
         q = select(*_BID_COLS).where(
             and_(t.bids.c.auction_id == auction_id, t.bids.c.active.is_(True))
         )
-        return self._rows(self._c.execute(q.order_by(t.bids.c.seq)), auction_id)
+        return self._rows(self._c.execute(q.order_by(t.bids.c.seq)).all(), auction_id)
+
+    def best_active(self, auction_id: str, limit: int, highest_first: bool) -> list[Bid]:
+        amount = t.bids.c.amount_minor.desc() if highest_first else t.bids.c.amount_minor.asc()
+        q = (
+            select(*_BID_COLS)
+            .where(and_(t.bids.c.auction_id == auction_id, t.bids.c.active.is_(True)))
+            .order_by(amount, t.bids.c.seq)
+            .limit(limit)
+        )
+        return self._rows(self._c.execute(q).all(), auction_id)
 
     def for_auction(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:
         q = select(*_BID_COLS).where(t.bids.c.auction_id == auction_id)
         if bidder_id is not None:
             q = q.where(t.bids.c.bidder_id == bidder_id)
-        return self._rows(self._c.execute(q.order_by(t.bids.c.seq)), auction_id)
+        return self._rows(self._c.execute(q.order_by(t.bids.c.seq)).all(), auction_id)
 
 
 def _contract(r: Row[Any]) -> Contract:
