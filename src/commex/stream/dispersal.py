@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from commex.domain.errors import CommexError, InvalidInput
-from commex.stream.packets import PacketBatch
+from commex.stream.packets import I64, PacketBatch
 from commex.stream.steps.base import DtmfEvent, Step, StepSpec
 
 StepFactory = Callable[[StepSpec], Step]
@@ -92,11 +92,8 @@ def check_result(task: SegmentTask, result: SegmentResult) -> None:
         raise SegmentFailed(
             f"segment {task.id}: sent {sent.shape[0]} packets, got {got.shape[0]} back"
         )
-    order = np.argsort(sent, kind="stable")
-    pos = np.searchsorted(sent, got, sorter=order)
-    pos = np.minimum(pos, sent.shape[0] - 1) if sent.shape[0] else pos
-    rows = order[pos] if sent.shape[0] else pos
-    if got.shape[0] and (sent.shape[0] == 0 or not np.array_equal(sent[rows], got)):
+    rows = _positions(sent, got)
+    if bool(np.any(rows < 0)):
         raise SegmentFailed(f"segment {task.id}: result holds packets that were not sent")
     if result.batch.streams != task.batch.streams:
         raise SegmentFailed(f"segment {task.id}: result changed the stream table")
@@ -104,6 +101,16 @@ def check_result(task: SegmentTask, result: SegmentResult) -> None:
     for column in ("ssrc", "timestamp", "stream"):
         if not np.array_equal(getattr(src, column)[rows], getattr(out, column)):
             raise SegmentFailed(f"segment {task.id}: result changed the {column} of a packet")
+
+
+def _positions(sent: I64, got: I64) -> I64:
+    """Where each index of ``got`` sits in ``sent``, or -1 where it was never sent."""
+    if sent.shape[0] == 0:
+        return np.full(got.shape, -1, dtype=np.int64)
+    order = np.argsort(sent, kind="stable")
+    at = np.minimum(np.searchsorted(sent, got, sorter=order), sent.shape[0] - 1)
+    rows: I64 = order[at]
+    return np.where(sent[rows] == got, rows, -1)
 
 
 class ResultLedger:

@@ -115,7 +115,7 @@ def decode(
         raise WireError("segment frame header is too long or truncated")
     header = _header(bytes(data[_PREFIX.size : _PREFIX.size + head_len]), limits)
     n, payload_len, extra_len = header["n"], header["payload"], header["extra"]
-    body = bytearray(data[_PREFIX.size + head_len :])  # one writable copy the columns share
+    body = bytearray(memoryview(data)[_PREFIX.size + head_len :])  # one copy, writable
     expected = n * _ROW_BYTES + 16 + payload_len + extra_len
     if len(body) != expected:
         raise WireError(f"segment frame body is {len(body)} bytes, expected {expected}")

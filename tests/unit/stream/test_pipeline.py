@@ -34,12 +34,6 @@ from commex.stream.subcontracting import StepUnavailable
 STEPS = ["transcode:pcmu", "gain:-6", "dtmf"]
 TIMING = ("elapsed_s", "rate_pps", "rate_bps")
 
-pytestmark = [
-    # distributed's own deprecations and the resource noise of a LocalCluster shutting down.
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:distributed.*"),
-    pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning:distributed.*"),
-]
-
 
 def fax_plan(out: Path, **kw) -> Plan:
     return Plan.build(str(FAX), str(out), steps=kw.pop("steps", STEPS), segment="packets:100", **kw)
