@@ -13,8 +13,10 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from commex.domain.errors import InvalidInput, NotFound
 from commex.stream import endpoints, segmenting
@@ -130,6 +132,19 @@ class Services:
     on_ready: Callable[[Endpoint], None] | None = None
 
 
+def _headers_only(batch: PacketBatch) -> PacketBatch:
+    """``batch`` without payloads: what the report needs of the input, at a fraction of the
+    memory (the payloads live on in the segments)."""
+    empty = np.zeros(len(batch) + 1, dtype=np.int64)
+    return replace(
+        batch,
+        payload=np.zeros(0, dtype=np.uint8),
+        offsets=empty,
+        header_extra=np.zeros(0, dtype=np.uint8),
+        extra_offsets=empty,
+    )
+
+
 class _Run:
     """The state of one run: what was read, the segments' current packets, what was found."""
 
@@ -171,7 +186,7 @@ class _Run:
             stop=self.services.stop,
             on_ready=self.services.on_ready,
         ):
-            self.inputs.append(chunk.batch)
+            self.inputs.append(_headers_only(chunk.batch))
             self.skipped += chunk.skipped
             self.bytes_read, self.total_bytes = chunk.bytes_read, chunk.total_bytes
             self.packets_in += len(chunk.batch)
