@@ -13,7 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from commex.stream.packets import I64, U8, Bools, PacketBatch, StreamKey
-from commex.stream.rtp import address_bytes, be16, byte_at, gather_spans, rtp_sizes, write_into
+from commex.stream.rtp import (
+    address_bytes,
+    byte_at,
+    col16,
+    fixed_headers,
+    gather_spans,
+    interleave,
+    rtp_sizes,
+    windows,
+)
 
 LINK_NULL = 0
 LINK_ETHERNET = 1
@@ -40,8 +49,9 @@ _UDP = 17
 
 @dataclass(frozen=True, slots=True)
 class Frames:
-    """Per frame: ``reason`` (``UDP`` if it holds a whole datagram), the IP header offset, and
-    the datagram's payload offset and length (meaningful where ``reason == UDP``)."""
+    """Per frame: ``reason`` (``UDP`` if it holds a whole datagram), the IP and UDP header
+    offsets, the datagram's payload offset and length, its ports, and the first 40 bytes of
+    the IP header (for the addresses). Fields are meaningful where ``reason == UDP``."""
 
     reason: I64
     l3: I64
@@ -49,60 +59,75 @@ class Frames:
     l4: I64
     udp_start: I64
     udp_len: I64
+    sport: I64
+    dport: I64
+    ip: U8
+
+
+def _link_layer(win: U8, lt: int) -> tuple[I64, I64]:
+    """Ethertype and IP header offset (from the frame start) for frames of link type ``lt``."""
+    rows = win.shape[0]
+    if lt == LINK_ETHERNET:
+        et, at = col16(win, 12), np.full(rows, 14, dtype=np.int64)
+        for tag in (16, 20):  # 802.1Q / 802.1ad tags, up to two
+            tagged = np.isin(et, _VLAN_TAGS)
+            et = np.where(tagged, col16(win, tag), et)
+            at = np.where(tagged, at + 4, at)
+        return et, at
+    if lt == LINK_SLL:
+        return col16(win, 14), np.full(rows, 16, dtype=np.int64)
+    if lt == LINK_SLL2:
+        return col16(win, 0), np.full(rows, 20, dtype=np.int64)
+    if lt in (LINK_NULL, LINK_LOOP):
+        family = win[:, 0] | win[:, 3]  # host or network byte order
+        v6 = np.isin(family, (24, 28, 30))
+        et = np.where(family == 2, _ETH_IPV4, np.where(v6, _ETH_IPV6, 0))
+        return et.astype(np.int64), np.full(rows, 4, dtype=np.int64)
+    version = win[:, 0] >> 4  # raw IP
+    et = np.where(version == 4, _ETH_IPV4, np.where(version == 6, _ETH_IPV6, 0))
+    return et.astype(np.int64), np.zeros(rows, dtype=np.int64)
 
 
 def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
     """Locate the UDP datagram of every frame ``buf[starts[i]:starts[i] + caplen[i]]``."""
     end = starts + caplen
-    l3 = np.full(starts.shape, -1, dtype=np.int64)
+    link_win = windows(buf, starts, 24)
+    l3 = np.full(starts.shape, -(1 << 40), dtype=np.int64)
     ethertype = np.zeros(starts.shape, dtype=np.int64)
-    for lt in np.unique(link).tolist():
-        rows = np.flatnonzero(link == lt)
-        s = starts[rows]
-        if lt == LINK_ETHERNET:
-            et, at = be16(buf, s + 12), s + 14
-            for _ in range(2):
-                tagged = np.isin(et, _VLAN_TAGS)
-                et = np.where(tagged, be16(buf, at + 2), et)
-                at = np.where(tagged, at + 4, at)
-        elif lt == LINK_SLL:
-            et, at = be16(buf, s + 14), s + 16
-        elif lt == LINK_SLL2:
-            et, at = be16(buf, s), s + 20
-        elif lt in (LINK_NULL, LINK_LOOP):
-            family = byte_at(buf, s) | byte_at(buf, s + 3)  # host or network byte order
-            et = np.where(
-                family == 2, _ETH_IPV4, np.where(np.isin(family, (24, 28, 30)), _ETH_IPV6, 0)
-            )
-            at = s + 4
-        elif lt in (LINK_RAW, LINK_IPV4, LINK_IPV6):
-            version = byte_at(buf, s) >> 4
-            et = np.where(version == 4, _ETH_IPV4, np.where(version == 6, _ETH_IPV6, 0))
-            at = s
-        else:
+    uniform = link.shape[0] > 0 and bool((link == link[0]).all())
+    kinds = [int(link[0])] if uniform else np.unique(link).tolist()
+    for lt in kinds:
+        if lt not in SUPPORTED_LINK_TYPES:
             continue
-        ethertype[rows] = et
-        l3[rows] = at
+        if uniform:
+            ethertype, at = _link_layer(link_win, lt)
+            l3 = starts + at
+            break
+        rows = np.flatnonzero(link == lt)
+        ethertype[rows], at = _link_layer(link_win[rows], lt)
+        l3[rows] = starts[rows] + at
 
-    first = byte_at(buf, l3)
+    ip = windows(buf, l3, 40)
+    first = ip[:, 0]
     is_v4 = (ethertype == _ETH_IPV4) & (first >> 4 == 4)
     is_v6 = (ethertype == _ETH_IPV6) & (first >> 4 == 6)
-    hl4 = (first & 0x0F) * 4
+    hl4 = (first & 0x0F).astype(np.int64) * 4
     hdr_ok = np.where(is_v4, (l3 + 20 <= end) & (hl4 >= 20), l3 + 40 <= end)
-    ip_end = np.where(is_v4, l3 + be16(buf, l3 + 2), l3 + 40 + be16(buf, l3 + 4))
-    proto = np.where(is_v4, byte_at(buf, l3 + 9), byte_at(buf, l3 + 6))
+    ip_end = np.where(is_v4, l3 + col16(ip, 2), l3 + 40 + col16(ip, 4))
+    proto = np.where(is_v4, ip[:, 9], ip[:, 6]).astype(np.int64)
     l4 = np.where(is_v4, l3 + hl4, l3 + 40)
-    fragment = is_v4 & ((be16(buf, l3 + 6) & 0x3FFF) != 0)
+    fragment = is_v4 & ((col16(ip, 6) & 0x3FFF) != 0)
     if is_v6.any():
         for _ in range(3):
-            ext = is_v6 & np.isin(proto, _IPV6_EXTENSIONS)
-            if not ext.any():
+            ext = np.flatnonzero(is_v6 & np.isin(proto, _IPV6_EXTENSIONS))
+            if not ext.shape[0]:
                 break
-            nxt = byte_at(buf, l4)
-            l4 = np.where(ext, l4 + (byte_at(buf, l4 + 1) + 1) * 8, l4)
-            proto = np.where(ext, nxt, proto)
+            nxt = byte_at(buf, l4[ext])
+            l4[ext] += (byte_at(buf, l4[ext] + 1) + 1) * 8
+            proto[ext] = nxt
         fragment |= is_v6 & (proto == _IPV6_FRAGMENT)
-    ulen = be16(buf, l4 + 4)
+    udp = windows(buf, l4, 8)
+    ulen = col16(udp, 4)
     udp_end = l4 + ulen
     reason = np.select(
         [
@@ -124,25 +149,25 @@ def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
         l4=l4,
         udp_start=l4 + 8,
         udp_len=ulen - 8,
+        sport=col16(udp, 0),
+        dport=col16(udp, 2),
+        ip=ip,
     )
 
 
-def addresses(buf: U8, l3: I64, is_v6: Bools) -> tuple[U8, U8]:
-    """Source and destination addresses as ``(n, 16)`` bytes (IPv4 in the last four)."""
-    n = l3.shape[0]
+def addresses(frames: Frames, rows: I64) -> tuple[U8, U8]:
+    """Source and destination addresses of ``rows`` as ``(n, 16)`` bytes (IPv4 in the last
+    four), read from the IP header window."""
+    n = rows.shape[0]
+    ip = frames.ip[rows]
+    v6 = frames.is_v6[rows]
     src = np.zeros((n, 16), dtype=np.uint8)
     dst = np.zeros((n, 16), dtype=np.uint8)
-    top = max(buf.shape[0] - 1, 0)
-    v4 = np.flatnonzero(~is_v6)
-    v6 = np.flatnonzero(is_v6)
-    if v4.shape[0]:
-        base = l3[v4, None] + np.arange(4)
-        src[v4, 12:] = buf[np.clip(base + 12, 0, top)]
-        dst[v4, 12:] = buf[np.clip(base + 16, 0, top)]
-    if v6.shape[0]:
-        base = l3[v6, None] + np.arange(16)
-        src[v6] = buf[np.clip(base + 8, 0, top)]
-        dst[v6] = buf[np.clip(base + 24, 0, top)]
+    src[:, 12:] = ip[:, 12:16]
+    dst[:, 12:] = ip[:, 16:20]
+    if v6.any():
+        src[v6] = ip[v6, 8:24]
+        dst[v6] = ip[v6, 24:40]
     return src, dst
 
 
@@ -159,11 +184,6 @@ _DEFAULT_KEY = StreamKey("192.0.2.1", 5004, "192.0.2.2", 5004, 0)
 def _put(out: U8, at: I64, value: I64, width: int) -> None:
     for k in range(width):
         out[at + k] = (value >> (8 * (width - 1 - k))) & 0xFF
-
-
-def _put_le(out: U8, at: I64, value: I64, width: int) -> None:
-    for k in range(width):
-        out[at + k] = (value >> (8 * k)) & 0xFF
 
 
 def _fold(total: I64) -> I64:
@@ -191,63 +211,96 @@ def _words(addr: U8) -> I64:
     return words
 
 
-def encode_records(batch: PacketBatch) -> bytes:
+def _be16(matrix: U8, col: int, values: I64) -> None:
+    matrix[:, col] = (values >> 8) & 0xFF
+    matrix[:, col + 1] = values & 0xFF
+
+
+def encode_records(batch: PacketBatch) -> U8:
     """pcap records (little-endian, microseconds) of Ethernet/IP/UDP frames around each packet.
 
     Addresses and ports come from each packet's stream; a packet without a known stream gets
     192.0.2.1:5004 -> 192.0.2.2:5004. IPv4 headers carry a correct checksum and a zero UDP
-    checksum (allowed for IPv4); IPv6 UDP datagrams carry their mandatory checksum.
+    checksum (allowed for IPv4); IPv6 UDP datagrams carry their mandatory checksum. Every
+    record's headers are built as one row of a matrix, then rows and payloads are interleaved.
     """
     n = len(batch)
     if n == 0:
-        return b""
+        return np.zeros(0, dtype=np.uint8)
     v6t, srct, dstt, sportt, dportt = _stream_columns(batch.streams)
     known = len(batch.streams)
     sid = batch.stream.astype(np.int64)
     sid = np.where((sid >= 0) & (sid < known), sid, known)
     v6 = v6t[sid]
-    rtp = rtp_sizes(batch)
-    udp_len = 8 + rtp
-    frame = 14 + np.where(v6, 40, 20) + udp_len
-    pos = np.zeros(n, dtype=np.int64)
-    np.cumsum(16 + frame[:-1], out=pos[1:])
-    out = np.zeros(int(pos[-1] + 16 + frame[-1]), dtype=np.uint8)
-    arrival = np.maximum(batch.arrival_us, 0)
-    _put_le(out, pos, arrival // 1_000_000, 4)
-    _put_le(out, pos + 4, arrival % 1_000_000, 4)
-    _put_le(out, pos + 8, frame, 4)
-    _put_le(out, pos + 12, frame, 4)
-    eth = pos + 16
-    ip = eth + 14
     rows4, rows6 = np.flatnonzero(~v6), np.flatnonzero(v6)
+    udp_len = 8 + rtp_sizes(batch)
+    ip_len = np.where(v6, 40, 20)
+    frame = 14 + ip_len + udp_len
+
+    # Record header, Ethernet, IP, UDP and fixed RTP header of row i: prefix[i, :prefix_len[i]].
+    width = 90 if rows6.shape[0] else 70
+    prefix = np.zeros((n, width), dtype=np.uint8)
+    arrival = np.maximum(batch.arrival_us, 0)
+    record = np.empty((n, 4), dtype="<u4")
+    record[:, 0] = arrival // 1_000_000
+    record[:, 1] = arrival % 1_000_000
+    record[:, 2] = frame
+    record[:, 3] = frame
+    prefix[:, :16] = record.view(np.uint8).reshape(n, 16)
+    prefix[:, 16:30] = _ETH4
+    tail = np.empty((n, 20), dtype=np.uint8)  # UDP header and fixed RTP header
+    _be16(tail, 0, sportt[sid])
+    _be16(tail, 2, dportt[sid])
+    _be16(tail, 4, udp_len)
+    tail[:, 6:8] = 0
+    tail[:, 8:] = fixed_headers(batch)
     if rows4.shape[0]:
-        at, s = ip[rows4], sid[rows4]
-        out[eth[rows4, None] + np.arange(14)] = _ETH4
-        out[at[:, None] + np.arange(20)] = _IP4
+        s = sid[rows4]
+        ip = np.empty((rows4.shape[0], 20), dtype=np.uint8)
+        ip[:] = _IP4
         total = 20 + udp_len[rows4]
         ident = batch.index[rows4].astype(np.int64) & 0xFFFF
-        _put(out, at + 2, total, 2)
-        _put(out, at + 4, ident, 2)
-        out[at[:, None] + 12 + np.arange(4)] = srct[s, 12:]
-        out[at[:, None] + 16 + np.arange(4)] = dstt[s, 12:]
+        _be16(ip, 2, total)
+        _be16(ip, 4, ident)
+        ip[:, 12:16] = srct[s, 12:]
+        ip[:, 16:20] = dstt[s, 12:]
         addr_sum = _words(srct[:, 12:]) + _words(dstt[:, 12:])
-        checksum = ~_fold(0x4500 + 0x4000 + 0x4011 + total + ident + addr_sum[s]) & 0xFFFF
-        _put(out, at + 10, checksum, 2)
+        _be16(ip, 10, ~_fold(0x4500 + 0x4000 + 0x4011 + total + ident + addr_sum[s]) & 0xFFFF)
+        if rows6.shape[0]:
+            prefix[rows4, 30:50] = ip
+            prefix[rows4, 50:70] = tail[rows4]
+        else:
+            prefix[:, 30:50] = ip
+            prefix[:, 50:70] = tail
     if rows6.shape[0]:
-        at, s = ip[rows6], sid[rows6]
-        out[eth[rows6, None] + np.arange(14)] = _ETH6
-        out[at[:, None] + np.arange(40)] = _IP6
-        _put(out, at + 4, udp_len[rows6], 2)
-        out[at[:, None] + 8 + np.arange(16)] = srct[s]
-        out[at[:, None] + 24 + np.arange(16)] = dstt[s]
-    udp = ip + np.where(v6, 40, 20)
-    _put(out, udp, sportt[sid], 2)
-    _put(out, udp + 2, dportt[sid], 2)
-    _put(out, udp + 4, udp_len, 2)
-    write_into(out, udp + 8, batch)
+        s = sid[rows6]
+        ip = np.empty((rows6.shape[0], 40), dtype=np.uint8)
+        ip[:] = _IP6
+        _be16(ip, 4, udp_len[rows6])
+        ip[:, 8:24] = srct[s]
+        ip[:, 24:40] = dstt[s]
+        prefix[rows6, 16:30] = _ETH6
+        prefix[rows6, 30:70] = ip
+        prefix[rows6, 70:90] = tail[rows6]
+    prefix_len = np.where(v6, 90, 70)
+    flat = (
+        prefix.ravel()
+        if rows4.shape[0] in (0, n)
+        else prefix[np.arange(width) < prefix_len[:, None]]
+    )
+    out = interleave(
+        [
+            (flat, prefix_len),
+            (batch.header_extra, np.diff(batch.extra_offsets)),
+            (batch.payload, np.diff(batch.offsets)),
+        ]
+    )
     if rows6.shape[0]:
-        _udp6_checksums(out, udp[rows6], udp_len[rows6], src=srct, dst=dstt, sid=sid[rows6])
-    return out.tobytes()
+        pos = np.zeros(n, dtype=np.int64)
+        np.cumsum(16 + frame[:-1], out=pos[1:])
+        udp = pos[rows6] + 70
+        _udp6_checksums(out, udp, udp_len[rows6], src=srct, dst=dstt, sid=sid[rows6])
+    return out
 
 
 def _udp6_checksums(out: U8, udp: I64, length: I64, *, src: U8, dst: U8, sid: I64) -> None:

@@ -45,7 +45,6 @@ from commex.stream.packets import I64, U8, PacketBatch, concat
 from commex.stream.rtp import (
     RtpColumns,
     StreamTable,
-    be16,
     be32,
     byte_at,
     columns_to_batch,
@@ -198,13 +197,13 @@ def _decode(records: _Records, first_index: int, bytes_read: int) -> _Decoded:
     cols = decode_columns(records.buf, udp_start, frames.udp_len[udp])
     candidates = np.flatnonzero(cols.ok)
     rows = udp[candidates]
-    src, dst = addresses(records.buf, frames.l3[rows], frames.is_v6[rows])
+    src, dst = addresses(frames, rows)
     keys = key_rows(
         src,
         dst,
         is_v6=frames.is_v6[rows],
-        sport=be16(records.buf, frames.l4[rows]),
-        dport=be16(records.buf, frames.l4[rows] + 2),
+        sport=frames.sport[rows],
+        dport=frames.dport[rows],
         ssrc=cols.ssrc[candidates].astype(np.int64),
     )
     counts = np.bincount(reason, minlength=5).tolist()
@@ -268,7 +267,6 @@ def _read_records(f: BinaryIO, chunk: int) -> Iterator[tuple[_Records, int]]:
     order, per_us = formats[head[:4]]
     link = struct.unpack_from(order + "I", head, 20)[0] & 0xFFFF
     _check_links(np.array([link]))
-    get32 = _le32 if order == "<" else be32
     length_at = struct.Struct(order + "I").unpack_from
     read, rest = 24, b""
     while True:
@@ -278,20 +276,21 @@ def _read_records(f: BinaryIO, chunk: int) -> Iterator[tuple[_Records, int]]:
         offs: list[int] = []
         append = offs.append
         pos, n = 0, len(data)
-        while pos + 16 <= n:
-            end = pos + 16 + length_at(data, pos + 8)[0]
-            if end > n:
-                break
+        limit = n - 16
+        while pos <= limit:  # the hot loop: one unpack per record
             append(pos)
-            pos = end
+            pos += 16 + length_at(data, pos + 8)[0]
+        if pos > n:  # the last record runs past the data read so far
+            pos = offs.pop()
         rest = data[pos:]
         if block and len(rest) >= 16 and length_at(rest, 8)[0] > _MAX_RECORD:
             raise MalformedCapture(f"corrupt pcap record header at byte {read - len(data) + pos}")
         if offs or not block:
             buf = np.frombuffer(data, dtype=np.uint8)
             at = np.asarray(offs, dtype=np.int64)
-            arrival = get32(buf, at) * 1_000_000 + get32(buf, at + 4) // per_us
-            records = _Records(buf, at + 16, get32(buf, at + 8), arrival, np.full(at.shape, link))
+            head = buf[at[:, None] + np.arange(16)].view(order + "u4").astype(np.int64)
+            arrival = head[:, 0] * 1_000_000 + head[:, 1] // per_us
+            records = _Records(buf, at + 16, head[:, 2], arrival, np.full(at.shape, link))
             records.truncated_tail = int(not block and bool(rest))
             yield records, read
         if not block:
@@ -444,7 +443,7 @@ class PcapWriter:
 
     def write(self, batch: PacketBatch) -> None:
         """Append every packet of ``batch`` as an Ethernet/IP/UDP/RTP frame."""
-        self._file.write(encode_records(batch))
+        self._file.write(encode_records(batch).data)
         self.packets += len(batch)
 
     def close(self) -> None:

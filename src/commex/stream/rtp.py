@@ -171,11 +171,12 @@ def _check_range(name: str, value: int, low: int, high: int) -> None:
 
 def be16(buf: U8, at: I64) -> I64:
     """Big-endian 16-bit values at byte offsets ``at`` (clipped to the buffer, never raising)."""
-    n = buf.shape[0]
-    if n < 2:
+    if buf.shape[0] == 0:
         return np.zeros(at.shape, dtype=np.int64)
-    at = np.clip(at, 0, n - 2)
-    return (buf[at].astype(np.int64) << 8) | buf[at + 1]
+    hi = np.take(buf, at, mode="clip").astype(np.int64)
+    lo = np.take(buf, at + 1, mode="clip")
+    value: I64 = (hi << 8) | lo
+    return value
 
 
 def be32(buf: U8, at: I64) -> I64:
@@ -187,7 +188,40 @@ def byte_at(buf: U8, at: I64) -> I64:
     """The bytes at offsets ``at`` as int64 (clipped, never raising)."""
     if buf.shape[0] == 0:
         return np.zeros(at.shape, dtype=np.int64)
-    return buf[np.clip(at, 0, buf.shape[0] - 1)].astype(np.int64)
+    return np.take(buf, at, mode="clip").astype(np.int64)
+
+
+def _span_index(starts: I64, sizes: I64, total: int) -> I64:
+    """Buffer position of every byte of the spans laid end to end (one cumsum, no repeat)."""
+    nz = sizes > 0
+    st, sz = starts[nz], sizes[nz]
+    step = np.ones(total, dtype=np.int64)
+    step[0] = st[0]
+    step[np.cumsum(sz[:-1])] = st[1:] - (st[:-1] + sz[:-1]) + 1
+    index: I64 = np.cumsum(step)
+    return index
+
+
+def _span_mask(length: int, starts: I64, sizes: I64, total: int) -> Bools | None:
+    """The mask of bytes covered by the spans when they are in order without overlap and cover
+    a good part of the buffer (then a mask beats an index); else None. The mask stops at the
+    last span's end. The mask is one
+    ``repeat`` of alternating gap/span flags, the fastest way numpy has to mark many ranges."""
+    if total * 4 < length:
+        return None
+    ends = starts + sizes
+    gaps = np.empty(starts.shape[0], dtype=np.int64)
+    gaps[0] = starts[0]
+    np.subtract(starts[1:], ends[:-1], out=gaps[1:])
+    if gaps.min() < 0:
+        return None
+    counts = np.empty(2 * starts.shape[0], dtype=np.int64)
+    counts[0::2] = gaps
+    counts[1::2] = sizes
+    flags = np.zeros(2 * starts.shape[0], dtype=np.bool_)
+    flags[1::2] = True
+    mask: Bools = np.repeat(flags, counts)  # as long as the last span's end
+    return mask
 
 
 def gather_spans(buf: U8, starts: I64, sizes: I64) -> tuple[U8, I64]:
@@ -197,9 +231,10 @@ def gather_spans(buf: U8, starts: I64, sizes: I64) -> tuple[U8, I64]:
     total = int(offsets[-1])
     if total == 0:
         return np.zeros(0, dtype=np.uint8), offsets
-    row = np.repeat(np.arange(sizes.shape[0], dtype=np.int64), sizes)
-    src = np.arange(total, dtype=np.int64) + (starts - offsets[:-1])[row]
-    return buf[src], offsets
+    mask = _span_mask(buf.shape[0], starts, sizes, total)
+    if mask is not None:
+        return buf[: mask.shape[0]][mask], offsets
+    return buf[_span_index(starts, sizes, total)], offsets
 
 
 def scatter_spans(out: U8, dest: I64, data: U8, offsets: I64) -> None:
@@ -208,9 +243,12 @@ def scatter_spans(out: U8, dest: I64, data: U8, offsets: I64) -> None:
     total = int(offsets[-1]) - int(offsets[0])
     if total == 0:
         return
-    row = np.repeat(np.arange(sizes.shape[0], dtype=np.int64), sizes)
-    pos = np.arange(total, dtype=np.int64) + (dest - offsets[:-1] + offsets[0])[row]
-    out[pos] = data[offsets[0] : offsets[-1]]
+    source = data[offsets[0] : offsets[-1]]
+    mask = _span_mask(out.shape[0], dest, sizes, total)
+    if mask is not None:
+        out[: mask.shape[0]][mask] = source
+    else:
+        out[_span_index(dest, sizes, total)] = source
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,34 +272,78 @@ class RtpColumns:
     payload_end: I64
 
 
+def windows(buf: U8, at: I64, width: int) -> U8:
+    """``buf[at[i]:at[i] + width]`` for every i as an ``(n, width)`` array, zero past the end.
+
+    One row copy per datagram instead of one scattered read per header field: after this,
+    header fields at fixed offsets are plain column slices.
+    """
+    size = buf.shape[0]
+    if size < width:
+        out = np.zeros((at.shape[0], width), dtype=np.uint8)
+        outside = np.ones(at.shape[0], dtype=np.bool_)
+    else:
+        view = np.lib.stride_tricks.as_strided(
+            buf, shape=(size - width + 1, width), strides=(1, 1), writeable=False
+        )
+        clipped = np.minimum(np.maximum(at, 0), size - width)
+        out = np.asarray(view[clipped], dtype=np.uint8)
+        outside = at != clipped
+        if not outside.any():
+            return out
+    bad = np.flatnonzero(outside)
+    out[bad] = 0
+    # Rows that start within the last ``width`` bytes (a handful at most) are copied one by one.
+    for i in bad[(at[bad] >= 0) & (at[bad] < size)].tolist():
+        tail = buf[int(at[i]) : int(at[i]) + width]
+        out[i, : tail.shape[0]] = tail
+    return out
+
+
+def col16(win: U8, col: int) -> I64:
+    """Big-endian 16-bit values at column ``col`` of a :func:`windows` array."""
+    value: I64 = (win[:, col].astype(np.int64) << 8) | win[:, col + 1]
+    return value
+
+
+def col32(win: U8, col: int) -> I64:
+    """Big-endian 32-bit values at column ``col`` of a :func:`windows` array."""
+    return (col16(win, col) << 16) | col16(win, col + 2)
+
+
 def decode_columns(buf: U8, starts: I64, lengths: I64) -> RtpColumns:
     """Decode the RTP headers of the datagrams ``buf[starts[i]:starts[i] + lengths[i]]``.
 
     Datagrams that are too short, not version 2, RTCP, or with inconsistent CSRC, extension or
     padding lengths get ``ok == False``; nothing raises, whatever the bytes.
     """
+    win = windows(buf, starts, HEADER_SIZE)
     end = starts + lengths
-    b0 = byte_at(buf, starts)
-    b1 = byte_at(buf, starts + 1)
-    cc = b0 & 0x0F
+    b0 = win[:, 0]
+    b1 = win[:, 1]
+    cc = (b0 & 0x0F).astype(np.int64)
     has_ext = (b0 & 0x10) != 0
     has_pad = (b0 & 0x20) != 0
     ok = (lengths >= HEADER_SIZE) & ((b0 >> 6) == RTP_VERSION) & ~((b1 >= 192) & (b1 <= 223))
     hdr = starts + HEADER_SIZE + 4 * cc
-    ext_words = np.where(has_ext, be16(buf, hdr + 2), 0)
-    ok &= ~has_ext | (hdr + 4 <= end)
-    hdr = hdr + np.where(has_ext, 4 + 4 * ext_words, 0)
+    ext = np.flatnonzero(has_ext)
+    if ext.shape[0]:
+        ok[ext] &= hdr[ext] + 4 <= end[ext]
+        hdr[ext] += 4 + 4 * be16(buf, hdr[ext] + 2)
     ok &= hdr <= end
-    pad = np.where(has_pad, byte_at(buf, end - 1), 0)
-    ok &= ~has_pad | ((pad > 0) & (hdr + pad <= end))
+    pad = np.zeros(starts.shape[0], dtype=np.int64)
+    padded = np.flatnonzero(has_pad)
+    if padded.shape[0]:
+        pad[padded] = byte_at(buf, end[padded] - 1)
+        ok[padded] &= (pad[padded] > 0) & (hdr[padded] + pad[padded] <= end[padded])
     return RtpColumns(
         ok=ok,
-        seq=be16(buf, starts + 2).astype(np.uint16),
-        timestamp=be32(buf, starts + 4).astype(np.uint32),
-        ssrc=be32(buf, starts + 8).astype(np.uint32),
+        seq=win[:, 2:4].copy().view(">u2").ravel().astype(np.uint16),
+        timestamp=win[:, 4:8].copy().view(">u4").ravel().astype(np.uint32),
+        ssrc=win[:, 8:12].copy().view(">u4").ravel().astype(np.uint32),
         payload_type=(b1 & 0x7F).astype(np.uint8),
         marker=(b1 & 0x80) != 0,
-        csrc_count=cc.astype(np.uint8),
+        csrc_count=(b0 & 0x0F).astype(np.uint8),
         has_extension=has_ext,
         header_end=hdr,
         payload_end=end - pad,
@@ -308,50 +390,59 @@ def rtp_sizes(batch: PacketBatch) -> I64:
     return HEADER_SIZE + np.diff(batch.extra_offsets) + np.diff(batch.offsets)
 
 
-def write_into(out: U8, at: I64, batch: PacketBatch) -> None:
-    """Write every packet of ``batch`` as an RTP datagram into ``out`` starting at ``at[i]``."""
-    if len(batch) == 0:
-        return
-    b0 = (
-        0x80
-        | (batch.csrc_count.astype(np.int64) & 0x0F)
-        | (batch.has_extension.astype(np.int64) << 4)
-    )
-    b1 = batch.payload_type.astype(np.int64) & 0x7F | (batch.marker.astype(np.int64) << 7)
-    seq = batch.seq.astype(np.int64)
-    ts = batch.timestamp.astype(np.int64)
-    ssrc = batch.ssrc.astype(np.int64)
-    fields = (
-        b0,
-        b1,
-        seq >> 8,
-        seq,
-        ts >> 24,
-        ts >> 16,
-        ts >> 8,
-        ts,
-        ssrc >> 24,
-        ssrc >> 16,
-        ssrc >> 8,
-        ssrc,
-    )
-    for k, value in enumerate(fields):
-        out[at + k] = value & 0xFF
-    scatter_spans(out, at + HEADER_SIZE, batch.header_extra, batch.extra_offsets)
-    scatter_spans(
-        out, at + HEADER_SIZE + np.diff(batch.extra_offsets), batch.payload, batch.offsets
-    )
+def fixed_headers(batch: PacketBatch) -> U8:
+    """The 12-byte fixed RTP header of every packet, as an ``(n, 12)`` array."""
+    n = len(batch)
+    head = np.empty((n, HEADER_SIZE), dtype=np.uint8)
+    head[:, 0] = 0x80 | (batch.csrc_count & 0x0F) | (batch.has_extension.astype(np.uint8) << 4)
+    head[:, 1] = (batch.payload_type & 0x7F) | (batch.marker.astype(np.uint8) << 7)
+    head[:, 2:4] = batch.seq.astype(">u2").view(np.uint8).reshape(n, 2)
+    head[:, 4:8] = batch.timestamp.astype(">u4").view(np.uint8).reshape(n, 4)
+    head[:, 8:12] = batch.ssrc.astype(">u4").view(np.uint8).reshape(n, 4)
+    return head
+
+
+def interleave(parts: list[tuple[U8, I64]]) -> U8:
+    """Row by row, the concatenation of every part's row: part ``k`` is ragged bytes and its
+    per-row sizes. One ``repeat`` labels each output byte with its part, so every part is
+    placed with one masked assignment, whatever the number of rows."""
+    parts = [(data, sizes) for data, sizes in parts if data.shape[0]]
+    if not parts:
+        return np.zeros(0, dtype=np.uint8)
+    out = np.empty(sum(int(d.shape[0]) for d, _ in parts), dtype=np.uint8)
+    if len(parts) == 1:
+        out[:] = parts[0][0]
+        return out
+    n = parts[0][1].shape[0]
+    counts = np.stack([sizes for _, sizes in parts], axis=1).ravel()
+    labels = np.repeat(np.tile(np.arange(len(parts), dtype=np.uint8), n), counts)
+    if len(parts) == 2:
+        first = labels == 0
+        out[first] = parts[0][0]
+        out[~first] = parts[1][0]
+        return out
+    for k, (data, _) in enumerate(parts):
+        out[labels == k] = data
+    return out
+
+
+def rtp_parts(batch: PacketBatch) -> list[tuple[U8, I64]]:
+    """The pieces of every packet's datagram for :func:`interleave`: fixed header, CSRCs and
+    extension, payload."""
+    n = len(batch)
+    return [
+        (fixed_headers(batch).ravel(), np.full(n, HEADER_SIZE, dtype=np.int64)),
+        (batch.header_extra, np.diff(batch.extra_offsets)),
+        (batch.payload, np.diff(batch.offsets)),
+    ]
 
 
 def serialize(batch: PacketBatch) -> tuple[U8, I64]:
     """All packets of ``batch`` as RTP datagrams in one buffer; datagram i is
     ``buffer[offsets[i]:offsets[i + 1]]``."""
-    sizes = rtp_sizes(batch)
     offsets = np.zeros(len(batch) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=offsets[1:])
-    out = np.zeros(int(offsets[-1]), dtype=np.uint8)
-    write_into(out, offsets[:-1], batch)
-    return out, offsets
+    np.cumsum(rtp_sizes(batch), out=offsets[1:])
+    return interleave(rtp_parts(batch)), offsets
 
 
 def datagrams(batch: PacketBatch) -> list[bytes]:

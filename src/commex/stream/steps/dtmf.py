@@ -16,7 +16,8 @@ event.
 Times: ``start_ms`` is on the clock of ``PacketBatch.arrival_us``, in milliseconds: the arrival
 of the stream's first packet in the batch plus the RTP-timestamp distance (8 kHz) from the
 media time of that packet to the key's start (for an event packet, its timestamp plus the
-duration it reports), so every segment of a call gives a key the same start. Subtract the stream's first arrival to get the offset into the call.
+duration it reports), so every segment of a call gives a key the same start. Subtract the
+stream's first arrival to get the offset into the call.
 The packets pass through unchanged.
 """
 
