@@ -18,7 +18,10 @@ import numpy as np
 import pytest
 
 from commex.stream import rtp
+from commex.stream.dispersal import SegmentTask, run_task
+from commex.stream.nodeclient import NodeExecutor
 from commex.stream.pcap import read_capture
+from commex.stream.steps.base import StepSpec
 from commex.stream.steps.g711 import ALAW_TO_ULAW
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,33 +153,39 @@ def test_node_serve_refuses_to_start_without_a_token() -> None:
     assert "COMMEX_NODE_TOKEN" in done.stderr
 
 
+def _serve_node(port: int, capabilities: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "COMMEX_NODE_TOKEN"}
+    env["COMMEX_NODE_TOKEN"] = TOKEN
+    return subprocess.Popen(
+        [COMMEX, "node", "serve", "--capabilities", capabilities, "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/v1/node", headers={"Authorization": f"Bearer {TOKEN}"}).is_success:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, "node serve exited"
+        assert time.monotonic() < deadline, "node serve did not answer in time"
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def node_serve():
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "COMMEX_NODE_TOKEN"}
-    env["COMMEX_NODE_TOKEN"] = TOKEN
-    proc = subprocess.Popen(
-        [COMMEX, "node", "serve", "--capabilities", "gain,dtmf", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-    )  # fmt: skip
+    proc = _serve_node(port, "gain,dtmf")
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
     try:
-        while True:
-            try:
-                answer = httpx.get(f"{url}/v1/node", headers={"Authorization": f"Bearer {TOKEN}"})
-                if answer.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "node serve exited"
-            assert time.monotonic() < deadline, "node serve did not answer in time"
-            time.sleep(0.05)
+        _wait_until_up(url, proc)
         yield url
     finally:
         proc.terminate()
         proc.wait(10)
-        proc.stderr.close()
 
 
 def test_a_missing_step_goes_to_the_node_named_by_subcontractor(node_serve, tmp_path) -> None:
@@ -200,3 +209,35 @@ def test_a_node_refuses_a_caller_with_the_wrong_token(node_serve, tmp_path) -> N
     assert done.returncode != 0
     assert "peer: node peer answered 401" in done.stderr
     assert not (tmp_path / "o.pcap").exists()
+
+
+def test_a_node_killed_mid_run_loses_and_duplicates_nothing() -> None:
+    batch = read_capture(FAX).batch
+    steps = (StepSpec("transcode", "pcmu"), StepSpec("dtmf"))
+    tasks = [
+        SegmentTask(i, batch.take(np.arange(start, min(start + 50, len(batch)))), steps)
+        for i, start in enumerate(range(0, len(batch), 50))
+    ]
+    ports = [free_port(), free_port()]
+    procs = [_serve_node(p, "transcode,dtmf") for p in ports]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    try:
+        for url, proc in zip(urls, procs, strict=True):
+            _wait_until_up(url, proc)
+        results = []
+        with NodeExecutor(urls, token=TOKEN, window=4) as executor:
+            for result in executor.map_segments(tasks):
+                if not results:
+                    procs[0].kill()  # the first node dies with segments in flight
+                    procs[0].wait(10)
+                results.append(result)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(10)
+    assert sorted(r.id for r in results) == list(range(len(tasks)))
+    assert {r.worker for r in results[5:]} == {urls[1]}
+    for r in results:
+        expected = run_task(tasks[r.id])
+        assert np.array_equal(r.batch.payload, expected.batch.payload)
+        assert r.dtmf == expected.dtmf

@@ -5,13 +5,15 @@ from __future__ import annotations
 import httpx
 import numpy as np
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from stream_helpers import TOKEN, fake_step_factory, make_batch, same, serve_in_thread
 
 from commex.domain.errors import InvalidInput, Unauthenticated
 from commex.stream import wire
 from commex.stream.dispersal import SegmentTask, run_task
 from commex.stream.node import create_node_app
-from commex.stream.nodeclient import NodeClient, NodeError
+from commex.stream.nodeclient import NodeClient, NodeError, NodeExecutor
 from commex.stream.steps.base import StepSpec
 from commex.stream.subcontracting import parse_capabilities
 
@@ -122,3 +124,23 @@ def test_capabilities_are_checked_against_the_local_steps() -> None:
     assert parse_capabilities("gain, transcode") == {"gain", "transcode"}
     with pytest.raises(InvalidInput, match="unknown capabilities teleport"):
         parse_capabilities("gain,teleport")
+
+
+def test_node_executor_moves_segments_off_a_failing_node(url) -> None:
+    broken = FastAPI()
+
+    @broken.post("/v1/node/process")
+    async def fail() -> JSONResponse:
+        return JSONResponse({"error": {"code": "boom", "message": "out of memory"}}, 503)
+
+    batch = make_batch(200)
+    tasks = [
+        SegmentTask(i, batch.take(np.arange(i * 20, (i + 1) * 20)), (StepSpec("invert"),))
+        for i in range(10)
+    ]
+    with serve_in_thread(broken) as broken_url, NodeExecutor([broken_url, url], token=TOKEN) as ex:
+        results = list(ex.map_segments(tasks))
+    assert sorted(r.id for r in results) == list(range(10))
+    assert {r.worker for r in results} == {url}
+    for r in results:
+        assert np.array_equal(r.batch.payload, tasks[r.id].batch.payload ^ 0xFF)
