@@ -2,14 +2,85 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from commex.adapters.clock import RandomIds, SystemClock
+from commex.adapters.events import ChangeHub
 from commex.adapters.memory import MemoryUnitOfWorkFactory, NoRatingsYet
+from commex.adapters.passwords import Argon2Hasher
 from commex.adapters.sql.engine import make_engine
 from commex.adapters.sql.migrate import upgrade
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
+from commex.services.auth import Auth
 from commex.services.exchange import Exchange
-from commex.services.ports import Clock, EventPublisher, IdGenerator, ReputationSource
+from commex.services.ports import (
+    Clock,
+    EventPublisher,
+    IdGenerator,
+    PasswordHasher,
+    ReputationSource,
+    UnitOfWorkFactory,
+)
 from commex.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the server, pages and command line use, built once."""
+
+    exchange: Exchange
+    auth: Auth
+    hub: ChangeHub
+    settings: Settings
+
+    def shutdown(self) -> None:
+        self.exchange.shutdown()
+
+
+def _services(
+    uow: UnitOfWorkFactory,
+    settings: Settings,
+    clock: Clock | None,
+    ids: IdGenerator | None,
+    reputations: ReputationSource | None,
+    hasher: PasswordHasher | None,
+) -> Services:
+    clock = clock or SystemClock()
+    hub = ChangeHub()
+    exchange = Exchange(uow, clock, ids or RandomIds(), reputations or NoRatingsYet(), hub)
+    auth = Auth(exchange, uow, clock, hasher or Argon2Hasher())
+    return Services(exchange, auth, hub, settings)
+
+
+def build_services(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    reputations: ReputationSource | None = None,
+    hasher: PasswordHasher | None = None,
+    migrate: bool = True,
+) -> Services:
+    """The services on the configured database (SQLite by default), migrated to the newest
+    schema."""
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.url())
+    if migrate:
+        upgrade(engine)
+    uow = SqlUnitOfWorkFactory(engine)
+    return _services(uow, settings, clock, ids, reputations, hasher)
+
+
+def in_memory_services(
+    *,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    reputations: ReputationSource | None = None,
+    hasher: PasswordHasher | None = None,
+) -> Services:
+    """The services held in memory: for tests and experiments without a database."""
+    settings = Settings.from_env({})
+    return _services(MemoryUnitOfWorkFactory(), settings, clock, ids, reputations, hasher)
 
 
 def build_exchange(

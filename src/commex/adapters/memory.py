@@ -17,7 +17,20 @@ from typing import Self
 from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.contracts import Contract
+from commex.domain.errors import Conflict
 from commex.domain.reputation import NO_RATINGS, Reputation
+from commex.services.ports import SessionRecord
+
+_TABLES = (
+    "accounts",
+    "tokens",
+    "auctions",
+    "bids",
+    "contracts",
+    "logins",
+    "sessions",
+    "idempotency",
+)
 
 
 class MemoryStore:
@@ -30,6 +43,9 @@ class MemoryStore:
         self.auctions: dict[str, Auction] = {}
         self.bids: dict[str, Bid] = {}
         self.contracts: dict[str, Contract] = {}
+        self.logins: dict[str, tuple[str, str]] = {}
+        self.sessions: dict[str, SessionRecord] = {}
+        self.idempotency: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 class _Accounts:
@@ -134,6 +150,61 @@ class _Contracts:
         ]
 
 
+class _Credentials:
+    def __init__(self, store: MemoryStore) -> None:
+        self._s = store
+
+    def set_token_hash(self, account_id: str, token_hash: str) -> None:
+        for h, owner in list(self._s.tokens.items()):
+            if owner == account_id:
+                del self._s.tokens[h]
+        self._s.tokens[token_hash] = account_id
+
+    def by_token_hash(self, token_hash: str) -> Account | None:
+        owner = self._s.tokens.get(token_hash)
+        return None if owner is None else self._s.accounts.get(owner)
+
+    def set_password(self, account_id: str, login_key: str, password_hash: str) -> None:
+        taken = self._s.logins.get(login_key)
+        if taken is not None and taken[0] != account_id:
+            raise Conflict("that login name is taken")
+        self._s.logins[login_key] = (account_id, password_hash)
+
+    def by_login(self, login_key: str) -> tuple[Account, str] | None:
+        found = self._s.logins.get(login_key)
+        if found is None or found[0] not in self._s.accounts:
+            return None
+        return self._s.accounts[found[0]], found[1]
+
+    def add_session(self, session: SessionRecord) -> None:
+        self._s.sessions[session.token_hash] = session
+
+    def session(self, token_hash: str) -> SessionRecord | None:
+        return self._s.sessions.get(token_hash)
+
+    def delete_session(self, token_hash: str) -> None:
+        self._s.sessions.pop(token_hash, None)
+
+    def delete_expired_sessions(self, now: datetime) -> int:
+        gone = [h for h, s in self._s.sessions.items() if s.expires_at <= now]
+        for h in gone:
+            del self._s.sessions[h]
+        return len(gone)
+
+
+class _Idempotency:
+    def __init__(self, store: MemoryStore) -> None:
+        self._s = store
+
+    def get(self, account_id: str, key: str) -> tuple[str, str] | None:
+        return self._s.idempotency.get((account_id, key))
+
+    def add(self, account_id: str, key: str, fingerprint: str, bid_id: str, now: datetime) -> None:
+        if (account_id, key) in self._s.idempotency:
+            raise Conflict("that idempotency key was used already")
+        self._s.idempotency[(account_id, key)] = (fingerprint, bid_id)
+
+
 class MemoryUnitOfWork:
     """A transaction over a :class:`MemoryStore`: the store's lock is held for its whole life,
     and writes are undone unless committed (a snapshot is restored)."""
@@ -144,18 +215,14 @@ class MemoryUnitOfWork:
         self.auctions = _Auctions(store)
         self.bids = _Bids(store)
         self.contracts = _Contracts(store)
+        self.credentials = _Credentials(store)
+        self.idempotency = _Idempotency(store)
         self.committed = False
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
         s = self._store
-        self._snapshot = (
-            dict(s.accounts),
-            dict(s.tokens),
-            dict(s.auctions),
-            dict(s.bids),
-            dict(s.contracts),
-        )
+        self._snapshot = {name: dict(getattr(s, name)) for name in _TABLES}
         return self
 
     def __exit__(
@@ -166,8 +233,8 @@ class MemoryUnitOfWork:
     ) -> None:
         try:
             if not self.committed:
-                s = self._store
-                s.accounts, s.tokens, s.auctions, s.bids, s.contracts = self._snapshot
+                for name, table in self._snapshot.items():
+                    setattr(self._store, name, table)
         finally:
             self._store.lock.release()
 

@@ -9,13 +9,14 @@ others; if the batch as a whole fails, each bid is retried on its own so one can
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from commex.domain import auctions as rules
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction, Bid
-from commex.domain.errors import CommexError
+from commex.domain.errors import CommexError, Conflict, InvalidInput
 from commex.domain.events import Event
 from commex.services.group_commit import GroupCommit, Pending
 from commex.services.loading import account_of, locked_auction
@@ -24,17 +25,35 @@ from commex.services.ports import (
     EventPublisher,
     IdGenerator,
     ReputationSource,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
 from commex.services.requests import parse_amount
 
+MAX_KEY = 128
+
 
 @dataclass(frozen=True, slots=True)
 class BidRequest:
+    """A bid as asked for. With an ``idempotency_key``, a retry of the same request returns
+    the first answer and never places a second bid."""
+
     auction_id: str
     bidder_id: str
     amount: object
     max_amount: object = None
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        text = f"{self.auction_id}\x1f{self.amount}\x1f{self.max_amount}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_idempotency_key(key: str | None) -> None:
+    if key is not None and not (0 < len(key) <= MAX_KEY and key.isprintable()):
+        raise InvalidInput(
+            f"Idempotency-Key must be 1 to {MAX_KEY} printable characters", "Idempotency-Key"
+        )
 
 
 class BidDesk:
@@ -57,6 +76,7 @@ class BidDesk:
         self._group: GroupCommit[BidRequest, Bid] = GroupCommit(self._apply, max_batch)
 
     def place(self, request: BidRequest) -> Bid:
+        check_idempotency_key(request.idempotency_key)
         return self._group.submit(request)
 
     def _apply(self, batch: Sequence[Pending[BidRequest, Bid]]) -> None:
@@ -82,11 +102,16 @@ class BidDesk:
             current: dict[tuple[str, str], Bid | None] = {}
             rows: dict[str, Bid] = {}
             stored_superseded: list[str] = []
+            keys: dict[tuple[str, str], tuple[str, Bid]] = {}
             # Lock auctions in id order (a stable sort keeps each auction's arrival order), so
             # batches in different processes cannot deadlock on PostgreSQL.
             for p in sorted(batch, key=lambda p: p.request.auction_id):
                 r = p.request
                 try:
+                    replay = self._replay(uow, r, keys)
+                    if replay is not None:
+                        answers.append((p, replay))
+                        continue
                     auction = states.get(r.auction_id) or locked_auction(uow, r.auction_id)
                     states[auction.id] = auction
                     bidder = accounts.get(r.bidder_id) or account_of(uow, r.bidder_id)
@@ -125,15 +150,45 @@ class BidDesk:
                 rows.update((b.id, b) for b in result.new_bids)
                 if auction.sealed:
                     current[(auction.id, bidder.id)] = result.placed
+                if r.idempotency_key is not None:
+                    keys[(bidder.id, r.idempotency_key)] = (r.fingerprint(), result.placed)
                 answers.append((p, result.placed))
                 events.extend(result.events)
-            if answers:
+            if rows:
                 uow.bids.deactivate(stored_superseded)
                 uow.bids.add_many(list(rows.values()))
-                for auction_id in {p.request.auction_id for p, _ in answers}:
+                for (bidder_id, ikey), (fingerprint, bid) in keys.items():
+                    uow.idempotency.add(bidder_id, ikey, fingerprint, bid.id, now)
+                for auction_id in {b.auction_id for b in rows.values()}:
                     uow.auctions.update(states[auction_id])
                 uow.commit()
         for p, bid in answers:
             p.answer(bid)
         if events:
             self._events.publish(events)
+
+    @staticmethod
+    def _replay(
+        uow: UnitOfWork, r: BidRequest, keys: dict[tuple[str, str], tuple[str, Bid]]
+    ) -> Bid | None:
+        """The bid a retried request already placed, or None for a new request."""
+        if r.idempotency_key is None:
+            return None
+        in_batch = keys.get((r.bidder_id, r.idempotency_key))
+        if in_batch is not None:
+            fingerprint, bid = in_batch
+        else:
+            stored = uow.idempotency.get(r.bidder_id, r.idempotency_key)
+            if stored is None:
+                return None
+            fingerprint, bid_id = stored
+            found = uow.bids.get(bid_id)
+            if found is None:  # pragma: no cover - a foreign key keeps the bid
+                raise Conflict("the bid of this Idempotency-Key is gone")
+            bid = found
+        if fingerprint != r.fingerprint():
+            raise Conflict(
+                "this Idempotency-Key was used for a different bid; use a new key",
+                "Idempotency-Key",
+            )
+        return bid

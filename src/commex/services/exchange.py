@@ -121,13 +121,19 @@ class Exchange:
         return auction
 
     def place_bid(
-        self, auction_id: str, bidder_id: str, amount: object, max_amount: object = None
+        self,
+        auction_id: str,
+        bidder_id: str,
+        amount: object,
+        max_amount: object = None,
+        idempotency_key: str | None = None,
     ) -> Bid:
         """Accept a bid (amounts as decimal strings) or raise why it was refused.
 
         Safe to call from many threads: concurrent bids share one durable commit.
         """
-        return self._desk.place(BidRequest(auction_id, bidder_id, amount, max_amount))
+        request = BidRequest(auction_id, bidder_id, amount, max_amount, idempotency_key)
+        return self._desk.place(request)
 
     def close(self, auction_id: str, by_id: str | None, reason: str | None = None) -> Auction:
         """Close and award (the operator any time; the owner or the scheduler once due).

@@ -8,6 +8,7 @@ everything written commits together or not at all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
@@ -79,6 +80,47 @@ class BidRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A web session as stored: only the hash of its cookie value is kept."""
+
+    token_hash: str
+    account_id: str
+    csrf: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class CredentialRepository(Protocol):
+    def set_token_hash(self, account_id: str, token_hash: str) -> None: ...
+
+    def by_token_hash(self, token_hash: str) -> Account | None: ...
+
+    def set_password(self, account_id: str, login_key: str, password_hash: str) -> None: ...
+
+    def by_login(self, login_key: str) -> tuple[Account, str] | None:
+        """The account whose login name is ``login_key``, and its password hash."""
+        ...
+
+    def add_session(self, session: SessionRecord) -> None: ...
+
+    def session(self, token_hash: str) -> SessionRecord | None: ...
+
+    def delete_session(self, token_hash: str) -> None: ...
+
+    def delete_expired_sessions(self, now: datetime) -> int: ...
+
+
+class IdempotencyRepository(Protocol):
+    def get(self, account_id: str, key: str) -> tuple[str, str] | None:
+        """The (request fingerprint, bid id) stored under this caller's key, if any."""
+        ...
+
+    def add(
+        self, account_id: str, key: str, fingerprint: str, bid_id: str, now: datetime
+    ) -> None: ...
+
+
 class ContractRepository(Protocol):
     def add_many(self, contracts: Sequence[Contract]) -> None: ...
 
@@ -101,6 +143,12 @@ class UnitOfWork(Protocol):
 
     @property
     def contracts(self) -> ContractRepository: ...
+
+    @property
+    def credentials(self) -> CredentialRepository: ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -130,6 +178,14 @@ class ReputationSource(Protocol):
     def of(self, account_id: str, role: Role) -> Reputation: ...
 
     def of_many(self, account_ids: Iterable[str], role: Role) -> dict[str, Reputation]: ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str:
+        """A salted, memory-hard hash of ``password``."""
+        ...
+
+    def verify(self, password_hash: str, password: str) -> bool: ...
 
 
 class EventPublisher(Protocol):

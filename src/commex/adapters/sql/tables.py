@@ -34,6 +34,28 @@ accounts = Table(
     Column("roles", String(64), nullable=False),
     Column("token_hash", String(128), nullable=True, unique=True),
     Column("created_us", BigInteger, nullable=False),
+    Column("name_key", String(80), nullable=True, unique=True),
+    Column("password_hash", String(256), nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(128), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("bid_id", String(40), ForeignKey("bids.id"), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
 )
 
 auctions = Table(

@@ -1,0 +1,54 @@
+"""In-process change notifications for live pages.
+
+The exchange publishes events from whatever thread committed them; a live page (an SSE stream
+on the server's event loop) waits for "something changed in auction X". The hub only wakes
+waiters: pages re-read the database, so several server processes sharing one database stay
+correct (a page in another process notices on its next periodic check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced, Event
+
+
+class ChangeHub:
+    """Publishes domain events as wake-ups, keyed by auction id ("*" for any auction)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self.published = 0
+
+    def publish(self, events: Sequence[Event]) -> None:
+        keys = {"*"}
+        for e in events:
+            if isinstance(e, BidPlaced | AuctionClosed | AuctionCancelled):
+                keys.add(e.auction_id)
+        with self._lock:
+            self.published += len(events)
+            targets = [w for k in keys for w in self._waiters.get(k, ())]
+        for loop, event in targets:
+            loop.call_soon_threadsafe(event.set)
+
+    async def wait(self, key: str, timeout: float) -> bool:
+        """Wait until something happens to ``key`` (an auction id, or "*"), or ``timeout``
+        seconds pass; True if woken by a change."""
+        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._waiters.setdefault(key, set()).add(waiter)
+        try:
+            await asyncio.wait_for(waiter[1].wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            with self._lock:
+                group = self._waiters.get(key)
+                if group is not None:
+                    group.discard(waiter)
+                    if not group:
+                        del self._waiters[key]
