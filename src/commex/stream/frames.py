@@ -62,6 +62,19 @@ class Frames:
     sport: I64
     dport: I64
     ip: U8
+    rtp_head: U8  # the 12 bytes after the UDP header: the fixed RTP header, if it is RTP
+
+
+_FRAME_WINDOW = 64
+
+
+def _at(buf: U8, frame: U8, starts: I64, offset: I64, width: int) -> U8:
+    """``width`` bytes at ``offset`` of every frame: a slice of the frame window when every
+    frame has that header at the same place (the usual case), else a fresh window."""
+    rel = offset - starts
+    if rel.shape[0] and bool((rel == rel[0]).all()) and 0 <= int(rel[0]) <= _FRAME_WINDOW - width:
+        return frame[:, int(rel[0]) : int(rel[0]) + width]
+    return windows(buf, offset, width)
 
 
 def _link_layer(win: U8, lt: int) -> tuple[I64, I64]:
@@ -91,7 +104,7 @@ def _link_layer(win: U8, lt: int) -> tuple[I64, I64]:
 def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
     """Locate the UDP datagram of every frame ``buf[starts[i]:starts[i] + caplen[i]]``."""
     end = starts + caplen
-    link_win = windows(buf, starts, 24)
+    link_win = windows(buf, starts, _FRAME_WINDOW)
     l3 = np.full(starts.shape, -(1 << 40), dtype=np.int64)
     ethertype = np.zeros(starts.shape, dtype=np.int64)
     uniform = link.shape[0] > 0 and bool((link == link[0]).all())
@@ -107,7 +120,7 @@ def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
         ethertype[rows], at = _link_layer(link_win[rows], lt)
         l3[rows] = starts[rows] + at
 
-    ip = windows(buf, l3, 40)
+    ip = _at(buf, link_win, starts, l3, 40)
     first = ip[:, 0]
     is_v4 = (ethertype == _ETH_IPV4) & (first >> 4 == 4)
     is_v6 = (ethertype == _ETH_IPV6) & (first >> 4 == 6)
@@ -126,7 +139,7 @@ def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
             l4[ext] += (byte_at(buf, l4[ext] + 1) + 1) * 8
             proto[ext] = nxt
         fragment |= is_v6 & (proto == _IPV6_FRAGMENT)
-    udp = windows(buf, l4, 8)
+    udp = _at(buf, link_win, starts, l4, 20)
     ulen = col16(udp, 4)
     udp_end = l4 + ulen
     reason = np.select(
@@ -152,6 +165,7 @@ def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
         sport=col16(udp, 0),
         dport=col16(udp, 2),
         ip=ip,
+        rtp_head=udp[:, 8:20],
     )
 
 

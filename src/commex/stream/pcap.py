@@ -53,6 +53,8 @@ from commex.stream.rtp import (
 )
 
 DEFAULT_CHUNK = 8 << 20
+_CACHE_CHUNK = 1 << 20  # decoding works best on chunks that stay in the CPU cache
+_WRITE_ROWS = 8192
 MIN_STREAM_PACKETS = 3
 _MAX_RECORD = 1 << 24
 _PCAPNG_SHB = 0x0A0D0D0A
@@ -99,14 +101,31 @@ class Capture:
 
 
 def read_capture(path: str | os.PathLike[str], *, min_packets: int = MIN_STREAM_PACKETS) -> Capture:
-    """Read every RTP packet of a pcap or pcapng file into one batch."""
-    size = Path(path).stat().st_size
-    chunks = list(iter_chunks(path, chunk=max(size, 1), min_packets=min_packets))
+    """Read every RTP packet of a pcap or pcapng file into one batch.
+
+    The file is decoded in cache-sized chunks, but streams are decided with the counts of the
+    whole file before any chunk is finished, so no stream loses its first packets.
+    """
+    total = Path(path).stat().st_size
+    table = StreamTable(min_packets)
+    decoded: list[_Decoded] = []
+    with open(path, "rb") as f:
+        next_index = 0
+        for records, bytes_read in _read_records(f, _CACHE_CHUNK):
+            decoded.append(_decode(records, next_index, bytes_read))
+            next_index += int(records.starts.shape[0])
+            table.count(decoded[-1].keys)
+    chunks = [_finish(d, table, total) for d in decoded]
     reasons: dict[str, int] = {}
     for c in chunks:
         for k, v in c.skip_reasons.items():
             reasons[k] = reasons.get(k, 0) + v
-    batch = concat(with_streams([c.batch for c in chunks])) if chunks else PacketBatch()
+    batches = with_streams([c.batch for c in chunks])
+    full = [b for b in batches if len(b)]
+    if len(full) == 1:  # a small capture: no copy
+        batch = full[0]
+    else:
+        batch = concat(full) if full else (batches[-1] if batches else PacketBatch())
     return Capture(
         batch=batch,
         skipped=sum(reasons.values()),
@@ -194,7 +213,7 @@ def _decode(records: _Records, first_index: int, bytes_read: int) -> _Decoded:
     reason = frames.reason
     udp = np.flatnonzero(reason == UDP)
     udp_start = frames.udp_start[udp]
-    cols = decode_columns(records.buf, udp_start, frames.udp_len[udp])
+    cols = decode_columns(records.buf, udp_start, frames.udp_len[udp], head=frames.rtp_head[udp])
     candidates = np.flatnonzero(cols.ok)
     rows = udp[candidates]
     src, dst = addresses(frames, rows)
@@ -285,7 +304,7 @@ def _read_records(f: BinaryIO, chunk: int) -> Iterator[tuple[_Records, int]]:
         rest = data[pos:]
         if block and len(rest) >= 16 and length_at(rest, 8)[0] > _MAX_RECORD:
             raise MalformedCapture(f"corrupt pcap record header at byte {read - len(data) + pos}")
-        if offs or not block:
+        if offs or (not block and rest):
             buf = np.frombuffer(data, dtype=np.uint8)
             at = np.asarray(offs, dtype=np.int64)
             head = buf[at[:, None] + np.arange(16)].view(order + "u4").astype(np.int64)
@@ -326,6 +345,8 @@ class _PcapngReader:
             block = self.f.read(self.chunk)
             self.read += len(block)
             data = self.rest + block if self.rest else block
+            if not data:
+                return
             records, pos = self._walk(data)
             self.rest = data[pos:]
             if not block:
@@ -443,7 +464,8 @@ class PcapWriter:
 
     def write(self, batch: PacketBatch) -> None:
         """Append every packet of ``batch`` as an Ethernet/IP/UDP/RTP frame."""
-        self._file.write(encode_records(batch).data)
+        for lo in range(0, len(batch), _WRITE_ROWS):  # cache-sized pieces
+            self._file.write(encode_records(_rows(batch, lo, lo + _WRITE_ROWS)).data)
         self.packets += len(batch)
 
     def close(self) -> None:
@@ -460,6 +482,32 @@ class PcapWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _rows(batch: PacketBatch, lo: int, hi: int) -> PacketBatch:
+    """Rows ``lo:hi`` of ``batch`` as views, without copying payloads."""
+    if lo == 0 and hi >= len(batch):
+        return batch
+    hi = min(hi, len(batch))
+    p0, p1 = int(batch.offsets[lo]), int(batch.offsets[hi])
+    e0, e1 = int(batch.extra_offsets[lo]), int(batch.extra_offsets[hi])
+    return PacketBatch(
+        index=batch.index[lo:hi],
+        stream=batch.stream[lo:hi],
+        arrival_us=batch.arrival_us[lo:hi],
+        seq=batch.seq[lo:hi],
+        timestamp=batch.timestamp[lo:hi],
+        ssrc=batch.ssrc[lo:hi],
+        payload_type=batch.payload_type[lo:hi],
+        marker=batch.marker[lo:hi],
+        csrc_count=batch.csrc_count[lo:hi],
+        has_extension=batch.has_extension[lo:hi],
+        payload=batch.payload[p0:p1],
+        offsets=batch.offsets[lo : hi + 1] - p0,
+        header_extra=batch.header_extra[e0:e1],
+        extra_offsets=batch.extra_offsets[lo : hi + 1] - e0,
+        streams=batch.streams,
+    )
 
 
 def write_pcap(path: str | os.PathLike[str], batch: PacketBatch) -> None:

@@ -191,7 +191,7 @@ def byte_at(buf: U8, at: I64) -> I64:
     return np.take(buf, at, mode="clip").astype(np.int64)
 
 
-def _span_index(starts: I64, sizes: I64, total: int) -> I64:
+def span_index(starts: I64, sizes: I64, total: int) -> I64:
     """Buffer position of every byte of the spans laid end to end (one cumsum, no repeat)."""
     nz = sizes > 0
     st, sz = starts[nz], sizes[nz]
@@ -234,7 +234,7 @@ def gather_spans(buf: U8, starts: I64, sizes: I64) -> tuple[U8, I64]:
     mask = _span_mask(buf.shape[0], starts, sizes, total)
     if mask is not None:
         return buf[: mask.shape[0]][mask], offsets
-    return buf[_span_index(starts, sizes, total)], offsets
+    return buf[span_index(starts, sizes, total)], offsets
 
 
 def scatter_spans(out: U8, dest: I64, data: U8, offsets: I64) -> None:
@@ -248,7 +248,7 @@ def scatter_spans(out: U8, dest: I64, data: U8, offsets: I64) -> None:
     if mask is not None:
         out[: mask.shape[0]][mask] = source
     else:
-        out[_span_index(dest, sizes, total)] = source
+        out[span_index(dest, sizes, total)] = source
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,13 +311,14 @@ def col32(win: U8, col: int) -> I64:
     return (col16(win, col) << 16) | col16(win, col + 2)
 
 
-def decode_columns(buf: U8, starts: I64, lengths: I64) -> RtpColumns:
+def decode_columns(buf: U8, starts: I64, lengths: I64, *, head: U8 | None = None) -> RtpColumns:
     """Decode the RTP headers of the datagrams ``buf[starts[i]:starts[i] + lengths[i]]``.
 
     Datagrams that are too short, not version 2, RTCP, or with inconsistent CSRC, extension or
-    padding lengths get ``ok == False``; nothing raises, whatever the bytes.
+    padding lengths get ``ok == False``; nothing raises, whatever the bytes. ``head`` may give
+    the first 12 bytes of every datagram when the caller already has them.
     """
-    win = windows(buf, starts, HEADER_SIZE)
+    win = windows(buf, starts, HEADER_SIZE) if head is None else head
     end = starts + lengths
     b0 = win[:, 0]
     b1 = win[:, 1]
@@ -498,6 +499,24 @@ def _key_of(raw: bytes) -> StreamKey:
     )
 
 
+def _group(rows: U8) -> tuple[list[bytes], I64, I64]:
+    """Distinct key rows (in sorted order), the first row of each, and each row's group.
+
+    Grouping by ports and SSRC as one integer is far cheaper than comparing 41-byte rows; it
+    is exact when every group also agrees on the addresses, which is checked, else the rows
+    are compared whole.
+    """
+    short = np.ascontiguousarray(rows[:, 33:]).view(">u8").ravel()
+    _, first, inverse = np.unique(short, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    if not bool((rows[:, :33] == rows[first[inverse], :33]).all()):
+        void = np.ascontiguousarray(rows).view(f"V{KEY_SIZE}").ravel()
+        _, first, inverse = np.unique(void, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+    keys = [rows[i].tobytes() for i in first.tolist()]
+    return keys, first.astype(np.int64), inverse.astype(np.int64)
+
+
 class StreamTable:
     """Numbers RTP streams in order of appearance; the table only ever grows.
 
@@ -511,12 +530,16 @@ class StreamTable:
         self._ids: dict[bytes, int] = {}
         self._seen: dict[bytes, int] = {}
         self.keys: list[StreamKey] = []
+        # count() and assign() see the same rows of a chunk: group them once.
+        self._memo: list[tuple[U8, tuple[list[bytes], I64, I64]]] = []
 
-    @staticmethod
-    def _unique(rows: U8) -> tuple[list[bytes], I64, I64]:
-        void = np.ascontiguousarray(rows).view(f"V{KEY_SIZE}").ravel()
-        uniq, first, inverse = np.unique(void, return_index=True, return_inverse=True)
-        return [u.tobytes() for u in uniq], first.astype(np.int64), inverse.astype(np.int64)
+    def _unique(self, rows: U8) -> tuple[list[bytes], I64, I64]:
+        for seen, groups in self._memo:
+            if seen is rows:
+                return groups
+        groups = _group(rows)
+        self._memo = [*self._memo[-1:], (rows, groups)]
+        return groups
 
     def count(self, rows: U8) -> None:
         """Count candidate datagrams (rows of :func:`key_rows`) towards their stream's quota."""
