@@ -63,6 +63,9 @@ class _Accounts:
     def get_many(self, account_ids: Iterable[str]) -> dict[str, Account]:
         return {i: self._s.accounts[i] for i in account_ids if i in self._s.accounts}
 
+    def count(self) -> int:
+        return len(self._s.accounts)
+
 
 class _Auctions:
     def __init__(self, store: MemoryStore) -> None:

@@ -13,6 +13,8 @@ GROUPS: list[tuple[str, str, str]] = [
     ("commex.cli.auctions", "app", "auction"),
     ("commex.cli.auctions", "app", "auctions"),
     ("commex.cli.demo", "app", "demo"),
+    ("commex.cli.serve", "app", "serve"),
+    ("commex.cli.operator", "app", "operator"),
     ("commex.cli.stream", "app", "stream"),
     ("commex.cli.node", "app", "node"),
 ]

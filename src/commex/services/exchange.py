@@ -96,6 +96,11 @@ class Exchange:
         with self._uow(write=False) as uow:
             return account_of(uow, account_id)
 
+    def any_accounts(self) -> bool:
+        """Whether the exchange has any account yet (a fresh database has none)."""
+        with self._uow(write=False) as uow:
+            return uow.accounts.count() > 0
+
     def reputation(self, account_id: str, role: Role) -> Reputation:
         return self._reps.of(account_id, role)
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, Row, and_, bindparam, select, true, update
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, func, select, true, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from commex.adapters.sql import tables as t
@@ -84,6 +84,9 @@ class _Accounts:
     def get(self, account_id: str) -> Account | None:
         r = self._c.execute(_ACCOUNT_GET, {"id": account_id}).first()
         return None if r is None else self.row(r)
+
+    def count(self) -> int:
+        return int(self._c.execute(select(func.count()).select_from(t.accounts)).scalar_one())
 
     def get_many(self, account_ids: Iterable[str]) -> dict[str, Account]:
         ids = list(set(account_ids))

@@ -1,0 +1,162 @@
+"""The HTTP API under ``/v1`` (SPEC section 8). Each route parses, calls one service, answers.
+
+Routes are plain functions: FastAPI runs them on its thread pool, where concurrent bids meet
+in the bid desk's group commit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+
+from commex.api.deps import CallerDep, ServicesDep
+from commex.api.schemas import AccountIn, AuctionIn, BidIn, ReasonIn
+from commex.domain.accounts import Role
+from commex.domain.auctions import Status
+from commex.domain.errors import InvalidInput
+from commex.services.views import contract_dict
+
+router = APIRouter(prefix="/v1")
+
+
+@router.get("/health", tags=["server"])
+def health() -> dict[str, str]:
+    """Liveness: answers without touching the database."""
+    return {"status": "ok"}
+
+
+@router.post("/accounts", status_code=201, tags=["accounts"])
+def create_account(body: AccountIn, services: ServicesDep) -> dict[str, Any]:
+    """Open an account. The token in the answer is shown this once."""
+    reg = services.auth.register(body.name, body.roles, body.password)
+    return {
+        "id": reg.account.id,
+        "name": reg.account.name,
+        "roles": sorted(reg.account.roles),
+        "token": reg.token,
+    }
+
+
+@router.get("/accounts/me", tags=["accounts"])
+def me(who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    """The calling account, with its reputation in both roles."""
+    return _account(services, who.id)
+
+
+@router.get("/accounts/{account_id}", tags=["accounts"])
+def get_account(account_id: str, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    """Any account's public face: name, roles and reputation."""
+    return _account(services, account_id)
+
+
+def _account(services: Any, account_id: str) -> dict[str, Any]:
+    ex = services.exchange
+    account = ex.account(account_id)
+    return {
+        "id": account.id,
+        "name": account.name,
+        "roles": sorted(account.roles),
+        "reputation": {
+            "as_provider": ex.reputation(account.id, Role.PROVIDER).to_dict(),
+            "as_recipient": ex.reputation(account.id, Role.RECIPIENT).to_dict(),
+        },
+    }
+
+
+@router.post("/auctions", status_code=201, tags=["auctions"])
+def create_auction(body: AuctionIn, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    """Open a forward (sell blocks) or reverse (buy a service) auction."""
+    auction = services.exchange.create_auction(who.id, body.model_dump(exclude_none=True))
+    return services.exchange.view(auction.id, who.id).to_dict()
+
+
+@router.get("/auctions", tags=["auctions"])
+def list_auctions(
+    who: CallerDep,
+    services: ServicesDep,
+    status: Annotated[Status | None, Query(description="open, closed or cancelled")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    """Auctions, newest first, each with its owner's reputation."""
+    items = []
+    for s in services.exchange.auctions(status, limit, offset):
+        a = s.auction
+        items.append(
+            {
+                "id": a.id,
+                "title": a.title,
+                "owner": {
+                    "id": a.owner_id,
+                    "name": s.owner_name,
+                    "reputation": s.owner_reputation.to_dict()
+                    | {"role": a.owner_role.value, "summary": s.owner_reputation.describe()},
+                },
+                "direction": a.direction.value,
+                "format": a.format.value,
+                "status": a.status.value,
+                "closes_at": a.closes_at.isoformat(),
+                "terms": a.terms.to_dict(),
+                "currency": a.currency,
+                "quantity": a.quantity,
+                "bid_count": a.bid_count,
+            }
+        )
+    return {"items": items}
+
+
+@router.get("/auctions/{auction_id}", tags=["auctions"])
+def get_auction(auction_id: str, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    """The auction as the caller may see it: sealed bids stay private until the close."""
+    return services.exchange.view(auction_id, who.id).to_dict()
+
+
+@router.post("/auctions/{auction_id}/bids", status_code=201, tags=["auctions"])
+def place_bid(
+    auction_id: str,
+    body: BidIn,
+    who: CallerDep,
+    services: ServicesDep,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> JSONResponse:
+    """Bid. With an ``Idempotency-Key`` header a retried request returns the first answer."""
+    ex = services.exchange
+    bid = ex.place_bid(auction_id, who.id, body.amount, body.max_amount, idempotency_key)
+    view = ex.view(auction_id, who.id)
+    shown = next((b for b in view.bids if b.bid.id == bid.id), None)
+    if shown is None:  # pragma: no cover - a bidder always sees its own bid
+        raise InvalidInput("the bid was placed but cannot be shown")
+    return JSONResponse(shown.to_dict(), status_code=201)
+
+
+@router.post("/auctions/{auction_id}/close", tags=["auctions"])
+def close_auction(
+    auction_id: str, who: CallerDep, services: ServicesDep, body: ReasonIn | None = None
+) -> dict[str, Any]:
+    """Close and award: the operator any time (with a reason when early), the owner once the
+    close time has passed. Closing twice returns the same outcome."""
+    services.exchange.close(auction_id, who.id, body.reason if body else None)
+    return services.exchange.view(auction_id, who.id).to_dict()
+
+
+@router.post("/auctions/{auction_id}/cancel", tags=["auctions"])
+def cancel_auction(
+    auction_id: str, who: CallerDep, services: ServicesDep, body: ReasonIn | None = None
+) -> dict[str, Any]:
+    """Cancel: the owner while there are no bids, the operator any time with a reason."""
+    services.exchange.cancel(auction_id, who.id, body.reason if body else None)
+    return services.exchange.view(auction_id, who.id).to_dict()
+
+
+@router.get("/contracts", tags=["contracts"])
+def my_contracts(who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    """The caller's contracts, as provider or recipient, newest first."""
+    return {"items": [contract_dict(c) for c in services.exchange.contracts_of(who.id)]}
+
+
+@router.get("/contracts/{contract_id}", tags=["contracts"])
+def get_contract(contract_id: str, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    """A contract, to its parties (and the operator) only."""
+    return contract_dict(services.exchange.contract(contract_id, who.id))

@@ -1,0 +1,71 @@
+"""Request bodies of the HTTP API, for validation limits and the OpenAPI document.
+
+Amounts are strings (``"12.50"``), never JSON numbers. Bodies are passed on to the services'
+own parsers, which apply the rules and name the field of any problem.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Amount = Annotated[str, StringConstraints(min_length=1, max_length=24), Field(examples=["12.50"])]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Reason = Annotated[str, StringConstraints(max_length=500)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccountIn(_Body):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    roles: Annotated[list[Literal["provider", "recipient"]], Field(min_length=1, max_length=2)]
+    password: Annotated[str, StringConstraints(min_length=10, max_length=256)] | None = None
+
+
+class TermsIn(_Body):
+    service: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    duration_s: Annotated[int, Field(ge=1, le=10 * 365 * 86400)]
+    window_start: Annotated[str, StringConstraints(max_length=64)] | None = None
+    window_end: Annotated[str, StringConstraints(max_length=64)] | None = None
+    min_rate_bps: Annotated[int, Field(ge=1, le=10**12)] | None = None
+    max_rate_bps: Annotated[int, Field(ge=1, le=10**12)] | None = None
+    max_members: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    steps: (
+        Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=16)]
+        | None
+    ) = None
+
+
+class EligibilityIn(_Body):
+    min_provider_score: Annotated[float, Field(ge=0, le=1)] | None = None
+    min_recipient_score: Annotated[float, Field(ge=0, le=1)] | None = None
+    approved_providers: Annotated[list[Id], Field(max_length=500)] | None = None
+
+
+class AuctionIn(_Body):
+    direction: Literal["forward", "reverse"]
+    format: Literal["first-price", "second-price", "english"]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    terms: TermsIn
+    currency: Annotated[str, StringConstraints(min_length=3, max_length=3)]
+    quantity: Annotated[int, Field(ge=1, le=1000)] | None = None
+    reserve: Amount | None = None
+    closes_at: Annotated[str, StringConstraints(max_length=64)]
+    min_increment: Amount | None = None
+    soft_close_s: Annotated[int, Field(ge=0, le=3600)] | None = None
+    reputation_weight: Annotated[str, StringConstraints(max_length=12)] | float | None = None
+    eligibility: EligibilityIn | None = None
+
+
+class BidIn(_Body):
+    amount: Amount
+    max_amount: Amount | None = Field(
+        None, description="English only: the proxy limit the exchange may bid up (or down) to."
+    )
+
+
+class ReasonIn(_Body):
+    reason: Reason | None = None

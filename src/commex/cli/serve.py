@@ -1,0 +1,42 @@
+"""`commex serve`: the exchange server (API, pages, closing scheduler)."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from commex.bootstrap import build_services
+from commex.cli.common import console, handle_errors
+from commex.server import create_server
+from commex.services.demo import seed_demo
+
+app = typer.Typer(help="Run the exchange server.")
+
+
+@app.callback(invoke_without_command=True)
+@handle_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    demo: bool = typer.Option(False, "--demo", help="Add demo data if the database is empty."),
+) -> None:
+    """Serve the HTTP API (/v1, docs at /docs), the web pages and the closing scheduler.
+
+    Migrations are applied at start. Several servers may share one PostgreSQL database."""
+    services = build_services()
+    url = services.settings.url()
+    console.print(f"database: {url.split('@')[-1] if '@' in url else url}")
+    if demo and not services.exchange.any_accounts():
+        logins = seed_demo(services.exchange, services.auth)
+        console.print(
+            f"[bold]Demo logins[/] (web: the name and the password [bold]{logins[0].password}"
+            "[/]; API: Authorization: Bearer TOKEN)"
+        )
+        for login in logins:
+            console.print(f"  {login.name} ({', '.join(login.roles)})", highlight=False)
+            console.print(f"    API token: {login.token}", soft_wrap=True, highlight=False)
+    elif demo:
+        console.print("demo data: the database already has accounts; nothing added")
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
+    console.print(f"[bold]commex is serving at http://{shown}:{port}/[/]  (API docs: /docs)")
+    uvicorn.run(create_server(services), host=host, port=port, log_level="info")

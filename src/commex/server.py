@@ -1,0 +1,101 @@
+"""The exchange server: the HTTP API, the web pages and the closing scheduler in one app."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from commex import __version__
+from commex.api import errors
+from commex.api.errors import error_body
+from commex.api.routes import router as api_router
+from commex.bootstrap import Services
+from commex.web.routes import router as web_router
+
+log = logging.getLogger("commex.server")
+MAX_BODY = 1 << 20
+STATIC = Path(__file__).parent / "web" / "static"
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    ),
+}
+
+
+class ClosingScheduler:
+    """Closes due auctions every ``interval`` seconds on a background thread. Several servers
+    may each run one against a shared database: a close locks its auction and happens once."""
+
+    def __init__(self, services: Services, interval: float = 1.0) -> None:
+        self._services = services
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="commex-closer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for auction in self._services.exchange.close_due():
+                    log.info("closed auction %s", auction.id)
+            except Exception:  # keep closing later auctions whatever one failure was
+                log.exception("closing due auctions failed; retrying")
+            self._stop.wait(self._interval)
+
+
+def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
+    """The ASGI app. ``scheduler=False`` for tests that drive closing themselves."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        closer = ClosingScheduler(services) if scheduler else None
+        if closer:
+            closer.start()
+        try:
+            yield
+        finally:
+            if closer:
+                closer.stop()
+
+    app = FastAPI(
+        title="commex",
+        version=__version__,
+        description="An open exchange for communications services: auctions, ratings, billing.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+
+    @app.middleware("http")
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return JSONResponse(error_body("too_large", "the request body is too large"), 413)
+        response = await call_next(request)
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    app.include_router(api_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

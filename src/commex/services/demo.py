@@ -1,0 +1,87 @@
+"""Demo data for a fresh exchange: a few providers and recipients with web logins, and open
+auctions of every format in both directions, so a first visit has something to look at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from commex.services.auth import Auth
+from commex.services.exchange import Exchange
+
+DEMO_PASSWORD = "commex-demo-password"  # noqa: S105 - printed for the demo on purpose
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    name: str
+    roles: tuple[str, ...]
+    password: str
+    token: str
+
+
+_PEOPLE = (
+    ("Northwind Carrier", ("provider",)),
+    ("Summit ISP", ("provider",)),
+    ("Harbour Family", ("recipient",)),
+    ("Riverside Community Centre", ("recipient",)),
+    ("Bayview Dental", ("recipient", "provider")),
+)
+
+
+def seed_demo(exchange: Exchange, auth: Auth) -> list[DemoLogin]:
+    """Create the demo accounts and auctions; returns the logins to print."""
+    logins: list[DemoLogin] = []
+    ids: dict[str, str] = {}
+    for name, roles in _PEOPLE:
+        reg = auth.register(name, roles, DEMO_PASSWORD)
+        ids[name] = reg.account.id
+        logins.append(DemoLogin(name, roles, DEMO_PASSWORD, reg.token))
+    now = exchange.clock.now()
+
+    def closes(hours: float) -> str:
+        return (now + timedelta(hours=hours)).isoformat()
+
+    voice: dict[str, Any] = {"service": "voice", "duration_s": 60_000, "max_members": 5}
+    data: dict[str, Any] = {
+        "service": "data",
+        "duration_s": 30 * 86400,
+        "min_rate_bps": 20_000_000,
+        "max_rate_bps": 100_000_000,
+        "max_members": 40,
+    }
+    media: dict[str, Any] = {
+        "service": "stream-processing",
+        "duration_s": 36_000,
+        "steps": ["transcode:pcmu", "dtmf"],
+    }
+    auctions: list[tuple[str, str, str, str, dict[str, Any], dict[str, Any], float]] = [
+        ("Northwind Carrier", "forward", "second-price", "3 blocks of 1,000 voice minutes",
+         voice, {"quantity": 3, "reserve": "40.00"}, 2),
+        ("Summit ISP", "forward", "english", "Fibre data for a month, 20-100 Mbit/s",
+         data, {"min_increment": "5.00", "soft_close_s": 120}, 1),
+        ("Northwind Carrier", "forward", "first-price", "Weekend voice block for a club",
+         voice, {}, 6),
+        ("Riverside Community Centre", "reverse", "english",
+         "30 days of data for the centre, at least 20 Mbit/s", data,
+         {"reserve": "500.00", "min_increment": "5.00", "soft_close_s": 120}, 3),
+        ("Harbour Family", "reverse", "second-price", "Family phone minutes, 5 phones",
+         voice, {"reserve": "60.00", "reputation_weight": "0.3"}, 4),
+        ("Bayview Dental", "reverse", "first-price", "Transcode and detect keypresses on calls",
+         media, {"reserve": "90.00"}, 5),
+    ]  # fmt: skip
+    for owner, direction, fmt, title, terms, extra, hours in auctions:
+        exchange.create_auction(
+            ids[owner],
+            {
+                "direction": direction,
+                "format": fmt,
+                "title": title,
+                "terms": terms,
+                "currency": "EUR",
+                "closes_at": closes(hours),
+                **extra,
+            },
+        )
+    return logins
