@@ -52,7 +52,7 @@ from commex.stream.rtp import (
     key_rows,
 )
 
-DEFAULT_CHUNK = 8 << 20
+DEFAULT_CHUNK = 2 << 20
 _CACHE_CHUNK = 1 << 20  # decoding works best on chunks that stay in the CPU cache
 _WRITE_ROWS = 8192
 MIN_STREAM_PACKETS = 3

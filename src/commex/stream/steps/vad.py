@@ -18,7 +18,16 @@ import numpy.typing as npt
 from commex.domain.errors import InvalidInput
 from commex.stream.packets import Bools, PacketBatch
 from commex.stream.steps.base import StepOutput, StepSpec
-from commex.stream.steps.g711 import audio_rows, decode_audio, replace_payloads
+from commex.stream.steps.g711 import (
+    ALAW_DECODE,
+    AUDIO_PTS,
+    L16_PT,
+    PCMA_PT,
+    PCMU_PT,
+    ULAW_DECODE,
+    decode_audio,
+    replace_payloads,
+)
 
 F64 = npt.NDArray[np.float64]
 
@@ -28,21 +37,44 @@ HANGOVER_PACKETS = 5
 _SILENT_DBOV = -127.0
 
 
+_SQUARES = {
+    PCMA_PT: ALAW_DECODE.astype(np.float32) ** 2,
+    PCMU_PT: ULAW_DECODE.astype(np.float32) ** 2,
+}
+
+
 def levels_dbov(batch: PacketBatch) -> F64:
-    """Every packet's RMS level in dBov (audio rows), NaN where the packet is not audio."""
-    out = np.full(len(batch), np.nan)
-    rows = audio_rows(batch)
-    if rows.shape[0] == 0:
+    """Every packet's RMS level in dBov (audio rows), NaN where the packet is not audio.
+
+    G.711 energy comes from a table of squared decoded values summed per packet, without
+    decoding to samples first.
+    """
+    n = len(batch)
+    out = np.full(n, np.nan)
+    if n == 0:
         return out
-    audio = decode_audio(batch, rows)
-    counts = np.diff(audio.offsets)
-    squares = np.concatenate([audio.samples.astype(np.float64) ** 2, [0.0]])
-    sums = np.add.reduceat(squares, np.minimum(audio.offsets[:-1], squares.shape[0] - 1))
+    sizes = np.diff(batch.offsets)
+    pts = batch.payload_type
+    sums = np.zeros(n)
+    counts = np.where(pts == L16_PT, sizes // 2, sizes)
+    starts = np.minimum(batch.offsets[:-1], max(batch.payload.shape[0] - 1, 0))
+    for pt, squares in _SQUARES.items():
+        rows = pts == pt
+        if not rows.any() or batch.payload.shape[0] == 0:
+            continue
+        # Summing over every packet is cheaper than first gathering this codec's payloads.
+        per_packet = np.add.reduceat(squares[batch.payload], starts, dtype=np.float64)
+        sums[rows] = per_packet[rows]
+    l16 = np.flatnonzero(pts == L16_PT)
+    if l16.shape[0]:
+        audio = decode_audio(batch, l16)
+        squared = np.concatenate([audio.samples.astype(np.float64) ** 2, [0.0]])
+        sums[l16] = np.add.reduceat(squared, np.minimum(audio.offsets[:-1], squared.shape[0] - 1))
+    is_audio = np.isin(pts, AUDIO_PTS)
     sums = np.where(counts > 0, sums, 0.0)
-    mean = sums / np.maximum(counts, 1)
     with np.errstate(divide="ignore"):
-        level = 10.0 * np.log10(mean / (32768.0**2))
-    out[rows] = np.maximum(level, _SILENT_DBOV)
+        level = 10.0 * np.log10(sums / np.maximum(counts, 1) / (32768.0**2))
+    out[is_audio] = np.maximum(level[is_audio], _SILENT_DBOV)
     return out
 
 
