@@ -13,9 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-## Start the exchange on the embedded SQLite database (demo data on first start).
+## Start the exchange server on the embedded SQLite database (demo data on first start).
 run: $(STAMP)
-	$(BIN)/commex demo
+	$(BIN)/commex serve --demo
 
 ## Install what the tests need (PostgreSQL, tshark, Chromium), then check and run every test.
 test: $(STAMP) system-deps check

@@ -64,3 +64,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         drop_postgres_database(admin, url)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database."""
+    url = create_postgres_database(postgres_server)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(postgres_server, url)
