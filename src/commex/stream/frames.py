@@ -13,16 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from commex.stream.packets import I64, U8, Bools, PacketBatch, StreamKey
-from commex.stream.rtp import (
-    address_bytes,
-    byte_at,
-    col16,
-    fixed_headers,
-    gather_spans,
-    interleave,
-    rtp_sizes,
-    windows,
-)
+from commex.stream.ragged import byte_at, col16, gather_spans, interleave, windows
+from commex.stream.rtp import fixed_headers, rtp_sizes
+from commex.stream.streamtable import address_bytes
 
 LINK_NULL = 0
 LINK_ETHERNET = 1

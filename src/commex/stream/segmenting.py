@@ -26,7 +26,7 @@ import numpy as np
 
 from commex.domain.errors import InvalidInput
 from commex.stream.packets import I64, PacketBatch
-from commex.stream.rtp import gather_spans
+from commex.stream.ragged import gather_spans
 from commex.stream.steps.dtmf import is_telephone_event
 from commex.stream.steps.vad import CN_PT, F64, levels_dbov, voice_activity
 

@@ -19,14 +19,8 @@ import numpy as np
 
 from commex.domain.errors import InvalidInput
 from commex.stream.packets import PacketBatch, concat
-from commex.stream.rtp import (
-    StreamTable,
-    address_bytes,
-    columns_to_batch,
-    datagrams,
-    decode_columns,
-    key_rows,
-)
+from commex.stream.rtp import columns_to_batch, datagrams, decode_columns
+from commex.stream.streamtable import StreamTable, address_bytes, key_rows
 
 MAX_DATAGRAM = 65535
 _FLUSH_S = 0.05

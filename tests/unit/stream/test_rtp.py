@@ -11,15 +11,14 @@ from commex.domain.errors import InvalidInput
 from commex.stream.packets import StreamKey
 from commex.stream.rtp import (
     MalformedPacket,
-    StreamTable,
     build_rtp,
     columns_to_batch,
     datagrams,
     decode_columns,
-    key_rows,
     parse_rtp,
     serialize,
 )
+from commex.stream.streamtable import StreamTable, key_rows
 
 
 def _bulk(packets: list[bytes]):

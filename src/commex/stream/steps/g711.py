@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from commex.domain.errors import InvalidInput
 from commex.stream.packets import I64, U8, PacketBatch
-from commex.stream.rtp import gather_spans, scatter_spans, span_index
+from commex.stream.ragged import gather_spans, scatter_spans, span_index
 from commex.stream.steps.base import StepOutput, StepSpec
 
 I16 = npt.NDArray[np.int16]
