@@ -199,6 +199,15 @@ class Exchange:
                 continue  # cancelled since it was listed: nothing to close, the rest still are
         return closed
 
+    def auction(self, auction_id: str) -> Auction:
+        """The auction's public state without its bids: a cheap read for live pages that
+        poll for changes (status, bid count, close time)."""
+        with self._uow(write=False) as uow:
+            auction = uow.auctions.get(auction_id)
+        if auction is None:
+            raise NotFound(f"auction {auction_id} not found")
+        return auction
+
     def view(self, auction_id: str, viewer_id: str | None) -> AuctionView:
         """The auction as ``viewer_id`` may see it (A8), with reputations (R5)."""
         with self._uow(write=False) as uow:
