@@ -40,7 +40,7 @@ class MalformedCapture(InvalidInput):
 class Records:
     """Raw records of one chunk: frame bytes at ``starts`` and the per-record metadata."""
 
-    buf: np.ndarray
+    buf: U8
     starts: I64
     caplen: I64
     arrival_us: I64

@@ -129,22 +129,38 @@ def rfc4733_events(batch: PacketBatch) -> list[DtmfEvent]:
     return events
 
 
+_N = np.arange(WINDOW)
+_FREQS = np.array(ROW_HZ + COL_HZ)
+_COS = np.cos(2 * np.pi * np.outer(_N, _FREQS) / RATE_HZ)
+_SIN = np.sin(2 * np.pi * np.outer(_N, _FREQS) / RATE_HZ)
+_BLOCK = 2048  # windows per matrix product, to bound memory on long calls
+
+
+def _window_shares(x: F64) -> tuple[F64, F64]:
+    """Per Goertzel window: the share of its energy at each of the 8 DTMF frequencies, and its
+    mean power."""
+    frames = np.lib.stride_tricks.sliding_window_view(x, WINDOW)[::HOP]
+    shares = np.empty((frames.shape[0], 8))
+    energy = np.empty(frames.shape[0])
+    for lo in range(0, frames.shape[0], _BLOCK):
+        block = np.ascontiguousarray(frames[lo : lo + _BLOCK])
+        power = (block @ _COS) ** 2 + (block @ _SIN) ** 2
+        e = np.maximum(np.einsum("ij,ij->i", block, block), 1e-9)
+        shares[lo : lo + _BLOCK] = 2.0 * power / (WINDOW * e[:, None])
+        energy[lo : lo + _BLOCK] = e
+    return shares, energy / WINDOW
+
+
 def _window_keys(x: F64) -> I64:
     """The key index (or -1) of every Goertzel window of ``x``."""
-    frames = np.lib.stride_tricks.sliding_window_view(x, WINDOW)[::HOP]
-    n = np.arange(WINDOW)
-    freqs = np.array(ROW_HZ + COL_HZ)
-    basis = np.exp(-2j * np.pi * np.outer(n, freqs) / RATE_HZ)
-    share = np.abs(frames @ basis) ** 2
-    energy = np.maximum((frames**2).sum(axis=1), 1e-9)
-    share = 2.0 * share / (WINDOW * energy[:, None])
+    share, power = _window_shares(x)
     rows, cols = share[:, :4], share[:, 4:]
     r, c = rows.argmax(axis=1), cols.argmax(axis=1)
-    idx = np.arange(frames.shape[0])
+    idx = np.arange(share.shape[0])
     pr, pc = rows[idx, r], cols[idx, c]
     rows_other = np.sort(rows, axis=1)[:, -2]
     cols_other = np.sort(cols, axis=1)[:, -2]
-    level = 10 * np.log10(energy / WINDOW / 32768.0**2)
+    level = 10 * np.log10(power / 32768.0**2)
     twist = 10 * np.log10(np.maximum(pr, 1e-12) / np.maximum(pc, 1e-12))
     ok = (
         (pr + pc > _MIN_TONE_SHARE)

@@ -161,6 +161,10 @@ def decode_audio(batch: PacketBatch, rows: I64 | None = None) -> Audio:
     data, _ = gather_spans(batch.payload, starts, np.where(is_l16, counts * 2, sizes))
     offsets = np.zeros(rows.shape[0] + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
+    single = pts.shape[0] > 0 and bool((pts == pts[0]).all())
+    if single and int(pts[0]) in (PCMA_PT, PCMU_PT):  # one G.711 codec: one table lookup
+        table = ALAW_DECODE if int(pts[0]) == PCMA_PT else ULAW_DECODE
+        return Audio(rows=rows, samples=table[data], offsets=offsets, payload_type=pts)
     samples = np.zeros(int(offsets[-1]), dtype=np.int16)
     byte_pt = np.repeat(pts, np.where(is_l16, counts * 2, sizes))
     sample_pt = np.repeat(pts, counts)
