@@ -14,13 +14,16 @@ emit none.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from commex.domain.errors import InvalidInput
 from commex.stream.packets import I32, I64, U8, U16, U32, Bools, PacketBatch, StreamKey
 from commex.stream.ragged import be16, byte_at, gather_spans, interleave, windows
+from commex.stream.streamtable import StreamTable, address_bytes, key_rows
 
 RTP_VERSION = 2
 HEADER_SIZE = 12
@@ -304,3 +307,66 @@ def datagrams(batch: PacketBatch) -> list[bytes]:
     raw = out.tobytes()
     bounds = offsets.tolist()
     return [raw[bounds[i] : bounds[i + 1]] for i in range(len(batch))]
+
+
+Address = tuple[str, int]
+_address = lru_cache(maxsize=4096)(address_bytes)
+
+
+def batch_from_datagrams(
+    payloads: Sequence[bytes],
+    sources: Sequence[Address],
+    destination: Address | Sequence[Address],
+    *,
+    arrival_us: Sequence[int] | None = None,
+    first_index: int = 0,
+    table: StreamTable | None = None,
+) -> tuple[PacketBatch, int]:
+    """The RTP packets among raw UDP payloads, and how many payloads were not RTP.
+
+    Payload ``i`` came from ``sources[i]`` to ``destination`` (one address, or one per
+    payload); its packet gets index ``first_index + i``. Streams are numbered by ``table``
+    (a fresh one accepting a stream from its first packet when not given), so a caller that
+    receives continuously passes the same table every time.
+    """
+    if table is None:
+        table = StreamTable(min_packets=1)
+    n_all = len(payloads)
+    sizes = np.fromiter((len(p) for p in payloads), dtype=np.int64, count=n_all)
+    starts = np.zeros(n_all, dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    buf = np.frombuffer(b"".join(payloads), dtype=np.uint8)
+    cols = decode_columns(buf, starts, sizes)
+    rows = np.flatnonzero(cols.ok)
+    picked = rows.tolist()
+    n = len(picked)
+    dests: Sequence[Address]
+    if isinstance(destination[0], str):
+        dests = [(destination[0], int(destination[1]))] * n_all  # type: ignore[arg-type]
+    else:
+        dests = destination  # type: ignore[assignment]
+    src = [_address(sources[i][0].split("%", 1)[0]) for i in picked]
+    dst = [_address(dests[i][0].split("%", 1)[0]) for i in picked]
+    keys = key_rows(
+        np.frombuffer(b"".join(a for a, _ in src), dtype=np.uint8).reshape(n, 16),
+        np.frombuffer(b"".join(a for a, _ in dst), dtype=np.uint8).reshape(n, 16),
+        is_v6=np.array([v6 for _, v6 in src], dtype=np.bool_),
+        sport=np.array([sources[i][1] for i in picked], dtype=np.int64),
+        dport=np.array([dests[i][1] for i in picked], dtype=np.int64),
+        ssrc=cols.ssrc[rows].astype(np.int64),
+    )
+    table.count(keys)
+    arrival = np.zeros(n, dtype=np.int64)
+    if arrival_us is not None:
+        arrival = np.asarray(arrival_us, dtype=np.int64)[rows]
+    batch = columns_to_batch(
+        buf,
+        starts,
+        cols,
+        rows,
+        index=first_index + rows,
+        stream=table.assign(keys),
+        arrival_us=arrival,
+        streams=table.streams,
+    )
+    return batch, n_all - n

@@ -15,12 +15,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from types import TracebackType
 
-import numpy as np
-
 from commex.domain.errors import InvalidInput
 from commex.stream.packets import PacketBatch, concat
-from commex.stream.rtp import columns_to_batch, datagrams, decode_columns
-from commex.stream.streamtable import StreamTable, address_bytes, key_rows
+from commex.stream.rtp import batch_from_datagrams, datagrams
+from commex.stream.streamtable import StreamTable
 
 MAX_DATAGRAM = 65535
 _FLUSH_S = 0.05
@@ -62,8 +60,6 @@ class UdpSource:
         host_bound, port_bound = self._sock.getsockname()[:2]
         self._address = (str(host_bound), int(port_bound))
         self._table = StreamTable(min_packets=1)
-        self._local = address_bytes(self.address[0])
-        self._peers: dict[str, tuple[bytes, bool]] = {}
         self.received = 0
         self.skipped = 0
         self.packets = 0
@@ -112,46 +108,17 @@ class UdpSource:
         return concat([replace(p, streams=final) for p in parts])
 
     def _build(self, pending: list[tuple[bytes, str, int, int]]) -> PacketBatch:
-        first_index = self.received - len(pending)
-        sizes = np.array([len(d) for d, _, _, _ in pending], dtype=np.int64)
-        starts = np.zeros(sizes.shape[0], dtype=np.int64)
-        np.cumsum(sizes[:-1], out=starts[1:])
-        buf = np.frombuffer(b"".join(d for d, _, _, _ in pending), dtype=np.uint8)
-        cols = decode_columns(buf, starts, sizes)
-        rows = np.flatnonzero(cols.ok)
-        peers = [self._peer(pending[i][1]) for i in rows.tolist()]
-        n = rows.shape[0]
-        src = np.frombuffer(b"".join(p[0] for p in peers), dtype=np.uint8).reshape(n, 16)
-        dst = np.tile(np.frombuffer(self._local[0], dtype=np.uint8), (n, 1))
-        keys = key_rows(
-            src,
-            dst,
-            is_v6=np.array([p[1] for p in peers], dtype=np.bool_),
-            sport=np.array([pending[i][2] for i in rows.tolist()], dtype=np.int64),
-            dport=np.full(n, self.address[1], dtype=np.int64),
-            ssrc=cols.ssrc[rows].astype(np.int64),
+        batch, skipped = batch_from_datagrams(
+            [d for d, _, _, _ in pending],
+            [(host, port) for _, host, port, _ in pending],
+            self._address,
+            arrival_us=[t for _, _, _, t in pending],
+            first_index=self.received - len(pending),
+            table=self._table,
         )
-        self._table.count(keys)
-        stream = self._table.assign(keys)
-        arrival = np.array([pending[i][3] for i in rows.tolist()], dtype=np.int64)
-        self.skipped += len(pending) - n
-        self.packets += n
-        return columns_to_batch(
-            buf,
-            starts,
-            cols,
-            rows,
-            index=first_index + rows,
-            stream=stream,
-            arrival_us=arrival,
-            streams=self._table.streams,
-        )
-
-    def _peer(self, host: str) -> tuple[bytes, bool]:
-        found = self._peers.get(host)
-        if found is None:
-            found = self._peers[host] = address_bytes(host.split("%", maxsplit=1)[0])
-        return found
+        self.skipped += skipped
+        self.packets += len(batch)
+        return batch
 
     def close(self) -> None:
         """Release the socket."""

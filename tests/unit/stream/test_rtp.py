@@ -11,6 +11,7 @@ from commex.domain.errors import InvalidInput
 from commex.stream.packets import StreamKey
 from commex.stream.rtp import (
     MalformedPacket,
+    batch_from_datagrams,
     build_rtp,
     columns_to_batch,
     datagrams,
@@ -244,3 +245,31 @@ def test_truncated_packets_are_refused_cleanly(
         return
     if data == raw:
         assert p.payload == payload and p.csrc_count == csrcs
+
+
+def test_batch_from_datagrams_numbers_streams_across_calls() -> None:
+    table = StreamTable()
+    first = [
+        build_rtp(payload_type=0, sequence_number=1, timestamp=0, ssrc=10, payload=b"a"),
+        b"\x81\xc8" + bytes(26),  # RTCP
+        build_rtp(payload_type=8, sequence_number=7, timestamp=0, ssrc=20, payload=b"bb"),
+        b"junk",
+    ]
+    sources = [("10.0.0.1", 4000), ("10.0.0.1", 4001), ("2001:db8::9", 6000), ("10.0.0.3", 1)]
+    batch, skipped = batch_from_datagrams(
+        first, sources, ("10.0.0.2", 5000), arrival_us=[5, 6, 7, 8], first_index=100, table=table
+    )
+    assert skipped == 2
+    assert batch.index.tolist() == [100, 102] and batch.arrival_us.tolist() == [5, 7]
+    assert batch.stream.tolist() == [0, 1]
+    assert batch.streams == (
+        StreamKey("10.0.0.1", 4000, "10.0.0.2", 5000, 10),
+        StreamKey("2001:db8::9", 6000, "10.0.0.2", 5000, 20),
+    )
+    later, skipped = batch_from_datagrams(
+        [build_rtp(payload_type=8, sequence_number=8, timestamp=160, ssrc=20, payload=b"cc")],
+        [("2001:db8::9", 6000)],
+        [("10.0.0.2", 5000)],
+        table=table,
+    )
+    assert skipped == 0 and later.stream.tolist() == [1] and later.payload_of(0) == b"cc"
