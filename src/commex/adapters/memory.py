@@ -119,6 +119,9 @@ class _Bids:
     def active(self, auction_id: str) -> list[Bid]:
         return [b for b in self.for_auction(auction_id) if b.active]
 
+    def recent(self, auction_id: str, limit: int) -> list[Bid]:
+        return self.for_auction(auction_id)[::-1][:limit]
+
     def best_active(self, auction_id: str, limit: int, highest_first: bool) -> list[Bid]:
         sign = -1 if highest_first else 1
         ranked = sorted(self.active(auction_id), key=lambda b: (sign * b.amount.amount, b.seq))

@@ -26,10 +26,11 @@ from commex.services.ports import (
     EventPublisher,
     IdGenerator,
     ReputationSource,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
 from commex.services.requests import parse_auction_request
-from commex.services.views import AuctionView, bid_views, party
+from commex.services.views import MAX_BIDS_SHOWN, AuctionView, bid_views, party
 
 MAX_LIST = 500
 
@@ -214,11 +215,7 @@ class Exchange:
             auction = uow.auctions.get(auction_id)
             if auction is None:
                 raise NotFound(f"auction {auction_id} not found")
-            hidden = rules.sealed_bids_hidden(auction)
-            if hidden:
-                bids = uow.bids.for_auction(auction_id, viewer_id) if viewer_id else []
-            else:
-                bids = uow.bids.for_auction(auction_id)
+            bids = self._shown_bids(uow, auction, viewer_id)
             visible = rules.visible_bids(auction, bids, viewer_id)
             leader_id = auction.english.leader_id
             ids = {b.bidder_id for b in visible} | {auction.owner_id}
@@ -238,11 +235,31 @@ class Exchange:
             owner=party(
                 accounts.get(auction.owner_id), auction.owner_id, auction.owner_role, owner_rep
             ),
-            bids=bid_views(auction, visible, accounts, reps),
+            bids=bid_views(auction, visible, accounts, reps, viewer_id),
             ranking_rule=rules.ranking_rule(auction),
             viewer_is_owner=viewer_id == auction.owner_id,
             leader=leader,
         )
+
+    @staticmethod
+    def _shown_bids(uow: UnitOfWork, auction: Auction, viewer_id: str | None) -> list[Bid]:
+        """The bids a page can show: the viewer's own, plus (where they are public) the best
+        ones of a sealed auction or the newest of an english one, at most MAX_BIDS_SHOWN, so an
+        auction of 100,000 bids is as quick to view as one of ten."""
+        own = uow.bids.for_auction(auction.id, viewer_id) if viewer_id else []
+        if rules.sealed_bids_hidden(auction):
+            return own
+        if auction.bid_seq <= MAX_BIDS_SHOWN:
+            return uow.bids.for_auction(auction.id)  # small enough to show whole
+        if not auction.sealed:
+            public = uow.bids.recent(auction.id, MAX_BIDS_SHOWN)
+        elif formats.deciding_bids(auction) is None:
+            public = uow.bids.active(auction.id)  # reputation-weighted: ranked by the view
+        else:
+            forward = auction.direction is Direction.FORWARD
+            public = uow.bids.best_active(auction.id, MAX_BIDS_SHOWN, highest_first=forward)
+        seen = {b.id for b in public}
+        return public + [b for b in own if b.id not in seen]
 
     def auctions(
         self, status: Status | None = None, limit: int = 100, offset: int = 0

@@ -77,6 +77,10 @@ class BidRepository(Protocol):
         """The ``limit`` best active bids by amount, ties to the earlier bid."""
         ...
 
+    def recent(self, auction_id: str, limit: int) -> list[Bid]:
+        """The newest ``limit`` bids of the auction, newest first."""
+        ...
+
     def for_auction(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:
         """Every bid of the auction (or of one bidder in it), in arrival order."""
         ...

@@ -139,8 +139,10 @@ def bid_views(
     bids: Sequence[Bid],
     accounts: Mapping[str, Account],
     reps: Mapping[str, Reputation],
+    viewer_id: str | None = None,
 ) -> tuple[BidView, ...]:
-    """Visible bids with their bidders' reputations, ranked best first (english: newest first)."""
+    """Visible bids with their bidders' reputations, ranked best first (english: newest first),
+    at most MAX_BIDS_SHOWN of them plus the viewer's own."""
     role = auction.bidder_role
     weighted = auction.direction is Direction.REVERSE
     eff: dict[str, Decimal] = {}
@@ -171,6 +173,7 @@ def bid_views(
             ranks.get(b.id),
         )
         for b in ordered[:MAX_BIDS_SHOWN]
+        + [b for b in ordered[MAX_BIDS_SHOWN:] if b.bidder_id == viewer_id]
     )
 
 

@@ -560,3 +560,18 @@ def test_null_means_absent_for_every_optional_auction_field():
     )
     assert (draft.quantity, draft.soft_close_s, draft.terms.max_members) == (1, 0, 1)
     assert draft.reputation_weight == 0 and draft.reserve is None
+
+
+def test_a_big_closed_auction_shows_its_best_bids_and_the_viewers_own(ex, who, clock):
+    auction = ex.create_auction(who.seller, req(quantity=2))
+    bidders = [ex.create_account(f"Bidder {i}", ["recipient"]).id for i in range(250)]
+    for i, bidder in enumerate(bidders):
+        ex.place_bid(auction.id, bidder, f"{10 + i}.00")
+    clock.set(datetime(2026, 3, 1, 13, 0, 1, tzinfo=UTC))
+    ex.close(auction.id, who.seller)
+    shown = ex.view(auction.id, bidders[0]).to_dict()["bids"]
+    amounts = [b["amount"] for b in shown]
+    assert len(shown) == 201  # the 200 best, and the viewer's own (the lowest) as well
+    assert amounts[:3] == ["259.00", "258.00", "257.00"]
+    assert "10.00" in amounts
+    assert [b["rank"] for b in shown[:2]] == [1, 2]

@@ -322,6 +322,15 @@ class _Bids:
         )
         return self._rows(self._c.execute(q.order_by(t.bids.c.seq)).all(), auction_id)
 
+    def recent(self, auction_id: str, limit: int) -> list[Bid]:
+        q = (
+            select(*_BID_COLS)
+            .where(t.bids.c.auction_id == auction_id)
+            .order_by(t.bids.c.seq.desc())
+            .limit(limit)
+        )
+        return self._rows(self._c.execute(q).all(), auction_id)
+
     def best_active(self, auction_id: str, limit: int, highest_first: bool) -> list[Bid]:
         amount = t.bids.c.amount_minor.desc() if highest_first else t.bids.c.amount_minor.asc()
         q = (
