@@ -313,6 +313,12 @@ Address = tuple[str, int]
 _address = lru_cache(maxsize=4096)(address_bytes)
 
 
+def _as_v6(address: tuple[bytes, bool], v6: bool) -> bytes:
+    """The 16 address bytes; an IPv4 address in an IPv6 key becomes ``::ffff:a.b.c.d``."""
+    raw, is_v6 = address
+    return raw[:10] + b"\xff\xff" + raw[12:] if v6 and not is_v6 else raw
+
+
 def batch_from_datagrams(
     payloads: Sequence[bytes],
     sources: Sequence[Address],
@@ -347,10 +353,15 @@ def batch_from_datagrams(
         dests = destination  # type: ignore[assignment]
     src = [_address(sources[i][0].split("%", 1)[0]) for i in picked]
     dst = [_address(dests[i][0].split("%", 1)[0]) for i in picked]
+    v6 = [a[1] or b[1] for a, b in zip(src, dst, strict=True)]
     keys = key_rows(
-        np.frombuffer(b"".join(a for a, _ in src), dtype=np.uint8).reshape(n, 16),
-        np.frombuffer(b"".join(a for a, _ in dst), dtype=np.uint8).reshape(n, 16),
-        is_v6=np.array([v6 for _, v6 in src], dtype=np.bool_),
+        np.frombuffer(
+            b"".join(_as_v6(a, m) for a, m in zip(src, v6, strict=True)), np.uint8
+        ).reshape(n, 16),
+        np.frombuffer(
+            b"".join(_as_v6(a, m) for a, m in zip(dst, v6, strict=True)), np.uint8
+        ).reshape(n, 16),
+        is_v6=np.array(v6, dtype=np.bool_),
         sport=np.array([sources[i][1] for i in picked], dtype=np.int64),
         dport=np.array([dests[i][1] for i in picked], dtype=np.int64),
         ssrc=cols.ssrc[rows].astype(np.int64),

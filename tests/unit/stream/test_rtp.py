@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -264,7 +266,8 @@ def test_batch_from_datagrams_numbers_streams_across_calls() -> None:
     assert batch.stream.tolist() == [0, 1]
     assert batch.streams == (
         StreamKey("10.0.0.1", 4000, "10.0.0.2", 5000, 10),
-        StreamKey("2001:db8::9", 6000, "10.0.0.2", 5000, 20),
+        # A dual-stack socket: the IPv4 destination is written as IPv4-mapped IPv6.
+        StreamKey("2001:db8::9", 6000, str(ipaddress.ip_address("::ffff:10.0.0.2")), 5000, 20),
     )
     later, skipped = batch_from_datagrams(
         [build_rtp(payload_type=8, sequence_number=8, timestamp=160, ssrc=20, payload=b"cc")],
