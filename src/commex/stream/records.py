@@ -178,6 +178,8 @@ class _PcapngReader:
 
     def _interface(self, data: bytes, pos: int, blen: int) -> None:
         order = self.order or "<"
+        if blen < 20:
+            raise MalformedCapture(f"pcapng interface block too short ({blen} bytes) at byte {pos}")
         link, _, snaplen = struct.unpack_from(order + "HHI", data, pos + 8)
         tsresol, opt, end = 6, pos + 16, pos + blen - 4
         while opt + 4 <= end:
@@ -223,8 +225,9 @@ class _PcapngReader:
 
 def _to_us(ts: I64, resol: int) -> I64:
     if resol & 0x80:
-        shift = resol & 0x7F
+        shift = min(resol & 0x7F, 62)
         whole: I64 = (ts >> shift) * 1_000_000
         return whole + (((ts & ((1 << shift) - 1)) * 1_000_000) >> shift)
+    resol = min(resol, 18)  # beyond nanoseconds of nanoseconds the file is corrupt anyway
     scaled: I64 = ts // 10 ** (resol - 6) if resol >= 6 else ts * 10 ** (6 - resol)
     return scaled

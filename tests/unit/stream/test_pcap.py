@@ -327,3 +327,61 @@ def test_corrupted_files_fail_cleanly(tmp_path: Path, cut: int, junk: bytes, ng:
     except InvalidInput:
         return
     assert len(cap.batch) <= 6
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([1, 2, 3, 6, 0x0A0D0D0A, 5]), st.binary(max_size=60)),
+        max_size=6,
+    ),
+    st.integers(0, 12),
+)
+def test_random_pcapng_blocks_never_crash(tmp_path: Path, blocks, cut: int) -> None:
+    out = [struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)]
+    for kind, raw in blocks:
+        body = raw + b"\x00" * (-len(raw) % 4)
+        out.append(
+            struct.pack("<II", kind, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+        )
+    data = b"".join(out)
+    data = data[: len(data) - cut]
+    try:
+        cap = read_capture(_write(tmp_path, data, "f.pcapng"))
+    except InvalidInput:
+        return
+    assert len(cap.batch) + cap.skipped == cap.records
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.integers(0, 255),
+    st.integers(0, 300),
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 2**32 - 1), st.binary(max_size=80)), max_size=5
+    ),
+)
+def test_pcapng_with_odd_interfaces_never_crashes(
+    tmp_path: Path, tsresol: int, link: int, packets
+) -> None:
+    def block(kind: int, body: bytes) -> bytes:
+        body += b"\x00" * (-len(body) % 4)
+        return struct.pack("<II", kind, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+    out = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))]
+    out.append(
+        block(1, struct.pack("<HHI", link, 0, 0) + struct.pack("<HHB3xHH", 9, 1, tsresol, 0, 0))
+    )
+    for iface, ts, frame in packets:
+        out.append(
+            block(6, struct.pack("<IIIII", iface, ts, ts, len(frame) + 7, len(frame)) + frame)
+        )
+    try:
+        cap = read_capture(_write(tmp_path, b"".join(out), "g.pcapng"))
+    except InvalidInput:
+        return
+    assert cap.records == len(packets)
