@@ -1,7 +1,13 @@
-"""The web pages (Jinja2 + HTMX, live updates over server-sent events)."""
+"""The web pages (Jinja2 + HTMX, live updates over server-sent events), as one router."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
+from commex.web import accounts, contracts, live, pages
+
 router = APIRouter(include_in_schema=False)
+router.include_router(pages.router)
+router.include_router(live.router)
+router.include_router(accounts.router)
+router.include_router(contracts.router)

@@ -1,0 +1,102 @@
+"""Logging in and out, signing up, and the account page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from commex.domain.accounts import Role
+from commex.domain.errors import CommexError, Unauthenticated, status_of
+from commex.web.forms import input_of
+from commex.web.render import PageRoute, render, safe_next
+from commex.web.session import (
+    Checked,
+    LoggedIn,
+    clear_session_cookie,
+    services_of,
+    set_session_cookie,
+)
+
+router = APIRouter(route_class=PageRoute)
+Text = Annotated[str, Form(max_length=300)]
+SIGNUP_ROLES = (Role.PROVIDER.value, Role.RECIPIENT.value)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> Response:
+    return render(request, "login.html", {"next": safe_next(next), "name": "", "error": ""})
+
+
+@router.post("/login")
+def login(request: Request, name: Text = "", password: Text = "", next: Text = "/") -> Response:
+    try:
+        session = services_of(request).auth.login(name, password)
+    except Unauthenticated as exc:
+        context = {"next": safe_next(next), "name": name, "error": exc.message}
+        return render(request, "login.html", context, 401)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_session_cookie(request, response, session)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: Checked) -> Response:
+    services_of(request).auth.logout(session.token)
+    response = RedirectResponse("/", status_code=303)
+    clear_session_cookie(request, response)
+    return response
+
+
+@router.get("/signup")
+def signup_form(request: Request) -> Response:
+    return _signup_form(request, "", [], {})
+
+
+@router.post("/signup")
+def signup(
+    request: Request,
+    name: Text = "",
+    password: Text = "",
+    roles: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    auth = services_of(request).auth
+    chosen = [r for r in roles or [] if r in SIGNUP_ROLES]
+    try:
+        registered = auth.register(name, chosen, password)
+        session = auth.login(name, password)
+    except CommexError as exc:
+        field = input_of(exc.field) or "name"
+        return _signup_form(request, name, chosen, {field: exc.message}, status_of(exc)[0])
+    request.state.web_session = session  # the page below already shows the new login
+    response = render(
+        request,
+        "signup_done.html",
+        {"account": registered.account, "token": registered.token},
+        201,
+    )
+    set_session_cookie(request, response, session)
+    return response
+
+
+def _signup_form(
+    request: Request, name: str, roles: list[str], errors: dict[str, str], status: int = 200
+) -> Response:
+    context = {"name": name, "roles": roles, "errors": errors, "all_roles": SIGNUP_ROLES}
+    return render(request, "signup.html", context, status)
+
+
+@router.get("/account")
+def account_page(request: Request, session: LoggedIn) -> Response:
+    exchange = services_of(request).exchange
+    account = exchange.account(session.account.id)
+    return render(
+        request,
+        "account.html",
+        {
+            "account": account,
+            "as_provider": exchange.reputation(account.id, Role.PROVIDER),
+            "as_recipient": exchange.reputation(account.id, Role.RECIPIENT),
+        },
+    )

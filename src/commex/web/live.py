@@ -1,0 +1,72 @@
+"""Live auction pages: a server-sent event stream that tells an open page when to re-fetch.
+
+The stream carries signals, not data: ``changed`` when the auction's state moved (a bid, a
+soft-close extension, the close), ``ended`` once it is no longer open. The page then re-fetches
+its panels through the same views as a reload, so what a viewer may see is decided in one place.
+A commit in this process wakes the stream at once (:class:`~commex.adapters.events.ChangeHub`);
+the stream also re-reads the auction every few seconds, so bids taken by another server process
+sharing the database show too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from commex.domain.auctions import Auction, Status
+from commex.domain.time import to_micros
+from commex.web.render import PageRoute
+from commex.web.session import services_of
+
+POLL_S = 2.0
+PING_S = 15
+MAX_STREAM_S = 600.0  # then the browser reconnects: no stream outlives a deploy for long
+
+router = APIRouter(route_class=PageRoute)
+
+
+def state_of(auction: Auction) -> str:
+    """What a live page has shown: it changes whenever the page would look different."""
+    return (
+        f"{auction.status.value}-{auction.bid_count}-{auction.bid_seq}-"
+        f"{to_micros(auction.closes_at)}"
+    )
+
+
+@router.get("/auctions/{auction_id}/events")
+async def auction_events(
+    request: Request,
+    auction_id: str,
+    shown: Annotated[str, Query(alias="v", max_length=100)] = "",
+) -> Response:
+    """Signals for an open auction page; ``v`` is the state the page was rendered from, so a
+    change between the render and this connection is not missed."""
+    services = services_of(request)
+    exchange = services.exchange
+    await run_in_threadpool(exchange.auction, auction_id)  # 404 before the stream starts
+
+    async def signals() -> AsyncIterator[dict[str, Any]]:
+        seen = shown
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + MAX_STREAM_S
+        while loop.time() < deadline:
+            auction = await run_in_threadpool(exchange.auction, auction_id)
+            state = state_of(auction)
+            if state != seen:
+                seen = state
+                yield {"event": "changed", "data": state}
+            if auction.status is not Status.OPEN:
+                yield {"event": "ended", "data": auction.status.value}
+                return
+            await services.hub.wait(auction_id, timeout=POLL_S)
+
+    return EventSourceResponse(
+        signals(),
+        ping=PING_S,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

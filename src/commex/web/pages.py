@@ -1,0 +1,173 @@
+"""Auction pages: the list, one auction (with its live panels and the bid form), and the
+create-auction form. Each route parses, calls one service, and renders what it returns."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from commex.domain.auctions import Status
+from commex.domain.errors import CommexError, NotFound, Unauthenticated, status_of
+from commex.domain.reputation import Reputation
+from commex.domain.terms import KNOWN_SERVICES
+from commex.services.exchange import Exchange
+from commex.services.views import AuctionView
+from commex.web.forms import AUCTION_DEFAULTS, UNITS, auction_request, form_values, input_of
+from commex.web.live import state_of
+from commex.web.render import PageRoute, is_htmx, render
+from commex.web.session import Checked, LoggedIn, Viewer, services_of
+
+router = APIRouter(route_class=PageRoute)
+Amount = Annotated[str, Form(max_length=40)]
+_AMOUNT = re.compile(r"\d{1,15}(\.\d{1,6})?")
+
+
+@dataclass(frozen=True, slots=True)
+class WinnerLine:
+    """A winner as the outcome shows it: who, at which price, and the contract."""
+
+    name: str
+    reputation: Reputation
+    price: str
+    contract_id: str
+    bidder_id: str
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    exchange = services_of(request).exchange
+    return render(
+        request,
+        "home.html",
+        {
+            "open": exchange.auctions(Status.OPEN, 100),
+            "closed": exchange.auctions(Status.CLOSED, 10),
+        },
+    )
+
+
+@router.get("/auctions/new")
+def new_auction_form(request: Request, session: LoggedIn) -> Response:
+    return _auction_form(request, dict(AUCTION_DEFAULTS), {}, "")
+
+
+@router.post("/auctions/new")
+async def create_auction(request: Request, session: Checked) -> Response:
+    values = form_values(await request.form())
+    exchange = services_of(request).exchange
+    try:
+        req = auction_request(values, exchange.clock.now())
+        auction = exchange.create_auction(session.account.id, req)
+    except (NotFound, Unauthenticated):
+        raise
+    except CommexError as exc:
+        field = input_of(exc.field)
+        errors = {field: exc.message} if field else {}
+        return _auction_form(request, values, errors, "" if field else exc.message, exc)
+    return RedirectResponse(f"/auctions/{auction.id}", status_code=303)
+
+
+def _auction_form(
+    request: Request,
+    values: dict[str, str],
+    errors: dict[str, str],
+    problem: str,
+    exc: CommexError | None = None,
+) -> Response:
+    context = {
+        "values": values,
+        "errors": errors,
+        "problem": problem,
+        "services": KNOWN_SERVICES,
+        "units": list(UNITS),
+    }
+    return render(request, "new_auction.html", context, status_of(exc)[0] if exc else 200)
+
+
+@router.get("/auctions/{auction_id}")
+def auction_page(request: Request, auction_id: str, viewer: Viewer) -> Response:
+    return render(request, "auction.html", _auction_context(request, auction_id, viewer))
+
+
+@router.get("/auctions/{auction_id}/live")
+def auction_live(request: Request, auction_id: str, viewer: Viewer) -> Response:
+    """The part of the page that follows the auction: status, standing, bids, outcome."""
+    return render(request, "_live.html", _auction_context(request, auction_id, viewer))
+
+
+@router.get("/auctions/{auction_id}/bid-area")
+def auction_bid_area(request: Request, auction_id: str, viewer: Viewer) -> Response:
+    """The bid form (or why there is none), fetched again when the auction ends."""
+    return render(request, "_bid_area.html", _auction_context(request, auction_id, viewer))
+
+
+@router.post("/auctions/{auction_id}/bids")
+def place_bid(
+    request: Request,
+    auction_id: str,
+    session: Checked,
+    amount: Amount = "",
+    max_amount: Amount = "",
+    idempotency_key: Annotated[str, Form(alias="idem", max_length=64)] = "",
+) -> Response:
+    """Bid; the services decide whether the bid stands (and whether this bidder may bid)."""
+    exchange = services_of(request).exchange
+    try:
+        bid = exchange.place_bid(
+            auction_id,
+            session.account.id,
+            amount.strip(),
+            max_amount.strip() or None,
+            idempotency_key or None,
+        )
+    except (NotFound, Unauthenticated):
+        raise
+    except CommexError as exc:
+        context = _auction_context(request, auction_id, session)
+        context.update(bid_error=exc.message, amount=amount, max_amount=max_amount)
+        page = "_bid_area.html" if is_htmx(request) else "auction.html"
+        return render(request, page, context, status_of(exc)[0])
+    if is_htmx(request):
+        context = _auction_context(request, auction_id, session)
+        context["placed"] = str(bid.amount)
+        return render(request, "_bid_area.html", context)
+    return RedirectResponse(f"/auctions/{auction_id}?placed={bid.amount}", status_code=303)
+
+
+def _auction_context(request: Request, auction_id: str, viewer: Any) -> dict[str, Any]:
+    exchange = services_of(request).exchange
+    viewer_id = viewer.account.id if viewer is not None else None
+    view = exchange.view(auction_id, viewer_id)
+    placed = request.query_params.get("placed", "")
+    return {
+        "view": view,
+        "wire": view.to_dict(),
+        "auction": view.auction,
+        "open": view.auction.status is Status.OPEN,
+        "winners": _winners(exchange, view),
+        "state": state_of(view.auction),
+        "idem": secrets.token_urlsafe(16),
+        "placed": placed if _AMOUNT.fullmatch(placed) else "",
+    }
+
+
+def _winners(exchange: Exchange, view: AuctionView) -> list[WinnerLine]:
+    outcome = view.auction.outcome
+    if outcome is None:
+        return []
+    known = {b.bidder.id: b.bidder for b in view.bids}
+    role = view.auction.bidder_role
+    lines = []
+    for w in outcome.winners:
+        party = known.get(w.bidder_id)
+        if party is not None:
+            name, rep = party.name, party.reputation
+        else:
+            name, rep = exchange.account(w.bidder_id).name, exchange.reputation(w.bidder_id, role)
+        lines.append(WinnerLine(name, rep, str(w.price), w.contract_id, w.bidder_id))
+    return lines

@@ -1,0 +1,186 @@
+"""Rendering pages: the template environment, display helpers, and errors as HTML pages.
+
+Templates only lay out what the services computed; the helpers here format it for people
+(times, amounts, labels) and never decide a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from commex.domain.auctions import Auction, Direction, Format
+from commex.domain.errors import CommexError, InvalidInput, Unauthenticated, status_of
+from commex.web.session import current_session, services_of
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+_DIRECTION = {Direction.FORWARD: "Selling", Direction.REVERSE: "Buying"}
+_FORMAT = {
+    Format.FIRST_PRICE: "sealed, first price",
+    Format.SECOND_PRICE: "sealed, second price",
+    Format.ENGLISH: "english (open, ascending)",
+}
+
+
+def kind(auction: Auction) -> str:
+    """``Selling · english (open, ascending)``: what an auction is, in words."""
+    fmt = _FORMAT[auction.format]
+    if auction.format is Format.ENGLISH and auction.direction is Direction.REVERSE:
+        fmt = "english (open, descending)"
+    return f"{_DIRECTION[auction.direction]} · {fmt}"
+
+
+def time_left(until: datetime, now: datetime) -> str:
+    """``2 h 5 min`` until ``until``, or ``closing`` once it has passed."""
+    seconds = int((until - now).total_seconds())
+    if seconds <= 0:
+        return "closing"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def seconds_left(until: datetime, now: datetime) -> int:
+    return max(0, int((until - now).total_seconds()))
+
+
+def when(moment: datetime | None) -> str:
+    """A time for people, in UTC to the minute."""
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def duration(seconds: int) -> str:
+    """A block of usage in the largest whole units: ``1,000 min`` or ``30 days``."""
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return f"{days:,} day" + ("" if days == 1 else "s")
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600:,} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60:,} min"
+    return f"{seconds:,} s"
+
+
+def rate(bps: int | None) -> str:
+    if bps is None:
+        return ""
+    for unit, size in (("Gbit/s", 10**9), ("Mbit/s", 10**6), ("kbit/s", 10**3)):
+        if bps >= size and bps % (size // 1000 or 1) == 0:
+            return f"{bps / size:g} {unit}"
+    return f"{bps} bit/s"
+
+
+def pairs(values: Iterable[str]) -> list[tuple[str, str]]:
+    """Options whose value and label are the same text."""
+    return [(v, v) for v in values]
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        kind=kind, time_left=time_left, seconds_left=seconds_left, when=when, duration=duration
+    )
+    env.filters["rate"] = rate
+    env.filters["zip_pairs"] = pairs
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def render(
+    request: Request, name: str, context: Mapping[str, Any] | None = None, status: int = 200
+) -> Response:
+    """Render ``name`` with the viewer, its CSRF token and the exchange's clock in reach."""
+    session = current_session(request)
+    base: dict[str, Any] = {
+        "viewer": session.account if session else None,
+        "csrf": session.csrf if session else "",
+        "now": services_of(request).exchange.clock.now(),
+    }
+    base.update(context or {})
+    response = templates.TemplateResponse(request, name, base, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def login_redirect(request: Request) -> Response:
+    """Send a visitor who must log in to the login page, and back here afterwards."""
+    target = request.url.path if request.method == "GET" else _referer_path(request)
+    location = "/login?next=" + quote(target, safe="/")
+    if is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": location})
+    return RedirectResponse(location, status_code=303)
+
+
+def _referer_path(request: Request) -> str:
+    referer = request.headers.get("referer", "")
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    if referer.startswith(origin + "/"):
+        return safe_next(referer[len(origin) :].split("?", 1)[0])
+    return "/"
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to return to after login; anything else (another site) goes home."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+_TITLES = {401: "Please log in", 403: "Not allowed", 404: "Not found", 409: "Too late"}
+
+
+def error_page(request: Request, exc: CommexError) -> Response:
+    """An error as a page with the status of its kind; a missing login goes to the login page."""
+    if isinstance(exc, Unauthenticated):
+        return login_redirect(request)
+    status = status_of(exc)[0]
+    title = _TITLES.get(status, "That did not work")
+    return render(request, "error.html", {"title": title, "message": exc.message}, status)
+
+
+class PageRoute(APIRoute):
+    """A page route: errors from the services become HTML pages instead of JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except CommexError as exc:
+                return error_page(request, exc)
+            except RequestValidationError as exc:
+                first = exc.errors()[0] if exc.errors() else {}
+                where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "form"))
+                return error_page(request, InvalidInput(f"{where}: {first.get('msg', '')}", where))
+
+        return page_handler

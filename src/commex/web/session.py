@@ -1,0 +1,83 @@
+"""Who is looking at a page: the session cookie, the logged-in account, and CSRF checks.
+
+The session itself (its token, CSRF token and expiry) lives in :mod:`commex.services.auth`;
+this module only carries it between the browser and the services.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Request, Response
+
+from commex.bootstrap import Services
+from commex.domain.errors import Forbidden, Unauthenticated
+from commex.services.auth import SESSION_TTL, WebSession, csrf_ok
+
+COOKIE = "commex_session"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "X-CSRF-Token"
+_NONE = object()
+
+
+def services_of(request: Request) -> Services:
+    return cast(Services, request.app.state.services)
+
+
+def current_session(request: Request) -> WebSession | None:
+    """The live session behind the cookie, or None; looked up once per request."""
+    cached = getattr(request.state, "web_session", _NONE)
+    if cached is not _NONE:
+        return cast(WebSession | None, cached)
+    session: WebSession | None
+    try:
+        session = services_of(request).auth.session(request.cookies.get(COOKIE))
+    except Unauthenticated:
+        session = None
+    request.state.web_session = session
+    return session
+
+
+def require_session(request: Request) -> WebSession:
+    """The logged-in session; a visitor without one is sent to the login page."""
+    session = current_session(request)
+    if session is None:
+        raise Unauthenticated("please log in")
+    return session
+
+
+async def checked_session(request: Request) -> WebSession:
+    """The logged-in session of a state-changing request that carried its CSRF token, in the
+    form's hidden field or (from HTMX) in a header."""
+    session = require_session(request)
+    presented = request.headers.get(CSRF_HEADER)
+    if not presented:
+        form = await request.form()
+        field = form.get(CSRF_FIELD)
+        presented = field if isinstance(field, str) else None
+    if not csrf_ok(session, presented):
+        raise Forbidden("this form has expired or did not come from commex; please try again")
+    return session
+
+
+def set_session_cookie(request: Request, response: Response, session: WebSession) -> None:
+    response.set_cookie(
+        COOKIE,
+        session.token,
+        max_age=int(SESSION_TTL.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        COOKIE, path="/", httponly=True, samesite="lax", secure=request.url.scheme == "https"
+    )
+
+
+Viewer = Annotated[WebSession | None, Depends(current_session)]
+LoggedIn = Annotated[WebSession, Depends(require_session)]
+Checked = Annotated[WebSession, Depends(checked_session)]
