@@ -6,11 +6,15 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from commex.domain.errors import InvalidInput
 from commex.stream.packets import StreamKey, concat
 from commex.stream.segmenting import SegmentPolicy, segment
+from commex.stream.steps.base import StepSpec
 from commex.stream.steps.g711 import PCMU_PT
+from commex.stream.steps.registry import build_step
 
 KEYS = (StreamKey("a", 1, "b", 2, 1), StreamKey("c", 3, "d", 4, 2))
 
@@ -112,3 +116,35 @@ def test_mixed_kinds_in_a_fixed_segment(media) -> None:
 
 def test_empty_batch_has_no_segments(media) -> None:
     assert segment(media.build_batch([]), SegmentPolicy.parse("content")) == []
+
+
+# ``media`` only hands out stateless builders, so sharing it across examples is safe.
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0, 8, 96, 13, 101, 34]), st.binary(max_size=50)),
+        max_size=30,
+    ),
+    st.sampled_from(["packets:3", "ms:20", "content"]),
+)
+def test_any_packets_go_through_every_step_and_policy(media, packets, policy: str) -> None:
+    batch = media.build_batch([p for _, p in packets], payload_type=[pt for pt, _ in packets])
+    segments = segment(batch, SegmentPolicy.parse(policy))
+    assert sum(len(s.batch) for s in segments) == len(batch)
+    for spec in [
+        "transcode:pcma",
+        "transcode:pcmu",
+        "transcode:l16",
+        "gain:-6",
+        "gain:40",
+        "dtmf",
+        "vad",
+        "vad:cn",
+    ]:
+        out = build_step(StepSpec.parse(spec)).apply(batch).batch
+        assert int(out.offsets[-1]) == out.payload.shape[0]
+        assert len(out) <= len(batch)
+        if not spec.startswith("vad"):
+            assert len(out) == len(batch)
