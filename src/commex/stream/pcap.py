@@ -2,7 +2,8 @@
 
 Speed comes from never building a Python object per packet: a tight loop finds where each
 record starts, and numpy decodes the link, IP, UDP and RTP headers of all records at once;
-the writer lays out every frame of a batch in one buffer and writes it with one call.
+the writer lays out thousands of frames in one buffer and writes it with one call. Both work
+on pieces of about a megabyte, which stay in the CPU cache.
 
 Which UDP datagrams are RTP: the datagram must decode as RTP version 2 (not RTCP, consistent
 lengths) and its stream (UDP 5-tuple plus SSRC) must have at least ``min_packets`` such

@@ -2,7 +2,8 @@
 
 :func:`parse_rtp` and :func:`build_rtp` handle a single datagram as a frozen :class:`RtpHeader`.
 :func:`decode_columns` and :func:`serialize` do the same for many datagrams at once with numpy,
-so ingest and output cost a few array operations instead of a Python object per packet.
+so ingest and output cost a few array operations instead of a Python object per packet;
+:func:`batch_from_datagrams` turns raw UDP payloads and their addresses into a batch.
 
 RTCP shares the ports and the version of RTP; RFC 5761 tells them apart by the second byte:
 RTCP packet types 192-223 read as the marker bit set with payload types 64-95, which RTP must
