@@ -34,7 +34,7 @@ AUCTION_DEFAULTS = {
     "reputation_weight": "0",
 }
 
-_TEXT = ("title", "direction", "format", "terms.service", "currency")
+_TEXT = ("title", "direction", "format", "currency")
 _MONEY = ("reserve", "min_increment")
 
 
