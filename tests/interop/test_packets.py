@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from commex.stream.rtp import MalformedPacket, decode_columns, parse_rtp
+from commex.stream.rtp import MalformedPacket, batch_from_datagrams, decode_columns, parse_rtp
+from commex.stream.steps.base import StepSpec
+from commex.stream.steps.registry import build_step
 
 PACKETS = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "packets"
 MANIFEST = json.loads((PACKETS / "rtp-manifest.json").read_text())
@@ -78,3 +80,16 @@ def test_dtmf_packet_reads_as_key_one_ended() -> None:
     p = parse_rtp((PACKETS / "rtp_dtmf.bin").read_bytes())
     event, flags, duration = p.payload[0], p.payload[1], int.from_bytes(p.payload[2:], "big")
     assert (event, flags & 0x80, flags & 0x3F, duration) == (1, 0x80, 10, 960)
+
+
+def test_dtmf_packet_and_its_retransmissions_are_one_key_press() -> None:
+    raw = (PACKETS / "rtp_dtmf.bin").read_bytes()
+    source = [("192.0.2.1", 5004)] * 3
+    batch, skipped = batch_from_datagrams(
+        [raw, raw, raw], source, ("192.0.2.2", 5006), arrival_us=[0, 20_000, 40_000]
+    )
+    assert skipped == 0 and len(batch) == 3
+    events = build_step(StepSpec("dtmf")).apply(batch).dtmf
+    assert [(e.digit, e.duration_ms, e.source, e.ssrc) for e in events] == [
+        ("1", 120, "rfc4733", MANIFEST["rtp_dtmf.bin"]["ssrc"])
+    ]
