@@ -9,6 +9,7 @@ import pytest
 
 from commex.domain.errors import InvalidInput
 from commex.stream.steps.base import StepSpec
+from commex.stream.steps.registry import CAPABILITIES, build_step
 from commex.stream.steps.g711 import (
     L16_PT,
     PCMA_PT,
@@ -136,3 +137,17 @@ def test_input_batch_is_not_mutated(media) -> None:
 def test_unknown_codec_is_refused(arg: str | None) -> None:
     with pytest.raises(InvalidInput, match="transcode"):
         Transcode(StepSpec("transcode", arg))
+
+
+def test_registry_offers_the_four_capabilities() -> None:
+    assert {"transcode", "gain", "dtmf", "vad"} == CAPABILITIES
+    for text in ("transcode:pcmu", "gain:-3", "dtmf", "vad", "vad:cn"):
+        assert str(build_step(StepSpec.parse(text)).spec) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "named"), [("echo", "echo"), ("gain:loud", "gain"), ("transcode:opus", "transcode")]
+)
+def test_registry_refuses_unknown_steps_by_name(text: str, named: str) -> None:
+    with pytest.raises(InvalidInput, match=named):
+        build_step(StepSpec.parse(text))
