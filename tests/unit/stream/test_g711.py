@@ -9,7 +9,6 @@ import pytest
 
 from commex.domain.errors import InvalidInput
 from commex.stream.steps.base import StepSpec
-from commex.stream.steps.registry import CAPABILITIES, build_step
 from commex.stream.steps.g711 import (
     L16_PT,
     PCMA_PT,
@@ -21,6 +20,7 @@ from commex.stream.steps.g711 import (
     ulaw_decode,
     ulaw_encode,
 )
+from commex.stream.steps.registry import CAPABILITIES, build_step
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
