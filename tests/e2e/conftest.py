@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
 from commex.adapters.clock import ManualClock
+from commex.adapters.memory import FixedReputations
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import Services, build_services, in_memory_services
 from commex.server import create_server
@@ -90,17 +91,17 @@ class ApiWorld:
         amount: Any,
         max_amount: Any = None,
         key: str | None = None,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         body: dict[str, Any] = {"amount": amount}
         if max_amount is not None:
             body["max_amount"] = max_amount
         headers = {"Idempotency-Key": key} if key is not None else {}
         return self.post(f"/v1/auctions/{auction_id}/bids", who, json=body, headers=headers)
 
-    def get(self, path: str, who: ApiActor | None = None, **kw: Any) -> httpx.Response:
+    def get(self, path: str, who: ApiActor | None = None, **kw: Any) -> httpx2.Response:
         return self.client.get(path, headers=self._headers(who, kw.pop("headers", None)), **kw)
 
-    def post(self, path: str, who: ApiActor | None = None, **kw: Any) -> httpx.Response:
+    def post(self, path: str, who: ApiActor | None = None, **kw: Any) -> httpx2.Response:
         return self.client.post(path, headers=self._headers(who, kw.pop("headers", None)), **kw)
 
     def auction(self, who: ApiActor, auction_id: str) -> dict[str, Any]:
@@ -121,18 +122,30 @@ def api_clock() -> ManualClock:
 
 
 @pytest.fixture
-def api_world(api_clock: ManualClock) -> Iterator[ApiWorld]:
+def api_reputations() -> FixedReputations:
+    """The reputations the API shows: none yet, until a test sets some."""
+    return FixedReputations()
+
+
+@pytest.fixture
+def api_world(api_clock: ManualClock, api_reputations: FixedReputations) -> Iterator[ApiWorld]:
     """The API over the in-memory services."""
-    services = in_memory_services(clock=api_clock, hasher=API_FAST_HASHER)
+    services = in_memory_services(
+        clock=api_clock, reputations=api_reputations, hasher=API_FAST_HASHER
+    )
     world = ApiWorld(services, api_clock)
     with world.client:
         yield world
 
 
 @pytest.fixture
-def api_sqlite_world(api_clock: ManualClock, tmp_path: Path) -> Iterator[ApiWorld]:
+def api_sqlite_world(
+    api_clock: ManualClock, api_reputations: FixedReputations, tmp_path: Path
+) -> Iterator[ApiWorld]:
     """The API over a SQLite file, migrated as the server does at start."""
-    services = build_services(Settings(tmp_path), clock=api_clock, hasher=API_FAST_HASHER)
+    services = build_services(
+        Settings(tmp_path), clock=api_clock, reputations=api_reputations, hasher=API_FAST_HASHER
+    )
     world = ApiWorld(services, api_clock)
     try:
         with world.client:
