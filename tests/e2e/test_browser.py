@@ -1,0 +1,182 @@
+"""Two people in a real browser against a real server: one sells by english auction, the other
+bids, and each sees the other's doings live (server-sent events), then the outcome."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from commex.adapters.clock import ManualClock
+from commex.adapters.passwords import Argon2Hasher
+from commex.bootstrap import Services, build_services
+from commex.server import create_server
+from commex.settings import Settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--headless=new",
+]
+PASSWORD = "correct horse battery"
+LIVE_TIMEOUT_MS = 10_000
+
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason="Chromium is not installed (scripts/test-setup)"
+)
+
+
+@dataclass
+class WebLive:
+    url: str
+    services: Services
+    clock: ManualClock
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def web_live(tmp_path: Path) -> Iterator[WebLive]:
+    """A real server on a free loopback port over a SQLite file, with a clock the test moves
+    and the closing scheduler running."""
+    clock = ManualClock(datetime.now(UTC))
+    services = build_services(
+        Settings(tmp_path), clock=clock, hasher=Argon2Hasher(time_cost=1, memory_kib=1024)
+    )
+    port = _free_port()
+    config = uvicorn.Config(
+        create_server(services),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="commex-web-test", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the server did not start")
+        time.sleep(0.05)
+    try:
+        yield WebLive(url, services, clock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        services.shutdown()
+
+
+@pytest.fixture
+def web_browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _sign_up(page: Page, base: str, name: str, role: str) -> None:
+    page.goto(f"{base}/signup")
+    page.get_by_label("Name").fill(name)
+    page.locator(f'input[name="roles"][value="{role}"]').check()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_text("It is shown this once")).to_be_visible()
+    expect(page.locator("header .me")).to_have_text(name)
+
+
+def test_a_bid_appears_live_on_the_sellers_page_and_the_outcome_after_the_close(
+    web_live: WebLive, web_browser: Browser, tmp_path: Path
+) -> None:
+    base = web_live.url
+    seller_ctx = web_browser.new_context(viewport={"width": 800, "height": 1000})
+    buyer_ctx = web_browser.new_context(viewport={"width": 390, "height": 844})
+    seller, buyer = seller_ctx.new_page(), buyer_ctx.new_page()
+    problems: list[str] = []
+    for page in (seller, buyer):
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on(
+            "response",
+            lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
+
+    _sign_up(seller, base, "Northwind Carrier", "provider")
+    _sign_up(buyer, base, "Harbour Family", "recipient")
+
+    # The seller opens an english forward auction through the form.
+    seller.goto(f"{base}/auctions/new")
+    seller.get_by_label("Title").fill("Evening voice minutes")
+    seller.get_by_role("radio", name="Forward: I sell blocks of service").check()
+    seller.get_by_label("Format").select_option("english")
+    seller.locator("#f-closes_in").fill("10")
+    seller.locator("#f-closes_in_unit").select_option("minutes")
+    seller.get_by_label("Minimum increment").fill("1.00")
+    seller.get_by_role("button", name="Open the auction").click()
+    expect(seller.locator("h1")).to_have_text("Evening voice minutes")
+    expect(seller.locator("#live")).to_contain_text("0 bids")
+    expect(seller.locator("#live .countdown")).to_contain_text("min")
+    auction_url = seller.url
+    seller.evaluate("window.commexStayed = true")  # gone if the page reloads
+
+    # The buyer bids on the same auction.
+    buyer.goto(auction_url)
+    buyer.get_by_label("Your bid").fill("12.00")
+    buyer.get_by_role("button", name="Place bid").click()
+    expect(buyer.get_by_role("status")).to_have_text("Your bid of 12.00 EUR is in.")
+
+    # The seller's open page shows the bid without a reload.
+    live = seller.locator("#live")
+    expect(live).to_contain_text("1 bid", timeout=LIVE_TIMEOUT_MS)
+    expect(live).to_contain_text("Harbour Family")
+    expect(live).to_contain_text("12.00")
+    expect(live.locator(".standing")).to_contain_text("12.00 EUR")
+    assert seller.evaluate("window.commexStayed") is True
+    seller.screenshot(path=str(tmp_path / "auction-live.png"), full_page=True)
+
+    # Time passes beyond the close; the scheduler closes and both pages show the outcome.
+    web_live.clock.advance(11 * 60)
+    for page in (seller, buyer):
+        outcome = page.locator("#live .outcome")
+        expect(outcome).to_contain_text("Harbour Family", timeout=LIVE_TIMEOUT_MS)
+        expect(outcome).to_contain_text("wins at 12.00 EUR")
+        expect(page.locator("#live .status")).to_have_text("closed")
+        expect(page.locator("#bid-area")).to_contain_text("Bidding has ended")
+    assert seller.evaluate("window.commexStayed") is True
+    expect(buyer.locator("#live .outcome").get_by_role("link", name="contract")).to_be_visible()
+    buyer.screenshot(path=str(tmp_path / "auction-closed-phone.png"), full_page=True)
+
+    # The buyer's contract names the seller and the price.
+    buyer.locator("#live .outcome").get_by_role("link", name="contract").click()
+    expect(buyer.locator("main")).to_contain_text("Northwind Carrier")
+    expect(buyer.locator("main")).to_contain_text("12.00 EUR")
+
+    assert problems == []
+    seller_ctx.close()
+    buyer_ctx.close()
