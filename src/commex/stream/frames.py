@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from commex.domain.errors import InvalidInput
 from commex.stream.packets import I64, U8, Bools, PacketBatch, StreamKey
 from commex.stream.ragged import byte_at, col16, gather_spans, interleave, windows
 from commex.stream.rtp import fixed_headers, rtp_sizes
@@ -199,16 +200,37 @@ def _fold(total: I64) -> I64:
     return total
 
 
+def _packed(host: str, stream: int) -> tuple[bytes, bool]:
+    try:
+        return address_bytes(host)
+    except ValueError:
+        raise InvalidInput(
+            f"stream {stream} has address {host!r}, which is not an IP address", field="streams"
+        ) from None
+
+
 def _stream_columns(streams: tuple[StreamKey, ...]) -> tuple[Bools, U8, U8, I64, I64]:
+    """Per stream (and a last default one): IPv6 or not, addresses, ports. A stream between
+    an IPv4 and an IPv6 address is written as IPv6, with the IPv4 one mapped (::ffff:a.b.c.d).
+    """
     keys = (*streams, _DEFAULT_KEY)
-    packed = [(address_bytes(k.src), address_bytes(k.dst)) for k in keys]
-    if any(s[1] != d[1] for s, d in packed):
-        raise ValueError("a stream mixes IPv4 and IPv6 addresses")
-    v6 = np.array([s[1] for s, _ in packed], dtype=np.bool_)
-    src = np.frombuffer(b"".join(s[0] for s, _ in packed), dtype=np.uint8).reshape(-1, 16)
-    dst = np.frombuffer(b"".join(d[0] for _, d in packed), dtype=np.uint8).reshape(-1, 16)
+    packed = [(_packed(k.src, i), _packed(k.dst, i)) for i, k in enumerate(keys)]
+    v6 = np.array([s[1] or d[1] for s, d in packed], dtype=np.bool_)
+
+    def raw(address: tuple[bytes, bool], as_v6: bool) -> bytes:
+        data, is_v6 = address
+        return data[:10] + b"\xff\xff" + data[12:] if as_v6 and not is_v6 else data
+
+    src = np.frombuffer(
+        b"".join(raw(s, bool(m)) for (s, _), m in zip(packed, v6, strict=True)), dtype=np.uint8
+    ).reshape(-1, 16)
+    dst = np.frombuffer(
+        b"".join(raw(d, bool(m)) for (_, d), m in zip(packed, v6, strict=True)), dtype=np.uint8
+    ).reshape(-1, 16)
     sport = np.array([k.src_port for k in keys], dtype=np.int64)
     dport = np.array([k.dst_port for k in keys], dtype=np.int64)
+    if ((sport < 0) | (sport > 0xFFFF) | (dport < 0) | (dport > 0xFFFF)).any():
+        raise InvalidInput("a stream's UDP port is outside 0..65535", field="streams")
     return v6, src, dst, sport, dport
 
 

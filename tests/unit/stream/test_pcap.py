@@ -385,3 +385,15 @@ def test_pcapng_with_odd_interfaces_never_crashes(
     except InvalidInput:
         return
     assert cap.records == len(packets)
+
+
+def test_writer_handles_odd_stream_tables(tmp_path: Path, media) -> None:
+    mixed = (StreamKey("10.0.0.1", 4000, "2001:db8::2", 5000, 7),)
+    batch = media.build_batch([b"\x01" * 20] * 3, streams=mixed, ssrc=7)
+    write_pcap(tmp_path / "mixed.pcap", batch)
+    (key,) = read_capture(tmp_path / "mixed.pcap").batch.streams
+    assert ipaddress.ip_address(key.src).ipv4_mapped == ipaddress.ip_address("10.0.0.1")
+    assert key.dst == "2001:db8::2"
+    fake = media.build_batch([b"\x01"], streams=(StreamKey("caller", 1, "callee", 2, 7),))
+    with pytest.raises(InvalidInput, match="caller"):
+        write_pcap(tmp_path / "fake.pcap", fake)
