@@ -452,3 +452,25 @@ def test_pages_load_their_scripts_from_this_server_only(web_world: WebWorld) -> 
     assert "<script>" not in page.text
     for path in [*scripts, "/static/commex.css"]:
         assert web_world.browser().get(path).status_code == 200
+
+
+def test_the_event_stream_signals_a_change_and_the_end_to_a_page_rendered_before_them(
+    web_world: WebWorld,
+) -> None:
+    _, owner = web_world.person("Summit ISP", "provider")
+    auction_id = web_world.auction(owner)
+    bidder, _ = web_world.person("Harbour Family", "recipient")
+    page = web_world.browser().get(f"/auctions/{auction_id}")
+    connect = re.search(r'sse-connect="([^"]+)"', page.text)
+    assert connect
+    assert bid(bidder, auction_id, "10.00").status_code == 303
+    web_world.close_all()
+
+    stream = web_world.browser().get(connect.group(1).replace("&amp;", "&"))
+
+    assert stream.status_code == 200
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    assert "event: changed" in stream.text
+    assert "event: ended\r\ndata: closed" in stream.text
+    closed = web_world.browser().get(f"/auctions/{auction_id}")
+    assert "sse-connect" not in closed.text  # a closed auction's page has nothing to follow
