@@ -144,6 +144,12 @@ def test_a_bid_appears_live_on_the_sellers_page_and_the_outcome_after_the_close(
     expect(seller.locator("#live .countdown")).to_contain_text("min")
     auction_url = seller.url
     seller.evaluate("window.commexStayed = true")  # gone if the page reloads
+    listing = seller_ctx.new_page()
+    listing.goto(base)
+    line = listing.locator(".auction-line", has_text="Evening voice minutes")
+    expect(line).to_contain_text("0 bids")
+    expect(line).to_contain_text("Northwind Carrier")
+    listing.evaluate("window.commexStayed = true")
 
     # The buyer bids on the same auction.
     buyer.goto(auction_url)
@@ -158,6 +164,8 @@ def test_a_bid_appears_live_on_the_sellers_page_and_the_outcome_after_the_close(
     expect(live).to_contain_text("12.00")
     expect(live.locator(".standing")).to_contain_text("12.00 EUR")
     assert seller.evaluate("window.commexStayed") is True
+    expect(line).to_contain_text("1 bid", timeout=LIVE_TIMEOUT_MS)  # the list follows too
+    assert listing.evaluate("window.commexStayed") is True
     seller.screenshot(path=str(tmp_path / "auction-live.png"), full_page=True)
 
     # Time passes beyond the close; the scheduler closes and both pages show the outcome.
@@ -169,6 +177,9 @@ def test_a_bid_appears_live_on_the_sellers_page_and_the_outcome_after_the_close(
         expect(page.locator("#live .status")).to_have_text("closed")
         expect(page.locator("#bid-area")).to_contain_text("Bidding has ended")
     assert seller.evaluate("window.commexStayed") is True
+    expect(listing.locator("#open-auctions")).to_contain_text(
+        "No auctions are open", timeout=LIVE_TIMEOUT_MS
+    )
     expect(buyer.locator("#live .outcome").get_by_role("link", name="contract")).to_be_visible()
     buyer.screenshot(path=str(tmp_path / "auction-closed-phone.png"), full_page=True)
 

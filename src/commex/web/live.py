@@ -11,7 +11,8 @@ sharing the database show too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import hashlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -20,10 +21,13 @@ from starlette.concurrency import run_in_threadpool
 
 from commex.domain.auctions import Auction, Status
 from commex.domain.time import to_micros
+from commex.services.exchange import AuctionSummary, Exchange
 from commex.web.render import PageRoute
 from commex.web.session import services_of
 
 POLL_S = 2.0
+LIST_POLL_S = 5.0
+OPEN_LISTED = 100
 PING_S = 15
 MAX_STREAM_S = 600.0  # then the browser reconnects: no stream outlives a deploy for long
 
@@ -36,6 +40,48 @@ def state_of(auction: Auction) -> str:
         f"{auction.status.value}-{auction.bid_count}-{auction.bid_seq}-"
         f"{to_micros(auction.closes_at)}"
     )
+
+
+def list_state_of(summaries: Sequence[AuctionSummary]) -> str:
+    """What the list of open auctions has shown: which are open, their bids and close times."""
+    digest = hashlib.sha256()
+    for s in summaries:
+        digest.update(f"{state_of(s.auction)}-{s.auction.id};".encode())
+    return digest.hexdigest()[:16]
+
+
+def open_auctions(exchange: Exchange) -> list[AuctionSummary]:
+    return exchange.auctions(Status.OPEN, OPEN_LISTED)
+
+
+def _response(signals: AsyncIterator[dict[str, Any]]) -> Response:
+    return EventSourceResponse(
+        signals,
+        ping=PING_S,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/events")
+async def list_events(
+    request: Request, shown: Annotated[str, Query(alias="v", max_length=100)] = ""
+) -> Response:
+    """Signals for the list of open auctions: ``changed`` when a bid, a close or a new
+    auction would change it."""
+    services = services_of(request)
+
+    async def signals() -> AsyncIterator[dict[str, Any]]:
+        seen = shown
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + MAX_STREAM_S
+        while loop.time() < deadline:
+            state = list_state_of(await run_in_threadpool(open_auctions, services.exchange))
+            if state != seen:
+                seen = state
+                yield {"event": "changed", "data": state}
+            await services.hub.wait("*", timeout=LIST_POLL_S)
+
+    return _response(signals())
 
 
 @router.get("/auctions/{auction_id}/events")
@@ -65,8 +111,4 @@ async def auction_events(
                 return
             await services.hub.wait(auction_id, timeout=POLL_S)
 
-    return EventSourceResponse(
-        signals(),
-        ping=PING_S,
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return _response(signals())

@@ -18,7 +18,7 @@ from commex.domain.terms import KNOWN_SERVICES
 from commex.services.exchange import Exchange
 from commex.services.views import AuctionView
 from commex.web.forms import AUCTION_DEFAULTS, UNITS, auction_request, form_values, input_of
-from commex.web.live import state_of
+from commex.web.live import list_state_of, open_auctions, state_of
 from commex.web.render import PageRoute, is_htmx, render
 from commex.web.session import Checked, LoggedIn, Viewer, services_of
 
@@ -41,13 +41,23 @@ class WinnerLine:
 @router.get("/")
 def home(request: Request) -> Response:
     exchange = services_of(request).exchange
+    listed = open_auctions(exchange)
     return render(
         request,
         "home.html",
         {
-            "open": exchange.auctions(Status.OPEN, 100),
+            "open": listed,
+            "list_state": list_state_of(listed),
             "closed": exchange.auctions(Status.CLOSED, 10),
         },
+    )
+
+
+@router.get("/open-auctions")
+def open_list(request: Request) -> Response:
+    """The list of open auctions, fetched again when the list's event stream signals."""
+    return render(
+        request, "_open_list.html", {"open": open_auctions(services_of(request).exchange)}
     )
 
 

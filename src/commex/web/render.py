@@ -62,9 +62,11 @@ def seconds_left(until: datetime, now: datetime) -> int:
     return max(0, int((until - now).total_seconds()))
 
 
-def when(moment: datetime | None) -> str:
-    """A time for people, in UTC to the minute."""
-    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+def when(moment: datetime | None, seconds: bool = False) -> str:
+    """A time for people, in UTC to the minute (or the second)."""
+    if moment is None:
+        return ""
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 
 def duration(seconds: int) -> str:
