@@ -169,6 +169,15 @@ def error_page(request: Request, exc: CommexError) -> Response:
     return render(request, "error.html", {"title": title, "message": exc.message}, status)
 
 
+def http_error_page(request: Request, status: int, message: str | None = None) -> Response:
+    """An HTTP error (such as an address no route answers) as a page, for the server to use
+    on every path outside the API."""
+    if status == 404:
+        message = "There is no page at this address."
+    title = _TITLES.get(status, "That did not work")
+    return render(request, "error.html", {"title": title, "message": message or title}, status)
+
+
 class PageRoute(APIRoute):
     """A page route: errors from the services become HTML pages instead of JSON."""
 
