@@ -48,6 +48,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            # The location of a JSON syntax error is a character position, not a field.
+            at = first.get("loc", ("body", "?"))[-1]
+            message = f"the request body is not valid JSON (at character {at})"
+            return JSONResponse(error_body("invalid", message), 422)
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body",))
         message = f"{where}: {first.get('msg', 'invalid input')}" if where else "invalid input"
         return JSONResponse(error_body("invalid", message, where or None), 422)
