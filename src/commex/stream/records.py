@@ -74,21 +74,12 @@ def read_records(f: BinaryIO, chunk: int) -> Iterator[tuple[Records, int]]:
         block = f.read(chunk)
         read += len(block)
         data = rest + block if rest else block
-        offs: list[int] = []
-        append = offs.append
-        pos, n = 0, len(data)
-        limit = n - 16
-        while pos <= limit:  # the hot loop: one unpack per record
-            append(pos)
-            pos += 16 + length_at(data, pos + 8)[0]
-        if pos > n:  # the last record runs past the data read so far
-            pos = offs.pop()
+        buf = np.frombuffer(data, dtype=np.uint8)
+        at, pos = _walk_pcap(data, order)
         rest = data[pos:]
         if block and len(rest) >= 16 and length_at(rest, 8)[0] > _MAX_RECORD:
             raise MalformedCapture(f"corrupt pcap record header at byte {read - len(data) + pos}")
-        if offs or (not block and rest):
-            buf = np.frombuffer(data, dtype=np.uint8)
-            at = np.asarray(offs, dtype=np.int64)
+        if at.shape[0] or (not block and rest):
             head = buf[at[:, None] + np.arange(16)].view(order + "u4").astype(np.int64)
             arrival = head[:, 0] * 1_000_000 + head[:, 1] // per_us
             records = Records(buf, at + 16, head[:, 2], arrival, np.full(at.shape, link))
@@ -96,6 +87,63 @@ def read_records(f: BinaryIO, chunk: int) -> Iterator[tuple[Records, int]]:
             yield records, read
         if not block:
             return
+
+
+_SAME_BEFORE_LEAP = 16  # equal record lengths in a row before trying to leap over a run
+_FIRST_LEAP = 256
+_MAX_LEAP = 8192
+_STEPS = np.arange(_MAX_LEAP, dtype=np.int64)
+
+
+def _walk_pcap(data: bytes, order: str) -> tuple[I64, int]:
+    """Offsets of the whole pcap records in ``data`` and where the first incomplete one starts.
+
+    Records follow each other, so finding them is sequential: one ``struct`` read per record.
+    But captured media come in long runs of frames of one size (a codec's packets), so once
+    a few records in a row had the same length, a leap guesses that the next hundreds do too
+    and checks all the guesses at once with numpy; the run ends at the first guess that fails,
+    which is itself a record start.
+    """
+    length_at = struct.Struct(order + "I").unpack_from
+    # Every byte offset read as a 32-bit length: a leap's guesses are then one gather.
+    lengths = np.ndarray((max(len(data) - 3, 0),), order + "u4", data, strides=(1,))
+    pieces: list[I64] = []
+    offs: list[int] = []
+    append = offs.append
+    pos, n = 0, len(data)
+    limit = n - 16
+    leap = _FIRST_LEAP
+    previous, same = -1, 0
+    while pos <= limit:
+        length = length_at(data, pos + 8)[0]
+        if length != previous:
+            previous, same = length, 0
+        elif same < _SAME_BEFORE_LEAP:
+            same += 1
+        else:
+            step = 16 + length
+            count = min(leap, (n - pos) // step)
+            if count > 1:
+                guesses = _STEPS[:count] * step + pos
+                found = lengths[guesses + 8] != length
+                run = int(found.argmax()) if found.any() else count
+                if offs:
+                    pieces.append(np.asarray(offs, dtype=np.int64))
+                    offs = []
+                    append = offs.append
+                pieces.append(guesses[:run])
+                pos += step * run
+                leap = min(leap * 2, _MAX_LEAP) if run == count else _FIRST_LEAP
+                previous, same = -1, 0
+                continue
+        append(pos)
+        pos += 16 + length
+    if pos > n:  # the last record runs past the data read so far
+        pos = offs.pop()
+    if offs:
+        pieces.append(np.asarray(offs, dtype=np.int64))
+    at = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+    return at, pos
 
 
 def _le32(buf: U8, at: I64) -> I64:

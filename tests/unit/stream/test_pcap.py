@@ -23,6 +23,7 @@ from commex.stream.pcap import (
     with_streams,
     write_pcap,
 )
+from commex.stream.records import _walk_pcap
 from commex.stream.rtp import build_rtp
 
 
@@ -397,3 +398,29 @@ def test_writer_handles_odd_stream_tables(tmp_path: Path, media) -> None:
     fake = media.build_batch([b"\x01"], streams=(StreamKey("caller", 1, "callee", 2, 7),))
     with pytest.raises(InvalidInput, match="caller"):
         write_pcap(tmp_path / "fake.pcap", fake)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(1, 80)), max_size=12),
+    st.integers(0, 30),
+    st.sampled_from(["<", ">"]),
+)
+def test_record_walk_finds_every_record(runs, cut: int, order: str) -> None:
+    # Runs of equal-length records (as media produce) mixed with odd ones; the leaping walk
+    # must find exactly what a plain record-by-record walk finds.
+    lengths = [length for length, repeat in runs for _ in range(repeat)]
+    data = b"".join(
+        struct.pack(order + "IIII", i, 0, length, length) + bytes([i % 256]) * length
+        for i, length in enumerate(lengths)
+    )
+    data = data[: max(len(data) - cut, 0)]
+    expected, pos = [], 0
+    while pos + 16 <= len(data):
+        end = pos + 16 + struct.unpack_from(order + "I", data, pos + 8)[0]
+        if end > len(data):
+            break
+        expected.append(pos)
+        pos = end
+    at, rest = _walk_pcap(data, order)
+    assert at.tolist() == expected and rest == pos
