@@ -121,11 +121,11 @@ def test_a_bid_appears_live_on_the_sellers_page_and_the_outcome_after_the_close(
     problems: list[str] = []
     for page in (seller, buyer):
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
         page.on(
             "response",
             lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
         )
+        page.on("pageerror", lambda e: problems.append(str(e)))
 
     _sign_up(seller, base, "Northwind Carrier", "provider")
     _sign_up(buyer, base, "Harbour Family", "recipient")
@@ -156,6 +156,11 @@ def test_a_bid_appears_live_on_the_sellers_page_and_the_outcome_after_the_close(
     buyer.get_by_label("Your bid").fill("12.00")
     buyer.get_by_role("button", name="Place bid").click()
     expect(buyer.get_by_role("status")).to_have_text("Your bid of 12.00 EUR is in.")
+
+    # A refused bid says why, in place.
+    buyer.get_by_label("Your bid").fill("12.505")
+    buyer.get_by_role("button", name="Place bid").click()
+    expect(buyer.locator("#bid-area").get_by_role("alert")).to_contain_text("decimal places")
 
     # The seller's open page shows the bid without a reload.
     live = seller.locator("#live")
@@ -188,6 +193,8 @@ def test_a_bid_appears_live_on_the_sellers_page_and_the_outcome_after_the_close(
     expect(buyer.locator("main")).to_contain_text("Northwind Carrier")
     expect(buyer.locator("main")).to_contain_text("12.00 EUR")
 
-    assert problems == []
+    refused = [p for p in problems if p.endswith("/bids") and p.startswith("422 ")]
+    assert len(refused) == 1  # the refused bid, and nothing else failed or complained
+    assert [p for p in problems if "422" not in p] == []
     seller_ctx.close()
     buyer_ctx.close()

@@ -15,6 +15,7 @@ from commex.domain.auctions import Status
 from commex.domain.errors import CommexError, NotFound, Unauthenticated, status_of
 from commex.domain.reputation import Reputation
 from commex.domain.terms import KNOWN_SERVICES
+from commex.services.auth import WebSession
 from commex.services.exchange import Exchange
 from commex.services.views import AuctionView
 from commex.web.forms import AUCTION_DEFAULTS, UNITS, auction_request, form_values, input_of
@@ -149,7 +150,9 @@ def place_bid(
     return RedirectResponse(f"/auctions/{auction_id}?placed={bid.amount}", status_code=303)
 
 
-def _auction_context(request: Request, auction_id: str, viewer: Any) -> dict[str, Any]:
+def _auction_context(
+    request: Request, auction_id: str, viewer: WebSession | None
+) -> dict[str, Any]:
     exchange = services_of(request).exchange
     viewer_id = viewer.account.id if viewer is not None else None
     view = exchange.view(auction_id, viewer_id)
