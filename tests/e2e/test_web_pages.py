@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from commex.adapters.clock import ManualClock
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import Services, in_memory_services
+from commex.domain.errors import Unauthenticated
 from commex.server import create_server
 
 PASSWORD = "correct horse battery"
@@ -159,6 +160,33 @@ def test_a_wrong_password_is_refused_on_the_form_and_next_never_leaves_the_site(
         data={"name": "Harbour Family", "password": PASSWORD, "next": "//evil.example/"},
     )
     assert away.headers["location"] == "/"
+
+
+def test_login_and_signup_posted_from_another_site_are_refused(web_world: WebWorld) -> None:
+    web_world.services.auth.register("Harbour Family", ["recipient"], PASSWORD)
+    browser = web_world.browser()
+    forged = {"Origin": "https://evil.example"}
+
+    login = browser.post(
+        "/login", data={"name": "Harbour Family", "password": PASSWORD}, headers=forged
+    )
+    signup = browser.post(
+        "/signup",
+        data={"name": "Eve", "roles": ["recipient"], "password": PASSWORD},
+        headers=forged,
+    )
+
+    assert login.status_code == 403
+    assert "set-cookie" not in login.headers
+    assert signup.status_code == 403
+    with pytest.raises(Unauthenticated):
+        web_world.services.auth.login("Eve", PASSWORD)  # no account was opened
+    same = browser.post(
+        "/login",
+        data={"name": "Harbour Family", "password": PASSWORD},
+        headers={"Origin": "http://testserver"},
+    )
+    assert same.status_code == 303
 
 
 def test_logout_needs_the_csrf_token_and_then_ends_the_session(web_world: WebWorld) -> None:

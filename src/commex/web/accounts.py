@@ -14,6 +14,7 @@ from commex.web.render import PageRoute, render, safe_next
 from commex.web.session import (
     Checked,
     LoggedIn,
+    SameOrigin,
     clear_session_cookie,
     services_of,
     set_session_cookie,
@@ -29,7 +30,7 @@ def login_form(request: Request, next: str = "/") -> Response:
     return render(request, "login.html", {"next": safe_next(next), "name": "", "error": ""})
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[SameOrigin])
 def login(request: Request, name: Text = "", password: Text = "", next: Text = "/") -> Response:
     try:
         session = services_of(request).auth.login(name, password)
@@ -54,7 +55,7 @@ def signup_form(request: Request) -> Response:
     return _signup_form(request, "", [], {})
 
 
-@router.post("/signup")
+@router.post("/signup", dependencies=[SameOrigin])
 def signup(
     request: Request,
     name: Text = "",

@@ -7,6 +7,7 @@ this module only carries it between the browser and the services.
 from __future__ import annotations
 
 from typing import Annotated, cast
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 
@@ -60,6 +61,16 @@ async def checked_session(request: Request) -> WebSession:
     return session
 
 
+def same_origin(request: Request) -> None:
+    """Refuse a login or signup posted from another site's page (login CSRF), which the
+    session's CSRF token cannot cover because there is no session yet."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return  # browsers send it with every form post; other clients have no page to forge
+    if origin == "null" or urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise Forbidden("this form did not come from commex; please use the form on this site")
+
+
 def set_session_cookie(request: Request, response: Response, session: WebSession) -> None:
     response.set_cookie(
         COOKIE,
@@ -81,3 +92,4 @@ def clear_session_cookie(request: Request, response: Response) -> None:
 Viewer = Annotated[WebSession | None, Depends(current_session)]
 LoggedIn = Annotated[WebSession, Depends(require_session)]
 Checked = Annotated[WebSession, Depends(checked_session)]
+SameOrigin = Depends(same_origin)
