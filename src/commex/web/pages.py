@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from commex.domain.auctions import Status
 from commex.domain.errors import CommexError, NotFound, Unauthenticated, status_of
@@ -73,7 +74,7 @@ async def create_auction(request: Request, session: Checked) -> Response:
     exchange = services_of(request).exchange
     try:
         req = auction_request(values, exchange.clock.now())
-        auction = exchange.create_auction(session.account.id, req)
+        auction = await run_in_threadpool(exchange.create_auction, session.account.id, req)
     except (NotFound, Unauthenticated):
         raise
     except CommexError as exc:

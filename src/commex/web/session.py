@@ -10,6 +10,7 @@ from typing import Annotated, cast
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from commex.bootstrap import Services
 from commex.domain.errors import Forbidden, Unauthenticated
@@ -50,7 +51,7 @@ def require_session(request: Request) -> WebSession:
 async def checked_session(request: Request) -> WebSession:
     """The logged-in session of a state-changing request that carried its CSRF token, in the
     form's hidden field or (from HTMX) in a header."""
-    session = require_session(request)
+    session = await run_in_threadpool(require_session, request)  # a database read
     presented = request.headers.get(CSRF_HEADER)
     if not presented:
         form = await request.form()
