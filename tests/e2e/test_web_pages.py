@@ -425,6 +425,8 @@ def test_the_create_form_opens_an_auction_and_redirects_to_it(web_world: WebWorl
         ({"title": ""}, "title", "title must be"),
         ({"reserve": "lots"}, "reserve", "reserve must be a decimal"),
         ({"closes_in": ""}, "closes_in", "closes"),
+        ({"closes_in": "999999999999999", "closes_in_unit": "days"}, "closes_in", "too far"),
+        ({"closes_in": "3000", "closes_in_unit": "days"}, "closes_in", "within 366 days"),
         ({"duration": "ten"}, "duration", "whole number"),
         ({"quantity": "3"}, "quantity", "english auctions sell one block"),
         ({"terms.max_members": "0"}, "terms.max_members", "max_members"),
@@ -502,3 +504,37 @@ def test_the_event_stream_signals_a_change_and_the_end_to_a_page_rendered_before
     assert "event: ended\r\ndata: closed" in stream.text
     closed = web_world.browser().get(f"/auctions/{auction_id}")
     assert "sse-connect" not in closed.text  # a closed auction's page has nothing to follow
+
+
+CREATE_FIELDS = (
+    "title",
+    "direction",
+    "format",
+    "terms.service",
+    "duration",
+    "duration_unit",
+    "terms.min_rate_bps",
+    "terms.max_rate_bps",
+    "terms.max_members",
+    "terms.steps",
+    "closes_in",
+    "closes_in_unit",
+    "currency",
+    "quantity",
+    "reserve",
+    "min_increment",
+    "soft_close_s",
+    "reputation_weight",
+)
+
+
+@pytest.mark.parametrize("junk", ["", "-1", "0", "1e9999", "NaN", "\x00", "٣", "9" * 40, "a,b"])
+def test_no_value_in_any_create_field_breaks_the_server(web_world: WebWorld, junk: str) -> None:
+    seller, _ = web_world.person("Summit ISP", "provider", "recipient")
+    csrf = csrf_of(seller)
+    base = {"csrf": csrf, "title": "t", "terms.service": "voice", "duration": "1"}
+    base |= {"closes_in": "1", "currency": "EUR", "direction": "reverse", "format": "english"}
+    for name in CREATE_FIELDS:
+        answer = seller.post("/auctions/new", data={**base, name: junk})
+        assert answer.status_code in (303, 403, 422), (name, answer.status_code)
+        assert "text/html" in answer.headers.get("content-type", "text/html")

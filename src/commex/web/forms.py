@@ -79,7 +79,10 @@ def auction_request(values: Mapping[str, str], now: datetime) -> dict[str, Any]:
     closes_in = _int(values, "closes_in")
     if closes_in is None or closes_in <= 0:
         raise InvalidInput("say when the auction closes: a number more than zero", "closes_in")
-    request["closes_at"] = now + timedelta(seconds=closes_in * _unit(values, "closes_in_unit"))
+    try:
+        request["closes_at"] = now + timedelta(seconds=closes_in * _unit(values, "closes_in_unit"))
+    except OverflowError as exc:  # beyond the calendar: the services' own limit says more
+        raise InvalidInput("that is too far away for an auction to close", "closes_in") from exc
     return request
 
 
