@@ -538,3 +538,15 @@ def test_no_value_in_any_create_field_breaks_the_server(web_world: WebWorld, jun
         answer = seller.post("/auctions/new", data={**base, name: junk})
         assert answer.status_code in (303, 403, 422), (name, answer.status_code)
         assert "text/html" in answer.headers.get("content-type", "text/html")
+
+
+@pytest.mark.parametrize("junk", ["", "-1", "0", "1e9999", "NaN", "\x00", "٣", "9" * 40, "1.001"])
+def test_no_amount_breaks_the_bid_form(web_world: WebWorld, junk: str) -> None:
+    _, owner = web_world.person("Summit ISP", "provider")
+    auction_id = web_world.auction(owner)
+    bidder, _ = web_world.person("Harbour Family", "recipient")
+    for fields in ({"amount": junk}, {"amount": "5.00", "max_amount": junk}):
+        answer = bidder.post(
+            f"/auctions/{auction_id}/bids", data={**fields, "csrf": csrf_of(bidder)}
+        )
+        assert answer.status_code in (303, 403, 409, 422), (fields, answer.status_code)
