@@ -281,10 +281,10 @@ def test_a_bid_through_the_form_shows_on_the_page_with_name_and_reputation(
 
     answer = bid(bidder, auction_id, "20.00", max_amount="40.00")
     assert answer.status_code == 303
-    assert answer.headers["location"] == f"/auctions/{auction_id}?placed=20.00"
+    assert answer.headers["location"] == f"/auctions/{auction_id}?placed=20.00&limit=40.00"
 
     mine = bidder.get(answer.headers["location"])
-    assert "Your bid of 20.00 EUR is in" in mine.text
+    assert "Your bid of 20.00 EUR is in. The exchange bids for you up to 40.00 EUR." in mine.text
     assert "your limit 40.00" in mine.text
     assert "Standing price" in mine.text
     stranger = web_world.browser().get(f"/auctions/{auction_id}")

@@ -144,11 +144,13 @@ def place_bid(
         context.update(bid_error=exc.message, amount=amount, max_amount=max_amount)
         page = "_bid_area.html" if is_htmx(request) else "auction.html"
         return render(request, page, context, status_of(exc)[0])
+    limit = "" if bid.max_amount is None else str(bid.max_amount)
     if is_htmx(request):
         context = _auction_context(request, auction_id, session)
-        context["placed"] = str(bid.amount)
+        context.update(placed=str(bid.amount), limit=limit)
         return render(request, "_bid_area.html", context)
-    return RedirectResponse(f"/auctions/{auction_id}?placed={bid.amount}", status_code=303)
+    query = f"placed={bid.amount}" + (f"&limit={limit}" if limit else "")
+    return RedirectResponse(f"/auctions/{auction_id}?{query}", status_code=303)
 
 
 def _auction_context(
@@ -158,6 +160,7 @@ def _auction_context(
     viewer_id = viewer.account.id if viewer is not None else None
     view = exchange.view(auction_id, viewer_id)
     placed = request.query_params.get("placed", "")
+    limit = request.query_params.get("limit", "")
     return {
         "view": view,
         "wire": view.to_dict(),
@@ -167,6 +170,7 @@ def _auction_context(
         "state": state_of(view.auction),
         "idem": secrets.token_urlsafe(16),
         "placed": placed if _AMOUNT.fullmatch(placed) else "",
+        "limit": limit if _AMOUNT.fullmatch(limit) else "",
     }
 
 
