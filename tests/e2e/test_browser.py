@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -198,3 +198,43 @@ def test_a_bid_appears_live_on_the_sellers_page_and_the_outcome_after_the_close(
     assert [p for p in problems if "422" not in p] == []
     seller_ctx.close()
     buyer_ctx.close()
+
+
+def test_logging_in_and_bidding_work_without_javascript(
+    web_live: WebLive, web_browser: Browser
+) -> None:
+    services = web_live.services
+    seller = services.auth.register("Summit ISP", ["provider"], PASSWORD).account
+    services.auth.register("Riverside Centre", ["recipient"], PASSWORD)
+    auction = services.exchange.create_auction(
+        seller.id,
+        {
+            "direction": "forward",
+            "format": "second-price",
+            "title": "Sealed data block",
+            "terms": {"service": "data", "duration_s": 86400},
+            "currency": "EUR",
+            "closes_at": (web_live.clock.now() + timedelta(hours=1)).isoformat(),
+        },
+    )
+    context = web_browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+
+    page.goto(f"{web_live.url}/auctions/{auction.id}")
+    page.get_by_role("link", name="Log in to bid").click()
+    page.get_by_label("Name").fill("Riverside Centre")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("h1")).to_have_text("Sealed data block")  # back where the visitor was
+    page.get_by_label("Your bid").fill("70.00")
+    page.get_by_role("button", name="Place bid").click()
+
+    expect(page.get_by_role("status")).to_have_text("Your bid of 70.00 EUR is in.")
+    expect(page.locator("#live")).to_contain_text("Riverside Centre")
+    expect(page.locator("#live")).to_contain_text("sealed until the close")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator("header")).to_contain_text("Log in")
+    page.goto(f"{web_live.url}/auctions/{auction.id}")
+    expect(page.locator("#live")).to_contain_text("1 bid")
+    expect(page.locator("#live")).not_to_contain_text("70.00")  # A8: a visitor sees none
+    context.close()
