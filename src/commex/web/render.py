@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
 from commex.domain.auctions import Auction, Direction, Format
 from commex.domain.errors import CommexError, InvalidInput, Unauthenticated, status_of
@@ -188,10 +189,12 @@ class PageRoute(APIRoute):
             try:
                 return await handler(request)
             except CommexError as exc:
-                return error_page(request, exc)
+                error = exc
             except RequestValidationError as exc:
                 first = exc.errors()[0] if exc.errors() else {}
                 where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "form"))
-                return error_page(request, InvalidInput(f"{where}: {first.get('msg', '')}", where))
+                error = InvalidInput(f"{where}: {first.get('msg', '')}", where)
+            # The page looks up who is viewing, a database read: off the event loop.
+            return await run_in_threadpool(error_page, request, error)
 
         return page_handler
