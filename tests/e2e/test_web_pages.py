@@ -336,6 +336,7 @@ def test_sealed_bids_stay_private_until_the_close_then_the_outcome_is_public(
 
     path = f"/auctions/{auction_id}"
     assert "57.25" in bidder.get(path).text
+    assert "57.25" in bidder.get(f"{path}/live").text
     for viewer in (stranger, owner_browser, web_world.browser()):
         page = viewer.get(path)
         assert page.status_code == 200
@@ -343,6 +344,10 @@ def test_sealed_bids_stay_private_until_the_close_then_the_outcome_is_public(
         assert "Harbour Family" not in page.text
         assert "1 bid" in page.text
         assert "sealed until the close" in page.text
+        live = viewer.get(f"{path}/live")  # what the live panel fetches: the same privacy
+        assert live.status_code == 200
+        assert "57.25" not in live.text
+        assert "Harbour Family" not in live.text
 
     web_world.close_all()
 
