@@ -42,48 +42,10 @@ def merge(results: Iterable[PacketBatch]) -> PacketBatch:
         return PacketBatch()
     merged = concat(batches)
     if not _is_sorted(merged.index):
-        merged = reorder(merged, np.argsort(merged.index, kind="stable"))
+        merged = merged.take(np.argsort(merged.index, kind="stable"))
     if merged.index.shape[0] > 1 and bool(np.any(np.diff(merged.index) == 0)):
         raise SegmentFailed("a packet came back from two segments")
     return merged
-
-
-def reorder(batch: PacketBatch, order: Any) -> PacketBatch:
-    """``batch.take(order)`` for a permutation, moving payloads a whole row at a time.
-
-    Rows of one payload size are copied as rows of a 2-D window view, so a stream of
-    equal-sized audio packets costs one row copy per packet instead of an index per byte.
-    """
-    sizes = np.diff(batch.offsets)[order]
-    offsets = np.zeros(len(batch) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=offsets[1:])
-    payload = np.empty(int(offsets[-1]), dtype=np.uint8)
-    starts = batch.offsets[:-1][order]
-    for size in np.unique(sizes).tolist():
-        if size == 0:
-            continue
-        rows = np.flatnonzero(sizes == size)
-        src = np.lib.stride_tricks.sliding_window_view(batch.payload, size)
-        dst = np.lib.stride_tricks.sliding_window_view(payload, size, writeable=True)
-        dst[offsets[:-1][rows]] = src[starts[rows]]
-    rest = batch.take(order) if batch.header_extra.shape[0] else None
-    return PacketBatch(
-        index=batch.index[order],
-        stream=batch.stream[order],
-        arrival_us=batch.arrival_us[order],
-        seq=batch.seq[order],
-        timestamp=batch.timestamp[order],
-        ssrc=batch.ssrc[order],
-        payload_type=batch.payload_type[order],
-        marker=batch.marker[order],
-        csrc_count=batch.csrc_count[order],
-        has_extension=batch.has_extension[order],
-        payload=payload,
-        offsets=offsets,
-        header_extra=rest.header_extra if rest is not None else batch.header_extra,
-        extra_offsets=rest.extra_offsets if rest is not None else np.zeros_like(offsets),
-        streams=batch.streams,
-    )
 
 
 def _is_sorted(values: Any) -> bool:

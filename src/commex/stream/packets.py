@@ -14,12 +14,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-U8 = npt.NDArray[np.uint8]
-U16 = npt.NDArray[np.uint16]
-U32 = npt.NDArray[np.uint32]
-I32 = npt.NDArray[np.int32]
-I64 = npt.NDArray[np.int64]
-Bools = npt.NDArray[np.bool_]
+from commex.stream.ragged import gather_spans
+from commex.stream.types import I32, I64, U8, U16, U32, Bools
+
+__all__ = ["I32", "I64", "U8", "U16", "U32", "Bools", "PacketBatch", "StreamKey", "concat"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +103,7 @@ class PacketBatch:
 def gather_ragged(buffer: U8, offsets: I64, rows: I64) -> tuple[U8, I64]:
     """Gather rows of a ragged byte array (``buffer`` cut at ``offsets``) without a Python loop."""
     starts = offsets[:-1][rows]
-    sizes = offsets[1:][rows] - starts
-    new_offsets = np.zeros(rows.shape[0] + 1, dtype=np.int64)
-    np.cumsum(sizes, out=new_offsets[1:])
-    total = int(new_offsets[-1])
-    if total == 0:
-        return np.zeros(0, dtype=np.uint8), new_offsets
-    # Position j of the output reads buffer[starts[row(j)] + (j - new_offsets[row(j)])].
-    row_of = np.repeat(np.arange(rows.shape[0], dtype=np.int64), sizes)
-    src = starts[row_of] + (np.arange(total, dtype=np.int64) - new_offsets[:-1][row_of])
-    return buffer[src], new_offsets
+    return gather_spans(buffer, starts, offsets[1:][rows] - starts)
 
 
 def concat(batches: list[PacketBatch]) -> PacketBatch:

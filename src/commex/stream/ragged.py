@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from commex.stream.packets import I64, U8, Bools
+from commex.stream.types import I64, U8, Bools
 
 
 def be16(buf: U8, at: I64) -> I64:
@@ -32,6 +32,9 @@ def byte_at(buf: U8, at: I64) -> I64:
     if buf.shape[0] == 0:
         return np.zeros(at.shape, dtype=np.int64)
     return np.take(buf, at, mode="clip").astype(np.int64)
+
+
+_MAX_ROW_SIZES = 16
 
 
 def span_index(starts: I64, sizes: I64, total: int) -> I64:
@@ -74,10 +77,38 @@ def gather_spans(buf: U8, starts: I64, sizes: I64) -> tuple[U8, I64]:
     total = int(offsets[-1])
     if total == 0:
         return np.zeros(0, dtype=np.uint8), offsets
+    rows = _rows_by_size(buf, starts, sizes, offsets)
+    if rows is not None:
+        return rows, offsets
     mask = _span_mask(buf.shape[0], starts, sizes, total)
     if mask is not None:
         return buf[: mask.shape[0]][mask], offsets
     return buf[span_index(starts, sizes, total)], offsets
+
+
+def _rows_by_size(buf: U8, starts: I64, sizes: I64, offsets: I64) -> U8 | None:
+    """Gather spans a whole row at a time, one strided row gather per distinct span size.
+
+    RTP payloads come in very few sizes (one per codec and packet time, plus short comfort
+    noise), so this is a handful of row copies instead of an index entry per byte. None when
+    there are too many sizes or a span leaves the buffer (the index path handles those).
+    """
+    if buf.ndim != 1 or buf.strides[0] != 1 or int(starts.min()) < 0:
+        return None
+    if int((starts + sizes).max()) > buf.shape[0]:
+        return None
+    distinct = np.unique(sizes)
+    if distinct.shape[0] > _MAX_ROW_SIZES:
+        return None
+    out = np.empty(int(offsets[-1]), dtype=np.uint8)
+    for width in distinct.tolist():
+        if width == 0:
+            continue
+        rows = np.flatnonzero(sizes == width) if distinct.shape[0] > 1 else slice(None)
+        src = np.lib.stride_tricks.sliding_window_view(buf, width)
+        dst = np.lib.stride_tricks.sliding_window_view(out, width, writeable=True)
+        dst[offsets[:-1][rows]] = src[starts[rows]]
+    return out
 
 
 def scatter_spans(out: U8, dest: I64, data: U8, offsets: I64) -> None:

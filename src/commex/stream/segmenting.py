@@ -8,7 +8,9 @@ Every packet has a processing class: ``speech`` or ``silence`` (G.711/L16 audio,
 voice-activity rule of :mod:`commex.stream.steps.vad`), ``comfort-noise`` (payload type 13),
 ``telephone-event`` (a dynamic payload type carrying 4-byte RFC 4733 events), or ``other``.
 A segment's ``kind`` is the class of its packets, or ``mixed``. The ``content`` policy starts a
-new segment wherever the class changes.
+new segment wherever the class changes. Classifying costs a level computation over every
+sample, so the ``packets`` and ``ms`` policies skip it unless asked (``classify=True``); their
+segments are then of kind ``unclassified`` with ``group`` equal to their id.
 
 Similarity to earlier sequences: each segment gets a signature (its kind, the run-length
 pattern of its payload types, and its energy profile as the mean level of each quarter in
@@ -73,7 +75,7 @@ class Segment:
     group: int = -1
 
 
-def classify(batch: PacketBatch, levels: F64 | None = None) -> I64:
+def packet_classes(batch: PacketBatch, levels: F64 | None = None) -> I64:
     """Each packet's processing class as an index into :data:`KINDS` (``levels`` as given by
     :func:`~commex.stream.steps.vad.levels_dbov`, when already known)."""
     pts = batch.payload_type
@@ -104,23 +106,34 @@ def _times_ms(batch: PacketBatch, rows: I64) -> I64:
     return elapsed
 
 
-def _cuts(policy: SegmentPolicy, rows: I64, batch: PacketBatch, kinds: I64) -> I64:
+def _cuts(policy: SegmentPolicy, rows: I64, batch: PacketBatch, kinds: I64 | None) -> I64:
     """Positions within ``rows`` where a new segment starts (always including 0)."""
     n = rows.shape[0]
     if policy.kind == "packets":
         return np.arange(0, n, policy.size, dtype=np.int64)
-    label = _times_ms(batch, rows) // policy.size if policy.kind == "ms" else kinds[rows]
+    if policy.kind == "ms":
+        label = _times_ms(batch, rows) // policy.size
+    else:
+        assert kinds is not None  # content cuts always classify
+        label = kinds[rows]
     change = np.flatnonzero(label[1:] != label[:-1]) + 1
     return np.concatenate([[0], change]).astype(np.int64)
 
 
-def segment(batch: PacketBatch, policy: SegmentPolicy) -> list[Segment]:
-    """Cut ``batch`` into segments by ``policy`` (see the module notes)."""
+def segment(
+    batch: PacketBatch, policy: SegmentPolicy, *, classify: bool | None = None
+) -> list[Segment]:
+    """Cut ``batch`` into segments by ``policy`` (see the module notes). ``classify`` defaults
+    to true for the ``content`` policy only."""
     if len(batch) == 0:
         return []
-    raw_levels = levels_dbov(batch)
-    kinds = classify(batch, raw_levels)
-    levels = np.nan_to_num(raw_levels, nan=0.0)
+    if classify is None:
+        classify = policy.kind == "content"
+    kinds = levels = None
+    if classify:
+        raw_levels = levels_dbov(batch)
+        kinds = packet_classes(batch, raw_levels)
+        levels = np.nan_to_num(raw_levels, nan=0.0)
     pieces: list[tuple[int, I64]] = []
     order = np.argsort(batch.index, kind="stable")
     for s in np.unique(batch.stream).tolist():
@@ -131,9 +144,12 @@ def segment(batch: PacketBatch, policy: SegmentPolicy) -> list[Segment]:
     seen: dict[tuple[object, ...], int] = {}
     out: list[Segment] = []
     for seg_id, (_, rows) in enumerate(pieces):
-        present = np.unique(kinds[rows])
-        kind = KINDS[int(present[0])] if present.shape[0] == 1 else "mixed"
-        group = seen.setdefault(_signature(kind, batch, rows, levels), seg_id)
+        if kinds is None or levels is None:
+            kind, group = "unclassified", seg_id
+        else:
+            present = np.unique(kinds[rows])
+            kind = KINDS[int(present[0])] if present.shape[0] == 1 else "mixed"
+            group = seen.setdefault(_signature(kind, batch, rows, levels), seg_id)
         out.append(Segment(id=seg_id, kind=kind, batch=_take(batch, rows), group=group))
     return out
 

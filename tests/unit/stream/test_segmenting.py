@@ -103,7 +103,7 @@ def test_repeated_sequence_shares_a_group(media) -> None:
     prompt = [media.encode(rng.normal(0, 5000, 160), PCMU_PT).tobytes() for _ in range(5)]
     other = [media.encode(rng.normal(0, 300, 160), PCMU_PT).tobytes() for _ in range(5)]
     batch = media.build_batch(prompt + other + prompt)
-    segments = segment(batch, SegmentPolicy.parse("packets:5"))
+    segments = segment(batch, SegmentPolicy.parse("packets:5"), classify=True)
     assert len(segments) == 3
     assert segments[2].group == segments[0].group == 0
     assert segments[1].group == 1
@@ -111,7 +111,16 @@ def test_repeated_sequence_shares_a_group(media) -> None:
 
 def test_mixed_kinds_in_a_fixed_segment(media) -> None:
     batch = media.build_batch([bytes([0xFF]) * 160, b"\x40"], payload_type=[PCMU_PT, 13])
-    assert [s.kind for s in segment(batch, SegmentPolicy.parse("packets:2"))] == ["mixed"]
+    assert [s.kind for s in segment(batch, SegmentPolicy.parse("packets:2"), classify=True)] == [
+        "mixed"
+    ]
+
+
+def test_count_and_time_policies_skip_classifying_unless_asked(media) -> None:
+    batch = media.build_batch([bytes([0xFF]) * 160] * 4)
+    segments = segment(batch, SegmentPolicy.parse("packets:2"))
+    assert [(s.kind, s.group) for s in segments] == [("unclassified", 0), ("unclassified", 1)]
+    assert [s.kind for s in segment(batch, SegmentPolicy.parse("content"))] == ["silence"]
 
 
 def test_empty_batch_has_no_segments(media) -> None:
