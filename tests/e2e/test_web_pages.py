@@ -14,9 +14,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from commex.adapters.clock import ManualClock
+from commex.adapters.memory import FixedReputations
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import Services, in_memory_services
+from commex.domain.accounts import Role
 from commex.domain.errors import Unauthenticated
+from commex.domain.reputation import Reputation
 from commex.server import create_server
 
 PASSWORD = "correct horse battery"
@@ -27,6 +30,7 @@ START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 class WebWorld:
     services: Services
     clock: ManualClock
+    reputations: FixedReputations
     app: FastAPI
 
     def browser(self, https: bool = False) -> TestClient:
@@ -61,8 +65,11 @@ class WebWorld:
 @pytest.fixture
 def web_world() -> Iterator[WebWorld]:
     clock = ManualClock(START)
-    services = in_memory_services(clock=clock, hasher=Argon2Hasher(time_cost=1, memory_kib=1024))
-    yield WebWorld(services, clock, create_server(services, scheduler=False))
+    reputations = FixedReputations()
+    services = in_memory_services(
+        clock=clock, reputations=reputations, hasher=Argon2Hasher(time_cost=1, memory_kib=1024)
+    )
+    yield WebWorld(services, clock, reputations, create_server(services, scheduler=False))
     services.shutdown()
 
 
@@ -97,6 +104,28 @@ def test_home_lists_open_auctions_with_kind_bids_time_left_and_owner_reputation(
     assert "Northwind Carrier" in page.text
     assert "no ratings yet" in page.text
     assert "Log in" in page.text
+
+
+def test_reputation_is_shown_wherever_a_party_appears(web_world: WebWorld) -> None:
+    seller, owner = web_world.person("Northwind Carrier", "provider")
+    buyer, bidder = web_world.person("Harbour Family", "recipient")
+    web_world.reputations.set(owner, Role.PROVIDER, Reputation(48.0, 2.0, 50))
+    web_world.reputations.set(bidder, Role.RECIPIENT, Reputation(3.0, 0.0, 3))
+    auction_id = web_world.auction(owner, title="Voice block")
+    assert bid(buyer, auction_id, "30.00").status_code == 303
+    seller_rep, buyer_rep = "96% positive, 50 ratings", "100% positive, 3 ratings"
+
+    assert seller_rep in web_world.browser().get("/").text
+    page = web_world.browser().get(f"/auctions/{auction_id}").text
+    assert seller_rep in page
+    assert page.count(buyer_rep) == 2  # next to the leader and next to the bid
+    account = seller.get("/account").text
+    assert seller_rep in account
+    assert "no ratings yet" in account  # as a recipient
+    web_world.close_all()
+    assert buyer_rep in web_world.browser().get(f"/auctions/{auction_id}").text  # the winner
+    assert seller_rep in buyer.get("/contracts").text
+    assert buyer_rep in seller.get("/contracts").text
 
 
 def test_titles_and_names_are_shown_as_text_never_as_markup(web_world: WebWorld) -> None:
