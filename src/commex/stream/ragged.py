@@ -117,12 +117,34 @@ def scatter_spans(out: U8, dest: I64, data: U8, offsets: I64) -> None:
     total = int(offsets[-1]) - int(offsets[0])
     if total == 0:
         return
+    if _scatter_rows_by_size(out, dest, data, offsets, sizes):
+        return
     source = data[offsets[0] : offsets[-1]]
     mask = _span_mask(out.shape[0], dest, sizes, total)
     if mask is not None:
         out[: mask.shape[0]][mask] = source
     else:
         out[span_index(dest, sizes, total)] = source
+
+
+def _scatter_rows_by_size(out: U8, dest: I64, data: U8, offsets: I64, sizes: I64) -> bool:
+    """The row-at-a-time counterpart of :func:`_rows_by_size` for writing; False when it does
+    not apply (too many sizes, or a span outside either buffer)."""
+    if out.strides[0] != 1 or data.strides[0] != 1 or int(dest.min()) < 0:
+        return False
+    if int((dest + sizes).max()) > out.shape[0] or int(offsets[-1]) > data.shape[0]:
+        return False
+    distinct = np.unique(sizes)
+    if distinct.shape[0] > _MAX_ROW_SIZES:
+        return False
+    for width in distinct.tolist():
+        if width == 0:
+            continue
+        rows = np.flatnonzero(sizes == width) if distinct.shape[0] > 1 else slice(None)
+        src = np.lib.stride_tricks.sliding_window_view(data, width)
+        dst = np.lib.stride_tricks.sliding_window_view(out, width, writeable=True)
+        dst[dest[rows]] = src[offsets[:-1][rows]]
+    return True
 
 
 def windows(buf: U8, at: I64, width: int) -> U8:
@@ -166,23 +188,23 @@ def col32(win: U8, col: int) -> I64:
 
 def interleave(parts: list[tuple[U8, I64]]) -> U8:
     """Row by row, the concatenation of every part's row: part ``k`` is ragged bytes and its
-    per-row sizes. One ``repeat`` labels each output byte with its part, so every part is
-    placed with one masked assignment, whatever the number of rows."""
-    parts = [(data, sizes) for data, sizes in parts if data.shape[0]]
-    if not parts:
+    per-row sizes. Each part is written with row copies grouped by size (see
+    :func:`scatter_spans`), whatever the number of rows."""
+    live = [(data, sizes) for data, sizes in parts if data.shape[0]]
+    if not live:
         return np.zeros(0, dtype=np.uint8)
-    out = np.empty(sum(int(d.shape[0]) for d, _ in parts), dtype=np.uint8)
-    if len(parts) == 1:
-        out[:] = parts[0][0]
-        return out
-    n = parts[0][1].shape[0]
-    counts = np.stack([sizes for _, sizes in parts], axis=1).ravel()
-    labels = np.repeat(np.tile(np.arange(len(parts), dtype=np.uint8), n), counts)
-    if len(parts) == 2:
-        first = labels == 0
-        out[first] = parts[0][0]
-        out[~first] = parts[1][0]
-        return out
-    for k, (data, _) in enumerate(parts):
-        out[labels == k] = data
+    if len(live) == 1:
+        return live[0][0].copy()
+    n = live[0][1].shape[0]
+    row_sizes = np.zeros(n, dtype=np.int64)
+    for _, sizes in live:
+        row_sizes += sizes
+    pos = np.zeros(n, dtype=np.int64)
+    np.cumsum(row_sizes[:-1], out=pos[1:])
+    out = np.empty(int(row_sizes.sum()), dtype=np.uint8)
+    for data, sizes in live:
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        scatter_spans(out, pos, data, offsets)
+        pos += sizes
     return out
