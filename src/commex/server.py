@@ -11,12 +11,14 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commex import __version__
 from commex.api import errors
-from commex.api.errors import error_body
+from commex.api.errors import error_body, http_error_response
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services
+from commex.web.render import http_error_page
 from commex.web.routes import router as web_router
 
 log = logging.getLogger("commex.server")
@@ -82,6 +84,13 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # The API answers JSON; every other address (a page, a static file) answers a page.
+        if request.url.path.startswith("/v1"):
+            return http_error_response(exc)
+        return http_error_page(request, exc.status_code, str(exc.detail))
 
     @app.middleware("http")
     async def guard(
