@@ -154,9 +154,28 @@ def api_sqlite_world(
         services.shutdown()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture
+def api_postgresql_world(
+    api_clock: ManualClock, api_reputations: FixedReputations, postgres_url: str, tmp_path: Path
+) -> Iterator[ApiWorld]:
+    """The API over a throw-away PostgreSQL database, migrated as the server does at start."""
+    services = build_services(
+        Settings(tmp_path, postgres_url),
+        clock=api_clock,
+        reputations=api_reputations,
+        hasher=API_FAST_HASHER,
+    )
+    try:
+        world = ApiWorld(services, api_clock)
+        with world.client:
+            yield world
+    finally:
+        services.shutdown()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def api_any_world(request: pytest.FixtureRequest) -> ApiWorld:
-    """The API over each storage: the in-memory services and a SQLite file."""
-    name = "api_world" if request.param == "memory" else "api_sqlite_world"
+    """The API over each storage: the in-memory services, a SQLite file and PostgreSQL."""
+    name = "api_world" if request.param == "memory" else f"api_{request.param}_world"
     world: ApiWorld = request.getfixturevalue(name)
     return world

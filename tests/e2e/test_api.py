@@ -2,7 +2,7 @@
 its answers' shapes, its refusals and their statuses, and no 500 for any bad input.
 
 Time moves only with the manual clock, so closing is exact. Key flows run over the in-memory
-services and over a SQLite file (``api_any_world``).
+services, a SQLite file and PostgreSQL (``api_any_world``).
 """
 
 from __future__ import annotations
@@ -906,3 +906,32 @@ def test_a_time_outside_the_calendar_once_in_utc_is_refused_not_crashed(
     w = market
     err = error_of(w.post("/v1/auctions", w.provider, json=w.auction_body(**overrides)), 422)
     assert err["field"] in ("closes_at", "terms.window_start", "terms.window_end")
+
+
+def test_a_nul_character_in_an_id_or_text_is_refused_not_crashed(api_any_world: Any) -> None:
+    """PostgreSQL stores no NUL character: input holding one must be refused or not found on
+    every storage, never reach the database driver and come back as a 500."""
+    w = api_any_world
+    seller = w.account("Seller", "provider")
+    buyer = w.account("Buyer", "recipient")
+    a = w.create_auction(seller)
+    nul_id = "auc%00x"
+    answers = {
+        "GET account": w.get(f"/v1/accounts/{nul_id}", buyer),
+        "GET auction": w.get(f"/v1/auctions/{nul_id}", buyer),
+        "GET contract": w.get(f"/v1/contracts/{nul_id}", buyer),
+        "POST bid": w.bid(buyer, nul_id, "1.00"),
+        "POST close": close_as(w, w.operator, nul_id, "r"),
+        "POST cancel": cancel_as(w, w.operator, nul_id, "r"),
+        "approved provider": w.post(
+            "/v1/auctions",
+            buyer,
+            json=w.auction_body("reverse", eligibility={"approved_providers": ["acc\x00x"]}),
+        ),
+        "cancel reason": cancel_as(w, w.operator, a["id"], "fraud\x00ulent"),
+    }
+    crashed = {name: r.status_code for name, r in answers.items() if r.status_code >= 500}
+    assert crashed == {}
+    for r in answers.values():
+        assert r.status_code in (404, 422), r.text
+        error_of(r, r.status_code)

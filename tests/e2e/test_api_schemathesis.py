@@ -5,7 +5,8 @@ Schemathesis generates requests (valid and invalid) for every operation and send
 the ASGI app, no network. Requests carry a real token, rotating between a provider, a recipient,
 a two-role account and the operator, and path ids are often swapped for real auctions, accounts
 and contracts, so generated bodies reach the bidding, closing and contract rules instead of
-stopping at a 404.
+stopping at a 404. Every operation runs over the in-memory services, a SQLite file and
+PostgreSQL.
 """
 
 from __future__ import annotations
