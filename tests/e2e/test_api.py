@@ -935,3 +935,23 @@ def test_a_nul_character_in_an_id_or_text_is_refused_not_crashed(api_any_world: 
     for r in answers.values():
         assert r.status_code in (404, 422), r.text
         error_of(r, r.status_code)
+
+
+def test_a_late_english_bid_moves_the_close_out_by_the_soft_close(market: Any) -> None:
+    w = market
+    a = w.create_auction(w.provider, format="english", min_increment="1.00", soft_close_s=120)
+    closes = a["closes_at"]
+    assert w.bid(w.alice, a["id"], "10.00").status_code == 201
+    assert w.auction(w.bob, a["id"])["closes_at"] == closes  # early bids move nothing
+    w.clock.advance(3600 - 30)
+    assert w.bid(w.bob, a["id"], "11.00").status_code == 201
+    moved = w.auction(w.alice, a["id"])["closes_at"]
+    assert moved == (w.clock.now() + timedelta(seconds=120)).isoformat()
+    w.clock.advance(60)  # past the original close, inside the extension
+    assert error_of(close_as(w, w.provider, a["id"]), 409)
+    assert w.bid(w.alice, a["id"], "12.00").status_code == 201
+    w.clock.advance(121)
+    r = close_as(w, w.provider, a["id"])
+    assert r.status_code == 200, r.text
+    [winner] = r.json()["outcome"]["winners"]
+    assert (winner["bidder_id"], winner["price"]) == (w.alice.id, "12.00")
