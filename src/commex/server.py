@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commex import __version__
 from commex.api import errors
@@ -23,6 +24,7 @@ from commex.web.routes import router as web_router
 
 log = logging.getLogger("commex.server")
 MAX_BODY = 1 << 20
+_TOO_LARGE = "the request body is too large"
 STATIC = Path(__file__).parent / "web" / "static"
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -62,6 +64,57 @@ class ClosingScheduler:
             self._stop.wait(self._interval)
 
 
+class BodyLimit:
+    """Refuses a request body over ``max_body`` bytes with 413, by its Content-Length or, for a
+    chunked body, as soon as the bytes received pass the limit (before a handler sees them)."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            response = JSONResponse(error_body("too_large", _TOO_LARGE), 413)
+            await response(scope, receive, send)
+            return
+        # Read the body here (it is small by definition), so a chunked body is refused as soon
+        # as it passes the limit, before any handler sees it; then replay it to the app.
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body:
+                response = JSONResponse(error_body("too_large", _TOO_LARGE), 413)
+                await response(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], receive), send)
+
+
+def _replay(first: list[Message], receive: Receive) -> Receive:
+    """A receive channel that answers ``first`` before handing over to ``receive``."""
+    pending = list(first)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
+
+
 def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
     """The ASGI app. ``scheduler=False`` for tests that drive closing themselves."""
 
@@ -93,17 +146,15 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
         return http_error_page(request, exc.status_code, str(exc.detail))
 
     @app.middleware("http")
-    async def guard(
+    async def headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            return JSONResponse(error_body("too_large", "the request body is too large"), 413)
         response = await call_next(request)
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
 
+    app.add_middleware(BodyLimit, max_body=MAX_BODY)
     app.include_router(api_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -459,14 +459,20 @@ def close_auction(
     return CloseResult(closed, tuple(contracts), tuple(events))
 
 
+def check_may_close(auction: Auction, by: Account | None) -> None:
+    """Only the owner, the operator and the scheduler (``by`` None) close an auction, or ask to
+    close it again (which answers with the stored outcome)."""
+    if by is not None and not by.is_operator and by.id != auction.owner_id:
+        raise Forbidden("only the auction's owner or the operator may close it")
+
+
 def check_can_close(
     auction: Auction, by: Account | None, now: datetime, reason: str | None
 ) -> None:
     """Raise why ``by`` may not close ``auction`` now (``by`` None is the closing scheduler)."""
     if auction.status is Status.CANCELLED:
         raise AuctionNotOpen(f"auction {auction.id} was cancelled")
-    if by is not None and not by.is_operator and by.id != auction.owner_id:
-        raise Forbidden("only the auction's owner or the operator may close it")
+    check_may_close(auction, by)
     early = now < auction.closes_at
     if early and (by is None or not by.is_operator):
         raise Conflict(
@@ -500,6 +506,8 @@ def _clean_reason(reason: str | None) -> str | None:
     text = reason.strip()
     if len(text) > MAX_REASON:
         raise InvalidInput(f"reason is at most {MAX_REASON} characters", field="reason")
+    if not text.isprintable():
+        raise InvalidInput("reason must be printable text", field="reason")
     return text
 
 

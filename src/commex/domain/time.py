@@ -31,7 +31,10 @@ def require_utc(moment: datetime, field: str = "time") -> datetime:
     """``moment`` converted to UTC; a naive datetime is refused."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidInput(f"{field} needs a UTC offset (e.g. 'Z')", field=field)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-14:00 is past year 9999 in UTC
+        raise InvalidInput(f"{field} is outside the calendar once in UTC", field=field) from exc
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -20,7 +20,7 @@ from commex.domain.errors import AuctionNotOpen, InvalidInput, NotFound
 from commex.domain.events import Event
 from commex.domain.reputation import Reputation
 from commex.services.bidding import BidDesk, BidRequest
-from commex.services.loading import account_of, locked_auction
+from commex.services.loading import account_of, check_id, locked_auction
 from commex.services.ports import (
     Clock,
     EventPublisher,
@@ -114,6 +114,8 @@ class Exchange:
             owner = account_of(uow, owner_id)
             approved = draft.eligibility.approved_providers
             if approved:
+                for provider_id in approved:
+                    check_id("approved provider", provider_id)
                 known = uow.accounts.get_many(approved)
                 missing = sorted(set(approved) - set(known))
                 if missing:
@@ -148,9 +150,10 @@ class Exchange:
         """
         with self._uow() as uow:
             auction = locked_auction(uow, auction_id)
-            if auction.status is Status.CLOSED:
-                return auction
             by = account_of(uow, by_id) if by_id is not None else None
+            if auction.status is Status.CLOSED:
+                rules.check_may_close(auction, by)
+                return auction
             now = self.clock.now()
             rules.check_can_close(auction, by, now, reason)
             if auction.sealed:
@@ -204,7 +207,7 @@ class Exchange:
         """The auction's public state without its bids: a cheap read for live pages that
         poll for changes (status, bid count, close time)."""
         with self._uow(write=False) as uow:
-            auction = uow.auctions.get(auction_id)
+            auction = uow.auctions.get(check_id("auction", auction_id))
         if auction is None:
             raise NotFound(f"auction {auction_id} not found")
         return auction
@@ -212,7 +215,7 @@ class Exchange:
     def view(self, auction_id: str, viewer_id: str | None) -> AuctionView:
         """The auction as ``viewer_id`` may see it (A8), with reputations (R5)."""
         with self._uow(write=False) as uow:
-            auction = uow.auctions.get(auction_id)
+            auction = uow.auctions.get(check_id("auction", auction_id))
             if auction is None:
                 raise NotFound(f"auction {auction_id} not found")
             bids = self._shown_bids(uow, auction, viewer_id)
@@ -280,7 +283,7 @@ class Exchange:
     def contract(self, contract_id: str, viewer_id: str) -> Contract:
         """A contract, to its parties and the operator only."""
         with self._uow(write=False) as uow:
-            contract = uow.contracts.get(contract_id)
+            contract = uow.contracts.get(check_id("contract", contract_id))
             viewer = account_of(uow, viewer_id)
         if contract is None:
             raise NotFound(f"contract {contract_id} not found")

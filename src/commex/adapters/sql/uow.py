@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, Row, and_, bindparam, func, select, true, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.engine import BEGIN_MODE, is_sqlite
@@ -31,7 +31,7 @@ from commex.domain.auctions import (
     Winner,
 )
 from commex.domain.contracts import Contract, ContractStatus
-from commex.domain.errors import Conflict
+from commex.domain.errors import Conflict, InvalidInput
 from commex.domain.money import Money
 from commex.domain.terms import ServiceTerms, parse_terms
 from commex.domain.time import from_micros, to_micros
@@ -518,6 +518,8 @@ class SqlUnitOfWork:
             self._conn.close()
         if isinstance(exc, IntegrityError):
             raise Conflict("the change conflicts with data already stored") from exc
+        if isinstance(exc, DataError):  # e.g. a NUL character, which PostgreSQL cannot store
+            raise InvalidInput("the input holds a value that cannot be stored") from exc
         if isinstance(exc, DBAPIError) and "locked" in str(exc.orig).lower():
             raise Conflict("the database is busy; please retry") from exc
 
