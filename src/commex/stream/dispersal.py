@@ -77,6 +77,33 @@ def run_task(task: SegmentTask, factory: StepFactory = default_step_factory) -> 
     return SegmentResult(task.id, batch, tuple(found), worker=f"pid:{os.getpid()}")
 
 
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    """A worker's answer when no step changed the packets (a detection step such as ``dtmf``):
+    the caller still holds them, so they need not travel back."""
+
+    id: int
+    dtmf: tuple[DtmfEvent, ...]
+    worker: str
+
+
+def run_task_compact(
+    task: SegmentTask, factory: StepFactory = default_step_factory
+) -> SegmentResult | Unchanged:
+    """:func:`run_task` for out-of-process workers: unchanged packets are not sent back."""
+    result = run_task(task, factory)
+    if result.batch is task.batch:
+        return Unchanged(result.id, result.dtmf, result.worker)
+    return result
+
+
+def expand(task: SegmentTask, answer: SegmentResult | Unchanged) -> SegmentResult:
+    """The full result of ``task`` from a worker's (possibly compact) answer."""
+    if isinstance(answer, Unchanged):
+        return SegmentResult(answer.id, task.batch, answer.dtmf, answer.worker)
+    return answer
+
+
 def may_drop(steps: Iterable[StepSpec]) -> bool:
     """Whether any of ``steps`` may leave packets out of its output."""
     return any(s.name in DROPPING_STEPS for s in steps)
@@ -216,8 +243,8 @@ class ProcessExecutor:
             fut.result()
 
     def map_segments(self, tasks: Iterable[SegmentTask]) -> Iterator[SegmentResult]:
-        run = functools.partial(run_task, factory=self._factory)
-        pending: dict[Future[SegmentResult], SegmentTask] = {}
+        run = functools.partial(run_task_compact, factory=self._factory)
+        pending: dict[Future[SegmentResult | Unchanged], SegmentTask] = {}
         attempts: dict[int, int] = {}
         retry: list[SegmentTask] = []
         source = iter(tasks)
@@ -259,7 +286,7 @@ class ProcessExecutor:
                             broken = True
                             retry.append(task)
                         else:
-                            yield fut.result()
+                            yield expand(task, fut.result())
                 if broken:
                     # Every other future of a broken pool fails too; keep what finished first.
                     wait(pending)
@@ -267,7 +294,7 @@ class ProcessExecutor:
                         if isinstance(fut.exception(), BrokenProcessPool):
                             retry.append(task)
                         else:
-                            yield fut.result()
+                            yield expand(task, fut.result())
                     pending.clear()
                     retry.sort(key=lambda t: t.id)
                     self._discard_pool()

@@ -19,8 +19,11 @@ from commex.stream.dispersal import (
     SegmentFailed,
     SegmentResult,
     SegmentTask,
+    Unchanged,
     check_result,
+    expand,
     run_task,
+    run_task_compact,
 )
 from commex.stream.steps.base import DtmfEvent, StepSpec
 
@@ -184,3 +187,15 @@ def test_wire_refuses_inconsistent_offsets_and_stream_ids() -> None:
     bad_offsets = replace(batch, offsets=np.array([0, 200, 100, 480, 640], dtype=np.int64))
     with pytest.raises(wire.WireError, match="offsets"):
         wire.decode(wire.encode(bad_offsets))
+
+
+def test_a_pool_worker_sends_back_only_what_a_step_changed() -> None:
+    batch = make_batch(8)
+    detect = SegmentTask(0, batch, (StepSpec("dtmf"),))
+    answer = run_task_compact(detect)
+    assert isinstance(answer, Unchanged)  # nothing to send back but the events
+    assert expand(detect, answer).batch is batch
+    change = SegmentTask(1, batch, (StepSpec("transcode", "pcma"),))
+    changed = run_task_compact(change)
+    assert not isinstance(changed, Unchanged)
+    assert changed.batch.payload_type.tolist() != batch.payload_type.tolist()
