@@ -3,10 +3,10 @@ server (uvicorn, SQLite file, every accepted bid committed to disk), beside the 
 ``GET /v1/health``, which touches no database, measured in the same run as the baseline.
 
 The server runs in its own process; a load client on loopback keeps a fixed number of requests
-in flight (asyncio and httpx), each phase bounded by a request count and a time cap. It prints
-requests per second and the p50 and p99 latencies of both, and the server process's CPU time
-per request, which tells the server's own cost apart from the client's (both share the
-machine's cores).
+in flight on keep-alive connections (asyncio), each phase bounded by a request count and a time
+cap. It prints requests per second and the p50 and p99 latencies of both, and the server
+process's CPU time per request, which tells the server's own cost apart from the client's (both
+share the machine's cores).
 
 Run: ``python -m bench http`` (or ``python -m bench.http [--clients N] [--bids N] [--health N]``).
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import socket
 import statistics
@@ -29,7 +30,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import uvicorn
@@ -40,7 +40,7 @@ from commex.settings import Settings
 
 HOST = "127.0.0.1"
 BIDDERS = 128
-AUCTIONS = 32
+AUCTIONS = 64
 
 
 @dataclass(frozen=True)
@@ -157,35 +157,78 @@ def prepare(data_dir: Path, bidders: int, auctions: int) -> Market:
     return Market(ids, tokens)
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection with a minimal client written on asyncio streams.
+
+    A general client such as httpx spends about as much CPU per request as the server spends
+    answering ``/v1/health``, so on a small machine it would measure itself; this one sends
+    prepared bytes and reads the status, the headers and a Content-Length (or chunked) body.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        return cls(reader, writer)
+
+    async def request(self, method: str, path: str, head: bytes = b"", body: bytes = b"") -> int:
+        """Send a request (``head`` holds extra header lines) and return the answer's status."""
+        line = f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\n".encode()
+        length = f"Content-Length: {len(body)}\r\n\r\n".encode()
+        self._writer.write(line + head + length + body)
+        status = int((await self._reader.readline()).split()[1])
+        size, chunked = 0, False
+        while (header := await self._reader.readline()) not in (b"\r\n", b""):
+            name, _, value = header.partition(b":")
+            if name.lower() == b"content-length":
+                size = int(value)
+            elif name.lower() == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+        if not chunked:
+            await self._reader.readexactly(size)
+            return status
+        while (chunk := int((await self._reader.readline()).split(b";")[0], 16)) > 0:
+            await self._reader.readexactly(chunk + 2)
+        await self._reader.readline()
+        return status
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+Request = Callable[[Connection, int], Awaitable[int]]
+
+
 async def _load(
-    label: str,
-    url: str,
-    clients: int,
-    total: int,
-    cap_s: float,
-    request: Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]],
+    label: str, port: int, clients: int, total: int, cap_s: float, request: Request
 ) -> Phase:
     """Keep ``clients`` requests in flight until ``total`` are done or ``cap_s`` has passed."""
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     numbers = itertools.count()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        start = time.perf_counter()
-        stop = start + cap_s
+    connections = [await Connection.open(port) for _ in range(clients)]
+    start = time.perf_counter()
+    stop = start + cap_s
 
-        async def worker() -> None:
-            while True:
-                n = next(numbers)
-                if n >= total or time.perf_counter() > stop:
-                    return
-                t0 = time.perf_counter()
-                r = await request(client, n)
-                latencies.append(time.perf_counter() - t0)
-                statuses[r.status_code] += 1
+    async def worker(conn: Connection) -> None:
+        while True:
+            n = next(numbers)
+            if n >= total or time.perf_counter() > stop:
+                return
+            t0 = time.perf_counter()
+            status = await request(conn, n)
+            latencies.append(time.perf_counter() - t0)
+            statuses[status] += 1
 
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        seconds = time.perf_counter() - start
+    try:
+        await asyncio.gather(*(worker(c) for c in connections))
+    finally:
+        for c in connections:
+            c.close()
+    seconds = time.perf_counter() - start
     return Phase(label, len(latencies), seconds, latencies, statuses)
 
 
@@ -193,25 +236,29 @@ def run(clients: int, bids: int, health: int, cap_s: float) -> tuple[Phase, Phas
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         market = prepare(data_dir, BIDDERS, AUCTIONS)
-        headers = [{"Authorization": f"Bearer {t}"} for t in market.tokens]
+        heads = [
+            f"Authorization: Bearer {t}\r\nContent-Type: application/json\r\n".encode()
+            for t in market.tokens
+        ]
         paths = [f"/v1/auctions/{a}/bids" for a in market.auction_ids]
 
-        async def bid(client: httpx.AsyncClient, n: int) -> httpx.Response:
+        async def bid(conn: Connection, n: int) -> int:
             # Request n goes to auction n mod A from bidder (n div A) mod B, so each bidder
             # bids about once per auction: every request is a new durable bid row, and the
             # answers stay the same size however long the run.
-            who = headers[(n // len(paths)) % len(headers)]
-            amount = f"{10 + n % 90}.{n % 100:02d}"
-            return await client.post(paths[n % len(paths)], json={"amount": amount}, headers=who)
+            head = heads[(n // len(paths)) % len(heads)]
+            body = json.dumps({"amount": f"{10 + n % 90}.{n % 100:02d}"}).encode()
+            return await conn.request("POST", paths[n % len(paths)], head, body)
 
-        async def ping(client: httpx.AsyncClient, n: int) -> httpx.Response:
-            return await client.get("/v1/health")
+        async def ping(conn: Connection, n: int) -> int:
+            return await conn.request("GET", "/v1/health")
 
         with server_process(data_dir) as (url, pid):
+            port = int(url.rsplit(":", 1)[1])
 
-            def measure(label: str, total: int, request: Any) -> Phase:
+            def measure(label: str, total: int, request: Request) -> Phase:
                 before = cpu_seconds(pid)
-                phase = asyncio.run(_load(label, url, clients, total, cap_s, request))
+                phase = asyncio.run(_load(label, port, clients, total, cap_s, request))
                 after = cpu_seconds(pid)
                 if before is None or after is None:
                     return phase
@@ -228,8 +275,8 @@ def run(clients: int, bids: int, health: int, cap_s: float) -> tuple[Phase, Phas
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=16, help="requests kept in flight")
-    parser.add_argument("--bids", type=int, default=4000, help="bid requests to send at most")
-    parser.add_argument("--health", type=int, default=8000, help="health requests at most")
+    parser.add_argument("--bids", type=int, default=6000, help="bid requests to send at most")
+    parser.add_argument("--health", type=int, default=20000, help="health requests at most")
     parser.add_argument("--cap", type=float, default=20.0, help="seconds per phase at most")
     parser.add_argument("--serve", nargs=2, metavar=("DATA_DIR", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv or [])
