@@ -195,7 +195,7 @@ def test_a_pool_worker_sends_back_only_what_a_step_changed() -> None:
     answer = run_task_compact(detect)
     assert isinstance(answer, Unchanged)  # nothing to send back but the events
     assert expand(detect, answer).batch is batch
-    change = SegmentTask(1, batch, (StepSpec("transcode", "pcma"),))
+    change = SegmentTask(1, batch, (StepSpec("transcode", "pcmu"),))  # the batch is PCMA
     changed = run_task_compact(change)
     assert not isinstance(changed, Unchanged)
     assert changed.batch.payload_type.tolist() != batch.payload_type.tolist()
