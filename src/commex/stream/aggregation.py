@@ -40,9 +40,9 @@ def merge(results: Iterable[PacketBatch]) -> PacketBatch:
     batches = with_streams([b for b in results if len(b)])
     if not batches:
         return PacketBatch()
-    merged = concat(batches)
-    if not _is_sorted(merged.index):
-        merged = merged.take(np.argsort(merged.index, kind="stable"))
+    index = np.concatenate([b.index for b in batches])
+    order = None if _is_sorted(index) else np.argsort(index, kind="stable")
+    merged = concat(batches, order)
     if merged.index.shape[0] > 1 and bool(np.any(np.diff(merged.index) == 0)):
         raise SegmentFailed("a packet came back from two segments")
     return merged

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from commex.stream.ragged import gather_spans
+from commex.stream.ragged import gather_spans, scatter_spans
 from commex.stream.types import I32, I64, U8, U16, U32, Bools
 
 __all__ = ["I32", "I64", "U8", "U16", "U32", "Bools", "PacketBatch", "StreamKey", "concat"]
@@ -106,8 +106,13 @@ def gather_ragged(buffer: U8, offsets: I64, rows: I64) -> tuple[U8, I64]:
     return gather_spans(buffer, starts, offsets[1:][rows] - starts)
 
 
-def concat(batches: list[PacketBatch]) -> PacketBatch:
-    """One batch holding the rows of ``batches`` in order; they must share ``streams``."""
+def concat(batches: list[PacketBatch], order: I64 | None = None) -> PacketBatch:
+    """One batch holding the rows of ``batches`` in order; they must share ``streams``.
+
+    With ``order`` (a permutation of all the rows, as they stand end to end), row ``i`` of the
+    result is row ``order[i]``: each payload is then copied once, straight to its place, rather
+    than concatenated and moved again.
+    """
     if not batches:
         return PacketBatch()
     streams = batches[0].streams
@@ -115,13 +120,25 @@ def concat(batches: list[PacketBatch]) -> PacketBatch:
         raise ValueError("cannot concatenate batches of different stream tables")
 
     def cat(name: str) -> Any:
-        return np.concatenate([getattr(b, name) for b in batches])
+        column = np.concatenate([getattr(b, name) for b in batches])
+        return column if order is None else column[order]
 
     def ragged(buf: str, offs: str) -> tuple[U8, I64]:
-        data = np.concatenate([getattr(b, buf) for b in batches])
         sizes = np.concatenate([np.diff(getattr(b, offs)) for b in batches])
+        if order is not None:
+            sizes = sizes[order]
         out = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
         np.cumsum(sizes, out=out[1:])
+        if order is None:
+            return np.concatenate([getattr(b, buf) for b in batches]), out
+        data = np.empty(int(out[-1]), dtype=np.uint8)
+        place = np.empty(order.shape[0], dtype=np.int64)
+        place[order] = out[:-1]  # where each row, as the batches stand, begins in the result
+        first = 0
+        for b in batches:
+            rows = len(b)
+            scatter_spans(data, place[first : first + rows], getattr(b, buf), getattr(b, offs))
+            first += rows
         return data, out
 
     payload, offsets = ragged("payload", "offsets")

@@ -18,6 +18,7 @@ from commex.stream.aggregation import (
     renumber,
 )
 from commex.stream.dispersal import SegmentFailed
+from commex.stream.packets import concat
 from commex.stream.steps.base import DtmfEvent
 
 
@@ -201,3 +202,25 @@ def test_take_moves_every_row_whole_for_mixed_payload_sizes_and_header_extras() 
            for i in range(60)]  # fmt: skip
     assert got == extras
     assert taken.index.tolist() == batch.index[order].tolist()
+
+
+def test_concat_in_a_given_order_places_every_row_whole() -> None:
+    rng = np.random.default_rng(9)
+    parts = []
+    for k, n in enumerate((7, 1, 12)):
+        b = make_batch(n, streams=2, seed=k)
+        sizes = rng.choice([0, 4, 13, 160], n)
+        offsets = np.concatenate(([0], np.cumsum(sizes)))
+        parts.append(
+            replace(
+                b,
+                index=b.index + 100 * k,
+                payload=rng.integers(0, 256, int(offsets[-1]), dtype=np.uint8),
+                offsets=offsets,
+            )
+        )
+    order = rng.permutation(20)
+    ordered = concat(parts, order)
+    plain = concat(parts)
+    assert [ordered.payload_of(i) for i in range(20)] == [plain.payload_of(i) for i in order]
+    assert ordered.index.tolist() == plain.index[order].tolist()
