@@ -15,7 +15,6 @@ from commex.api.deps import CallerDep, ServicesDep
 from commex.api.schemas import AccountIn, AuctionIn, BidIn, ReasonIn
 from commex.domain.accounts import Role
 from commex.domain.auctions import Status
-from commex.domain.errors import InvalidInput
 from commex.services.views import contract_dict
 
 router = APIRouter(prefix="/v1")
@@ -124,11 +123,7 @@ def place_bid(
     """Bid. With an ``Idempotency-Key`` header a retried request returns the first answer."""
     ex = services.exchange
     bid = ex.place_bid(auction_id, who.id, body.amount, body.max_amount, idempotency_key)
-    view = ex.view(auction_id, who.id)
-    shown = next((b for b in view.bids if b.bid.id == bid.id), None)
-    if shown is None:  # pragma: no cover - a bidder always sees its own bid
-        raise InvalidInput("the bid was placed but cannot be shown")
-    return JSONResponse(shown.to_dict(), status_code=201)
+    return JSONResponse(ex.placed_bid_view(bid).to_dict(), status_code=201)
 
 
 @router.post("/auctions/{auction_id}/close", tags=["auctions"])

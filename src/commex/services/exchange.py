@@ -30,7 +30,7 @@ from commex.services.ports import (
     UnitOfWorkFactory,
 )
 from commex.services.requests import parse_auction_request
-from commex.services.views import MAX_BIDS_SHOWN, AuctionView, bid_views, party
+from commex.services.views import MAX_BIDS_SHOWN, AuctionView, BidView, bid_views, party
 
 MAX_LIST = 500
 
@@ -243,6 +243,20 @@ class Exchange:
             viewer_is_owner=viewer_id == auction.owner_id,
             leader=leader,
         )
+
+    def placed_bid_view(self, bid: Bid) -> BidView:
+        """A just-placed bid as its bidder sees it (its own bid, with its proxy limit), without
+        reading the rest of the auction."""
+        with self._uow(write=False) as uow:
+            auction = uow.auctions.get(bid.auction_id)
+            bidder = uow.accounts.get(bid.bidder_id)
+        if auction is None:  # pragma: no cover - the bid was just placed on it
+            raise NotFound(f"auction {bid.auction_id} not found")
+        rep = self._reps.of(bid.bidder_id, auction.bidder_role)
+        (view,) = bid_views(
+            auction, [bid], {bid.bidder_id: bidder} if bidder else {}, {bid.bidder_id: rep}
+        )
+        return view
 
     @staticmethod
     def _shown_bids(uow: UnitOfWork, auction: Auction, viewer_id: str | None) -> list[Bid]:
