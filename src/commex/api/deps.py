@@ -14,7 +14,8 @@ from commex.domain.errors import Unauthenticated
 _bearer = HTTPBearer(auto_error=False, description="An API token from POST /v1/accounts")
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """The app's services (async: it does no I/O, so it need not hop to the thread pool)."""
     return cast(Services, request.app.state.services)
 
 
@@ -25,7 +26,7 @@ def caller(
     """The account behind ``Authorization: Bearer <token>``; 401 without a valid one."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("send Authorization: Bearer <token>")
-    return services(request).auth.authenticate(credentials.credentials)
+    return cast(Services, request.app.state.services).auth.authenticate(credentials.credentials)
 
 
 ServicesDep = Annotated[Services, Depends(services)]
