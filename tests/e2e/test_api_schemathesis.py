@@ -136,4 +136,6 @@ def test_the_document_lists_every_operation_of_the_api() -> None:
         "POST /v1/auctions/{auction_id}/cancel",
         "GET /v1/contracts",
         "GET /v1/contracts/{contract_id}",
+        "PUT /v1/providers/me/offer",
+        "GET /v1/providers",
     }

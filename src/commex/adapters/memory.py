@@ -18,6 +18,7 @@ from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.contracts import Contract
 from commex.domain.errors import Conflict
+from commex.domain.offers import ProcessingOffer
 from commex.domain.reputation import NO_RATINGS, Reputation
 from commex.services.ports import SessionRecord
 
@@ -30,6 +31,7 @@ _TABLES = (
     "logins",
     "sessions",
     "idempotency",
+    "offers",
 )
 
 
@@ -46,6 +48,7 @@ class MemoryStore:
         self.logins: dict[str, tuple[str, str]] = {}
         self.sessions: dict[str, SessionRecord] = {}
         self.idempotency: dict[tuple[str, str], tuple[str, str]] = {}
+        self.offers: dict[str, ProcessingOffer] = {}
 
 
 class _Accounts:
@@ -211,6 +214,17 @@ class _Idempotency:
         self._s.idempotency[(account_id, key)] = (fingerprint, bid_id)
 
 
+class _Offers:
+    def __init__(self, store: MemoryStore) -> None:
+        self._s = store
+
+    def put(self, offer: ProcessingOffer) -> None:
+        self._s.offers[offer.provider_id] = offer
+
+    def with_capability(self, capability: str) -> list[ProcessingOffer]:
+        return [o for o in self._s.offers.values() if capability in o.capabilities]
+
+
 class MemoryUnitOfWork:
     """A transaction over a :class:`MemoryStore`: the store's lock is held for its whole life,
     and writes are undone unless committed (a snapshot is restored)."""
@@ -223,6 +237,7 @@ class MemoryUnitOfWork:
         self.contracts = _Contracts(store)
         self.credentials = _Credentials(store)
         self.idempotency = _Idempotency(store)
+        self.offers = _Offers(store)
         self.committed = False
 
     def __enter__(self) -> Self:

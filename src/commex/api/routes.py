@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
 from commex.api.deps import CallerDep, ServicesDep
-from commex.api.schemas import AccountIn, AuctionIn, BidIn, ReasonIn
+from commex.api.schemas import AccountIn, AuctionIn, BidIn, OfferIn, ReasonIn
 from commex.domain.accounts import Role
 from commex.domain.auctions import Status
 from commex.services.views import contract_dict
@@ -143,6 +143,37 @@ def cancel_auction(
     """Cancel: the owner while there are no bids, the operator any time with a reason."""
     services.exchange.cancel(auction_id, who.id, body.reason if body else None)
     return services.exchange.view(auction_id, who.id).to_dict()
+
+
+def _offer(offer: Any, provider: Any) -> dict[str, Any]:
+    return {
+        "provider": provider.to_dict(),
+        "node_url": offer.node_url,
+        "capabilities": sorted(offer.capabilities),
+        "price": str(offer.price),
+        "currency": offer.price.currency,
+        "updated_at": offer.updated_at.isoformat(),
+    }
+
+
+@router.put("/providers/me/offer", tags=["providers"])
+def publish_offer(body: OfferIn, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    """Publish (or replace) the caller's processing offer: its node's URL, the steps it
+    performs, and its price per 1,000 packets. Other providers' packet planes find it here."""
+    ex = services.exchange
+    offer = ex.publish_offer(who.id, body.node_url, body.capabilities, body.price, body.currency)
+    provider = next(p for o, p in ex.processors(next(iter(offer.capabilities))) if o == offer)
+    return _offer(offer, provider)
+
+
+@router.get("/providers", tags=["providers"])
+def find_providers(
+    who: CallerDep,
+    services: ServicesDep,
+    capability: Annotated[str, Query(min_length=1, max_length=32, pattern="^[a-z][a-z0-9-]*$")],
+) -> dict[str, Any]:
+    """Providers whose nodes offer ``capability``, best reputation first, then lower price."""
+    return {"items": [_offer(o, p) for o, p in services.exchange.processors(capability)]}
 
 
 @router.get("/contracts", tags=["contracts"])

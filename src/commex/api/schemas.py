@@ -69,3 +69,15 @@ class BidIn(_Body):
 
 class ReasonIn(_Body):
     reason: Reason | None = None
+
+
+class OfferIn(_Body):
+    node_url: Annotated[str, StringConstraints(min_length=8, max_length=200)] = Field(
+        examples=["http://node.example.net:8765"]
+    )
+    capabilities: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=32)]],
+        Field(min_length=1, max_length=16),
+    ]
+    price: Amount = Field(description="Price per 1,000 packets processed.")
+    currency: Annotated[str, StringConstraints(min_length=3, max_length=3)]

@@ -18,6 +18,7 @@ from rich.progress import (
 from rich.table import Table
 
 from commex.cli.common import console, err_console, handle_errors
+from commex.client import ExchangeClient, ExchangeDirectory, api_token_from_env
 from commex.domain.errors import CommexError
 from commex.stream import pipeline
 from commex.stream.endpoints import Endpoint
@@ -78,6 +79,12 @@ def process(
     subcontractor: list[str] = typer.Option(
         [], "--subcontractor", help="NAME=URL of a pre-approved provider, tried in order."
     ),
+    exchange: str | None = typer.Option(
+        None,
+        "--exchange",
+        help="Find subcontractors on this exchange (URL; your API token in COMMEX_TOKEN) "
+        "when no --subcontractor is given.",
+    ),
     report: Path | None = typer.Option(None, "--report", help="Write the JSON report here."),
     max_rate: float | None = typer.Option(
         None, "--max-rate", help="At most this many packets per second to a UDP output."
@@ -100,15 +107,23 @@ def process(
         idle_timeout_s=idle_timeout,
     )
     display = _Display(plan.input.kind == "udp", enabled=not quiet)
-    services = pipeline.Services(progress=display.update, on_ready=display.ready)
-    pipeline.check(plan, services)
+    client = ExchangeClient(exchange, api_token_from_env()) if exchange else None
+    services = pipeline.Services(
+        progress=display.update,
+        on_ready=display.ready,
+        directory=ExchangeDirectory(client) if client else None,
+    )
     try:
+        pipeline.check(plan, services)
         with display.bar:
             result = pipeline.run(plan, services)
         if report is not None:
             report.write_text(json.dumps(result.report, indent=2) + "\n")
     except OSError as exc:
         raise CommexError(f"{exc.strerror or exc}: {exc.filename or out}") from exc
+    finally:
+        if client is not None:
+            client.close()
     _summary(result.report)
 
 

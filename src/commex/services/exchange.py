@@ -18,6 +18,8 @@ from commex.domain.auctions import Auction, Bid, Direction, Status
 from commex.domain.contracts import Contract
 from commex.domain.errors import AuctionNotOpen, InvalidInput, NotFound
 from commex.domain.events import Event
+from commex.domain.money import Money, check_currency
+from commex.domain.offers import ProcessingOffer, make_offer
 from commex.domain.reputation import Reputation
 from commex.services.bidding import BidDesk, BidRequest
 from commex.services.loading import account_of, check_id, locked_auction
@@ -30,7 +32,14 @@ from commex.services.ports import (
     UnitOfWorkFactory,
 )
 from commex.services.requests import parse_auction_request
-from commex.services.views import MAX_BIDS_SHOWN, AuctionView, BidView, bid_views, party
+from commex.services.views import (
+    MAX_BIDS_SHOWN,
+    AuctionView,
+    BidView,
+    Party,
+    bid_views,
+    party,
+)
 
 MAX_LIST = 500
 
@@ -307,6 +316,40 @@ class Exchange:
         ):
             raise NotFound(f"contract {contract_id} not found")
         return contract
+
+    def publish_offer(
+        self, provider_id: str, node_url: object, capabilities: object, price: object, currency: str
+    ) -> ProcessingOffer:
+        """Store a provider's processing offer (its node, steps and price per 1,000 packets),
+        replacing its previous one."""
+        amount = Money.parse(price, check_currency(currency), field="price")
+        with self._uow() as uow:
+            provider = account_of(uow, provider_id)
+            offer = make_offer(provider, node_url, capabilities, amount, self.clock.now())
+            uow.offers.put(offer)
+            uow.commit()
+        return offer
+
+    def processors(self, capability: str) -> list[tuple[ProcessingOffer, Party]]:
+        """Providers whose nodes offer ``capability``, best provider reputation first, then
+        the lower price."""
+        with self._uow(write=False) as uow:
+            offers = uow.offers.with_capability(capability)
+            accounts = uow.accounts.get_many({o.provider_id for o in offers})
+        reps = self._reps.of_many({o.provider_id for o in offers}, Role.PROVIDER)
+        ranked = sorted(
+            offers,
+            key=lambda o: (-reps[o.provider_id].lower_bound, o.price.amount, o.provider_id),
+        )
+        return [
+            (
+                o,
+                party(
+                    accounts.get(o.provider_id), o.provider_id, Role.PROVIDER, reps[o.provider_id]
+                ),
+            )
+            for o in ranked
+        ]
 
     def contracts_of(self, account_id: str) -> list[Contract]:
         with self._uow(write=False) as uow:

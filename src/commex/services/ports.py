@@ -17,6 +17,7 @@ from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.contracts import Contract
 from commex.domain.events import Event
+from commex.domain.offers import ProcessingOffer
 from commex.domain.reputation import Reputation
 
 
@@ -127,6 +128,14 @@ class IdempotencyRepository(Protocol):
     ) -> None: ...
 
 
+class OfferRepository(Protocol):
+    def put(self, offer: ProcessingOffer) -> None:
+        """Store the provider's offer, replacing its previous one."""
+        ...
+
+    def with_capability(self, capability: str) -> list[ProcessingOffer]: ...
+
+
 class ContractRepository(Protocol):
     def add_many(self, contracts: Sequence[Contract]) -> None: ...
 
@@ -155,6 +164,9 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyRepository: ...
+
+    @property
+    def offers(self) -> OfferRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

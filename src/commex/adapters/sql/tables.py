@@ -119,3 +119,14 @@ contracts = Table(
     Column("status", String(12), nullable=False),
     Column("created_us", BigInteger, nullable=False),
 )
+
+processing_offers = Table(
+    "processing_offers",
+    metadata,
+    Column("provider_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+    Column("node_url", String(200), nullable=False),
+    Column("capabilities", String(600), nullable=False),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)

@@ -33,6 +33,7 @@ from commex.domain.auctions import (
 from commex.domain.contracts import Contract, ContractStatus
 from commex.domain.errors import Conflict, InvalidInput
 from commex.domain.money import Money
+from commex.domain.offers import ProcessingOffer
 from commex.domain.terms import ServiceTerms, parse_terms
 from commex.domain.time import from_micros, to_micros
 from commex.services.ports import SessionRecord
@@ -480,6 +481,39 @@ class _Idempotency:
         )
 
 
+class _Offers:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def put(self, offer: ProcessingOffer) -> None:
+        o = t.processing_offers
+        self._c.execute(o.delete().where(o.c.provider_id == offer.provider_id))
+        self._c.execute(
+            o.insert().values(
+                provider_id=offer.provider_id,
+                node_url=offer.node_url,
+                capabilities=",".join(sorted(offer.capabilities)),
+                price_minor=offer.price.to_minor(),
+                currency=offer.price.currency,
+                updated_us=to_micros(offer.updated_at),
+            )
+        )
+
+    def with_capability(self, capability: str) -> list[ProcessingOffer]:
+        rows = self._c.execute(select(t.processing_offers)).all()
+        offers = [
+            ProcessingOffer(
+                r.provider_id,
+                r.node_url,
+                frozenset(r.capabilities.split(",")),
+                Money.from_stored(r.price_minor, r.currency),
+                from_micros(r.updated_us),
+            )
+            for r in rows
+        ]
+        return [o for o in offers if capability in o.capabilities]
+
+
 class SqlUnitOfWork:
     """One transaction on one connection. Uncommitted work is rolled back on exit; driver
     errors leave as commex errors (a constraint violation is a conflict)."""
@@ -500,6 +534,7 @@ class SqlUnitOfWork:
         self.contracts = _Contracts(self._conn)
         self.credentials = _Credentials(self._conn)
         self.idempotency = _Idempotency(self._conn)
+        self.offers = _Offers(self._conn)
         return self
 
     def commit(self) -> None:

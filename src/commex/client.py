@@ -1,0 +1,149 @@
+"""HTTP clients of the exchange, for programs that are not the server: processing nodes that
+publish their offers, packet planes that look for subcontractors, bidding bots and devices.
+
+Every call presents an API token (``COMMEX_TOKEN`` by default); the server's JSON errors come
+back as the same commex errors the library raises.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal, InvalidOperation
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from commex.domain.errors import (
+    CommexError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
+from commex.stream.subcontracting import Provider
+
+_BY_STATUS: dict[int, type[CommexError]] = {
+    401: Unauthenticated,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    422: InvalidInput,
+}
+
+
+def api_token_from_env() -> str:
+    """The API token in ``COMMEX_TOKEN``; a missing one is a clear error."""
+    token = os.environ.get("COMMEX_TOKEN", "").strip()
+    if not token:
+        raise Unauthenticated("set COMMEX_TOKEN to your API token to talk to the exchange")
+    return token
+
+
+class ExchangeClient:
+    """A small client of the exchange's ``/v1`` API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise InvalidInput(f"the exchange URL must be http(s)://..., not {base_url!r}", "url")
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise CommexError(
+                f"the exchange at {self._http.base_url} did not answer: {exc}"
+            ) from exc
+        if response.status_code >= 400:
+            try:
+                error = response.json()["error"]
+                message, field = str(error["message"]), error.get("field")
+            except (ValueError, KeyError, TypeError):
+                message, field = f"the exchange answered {response.status_code}", None
+            raise _BY_STATUS.get(response.status_code, CommexError)(message, field)
+        return response.json()
+
+    def me(self) -> dict[str, Any]:
+        """The account behind the token."""
+        result: dict[str, Any] = self._call("GET", "/v1/accounts/me")
+        return result
+
+    def publish_offer(
+        self, node_url: str, capabilities: list[str], price: str, currency: str
+    ) -> dict[str, Any]:
+        """Publish this provider's processing offer."""
+        body = {
+            "node_url": node_url,
+            "capabilities": capabilities,
+            "price": price,
+            "currency": currency,
+        }
+        result: dict[str, Any] = self._call("PUT", "/v1/providers/me/offer", json=body)
+        return result
+
+    def providers(self, capability: str) -> list[dict[str, Any]]:
+        """Offers of ``capability``, best reputation first, then lower price."""
+        items: list[dict[str, Any]] = self._call(
+            "GET", "/v1/providers", params={"capability": capability}
+        )["items"]
+        return items
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class ExchangeDirectory:
+    """The packet plane's :class:`~commex.stream.subcontracting.ProviderDirectory` over the
+    exchange: providers offering a step, with their reputation and price, never the caller
+    itself (a subcontract goes to a different provider)."""
+
+    def __init__(self, client: ExchangeClient) -> None:
+        self._client = client
+        self._me: str | None = None
+
+    def find(self, capability: str) -> list[Provider]:
+        if self._me is None:
+            self._me = str(self._client.me()["id"])
+        found = []
+        for item in self._client.providers(capability):
+            provider = item["provider"]
+            if provider["id"] == self._me:
+                continue
+            try:
+                price: Decimal | None = Decimal(str(item["price"]))
+            except InvalidOperation:
+                price = None
+            found.append(
+                Provider(
+                    name=str(provider["name"]),
+                    url=str(item["node_url"]),
+                    reputation=float(provider["reputation"]["lower_bound"]),
+                    price=price,
+                )
+            )
+        return found

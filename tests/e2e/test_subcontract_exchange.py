@@ -1,0 +1,151 @@
+"""Subcontracting through the exchange, with real processes (S5): providers' nodes publish their
+offers on a running exchange, and another provider's packet plane finds them there by
+capability, reputation and price, never picking itself, and moves on when one fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FAX = REPO.parent / "shared" / "testdata" / "captures" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
+COMMEX = str(Path(sys.executable).with_name("commex"))
+NODE_TOKEN = "node-secret-for-tests"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code < 500
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str, **env: str) -> subprocess.Popen[bytes]:
+        full = dict(os.environ, COMMEX_DATA_DIR=str(tmp_path), COMMEX_NODE_TOKEN=NODE_TOKEN)
+        full.pop("COMMEX_DATABASE_URL", None)
+        full.update(env)
+        proc = subprocess.Popen(
+            [COMMEX, *args], env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.wait(timeout=30)
+        if p.stderr:
+            p.stderr.close()
+
+
+def _register(exchange: str, name: str) -> dict[str, str]:
+    r = httpx.post(f"{exchange}/v1/accounts", json={"name": name, "roles": ["provider"]})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+@pytest.mark.slow
+def test_a_missing_step_goes_to_the_best_offer_found_on_the_exchange(
+    launch: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    port = _port()
+    exchange = f"http://127.0.0.1:{port}"
+    launch("serve", "--port", str(port))
+    _until(lambda: _answers(f"{exchange}/v1/health"), "the exchange")
+
+    cheap, dear, me = (_register(exchange, n) for n in ("Cheap Media", "Dear Media", "Us"))
+    nodes = {}
+    for who, price in ((cheap, "1.00"), (dear, "3.00")):
+        node_port = _port()
+        nodes[who["name"]] = launch(
+            "node", "serve", "--capabilities", "transcode", "--port", str(node_port),
+            "--exchange", exchange, "--price", price, COMMEX_TOKEN=who["token"],
+        )  # fmt: skip
+        _until(lambda p=node_port: _answers(f"http://127.0.0.1:{p}/v1/node"), "a node")
+    auth = {"Authorization": f"Bearer {me['token']}"}
+    # Our own, cheapest offer: a subcontract must still go to a different provider.
+    own = {"node_url": f"http://127.0.0.1:{_port()}", "capabilities": ["transcode"]}
+    r = httpx.put(
+        f"{exchange}/v1/providers/me/offer",
+        headers=auth,
+        json=own | {"price": "0.10", "currency": "EUR"},
+    )
+    assert r.status_code == 200, r.text
+    offers = httpx.get(f"{exchange}/v1/providers?capability=transcode", headers=auth).json()
+    assert [o["provider"]["name"] for o in offers["items"]] == ["Us", "Cheap Media", "Dear Media"]
+    assert [o["price"] for o in offers["items"]] == ["0.10", "1.00", "3.00"]
+
+    def process(report: Path) -> dict:  # type: ignore[type-arg]
+        done = subprocess.run(
+            [
+                COMMEX, "stream", "process", str(FAX), "--out", str(tmp_path / "out.pcap"),
+                "--step", "transcode:pcmu", "--capabilities", "dtmf,gain",
+                "--exchange", exchange, "--report", str(report), "--quiet",
+            ],
+            env=dict(os.environ, COMMEX_TOKEN=me["token"], COMMEX_NODE_TOKEN=NODE_TOKEN),
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return dict(json.loads(report.read_text()))
+
+    first = process(tmp_path / "first.json")
+    assert [(s["step"], s["provider"]) for s in first["subcontracted"]] == [
+        ("transcode:pcmu", "Cheap Media")
+    ]
+    assert first["packets_out"] == first["packets_in"] == 1330
+    assert {s["payload_type_out"] for s in first["streams"]} == {0}
+
+    # The cheaper node goes away: the plane moves on to the next offer.
+    nodes["Cheap Media"].send_signal(signal.SIGTERM)
+    nodes["Cheap Media"].wait(timeout=30)
+    second = process(tmp_path / "second.json")
+    assert [s["provider"] for s in second["subcontracted"]] == ["Dear Media"]
+    assert second["packets_out"] == 1330
+
+
+def test_a_node_of_a_recipient_cannot_publish_an_offer(
+    launch: Callable[..., subprocess.Popen[bytes]],
+) -> None:
+    port = _port()
+    exchange = f"http://127.0.0.1:{port}"
+    launch("serve", "--port", str(port))
+    _until(lambda: _answers(f"{exchange}/v1/health"), "the exchange")
+    r = httpx.post(f"{exchange}/v1/accounts", json={"name": "Family", "roles": ["recipient"]})
+    token = r.json()["token"]
+    done = subprocess.run(
+        [COMMEX, "node", "serve", "--capabilities", "gain", "--port", str(_port()),
+         "--exchange", exchange],
+        env=dict(os.environ, COMMEX_TOKEN=token, COMMEX_NODE_TOKEN=NODE_TOKEN),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 4
+    assert "only a provider offers processing" in done.stderr
