@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.engine import make_engine
 from commex.bootstrap import build_exchange
+from commex.domain.time import to_micros
 from commex.settings import Settings
 
 BIDDER = Path(__file__).with_name("bidder.py")
@@ -83,10 +84,11 @@ def test_processes_bid_while_others_close(database_url: str) -> None:
         _spawn(database_url, auction_id, b, "0", str(1000 + 100_000 * i))
         for i, b in enumerate(bidders)
     ]
-    # Close only once bidding is under way, from two processes racing each other.
-    early = _wait_for_first_ack(procs[0])
+    # Close once every bidder is bidding, from two processes racing each other.
+    early = [_wait_for_first_ack(p) for p in procs]
     closers = [_spawn(database_url, auction_id, operator, "close") for _ in range(2)]
-    outputs = [early + _finish(procs[0])] + [_finish(p) for p in procs[1:] + closers]
+    outputs = [first + _finish(p) for first, p in zip(early, procs, strict=True)]
+    outputs += [_finish(p) for p in closers]
     acked = {line.split()[1] for out in outputs[:3] for line in out if line.startswith("ack")}
     refused = sum(1 for out in outputs[:3] for line in out if line.startswith("refused"))
     close_lines = [out[0] for out in outputs[3:]]
@@ -120,7 +122,7 @@ def test_processes_bid_while_others_close(database_url: str) -> None:
         latest = conn.execute(
             select(func.max(t.bids.c.created_us)).where(t.bids.c.auction_id == auction_id)
         ).scalar_one()
-    closed_us = int(auction.outcome.closed_at.timestamp() * 1_000_000)
+    closed_us = to_micros(auction.outcome.closed_at)
     assert latest <= closed_us
     engine.dispose()
 
