@@ -122,6 +122,14 @@ class _Bids:
     def active(self, auction_id: str) -> list[Bid]:
         return [b for b in self.for_auction(auction_id) if b.active]
 
+    def cheapest_after(
+        self, auction_id: str, after: tuple[int, int] | None, limit: int
+    ) -> list[Bid]:
+        ranked = sorted(self.active(auction_id), key=lambda b: (b.amount.to_minor(), b.seq))
+        if after is not None:
+            ranked = [b for b in ranked if (b.amount.to_minor(), b.seq) > after]
+        return ranked[:limit]
+
     def recent(self, auction_id: str, limit: int) -> list[Bid]:
         return self.for_auction(auction_id)[::-1][:limit]
 

@@ -147,6 +147,25 @@ def deciding_bids(auction: Auction) -> int | None:
     return auction.quantity + 1
 
 
+def seen_enough(
+    auction: Auction, seen: Sequence[Bid], reps: Mapping[str, Reputation], next_amount: Money
+) -> bool:
+    """For a reputation-weighted reverse auction read in ascending amount: whether no bid of
+    ``next_amount`` or more can still rank among the deciding ``quantity + 1``.
+
+    A weight only raises a price (effective >= amount), so once the next amount is above the
+    effective price of the last deciding bid seen, every later bid ranks below it.
+    """
+    deciding = auction.quantity + 1
+    if len(seen) < deciding:
+        return False
+    w = auction.reputation_weight
+    efficient = sorted(
+        effective_price(b.amount, reps.get(b.bidder_id, NO_RATINGS), w) for b in seen
+    )
+    return next_amount.amount > efficient[deciding - 1]
+
+
 def _note(auction: Auction, bids: Sequence[Bid], winners: Sequence[Bid]) -> str:
     if winners:
         return ""

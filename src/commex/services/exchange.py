@@ -42,6 +42,7 @@ from commex.services.views import (
 )
 
 MAX_LIST = 500
+_CLOSE_PAGE = 500
 
 
 class _NoPublisher:
@@ -168,11 +169,10 @@ class Exchange:
             if auction.sealed:
                 deciding = formats.deciding_bids(auction)
                 forward = auction.direction is Direction.FORWARD
-                bids = (
-                    uow.bids.active(auction_id)
-                    if deciding is None
-                    else uow.bids.best_active(auction_id, deciding, highest_first=forward)
-                )
+                if deciding is None:
+                    bids = self._weighted_deciding_bids(uow, auction)
+                else:
+                    bids = uow.bids.best_active(auction_id, deciding, highest_first=forward)
             else:
                 lead = auction.english.leader_bid_id
                 leader_bid = uow.bids.get(lead) if lead else None
@@ -186,6 +186,23 @@ class Exchange:
             uow.commit()
         self._events.publish(result.events)
         return result.auction
+
+    def _weighted_deciding_bids(self, uow: UnitOfWork, auction: Auction) -> list[Bid]:
+        """The bids that can decide a reputation-weighted reverse auction, read a page at a time
+        in ascending amount until no later bid can rank among them (see ``seen_enough``)."""
+        seen: list[Bid] = []
+        reps: dict[str, Reputation] = {}
+        after: tuple[int, int] | None = None
+        while True:
+            page = uow.bids.cheapest_after(auction.id, after, _CLOSE_PAGE)
+            reps.update(self._reps.of_many({b.bidder_id for b in page}, auction.bidder_role))
+            seen.extend(page)
+            if len(page) < _CLOSE_PAGE:
+                return seen
+            last = page[-1]
+            after = (last.amount.to_minor(), last.seq)
+            if formats.seen_enough(auction, seen, reps, last.amount):
+                return seen
 
     def cancel(self, auction_id: str, by_id: str, reason: str | None = None) -> Auction:
         with self._uow() as uow:

@@ -78,6 +78,12 @@ class BidRepository(Protocol):
         """The ``limit`` best active bids by amount, ties to the earlier bid."""
         ...
 
+    def cheapest_after(
+        self, auction_id: str, after: tuple[int, int] | None, limit: int
+    ) -> list[Bid]:
+        """Active bids in ascending (amount in minor units, seq) order, after the key given."""
+        ...
+
     def recent(self, auction_id: str, limit: int) -> list[Bid]:
         """The newest ``limit`` bids of the auction, newest first."""
         ...

@@ -323,6 +323,17 @@ class _Bids:
         )
         return self._rows(self._c.execute(q.order_by(t.bids.c.seq)).all(), auction_id)
 
+    def cheapest_after(
+        self, auction_id: str, after: tuple[int, int] | None, limit: int
+    ) -> list[Bid]:
+        b = t.bids.c
+        q = select(*_BID_COLS).where(and_(b.auction_id == auction_id, b.active.is_(True)))
+        if after is not None:
+            amount, seq = after
+            q = q.where((b.amount_minor > amount) | and_(b.amount_minor == amount, b.seq > seq))
+        q = q.order_by(b.amount_minor, b.seq).limit(limit)
+        return self._rows(self._c.execute(q).all(), auction_id)
+
     def recent(self, auction_id: str, limit: int) -> list[Bid]:
         q = (
             select(*_BID_COLS)
