@@ -19,7 +19,6 @@ from commex.adapters.clock import SequentialIds
 from commex.domain.accounts import Account, Role
 from commex.domain.auctions import (
     Auction,
-    AuctionDraft,
     Bid,
     BidResult,
     CloseResult,
@@ -29,10 +28,10 @@ from commex.domain.auctions import (
     accept_bid,
     cancel_auction,
     close_auction,
-    open_auction,
     visible_bids,
 )
 from commex.domain.money import Money
+from commex.domain.opening import AuctionDraft, open_auction
 from commex.domain.reputation import NO_RATINGS, Reputation
 from commex.domain.terms import ServiceTerms
 

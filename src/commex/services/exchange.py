@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from commex.domain import auctions as rules
-from commex.domain import formats
+from commex.domain import formats, opening
 from commex.domain.accounts import Account, Role, check_name, parse_roles
 from commex.domain.auctions import Auction, Bid, Direction, Status
 from commex.domain.contracts import Contract
@@ -133,7 +133,7 @@ class Exchange:
                         f"approved providers not found: {', '.join(missing)}",
                         field="eligibility.approved_providers",
                     )
-            auction = rules.open_auction(draft, self._ids.new("auc"), owner, self.clock.now())
+            auction = opening.open_auction(draft, self._ids.new("auc"), owner, self.clock.now())
             uow.auctions.add(auction)
             uow.commit()
         return auction

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from commex.domain.auctions import AuctionDraft, Direction, Eligibility, Format
+from commex.domain.auctions import Direction, Eligibility, Format
 from commex.domain.errors import InvalidInput
 from commex.domain.money import Money, check_currency
+from commex.domain.opening import AuctionDraft
 from commex.domain.terms import parse_terms
 from commex.domain.time import parse_utc
 

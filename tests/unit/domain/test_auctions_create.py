@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 
 from commex.domain.accounts import Role
-from commex.domain.auctions import Status, open_auction
+from commex.domain.auctions import Status
 from commex.domain.errors import Forbidden, InvalidInput
+from commex.domain.opening import open_auction
 
 
 def opened(kit, direction="forward", fmt="first-price", owner=None, **kw):
