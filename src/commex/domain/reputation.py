@@ -1,16 +1,33 @@
-"""Reputation as the rules see it: a per-account, per-role summary of ratings (R4).
+"""Reputation (R4): per account and role, a beta reputation over decayed rating weight.
 
-The full rating rules (decay, counterparty cap) arrive with the ratings module; auctions only
-need this summary, read through a port, so every account starts with "no ratings yet".
+Every rating adds weight to the positive or the negative side of the rated account's
+reputation in one role (provider, or recipient as payer). Weight decays exponentially with a
+half-life of :data:`HALF_LIFE_DAYS` (180 days), so a rating half a year old counts half. One
+counterparty (an owner, whichever of its accounts rates) holds at most :data:`PAIR_CAP` (3.0) of
+rating weight in another's reputation, decayed like the rest, so flooding ratings from one side
+moves a reputation no further than three fresh ratings. People see a score, the count of
+ratings in the last :data:`WINDOW_DAYS` (365) days and that window; rankings use the Wilson lower
+bound, so one good rating does not outrank a long good record.
+
+The state is kept incrementally: a :class:`Tally` per account and role, and a
+:class:`PairTally` per (counterparty, account, role), each decayed to the moment it is read.
+The rules never read a clock: every moment is passed in.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
+HALF_LIFE_DAYS = 180
+PAIR_CAP = 3.0
+WINDOW_DAYS = 365
+
 _Z = 1.96  # 95% two-sided normal quantile for the Wilson lower bound
+_SECONDS_PER_DAY = 86400.0
+_DAYS_PER_MONTH = 30.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +37,7 @@ class Reputation:
     positive: float = 0.0
     negative: float = 0.0
     count: int = 0
-    window_days: int = 365
+    window_days: int = WINDOW_DAYS
 
     @property
     def score(self) -> float:
@@ -45,14 +62,20 @@ class Reputation:
         return Decimal(f"{self.lower_bound:.6f}")
 
     def describe(self) -> str:
-        """For people: ``96% positive, 212 ratings, last 12 months`` or ``no ratings yet``."""
-        if self.count == 0:
-            return "no ratings yet"
+        """For people: ``96% positive, 212 ratings in the last 12 months``, or ``no ratings
+        yet`` when there is neither a recent rating nor any weight left."""
         total = self.positive + self.negative
-        share = round(100 * self.positive / total) if total > 0 else 0
-        months = round(self.window_days / 30.4)
-        noun = "rating" if self.count == 1 else "ratings"
-        return f"{share}% positive, {self.count} {noun}, last {months} months"
+        if self.count == 0 and total <= 0:
+            return "no ratings yet"
+        months = round(self.window_days / _DAYS_PER_MONTH)
+        period = "the last month" if months == 1 else f"the last {months} months"
+        if self.count == 0:
+            counted = "no ratings"
+        else:
+            counted = f"{self.count} {'rating' if self.count == 1 else 'ratings'}"
+        if total <= 0:
+            return f"{counted} in {period}"
+        return f"{_percent(self.positive, total)}% positive, {counted} in {period}"
 
     def to_dict(self) -> dict[str, float | int]:
         """The wire form of SPEC section 8 (Rep)."""
@@ -67,3 +90,86 @@ class Reputation:
 
 
 NO_RATINGS = Reputation()
+
+
+def _percent(part: float, total: float) -> int:
+    """A whole percentage that says 100 only when nothing is negative and 0 only when nothing is
+    positive: one bad rating among hundreds still shows."""
+    share = round(100 * part / total)
+    if share == 100 and part < total:
+        return 99
+    if share == 0 and part > 0:
+        return 1
+    return share
+
+
+def decay_factor(since: datetime, now: datetime) -> float:
+    """How much of a weight recorded at ``since`` is left at ``now``: halves every
+    :data:`HALF_LIFE_DAYS`; 1.0 when ``now`` is not after ``since``."""
+    if now <= since:
+        return 1.0
+    days = (now - since).total_seconds() / _SECONDS_PER_DAY
+    return float(0.5 ** (days / HALF_LIFE_DAYS))
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """An account's decayed positive and negative rating weight in one role, as of a moment."""
+
+    positive: float
+    negative: float
+    as_of: datetime
+
+    def at(self, now: datetime) -> Tally:
+        """The tally decayed to ``now``; never grows, and a ``now`` before ``as_of`` leaves it
+        unchanged (time does not run backwards)."""
+        if now <= self.as_of:
+            return self
+        factor = decay_factor(self.as_of, now)
+        return Tally(self.positive * factor, self.negative * factor, now)
+
+
+@dataclass(frozen=True, slots=True)
+class PairTally:
+    """The decayed rating weight one counterparty (owner) has put into an account's reputation
+    in one role: what :data:`PAIR_CAP` bounds."""
+
+    weight: float
+    as_of: datetime
+
+    def at(self, now: datetime) -> PairTally:
+        """The weight decayed to ``now``; unchanged for a ``now`` before ``as_of``."""
+        if now <= self.as_of:
+            return self
+        return PairTally(self.weight * decay_factor(self.as_of, now), now)
+
+
+def add_rating(
+    tally: Tally | None, pair: PairTally | None, satisfied: bool, now: datetime
+) -> tuple[Tally, PairTally, float]:
+    """Count one rating at ``now``: the account's new tally, the counterparty's new pair tally
+    and the weight the rating carried.
+
+    A rating weighs 1.0, or whatever room the counterparty has left under :data:`PAIR_CAP`
+    (never negative): a counterparty that has rated often lately counts for little more.
+    """
+    current = tally.at(now) if tally is not None else Tally(0.0, 0.0, now)
+    held = pair.at(now) if pair is not None else PairTally(0.0, now)
+    room = PAIR_CAP - held.weight
+    weight = max(0.0, min(1.0, room))
+    # Landing exactly on the cap keeps rounding from ever taking the pair above it.
+    pair_weight = PAIR_CAP if weight == room else held.weight + weight
+    if satisfied:
+        new = Tally(current.positive + weight, current.negative, current.as_of)
+    else:
+        new = Tally(current.positive, current.negative + weight, current.as_of)
+    return new, PairTally(pair_weight, held.as_of), weight
+
+
+def reputation_of(tally: Tally | None, recent_count: int, now: datetime) -> Reputation:
+    """The reputation shown at ``now``: the tally decayed to ``now`` and the number of ratings
+    in the last :data:`WINDOW_DAYS` days (``recent_count``, counted by the caller)."""
+    if tally is None:
+        return Reputation(0.0, 0.0, recent_count, WINDOW_DAYS)
+    current = tally.at(now)
+    return Reputation(current.positive, current.negative, recent_count, WINDOW_DAYS)
