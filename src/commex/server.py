@@ -59,6 +59,8 @@ class ClosingScheduler:
             try:
                 for auction in self._services.exchange.close_due():
                     log.info("closed auction %s", auction.id)
+                for contract in self._services.exchange.start_due():
+                    log.info("started contract %s", contract.id)
             except Exception:  # keep closing later auctions whatever one failure was
                 log.exception("closing due auctions failed; retrying")
             self._stop.wait(self._interval)

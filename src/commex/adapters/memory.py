@@ -16,7 +16,7 @@ from typing import Self
 
 from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
-from commex.domain.contracts import Contract
+from commex.domain.contracts import Contract, ContractStatus
 from commex.domain.errors import Conflict
 from commex.domain.offers import ProcessingOffer
 from commex.domain.reputation import NO_RATINGS, Reputation
@@ -160,6 +160,19 @@ class _Contracts:
 
     def for_auction(self, auction_id: str) -> list[Contract]:
         return [c for c in self._s.contracts.values() if c.auction_id == auction_id]
+
+    def update(self, contract: Contract) -> None:
+        self._s.contracts[contract.id] = contract
+
+    def due_to_start(self, now: datetime, limit: int) -> list[Contract]:
+        due = [
+            c
+            for c in self._s.contracts.values()
+            if c.status is ContractStatus.AWARDED
+            and c.terms.window_start is not None
+            and c.terms.window_start <= now
+        ]
+        return sorted(due, key=lambda c: c.terms.window_start or now)[:limit]
 
     def for_account(self, account_id: str) -> list[Contract]:
         return [

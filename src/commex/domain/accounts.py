@@ -27,6 +27,13 @@ class Account:
     name: str
     roles: frozenset[Role]
     created_at: datetime
+    owner_id: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """Who stands behind the account: itself, or the account that opened it (accounts of
+        one owner may not bid on each other's auctions or rate each other)."""
+        return self.owner_id or self.id
 
     def has(self, role: Role) -> bool:
         return role in self.roles

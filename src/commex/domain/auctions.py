@@ -138,6 +138,7 @@ class Auction:
     english: EnglishState = field(default_factory=EnglishState)
     outcome: Outcome | None = None
     cancel_reason: str | None = None
+    owner_group: str = ""
 
     @property
     def sealed(self) -> bool:
@@ -226,6 +227,8 @@ def check_can_bid(auction: Auction, bidder: Account, reputation: Reputation, now
         )
     if bidder.id == auction.owner_id:
         raise Forbidden("you cannot bid on your own auction")
+    if auction.owner_group and bidder.owner == auction.owner_group:
+        raise Forbidden("you cannot bid on an auction of an account of the same owner")
     role = auction.bidder_role
     if not bidder.has(role):
         raise Forbidden(f"only a {role} may bid on a {auction.direction} auction")
@@ -298,6 +301,9 @@ def close_auction(
         return CloseResult(auction, (), ())
     check_can_close(auction, by, now, reason)
     awards, note = formats.award(auction, active_bids, reputations)
+    # The service starts at the award, or when the terms' usage window opens.
+    window = auction.terms.window_start
+    starts_now = window is None or window <= now
     winners: list[Winner] = []
     contracts: list[Contract] = []
     events: list[Event] = []
@@ -316,8 +322,9 @@ def close_auction(
                 recipient_id=recipient,
                 price=price,
                 terms=auction.terms,
-                status=ContractStatus.AWARDED,
+                status=ContractStatus.ACTIVE if starts_now else ContractStatus.AWARDED,
                 created_at=now,
+                started_at=now if starts_now else None,
             )
         )
         events.append(ContractAwarded(contract_id, auction.id, provider, recipient))

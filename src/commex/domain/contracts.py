@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -30,3 +30,11 @@ class Contract:
     terms: ServiceTerms
     status: ContractStatus
     created_at: datetime
+    started_at: datetime | None = None
+
+
+def start(contract: Contract, now: datetime) -> Contract:
+    """Start delivery (its window has opened): the contract becomes active from ``now``."""
+    if contract.status is not ContractStatus.AWARDED:
+        return contract
+    return replace(contract, status=ContractStatus.ACTIVE, started_at=now)

@@ -91,6 +91,7 @@ def open_auction(draft: AuctionDraft, auction_id: str, owner: Account, now: date
         eligibility=d.eligibility,
         closes_at=d.closes_at,
         created_at=now,
+        owner_group=owner.owner,
     )
 
 

@@ -15,7 +15,7 @@ from commex.domain import auctions as rules
 from commex.domain import formats, opening
 from commex.domain.accounts import Account, Role, check_name, parse_roles
 from commex.domain.auctions import Auction, Bid, Direction, Status
-from commex.domain.contracts import Contract
+from commex.domain.contracts import Contract, start
 from commex.domain.errors import AuctionNotOpen, InvalidInput, NotFound
 from commex.domain.events import Event
 from commex.domain.money import Money, check_currency
@@ -237,6 +237,16 @@ class Exchange:
         if auction is None:
             raise NotFound(f"auction {auction_id} not found")
         return auction
+
+    def start_due(self, limit: int = 100) -> list[Contract]:
+        """Start the contracts whose usage window has opened (the scheduler calls this)."""
+        now = self.clock.now()
+        with self._uow() as uow:
+            started = [start(c, now) for c in uow.contracts.due_to_start(now, limit)]
+            for contract in started:
+                uow.contracts.update(contract)
+            uow.commit()
+        return started
 
     def view(self, auction_id: str, viewer_id: str | None) -> AuctionView:
         """The auction as ``viewer_id`` may see it (A8), with reputations (R5)."""

@@ -151,6 +151,12 @@ class ContractRepository(Protocol):
 
     def for_account(self, account_id: str) -> list[Contract]: ...
 
+    def update(self, contract: Contract) -> None: ...
+
+    def due_to_start(self, now: datetime, limit: int) -> list[Contract]:
+        """Awarded contracts whose usage window has opened, earliest first."""
+        ...
+
 
 class UnitOfWork(Protocol):
     @property

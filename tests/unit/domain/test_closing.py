@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from commex.domain.auctions import Status
-from commex.domain.contracts import ContractStatus
+from commex.domain.contracts import ContractStatus, start
 from commex.domain.errors import AuctionNotOpen, Conflict, Forbidden, InvalidInput
 from commex.domain.events import AuctionCancelled, AuctionClosed, ContractAwarded
 
@@ -123,7 +123,9 @@ class TestContracts:
         assert set(by_recipient) == {"alice", "bob"}
         for c in result.contracts:
             assert c.provider_id == "seller"
-            assert c.status is ContractStatus.AWARDED
+            # No usage window: delivery starts at the award.
+            assert c.status is ContractStatus.ACTIVE
+            assert c.started_at == result.auction.outcome.closed_at
             assert c.terms == book.auction.terms
             assert c.auction_id == book.auction.id
             assert winners[c.recipient_id].contract_id == c.id
@@ -247,3 +249,19 @@ class TestCancel:
         cancelled.cancel("seller")
         with pytest.raises(AuctionNotOpen):
             cancelled.cancel("seller")
+
+
+def test_a_contract_with_a_later_window_starts_when_the_window_opens(kit):
+    opens = book_closes(kit) + timedelta(days=2)
+    terms = kit.terms(window_start=opens, window_end=opens + timedelta(days=30))
+    book = kit.book("forward", "first-price", terms=terms)
+    book.bid("alice", "10.00")
+    (contract,) = book.close().contracts
+    assert (contract.status, contract.started_at) == (ContractStatus.AWARDED, None)
+    started = start(contract, opens)
+    assert (started.status, started.started_at) == (ContractStatus.ACTIVE, opens)
+    assert start(started, opens + timedelta(days=1)) == started
+
+
+def book_closes(kit):
+    return kit.book().auction.closes_at

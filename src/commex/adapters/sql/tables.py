@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -36,6 +37,7 @@ accounts = Table(
     Column("created_us", BigInteger, nullable=False),
     Column("name_key", String(80), nullable=True, unique=True),
     Column("password_hash", String(256), nullable=True),
+    Column("owner_id", String(40), nullable=True, index=True),
 )
 
 sessions = Table(
@@ -85,6 +87,7 @@ auctions = Table(
     Column("limit_minor", BigInteger, nullable=True),
     Column("outcome", Text, nullable=True),
     Column("cancel_reason", String(500), nullable=True),
+    Column("owner_group", String(40), nullable=True),
     Index("ix_auctions_status_closes", "status", "closes_us"),
     Index("ix_auctions_status_created", "status", "created_us"),
 )
@@ -118,6 +121,9 @@ contracts = Table(
     Column("terms", Text, nullable=False),
     Column("status", String(12), nullable=False),
     Column("created_us", BigInteger, nullable=False),
+    Column("started_us", BigInteger, nullable=True),
+    Column("window_start_us", BigInteger, nullable=True),
+    Index("ix_contracts_status_window", "status", "window_start_us"),
 )
 
 processing_offers = Table(
@@ -129,4 +135,65 @@ processing_offers = Table(
     Column("price_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("updated_us", BigInteger, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("recipient_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(80), nullable=False),
+    Column("user_name", String(80), nullable=False),
+    Column("phone_numbers", Text, nullable=False),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+contract_members = Table(
+    "contract_members",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("contract_id", String(40), ForeignKey("contracts.id"), nullable=False, index=True),
+    Column("kind", String(12), nullable=False),
+    Column("ref", String(40), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    UniqueConstraint("contract_id", "kind", "ref", name="uq_contract_members_ref"),
+)
+
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("contract_id", String(40), ForeignKey("contracts.id"), nullable=False),
+    Column("rated_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("rated_role", String(10), nullable=False),
+    Column("rater_key", String(60), nullable=False),
+    Column("rater_account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("device_id", String(40), nullable=True),
+    Column("satisfied", Boolean, nullable=False),
+    Column("score", Integer, nullable=True),
+    Column("comment", Text, nullable=True),
+    Column("created_us", BigInteger, nullable=False),
+    UniqueConstraint("contract_id", "rated_role", "rater_key", name="uq_ratings_once"),
+    Index("ix_ratings_rated_recent", "rated_id", "rated_role", "created_us"),
+)
+
+reputations = Table(
+    "reputations",
+    metadata,
+    Column("account_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+    Column("role", String(10), primary_key=True),
+    Column("positive", Float, nullable=False),
+    Column("negative", Float, nullable=False),
+    Column("as_of_us", BigInteger, nullable=False),
+)
+
+reputation_pairs = Table(
+    "reputation_pairs",
+    metadata,
+    Column("account_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+    Column("role", String(10), primary_key=True),
+    Column("counterparty", String(40), primary_key=True),
+    Column("weight", Float, nullable=False),
+    Column("as_of_us", BigInteger, nullable=False),
 )

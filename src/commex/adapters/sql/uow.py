@@ -72,6 +72,7 @@ class _Accounts:
                 id=account.id,
                 name=account.name,
                 roles=",".join(sorted(r.value for r in account.roles)),
+                owner_id=account.owner_id,
                 token_hash=token_hash,
                 created_us=to_micros(account.created_at),
             )
@@ -80,7 +81,7 @@ class _Accounts:
     @staticmethod
     def row(r: Row[Any]) -> Account:
         roles = frozenset(Role(x) for x in r.roles.split(",") if x)
-        return Account(r.id, r.name, roles, from_micros(r.created_us))
+        return Account(r.id, r.name, roles, from_micros(r.created_us), r.owner_id)
 
     def get(self, account_id: str) -> Account | None:
         r = self._c.execute(_ACCOUNT_GET, {"id": account_id}).first()
@@ -146,6 +147,7 @@ def _auction_values(a: Auction) -> dict[str, Any]:
         "limit_minor": _minor(st.limit),
         "outcome": outcome,
         "cancel_reason": a.cancel_reason,
+        "owner_group": a.owner_group or None,
     }
 
 
@@ -191,6 +193,7 @@ def _auction(r: Row[Any]) -> Auction:
         ),
         outcome=outcome,
         cancel_reason=r.cancel_reason,
+        owner_group=r.owner_group or "",
     )
 
 
@@ -371,6 +374,7 @@ def _contract(r: Row[Any]) -> Contract:
         terms=parse_terms(json.loads(r.terms)),
         status=ContractStatus(r.status),
         created_at=from_micros(r.created_us),
+        started_at=None if r.started_us is None else from_micros(r.started_us),
     )
 
 
@@ -395,10 +399,32 @@ class _Contracts:
                     "terms": _terms_json(c.terms),
                     "status": c.status.value,
                     "created_us": to_micros(c.created_at),
+                    "started_us": None if c.started_at is None else to_micros(c.started_at),
+                    "window_start_us": (
+                        None if c.terms.window_start is None else to_micros(c.terms.window_start)
+                    ),
                 }
                 for c in contracts
             ],
         )
+
+    def update(self, contract: Contract) -> None:
+        started = None if contract.started_at is None else to_micros(contract.started_at)
+        self._c.execute(
+            update(t.contracts)
+            .where(t.contracts.c.id == contract.id)
+            .values(status=contract.status.value, started_us=started)
+        )
+
+    def due_to_start(self, now: datetime, limit: int) -> list[Contract]:
+        c = t.contracts.c
+        q = (
+            select(t.contracts)
+            .where(and_(c.status == "awarded", c.window_start_us <= to_micros(now)))
+            .order_by(c.window_start_us)
+            .limit(limit)
+        )
+        return [_contract(r) for r in self._c.execute(q)]
 
     def get(self, contract_id: str) -> Contract | None:
         r = self._c.execute(select(t.contracts).where(t.contracts.c.id == contract_id)).first()
