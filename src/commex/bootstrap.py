@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from commex.adapters.clock import RandomIds, SystemClock
 from commex.adapters.events import ChangeHub
-from commex.adapters.memory import MemoryUnitOfWorkFactory, NoRatingsYet
+from commex.adapters.memory import MemoryUnitOfWorkFactory
 from commex.adapters.passwords import Argon2Hasher
 from commex.adapters.sql.engine import make_engine
 from commex.adapters.sql.migrate import upgrade
@@ -21,6 +21,8 @@ from commex.services.ports import (
     ReputationSource,
     UnitOfWorkFactory,
 )
+from commex.services.ratings import Ratings
+from commex.services.reputation import TallyReputations
 from commex.settings import Settings
 
 
@@ -30,6 +32,7 @@ class Services:
 
     exchange: Exchange
     auth: Auth
+    ratings: Ratings
     hub: ChangeHub
     settings: Settings
 
@@ -46,10 +49,12 @@ def _services(
     hasher: PasswordHasher | None,
 ) -> Services:
     clock = clock or SystemClock()
+    ids = ids or RandomIds()
     hub = ChangeHub()
-    exchange = Exchange(uow, clock, ids or RandomIds(), reputations or NoRatingsYet(), hub)
+    reputations = reputations or TallyReputations(uow, clock)
+    exchange = Exchange(uow, clock, ids, reputations, hub)
     auth = Auth(exchange, uow, clock, hasher or Argon2Hasher())
-    return Services(exchange, auth, hub, settings)
+    return Services(exchange, auth, Ratings(uow, clock, ids), hub, settings)
 
 
 def build_services(
@@ -97,13 +102,10 @@ def build_exchange(
     engine = make_engine(settings.url())
     if migrate:
         upgrade(engine)
-    return Exchange(
-        SqlUnitOfWorkFactory(engine),
-        clock or SystemClock(),
-        ids or RandomIds(),
-        reputations or NoRatingsYet(),
-        events,
-    )
+    uow = SqlUnitOfWorkFactory(engine)
+    clock = clock or SystemClock()
+    reputations = reputations or TallyReputations(uow, clock)
+    return Exchange(uow, clock, ids or RandomIds(), reputations, events)
 
 
 def in_memory_exchange(
@@ -113,9 +115,7 @@ def in_memory_exchange(
     reputations: ReputationSource | None = None,
 ) -> Exchange:
     """An exchange held in memory: for tests, experiments and library users without a database."""
-    return Exchange(
-        MemoryUnitOfWorkFactory(),
-        clock or SystemClock(),
-        ids or RandomIds(),
-        reputations or NoRatingsYet(),
-    )
+    uow = MemoryUnitOfWorkFactory()
+    clock = clock or SystemClock()
+    reputations = reputations or TallyReputations(uow, clock)
+    return Exchange(uow, clock, ids or RandomIds(), reputations)

@@ -18,8 +18,10 @@ from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.contracts import Contract, ContractStatus
 from commex.domain.errors import Conflict
+from commex.domain.members import Device, Member
 from commex.domain.offers import ProcessingOffer
-from commex.domain.reputation import NO_RATINGS, Reputation
+from commex.domain.ratings import Rating
+from commex.domain.reputation import NO_RATINGS, PairTally, Reputation, Tally
 from commex.services.ports import SessionRecord
 
 _TABLES = (
@@ -32,6 +34,11 @@ _TABLES = (
     "sessions",
     "idempotency",
     "offers",
+    "devices",
+    "members",
+    "ratings",
+    "tallies",
+    "pairs",
 )
 
 
@@ -49,6 +56,11 @@ class MemoryStore:
         self.sessions: dict[str, SessionRecord] = {}
         self.idempotency: dict[tuple[str, str], tuple[str, str]] = {}
         self.offers: dict[str, ProcessingOffer] = {}
+        self.devices: dict[str, tuple[Device, str]] = {}
+        self.members: dict[str, Member] = {}
+        self.ratings: dict[str, Rating] = {}
+        self.tallies: dict[tuple[str, str], Tally] = {}
+        self.pairs: dict[tuple[str, str, str], PairTally] = {}
 
 
 class _Accounts:
@@ -68,6 +80,9 @@ class _Accounts:
 
     def count(self) -> int:
         return len(self._s.accounts)
+
+    def lock(self, account_id: str) -> None:
+        return None  # the store's lock is held for the whole unit of work
 
 
 class _Auctions:
@@ -246,6 +261,86 @@ class _Offers:
         return [o for o in self._s.offers.values() if capability in o.capabilities]
 
 
+class _Devices:
+    def __init__(self, store: MemoryStore) -> None:
+        self._s = store
+
+    def add(self, device: Device, token_hash: str) -> None:
+        self._s.devices[device.id] = (device, token_hash)
+
+    def get(self, device_id: str) -> Device | None:
+        found = self._s.devices.get(device_id)
+        return None if found is None else found[0]
+
+    def by_token_hash(self, token_hash: str) -> Device | None:
+        return next((d for d, h in self._s.devices.values() if h == token_hash), None)
+
+    def of_recipient(self, recipient_id: str) -> list[Device]:
+        return [d for d, _ in self._s.devices.values() if d.recipient_id == recipient_id]
+
+
+class _Members:
+    def __init__(self, store: MemoryStore) -> None:
+        self._s = store
+
+    def add(self, member: Member) -> None:
+        self._s.members[member.id] = member
+
+    def remove(self, member_id: str) -> None:
+        self._s.members.pop(member_id, None)
+
+    def of_contract(self, contract_id: str) -> list[Member]:
+        found = [m for m in self._s.members.values() if m.contract_id == contract_id]
+        return sorted(found, key=lambda m: (m.created_at, m.id))
+
+
+class _Ratings:
+    def __init__(self, store: MemoryStore) -> None:
+        self._s = store
+
+    def add(self, rating: Rating) -> None:
+        if self.exists(rating.contract_id, rating.rated_role.value, rating.rater_key):
+            raise Conflict("you have already rated this contract")
+        self._s.ratings[rating.id] = rating
+
+    def exists(self, contract_id: str, role: str, rater_key: str) -> bool:
+        return any(
+            r.contract_id == contract_id and r.rated_role.value == role and r.rater_key == rater_key
+            for r in self._s.ratings.values()
+        )
+
+    def of_contract(self, contract_id: str) -> list[Rating]:
+        found = [r for r in self._s.ratings.values() if r.contract_id == contract_id]
+        return sorted(found, key=lambda r: (r.created_at, r.id))
+
+    def recent_counts(
+        self, account_ids: Iterable[str], role: str, since: datetime
+    ) -> dict[str, int]:
+        wanted = set(account_ids)
+        counts: dict[str, int] = {}
+        for r in self._s.ratings.values():
+            if r.rated_id in wanted and r.rated_role.value == role and r.created_at >= since:
+                counts[r.rated_id] = counts.get(r.rated_id, 0) + 1
+        return counts
+
+
+class _Reputations:
+    def __init__(self, store: MemoryStore) -> None:
+        self._s = store
+
+    def tallies(self, account_ids: Iterable[str], role: str) -> dict[str, Tally]:
+        return {a: self._s.tallies[(a, role)] for a in account_ids if (a, role) in self._s.tallies}
+
+    def pair(self, account_id: str, role: str, counterparty: str) -> PairTally | None:
+        return self._s.pairs.get((account_id, role, counterparty))
+
+    def put(self, account_id: str, role: str, tally: Tally) -> None:
+        self._s.tallies[(account_id, role)] = tally
+
+    def put_pair(self, account_id: str, role: str, counterparty: str, pair: PairTally) -> None:
+        self._s.pairs[(account_id, role, counterparty)] = pair
+
+
 class MemoryUnitOfWork:
     """A transaction over a :class:`MemoryStore`: the store's lock is held for its whole life,
     and writes are undone unless committed (a snapshot is restored)."""
@@ -259,6 +354,10 @@ class MemoryUnitOfWork:
         self.credentials = _Credentials(store)
         self.idempotency = _Idempotency(store)
         self.offers = _Offers(store)
+        self.devices = _Devices(store)
+        self.members = _Members(store)
+        self.ratings = _Ratings(store)
+        self.reputations = _Reputations(store)
         self.committed = False
 
     def __enter__(self) -> Self:

@@ -88,7 +88,7 @@ def rate(
     side of the contract before. Strangers are told the contract does not exist.
     """
     now = require_utc(now, "now")
-    rated_role, rated_id = _side(contract, rater)
+    rated_role, rated_id = side_of(contract, rater)
     _check_open(contract, now)
     if _owner_of(rater.account.id, owners, rater.account.owner) == _owner_of(rated_id, owners):
         raise Forbidden("ratings between accounts of the same owner are refused")
@@ -109,7 +109,7 @@ def rate(
     )
 
 
-def _side(contract: Contract, rater: Rater) -> tuple[RatedRole, str]:
+def side_of(contract: Contract, rater: Rater) -> tuple[RatedRole, str]:
     """Which side ``rater`` rates: the recipient and its member devices rate the provider,
     the provider rates the recipient; anyone else does not see the contract."""
     hidden = NotFound(f"contract {contract.id} not found")

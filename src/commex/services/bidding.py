@@ -18,6 +18,7 @@ from commex.domain.accounts import Account
 from commex.domain.auctions import Auction, Bid
 from commex.domain.errors import CommexError, Conflict, InvalidInput
 from commex.domain.events import Event
+from commex.domain.reputation import NO_RATINGS, Reputation
 from commex.services.group_commit import GroupCommit, Pending
 from commex.services.loading import account_of, locked_auction
 from commex.services.ports import (
@@ -131,7 +132,7 @@ class BidDesk:
                     result = rules.accept_bid(
                         auction,
                         bidder,
-                        self._reps.of(bidder.id, auction.bidder_role),
+                        self._eligibility_reputation(auction, bidder.id),
                         money,
                         limit,
                         own,
@@ -166,6 +167,14 @@ class BidDesk:
             p.answer(bid)
         if events:
             self._events.publish(events)
+
+    def _eligibility_reputation(self, auction: Auction, bidder_id: str) -> Reputation:
+        """The bidder's reputation when the auction's eligibility asks for one (a lookup the
+        bid path otherwise skips)."""
+        e = auction.eligibility
+        if e.min_provider_score is None and e.min_recipient_score is None:
+            return NO_RATINGS
+        return self._reps.of(bidder_id, auction.bidder_role)
 
     @staticmethod
     def _replay(

@@ -17,8 +17,10 @@ from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.contracts import Contract
 from commex.domain.events import Event
+from commex.domain.members import Device, Member
 from commex.domain.offers import ProcessingOffer
-from commex.domain.reputation import Reputation
+from commex.domain.ratings import Rating
+from commex.domain.reputation import PairTally, Reputation, Tally
 
 
 class Clock(Protocol):
@@ -41,6 +43,11 @@ class AccountRepository(Protocol):
     def get_many(self, account_ids: Iterable[str]) -> dict[str, Account]: ...
 
     def count(self) -> int: ...
+
+    def lock(self, account_id: str) -> None:
+        """Hold the account's row lock until the unit of work ends (serialises updates of its
+        reputation)."""
+        ...
 
 
 class AuctionRepository(Protocol):
@@ -142,6 +149,48 @@ class OfferRepository(Protocol):
     def with_capability(self, capability: str) -> list[ProcessingOffer]: ...
 
 
+class DeviceRepository(Protocol):
+    def add(self, device: Device, token_hash: str) -> None: ...
+
+    def get(self, device_id: str) -> Device | None: ...
+
+    def by_token_hash(self, token_hash: str) -> Device | None: ...
+
+    def of_recipient(self, recipient_id: str) -> list[Device]: ...
+
+
+class MemberRepository(Protocol):
+    def add(self, member: Member) -> None: ...
+
+    def remove(self, member_id: str) -> None: ...
+
+    def of_contract(self, contract_id: str) -> list[Member]: ...
+
+
+class RatingRepository(Protocol):
+    def add(self, rating: Rating) -> None: ...
+
+    def exists(self, contract_id: str, role: str, rater_key: str) -> bool: ...
+
+    def of_contract(self, contract_id: str) -> list[Rating]: ...
+
+    def recent_counts(
+        self, account_ids: Iterable[str], role: str, since: datetime
+    ) -> dict[str, int]:
+        """How many ratings each account received in ``role`` since ``since`` (one query)."""
+        ...
+
+
+class ReputationRepository(Protocol):
+    def tallies(self, account_ids: Iterable[str], role: str) -> dict[str, Tally]: ...
+
+    def pair(self, account_id: str, role: str, counterparty: str) -> PairTally | None: ...
+
+    def put(self, account_id: str, role: str, tally: Tally) -> None: ...
+
+    def put_pair(self, account_id: str, role: str, counterparty: str, pair: PairTally) -> None: ...
+
+
 class ContractRepository(Protocol):
     def add_many(self, contracts: Sequence[Contract]) -> None: ...
 
@@ -179,6 +228,18 @@ class UnitOfWork(Protocol):
 
     @property
     def offers(self) -> OfferRepository: ...
+
+    @property
+    def devices(self) -> DeviceRepository: ...
+
+    @property
+    def members(self) -> MemberRepository: ...
+
+    @property
+    def ratings(self) -> RatingRepository: ...
+
+    @property
+    def reputations(self) -> ReputationRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

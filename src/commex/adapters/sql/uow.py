@@ -32,8 +32,11 @@ from commex.domain.auctions import (
 )
 from commex.domain.contracts import Contract, ContractStatus
 from commex.domain.errors import Conflict, InvalidInput
+from commex.domain.members import Device, Member, MemberKind
 from commex.domain.money import Money
 from commex.domain.offers import ProcessingOffer
+from commex.domain.ratings import RatedRole, Rating
+from commex.domain.reputation import PairTally, Tally
 from commex.domain.terms import ServiceTerms, parse_terms
 from commex.domain.time import from_micros, to_micros
 from commex.services.ports import SessionRecord
@@ -86,6 +89,11 @@ class _Accounts:
     def get(self, account_id: str) -> Account | None:
         r = self._c.execute(_ACCOUNT_GET, {"id": account_id}).first()
         return None if r is None else self.row(r)
+
+    def lock(self, account_id: str) -> None:
+        if self._c.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already serialises
+            q = select(t.accounts.c.id).where(t.accounts.c.id == account_id).with_for_update()
+            self._c.execute(q)
 
     def count(self) -> int:
         return int(self._c.execute(select(func.count()).select_from(t.accounts)).scalar_one())
@@ -551,6 +559,190 @@ class _Offers:
         return [o for o in offers if capability in o.capabilities]
 
 
+class _Devices:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    @staticmethod
+    def _row(r: Row[Any]) -> Device:
+        phones = tuple(json.loads(r.phone_numbers))
+        return Device(r.id, r.recipient_id, r.name, r.user_name, phones, from_micros(r.created_us))
+
+    def add(self, device: Device, token_hash: str) -> None:
+        self._c.execute(
+            t.devices.insert().values(
+                id=device.id,
+                recipient_id=device.recipient_id,
+                name=device.name,
+                user_name=device.user,
+                phone_numbers=json.dumps(list(device.phone_numbers)),
+                token_hash=token_hash,
+                created_us=to_micros(device.created_at),
+            )
+        )
+
+    def get(self, device_id: str) -> Device | None:
+        r = self._c.execute(select(t.devices).where(t.devices.c.id == device_id)).first()
+        return None if r is None else self._row(r)
+
+    def by_token_hash(self, token_hash: str) -> Device | None:
+        q = select(t.devices).where(t.devices.c.token_hash == token_hash)
+        r = self._c.execute(q).first()
+        return None if r is None else self._row(r)
+
+    def of_recipient(self, recipient_id: str) -> list[Device]:
+        q = select(t.devices).where(t.devices.c.recipient_id == recipient_id)
+        return [self._row(r) for r in self._c.execute(q.order_by(t.devices.c.created_us))]
+
+
+class _Members:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(self, member: Member) -> None:
+        self._c.execute(
+            t.contract_members.insert().values(
+                id=member.id,
+                contract_id=member.contract_id,
+                kind=member.kind.value,
+                ref=member.ref,
+                created_us=to_micros(member.created_at),
+            )
+        )
+
+    def remove(self, member_id: str) -> None:
+        self._c.execute(t.contract_members.delete().where(t.contract_members.c.id == member_id))
+
+    def of_contract(self, contract_id: str) -> list[Member]:
+        m = t.contract_members.c
+        q = select(t.contract_members).where(m.contract_id == contract_id)
+        return [
+            Member(r.id, r.contract_id, MemberKind(r.kind), r.ref, from_micros(r.created_us))
+            for r in self._c.execute(q.order_by(m.created_us, m.id))
+        ]
+
+
+class _Ratings:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(self, rating: Rating) -> None:
+        self._c.execute(
+            t.ratings.insert().values(
+                id=rating.id,
+                contract_id=rating.contract_id,
+                rated_id=rating.rated_id,
+                rated_role=rating.rated_role.value,
+                rater_key=rating.rater_key,
+                rater_account_id=rating.rater_account_id,
+                device_id=rating.device_id,
+                satisfied=rating.satisfied,
+                score=rating.score,
+                comment=rating.comment,
+                created_us=to_micros(rating.created_at),
+            )
+        )
+
+    def exists(self, contract_id: str, role: str, rater_key: str) -> bool:
+        r = t.ratings.c
+        q = select(r.id).where(
+            and_(r.contract_id == contract_id, r.rated_role == role, r.rater_key == rater_key)
+        )
+        return self._c.execute(q).first() is not None
+
+    def of_contract(self, contract_id: str) -> list[Rating]:
+        r = t.ratings.c
+        q = select(t.ratings).where(r.contract_id == contract_id).order_by(r.created_us, r.id)
+        return [
+            Rating(
+                x.id,
+                x.contract_id,
+                x.rated_id,
+                RatedRole(x.rated_role),
+                x.rater_key,
+                x.rater_account_id,
+                x.device_id,
+                bool(x.satisfied),
+                x.score,
+                x.comment,
+                from_micros(x.created_us),
+            )
+            for x in self._c.execute(q)
+        ]
+
+    def recent_counts(
+        self, account_ids: Iterable[str], role: str, since: datetime
+    ) -> dict[str, int]:
+        ids = list(set(account_ids))
+        if not ids:
+            return {}
+        r = t.ratings.c
+        q = (
+            select(r.rated_id, func.count())
+            .where(
+                and_(r.rated_id.in_(ids), r.rated_role == role, r.created_us >= to_micros(since))
+            )
+            .group_by(r.rated_id)
+        )
+        return {rated: int(n) for rated, n in self._c.execute(q)}
+
+
+class _Reputations:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def tallies(self, account_ids: Iterable[str], role: str) -> dict[str, Tally]:
+        ids = list(set(account_ids))
+        if not ids:
+            return {}
+        r = t.reputations.c
+        q = select(t.reputations).where(and_(r.account_id.in_(ids), r.role == role))
+        return {
+            x.account_id: Tally(x.positive, x.negative, from_micros(x.as_of_us))
+            for x in self._c.execute(q)
+        }
+
+    def pair(self, account_id: str, role: str, counterparty: str) -> PairTally | None:
+        p = t.reputation_pairs.c
+        q = select(t.reputation_pairs).where(
+            and_(p.account_id == account_id, p.role == role, p.counterparty == counterparty)
+        )
+        x = self._c.execute(q).first()
+        return None if x is None else PairTally(x.weight, from_micros(x.as_of_us))
+
+    def put(self, account_id: str, role: str, tally: Tally) -> None:
+        r = t.reputations.c
+        self._c.execute(
+            t.reputations.delete().where(and_(r.account_id == account_id, r.role == role))
+        )
+        self._c.execute(
+            t.reputations.insert().values(
+                account_id=account_id,
+                role=role,
+                positive=tally.positive,
+                negative=tally.negative,
+                as_of_us=to_micros(tally.as_of),
+            )
+        )
+
+    def put_pair(self, account_id: str, role: str, counterparty: str, pair: PairTally) -> None:
+        p = t.reputation_pairs.c
+        self._c.execute(
+            t.reputation_pairs.delete().where(
+                and_(p.account_id == account_id, p.role == role, p.counterparty == counterparty)
+            )
+        )
+        self._c.execute(
+            t.reputation_pairs.insert().values(
+                account_id=account_id,
+                role=role,
+                counterparty=counterparty,
+                weight=pair.weight,
+                as_of_us=to_micros(pair.as_of),
+            )
+        )
+
+
 class SqlUnitOfWork:
     """One transaction on one connection. Uncommitted work is rolled back on exit; driver
     errors leave as commex errors (a constraint violation is a conflict)."""
@@ -572,6 +764,10 @@ class SqlUnitOfWork:
         self.credentials = _Credentials(self._conn)
         self.idempotency = _Idempotency(self._conn)
         self.offers = _Offers(self._conn)
+        self.devices = _Devices(self._conn)
+        self.members = _Members(self._conn)
+        self.ratings = _Ratings(self._conn)
+        self.reputations = _Reputations(self._conn)
         return self
 
     def commit(self) -> None:

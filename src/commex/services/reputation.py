@@ -1,0 +1,32 @@
+"""Reputation as it stands now, read from the incremental tallies (R4): one indexed lookup per
+account for the decayed weights, and one grouped count for the ratings in the window."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from commex.domain.accounts import Role
+from commex.domain.reputation import WINDOW_DAYS, Reputation, reputation_of
+from commex.services.ports import Clock, UnitOfWorkFactory
+
+
+class TallyReputations:
+    """The :class:`~commex.services.ports.ReputationSource` of a running exchange."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def of(self, account_id: str, role: Role) -> Reputation:
+        return self.of_many([account_id], role)[account_id]
+
+    def of_many(self, account_ids: Iterable[str], role: Role) -> dict[str, Reputation]:
+        ids = list(dict.fromkeys(account_ids))
+        if not ids:
+            return {}
+        now = self._clock.now()
+        with self._uow(write=False) as uow:
+            tallies = uow.reputations.tallies(ids, role.value)
+            counts = uow.ratings.recent_counts(ids, role.value, now - timedelta(days=WINDOW_DAYS))
+        return {i: reputation_of(tallies.get(i), counts.get(i, 0), now) for i in ids}
