@@ -91,7 +91,8 @@ def test_an_account_is_opened_with_its_token_shown_once(api_any_world: Any) -> N
     r = w.client.post("/v1/accounts", json={"name": "  Acme Voice ", "roles": ["provider"]})
     assert r.status_code == 201, r.text
     made = r.json()
-    assert set(made) == {"id", "name", "roles", "token"}
+    assert set(made) == {"id", "name", "roles", "owner_id", "token"}
+    assert made["owner_id"] == made["id"]  # opened without a token: its own owner
     assert made["name"] == "Acme Voice"
     assert made["roles"] == ["provider"]
     headers = {"Authorization": f"Bearer {made['token']}"}

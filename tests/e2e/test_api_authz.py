@@ -127,7 +127,9 @@ TABLE: dict[str, tuple[Call, str]] = {
     ),
     "open an account": (
         Call("POST", "/v1/accounts", body={"name": "Newcomer", "roles": ["recipient"]}),
-        "anon=201 bad=201 provider=201 recipient=201 owner=201 bidder=201 rival=201 operator=201",
+        # a token is optional here (with one, the account joins the caller's owner); a bad one
+        # is refused rather than ignored
+        "anon=201 bad=401 provider=201 recipient=201 owner=201 bidder=201 rival=201 operator=201",
     ),
     "my account": (
         Call("GET", "/v1/accounts/me"),

@@ -138,4 +138,7 @@ def test_the_document_lists_every_operation_of_the_api() -> None:
         "GET /v1/contracts/{contract_id}",
         "PUT /v1/providers/me/offer",
         "GET /v1/providers",
+        "POST /v1/contracts/{contract_id}/members",
+        "POST /v1/contracts/{contract_id}/ratings",
+        "POST /v1/devices",
     }

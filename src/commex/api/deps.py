@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
@@ -9,7 +10,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from commex.bootstrap import Services
 from commex.domain.accounts import Account
-from commex.domain.errors import Unauthenticated
+from commex.domain.errors import Forbidden, Unauthenticated
+from commex.domain.members import Device
+from commex.services.ratings import DEVICE_TOKEN_PREFIX
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from POST /v1/accounts")
 
@@ -26,8 +29,44 @@ def caller(
     """The account behind ``Authorization: Bearer <token>``; 401 without a valid one."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("send Authorization: Bearer <token>")
+    if credentials.credentials.startswith(DEVICE_TOKEN_PREFIX):
+        raise Forbidden("a device token may only rate and report usage on its contracts")
     return cast(Services, request.app.state.services).auth.authenticate(credentials.credentials)
 
 
+@dataclass(frozen=True, slots=True)
+class AnyCaller:
+    """An account, or a client device (device tokens may only rate and report usage)."""
+
+    account: Account | None = None
+    device: Device | None = None
+
+
+def account_or_device(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> AnyCaller:
+    """Who is calling, where a device's own token is accepted as well as an account's."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("send Authorization: Bearer <token>")
+    found = cast(Services, request.app.state.services)
+    token = credentials.credentials
+    if token.startswith(DEVICE_TOKEN_PREFIX):
+        return AnyCaller(device=found.ratings.device_by_token(token))
+    return AnyCaller(account=found.auth.authenticate(token))
+
+
+def optional_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Account | None:
+    """The caller where a token is optional (opening an account); a bad token is still 401."""
+    if credentials is None:
+        return None
+    return caller(request, credentials)
+
+
 ServicesDep = Annotated[Services, Depends(services)]
+OptionalCallerDep = Annotated[Account | None, Depends(optional_caller)]
 CallerDep = Annotated[Account, Depends(caller)]
+AnyCallerDep = Annotated[AnyCaller, Depends(account_or_device)]

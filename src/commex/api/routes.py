@@ -11,11 +11,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
-from commex.api.deps import CallerDep, ServicesDep
-from commex.api.schemas import AccountIn, AuctionIn, BidIn, OfferIn, ReasonIn
+from commex.api.deps import AnyCallerDep, CallerDep, OptionalCallerDep, ServicesDep
+from commex.api.schemas import (
+    AccountIn,
+    AuctionIn,
+    BidIn,
+    DeviceIn,
+    MemberIn,
+    OfferIn,
+    RatingIn,
+    ReasonIn,
+)
 from commex.domain.accounts import Role
 from commex.domain.auctions import Status
-from commex.services.views import contract_dict
+from commex.services.views import contract_dict, member_dict, rating_dict
 
 router = APIRouter(prefix="/v1")
 
@@ -27,13 +36,18 @@ def health() -> dict[str, str]:
 
 
 @router.post("/accounts", status_code=201, tags=["accounts"])
-def create_account(body: AccountIn, services: ServicesDep) -> dict[str, Any]:
-    """Open an account. The token in the answer is shown this once."""
-    reg = services.auth.register(body.name, body.roles, body.password)
+def create_account(
+    body: AccountIn, services: ServicesDep, opener: OptionalCallerDep
+) -> dict[str, Any]:
+    """Open an account. The token in the answer is shown this once. Opened with a bearer token,
+    the new account belongs to the same owner as the caller's."""
+    owner = opener.owner if opener is not None else None
+    reg = services.auth.register(body.name, body.roles, body.password, owner=owner)
     return {
         "id": reg.account.id,
         "name": reg.account.name,
         "roles": sorted(reg.account.roles),
+        "owner_id": reg.account.owner,
         "token": reg.token,
     }
 
@@ -184,5 +198,56 @@ def my_contracts(who: CallerDep, services: ServicesDep) -> dict[str, Any]:
 
 @router.get("/contracts/{contract_id}", tags=["contracts"])
 def get_contract(contract_id: str, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
-    """A contract, to its parties (and the operator) only."""
-    return contract_dict(services.exchange.contract(contract_id, who.id))
+    """A contract with its members and ratings, to its parties (and the operator) only."""
+    contract = services.exchange.contract(contract_id, who.id)
+    r = services.ratings
+    return contract_dict(contract, r.members(contract.id), r.ratings_of(contract.id))
+
+
+@router.post("/contracts/{contract_id}/members", status_code=201, tags=["contracts"])
+def add_member(
+    contract_id: str, body: MemberIn, who: CallerDep, services: ServicesDep
+) -> dict[str, Any]:
+    """The recipient shares the contract with a device, a recipient account or a telephone
+    number (E.164), up to the terms' max_members."""
+    member = services.ratings.add_member(
+        contract_id,
+        who.id,
+        device_id=body.device_id,
+        account_id=body.account_id,
+        phone_number=body.phone_number,
+    )
+    return member_dict(member)
+
+
+@router.post("/contracts/{contract_id}/ratings", status_code=201, tags=["contracts"])
+def rate_contract(
+    contract_id: str, body: RatingIn, who: AnyCallerDep, services: ServicesDep
+) -> dict[str, Any]:
+    """Rate the other side: the recipient (or its member device) rates the provider, the
+    provider rates whether the recipient paid. Once per rater and side, after delivery starts,
+    within the rating window."""
+    rating = services.ratings.rate(
+        contract_id,
+        account_id=who.account.id if who.account else None,
+        device_id=who.device.id if who.device else None,
+        satisfied=body.satisfied,
+        score=body.score,
+        comment=body.comment,
+    )
+    return rating_dict(rating)
+
+
+@router.post("/devices", status_code=201, tags=["devices"])
+def register_device(body: DeviceIn, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    """Register a client device of one of the recipient's users; the token in the answer is
+    shown this once and can only rate and report usage on contracts the device is a member of."""
+    reg = services.ratings.register_device(who.id, body.name, body.user, body.phone_numbers)
+    d = reg.device
+    return {
+        "id": d.id,
+        "name": d.name,
+        "user": d.user,
+        "phone_numbers": list(d.phone_numbers),
+        "token": reg.token,
+    }

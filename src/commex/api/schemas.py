@@ -81,3 +81,24 @@ class OfferIn(_Body):
     ]
     price: Amount = Field(description="Price per 1,000 packets processed.")
     currency: Annotated[str, StringConstraints(min_length=3, max_length=3)]
+
+
+class DeviceIn(_Body):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    user: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    phone_numbers: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=32)]],
+        Field(max_length=8, examples=[["+14155550123"]]),
+    ] = []
+
+
+class MemberIn(_Body):
+    phone_number: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    device_id: Id | None = None
+    account_id: Id | None = None
+
+
+class RatingIn(_Body):
+    satisfied: bool
+    score: Annotated[int, Field(ge=1, le=5)] | None = None
+    comment: Annotated[str, StringConstraints(max_length=1000)] | None = None

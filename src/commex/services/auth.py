@@ -89,13 +89,15 @@ class Auth:
         password: str | None = None,
         *,
         operator: bool = False,
+        owner: str | None = None,
     ) -> Registered:
-        """Open an account with an API token and, given a password, a web login by name."""
+        """Open an account with an API token and, given a password, a web login by name;
+        ``owner`` makes it another account of that owner."""
         if password is not None:
             check_password(password)
         token = new_token()
         account = self._exchange.create_account(
-            name, roles, token_hash=token_hash(token), allow_operator=operator
+            name, roles, token_hash=token_hash(token), allow_operator=operator, owner=owner
         )
         if password is not None:
             # Hash outside the transaction: argon2 is deliberately slow.

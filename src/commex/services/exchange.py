@@ -90,13 +90,17 @@ class Exchange:
         *,
         token_hash: str | None = None,
         allow_operator: bool = False,
+        owner: str | None = None,
     ) -> Account:
-        """Open an account with the given roles (the operator role only when allowed)."""
+        """Open an account with the given roles (the operator role only when allowed);
+        ``owner`` makes it an account of that owner (accounts of one owner may not bid on each
+        other's auctions nor rate each other)."""
         account = Account(
             id=self._ids.new("acc"),
             name=check_name(name),
             roles=parse_roles(list(roles), allow_operator=allow_operator),
             created_at=self.clock.now(),
+            owner_id=owner,
         )
         with self._uow() as uow:
             uow.accounts.add(account, token_hash)

@@ -15,6 +15,8 @@ from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Direction, Outcome, Status
 from commex.domain.contracts import Contract
 from commex.domain.formats import effective_price
+from commex.domain.members import Member
+from commex.domain.ratings import Rating
 from commex.domain.reputation import NO_RATINGS, Reputation
 
 MAX_BIDS_SHOWN = 200
@@ -177,8 +179,10 @@ def bid_views(
     )
 
 
-def contract_dict(c: Contract) -> dict[str, Any]:
-    """The contract's wire form (SPEC section 8); members, usage and ratings come later."""
+def contract_dict(
+    c: Contract, members: Sequence[Member] = (), ratings: Sequence[Rating] = ()
+) -> dict[str, Any]:
+    """The contract's wire form (SPEC section 8), with its members and ratings."""
     return {
         "id": c.id,
         "auction_id": c.auction_id,
@@ -190,7 +194,32 @@ def contract_dict(c: Contract) -> dict[str, Any]:
         "terms": c.terms.to_dict(),
         "status": c.status.value,
         "created_at": c.created_at.isoformat(),
-        "members": [],
+        "started_at": None if c.started_at is None else c.started_at.isoformat(),
+        "members": [member_dict(m) for m in members],
         "usage": {"used_seconds": 0, "remaining_seconds": c.terms.duration_s},
-        "ratings": [],
+        "ratings": [rating_dict(r) for r in ratings],
+    }
+
+
+def member_dict(m: Member) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "kind": m.kind.value,
+        m.kind.value: m.ref,
+        "added_at": m.created_at.isoformat(),
+    }
+
+
+def rating_dict(r: Rating) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "contract_id": r.contract_id,
+        "rated_id": r.rated_id,
+        "rated_role": r.rated_role.value,
+        "rater_id": r.rater_account_id,
+        "device_id": r.device_id,
+        "satisfied": r.satisfied,
+        "score": r.score,
+        "comment": r.comment,
+        "created_at": r.created_at.isoformat(),
     }
