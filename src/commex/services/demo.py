@@ -9,6 +9,7 @@ from typing import Any
 
 from commex.services.auth import Auth
 from commex.services.exchange import Exchange
+from commex.services.ratings import Ratings
 
 DEMO_PASSWORD = "commex-demo-password"  # noqa: S105 - printed for the demo on purpose
 
@@ -30,8 +31,9 @@ _PEOPLE = (
 )
 
 
-def seed_demo(exchange: Exchange, auth: Auth) -> list[DemoLogin]:
-    """Create the demo accounts and auctions; returns the logins to print."""
+def seed_demo(exchange: Exchange, auth: Auth, ratings: Ratings | None = None) -> list[DemoLogin]:
+    """Create the demo accounts and auctions (and, given ``ratings``, a little history of rated
+    contracts so reputations show); returns the logins to print."""
     logins: list[DemoLogin] = []
     ids: dict[str, str] = {}
     for name, roles in _PEOPLE:
@@ -71,6 +73,8 @@ def seed_demo(exchange: Exchange, auth: Auth) -> list[DemoLogin]:
         ("Bayview Dental", "reverse", "first-price", "Transcode and detect keypresses on calls",
          media, {"reserve": "90.00"}, 5),
     ]  # fmt: skip
+    if ratings is not None:
+        _history(exchange, auth, ratings, ids, closes(1))
     for owner, direction, fmt, title, terms, extra, hours in auctions:
         exchange.create_auction(
             ids[owner],
@@ -85,3 +89,31 @@ def seed_demo(exchange: Exchange, auth: Auth) -> list[DemoLogin]:
             },
         )
     return logins
+
+
+def _history(
+    exchange: Exchange, auth: Auth, ratings: Ratings, ids: dict[str, str], closes_at: str
+) -> None:
+    """A finished sale, closed early by the exchange's operator, rated by both sides."""
+    operator = auth.register("Exchange Operator", ["operator"], operator=True).account
+    sale = exchange.create_auction(
+        ids["Northwind Carrier"],
+        {
+            "direction": "forward",
+            "format": "first-price",
+            "title": "Last month's voice minutes",
+            "terms": {"service": "voice", "duration_s": 30_000, "max_members": 3},
+            "currency": "EUR",
+            "quantity": 2,
+            "closes_at": closes_at,
+        },
+    )
+    exchange.place_bid(sale.id, ids["Harbour Family"], "35.00")
+    exchange.place_bid(sale.id, ids["Riverside Community Centre"], "33.50")
+    exchange.close(sale.id, operator.id, "demo history: an earlier sale")
+    for contract in exchange.contracts_of(ids["Northwind Carrier"]):
+        ratings.rate(
+            contract.id, account_id=contract.recipient_id, satisfied=True, score=5,
+            comment="Clear calls all month.",
+        )  # fmt: skip
+        ratings.rate(contract.id, account_id=contract.provider_id, satisfied=True)
