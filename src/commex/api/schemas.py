@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 Amount = Annotated[str, StringConstraints(min_length=1, max_length=24), Field(examples=["12.50"])]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -99,6 +99,7 @@ class MemberIn(_Body):
 
 
 class RatingIn(_Body):
-    satisfied: bool
-    score: Annotated[int, Field(ge=1, le=5)] | None = None
+    # Strict: "yes", 1 or "5" are not a rating anyone meant; the domain refuses them too.
+    satisfied: StrictBool
+    score: Annotated[StrictInt, Field(ge=1, le=5)] | None = None
     comment: Annotated[str, StringConstraints(max_length=1000)] | None = None
