@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from commex.domain.errors import InvalidInput
 
@@ -100,3 +100,37 @@ def _unit(values: Mapping[str, str], name: str) -> int:
     if unit not in UNITS:
         raise InvalidInput(f"unit must be one of {', '.join(UNITS)}", field=name)
     return UNITS[unit]
+
+
+# -- ratings, members and devices ---------------------------------------------------------------
+
+_ANSWERS = {"yes": True, "no": False}
+MEMBER_INPUTS = ("device_id", "phone_number", "account_id")
+
+
+class RatingAnswer(TypedDict):
+    satisfied: object
+    score: object
+    comment: object
+
+
+def rating_answer(satisfied: str, score: str, comment: str) -> RatingAnswer:
+    """The arguments of a rating from its form: "yes"/"no" become true/false and a picked score
+    a number; anything else goes on as typed, for the services to refuse naming the field."""
+    picked = score.strip()
+    return {
+        "satisfied": _ANSWERS.get(satisfied, satisfied or None),
+        "score": int(picked) if picked.isdigit() and len(picked) <= 3 else (picked or None),
+        "comment": comment or None,
+    }
+
+
+def member_choice(values: Mapping[str, str]) -> dict[str, str | None]:
+    """Whom the recipient shares a contract with: the inputs filled in (the services insist on
+    exactly one)."""
+    return {name: values.get(name, "").strip() or None for name in MEMBER_INPUTS}
+
+
+def phone_list(text: str) -> list[str]:
+    """Telephone numbers typed with commas (or new lines) between them."""
+    return [n.strip() for n in text.replace("\n", ",").split(",") if n.strip()]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from commex.web import accounts, contracts, live, pages
+from commex.web import accounts, contracts, devices, live, pages
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
 router.include_router(live.router)
 router.include_router(accounts.router)
 router.include_router(contracts.router)
+router.include_router(devices.router)

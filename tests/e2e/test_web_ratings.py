@@ -1,0 +1,316 @@
+"""Ratings, members and devices on the web pages, as a browser without JavaScript sees them: who
+gets which form, what a rating shows, refusals with the services' words, CSRF and escaping.
+
+Reputations here are the real ones (the tallies the ratings move), not fixed figures."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from commex.adapters.clock import ManualClock
+from commex.adapters.passwords import Argon2Hasher
+from commex.bootstrap import Services, in_memory_services
+from commex.domain.ratings import RATING_WINDOW
+from commex.server import create_server
+
+PASSWORD = "correct horse battery"
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+RATE_PROVIDER = "Were you satisfied with the service?"
+RATE_RECIPIENT = "Did the recipient satisfactorily pay?"
+
+
+@dataclass
+class Deal:
+    """A closed auction's contract between a logged-in seller and buyer."""
+
+    services: Services
+    clock: ManualClock
+    app: FastAPI
+    seller: TestClient
+    seller_id: str
+    buyer: TestClient
+    buyer_id: str
+    contract_id: str
+
+    @property
+    def path(self) -> str:
+        return f"/contracts/{self.contract_id}"
+
+    def person(self, name: str, *roles: str) -> tuple[TestClient, str]:
+        reg = self.services.auth.register(name, list(roles), PASSWORD)
+        client = TestClient(self.app, follow_redirects=False)
+        answer = client.post("/login", data={"name": name, "password": PASSWORD})
+        assert answer.status_code == 303
+        return client, reg.account.id
+
+
+@pytest.fixture
+def deal() -> Iterator[Deal]:
+    clock = ManualClock(START)
+    services = in_memory_services(clock=clock, hasher=Argon2Hasher(time_cost=1, memory_kib=1024))
+    app = create_server(services, scheduler=False)
+    world = Deal(services, clock, app, *_nobody(app), *_nobody(app), "")
+    world.seller, world.seller_id = world.person("Northwind Carrier", "provider")
+    world.buyer, world.buyer_id = world.person("Harbour Family", "recipient")
+    auction = services.exchange.create_auction(
+        world.seller_id,
+        {
+            "direction": "forward",
+            "format": "english",
+            "title": "Voice minutes",
+            "terms": {"service": "voice", "duration_s": 3600, "max_members": 2},
+            "currency": "EUR",
+            "closes_at": "2026-03-01T13:00:00Z",
+        },
+    )
+    services.exchange.place_bid(auction.id, world.buyer_id, "30.00")
+    clock.advance(2 * 3600)
+    services.exchange.close_due()
+    (contract,) = services.exchange.contracts_of(world.buyer_id)
+    world.contract_id = contract.id
+    yield world
+    services.shutdown()
+
+
+def _nobody(app: FastAPI) -> tuple[TestClient, str]:
+    return TestClient(app, follow_redirects=False), ""
+
+
+def csrf_of(client: TestClient) -> str:
+    page = client.get("/account")
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+def rate(client: TestClient, deal: Deal, **fields: str) -> httpx.Response:
+    return client.post(f"{deal.path}/ratings", data={"csrf": csrf_of(client), **fields})
+
+
+def test_each_party_sees_its_own_rating_question_and_a_stranger_sees_nothing(deal: Deal) -> None:
+    stranger, _ = deal.person("Riverside Centre", "recipient")
+
+    buyer_page = deal.buyer.get(deal.path)
+    seller_page = deal.seller.get(deal.path)
+
+    assert buyer_page.status_code == seller_page.status_code == 200
+    assert RATE_PROVIDER in buyer_page.text
+    assert RATE_RECIPIENT not in buyer_page.text
+    assert "Add a member" in buyer_page.text  # only the recipient shares the contract
+    assert RATE_RECIPIENT in seller_page.text
+    assert RATE_PROVIDER not in seller_page.text
+    assert "Add a member" not in seller_page.text
+    for page in (buyer_page, seller_page):  # both parties, each with its reputation
+        assert "Northwind Carrier" in page.text
+        assert "Harbour Family" in page.text
+        assert page.text.count("no ratings yet") == 2
+    hidden = stranger.get(deal.path)
+    assert hidden.status_code == 404
+    assert RATE_PROVIDER not in hidden.text
+    assert "Harbour Family" not in hidden.text
+    refused = rate(stranger, deal, satisfied="yes")
+    assert refused.status_code == 404
+    assert deal.services.ratings.ratings_of(deal.contract_id) == []
+
+
+def test_both_sides_rate_and_the_ratings_and_reputations_show(deal: Deal) -> None:
+    by_buyer = deal.buyer.post(
+        f"{deal.path}/ratings",
+        data={
+            "csrf": csrf_of(deal.buyer),
+            "satisfied": "yes",
+            "score": "4",
+            "comment": "Clear calls",
+        },
+    )
+    assert by_buyer.status_code == 303
+    assert by_buyer.headers["location"].startswith(deal.path)
+    page = deal.buyer.get(by_buyer.headers["location"]).text
+    assert "your rating is in" in page
+    assert re.search(r"Harbour Family</span> rated <span class=\"name\">Northwind Carrier", page)
+    assert "satisfied" in page and "4/5" in page and "Clear calls" in page
+    assert RATE_PROVIDER not in page  # rated: the form gives way to when
+    assert "You rated this contract on 2026-03-01 14:00 UTC" in page
+    assert "100% positive, 1 rating in the last 12 months" in page  # the provider's, next to it
+
+    by_seller = rate(deal.seller, deal, satisfied="no")
+    assert by_seller.status_code == 303
+    page = deal.seller.get(deal.path).text
+    assert "did not pay satisfactorily" in page
+    assert "0% positive, 1 rating in the last 12 months" in page  # the recipient's
+
+    # The same reputations wherever the parties appear.
+    assert "100% positive, 1 rating" in deal.buyer.get("/contracts").text
+    assert "0% positive, 1 rating" in deal.seller.get("/contracts").text
+    seller_account = deal.seller.get("/account").text
+    assert "100% positive, 1 rating" in seller_account  # as a provider
+    assert "no ratings yet" in seller_account  # as a recipient
+    assert "0% positive, 1 rating" in deal.buyer.get("/account").text
+
+
+def test_rating_twice_is_refused_with_the_reason_on_the_page(deal: Deal) -> None:
+    assert rate(deal.buyer, deal, satisfied="yes").status_code == 303
+
+    again = rate(deal.buyer, deal, satisfied="no")
+
+    assert again.status_code == 409
+    assert "you have already rated this contract" in again.text
+    assert len(deal.services.ratings.ratings_of(deal.contract_id)) == 1
+
+
+def test_a_bad_score_is_named_and_after_the_window_ratings_are_refused(deal: Deal) -> None:
+    bad = rate(deal.buyer, deal, satisfied="yes", score="9", comment="kept")
+    assert bad.status_code == 422
+    assert 'id="score-error"' in bad.text
+    assert "score must be a whole number from 1 to 5" in bad.text
+    assert ">kept</textarea>" in bad.text
+
+    deal.clock.advance((RATING_WINDOW + timedelta(days=1)).total_seconds())
+    seller = TestClient(deal.app, follow_redirects=False)  # sessions last a week: log in again
+    seller.post("/login", data={"name": "Northwind Carrier", "password": PASSWORD})
+    late = rate(seller, deal, satisfied="yes")
+    assert late.status_code == 409
+    assert "ratings for this contract closed on" in late.text
+    assert deal.services.ratings.ratings_of(deal.contract_id) == []
+
+
+def test_posts_without_the_csrf_token_are_refused(deal: Deal) -> None:
+    for path, data in (
+        (f"{deal.path}/ratings", {"satisfied": "yes"}),
+        (f"{deal.path}/members", {"phone_number": "+14155550123"}),
+        ("/devices", {"name": "Kitchen phone", "user": "Ann"}),
+    ):
+        refused = deal.buyer.post(path, data=data)
+        assert refused.status_code == 403, path
+        assert "this form has expired" in refused.text
+        wrong = deal.buyer.post(path, data={**data, "csrf": "forged"})
+        assert wrong.status_code == 403, path
+    assert deal.services.ratings.ratings_of(deal.contract_id) == []
+    assert deal.services.ratings.members(deal.contract_id) == []
+    assert deal.services.ratings.devices_of(deal.buyer_id) == []
+
+
+def test_the_device_page_shows_the_token_once(deal: Deal) -> None:
+    assert 'href="/devices"' in deal.buyer.get("/").text
+    assert 'href="/devices"' not in deal.seller.get("/").text  # devices are for recipients
+    empty = deal.buyer.get("/devices")
+    assert empty.status_code == 200
+    assert "No devices yet." in empty.text
+
+    done = deal.buyer.post(
+        "/devices",
+        data={
+            "csrf": csrf_of(deal.buyer),
+            "name": "Kitchen phone",
+            "user": "Ann",
+            "phone_numbers": "+14155550123, +442071838750",
+        },
+    )
+
+    assert done.status_code == 201
+    token = re.search(r"cxd_[A-Za-z0-9_-]{20,}", done.text)
+    assert token
+    assert deal.services.ratings.device_by_token(token.group(0)).name == "Kitchen phone"
+    listed = deal.buyer.get("/devices").text
+    assert "Kitchen phone" in listed
+    assert "Ann" in listed
+    assert "+14155550123, +442071838750" in listed
+    assert token.group(0) not in listed  # shown once, never again
+
+
+def test_device_form_errors_name_the_field(deal: Deal) -> None:
+    bad = deal.buyer.post(
+        "/devices",
+        data={"csrf": csrf_of(deal.buyer), "name": "Kitchen phone", "user": "Ann",
+              "phone_numbers": "+1 555, nonsense"},
+    )  # fmt: skip
+    assert bad.status_code == 422
+    assert 'id="phone_numbers-error"' in bad.text
+    assert "not a valid telephone number" in bad.text
+    assert 'value="Kitchen phone"' in bad.text  # what was typed stays
+    assert "cxd_" not in bad.text
+    refused = deal.seller.post(
+        "/devices", data={"csrf": csrf_of(deal.seller), "name": "Desk", "user": "Bob"}
+    )
+    assert refused.status_code == 403
+    assert "only a recipient registers client devices" in refused.text
+
+
+def test_the_recipient_adds_a_device_and_a_bad_number_is_named(deal: Deal) -> None:
+    device = deal.services.ratings.register_device(deal.buyer_id, "Kitchen phone", "Ann").device
+    form = deal.buyer.get(deal.path).text
+    assert f'<option value="{device.id}">Kitchen phone (Ann)</option>' in form
+
+    bad = deal.buyer.post(
+        f"{deal.path}/members", data={"csrf": csrf_of(deal.buyer), "phone_number": "12345"}
+    )
+    assert bad.status_code == 422
+    assert 'id="phone_number-error"' in bad.text
+    assert "is not a telephone number in international form" in bad.text
+    assert 'value="12345"' in bad.text
+
+    added = deal.buyer.post(
+        f"{deal.path}/members", data={"csrf": csrf_of(deal.buyer), "device_id": device.id}
+    )
+    assert added.status_code == 303
+    page = deal.buyer.get(added.headers["location"]).text
+    assert "The member is added." in page
+    members = page.split('id="members"', 1)[1].split("</ul>", 1)[0]
+    assert "device" in members and "Kitchen phone" in members
+    assert "Kitchen phone" in deal.seller.get(deal.path).text  # the provider sees its members
+
+    number = deal.buyer.post(
+        f"{deal.path}/members",
+        data={"csrf": csrf_of(deal.buyer), "phone_number": "+14155550123"},
+    )
+    assert number.status_code == 303
+    full = deal.buyer.post(
+        f"{deal.path}/members",
+        data={"csrf": csrf_of(deal.buyer), "phone_number": "+442071838750"},
+    )
+    assert full.status_code == 409
+    assert "shared by at most 2 member(s)" in full.text
+    assert 'id="phone_number-error"' in full.text
+    assert len(deal.services.ratings.members(deal.contract_id)) == 2
+
+
+def test_a_rating_from_a_member_device_says_so(deal: Deal) -> None:
+    device = deal.services.ratings.register_device(deal.buyer_id, "Kitchen phone", "Ann").device
+    deal.services.ratings.add_member(deal.contract_id, deal.buyer_id, device_id=device.id)
+    deal.services.ratings.rate(deal.contract_id, device_id=device.id, satisfied=True, score=5)
+
+    page = deal.seller.get(deal.path).text
+
+    assert "from device Kitchen phone" in page
+    assert "5/5" in page
+    assert RATE_PROVIDER in deal.buyer.get(deal.path).text  # the account may still rate
+
+
+def test_a_comment_is_shown_as_text_never_as_markup(deal: Deal) -> None:
+    comment = "<script>alert(1)</script>"
+    assert rate(deal.buyer, deal, satisfied="yes", comment=comment).status_code == 303
+    device = deal.buyer.post(
+        "/devices",
+        data={"csrf": csrf_of(deal.buyer), "name": "<b>Phone</b>", "user": "<i>Ann</i>"},
+    )
+    assert device.status_code == 201
+
+    for client, path in (
+        (deal.seller, deal.path),
+        (deal.buyer, deal.path),
+        (deal.buyer, "/devices"),
+    ):
+        page = client.get(path).text
+        assert "<script>alert" not in page
+        assert "<b>Phone</b>" not in page and "<i>Ann</i>" not in page
+    page = deal.seller.get(deal.path).text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;Phone&lt;/b&gt;" in deal.buyer.get("/devices").text
