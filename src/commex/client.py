@@ -102,6 +102,61 @@ class ExchangeClient:
         )["items"]
         return items
 
+    def contract(self, contract_id: str) -> dict[str, Any]:
+        """A contract of the caller's, with its members and ratings."""
+        result: dict[str, Any] = self._call("GET", f"/v1/contracts/{contract_id}")
+        return result
+
+    def rate(
+        self,
+        contract_id: str,
+        satisfied: bool,
+        score: int | None = None,
+        comment: str | None = None,
+    ) -> dict[str, Any]:
+        """Rate the other side of a contract: with an account's token as a party, or with a
+        device's token (``cxd_...``) as a member device of the recipient."""
+        body: dict[str, Any] = {"satisfied": satisfied}
+        if score is not None:
+            body["score"] = score
+        if comment is not None:
+            body["comment"] = comment
+        result: dict[str, Any] = self._call(
+            "POST", f"/v1/contracts/{contract_id}/ratings", json=body
+        )
+        return result
+
+    def register_device(
+        self, name: str, user: str, phone_numbers: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Register a client device of the recipient's user; the answer holds its token, shown
+        this once."""
+        body = {"name": name, "user": user, "phone_numbers": list(phone_numbers or [])}
+        result: dict[str, Any] = self._call("POST", "/v1/devices", json=body)
+        return result
+
+    def add_member(
+        self,
+        contract_id: str,
+        *,
+        device_id: str | None = None,
+        phone_number: str | None = None,
+        account_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Share the caller's contract with one device, telephone number or recipient account."""
+        given = {
+            "device_id": device_id,
+            "phone_number": phone_number,
+            "account_id": account_id,
+        }
+        body = {k: v for k, v in given.items() if v is not None}
+        if len(body) != 1:
+            raise InvalidInput("give exactly one of device_id, phone_number or account_id")
+        result: dict[str, Any] = self._call(
+            "POST", f"/v1/contracts/{contract_id}/members", json=body
+        )
+        return result
+
     def close(self) -> None:
         self._http.close()
 

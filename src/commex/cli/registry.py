@@ -17,6 +17,8 @@ GROUPS: list[tuple[str, str, str]] = [
     ("commex.cli.operator", "app", "operator"),
     ("commex.cli.stream", "app", "stream"),
     ("commex.cli.node", "app", "node"),
+    ("commex.cli.devices", "app", "device"),
+    ("commex.cli.contracts", "app", "contract"),
 ]
 # Plural spellings accepted for convenience but not listed in --help.
 HIDDEN = {"auctions"}

@@ -1,0 +1,99 @@
+"""`commex contract`: show a contract, share it with members, rate the other side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from commex.cli.common import JSON_OPTION, console, handle_errors, print_json
+from commex.cli.devices import COMMENT_OPTION, EXCHANGE_OPTION, SATISFIED_OPTION, SCORE_OPTION
+from commex.client import ExchangeClient, api_token_from_env
+
+app = typer.Typer(help="Contracts: members and ratings.", no_args_is_help=True)
+
+
+def _client(exchange: str) -> ExchangeClient:
+    return ExchangeClient(exchange, api_token_from_env())
+
+
+@app.command("show")
+@handle_errors
+def show(
+    contract_id: str = typer.Argument(..., help="The contract's id."),
+    exchange: str = EXCHANGE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show one of your contracts (COMMEX_TOKEN) with its members and ratings."""
+    with _client(exchange) as client:
+        contract = client.contract(contract_id)
+    if as_json:
+        print_json(contract)
+        return
+    table = Table(title=f"contract {contract['id']}", show_header=False)
+    table.add_row("provider", contract["provider_id"])
+    table.add_row("recipient", contract["recipient_id"])
+    table.add_row("price", f"{contract['price']} {contract['currency']}")
+    table.add_row("status", contract["status"])
+    table.add_row("members", ", ".join(_member(m) for m in contract["members"]) or "none")
+    for r in contract["ratings"]:
+        table.add_row(f"rating of {r['rated_role']}", _rating(r))
+    console.print(table)
+
+
+def _member(m: dict[str, Any]) -> str:
+    return f"{m['kind']} {m[m['kind']]}"
+
+
+def _rating(r: dict[str, Any]) -> str:
+    out = "satisfied" if r["satisfied"] else "not satisfied"
+    if r["score"] is not None:
+        out += f", {r['score']}/5"
+    if r["device_id"]:
+        out += f" (device {r['device_id']})"
+    if r["comment"]:
+        out += f": {r['comment']}"
+    return out
+
+
+@app.command("add-member")
+@handle_errors
+def add_member(
+    contract_id: str = typer.Argument(..., help="The contract to share."),
+    device: str | None = typer.Option(None, "--device", help="A device id of yours."),
+    phone: str | None = typer.Option(None, "--phone", help="A telephone number (+country...)."),
+    account: str | None = typer.Option(None, "--account", help="A recipient account id."),
+    exchange: str = EXCHANGE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Share your contract (as its recipient, COMMEX_TOKEN) with one device, number or account."""
+    with _client(exchange) as client:
+        member = client.add_member(
+            contract_id, device_id=device, phone_number=phone, account_id=account
+        )
+    if as_json:
+        print_json(member)
+        return
+    console.print(f"{member['id']}  {_member(member)}", highlight=False)
+
+
+@app.command("rate")
+@handle_errors
+def rate(
+    contract_id: str = typer.Argument(..., help="The contract to rate."),
+    satisfied: bool = SATISFIED_OPTION,
+    score: int | None = SCORE_OPTION,
+    comment: str | None = COMMENT_OPTION,
+    exchange: str = EXCHANGE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Rate the other side of your contract (COMMEX_TOKEN): the recipient rates the provider,
+    the provider rates whether the recipient paid."""
+    with _client(exchange) as client:
+        rating = client.rate(contract_id, satisfied, score, comment)
+    if as_json:
+        print_json(rating)
+        return
+    verdict = "satisfied" if rating["satisfied"] else "not satisfied"
+    console.print(f"rated {rating['rated_role']} {rating['rated_id']}: {verdict}", highlight=False)

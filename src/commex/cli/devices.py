@@ -1,0 +1,70 @@
+"""`commex device`: register a client device, and rate a contract from it with its own token."""
+
+from __future__ import annotations
+
+import typer
+
+from commex.cli.common import JSON_OPTION, console, handle_errors, print_json
+from commex.client import ExchangeClient, api_token_from_env
+from commex.domain.errors import Unauthenticated
+from commex.services.ratings import DEVICE_TOKEN_PREFIX
+
+app = typer.Typer(help="Client devices of a recipient's users.", no_args_is_help=True)
+
+EXCHANGE_OPTION = typer.Option(
+    ..., "--exchange", envvar="COMMEX_EXCHANGE", help="The exchange's URL (or COMMEX_EXCHANGE)."
+)
+SATISFIED_OPTION = typer.Option(
+    ..., "--satisfied/--not-satisfied", help="Whether the service was satisfactory."
+)
+SCORE_OPTION = typer.Option(None, "--score", help="An optional score from 1 to 5.")
+COMMENT_OPTION = typer.Option(None, "--comment", help="An optional comment (1,000 characters).")
+
+
+@app.command("register")
+@handle_errors
+def register(
+    name: str = typer.Argument(..., help="The device's name, e.g. 'Front desk phone'."),
+    user: str = typer.Option(..., "--user", help="The user the device belongs to."),
+    phone: list[str] = typer.Option(
+        [], "--phone", help="A telephone number of the device (repeat for more)."
+    ),
+    exchange: str = EXCHANGE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Register a device of the recipient whose API token is in COMMEX_TOKEN; prints the
+    device's own token once (give it to the device as its COMMEX_TOKEN)."""
+    with ExchangeClient(exchange, api_token_from_env()) as client:
+        device = client.register_device(name, user, phone)
+    if as_json:
+        print_json(device)
+        return
+    numbers = ", ".join(device["phone_numbers"]) or "no numbers"
+    console.print(f"{device['id']}  {device['name']}  ({device['user']}; {numbers})")
+    console.print(f"device token (shown once): {device['token']}", soft_wrap=True)
+
+
+@app.command("rate")
+@handle_errors
+def rate(
+    contract_id: str = typer.Argument(..., help="The contract the device is a member of."),
+    satisfied: bool = SATISFIED_OPTION,
+    score: int | None = SCORE_OPTION,
+    comment: str | None = COMMENT_OPTION,
+    exchange: str = EXCHANGE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Rate a contract's provider from this device, with the device token in COMMEX_TOKEN."""
+    token = api_token_from_env()
+    if not token.startswith(DEVICE_TOKEN_PREFIX):
+        raise Unauthenticated(
+            f"COMMEX_TOKEN must hold a device token ({DEVICE_TOKEN_PREFIX}...); "
+            "an account rates with `commex contract rate`"
+        )
+    with ExchangeClient(exchange, token) as client:
+        rating = client.rate(contract_id, satisfied, score, comment)
+    if as_json:
+        print_json(rating)
+        return
+    verdict = "satisfied" if rating["satisfied"] else "not satisfied"
+    console.print(f"rated {rating['rated_role']} {rating['rated_id']}: {verdict}", highlight=False)
