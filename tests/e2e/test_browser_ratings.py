@@ -1,0 +1,230 @@
+"""Two-sided ratings in a real browser against a real server, as the issue tells it: a recipient
+wins a provider's auction; it rates the provider from its account and, through the HTTP API, from
+a phone that is a member of the contract; the provider rates whether the recipient paid; then in
+the provider's next auction both parties' reputations show those ratings."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from commex.adapters.clock import ManualClock
+from commex.adapters.passwords import Argon2Hasher
+from commex.bootstrap import Services, build_services
+from commex.server import create_server
+from commex.settings import Settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--headless=new",
+]
+PASSWORD = "correct horse battery"
+LIVE_TIMEOUT_MS = 10_000
+
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason="Chromium is not installed (scripts/test-setup)"
+)
+
+
+@dataclass
+class WebLive:
+    url: str
+    services: Services
+    clock: ManualClock
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def web_live(tmp_path: Path) -> Iterator[WebLive]:
+    """A real server on a free loopback port over a SQLite file, with a clock the test moves,
+    the closing scheduler running and real reputations (the tallies ratings move)."""
+    clock = ManualClock(datetime.now(UTC))
+    services = build_services(
+        Settings(tmp_path), clock=clock, hasher=Argon2Hasher(time_cost=1, memory_kib=1024)
+    )
+    port = _free_port()
+    config = uvicorn.Config(
+        create_server(services),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="commex-web-test", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the server did not start")
+        time.sleep(0.05)
+    try:
+        yield WebLive(url, services, clock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        services.shutdown()
+
+
+@pytest.fixture
+def web_browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _sign_up(page: Page, base: str, name: str, role: str) -> None:
+    page.goto(f"{base}/signup")
+    page.get_by_label("Name").fill(name)
+    page.locator(f'input[name="roles"][value="{role}"]').check()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_text("It is shown this once")).to_be_visible()
+    expect(page.locator("header .me")).to_have_text(name)
+
+
+def _open_auction(page: Page, base: str, title: str) -> str:
+    page.goto(f"{base}/auctions/new")
+    page.get_by_label("Title").fill(title)
+    page.get_by_role("radio", name="Forward: I sell blocks of service").check()
+    page.get_by_label("Format").select_option("english")
+    page.locator("#f-closes_in").fill("10")
+    page.locator("#f-closes_in_unit").select_option("minutes")
+    page.get_by_label("Minimum increment").fill("1.00")
+    page.get_by_role("button", name="Open the auction").click()
+    expect(page.locator("h1")).to_have_text(title)
+    return page.url
+
+
+def _bid(page: Page, auction_url: str, amount: str) -> None:
+    page.goto(auction_url)
+    page.get_by_label("Your bid").fill(amount)
+    page.get_by_role("button", name="Place bid").click()
+    expect(page.get_by_role("status")).to_have_text(f"Your bid of {amount} EUR is in.")
+
+
+def test_ratings_from_both_sides_and_a_phone_show_in_the_next_auction(
+    web_live: WebLive, web_browser: Browser, tmp_path: Path
+) -> None:
+    base = web_live.url
+    seller_ctx = web_browser.new_context(viewport={"width": 800, "height": 1000})
+    buyer_ctx = web_browser.new_context(viewport={"width": 390, "height": 844})
+    seller, buyer = seller_ctx.new_page(), buyer_ctx.new_page()
+    crashes: list[str] = []
+    for page in (seller, buyer):
+        page.on("pageerror", lambda e: crashes.append(str(e)))
+        page.on(
+            "response", lambda r: crashes.append(f"{r.status} {r.url}") if r.status >= 400 else None
+        )
+
+    _sign_up(seller, base, "Northwind Carrier", "provider")
+    _sign_up(buyer, base, "Harbour Family", "recipient")
+
+    # The provider sells; the recipient bids and wins when the scheduler closes the auction.
+    first = _open_auction(seller, base, "Evening voice minutes")
+    _bid(buyer, first, "12.00")
+    web_live.clock.advance(11 * 60)
+    outcome = buyer.locator("#live .outcome")
+    expect(outcome).to_contain_text("wins at 12.00 EUR", timeout=LIVE_TIMEOUT_MS)
+    outcome.get_by_role("link", name="contract").click()
+    contract_url = buyer.url
+    contract_id = contract_url.rsplit("/", 1)[1]
+    expect(buyer.locator(".provider")).to_contain_text("Northwind Carrier (no ratings yet)")
+
+    # The recipient rates the provider from its account.
+    ratings = buyer.locator("#ratings")
+    ratings.get_by_role("group", name="Were you satisfied with the service?").get_by_role(
+        "radio", name="Yes"
+    ).check()
+    ratings.get_by_label("Score (optional)").select_option("5")
+    ratings.get_by_label("Comment (optional)").fill("Clear calls all evening")
+    ratings.get_by_role("button", name="Send the rating").click()
+    expect(buyer.get_by_role("status")).to_have_text("Thank you: your rating is in.")
+    expect(ratings).to_contain_text("Harbour Family rated Northwind Carrier as provider")
+    expect(ratings).to_contain_text("Clear calls all evening")
+    expect(buyer.locator(".provider")).to_contain_text("100% positive, 1 rating")
+
+    # It registers a phone, shares the contract with it, and the phone rates through the API.
+    buyer.get_by_role("link", name="Devices").click()
+    buyer.get_by_label("Device name").fill("Kitchen phone")
+    buyer.get_by_label("User").fill("Ann")
+    buyer.get_by_label("Phone numbers").fill("+14155550123")
+    buyer.get_by_role("button", name="Register the device").click()
+    expect(buyer.locator("#new-device")).to_contain_text("It is shown this once")
+    device_token = buyer.locator("#new-device code.token").inner_text().strip()
+    assert device_token.startswith("cxd_")
+    expect(buyer.locator("table.devices")).to_contain_text("+14155550123")
+    buyer.goto(contract_url)
+    members = buyer.locator("#members")
+    members.get_by_label("Device").select_option(label="Kitchen phone (Ann)")
+    members.get_by_role("button", name="Add the member").click()
+    expect(buyer.get_by_role("status")).to_have_text("The member is added.")
+    expect(members.locator("ul.members")).to_contain_text("Kitchen phone")
+    answer = httpx.post(
+        f"{base}/v1/contracts/{contract_id}/ratings",
+        headers={"Authorization": f"Bearer {device_token}"},
+        json={"satisfied": True, "score": 5},
+    )
+    assert answer.status_code == 201, answer.text
+
+    # The provider rates whether the recipient paid, and sees what the other side said.
+    seller.goto(f"{base}/contracts")
+    seller.get_by_role("link", name="voice, 1,000 min").click()
+    expect(seller.locator("#ratings")).to_contain_text("from device Kitchen phone")
+    seller.get_by_role("group", name="Did the recipient satisfactorily pay?").get_by_role(
+        "radio", name="Yes"
+    ).check()
+    seller.get_by_role("button", name="Send the rating").click()
+    expect(seller.get_by_role("status")).to_have_text("Thank you: your rating is in.")
+    expect(seller.locator("#ratings")).to_contain_text("paid satisfactorily")
+    expect(seller.locator(".provider")).to_contain_text("100% positive, 2 ratings")
+    expect(seller.locator(".recipient")).to_contain_text("100% positive, 1 rating")
+    seller.screenshot(path=str(tmp_path / "contract-rated.png"), full_page=True)
+
+    # The provider's next auction: both reputations are there for everyone to weigh.
+    second = _open_auction(seller, base, "Weekend voice minutes")
+    _bid(buyer, second, "15.00")
+    provider_rep = "100% positive, 2 ratings in the last 12 months"
+    payer_rep = "100% positive, 1 rating in the last 12 months"
+    for page in (buyer, seller):  # the seller's open page follows the bid live
+        expect(page.locator(".owner")).to_contain_text(f"Northwind Carrier ({provider_rep})")
+        expect(page.locator("#live .standing")).to_contain_text(
+            f"Harbour Family ({payer_rep})", timeout=LIVE_TIMEOUT_MS
+        )
+        expect(page.locator("#live table.bids")).to_contain_text(payer_rep)
+    buyer.screenshot(path=str(tmp_path / "next-auction-phone.png"), full_page=True)
+    seller.screenshot(path=str(tmp_path / "next-auction.png"), full_page=True)
+
+    assert crashes == []  # nothing was refused, failed or threw
+    seller_ctx.close()
+    buyer_ctx.close()
