@@ -57,9 +57,9 @@ def rate(
     """Rate a contract's provider from this device, with the device token in COMMEX_TOKEN."""
     token = api_token_from_env()
     if not token.startswith(DEVICE_TOKEN_PREFIX):
+        # Short enough for one line of an 80-column terminal.
         raise Unauthenticated(
-            f"COMMEX_TOKEN must hold a device token ({DEVICE_TOKEN_PREFIX}...); "
-            "an account rates with `commex contract rate`"
+            f"COMMEX_TOKEN is no device token ({DEVICE_TOKEN_PREFIX}...); see commex contract rate"
         )
     with ExchangeClient(exchange, token) as client:
         rating = client.rate(contract_id, satisfied, score, comment)

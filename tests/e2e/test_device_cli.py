@@ -1,0 +1,190 @@
+"""`commex device` and `commex contract` as a user runs them, against `commex serve` in a
+subprocess: a device rates its contract with its own token; a wrong token is one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from commex.adapters.passwords import Argon2Hasher
+from commex.bootstrap import build_services
+from commex.settings import Settings
+
+EXE = str(Path(sys.executable).with_name("commex"))
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """`commex serve` on a free port over a fresh SQLite file; its URL once healthy."""
+    port = _port()
+    env = dict(os.environ, COMMEX_DATA_DIR=str(tmp_path))
+    env.pop("COMMEX_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [EXE, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, "commex serve exited"
+            assert time.monotonic() < deadline, "commex serve did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def commex(*args: str, token: str, exchange: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, COMMEX_TOKEN=token, COMMEX_EXCHANGE=exchange)
+    env.pop("COLUMNS", None)  # the default width of a terminal: errors must fit one line
+    return subprocess.run(
+        [EXE, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _won_contract(url: str, data_dir: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """A contract won through the API (closed early by an operator); and the parties' tokens."""
+    services = build_services(Settings(data_dir), hasher=Argon2Hasher(time_cost=1, memory_kib=1024))
+    operator = services.auth.register("Op", ["operator"], operator=True).token
+    services.shutdown()
+    with httpx.Client(base_url=url, timeout=10) as http:
+        tokens = {}
+        for name, role in (("provider", "provider"), ("recipient", "recipient")):
+            r = http.post("/v1/accounts", json={"name": name.title(), "roles": [role]})
+            assert r.status_code == 201, r.text
+            tokens[name] = r.json()["token"]
+        auction = http.post(
+            "/v1/auctions",
+            headers={"Authorization": f"Bearer {tokens['provider']}"},
+            json={
+                "direction": "forward",
+                "format": "first-price",
+                "title": "an hour of voice",
+                "terms": {"service": "voice", "duration_s": 3600},
+                "currency": "EUR",
+                "closes_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+            },
+        ).json()
+        r = http.post(
+            f"/v1/auctions/{auction['id']}/bids",
+            headers={"Authorization": f"Bearer {tokens['recipient']}"},
+            json={"amount": "12.00"},
+        )
+        assert r.status_code == 201, r.text
+        r = http.post(
+            f"/v1/auctions/{auction['id']}/close",
+            headers={"Authorization": f"Bearer {operator}"},
+            json={"reason": "closing early for the test"},
+        )
+        assert r.status_code == 200, r.text
+        r = http.get("/v1/contracts", headers={"Authorization": f"Bearer {tokens['recipient']}"})
+        (contract,) = r.json()["items"]
+    return contract, tokens
+
+
+def test_a_member_device_rates_its_contract_from_the_command_line(
+    server: str, tmp_path: Path
+) -> None:
+    contract, tokens = _won_contract(server, tmp_path)
+    cid = contract["id"]
+
+    done = commex(
+        "device", "register", "Front desk", "--user", "Alice", "--phone", "+1 415 555 0123",
+        "--json", token=tokens["recipient"], exchange=server,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    phone = json.loads(done.stdout)
+    assert phone["phone_numbers"] == ["+14155550123"]
+
+    # Not yet a member: refused, and the exit code says forbidden.
+    done = commex("device", "rate", cid, "--satisfied", token=phone["token"], exchange=server)
+    assert done.returncode == 4
+    assert done.stderr.strip() == "error: this device is not a member of the contract"
+
+    done = commex(
+        "contract", "add-member", cid, "--device", phone["id"],
+        token=tokens["recipient"], exchange=server,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"device {phone['id']}" in done.stdout
+
+    done = commex(
+        "device", "rate", cid, "--satisfied", "--score", "4", "--comment", "clear all day",
+        token=phone["token"], exchange=server,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"rated provider {contract['provider_id']}: satisfied"
+
+    done = commex(
+        "contract", "rate", cid, "--not-satisfied", token=tokens["provider"], exchange=server
+    )
+    assert done.returncode == 0, done.stderr
+
+    done = commex("contract", "show", cid, "--json", token=tokens["recipient"], exchange=server)
+    assert done.returncode == 0, done.stderr
+    ratings = {r["rated_role"]: r for r in json.loads(done.stdout)["ratings"]}
+    assert ratings["provider"]["device_id"] == phone["id"]
+    assert (ratings["provider"]["score"], ratings["provider"]["comment"]) == (4, "clear all day")
+    assert ratings["recipient"]["satisfied"] is False
+
+    r = httpx.get(
+        f"{server}/v1/accounts/{contract['provider_id']}",
+        headers={"Authorization": f"Bearer {tokens['recipient']}"},
+    )
+    assert r.json()["reputation"]["as_provider"]["count"] == 1
+
+    # Rating twice from the device: a conflict, exit code 6.
+    done = commex("device", "rate", cid, "--satisfied", token=phone["token"], exchange=server)
+    assert (done.returncode, done.stderr.strip()) == (
+        6,
+        "error: you have already rated this contract",
+    )
+
+
+def test_a_wrong_device_token_is_one_clear_line_and_exit_code_5(
+    server: str, tmp_path: Path
+) -> None:
+    contract, tokens = _won_contract(server, tmp_path)
+    for token, message in [
+        ("cxd_not-a-token-anyone-was-given", "error: a valid device token is required"),
+        (
+            tokens["recipient"],
+            "error: COMMEX_TOKEN is no device token (cxd_...); see commex contract rate",
+        ),
+    ]:
+        done = commex("device", "rate", contract["id"], "--satisfied", token=token, exchange=server)
+        assert done.returncode == 5, done.stderr
+        assert done.stdout == ""
+        assert done.stderr.strip() == message
+        assert len(done.stderr.strip().splitlines()) == 1
+    r = httpx.get(
+        f"{server}/v1/contracts/{contract['id']}",
+        headers={"Authorization": f"Bearer {tokens['recipient']}"},
+    )
+    assert r.json()["ratings"] == []
