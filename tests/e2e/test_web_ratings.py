@@ -314,3 +314,33 @@ def test_a_comment_is_shown_as_text_never_as_markup(deal: Deal) -> None:
     page = deal.seller.get(deal.path).text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;b&gt;Phone&lt;/b&gt;" in deal.buyer.get("/devices").text
+
+
+def test_ratings_wait_for_delivery_to_start(deal: Deal) -> None:
+    later = {"window_start": "2026-04-01T00:00:00Z", "window_end": "2026-04-02T00:00:00Z"}
+    auction = deal.services.exchange.create_auction(
+        deal.seller_id,
+        {
+            "direction": "forward",
+            "format": "english",
+            "title": "Next month",
+            "terms": {"service": "voice", "duration_s": 3600, **later},
+            "currency": "EUR",
+            "closes_at": "2026-03-01T15:00:00Z",
+        },
+    )
+    deal.services.exchange.place_bid(auction.id, deal.buyer_id, "10.00")
+    deal.clock.advance(2 * 3600)
+    deal.services.exchange.close_due()
+    (contract,) = [
+        c for c in deal.services.exchange.contracts_of(deal.buyer_id) if c.auction_id == auction.id
+    ]
+
+    early = deal.buyer.post(
+        f"/contracts/{contract.id}/ratings", data={"csrf": csrf_of(deal.buyer), "satisfied": "yes"}
+    )
+
+    assert early.status_code == 409
+    assert "ratings open when delivery starts" in early.text
+    assert RATE_PROVIDER in early.text  # the form stays, to use once delivery starts
+    assert deal.services.ratings.ratings_of(contract.id) == []

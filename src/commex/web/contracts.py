@@ -10,11 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from commex.domain.accounts import Role
+from commex.domain.accounts import Account, Role
 from commex.domain.contracts import Contract
 from commex.domain.errors import CommexError, Unauthenticated, status_of
 from commex.domain.members import Device, Member, MemberKind
-from commex.domain.ratings import Rating
+from commex.domain.ratings import Rater, Rating
 from commex.domain.reputation import Reputation
 from commex.services.exchange import Exchange
 from commex.services.views import Party
@@ -69,7 +69,7 @@ def contracts_page(request: Request, session: LoggedIn) -> Response:
 @router.get("/contracts/{contract_id}")
 def contract_page(request: Request, contract_id: str, session: LoggedIn) -> Response:
     notice = _NOTICES.get(request.query_params.get("done", ""), "")
-    return _page(request, contract_id, session.account.id, {"notice": notice})
+    return _page(request, contract_id, session.account, {"notice": notice})
 
 
 @router.post("/contracts/{contract_id}/ratings")
@@ -98,7 +98,7 @@ def rate_contract(
             "rate_problem": "" if field else exc.message,
             "rate_values": {"satisfied": satisfied, "score": score, "comment": comment},
         }
-        return _page(request, contract.id, me, extra, status_of(exc)[0])
+        return _page(request, contract.id, session.account, extra, status_of(exc)[0])
     return RedirectResponse(f"/contracts/{contract.id}?done=rated#ratings", status_code=303)
 
 
@@ -129,14 +129,19 @@ def add_member(
             "member_problem": "" if field else exc.message,
             "member_values": values,
         }
-        return _page(request, contract.id, me, extra, status_of(exc)[0])
+        return _page(request, contract.id, session.account, extra, status_of(exc)[0])
     return RedirectResponse(f"/contracts/{contract.id}?done=member#members", status_code=303)
 
 
 def _page(
-    request: Request, contract_id: str, me: str, extra: Mapping[str, Any], status: int = 200
+    request: Request,
+    contract_id: str,
+    viewer: Account,
+    extra: Mapping[str, Any],
+    status: int = 200,
 ) -> Response:
     """The contract page: its parties with their reputations, members, ratings and forms."""
+    me = viewer.id
     services = services_of(request)
     exchange, ratings = services.exchange, services.ratings
     contract = exchange.contract(contract_id, me)  # parties (and the operator) only, else 404
@@ -154,7 +159,7 @@ def _page(
         "my_role": my_role,
         "members": [_member_line(exchange, m, device_names) for m in ratings.members(contract.id)],
         "ratings": given,
-        "mine": next((g for g in given if g.rating.rater_key == f"account:{me}"), None),
+        "mine": next((g for g in given if g.rating.rater_key == Rater(viewer).key), None),
         "devices": _own(devices, me),
         "notice": "",
         "rate_errors": {},
