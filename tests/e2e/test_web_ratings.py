@@ -344,3 +344,25 @@ def test_ratings_wait_for_delivery_to_start(deal: Deal) -> None:
     assert "ratings open when delivery starts" in early.text
     assert RATE_PROVIDER in early.text  # the form stays, to use once delivery starts
     assert deal.services.ratings.ratings_of(contract.id) == []
+
+
+def test_the_recipient_shares_with_another_recipient_account(deal: Deal) -> None:
+    _, other = deal.person("Riverside Centre", "recipient")
+
+    unknown = deal.buyer.post(
+        f"{deal.path}/members", data={"csrf": csrf_of(deal.buyer), "account_id": "acc_nobody"}
+    )
+    assert 'id="account_id-error"' in unknown.text
+    assert "account acc_nobody not found" in unknown.text
+    added = deal.buyer.post(
+        f"{deal.path}/members", data={"csrf": csrf_of(deal.buyer), "account_id": other}
+    )
+    assert added.status_code == 303
+    members = deal.buyer.get(deal.path).text.split('id="members"', 1)[1].split("</ul>", 1)[0]
+    assert "account" in members and "Riverside Centre" in members
+    refused = deal.seller.post(
+        f"{deal.path}/members", data={"csrf": csrf_of(deal.seller), "phone_number": "+14155550123"}
+    )
+    assert refused.status_code == 403
+    assert "only the contract&#39;s recipient adds members" in refused.text
+    assert len(deal.services.ratings.members(deal.contract_id)) == 1

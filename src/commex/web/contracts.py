@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 
 from commex.domain.accounts import Account, Role
 from commex.domain.contracts import Contract
-from commex.domain.errors import CommexError, Unauthenticated, status_of
+from commex.domain.errors import CommexError, Forbidden, Unauthenticated, status_of
 from commex.domain.members import Device, Member, MemberKind
 from commex.domain.ratings import Rater, Rating
 from commex.domain.reputation import Reputation
@@ -123,7 +123,8 @@ def add_member(
         raise
     except CommexError as exc:
         given = [name for name, value in chosen.items() if value is not None]
-        field = input_of(exc.field) or (given[0] if len(given) == 1 else "")
+        about_input = len(given) == 1 and not isinstance(exc, Forbidden)  # not who may add
+        field = input_of(exc.field) or (given[0] if about_input else "")
         extra = {
             "member_errors": {field: exc.message} if field else {},
             "member_problem": "" if field else exc.message,
