@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
             print(line(f"{label}, with reputation", with_rep))
             print(line(f"{label}, reputation off (baseline)", without))
             ratio = statistics.median(with_rep) / statistics.median(without)
-            print(f"{'':44}  reputation costs {ratio:.2f}x the baseline p50")
+            print(f"{'':66}  reputation costs {ratio:.2f}x the baseline p50")
 
 
 if __name__ == "__main__":
