@@ -17,7 +17,7 @@ from commex.domain.members import Device, Member, MemberKind
 from commex.domain.ratings import Rater, Rating
 from commex.domain.reputation import Reputation
 from commex.services.exchange import Exchange
-from commex.services.views import Party
+from commex.services.views import Party, party
 from commex.web.forms import input_of, member_choice, rating_answer
 from commex.web.render import PageRoute, render
 from commex.web.session import Checked, LoggedIn, services_of
@@ -175,8 +175,9 @@ def _page(
 
 
 def _party(exchange: Exchange, account_id: str, role: Role) -> Party:
-    account = exchange.account(account_id)
-    return Party(account.id, account.name, role, exchange.reputation(account.id, role))
+    return party(
+        exchange.account(account_id), account_id, role, exchange.reputation(account_id, role)
+    )
 
 
 def _own(devices: list[Device], me: str) -> list[Device]:
