@@ -5,7 +5,8 @@ providers (one per delivered contract, from 1,000 recipients over the last 300 d
 reputation tallies built by :func:`commex.domain.reputation.add_rating` as the rating service
 would. ``GET /v1/auctions?status=open&limit=100`` and the home page ``/`` are measured through
 the ASGI app in process (no network), beside the same app over the same file with reputation
-switched off (:class:`~commex.adapters.memory.NoRatingsYet`), in the same run.
+switched off (:class:`~commex.adapters.memory.NoRatingsYet`), in the same run; and, for
+scale, the owners' reputations of one page read in a single batch.
 
 Run: ``python -m bench reputation`` (or ``python -m bench.reputation [--requests N]``).
 """
@@ -31,11 +32,15 @@ from commex.adapters.memory import NoRatingsYet
 from commex.adapters.passwords import Argon2Hasher
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.engine import make_engine
+from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.bootstrap import build_services
+from commex.domain.accounts import Role
+from commex.domain.auctions import Status
 from commex.domain.reputation import PairTally, Tally, add_rating
 from commex.domain.time import from_micros, to_micros
 from commex.server import create_server
 from commex.services.ports import ReputationSource
+from commex.services.reputation import TallyReputations
 from commex.settings import Settings
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -218,6 +223,23 @@ def measure(c: TestClient, path: str, headers: dict[str, str], n: int) -> list[f
     return out
 
 
+def batched_read(data_dir: Path, n: int = 50) -> str:
+    """The reputations of the first page's 100 owners read in one batch (``of_many``): what
+    the listing would cost for reputation if it did not ask owner by owner."""
+    services = build_services(Settings(data_dir), clock=ManualClock(NOW), hasher=HASHER)
+    engine = make_engine(Settings(data_dir).url())
+    reps = TallyReputations(SqlUnitOfWorkFactory(engine), ManualClock(NOW))
+    owners = [a.auction.owner_id for a in services.exchange.auctions(Status.OPEN, 100)]
+    reps.of_many(owners, Role.PROVIDER)
+    start = time.perf_counter()
+    for _ in range(n):
+        reps.of_many(owners, Role.PROVIDER)
+    each = (time.perf_counter() - start) / n * 1000
+    services.shutdown()
+    engine.dispose()
+    return f"{'reputation of 100 listed owners in one batch':66}: {each:7.2f} ms"
+
+
 def line(label: str, lat: list[float]) -> str:
     lat = sorted(lat)
     p50 = statistics.median(lat) * 1000
@@ -245,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
             rep = item["owner"]["reputation"]
             print(f"an owner as listed: {rep['summary']} (lower bound {rep['lower_bound']})")
             assert rep["count"] > 0, "the benchmark must list real reputations"
+        print(batched_read(data_dir))
         cases = [
             ("GET /v1/auctions?status=open&limit=100", "/v1/auctions?status=open&limit=100"),
             ("GET / (home page)", "/"),
