@@ -327,10 +327,16 @@ class Exchange:
         with self._uow(write=False) as uow:
             items = uow.auctions.page(status, limit, offset)
             owners = uow.accounts.get_many({a.owner_id for a in items})
+        # One batch of reputations per role (forward owners are providers, reverse ones
+        # recipients), not one lookup per auction.
+        reps = {
+            role: self._reps.of_many({a.owner_id for a in items if a.owner_role is role}, role)
+            for role in {a.owner_role for a in items}
+        }
         out: list[AuctionSummary] = []
         for a in items:
             owner = owners.get(a.owner_id)
-            rep = self._reps.of(a.owner_id, a.owner_role)
+            rep = reps[a.owner_role][a.owner_id]
             out.append(AuctionSummary(a, owner.name if owner else a.owner_id, rep))
         return out
 
