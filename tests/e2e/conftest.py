@@ -6,15 +6,23 @@ in-memory services or a SQLite file, with a manual clock so closing is determini
 
 from __future__ import annotations
 
+import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import httpx2
 import pytest
+import uvicorn
+from browser_support import CHROMIUM, CHROMIUM_ARGS, WebLive
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 
 from commex.adapters.clock import ManualClock
 from commex.adapters.memory import FixedReputations
@@ -179,3 +187,60 @@ def api_any_world(request: pytest.FixtureRequest) -> ApiWorld:
     name = "api_world" if request.param == "memory" else f"api_{request.param}_world"
     world: ApiWorld = request.getfixturevalue(name)
     return world
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def web_live(tmp_path: Path) -> Iterator[WebLive]:
+    """A real server on a free loopback port over a SQLite file, with a clock the test moves,
+    the closing scheduler running and real reputations (the tallies ratings move)."""
+    clock = ManualClock(datetime.now(UTC))
+    services = build_services(
+        Settings(tmp_path), clock=clock, hasher=Argon2Hasher(time_cost=1, memory_kib=1024)
+    )
+    port = _free_port()
+    config = uvicorn.Config(
+        create_server(services),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="commex-web-test", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the server did not start")
+        time.sleep(0.05)
+    try:
+        yield WebLive(url, services, clock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        services.shutdown()
+
+
+@pytest.fixture
+def web_browser() -> Iterator[Browser]:
+    """Debian's Chromium, driven by Playwright (scripts/test-setup installs it)."""
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/test-setup` (make test does)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -3,112 +3,11 @@ bids, and each sees the other's doings live (server-sent events), then the outco
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import httpx
-import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-
-from commex.adapters.clock import ManualClock
-from commex.adapters.passwords import Argon2Hasher
-from commex.bootstrap import Services, build_services
-from commex.server import create_server
-from commex.settings import Settings
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--headless=new",
-]
-PASSWORD = "correct horse battery"
-LIVE_TIMEOUT_MS = 10_000
-
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason="Chromium is not installed (scripts/test-setup)"
-)
-
-
-@dataclass
-class WebLive:
-    url: str
-    services: Services
-    clock: ManualClock
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def web_live(tmp_path: Path) -> Iterator[WebLive]:
-    """A real server on a free loopback port over a SQLite file, with a clock the test moves
-    and the closing scheduler running."""
-    clock = ManualClock(datetime.now(UTC))
-    services = build_services(
-        Settings(tmp_path), clock=clock, hasher=Argon2Hasher(time_cost=1, memory_kib=1024)
-    )
-    port = _free_port()
-    config = uvicorn.Config(
-        create_server(services),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="commex-web-test", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield WebLive(url, services, clock)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        services.shutdown()
-
-
-@pytest.fixture
-def web_browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def _sign_up(page: Page, base: str, name: str, role: str) -> None:
-    page.goto(f"{base}/signup")
-    page.get_by_label("Name").fill(name)
-    page.locator(f'input[name="roles"][value="{role}"]').check()
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    expect(page.get_by_text("It is shown this once")).to_be_visible()
-    expect(page.locator("header .me")).to_have_text(name)
+from browser_support import LIVE_TIMEOUT_MS, PASSWORD, WebLive, sign_up
+from playwright.sync_api import Browser, expect
 
 
 def test_a_bid_appears_live_on_the_sellers_page_and_the_outcome_after_the_close(
@@ -127,8 +26,8 @@ def test_a_bid_appears_live_on_the_sellers_page_and_the_outcome_after_the_close(
         )
         page.on("pageerror", lambda e: problems.append(str(e)))
 
-    _sign_up(seller, base, "Northwind Carrier", "provider")
-    _sign_up(buyer, base, "Harbour Family", "recipient")
+    sign_up(seller, base, "Northwind Carrier", "provider")
+    sign_up(buyer, base, "Harbour Family", "recipient")
 
     # The seller opens an english forward auction through the form.
     seller.goto(f"{base}/auctions/new")
