@@ -14,8 +14,8 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, fields, replace
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -87,20 +87,39 @@ class Unchanged:
     worker: str
 
 
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A worker's answer carrying only the columns its steps replaced (a transcode replaces
+    the payloads and payload types; the other ten columns need not travel back)."""
+
+    id: int
+    dtmf: tuple[DtmfEvent, ...]
+    worker: str
+    columns: dict[str, Any]
+
+
+_COLUMNS = tuple(f.name for f in fields(PacketBatch))
+
+
 def run_task_compact(
     task: SegmentTask, factory: StepFactory = default_step_factory
-) -> SegmentResult | Unchanged:
-    """:func:`run_task` for out-of-process workers: unchanged packets are not sent back."""
+) -> Unchanged | Changed:
+    """:func:`run_task` for out-of-process workers: only what a step changed is sent back."""
     result = run_task(task, factory)
     if result.batch is task.batch:
         return Unchanged(result.id, result.dtmf, result.worker)
-    return result
+    sent, got = task.batch, result.batch
+    columns = {c: getattr(got, c) for c in _COLUMNS if getattr(got, c) is not getattr(sent, c)}
+    return Changed(result.id, result.dtmf, result.worker, columns)
 
 
-def expand(task: SegmentTask, answer: SegmentResult | Unchanged) -> SegmentResult:
+def expand(task: SegmentTask, answer: SegmentResult | Unchanged | Changed) -> SegmentResult:
     """The full result of ``task`` from a worker's (possibly compact) answer."""
     if isinstance(answer, Unchanged):
         return SegmentResult(answer.id, task.batch, answer.dtmf, answer.worker)
+    if isinstance(answer, Changed):
+        batch = replace(task.batch, **answer.columns)
+        return SegmentResult(answer.id, batch, answer.dtmf, answer.worker)
     return answer
 
 
@@ -244,7 +263,7 @@ class ProcessExecutor:
 
     def map_segments(self, tasks: Iterable[SegmentTask]) -> Iterator[SegmentResult]:
         run = functools.partial(run_task_compact, factory=self._factory)
-        pending: dict[Future[SegmentResult | Unchanged], SegmentTask] = {}
+        pending: dict[Future[Unchanged | Changed], SegmentTask] = {}
         attempts: dict[int, int] = {}
         retry: list[SegmentTask] = []
         source = iter(tasks)

@@ -12,6 +12,7 @@ from stream_helpers import fake_step_factory, make_batch, same
 from commex.domain.errors import InvalidInput
 from commex.stream import wire
 from commex.stream.dispersal import (
+    Changed,
     ExecutorSpec,
     InlineExecutor,
     ProcessExecutor,
@@ -197,5 +198,9 @@ def test_a_pool_worker_sends_back_only_what_a_step_changed() -> None:
     assert expand(detect, answer).batch is batch
     change = SegmentTask(1, batch, (StepSpec("transcode", "pcmu"),))  # the batch is PCMA
     changed = run_task_compact(change)
-    assert not isinstance(changed, Unchanged)
-    assert changed.batch.payload_type.tolist() != batch.payload_type.tolist()
+    assert isinstance(changed, Changed)
+    # Only what the transcode replaced travels back; the rest is the caller's own copy.
+    assert set(changed.columns) <= {"payload", "offsets", "payload_type"}
+    full = expand(change, changed)
+    assert full.batch.payload_type.tolist() == [0] * 8
+    assert full.batch.index is batch.index
