@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from commex.domain.errors import CommexError, InvalidInput
+from commex.stream import handoff
 from commex.stream.packets import I64, PacketBatch
 from commex.stream.steps.base import DtmfEvent, Step, StepSpec
 
@@ -111,6 +112,16 @@ def run_task_compact(
     sent, got = task.batch, result.batch
     columns = {c: getattr(got, c) for c in _COLUMNS if getattr(got, c) is not getattr(sent, c)}
     return Changed(result.id, result.dtmf, result.worker, columns)
+
+
+def run_shared(
+    task_id: int,
+    steps: tuple[StepSpec, ...],
+    shared: handoff.SharedBatch,
+    factory: StepFactory = default_step_factory,
+) -> Unchanged | Changed:
+    """:func:`run_task_compact` on a segment handed over in shared memory (see :mod:`handoff`)."""
+    return run_task_compact(SegmentTask(task_id, handoff.read(shared), steps), factory)
 
 
 def expand(task: SegmentTask, answer: SegmentResult | Unchanged | Changed) -> SegmentResult:
@@ -244,6 +255,7 @@ class ProcessExecutor:
         self._factory = step_factory
         self._max_attempts = max_attempts
         self._pool: ProcessPoolExecutor | None = None
+        self._slots = handoff.SlotPool(self.window)
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -264,6 +276,7 @@ class ProcessExecutor:
     def map_segments(self, tasks: Iterable[SegmentTask]) -> Iterator[SegmentResult]:
         run = functools.partial(run_task_compact, factory=self._factory)
         pending: dict[Future[Unchanged | Changed], SegmentTask] = {}
+        slots: dict[Future[Unchanged | Changed], handoff.Slot] = {}
         attempts: dict[int, int] = {}
         retry: list[SegmentTask] = []
         source = iter(tasks)
@@ -275,13 +288,36 @@ class ProcessExecutor:
                 raise SegmentFailed(
                     f"segment {task.id} failed {self._max_attempts} times: its worker died"
                 )
+            slot = self._slots.acquire()
+            shared = slot.put(task.batch) if slot is not None else None
+            if slot is not None and shared is None:  # too big for a slot: through the pipe
+                self._slots.release(slot)
+                slot = None
             try:
-                pending[self._get_pool().submit(run, task)] = task
+                pool = self._get_pool()
+                if shared is not None:
+                    future = pool.submit(
+                        run_shared, task.id, task.steps, shared, factory=self._factory
+                    )
+                else:
+                    future = pool.submit(run, task)
             except BrokenProcessPool:  # the pool died before we saw a failed future
+                if slot is not None:
+                    self._slots.release(slot)
                 attempts[task.id] -= 1
                 retry.append(task)
                 return False
+            pending[future] = task
+            if slot is not None:
+                slots[future] = slot
             return True
+
+        def settle(fut: Future[Unchanged | Changed]) -> SegmentTask:
+            """Forget a finished future and free its slot for the next segment."""
+            slot = slots.pop(fut, None)
+            if slot is not None:
+                self._slots.release(slot)
+            return pending.pop(fut)
 
         try:
             while True:
@@ -300,7 +336,7 @@ class ProcessExecutor:
                 if pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        task = pending.pop(fut)
+                        task = settle(fut)
                         if isinstance(fut.exception(), BrokenProcessPool):
                             broken = True
                             retry.append(task)
@@ -309,18 +345,22 @@ class ProcessExecutor:
                 if broken:
                     # Every other future of a broken pool fails too; keep what finished first.
                     wait(pending)
-                    for fut, task in pending.items():
+                    for fut in list(pending):
+                        task = settle(fut)
                         if isinstance(fut.exception(), BrokenProcessPool):
                             retry.append(task)
                         else:
                             yield expand(task, fut.result())
-                    pending.clear()
                     retry.sort(key=lambda t: t.id)
                     self._discard_pool()
                     self.restarts += 1
         finally:
             for fut in pending:
                 fut.cancel()
+            if pending:  # abandoned mid-run: no slot may be reused under a running worker
+                wait(pending)
+                for fut in list(pending):
+                    settle(fut)
 
     def _discard_pool(self) -> None:
         if self._pool is not None:
@@ -329,6 +369,7 @@ class ProcessExecutor:
 
     def close(self) -> None:
         self._discard_pool()
+        self._slots.close()
 
     def __enter__(self) -> ProcessExecutor:
         return self
