@@ -114,14 +114,30 @@ def run_task_compact(
     return Changed(result.id, result.dtmf, result.worker, columns)
 
 
+@dataclass(frozen=True, slots=True)
+class ChangedInSlot:
+    """A :class:`Changed` answer whose columns the worker wrote back into the segment's slot."""
+
+    id: int
+    dtmf: tuple[DtmfEvent, ...]
+    worker: str
+    layout: handoff.Layout
+
+
 def run_shared(
     task_id: int,
     steps: tuple[StepSpec, ...],
     shared: handoff.SharedBatch,
     factory: StepFactory = default_step_factory,
-) -> Unchanged | Changed:
-    """:func:`run_task_compact` on a segment handed over in shared memory (see :mod:`handoff`)."""
-    return run_task_compact(SegmentTask(task_id, handoff.read(shared), steps), factory)
+) -> Unchanged | Changed | ChangedInSlot:
+    """:func:`run_task_compact` on a segment handed over in shared memory (see :mod:`handoff`),
+    answering through the same slot where the changed columns fit."""
+    answer = run_task_compact(SegmentTask(task_id, handoff.read(shared), steps), factory)
+    if isinstance(answer, Changed):
+        layout = handoff.write_back(shared, answer.columns)
+        if layout is not None:
+            return ChangedInSlot(answer.id, answer.dtmf, answer.worker, layout)
+    return answer
 
 
 def expand(task: SegmentTask, answer: SegmentResult | Unchanged | Changed) -> SegmentResult:
@@ -275,8 +291,8 @@ class ProcessExecutor:
 
     def map_segments(self, tasks: Iterable[SegmentTask]) -> Iterator[SegmentResult]:
         run = functools.partial(run_task_compact, factory=self._factory)
-        pending: dict[Future[Unchanged | Changed], SegmentTask] = {}
-        slots: dict[Future[Unchanged | Changed], handoff.Slot] = {}
+        pending: dict[Future[Unchanged | Changed | ChangedInSlot], SegmentTask] = {}
+        slots: dict[Future[Unchanged | Changed | ChangedInSlot], handoff.Slot] = {}
         attempts: dict[int, int] = {}
         retry: list[SegmentTask] = []
         source = iter(tasks)
@@ -312,12 +328,25 @@ class ProcessExecutor:
                 slots[future] = slot
             return True
 
-        def settle(fut: Future[Unchanged | Changed]) -> SegmentTask:
-            """Forget a finished future and free its slot for the next segment."""
+        def settle(
+            fut: Future[Unchanged | Changed | ChangedInSlot],
+        ) -> tuple[SegmentTask, SegmentResult | None]:
+            """Forget a finished future, read its answer out of its slot if it was written
+            there, and free the slot for the next segment."""
+            task = pending.pop(fut)
             slot = slots.pop(fut, None)
+            result = None
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                answer = fut.result()
+                if isinstance(answer, ChangedInSlot):
+                    if slot is None:  # pragma: no cover - only slotted tasks answer in a slot
+                        raise SegmentFailed(f"segment {task.id} answered in a missing slot")
+                    columns = slot.take(answer.layout)
+                    answer = Changed(answer.id, answer.dtmf, answer.worker, columns)
+                result = expand(task, answer)
             if slot is not None:
                 self._slots.release(slot)
-            return pending.pop(fut)
+            return task, result
 
         try:
             while True:
@@ -336,21 +365,25 @@ class ProcessExecutor:
                 if pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        task = settle(fut)
+                        task, result = settle(fut)
                         if isinstance(fut.exception(), BrokenProcessPool):
                             broken = True
                             retry.append(task)
+                        elif result is None:
+                            fut.result()  # raises the step's own error
                         else:
-                            yield expand(task, fut.result())
+                            yield result
                 if broken:
                     # Every other future of a broken pool fails too; keep what finished first.
                     wait(pending)
                     for fut in list(pending):
-                        task = settle(fut)
+                        task, result = settle(fut)
                         if isinstance(fut.exception(), BrokenProcessPool):
                             retry.append(task)
+                        elif result is None:
+                            fut.result()  # raises the step's own error
                         else:
-                            yield expand(task, fut.result())
+                            yield result
                     retry.sort(key=lambda t: t.id)
                     self._discard_pool()
                     self.restarts += 1

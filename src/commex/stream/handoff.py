@@ -28,13 +28,19 @@ _ARRAYS = tuple(f.name for f in fields(PacketBatch) if f.name != "streams")
 _ALIGN = 64
 
 
+Layout = tuple[tuple[str, str, int, int], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class SharedBatch:
-    """Where a batch's columns lie in a slot: (column, dtype, length, offset) for each."""
+    """Where a batch's columns lie in a slot: (column, dtype, length, offset) for each, and
+    where the free space after them begins and ends (a worker writes its answer there)."""
 
     path: str
-    layout: tuple[tuple[str, str, int, int], ...]
+    layout: Layout
     streams: tuple[StreamKey, ...]
+    free_from: int
+    size: int
 
 
 class Slot:
@@ -60,14 +66,21 @@ class Slot:
         layout = []
         offset = 0
         arrays = [(name, np.ascontiguousarray(getattr(batch, name))) for name in _ARRAYS]
-        if sum(a.nbytes + _ALIGN for _, a in arrays) > self.size:
+        if sum(a.nbytes + _ALIGN for _, a in arrays) > self.size // 2:  # half for the answer
             return None
         view = np.frombuffer(self._map, dtype=np.uint8)
         for name, array in arrays:
             view[offset : offset + array.nbytes] = array.view(np.uint8).reshape(-1)
             layout.append((name, array.dtype.str, int(array.shape[0]), offset))
             offset += -(-array.nbytes // _ALIGN) * _ALIGN
-        return SharedBatch(str(self.path), tuple(layout), batch.streams)
+        return SharedBatch(str(self.path), tuple(layout), batch.streams, offset, self.size)
+
+    def take(self, layout: Layout) -> dict[str, Any]:
+        """Copies of the columns a worker wrote back (the slot is reused afterwards)."""
+        return {
+            name: np.frombuffer(self._map, dtype=np.dtype(dtype), count=n, offset=at).copy()
+            for name, dtype, n, at in layout
+        }
 
     def close(self) -> None:
         self._map.close()
@@ -116,12 +129,33 @@ class SlotPool:
 _MAPPED: dict[str, mmap.mmap] = {}
 
 
+def _mapped(path: str) -> mmap.mmap:
+    mapped = _MAPPED.get(path)
+    if mapped is None:
+        with Path(path).open("r+b") as f:
+            mapped = _MAPPED[path] = mmap.mmap(f.fileno(), 0)
+    return mapped
+
+
+def write_back(shared: SharedBatch, columns: dict[str, Any]) -> Layout | None:
+    """In a worker: put the answer's columns in the slot's free space; None if they do not fit
+    (the answer then goes through the pipe)."""
+    arrays = [(name, np.ascontiguousarray(value)) for name, value in columns.items()]
+    offset = -(-shared.free_from // _ALIGN) * _ALIGN
+    if offset + sum(a.nbytes + _ALIGN for _, a in arrays) > shared.size:
+        return None
+    view = np.frombuffer(_mapped(shared.path), dtype=np.uint8)
+    layout = []
+    for name, array in arrays:
+        view[offset : offset + array.nbytes] = array.view(np.uint8).reshape(-1)
+        layout.append((name, array.dtype.str, int(array.shape[0]), offset))
+        offset += -(-array.nbytes // _ALIGN) * _ALIGN
+    return tuple(layout)
+
+
 def read(shared: SharedBatch) -> PacketBatch:
     """The batch a descriptor points at, as views of the mapped slot (in a worker process)."""
-    mapped = _MAPPED.get(shared.path)
-    if mapped is None:
-        with open(shared.path, "r+b") as f:
-            mapped = _MAPPED[shared.path] = mmap.mmap(f.fileno(), 0)
+    mapped = _mapped(shared.path)
     columns: dict[str, Any] = {
         name: np.frombuffer(mapped, dtype=np.dtype(dtype), count=length, offset=offset)
         for name, dtype, length, offset in shared.layout

@@ -45,3 +45,24 @@ def test_columns_keep_their_types_and_alignment() -> None:
         assert read.seq.dtype == np.uint16 and read.arrival_us.dtype == np.int64
     finally:
         pool.close()
+
+
+def test_a_worker_answers_in_the_slot_after_the_segment() -> None:
+    pool = handoff.SlotPool(1, size=1 << 20)
+    try:
+        slot = pool.acquire()
+        assert slot is not None
+        batch = make_batch(200)
+        shared = slot.put(batch)
+        assert shared is not None
+        new_payload = np.full(batch.payload.shape, 0x55, dtype=np.uint8)
+        layout = handoff.write_back(shared, {"payload": new_payload})
+        assert layout is not None
+        assert all(at >= shared.free_from for _, _, _, at in layout)  # the segment stays whole
+        assert same(handoff.read(shared), batch)
+        back = slot.take(layout)
+        assert np.array_equal(back["payload"], new_payload)
+        # An answer too big for the free space goes through the pipe instead.
+        assert handoff.write_back(shared, {"payload": np.zeros(1 << 20, np.uint8)}) is None
+    finally:
+        pool.close()
