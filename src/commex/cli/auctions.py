@@ -15,11 +15,10 @@ from commex.cli.common import (
     handle_errors,
     parse_duration,
     print_json,
-    time_left,
 )
 from commex.domain.auctions import Status
 from commex.domain.errors import InvalidInput
-from commex.services.views import AuctionView, outcome_dict
+from commex.services.views import AuctionView, outcome_dict, time_left
 
 app = typer.Typer(help="Auctions: forward block sales and reverse procurements.")
 

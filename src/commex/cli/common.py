@@ -7,7 +7,7 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import typer
@@ -61,20 +61,6 @@ def parse_duration(text: str, field: str) -> timedelta:
         raise InvalidInput(f"{field} must look like 90s, 15m, 2h or 3d; got {text!r}", field)
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m[2]]
     return timedelta(**{unit: int(m[1])})
-
-
-def time_left(closes_at: datetime, now: datetime) -> str:
-    seconds = int((closes_at - now).total_seconds())
-    if seconds <= 0:
-        return "closing"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {secs}s"
 
 
 def rep_text(rep: Reputation) -> str:

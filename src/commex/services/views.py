@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -177,6 +178,24 @@ def bid_views(
         for b in ordered[:MAX_BIDS_SHOWN]
         + [b for b in ordered[MAX_BIDS_SHOWN:] if b.bidder_id == viewer_id]
     )
+
+
+def time_left(until: datetime, now: datetime) -> str:
+    """``2 h 5 min`` until ``until``, or ``closing`` once it has passed (pages and the command
+    line say it alike)."""
+    seconds = int((until - now).total_seconds())
+    if seconds <= 0:
+        return "closing"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
 
 
 def contract_dict(

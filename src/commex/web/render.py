@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from commex.domain.auctions import Auction, Direction, Format
 from commex.domain.errors import CommexError, InvalidInput, Unauthenticated, status_of
+from commex.services.views import time_left
 from commex.web.session import current_session, services_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -40,23 +41,6 @@ def kind(auction: Auction) -> str:
     if auction.format is Format.ENGLISH and auction.direction is Direction.REVERSE:
         fmt = "english (open, descending)"
     return f"{_DIRECTION[auction.direction]} · {fmt}"
-
-
-def time_left(until: datetime, now: datetime) -> str:
-    """``2 h 5 min`` until ``until``, or ``closing`` once it has passed."""
-    seconds = int((until - now).total_seconds())
-    if seconds <= 0:
-        return "closing"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
 
 
 def seconds_left(until: datetime, now: datetime) -> int:
