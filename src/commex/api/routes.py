@@ -176,8 +176,7 @@ def publish_offer(body: OfferIn, who: CallerDep, services: ServicesDep) -> dict[
     performs, and its price per 1,000 packets. Other providers' packet planes find it here."""
     ex = services.exchange
     offer = ex.publish_offer(who.id, body.node_url, body.capabilities, body.price, body.currency)
-    provider = next(p for o, p in ex.processors(next(iter(offer.capabilities))) if o == offer)
-    return _offer(offer, provider)
+    return _offer(offer, ex.party(who.id, Role.PROVIDER))
 
 
 @router.get("/providers", tags=["providers"])

@@ -65,3 +65,12 @@ def parse_duration(text: str, field: str) -> timedelta:
 
 def rep_text(rep: Reputation) -> str:
     return rep.describe()
+
+
+def print_rating(rating: dict[str, Any], as_json: bool) -> None:
+    """A rating the exchange recorded, as JSON or one line."""
+    if as_json:
+        print_json(rating)
+        return
+    verdict = "satisfied" if rating["satisfied"] else "not satisfied"
+    console.print(f"rated {rating['rated_role']} {rating['rated_id']}: {verdict}", highlight=False)

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from commex.cli.common import JSON_OPTION, console, handle_errors, print_json
+from commex.cli.common import JSON_OPTION, console, handle_errors, print_json, print_rating
 from commex.cli.devices import COMMENT_OPTION, EXCHANGE_OPTION, SATISFIED_OPTION, SCORE_OPTION
 from commex.client import ExchangeClient, api_token_from_env
 
@@ -92,8 +92,4 @@ def rate(
     the provider rates whether the recipient paid."""
     with _client(exchange) as client:
         rating = client.rate(contract_id, satisfied, score, comment)
-    if as_json:
-        print_json(rating)
-        return
-    verdict = "satisfied" if rating["satisfied"] else "not satisfied"
-    console.print(f"rated {rating['rated_role']} {rating['rated_id']}: {verdict}", highlight=False)
+    print_rating(rating, as_json)

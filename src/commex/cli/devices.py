@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from commex.cli.common import JSON_OPTION, console, handle_errors, print_json
+from commex.cli.common import JSON_OPTION, console, handle_errors, print_json, print_rating
 from commex.client import ExchangeClient, api_token_from_env
 from commex.domain.errors import Unauthenticated
 from commex.services.ratings import DEVICE_TOKEN_PREFIX
@@ -63,8 +63,4 @@ def rate(
         )
     with ExchangeClient(exchange, token) as client:
         rating = client.rate(contract_id, satisfied, score, comment)
-    if as_json:
-        print_json(rating)
-        return
-    verdict = "satisfied" if rating["satisfied"] else "not satisfied"
-    console.print(f"rated {rating['rated_role']} {rating['rated_id']}: {verdict}", highlight=False)
+    print_rating(rating, as_json)

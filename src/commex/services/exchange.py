@@ -367,6 +367,11 @@ class Exchange:
             uow.commit()
         return offer
 
+    def party(self, account_id: str, role: Role) -> Party:
+        """An account as others see it in ``role``: its name and reputation."""
+        account = self.account(account_id)
+        return party(account, account_id, role, self._reps.of(account_id, role))
+
     def processors(self, capability: str) -> list[tuple[ProcessingOffer, Party]]:
         """Providers whose nodes offer ``capability``, best provider reputation first, then
         the lower price."""
