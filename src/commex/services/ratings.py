@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import phonenumbers
 
@@ -155,20 +156,27 @@ class Ratings:
                 contract, rater, owners, already, satisfied, score, comment, now,
                 self._ids.new("rat"),
             )  # fmt: skip
-            uow.accounts.lock(rated_id)
-            uow.ratings.add(rating)
-            counterparty = rater.account.owner
-            tally = uow.reputations.tallies([rated_id], role.value).get(rated_id)
-            pair = uow.reputations.pair(rated_id, role.value, counterparty)
-            new_tally, new_pair, _ = add_rating(tally, pair, rating.satisfied, now)
-            uow.reputations.put(rated_id, role.value, new_tally)
-            uow.reputations.put_pair(rated_id, role.value, counterparty, new_pair)
+            record_rating(uow, rating, rater.account.owner, now)
             uow.commit()
         return rating
 
     def ratings_of(self, contract_id: str) -> list[Rating]:
         with self._uow(write=False) as uow:
             return uow.ratings.of_contract(contract_id)
+
+
+def record_rating(uow: UnitOfWork, rating: Rating, counterparty: str, now: datetime) -> None:
+    """Store ``rating`` and move the rated account's reputation in the caller's unit of work,
+    with the rated account's row locked; ``counterparty`` is the rater's owner (its weight in
+    the rated reputation is capped)."""
+    rated_id, role = rating.rated_id, rating.rated_role.value
+    uow.accounts.lock(rated_id)
+    uow.ratings.add(rating)
+    tally = uow.reputations.tallies([rated_id], role).get(rated_id)
+    pair = uow.reputations.pair(rated_id, role, counterparty)
+    new_tally, new_pair, _ = add_rating(tally, pair, rating.satisfied, now)
+    uow.reputations.put(rated_id, role, new_tally)
+    uow.reputations.put_pair(rated_id, role, counterparty, new_pair)
 
 
 def _contract(uow: UnitOfWork, contract_id: str) -> Contract:

@@ -1,0 +1,303 @@
+"""Auctions and their bids: the hot path, with statements built once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, bindparam, select, true, update
+
+from commex.adapters.sql import tables as t
+from commex.adapters.sql.rows import minor_or_none, money_or_none, terms_json
+from commex.domain.auctions import (
+    Auction,
+    Bid,
+    Direction,
+    Eligibility,
+    EnglishState,
+    Format,
+    Outcome,
+    Status,
+    Winner,
+)
+from commex.domain.money import Money
+from commex.domain.terms import parse_terms
+from commex.domain.time import from_micros, to_micros
+
+# Statements built once: executing a prebuilt statement skips SQLAlchemy's per-call cache-key
+# generation, which otherwise costs more than the SQL itself on the bid path.
+_AUCTION_GET = select(t.auctions).where(t.auctions.c.id == bindparam("id"))
+_AUCTION_LOCK = _AUCTION_GET.with_for_update()
+_AUCTION_UPDATE = update(t.auctions).where(t.auctions.c.id == bindparam("b_id"))
+_BIDS_INSERT = t.bids.insert()
+_BID_DEACTIVATE = update(t.bids).where(t.bids.c.id == bindparam("b_id")).values(active=False)
+
+
+def _auction_values(a: Auction) -> dict[str, Any]:
+    e = a.eligibility
+    outcome = None
+    if a.outcome is not None:
+        o = a.outcome
+        outcome = json.dumps(
+            {
+                "winners": [
+                    [w.bid_id, w.bidder_id, w.price.to_minor(), w.contract_id] for w in o.winners
+                ],
+                "closed_us": to_micros(o.closed_at),
+                "closed_by": o.closed_by,
+                "reason": o.reason,
+                "note": o.note,
+            }
+        )
+    st = a.english
+    return {
+        "id": a.id,
+        "owner_id": a.owner_id,
+        "direction": a.direction.value,
+        "format": a.format.value,
+        "title": a.title,
+        "terms": terms_json(a.terms),
+        "currency": a.currency,
+        "quantity": a.quantity,
+        "reserve_minor": minor_or_none(a.reserve),
+        "min_increment_minor": a.min_increment.to_minor(),
+        "soft_close_s": a.soft_close_s,
+        "reputation_weight": str(a.reputation_weight),
+        "eligibility": json.dumps(
+            {
+                "min_provider_score": e.min_provider_score,
+                "min_recipient_score": e.min_recipient_score,
+                "approved_providers": sorted(e.approved_providers),
+            }
+        ),
+        "closes_us": to_micros(a.closes_at),
+        "created_us": to_micros(a.created_at),
+        "status": a.status.value,
+        "bid_count": a.bid_count,
+        "bid_seq": a.bid_seq,
+        "leader_id": st.leader_id,
+        "leader_bid_id": st.leader_bid_id,
+        "price_minor": minor_or_none(st.price),
+        "limit_minor": minor_or_none(st.limit),
+        "outcome": outcome,
+        "cancel_reason": a.cancel_reason,
+        "owner_group": a.owner_group or None,
+    }
+
+
+def _auction(r: Row[Any]) -> Auction:
+    cur = r.currency
+    e = json.loads(r.eligibility)
+    outcome = None
+    if r.outcome is not None:
+        o = json.loads(r.outcome)
+        outcome = Outcome(
+            winners=tuple(
+                Winner(bid, bidder, Money.from_minor(price, cur), contract)
+                for bid, bidder, price, contract in o["winners"]
+            ),
+            closed_at=from_micros(o["closed_us"]),
+            closed_by=o["closed_by"],
+            reason=o["reason"],
+            note=o["note"],
+        )
+    return Auction(
+        id=r.id,
+        owner_id=r.owner_id,
+        direction=Direction(r.direction),
+        format=Format(r.format),
+        title=r.title,
+        terms=parse_terms(json.loads(r.terms)),
+        currency=cur,
+        quantity=r.quantity,
+        reserve=money_or_none(r.reserve_minor, cur),
+        min_increment=Money.from_minor(r.min_increment_minor, cur),
+        soft_close_s=r.soft_close_s,
+        reputation_weight=Decimal(r.reputation_weight),
+        eligibility=Eligibility(
+            e["min_provider_score"], e["min_recipient_score"], frozenset(e["approved_providers"])
+        ),
+        closes_at=from_micros(r.closes_us),
+        created_at=from_micros(r.created_us),
+        status=Status(r.status),
+        bid_count=r.bid_count,
+        bid_seq=r.bid_seq,
+        english=EnglishState(
+            r.leader_id,
+            r.leader_bid_id,
+            money_or_none(r.price_minor, cur),
+            money_or_none(r.limit_minor, cur),
+        ),
+        outcome=outcome,
+        cancel_reason=r.cancel_reason,
+        owner_group=r.owner_group or "",
+    )
+
+
+class SqlAuctions:
+    def __init__(self, conn: Connection, lock_rows: bool) -> None:
+        self._c = conn
+        self._lock_rows = lock_rows
+
+    def add(self, auction: Auction) -> None:
+        self._c.execute(t.auctions.insert(), _auction_values(auction))
+
+    def get(self, auction_id: str) -> Auction | None:
+        r = self._c.execute(_AUCTION_GET, {"id": auction_id}).first()
+        return None if r is None else _auction(r)
+
+    def get_for_update(self, auction_id: str) -> Auction | None:
+        r = self._c.execute(_AUCTION_LOCK if self._lock_rows else _AUCTION_GET, {"id": auction_id})
+        row = r.first()
+        return None if row is None else _auction(row)
+
+    def update(self, auction: Auction) -> None:
+        values = _auction_values(auction)
+        values["b_id"] = values.pop("id")
+        self._c.execute(_AUCTION_UPDATE, values)
+
+    def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
+        q = select(t.auctions)
+        if status is not None:
+            q = q.where(t.auctions.c.status == status.value)
+        q = q.order_by(t.auctions.c.created_us.desc(), t.auctions.c.id.desc())
+        return [_auction(r) for r in self._c.execute(q.limit(limit).offset(offset))]
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        q = (
+            select(t.auctions.c.id)
+            .where(and_(t.auctions.c.status == "open", t.auctions.c.closes_us <= to_micros(now)))
+            .order_by(t.auctions.c.closes_us)
+            .limit(limit)
+        )
+        return [r.id for r in self._c.execute(q)]
+
+
+_BID_COLS = (
+    t.bids.c.id,
+    t.bids.c.auction_id,
+    t.bids.c.bidder_id,
+    t.bids.c.amount_minor,
+    t.bids.c.max_minor,
+    t.bids.c.seq,
+    t.bids.c.created_us,
+    t.bids.c.proxy,
+    t.bids.c.active,
+)
+_BID_GET = select(*_BID_COLS).where(t.bids.c.id == bindparam("id"))
+_BID_OWN_ACTIVE = select(*_BID_COLS).where(
+    t.bids.c.auction_id == bindparam("auction_id"),
+    t.bids.c.bidder_id == bindparam("bidder_id"),
+    t.bids.c.active == true(),
+)
+
+
+class SqlBids:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+        self._currency: dict[str, str] = {}
+
+    def _cur(self, auction_id: str) -> str:
+        if auction_id not in self._currency:
+            r = self._c.execute(
+                select(t.auctions.c.currency).where(t.auctions.c.id == auction_id)
+            ).first()
+            self._currency[auction_id] = r.currency if r else "XXX"
+        return self._currency[auction_id]
+
+    def _rows(self, rows: Iterable[Sequence[Any]], auction_id: str) -> list[Bid]:
+        cur = self._cur(auction_id)
+        frm = Money.from_stored
+        return [
+            Bid(
+                r[0],
+                r[1],
+                r[2],
+                frm(r[3], cur),
+                None if r[4] is None else frm(r[4], cur),
+                r[5],
+                from_micros(r[6]),
+                bool(r[7]),
+                bool(r[8]),
+            )
+            for r in rows
+        ]
+
+    def add_many(self, bids: Sequence[Bid]) -> None:
+        if not bids:
+            return
+        self._c.execute(
+            _BIDS_INSERT,
+            [
+                {
+                    "id": b.id,
+                    "auction_id": b.auction_id,
+                    "bidder_id": b.bidder_id,
+                    "amount_minor": b.amount.to_minor(),
+                    "max_minor": minor_or_none(b.max_amount),
+                    "seq": b.seq,
+                    "created_us": to_micros(b.created_at),
+                    "proxy": b.proxy,
+                    "active": b.active,
+                }
+                for b in bids
+            ],
+        )
+
+    def deactivate(self, bid_ids: Sequence[str]) -> None:
+        if bid_ids:
+            self._c.execute(_BID_DEACTIVATE, [{"b_id": i} for i in bid_ids])
+
+    def get(self, bid_id: str) -> Bid | None:
+        r = self._c.execute(_BID_GET, {"id": bid_id}).first()
+        return None if r is None else self._rows([r], r.auction_id)[0]
+
+    def own_active(self, auction_id: str, bidder_id: str) -> Bid | None:
+        params = {"auction_id": auction_id, "bidder_id": bidder_id}
+        r = self._c.execute(_BID_OWN_ACTIVE, params).first()
+        return None if r is None else self._rows([r], auction_id)[0]
+
+    def active(self, auction_id: str) -> list[Bid]:
+        q = select(*_BID_COLS).where(
+            and_(t.bids.c.auction_id == auction_id, t.bids.c.active.is_(True))
+        )
+        return self._rows(self._c.execute(q.order_by(t.bids.c.seq)).all(), auction_id)
+
+    def cheapest_after(
+        self, auction_id: str, after: tuple[int, int] | None, limit: int
+    ) -> list[Bid]:
+        b = t.bids.c
+        q = select(*_BID_COLS).where(and_(b.auction_id == auction_id, b.active.is_(True)))
+        if after is not None:
+            amount, seq = after
+            q = q.where((b.amount_minor > amount) | and_(b.amount_minor == amount, b.seq > seq))
+        q = q.order_by(b.amount_minor, b.seq).limit(limit)
+        return self._rows(self._c.execute(q).all(), auction_id)
+
+    def recent(self, auction_id: str, limit: int) -> list[Bid]:
+        q = (
+            select(*_BID_COLS)
+            .where(t.bids.c.auction_id == auction_id)
+            .order_by(t.bids.c.seq.desc())
+            .limit(limit)
+        )
+        return self._rows(self._c.execute(q).all(), auction_id)
+
+    def best_active(self, auction_id: str, limit: int, highest_first: bool) -> list[Bid]:
+        amount = t.bids.c.amount_minor.desc() if highest_first else t.bids.c.amount_minor.asc()
+        q = (
+            select(*_BID_COLS)
+            .where(and_(t.bids.c.auction_id == auction_id, t.bids.c.active.is_(True)))
+            .order_by(amount, t.bids.c.seq)
+            .limit(limit)
+        )
+        return self._rows(self._c.execute(q).all(), auction_id)
+
+    def for_auction(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:
+        q = select(*_BID_COLS).where(t.bids.c.auction_id == auction_id)
+        if bidder_id is not None:
+            q = q.where(t.bids.c.bidder_id == bidder_id)
+        return self._rows(self._c.execute(q.order_by(t.bids.c.seq)).all(), auction_id)

@@ -1,0 +1,160 @@
+"""Contracts, client devices and the members that share a contract."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, select, update
+
+from commex.adapters.sql import tables as t
+from commex.adapters.sql.rows import terms_json
+from commex.domain.contracts import Contract, ContractStatus
+from commex.domain.members import Device, Member, MemberKind
+from commex.domain.money import Money
+from commex.domain.terms import parse_terms
+from commex.domain.time import from_micros, to_micros
+
+
+def _contract(r: Row[Any]) -> Contract:
+    return Contract(
+        id=r.id,
+        auction_id=r.auction_id,
+        bid_id=r.bid_id,
+        provider_id=r.provider_id,
+        recipient_id=r.recipient_id,
+        price=Money.from_minor(r.price_minor, r.currency),
+        terms=parse_terms(json.loads(r.terms)),
+        status=ContractStatus(r.status),
+        created_at=from_micros(r.created_us),
+        started_at=None if r.started_us is None else from_micros(r.started_us),
+    )
+
+
+class SqlContracts:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add_many(self, contracts: Sequence[Contract]) -> None:
+        if not contracts:
+            return
+        self._c.execute(
+            t.contracts.insert(),
+            [
+                {
+                    "id": c.id,
+                    "auction_id": c.auction_id,
+                    "bid_id": c.bid_id,
+                    "provider_id": c.provider_id,
+                    "recipient_id": c.recipient_id,
+                    "price_minor": c.price.to_minor(),
+                    "currency": c.price.currency,
+                    "terms": terms_json(c.terms),
+                    "status": c.status.value,
+                    "created_us": to_micros(c.created_at),
+                    "started_us": None if c.started_at is None else to_micros(c.started_at),
+                    "window_start_us": (
+                        None if c.terms.window_start is None else to_micros(c.terms.window_start)
+                    ),
+                }
+                for c in contracts
+            ],
+        )
+
+    def update(self, contract: Contract) -> None:
+        started = None if contract.started_at is None else to_micros(contract.started_at)
+        self._c.execute(
+            update(t.contracts)
+            .where(t.contracts.c.id == contract.id)
+            .values(status=contract.status.value, started_us=started)
+        )
+
+    def due_to_start(self, now: datetime, limit: int) -> list[Contract]:
+        c = t.contracts.c
+        q = (
+            select(t.contracts)
+            .where(and_(c.status == "awarded", c.window_start_us <= to_micros(now)))
+            .order_by(c.window_start_us)
+            .limit(limit)
+        )
+        return [_contract(r) for r in self._c.execute(q)]
+
+    def get(self, contract_id: str) -> Contract | None:
+        r = self._c.execute(select(t.contracts).where(t.contracts.c.id == contract_id)).first()
+        return None if r is None else _contract(r)
+
+    def for_auction(self, auction_id: str) -> list[Contract]:
+        q = select(t.contracts).where(t.contracts.c.auction_id == auction_id)
+        return [_contract(r) for r in self._c.execute(q.order_by(t.contracts.c.id))]
+
+    def for_account(self, account_id: str) -> list[Contract]:
+        c = t.contracts.c
+        q = select(t.contracts).where(
+            (c.provider_id == account_id) | (c.recipient_id == account_id)
+        )
+        return [_contract(r) for r in self._c.execute(q.order_by(c.created_us.desc()))]
+
+
+class SqlDevices:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    @staticmethod
+    def _row(r: Row[Any]) -> Device:
+        phones = tuple(json.loads(r.phone_numbers))
+        return Device(r.id, r.recipient_id, r.name, r.user_name, phones, from_micros(r.created_us))
+
+    def add(self, device: Device, token_hash: str) -> None:
+        self._c.execute(
+            t.devices.insert().values(
+                id=device.id,
+                recipient_id=device.recipient_id,
+                name=device.name,
+                user_name=device.user,
+                phone_numbers=json.dumps(list(device.phone_numbers)),
+                token_hash=token_hash,
+                created_us=to_micros(device.created_at),
+            )
+        )
+
+    def get(self, device_id: str) -> Device | None:
+        r = self._c.execute(select(t.devices).where(t.devices.c.id == device_id)).first()
+        return None if r is None else self._row(r)
+
+    def by_token_hash(self, token_hash: str) -> Device | None:
+        q = select(t.devices).where(t.devices.c.token_hash == token_hash)
+        r = self._c.execute(q).first()
+        return None if r is None else self._row(r)
+
+    def of_recipient(self, recipient_id: str) -> list[Device]:
+        q = select(t.devices).where(t.devices.c.recipient_id == recipient_id)
+        return [self._row(r) for r in self._c.execute(q.order_by(t.devices.c.created_us))]
+
+
+class SqlMembers:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(self, member: Member) -> None:
+        self._c.execute(
+            t.contract_members.insert().values(
+                id=member.id,
+                contract_id=member.contract_id,
+                kind=member.kind.value,
+                ref=member.ref,
+                created_us=to_micros(member.created_at),
+            )
+        )
+
+    def remove(self, member_id: str) -> None:
+        self._c.execute(t.contract_members.delete().where(t.contract_members.c.id == member_id))
+
+    def of_contract(self, contract_id: str) -> list[Member]:
+        m = t.contract_members.c
+        q = select(t.contract_members).where(m.contract_id == contract_id)
+        return [
+            Member(r.id, r.contract_id, MemberKind(r.kind), r.ref, from_micros(r.created_us))
+            for r in self._c.execute(q.order_by(m.created_us, m.id))
+        ]

@@ -1,0 +1,169 @@
+"""Ratings, the reputation tallies they move, and processing offers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, func, select
+
+from commex.adapters.sql import tables as t
+from commex.domain.money import Money
+from commex.domain.offers import ProcessingOffer
+from commex.domain.ratings import RatedRole, Rating
+from commex.domain.reputation import PairTally, Tally
+from commex.domain.time import from_micros, to_micros
+
+
+class SqlOffers:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def put(self, offer: ProcessingOffer) -> None:
+        o = t.processing_offers
+        self._c.execute(o.delete().where(o.c.provider_id == offer.provider_id))
+        self._c.execute(
+            o.insert().values(
+                provider_id=offer.provider_id,
+                node_url=offer.node_url,
+                capabilities=",".join(sorted(offer.capabilities)),
+                price_minor=offer.price.to_minor(),
+                currency=offer.price.currency,
+                updated_us=to_micros(offer.updated_at),
+            )
+        )
+
+    def with_capability(self, capability: str) -> list[ProcessingOffer]:
+        rows = self._c.execute(select(t.processing_offers)).all()
+        offers = [
+            ProcessingOffer(
+                r.provider_id,
+                r.node_url,
+                frozenset(r.capabilities.split(",")),
+                Money.from_stored(r.price_minor, r.currency),
+                from_micros(r.updated_us),
+            )
+            for r in rows
+        ]
+        return [o for o in offers if capability in o.capabilities]
+
+
+class SqlRatings:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(self, rating: Rating) -> None:
+        self._c.execute(
+            t.ratings.insert().values(
+                id=rating.id,
+                contract_id=rating.contract_id,
+                rated_id=rating.rated_id,
+                rated_role=rating.rated_role.value,
+                rater_key=rating.rater_key,
+                rater_account_id=rating.rater_account_id,
+                device_id=rating.device_id,
+                satisfied=rating.satisfied,
+                score=rating.score,
+                comment=rating.comment,
+                created_us=to_micros(rating.created_at),
+            )
+        )
+
+    def exists(self, contract_id: str, role: str, rater_key: str) -> bool:
+        r = t.ratings.c
+        q = select(r.id).where(
+            and_(r.contract_id == contract_id, r.rated_role == role, r.rater_key == rater_key)
+        )
+        return self._c.execute(q).first() is not None
+
+    def of_contract(self, contract_id: str) -> list[Rating]:
+        r = t.ratings.c
+        q = select(t.ratings).where(r.contract_id == contract_id).order_by(r.created_us, r.id)
+        return [
+            Rating(
+                x.id,
+                x.contract_id,
+                x.rated_id,
+                RatedRole(x.rated_role),
+                x.rater_key,
+                x.rater_account_id,
+                x.device_id,
+                bool(x.satisfied),
+                x.score,
+                x.comment,
+                from_micros(x.created_us),
+            )
+            for x in self._c.execute(q)
+        ]
+
+    def recent_counts(
+        self, account_ids: Iterable[str], role: str, since: datetime
+    ) -> dict[str, int]:
+        ids = list(set(account_ids))
+        if not ids:
+            return {}
+        r = t.ratings.c
+        q = (
+            select(r.rated_id, func.count())
+            .where(
+                and_(r.rated_id.in_(ids), r.rated_role == role, r.created_us >= to_micros(since))
+            )
+            .group_by(r.rated_id)
+        )
+        return {rated: int(n) for rated, n in self._c.execute(q)}
+
+
+class SqlReputations:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def tallies(self, account_ids: Iterable[str], role: str) -> dict[str, Tally]:
+        ids = list(set(account_ids))
+        if not ids:
+            return {}
+        r = t.reputations.c
+        q = select(t.reputations).where(and_(r.account_id.in_(ids), r.role == role))
+        return {
+            x.account_id: Tally(x.positive, x.negative, from_micros(x.as_of_us))
+            for x in self._c.execute(q)
+        }
+
+    def pair(self, account_id: str, role: str, counterparty: str) -> PairTally | None:
+        p = t.reputation_pairs.c
+        q = select(t.reputation_pairs).where(
+            and_(p.account_id == account_id, p.role == role, p.counterparty == counterparty)
+        )
+        x = self._c.execute(q).first()
+        return None if x is None else PairTally(x.weight, from_micros(x.as_of_us))
+
+    def put(self, account_id: str, role: str, tally: Tally) -> None:
+        r = t.reputations.c
+        self._c.execute(
+            t.reputations.delete().where(and_(r.account_id == account_id, r.role == role))
+        )
+        self._c.execute(
+            t.reputations.insert().values(
+                account_id=account_id,
+                role=role,
+                positive=tally.positive,
+                negative=tally.negative,
+                as_of_us=to_micros(tally.as_of),
+            )
+        )
+
+    def put_pair(self, account_id: str, role: str, counterparty: str, pair: PairTally) -> None:
+        p = t.reputation_pairs.c
+        self._c.execute(
+            t.reputation_pairs.delete().where(
+                and_(p.account_id == account_id, p.role == role, p.counterparty == counterparty)
+            )
+        )
+        self._c.execute(
+            t.reputation_pairs.insert().values(
+                account_id=account_id,
+                role=role,
+                counterparty=counterparty,
+                weight=pair.weight,
+                as_of_us=to_micros(pair.as_of),
+            )
+        )
