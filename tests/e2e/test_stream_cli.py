@@ -115,7 +115,7 @@ def test_udp_in_and_out_on_loopback() -> None:
     proc = subprocess.Popen(
         [COMMEX, "stream", "process", "udp://127.0.0.1:0", "--out",
          f"udp://127.0.0.1:{sink.getsockname()[1]}", "--step", "transcode:pcmu",
-         "--idle-timeout", "0.5", "--max-rate", "20000"],
+         "--idle-timeout", "0.5", "--max-rate", "2000000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:

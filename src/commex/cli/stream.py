@@ -86,8 +86,14 @@ def process(
         "when no --subcontractor is given.",
     ),
     report: Path | None = typer.Option(None, "--report", help="Write the JSON report here."),
-    max_rate: float | None = typer.Option(
-        None, "--max-rate", help="At most this many packets per second to a UDP output."
+    max_rate: int | None = typer.Option(
+        None,
+        "--max-rate",
+        metavar="BPS",
+        help="Shape the output to at most this many bit/s (RTP header and payload bytes).",
+    ),
+    burst: int | None = typer.Option(
+        None, "--burst", metavar="BYTES", help="Bytes the shaper may send at once (one packet)."
     ),
     idle_timeout: float = typer.Option(
         2.0, "--idle-timeout", help="UDP input ends after this many quiet seconds."
@@ -103,7 +109,8 @@ def process(
         executor=executor,
         capabilities=None if capabilities is None else parse_capabilities(capabilities),
         subcontractors=subcontractor,
-        max_rate=max_rate,
+        max_rate_bps=max_rate,
+        burst_bytes=burst,
         idle_timeout_s=idle_timeout,
     )
     display = _Display(plan.input.kind == "udp", enabled=not quiet)
@@ -136,6 +143,9 @@ def _summary(report: dict[str, Any]) -> None:
     table.add_row("dtmf events", str(len(report["dtmf"])))
     table.add_row("elapsed", f"{report['elapsed_s']:.3f} s")
     table.add_row("rate", f"{report['rate_pps']:,.0f} packets/s")
+    table.add_row("media", f"{report['duration_s']:,.3f} stream-seconds")
+    shaped = f" (shaped to {report['shaped_to_bps']:,})" if report["shaped_to_bps"] else ""
+    table.add_row("achieved rate", f"{report['achieved_rate_bps']:,} bit/s{shaped}")
     console.print(table)
     if report["streams"]:
         streams = Table(title="streams")

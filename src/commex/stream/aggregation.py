@@ -3,20 +3,20 @@
 The aggregator is a pure function of the input packets and the results: it orders the output
 by input position, closes the sequence-number gaps that dropped packets (VAD) would leave so
 every output stream stays continuous, keeps timestamps and SSRCs, merges DTMF events that a
-segment cut split in two, and measures loss and RFC 3550 interarrival jitter per stream.
-:class:`Pacer` is the one stateful piece: a token bucket with an injected clock for UDP output.
+segment cut split in two, and measures loss, RFC 3550 interarrival jitter and the media
+duration per stream.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from commex.stream.dispersal import SegmentFailed
+from commex.stream.metering import stream_durations
 from commex.stream.packets import PacketBatch, concat
 from commex.stream.pcap import with_streams
 from commex.stream.rtp import rtp_sizes
@@ -127,7 +127,9 @@ def _payload_type(values: Any) -> int | None:
 
 
 def stream_report(original: PacketBatch, out: PacketBatch) -> list[dict[str, Any]]:
-    """Per input stream: SSRC, packets in and out, loss, jitter and payload types."""
+    """Per input stream: SSRC, packets in and out, loss, jitter, payload types and the media
+    duration of what went out (seconds)."""
+    durations = stream_durations(out)
     rows = []
     for s in np.unique(original.stream):
         mine = original.stream == s
@@ -147,6 +149,7 @@ def stream_report(original: PacketBatch, out: PacketBatch) -> list[dict[str, Any
                 ),
                 "payload_type_in": main,
                 "payload_type_out": _payload_type(dst),
+                "duration_s": round(durations.get(int(s), 0.0), 6),
             }
         )
     return rows
@@ -196,42 +199,3 @@ def timed(report: dict[str, Any], elapsed_s: float) -> dict[str, Any]:
     report["rate_pps"] = round(report["packets_out"] / elapsed, 1)
     report["rate_bps"] = round(report["bytes_out"] * 8 / elapsed, 1)
     return report
-
-
-class Pacer:
-    """A token bucket: at most ``rate`` packets per second, in bursts of up to ``burst``.
-
-    The clock and the sleep are injected, so tests run it on a fake clock.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        burst: float | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate / 50)
-        self._clock = clock
-        self._sleep = sleep
-        self._tokens = self.burst
-        self._last = clock()
-
-    def acquire(self, n: int = 1) -> None:
-        """Wait until ``n`` packets may be sent, then take their tokens."""
-        if n > self.burst:
-            for _ in range(n):
-                self.acquire(1)
-            return
-        while True:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            if self._tokens >= n - 1e-9:  # tolerate rounding, or a tiny sleep never ends it
-                self._tokens = max(0.0, self._tokens - n)
-                return
-            self._sleep((n - self._tokens) / self.rate)

@@ -2,7 +2,8 @@
 
 Reading yields the input in chunks (a file's chunks with read progress; UDP datagrams as they
 arrive, until the sender goes quiet), so processing starts before the input ends. Writing sends
-the aggregated stream to a pcap file, or to a UDP address, paced by a token bucket if asked.
+the aggregated stream to a pcap file (each packet stamped with its departure time) or to a UDP
+address (a shaped stream paced in real time to its departures, an unshaped one sent at once).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import numpy as np
 
 from commex.domain.errors import InvalidInput
 from commex.stream import pcap
-from commex.stream.aggregation import Pacer
 from commex.stream.packets import PacketBatch
 from commex.stream.rtp import rtp_sizes
+from commex.stream.shaping import Schedule, retimed
 from commex.stream.udp import UdpSink, UdpSource
 
 _UDP = re.compile(r"^udp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})$")
@@ -83,17 +84,23 @@ def read(
 def write(
     endpoint: Endpoint,
     batch: PacketBatch,
+    schedule: Schedule | None = None,
     *,
-    max_rate: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Write ``batch`` to ``endpoint``; to UDP at most ``max_rate`` packets per second."""
+    """Write ``batch`` to ``endpoint`` on a shaped ``schedule`` (see
+    :func:`commex.stream.shaping.shape`), or as it is without one."""
+    if schedule is not None and schedule.rate_bps is None:
+        schedule = None  # unshaped: the packets keep their own times
     if endpoint.kind == "file":
-        pcap.write_pcap(endpoint.path, batch)
+        pcap.write_pcap(endpoint.path, batch if schedule is None else retimed(batch, schedule))
         return
-    pacer = Pacer(max_rate, clock=clock, sleep=sleep) if max_rate else None
-    _write_udp(endpoint, batch, pacer)
+    with UdpSink(endpoint.host, endpoint.port) as sink:
+        if schedule is None:
+            sink.send(batch)
+        else:
+            _paced(sink, batch, schedule, clock, sleep)
 
 
 def _read_udp(
@@ -115,13 +122,24 @@ def _read_udp(
                 return
 
 
-def _write_udp(endpoint: Endpoint, batch: PacketBatch, pacer: Pacer | None) -> None:
-    with UdpSink(endpoint.host, endpoint.port) as sink:
-        if pacer is None:
-            sink.send(batch)
-            return
-        step = max(1, int(pacer.burst))
-        for start in range(0, len(batch), step):
-            rows = np.arange(start, min(start + step, len(batch)))
-            pacer.acquire(int(rows.shape[0]))
-            sink.send(batch.take(rows))
+def _paced(
+    sink: UdpSink,
+    batch: PacketBatch,
+    schedule: Schedule,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> None:
+    """Send each packet once its departure (relative to the first) has come: every packet due
+    goes in one call, then the sender sleeps until the next one is due."""
+    if not len(batch):
+        return
+    due_s = (schedule.offset_us - schedule.offset_us[0]) / 1e6
+    start, sent = clock(), 0
+    while sent < len(batch):
+        now = clock() - start
+        upto = int(np.searchsorted(due_s, now, side="right"))
+        if upto > sent:
+            sink.send(batch.take(np.arange(sent, upto)))
+            sent = upto
+        else:
+            sleep(float(due_s[sent]) - now)

@@ -4,7 +4,9 @@ A :class:`Plan` says what to read, which steps to apply, how to cut segments, wh
 them, what this provider offers and whom it may subcontract; it is checked when built and never
 changes. :func:`run` ingests the input, cuts segments, runs the offered steps on the executor,
 subcontracts the rest (S5), aggregates the results in input order (S6) and writes the output.
-The exchange is reached only through the :class:`ProviderDirectory` port.
+With a maximum rate the output is shaped (T4, :mod:`commex.stream.shaping`) and the report
+says the rate it achieved. The exchange is reached only through the :class:`ProviderDirectory`
+port; what a run delivered is handed to ``Services.on_result`` as it goes, for metering (S7).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from commex.domain.errors import InvalidInput, NotFound
-from commex.stream import endpoints, segmenting
+from commex.stream import endpoints, segmenting, shaping
 from commex.stream.aggregation import Aggregate, aggregate, timed
 from commex.stream.dispersal import (
     Executor,
@@ -32,6 +34,7 @@ from commex.stream.dispersal import (
     default_step_factory,
 )
 from commex.stream.endpoints import Endpoint
+from commex.stream.metering import stream_seconds
 from commex.stream.packets import PacketBatch, concat
 from commex.stream.pcap import with_streams
 from commex.stream.steps.base import DtmfEvent, StepSpec
@@ -61,7 +64,8 @@ class Plan:
     executor: ExecutorSpec = INLINE
     capabilities: frozenset[str] = frozenset()
     subcontractors: tuple[Provider, ...] = ()
-    max_rate: float | None = None
+    max_rate_bps: int | None = None
+    burst_bytes: int | None = None
     idle_timeout_s: float = 2.0
     chunk_bytes: int = 4 << 20
 
@@ -76,7 +80,8 @@ class Plan:
         executor: str = "inline",
         capabilities: Iterable[str] | None = None,
         subcontractors: Sequence[str] = (),
-        max_rate: float | None = None,
+        max_rate_bps: int | None = None,
+        burst_bytes: int | None = None,
         idle_timeout_s: float = 2.0,
     ) -> Plan:
         """A plan from command-line words; each bad word is an InvalidInput naming it."""
@@ -84,8 +89,15 @@ class Plan:
         if source.kind == "file" and not Path(source.path).is_file():
             raise NotFound(f"input capture {source.path!r} does not exist", field="input")
         segmenting.SegmentPolicy.parse(segment)
-        if max_rate is not None and max_rate <= 0:
-            raise InvalidInput("--max-rate must be a positive packet rate", field="max_rate")
+        if max_rate_bps is not None and max_rate_bps <= 0:
+            raise InvalidInput(
+                f"--max-rate must be a positive number of bit/s, not {max_rate_bps}",
+                field="max_rate",
+            )
+        if burst_bytes is not None and burst_bytes < 0:
+            raise InvalidInput(
+                f"--burst must be zero or more bytes, not {burst_bytes}", field="burst"
+            )
         return cls(
             input=source,
             output=Endpoint.parse(output, field="output"),
@@ -96,7 +108,8 @@ class Plan:
                 local_capabilities() if capabilities is None else frozenset(capabilities)
             ),
             subcontractors=tuple(parse_subcontractor(s) for s in subcontractors),
-            max_rate=max_rate,
+            max_rate_bps=max_rate_bps,
+            burst_bytes=burst_bytes,
             idle_timeout_s=idle_timeout_s,
         )
 
@@ -130,6 +143,8 @@ class Services:
     progress: Callable[[Progress], None] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     on_ready: Callable[[Endpoint], None] | None = None
+    on_result: Callable[[PacketBatch], None] | None = None
+    sleep: Callable[[float], None] = time.sleep
 
 
 def _headers_only(batch: PacketBatch) -> PacketBatch:
@@ -194,11 +209,18 @@ class _Run:
             for seg in segmenting.segment(chunk.batch, policy):
                 yield next(ids), seg.batch
 
+    def delivered(self, batch: PacketBatch) -> None:
+        """Hand a segment that went through the first phase to ``on_result``."""
+        if self.services.on_result is not None and len(batch):
+            self.services.on_result(batch)
+
     def run_local(
         self,
         executor: Executor,
         steps: tuple[StepSpec, ...],
         parts: Iterable[tuple[int, PacketBatch]],
+        *,
+        first: bool = False,
     ) -> None:
         """Run ``steps`` on every segment with ``executor``; each result checked and kept once."""
         ledger = ResultLedger()
@@ -219,6 +241,8 @@ class _Run:
             self.dtmf.extend(result.dtmf)
             self.done += len(task.batch)
             self.report()
+            if first:
+                self.delivered(result.batch)
         ledger.complete()
 
     def run_remote(self, subcontractor: Subcontractor, spec: StepSpec) -> None:
@@ -269,7 +293,9 @@ def run(plan: Plan, services: Services | None = None) -> Aggregate:
     try:
         source: Iterable[tuple[int, PacketBatch]] = state.segments()
         if not phases:
-            state.parts = dict(source)
+            for sid, batch in source:
+                state.parts[sid] = batch
+                state.delivered(batch)
         for number, phase in enumerate(phases):
             state.phase, state.done = number, 0
             if number == 0 and not phase.local:
@@ -277,7 +303,7 @@ def run(plan: Plan, services: Services | None = None) -> Aggregate:
             if phase.local:
                 assert executor is not None
                 items = source if number == 0 else list(state.parts.items())
-                state.run_local(executor, phase.steps, items)
+                state.run_local(executor, phase.steps, items, first=number == 0)
             else:
                 state.run_remote(subcontractor, phase.steps[0])
     finally:
@@ -294,6 +320,12 @@ def run(plan: Plan, services: Services | None = None) -> Aggregate:
         elapsed_s=services.clock() - start,
         skipped=state.skipped,
     )
-    endpoints.write(plan.output, result.batch, max_rate=plan.max_rate, clock=services.clock)
+    schedule = shaping.shape(result.batch, plan.max_rate_bps, burst_bytes=plan.burst_bytes)
+    result.report.update(
+        duration_s=round(stream_seconds(result.batch), 6),
+        achieved_rate_bps=schedule.achieved_rate_bps(),
+        shaped_to_bps=plan.max_rate_bps,
+    )
+    endpoints.write(plan.output, result.batch, schedule, clock=services.clock, sleep=services.sleep)
     timed(result.report, services.clock() - start)
     return result

@@ -1,4 +1,4 @@
-"""Aggregation: input order, continuous sequence numbers, DTMF merging, loss, jitter, pacing."""
+"""Aggregation: input order, continuous sequence numbers, DTMF merging, loss, jitter."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from stream_helpers import make_batch, same
 
 from commex.stream.aggregation import (
-    Pacer,
     aggregate,
     jitter_ms,
     lost_packets,
@@ -151,33 +150,6 @@ def test_aggregate_reports_what_the_run_did() -> None:
     assert np.all(np.diff(out.index) > 0)
     for s in (0, 1):
         assert np.all(np.diff(out.seq[out.stream == s].astype(int)) == 1)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def test_pacer_holds_the_rate_on_an_injected_clock() -> None:
-    clock = FakeClock()
-    pacer = Pacer(100.0, burst=5, clock=clock, sleep=clock.sleep)
-    for _ in range(205):
-        pacer.acquire()
-    # The first burst is free; the other 200 packets take 2 s at 100 packets/s.
-    assert clock.now == pytest.approx(2.0)
-
-
-def test_pacer_refuses_a_rate_that_is_not_positive() -> None:
-    with pytest.raises(ValueError, match="positive"):
-        Pacer(0)
 
 
 def test_take_moves_every_row_whole_for_mixed_payload_sizes_and_header_extras() -> None:

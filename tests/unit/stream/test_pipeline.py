@@ -184,7 +184,8 @@ def test_dropped_packets_leave_continuous_sequence_numbers(tmp_path) -> None:
         ({"steps": ["Not A Step"]}, InvalidInput, "invalid step"),
         ({"subcontractors": ["nourl"]}, InvalidInput, "invalid subcontractor"),
         ({"output": "udp://host"}, InvalidInput, "udp://HOST:PORT"),
-        ({"max_rate": 0}, InvalidInput, "max-rate"),
+        ({"max_rate_bps": 0}, InvalidInput, "max-rate"),
+        ({"burst_bytes": -1}, InvalidInput, "burst"),
     ],
 )
 def test_a_bad_plan_is_refused_naming_what_is_wrong(kw, error, match) -> None:

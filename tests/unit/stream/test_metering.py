@@ -1,0 +1,57 @@
+"""Metering (S7): stream-seconds of what went out, and a live run cut into deliveries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from stream_helpers import make_batch
+
+from commex.stream.metering import Delivery, IntervalMeter, stream_durations, stream_seconds
+from commex.stream.rtp import rtp_sizes
+
+
+def test_fifty_packets_twenty_ms_apart_are_one_second() -> None:
+    batch = make_batch(50, streams=1)
+    assert stream_seconds(batch) == pytest.approx(1.0)
+
+
+def test_the_run_counts_each_streams_duration() -> None:
+    batch = make_batch(300, streams=3)  # 100 packets per stream, 20 ms apart
+    assert stream_durations(batch) == pytest.approx({0: 2.0, 1: 2.0, 2: 2.0})
+    assert stream_seconds(batch) == pytest.approx(6.0)
+    assert stream_seconds(batch.take(np.arange(0))) == 0.0
+
+
+def test_a_live_run_is_reported_every_interval_and_the_rest_at_the_end() -> None:
+    batch = make_batch(1000, streams=2)  # 500 packets per stream: 10 s each, 20 s in all
+    emitted: list[Delivery] = []
+    meter = IntervalMeter(emitted.append, every_s=6.0)
+    order = np.arange(1000)
+    pieces = [order[i : i + 100] for i in range(0, 1000, 100)]
+    for piece in reversed(pieces[:3]):  # workers may finish out of order
+        meter.add(batch.take(piece))
+    for piece in pieces[3:]:
+        meter.add(batch.take(piece))
+    # Each piece is one second of both streams: a report after 6, 12 and 18 stream-seconds.
+    assert [d.seconds for d in emitted] == pytest.approx([6.0, 6.0, 6.0])
+    assert [d.packets for d in emitted] == [300, 300, 300]
+    sizes = rtp_sizes(batch)
+    total = Delivery(stream_seconds(batch), int(sizes.sum()), 1000, 68_800)
+    rest = meter.rest(total)
+    assert (rest.seconds, rest.packets) == (pytest.approx(2.0), 100)
+    assert sum(d.seconds for d in emitted) + rest.seconds == pytest.approx(20.0)
+    assert sum(d.bytes for d in emitted) + rest.bytes == total.bytes
+    assert sum(d.packets for d in emitted) + rest.packets == 1000
+    # Two streams of 172-byte packets at 50 packets/s each: 137,600 bit/s.
+    assert emitted[-1].achieved_rate_bps == pytest.approx(137_600, rel=0.01)
+
+
+def test_a_delivery_body_names_its_run() -> None:
+    body = Delivery(1.5, 1000, 10, 8000).body("run-1")
+    assert body == {
+        "run_id": "run-1",
+        "seconds": 1.5,
+        "bytes": 1000,
+        "packets": 10,
+        "achieved_rate_bps": 8000,
+    }
