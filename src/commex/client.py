@@ -8,6 +8,8 @@ back as the same commex errors the library raises.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Self
@@ -202,3 +204,64 @@ class ExchangeDirectory:
                 )
             )
         return found
+
+
+# --- the packet plane's contract calls: deliveries (S7) and a provider's active contracts ----
+
+
+class DeliveryNotRecorded(CommexError):
+    """Raised when a delivery report could not reach the exchange after every retry."""
+
+    code = "delivery_not_recorded"
+
+
+def _retriable(exc: CommexError) -> bool:
+    """A transport failure or a server error (the base class): another try may succeed; a
+    refusal (a subclass: 4xx) would only be refused again."""
+    return type(exc) is CommexError
+
+
+def report_delivery(
+    client: ExchangeClient, contract_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """``POST /v1/contracts/{id}/deliveries``: the exchange's answer, ``{"accepted_seconds",
+    "remaining_seconds", "breach", "min_rate_bps", ...}``; a 409 (nothing of the block
+    remains) is a :class:`Conflict`."""
+    result: dict[str, Any] = client._call(
+        "POST", f"/v1/contracts/{contract_id}/deliveries", json=body
+    )
+    return result
+
+
+def active_contracts(client: ExchangeClient) -> list[dict[str, Any]]:
+    """The caller's contracts as a provider that are active now."""
+    items: list[dict[str, Any]] = client._call(
+        "GET", "/v1/providers/me/contracts", params={"status": "active"}
+    )["items"]
+    return items
+
+
+def deliver_with_retries(
+    client: ExchangeClient,
+    contract_id: str,
+    body: dict[str, Any],
+    *,
+    attempts: int = 4,
+    backoff_s: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """:func:`report_delivery`, tried ``attempts`` times with the same body (and so the same
+    run id, which the exchange counts once) while the exchange is unreachable or failing."""
+    for attempt in range(attempts):
+        try:
+            return report_delivery(client, contract_id, body)
+        except CommexError as exc:
+            if not _retriable(exc):
+                raise
+            if attempt == attempts - 1:
+                raise DeliveryNotRecorded(
+                    f"the delivery {body['run_id']} to contract {contract_id} was not recorded "
+                    f"after {attempts} tries: {exc.message}"
+                ) from exc
+            sleep(backoff_s * 2**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +20,17 @@ from rich.progress import (
 from rich.table import Table
 
 from commex.cli.common import console, err_console, handle_errors
-from commex.client import ExchangeClient, ExchangeDirectory, api_token_from_env
-from commex.domain.errors import CommexError
+from commex.client import (
+    DeliveryNotRecorded,
+    ExchangeClient,
+    ExchangeDirectory,
+    api_token_from_env,
+)
+from commex.domain.errors import CommexError, Conflict, InvalidInput
+from commex.metering_client import ContractMeter, delivery_of, open_contract
 from commex.stream import pipeline
 from commex.stream.endpoints import Endpoint
+from commex.stream.metering import DEFAULT_EVERY_S
 from commex.stream.subcontracting import parse_capabilities
 
 app = typer.Typer(help="The packet-stream plane: process RTP streams.", no_args_is_help=True)
@@ -83,7 +92,20 @@ def process(
         None,
         "--exchange",
         help="Find subcontractors on this exchange (URL; your API token in COMMEX_TOKEN) "
-        "when no --subcontractor is given.",
+        "when no --subcontractor is given; with --contract, also COMMEX_EXCHANGE_URL.",
+    ),
+    contract: str | None = typer.Option(
+        None,
+        "--contract",
+        metavar="CID",
+        help="Deliver under this active contract of yours: shape to its max_rate_bps and "
+        "report the delivery to the exchange.",
+    ),
+    meter_every: float = typer.Option(
+        DEFAULT_EVERY_S,
+        "--meter-every",
+        metavar="SECONDS",
+        help="With --contract and udp:// input, report every this many stream-seconds.",
     ),
     report: Path | None = typer.Option(None, "--report", help="Write the JSON report here."),
     max_rate: int | None = typer.Option(
@@ -113,17 +135,48 @@ def process(
         burst_bytes=burst,
         idle_timeout_s=idle_timeout,
     )
+    if contract:
+        exchange = exchange or os.environ.get("COMMEX_EXCHANGE_URL") or None
+        if not exchange:
+            raise InvalidInput(
+                "--contract needs the exchange: --exchange URL or COMMEX_EXCHANGE_URL",
+                field="exchange",
+            )
     display = _Display(plan.input.kind == "udp", enabled=not quiet)
     client = ExchangeClient(exchange, api_token_from_env()) if exchange else None
-    services = pipeline.Services(
-        progress=display.update,
-        on_ready=display.ready,
-        directory=ExchangeDirectory(client) if client else None,
-    )
+    failure: CommexError | None = None
     try:
+        meter = None
+        if contract and client is not None:
+            terms = open_contract(client, contract)
+            if max_rate is None and terms.max_rate_bps:
+                plan = replace(plan, max_rate_bps=terms.max_rate_bps)
+            meter = ContractMeter(
+                client,
+                contract,
+                live=plan.input.kind == "udp",
+                every_s=meter_every,
+                rate_bps=plan.max_rate_bps,
+                warn=lambda message: err_console.print(f"warning: {message}", highlight=False),
+            )
+        services = pipeline.Services(
+            progress=display.update,
+            on_ready=display.ready,
+            directory=ExchangeDirectory(client) if client else None,
+            on_result=meter.add if meter else None,
+        )
         pipeline.check(plan, services)
         with display.bar:
             result = pipeline.run(plan, services)
+        if meter is not None:
+            try:
+                result.report["contract"] = meter.finish(delivery_of(result.report))
+            except (DeliveryNotRecorded, Conflict) as exc:
+                result.report["contract"] = meter.summary() | {
+                    "recorded": False,
+                    "error": exc.message,
+                }
+                failure = exc
         if report is not None:
             report.write_text(json.dumps(result.report, indent=2) + "\n")
     except OSError as exc:
@@ -132,6 +185,8 @@ def process(
         if client is not None:
             client.close()
     _summary(result.report)
+    if failure is not None:
+        raise failure
 
 
 def _summary(report: dict[str, Any]) -> None:
@@ -147,6 +202,8 @@ def _summary(report: dict[str, Any]) -> None:
     shaped = f" (shaped to {report['shaped_to_bps']:,})" if report["shaped_to_bps"] else ""
     table.add_row("achieved rate", f"{report['achieved_rate_bps']:,} bit/s{shaped}")
     console.print(table)
+    if "contract" in report:
+        _contract_summary(report["contract"])
     if report["streams"]:
         streams = Table(title="streams")
         for name in ("ssrc", "packets", "out", "lost", "jitter ms", "pt in", "pt out"):
@@ -168,3 +225,18 @@ def _summary(report: dict[str, Any]) -> None:
             f"{item['segments']} segments, {item['packets']} packets",
             highlight=False,
         )
+
+
+def _contract_summary(c: dict[str, Any]) -> None:
+    if c.get("recorded") is False:
+        return  # the error says it
+    breach = (
+        f"; below the contract's minimum of {c['min_rate_bps']:,} bit/s: a breach is recorded"
+        if c.get("breach")
+        else ""
+    )
+    console.print(
+        f"delivered under contract {c['contract_id']}: {c['accepted_seconds']} s accepted, "
+        f"{c.get('remaining_seconds', '?')} s remaining{breach}",
+        highlight=False,
+    )

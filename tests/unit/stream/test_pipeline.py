@@ -229,3 +229,15 @@ def test_udp_in_and_out(tmp_path) -> None:
     headers = [rtp.parse_rtp(d) for d in received]
     assert {h.payload_type for h in headers} == {0}
     assert [h.sequence_number for h in headers] == packets.seq.tolist()
+
+
+def test_segments_are_handed_on_as_they_come_through_the_first_phase(tmp_path) -> None:
+    seen: list[int] = []
+    pool = ProcessExecutor(2)
+    with pool:
+        result = run(
+            fax_plan(tmp_path / "o.pcap"),
+            Services(executor=pool, on_result=lambda b: seen.append(len(b))),
+        )
+    assert len(seen) == result.report["segments"] > 10
+    assert sum(seen) == result.report["packets_out"] == 1330

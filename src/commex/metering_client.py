@@ -1,0 +1,143 @@
+"""Metering a packet-plane run into a contract on the exchange (S7, T3, T4).
+
+Before a run, :func:`open_contract` checks that the contract is active and the caller is its
+provider, and gives its rate terms. During a live run, :class:`ContractMeter` reports every
+``every_s`` stream-seconds under the run id plus a part number; at the end it reports the
+rest. Every report is retried with the same run id, so the exchange counts it once however
+often it is sent; one that still fails is kept and sent again at the end.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from commex.client import DeliveryNotRecorded, ExchangeClient, deliver_with_retries
+from commex.domain.errors import Conflict, Forbidden
+from commex.stream.metering import DEFAULT_EVERY_S, Delivery, IntervalMeter
+from commex.stream.packets import PacketBatch
+
+
+@dataclass(frozen=True, slots=True)
+class ContractTerms:
+    """What a run needs of a contract: its id and its rate bounds in bit/s."""
+
+    id: str
+    max_rate_bps: int | None
+    min_rate_bps: int | None
+
+
+def open_contract(client: ExchangeClient, contract_id: str) -> ContractTerms:
+    """The contract's terms, once it is known to be active and the caller's to deliver."""
+    contract = client.contract(contract_id)
+    status = contract.get("status")
+    if status != "active":
+        raise Conflict(
+            f"contract {contract_id} is {status}, not active: nothing was processed",
+            field="contract",
+        )
+    me = client.me()
+    if contract.get("provider_id") != me.get("id"):
+        raise Forbidden(
+            f"contract {contract_id} is delivered by its provider, not by {me.get('name')}",
+            field="contract",
+        )
+    terms = contract.get("terms") or {}
+    return ContractTerms(contract_id, terms.get("max_rate_bps"), terms.get("min_rate_bps"))
+
+
+def new_run_id() -> str:
+    """A run id unique to this run (32 hex digits; parts add ``-N``, well under 64)."""
+    return uuid.uuid4().hex
+
+
+@dataclass
+class ContractMeter:
+    """Reports one run's deliveries into contract ``contract_id``.
+
+    ``live`` runs report as they go (:meth:`add` is the pipeline's ``on_result``), under
+    ``RUN-1``, ``RUN-2``...; a file run reports once, at :meth:`finish`, under ``RUN``.
+    """
+
+    client: ExchangeClient
+    contract_id: str
+    live: bool = False
+    every_s: float = DEFAULT_EVERY_S
+    rate_bps: int | None = None
+    run_id: str = field(default_factory=new_run_id)
+    attempts: int = 4
+    sleep: Callable[[float], None] = time.sleep
+    warn: Callable[[str], None] = lambda message: None
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    _unsent: list[dict[str, Any]] = field(default_factory=list)
+    _parts: int = 0
+    _meter: IntervalMeter | None = None
+
+    def __post_init__(self) -> None:
+        if self.live:
+            self._meter = IntervalMeter(self._emit, self.every_s, self.rate_bps)
+
+    def add(self, batch: PacketBatch) -> None:
+        """Count packets that went through (live runs report every ``every_s``)."""
+        if self._meter is not None:
+            self._meter.add(batch)
+
+    def _next_id(self) -> str:
+        self._parts += 1
+        return f"{self.run_id}-{self._parts}"
+
+    def _emit(self, delivery: Delivery) -> None:
+        body = delivery.body(self._next_id())
+        try:
+            self._send(body)
+        except DeliveryNotRecorded as exc:
+            self._unsent.append(body)
+            self.warn(f"{exc.message}; it is sent again at the end of the run")
+
+    def _send(self, body: dict[str, Any]) -> None:
+        answer = deliver_with_retries(
+            self.client, self.contract_id, body, attempts=self.attempts, sleep=self.sleep
+        )
+        self.answers.append({"run_id": body["run_id"], **answer})
+
+    def finish(self, total: Delivery) -> dict[str, Any]:
+        """Report what the run delivered beyond the reports so far; the exchange's answer to
+        the last report, with the run id and how many reports were recorded.
+
+        Raises :class:`DeliveryNotRecorded` when a report still cannot be recorded, and
+        :class:`~commex.domain.errors.Conflict` when nothing of the block remains.
+        """
+        if self._meter is not None:
+            body = self._meter.rest(total).body(self._next_id())
+        else:
+            body = total.body(self.run_id)
+        for pending in [*self._unsent, body]:
+            self._send(pending)
+            if pending in self._unsent:
+                self._unsent.remove(pending)
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        """The report's ``contract`` object: the last answer, the run id, the reports made."""
+        last = self.answers[-1] if self.answers else {}
+        return {
+            **{k: v for k, v in last.items() if k != "run_id"},
+            "contract_id": self.contract_id,
+            "run_id": self.run_id,
+            "deliveries": len(self.answers),
+            "accepted_seconds": sum(a.get("accepted_seconds", 0) for a in self.answers),
+            "breach": any(a.get("breach") for a in self.answers),
+        }
+
+
+def delivery_of(report: dict[str, Any]) -> Delivery:
+    """What a run's report says it delivered, in a delivery's units."""
+    return Delivery(
+        seconds=float(report["duration_s"]),
+        bytes=int(report["bytes_out"]),
+        packets=int(report["packets_out"]),
+        achieved_rate_bps=int(report["achieved_rate_bps"]),
+    )
