@@ -23,6 +23,7 @@ from commex.services.ports import (
 )
 from commex.services.ratings import Ratings
 from commex.services.reputation import TallyReputations
+from commex.services.usage import Usage
 from commex.settings import Settings
 
 
@@ -35,6 +36,7 @@ class Services:
     ratings: Ratings
     hub: ChangeHub
     settings: Settings
+    usage: Usage
 
     def shutdown(self) -> None:
         self.exchange.shutdown()
@@ -54,7 +56,8 @@ def _services(
     reputations = reputations or TallyReputations(uow, clock)
     exchange = Exchange(uow, clock, ids, reputations, hub)
     auth = Auth(exchange, uow, clock, hasher or Argon2Hasher())
-    return Services(exchange, auth, Ratings(uow, clock, ids), hub, settings)
+    ratings = Ratings(uow, clock, ids)
+    return Services(exchange, auth, ratings, hub, settings, Usage(uow, clock, ids))
 
 
 def build_services(

@@ -264,7 +264,6 @@ def test_a_device_token_only_rates(world: World, parties: tuple[Actor, Actor]) -
     calls = [
         ("GET", "/v1/accounts/me", None),
         ("GET", "/v1/contracts", None),
-        ("GET", f"/v1/contracts/{contract['id']}", None),
         ("GET", "/v1/auctions", None),
         ("POST", "/v1/devices", {"name": "Sneaky", "user": "Mallory"}),
         ("POST", f"/v1/contracts/{contract['id']}/members", {"device_id": phone["id"]}),
@@ -275,6 +274,16 @@ def test_a_device_token_only_rates(world: World, parties: tuple[Actor, Actor]) -
         e = error(r, 403)
         assert "device token may only rate" in e["message"], (method, path)
     assert w.get(f"/v1/contracts/{contract['id']}", recipient).json()["members"] == []
+    # A device sees a contract only once it is a member of it.
+    r = w.client.get(f"/v1/contracts/{contract['id']}", headers=as_phone)
+    assert error(r, 404)["message"] == f"contract {contract['id']} not found"
+    r = w.post(
+        f"/v1/contracts/{contract['id']}/members", recipient, json={"device_id": phone["id"]}
+    )
+    assert r.status_code == 201, r.text
+    seen = w.client.get(f"/v1/contracts/{contract['id']}", headers=as_phone)
+    assert seen.status_code == 200, seen.text
+    assert [m["device"] for m in seen.json()["members"]] == [phone["id"]]
 
 
 def test_a_second_account_of_the_provider_cannot_bid_on_its_auction(

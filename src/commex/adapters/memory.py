@@ -14,6 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from commex.adapters.memory_usage import MemoryCapacities, MemoryDeliveries, MemoryUsage
 from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.contracts import Contract, ContractStatus
@@ -22,6 +23,8 @@ from commex.domain.members import Device, Member
 from commex.domain.offers import ProcessingOffer
 from commex.domain.ratings import Rating
 from commex.domain.reputation import NO_RATINGS, PairTally, Reputation, Tally
+from commex.domain.service_level import Delivery
+from commex.domain.usage import UsageSession
 from commex.services.ports import SessionRecord
 
 _TABLES = (
@@ -39,6 +42,9 @@ _TABLES = (
     "ratings",
     "tallies",
     "pairs",
+    "sessions_used",
+    "deliveries",
+    "capacities",
 )
 
 
@@ -61,6 +67,9 @@ class MemoryStore:
         self.ratings: dict[str, Rating] = {}
         self.tallies: dict[tuple[str, str], Tally] = {}
         self.pairs: dict[tuple[str, str, str], PairTally] = {}
+        self.sessions_used: dict[str, UsageSession] = {}
+        self.deliveries: dict[str, Delivery] = {}
+        self.capacities: dict[str, int] = {}
 
 
 class _Accounts:
@@ -104,6 +113,19 @@ class _Auctions:
         items = [a for a in self._s.auctions.values() if status is None or a.status is status]
         items.sort(key=lambda a: (a.created_at, a.id), reverse=True)
         return items[offset : offset + limit]
+
+    def open_of_owner(self, owner_id: str) -> list[Auction]:
+        found = [
+            a
+            for a in self._s.auctions.values()
+            if a.owner_id == owner_id and a.status is Status.OPEN
+        ]
+        return sorted(found, key=lambda a: (a.created_at, a.id))
+
+    def open_bid_on_by(self, bidder_id: str) -> list[Auction]:
+        ids = {b.auction_id for b in self._s.bids.values() if b.bidder_id == bidder_id and b.active}
+        found = [a for i in ids if (a := self._s.auctions[i]).status is Status.OPEN]
+        return sorted(found, key=lambda a: (a.created_at, a.id))
 
     def due(self, now: datetime, limit: int) -> list[str]:
         due = [
@@ -172,6 +194,20 @@ class _Contracts:
 
     def get(self, contract_id: str) -> Contract | None:
         return self._s.contracts.get(contract_id)
+
+    def get_for_update(self, contract_id: str) -> Contract | None:
+        return self._s.contracts.get(contract_id)  # the unit of work holds the store's lock
+
+    def set_used(self, contract_id: str, used_ms: int) -> None:
+        self._s.contracts[contract_id] = replace(self._s.contracts[contract_id], used_ms=used_ms)
+
+    def of_provider(self, provider_id: str, status: str | None) -> list[Contract]:
+        found = [
+            c
+            for c in self._s.contracts.values()
+            if c.provider_id == provider_id and (status is None or c.status.value == status)
+        ]
+        return sorted(found, key=lambda c: (c.created_at, c.id), reverse=True)
 
     def for_auction(self, auction_id: str) -> list[Contract]:
         return [c for c in self._s.contracts.values() if c.auction_id == auction_id]
@@ -286,11 +322,21 @@ class _Members:
     def add(self, member: Member) -> None:
         self._s.members[member.id] = member
 
-    def remove(self, member_id: str) -> None:
-        self._s.members.pop(member_id, None)
+    def get(self, member_id: str) -> Member | None:
+        return self._s.members.get(member_id)
 
-    def of_contract(self, contract_id: str) -> list[Member]:
-        found = [m for m in self._s.members.values() if m.contract_id == contract_id]
+    def remove(self, member_id: str, now: datetime) -> None:
+        self._s.members[member_id] = replace(self._s.members[member_id], removed_at=now)
+
+    def restore(self, member_id: str) -> None:
+        self._s.members[member_id] = replace(self._s.members[member_id], removed_at=None)
+
+    def of_contract(self, contract_id: str, *, removed: bool = False) -> list[Member]:
+        found = [
+            m
+            for m in self._s.members.values()
+            if m.contract_id == contract_id and (removed or m.removed_at is None)
+        ]
         return sorted(found, key=lambda m: (m.created_at, m.id))
 
 
@@ -358,6 +404,9 @@ class MemoryUnitOfWork:
         self.members = _Members(store)
         self.ratings = _Ratings(store)
         self.reputations = _Reputations(store)
+        self.usage = MemoryUsage(store)
+        self.deliveries = MemoryDeliveries(store)
+        self.capacities = MemoryCapacities(store)
         self.committed = False
 
     def __enter__(self) -> Self:

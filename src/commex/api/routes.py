@@ -11,20 +11,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
-from commex.api.deps import AnyCallerDep, CallerDep, OptionalCallerDep, ServicesDep
+from commex.api.deps import CallerDep, OptionalCallerDep, ServicesDep
 from commex.api.schemas import (
     AccountIn,
     AuctionIn,
     BidIn,
     DeviceIn,
-    MemberIn,
     OfferIn,
-    RatingIn,
     ReasonIn,
 )
 from commex.domain.accounts import Role
 from commex.domain.auctions import Status
-from commex.services.views import contract_dict, member_dict, rating_dict
 
 router = APIRouter(prefix="/v1")
 
@@ -187,54 +184,6 @@ def find_providers(
 ) -> dict[str, Any]:
     """Providers whose nodes offer ``capability``, best reputation first, then lower price."""
     return {"items": [_offer(o, p) for o, p in services.exchange.processors(capability)]}
-
-
-@router.get("/contracts", tags=["contracts"])
-def my_contracts(who: CallerDep, services: ServicesDep) -> dict[str, Any]:
-    """The caller's contracts, as provider or recipient, newest first."""
-    return {"items": [contract_dict(c) for c in services.exchange.contracts_of(who.id)]}
-
-
-@router.get("/contracts/{contract_id}", tags=["contracts"])
-def get_contract(contract_id: str, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
-    """A contract with its members and ratings, to its parties (and the operator) only."""
-    contract = services.exchange.contract(contract_id, who.id)
-    r = services.ratings
-    return contract_dict(contract, r.members(contract.id), r.ratings_of(contract.id))
-
-
-@router.post("/contracts/{contract_id}/members", status_code=201, tags=["contracts"])
-def add_member(
-    contract_id: str, body: MemberIn, who: CallerDep, services: ServicesDep
-) -> dict[str, Any]:
-    """The recipient shares the contract with a device, a recipient account or a telephone
-    number (E.164), up to the terms' max_members."""
-    member = services.ratings.add_member(
-        contract_id,
-        who.id,
-        device_id=body.device_id,
-        account_id=body.account_id,
-        phone_number=body.phone_number,
-    )
-    return member_dict(member)
-
-
-@router.post("/contracts/{contract_id}/ratings", status_code=201, tags=["contracts"])
-def rate_contract(
-    contract_id: str, body: RatingIn, who: AnyCallerDep, services: ServicesDep
-) -> dict[str, Any]:
-    """Rate the other side: the recipient (or its member device) rates the provider, the
-    provider rates whether the recipient paid. Once per rater and side, after delivery starts,
-    within the rating window."""
-    rating = services.ratings.rate(
-        contract_id,
-        account_id=who.account.id if who.account else None,
-        device_id=who.device.id if who.device else None,
-        satisfied=body.satisfied,
-        score=body.score,
-        comment=body.comment,
-    )
-    return rating_dict(rating)
 
 
 @router.post("/devices", status_code=201, tags=["devices"])

@@ -103,3 +103,37 @@ class RatingIn(_Body):
     satisfied: StrictBool
     score: Annotated[StrictInt, Field(ge=1, le=5)] | None = None
     comment: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+Seconds = Annotated[
+    StrictInt
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | Annotated[str, StringConstraints(max_length=24)],
+    Field(description="Seconds of use (up to 3 decimal places).", examples=[90, 1.5]),
+]
+
+
+class SessionIn(_Body):
+    member_id: Id
+
+
+class UsageIn(_Body):
+    member_id: Id
+    seconds: Seconds
+    bytes: Annotated[StrictInt, Field(ge=0, le=10**15)] | None = None
+    session_id: Id | None = Field(None, description="An open session to report into.")
+    end: StrictBool = Field(False, description="End the session with this report.")
+
+
+class DeliveryIn(_Body):
+    run_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    seconds: Seconds = Field(
+        description="Stream-seconds processed: each stream's duration, summed."
+    )
+    bytes: Annotated[StrictInt, Field(ge=0, le=10**15)]
+    packets: Annotated[StrictInt, Field(ge=0, le=10**12)]
+    achieved_rate_bps: Annotated[StrictInt, Field(ge=0, le=10**12)]
+
+
+class CapacityIn(_Body):
+    capacity_bps: Annotated[StrictInt, Field(ge=1, le=10**13)]

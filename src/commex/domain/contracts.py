@@ -31,6 +31,7 @@ class Contract:
     status: ContractStatus
     created_at: datetime
     started_at: datetime | None = None
+    used_ms: int = 0  # of the block, by every member together (see commex.domain.usage)
 
 
 def start(contract: Contract, now: datetime) -> Contract:

@@ -41,6 +41,7 @@ class Member:
     kind: MemberKind
     ref: str
     created_at: datetime
+    removed_at: datetime | None = None
 
 
 def new_device(

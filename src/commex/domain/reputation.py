@@ -20,6 +20,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
+
+from commex.domain.service_level import ServiceLevel
 
 HALF_LIFE_DAYS = 180
 PAIR_CAP = 3.0
@@ -38,6 +41,7 @@ class Reputation:
     negative: float = 0.0
     count: int = 0
     window_days: int = WINDOW_DAYS
+    service: ServiceLevel | None = None  # measured deliveries beside a provider's ratings (R6)
 
     @property
     def score(self) -> float:
@@ -63,7 +67,14 @@ class Reputation:
 
     def describe(self) -> str:
         """For people: ``96% positive, 212 ratings in the last 12 months``, or ``no ratings
-        yet`` when there is neither a recent rating nor any weight left."""
+        yet`` when there is neither a recent rating nor any weight left; a provider's measured
+        deliveries follow (``; 1 of 4 measured deliveries below the minimum rate``)."""
+        ratings = self._describe_ratings()
+        if self.service is None or self.service.measured == 0:
+            return ratings
+        return f"{ratings}; {self.service.describe()}"
+
+    def _describe_ratings(self) -> str:
         total = self.positive + self.negative
         if self.count == 0 and total <= 0:
             return "no ratings yet"
@@ -77,9 +88,10 @@ class Reputation:
             return f"{counted} in {period}"
         return f"{_percent(self.positive, total)}% positive, {counted} in {period}"
 
-    def to_dict(self) -> dict[str, float | int]:
-        """The wire form of SPEC section 8 (Rep)."""
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form of SPEC section 8 (Rep), with ``sla`` (measured deliveries and
+        breaches) for a provider."""
+        out: dict[str, Any] = {
             "score": round(self.score, 4),
             "lower_bound": round(self.lower_bound, 4),
             "positive": round(self.positive, 4),
@@ -87,6 +99,9 @@ class Reputation:
             "count": self.count,
             "window_days": self.window_days,
         }
+        if self.service is not None:
+            out["sla"] = self.service.to_dict()
+        return out
 
 
 NO_RATINGS = Reputation()

@@ -15,10 +15,11 @@ from dataclasses import dataclass, replace
 
 from commex.domain import auctions as rules
 from commex.domain.accounts import Account
-from commex.domain.auctions import Auction, Bid
+from commex.domain.auctions import Auction, Bid, Direction
 from commex.domain.errors import CommexError, Conflict, InvalidInput
 from commex.domain.events import Event
 from commex.domain.reputation import NO_RATINGS, Reputation
+from commex.services.capacity import check_reverse_bid
 from commex.services.group_commit import GroupCommit, Pending
 from commex.services.loading import account_of, locked_auction
 from commex.services.ports import (
@@ -117,6 +118,8 @@ class BidDesk:
                     states[auction.id] = auction
                     bidder = accounts.get(r.bidder_id) or account_of(uow, r.bidder_id)
                     accounts[bidder.id] = bidder
+                    if auction.direction is Direction.REVERSE:
+                        check_reverse_bid(uow, auction, bidder.id)
                     money = parse_amount(r.amount, auction.currency)
                     limit = (
                         None

@@ -22,6 +22,7 @@ from commex.domain.money import Money, check_currency
 from commex.domain.offers import ProcessingOffer, make_offer
 from commex.domain.reputation import Reputation
 from commex.services.bidding import BidDesk, BidRequest
+from commex.services.capacity import check_new_block
 from commex.services.loading import account_of, check_id, locked_auction
 from commex.services.ports import (
     Clock,
@@ -138,6 +139,10 @@ class Exchange:
                         field="eligibility.approved_providers",
                     )
             auction = opening.open_auction(draft, self._ids.new("auc"), owner, self.clock.now())
+            if auction.direction is Direction.FORWARD:
+                check_new_block(
+                    uow, owner.id, auction.terms, auction.quantity, f"auction {auction.title!r}"
+                )
             uow.auctions.add(auction)
             uow.commit()
         return auction

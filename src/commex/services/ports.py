@@ -21,6 +21,8 @@ from commex.domain.members import Device, Member
 from commex.domain.offers import ProcessingOffer
 from commex.domain.ratings import Rating
 from commex.domain.reputation import PairTally, Reputation, Tally
+from commex.domain.service_level import Delivery, ServiceLevel
+from commex.domain.usage import MemberUsage, UsageSession
 
 
 class Clock(Protocol):
@@ -62,6 +64,14 @@ class AuctionRepository(Protocol):
     def update(self, auction: Auction) -> None: ...
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]: ...
+
+    def open_of_owner(self, owner_id: str) -> list[Auction]:
+        """The owner's open auctions."""
+        ...
+
+    def open_bid_on_by(self, bidder_id: str) -> list[Auction]:
+        """Open auctions in which ``bidder_id`` holds an active bid."""
+        ...
 
     def due(self, now: datetime, limit: int) -> list[str]:
         """Ids of open auctions whose close time has passed, earliest first."""
@@ -162,9 +172,57 @@ class DeviceRepository(Protocol):
 class MemberRepository(Protocol):
     def add(self, member: Member) -> None: ...
 
-    def remove(self, member_id: str) -> None: ...
+    def get(self, member_id: str) -> Member | None:
+        """A member, current or removed."""
+        ...
 
-    def of_contract(self, contract_id: str) -> list[Member]: ...
+    def remove(self, member_id: str, now: datetime) -> None:
+        """Mark the member removed at ``now`` (its usage stays on record)."""
+        ...
+
+    def restore(self, member_id: str) -> None:
+        """Make a removed member current again."""
+        ...
+
+    def of_contract(self, contract_id: str, *, removed: bool = False) -> list[Member]:
+        """The contract's current members (and the removed ones with ``removed=True``)."""
+        ...
+
+
+class UsageRepository(Protocol):
+    def add_session(self, session: UsageSession) -> None: ...
+
+    def get_session(self, session_id: str) -> UsageSession | None: ...
+
+    def update_session(self, session: UsageSession) -> None: ...
+
+    def open_sessions(self, member_id: str) -> list[UsageSession]: ...
+
+    def by_member(self, contract_id: str) -> list[MemberUsage]:
+        """Each member's usage of the contract so far (one grouped query)."""
+        ...
+
+
+class DeliveryRepository(Protocol):
+    def add(self, delivery: Delivery) -> None: ...
+
+    def by_run(self, contract_id: str, run_id: str) -> Delivery | None: ...
+
+    def of_contract(self, contract_id: str, limit: int) -> list[Delivery]:
+        """The contract's newest deliveries, newest first."""
+        ...
+
+    def service_levels(
+        self, provider_ids: Iterable[str], since: datetime
+    ) -> dict[str, ServiceLevel]:
+        """Measured deliveries and breaches of each provider since ``since`` (one query)."""
+        ...
+
+
+class CapacityRepository(Protocol):
+    def get(self, provider_id: str) -> int | None: ...
+
+    def put(self, provider_id: str, capacity_bps: int, now: datetime) -> None: ...
 
 
 class RatingRepository(Protocol):
@@ -195,6 +253,17 @@ class ContractRepository(Protocol):
     def add_many(self, contracts: Sequence[Contract]) -> None: ...
 
     def get(self, contract_id: str) -> Contract | None: ...
+
+    def get_for_update(self, contract_id: str) -> Contract | None:
+        """Read the contract and hold its row lock until the unit of work ends (serialises
+        metering of its block)."""
+        ...
+
+    def set_used(self, contract_id: str, used_ms: int) -> None: ...
+
+    def of_provider(self, provider_id: str, status: str | None) -> list[Contract]:
+        """The provider's contracts (in one status, if given), newest first."""
+        ...
 
     def for_auction(self, auction_id: str) -> list[Contract]: ...
 
@@ -240,6 +309,15 @@ class UnitOfWork(Protocol):
 
     @property
     def reputations(self) -> ReputationRepository: ...
+
+    @property
+    def usage(self) -> UsageRepository: ...
+
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
+
+    @property
+    def capacities(self) -> CapacityRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -8,7 +8,7 @@ validated and stored as E.164 with ``phonenumbers``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import phonenumbers
@@ -122,7 +122,16 @@ class Ratings:
             member = member_rules.add_member(
                 contract, caller, existing, kind, ref, self._ids.new("mem"), self._clock.now()
             )
-            uow.members.add(member)
+            removed = [
+                m
+                for m in uow.members.of_contract(contract.id, removed=True)
+                if m.kind is kind and m.ref == ref
+            ]
+            if removed:  # back again: the same membership, with its usage so far
+                member = replace(removed[0], removed_at=None)
+                uow.members.restore(member.id)
+            else:
+                uow.members.add(member)
             uow.commit()
         return member
 

@@ -1,13 +1,16 @@
 """Reputation as it stands now, read from the incremental tallies (R4): one indexed lookup per
-account for the decayed weights, and one grouped count for the ratings in the window."""
+account for the decayed weights, one grouped count for the ratings in the window, and for
+providers one grouped count of measured deliveries and service-level breaches (R6)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timedelta
 
 from commex.domain.accounts import Role
 from commex.domain.reputation import WINDOW_DAYS, Reputation, reputation_of
+from commex.domain.service_level import ServiceLevel
 from commex.services.ports import Clock, UnitOfWorkFactory
 
 
@@ -29,4 +32,13 @@ class TallyReputations:
         with self._uow(write=False) as uow:
             tallies = uow.reputations.tallies(ids, role.value)
             counts = uow.ratings.recent_counts(ids, role.value, now - timedelta(days=WINDOW_DAYS))
-        return {i: reputation_of(tallies.get(i), counts.get(i, 0), now) for i in ids}
+            levels = (
+                uow.deliveries.service_levels(ids, now - timedelta(days=WINDOW_DAYS))
+                if role is Role.PROVIDER
+                else {}
+            )
+        reps = {i: reputation_of(tallies.get(i), counts.get(i, 0), now) for i in ids}
+        if role is Role.PROVIDER:
+            none = ServiceLevel()
+            reps = {i: replace(r, service=levels.get(i, none)) for i, r in reps.items()}
+        return reps

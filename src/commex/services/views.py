@@ -19,6 +19,9 @@ from commex.domain.formats import effective_price
 from commex.domain.members import Member
 from commex.domain.ratings import Rating
 from commex.domain.reputation import NO_RATINGS, Reputation
+from commex.domain.service_level import Delivery
+from commex.domain.usage import UsageSession
+from commex.services.usage import UsageView
 
 MAX_BIDS_SHOWN = 200
 
@@ -199,9 +202,12 @@ def time_left(until: datetime, now: datetime) -> str:
 
 
 def contract_dict(
-    c: Contract, members: Sequence[Member] = (), ratings: Sequence[Rating] = ()
+    c: Contract,
+    members: Sequence[Member] = (),
+    ratings: Sequence[Rating] = (),
+    usage: UsageView | None = None,
 ) -> dict[str, Any]:
-    """The contract's wire form (SPEC section 8), with its members and ratings."""
+    """The contract's wire form (SPEC section 8), with its members, usage and ratings."""
     return {
         "id": c.id,
         "auction_id": c.auction_id,
@@ -215,18 +221,84 @@ def contract_dict(
         "created_at": c.created_at.isoformat(),
         "started_at": None if c.started_at is None else c.started_at.isoformat(),
         "members": [member_dict(m) for m in members],
-        "usage": {"used_seconds": 0, "remaining_seconds": c.terms.duration_s},
+        "usage": usage_dict(usage) if usage is not None else _block_dict(c),
+        "breaches": []
+        if usage is None
+        else [delivery_dict(d) for d in usage.deliveries if d.breach],
         "ratings": [rating_dict(r) for r in ratings],
     }
 
 
-def member_dict(m: Member) -> dict[str, Any]:
+def seconds(ms: int) -> int | float:
+    """Milliseconds as seconds on the wire: whole seconds as integers."""
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000
+
+
+def _block_dict(c: Contract) -> dict[str, Any]:
+    block = c.terms.duration_s * 1000
     return {
+        "block_seconds": c.terms.duration_s,
+        "used_seconds": seconds(c.used_ms),
+        "remaining_seconds": seconds(max(0, block - c.used_ms)),
+    }
+
+
+def usage_dict(u: UsageView) -> dict[str, Any]:
+    """The block, each member's share (removed members too) and the packet plane's part."""
+    out = _block_dict(u.contract)
+    out["members"] = [
+        {
+            "member_id": s.member.id,
+            "kind": s.member.kind.value,
+            s.member.kind.value: s.member.ref,
+            "removed": s.member.removed_at is not None,
+            "used_seconds": seconds(s.usage.used_ms),
+            "bytes": s.usage.bytes,
+            "sessions": s.usage.sessions,
+        }
+        for s in u.members
+    ]
+    out["delivered_seconds"] = seconds(u.delivered_ms)
+    out["deliveries"] = [delivery_dict(d) for d in u.deliveries]
+    return out
+
+
+def delivery_dict(d: Delivery) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "run_id": d.run_id,
+        "reported_seconds": seconds(d.reported_ms),
+        "accepted_seconds": seconds(d.accepted_ms),
+        "bytes": d.bytes,
+        "packets": d.packets,
+        "achieved_rate_bps": d.achieved_rate_bps,
+        "min_rate_bps": d.min_rate_bps,
+        "breach": d.breach,
+        "created_at": d.created_at.isoformat(),
+    }
+
+
+def session_dict(s: UsageSession) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "member_id": s.member_id,
+        "started_at": s.started_at.isoformat(),
+        "ended_at": None if s.ended_at is None else s.ended_at.isoformat(),
+        "used_seconds": seconds(s.used_ms),
+        "bytes": s.bytes,
+    }
+
+
+def member_dict(m: Member) -> dict[str, Any]:
+    out = {
         "id": m.id,
         "kind": m.kind.value,
         m.kind.value: m.ref,
         "added_at": m.created_at.isoformat(),
     }
+    if m.removed_at is not None:
+        out["removed_at"] = m.removed_at.isoformat()
+    return out
 
 
 def rating_dict(r: Rating) -> dict[str, Any]:

@@ -166,6 +166,21 @@ class SqlAuctions:
         q = q.order_by(t.auctions.c.created_us.desc(), t.auctions.c.id.desc())
         return [_auction(r) for r in self._c.execute(q.limit(limit).offset(offset))]
 
+    def open_of_owner(self, owner_id: str) -> list[Auction]:
+        a = t.auctions.c
+        q = select(t.auctions).where(and_(a.owner_id == owner_id, a.status == "open"))
+        return [_auction(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
+
+    def open_bid_on_by(self, bidder_id: str) -> list[Auction]:
+        a, b = t.auctions.c, t.bids.c
+        bid_on = (
+            select(b.auction_id)
+            .where(and_(b.bidder_id == bidder_id, b.active.is_(True)))
+            .distinct()
+        )
+        q = select(t.auctions).where(and_(a.status == "open", a.id.in_(bid_on)))
+        return [_auction(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
+
     def due(self, now: datetime, limit: int) -> list[str]:
         q = (
             select(t.auctions.c.id)

@@ -30,6 +30,7 @@ def _contract(r: Row[Any]) -> Contract:
         status=ContractStatus(r.status),
         created_at=from_micros(r.created_us),
         started_at=None if r.started_us is None else from_micros(r.started_us),
+        used_ms=r.used_ms,
     )
 
 
@@ -85,6 +86,24 @@ class SqlContracts:
         r = self._c.execute(select(t.contracts).where(t.contracts.c.id == contract_id)).first()
         return None if r is None else _contract(r)
 
+    def get_for_update(self, contract_id: str) -> Contract | None:
+        q = select(t.contracts).where(t.contracts.c.id == contract_id)
+        if self._c.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already serialises
+            q = q.with_for_update()
+        r = self._c.execute(q).first()
+        return None if r is None else _contract(r)
+
+    def set_used(self, contract_id: str, used_ms: int) -> None:
+        q = update(t.contracts).where(t.contracts.c.id == contract_id).values(used_ms=used_ms)
+        self._c.execute(q)
+
+    def of_provider(self, provider_id: str, status: str | None) -> list[Contract]:
+        c = t.contracts.c
+        q = select(t.contracts).where(c.provider_id == provider_id)
+        if status is not None:
+            q = q.where(c.status == status)
+        return [_contract(r) for r in self._c.execute(q.order_by(c.created_us.desc(), c.id))]
+
     def for_auction(self, auction_id: str) -> list[Contract]:
         q = select(t.contracts).where(t.contracts.c.auction_id == auction_id)
         return [_contract(r) for r in self._c.execute(q.order_by(t.contracts.c.id))]
@@ -133,6 +152,13 @@ class SqlDevices:
         return [self._row(r) for r in self._c.execute(q.order_by(t.devices.c.created_us))]
 
 
+def _member(r: Row[Any]) -> Member:
+    removed = None if r.removed_us is None else from_micros(r.removed_us)
+    return Member(
+        r.id, r.contract_id, MemberKind(r.kind), r.ref, from_micros(r.created_us), removed
+    )
+
+
 class SqlMembers:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
@@ -148,13 +174,24 @@ class SqlMembers:
             )
         )
 
-    def remove(self, member_id: str) -> None:
-        self._c.execute(t.contract_members.delete().where(t.contract_members.c.id == member_id))
+    def get(self, member_id: str) -> Member | None:
+        q = select(t.contract_members).where(t.contract_members.c.id == member_id)
+        r = self._c.execute(q).first()
+        return None if r is None else _member(r)
 
-    def of_contract(self, contract_id: str) -> list[Member]:
+    def remove(self, member_id: str, now: datetime) -> None:
+        m = t.contract_members.c
+        self._c.execute(
+            update(t.contract_members).where(m.id == member_id).values(removed_us=to_micros(now))
+        )
+
+    def restore(self, member_id: str) -> None:
+        m = t.contract_members.c
+        self._c.execute(update(t.contract_members).where(m.id == member_id).values(removed_us=None))
+
+    def of_contract(self, contract_id: str, *, removed: bool = False) -> list[Member]:
         m = t.contract_members.c
         q = select(t.contract_members).where(m.contract_id == contract_id)
-        return [
-            Member(r.id, r.contract_id, MemberKind(r.kind), r.ref, from_micros(r.created_us))
-            for r in self._c.execute(q.order_by(m.created_us, m.id))
-        ]
+        if not removed:
+            q = q.where(m.removed_us.is_(None))
+        return [_member(r) for r in self._c.execute(q.order_by(m.created_us, m.id))]

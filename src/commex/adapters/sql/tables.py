@@ -123,6 +123,7 @@ contracts = Table(
     Column("created_us", BigInteger, nullable=False),
     Column("started_us", BigInteger, nullable=True),
     Column("window_start_us", BigInteger, nullable=True),
+    Column("used_ms", BigInteger, nullable=False, server_default="0"),
     Index("ix_contracts_status_window", "status", "window_start_us"),
 )
 
@@ -157,6 +158,7 @@ contract_members = Table(
     Column("kind", String(12), nullable=False),
     Column("ref", String(40), nullable=False),
     Column("created_us", BigInteger, nullable=False),
+    Column("removed_us", BigInteger, nullable=True),
     UniqueConstraint("contract_id", "kind", "ref", name="uq_contract_members_ref"),
 )
 
@@ -196,4 +198,44 @@ reputation_pairs = Table(
     Column("counterparty", String(40), primary_key=True),
     Column("weight", Float, nullable=False),
     Column("as_of_us", BigInteger, nullable=False),
+)
+
+usage_sessions = Table(
+    "usage_sessions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("contract_id", String(40), ForeignKey("contracts.id"), nullable=False, index=True),
+    Column("member_id", String(40), ForeignKey("contract_members.id"), nullable=False),
+    Column("started_us", BigInteger, nullable=False),
+    Column("ended_us", BigInteger, nullable=True),
+    Column("used_ms", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Index("ix_usage_sessions_member", "member_id", "ended_us"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("contract_id", String(40), ForeignKey("contracts.id"), nullable=False),
+    Column("provider_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("reported_ms", BigInteger, nullable=False),
+    Column("accepted_ms", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("packets", BigInteger, nullable=False),
+    Column("achieved_bps", BigInteger, nullable=False),
+    Column("min_rate_bps", BigInteger, nullable=True),
+    Column("breach", Boolean, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    UniqueConstraint("contract_id", "run_id", name="uq_deliveries_run"),
+    Index("ix_deliveries_provider_recent", "provider_id", "created_us"),
+)
+
+capacities = Table(
+    "capacities",
+    metadata,
+    Column("provider_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+    Column("capacity_bps", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
 )

@@ -17,6 +17,7 @@ from commex.adapters.sql.auctions import SqlAuctions, SqlBids
 from commex.adapters.sql.contracts import SqlContracts, SqlDevices, SqlMembers
 from commex.adapters.sql.engine import BEGIN_MODE, is_sqlite
 from commex.adapters.sql.ratings import SqlOffers, SqlRatings, SqlReputations
+from commex.adapters.sql.usage import SqlCapacities, SqlDeliveries, SqlUsage
 from commex.domain.errors import Conflict, InvalidInput
 
 
@@ -45,6 +46,9 @@ class SqlUnitOfWork:
         self.members = SqlMembers(self._conn)
         self.ratings = SqlRatings(self._conn)
         self.reputations = SqlReputations(self._conn)
+        self.usage = SqlUsage(self._conn)
+        self.deliveries = SqlDeliveries(self._conn)
+        self.capacities = SqlCapacities(self._conn)
         return self
 
     def commit(self) -> None:

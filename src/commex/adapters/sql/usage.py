@@ -1,0 +1,167 @@
+"""Usage sessions, the packet plane's deliveries and providers' declared capacity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, case, func, select, update
+
+from commex.adapters.sql import tables as t
+from commex.domain.service_level import Delivery, ServiceLevel
+from commex.domain.time import from_micros, to_micros
+from commex.domain.usage import MemberUsage, UsageSession
+
+
+def _session(r: Row[Any]) -> UsageSession:
+    ended = None if r.ended_us is None else from_micros(r.ended_us)
+    return UsageSession(
+        r.id, r.contract_id, r.member_id, from_micros(r.started_us), ended, r.used_ms, r.bytes
+    )
+
+
+class SqlUsage:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add_session(self, session: UsageSession) -> None:
+        self._c.execute(
+            t.usage_sessions.insert().values(
+                id=session.id,
+                contract_id=session.contract_id,
+                member_id=session.member_id,
+                started_us=to_micros(session.started_at),
+                ended_us=None if session.ended_at is None else to_micros(session.ended_at),
+                used_ms=session.used_ms,
+                bytes=session.bytes,
+            )
+        )
+
+    def get_session(self, session_id: str) -> UsageSession | None:
+        q = select(t.usage_sessions).where(t.usage_sessions.c.id == session_id)
+        r = self._c.execute(q).first()
+        return None if r is None else _session(r)
+
+    def update_session(self, session: UsageSession) -> None:
+        ended = None if session.ended_at is None else to_micros(session.ended_at)
+        self._c.execute(
+            update(t.usage_sessions)
+            .where(t.usage_sessions.c.id == session.id)
+            .values(ended_us=ended, used_ms=session.used_ms, bytes=session.bytes)
+        )
+
+    def open_sessions(self, member_id: str) -> list[UsageSession]:
+        u = t.usage_sessions.c
+        q = select(t.usage_sessions).where(and_(u.member_id == member_id, u.ended_us.is_(None)))
+        return [_session(r) for r in self._c.execute(q.order_by(u.started_us, u.id))]
+
+    def by_member(self, contract_id: str) -> list[MemberUsage]:
+        u = t.usage_sessions.c
+        q = (
+            select(u.member_id, func.sum(u.used_ms), func.sum(u.bytes), func.count())
+            .where(u.contract_id == contract_id)
+            .group_by(u.member_id)
+            .order_by(u.member_id)
+        )
+        return [MemberUsage(m, int(ms), int(b), int(n)) for m, ms, b, n in self._c.execute(q)]
+
+
+def _delivery(r: Row[Any]) -> Delivery:
+    return Delivery(
+        r.id,
+        r.contract_id,
+        r.provider_id,
+        r.run_id,
+        r.reported_ms,
+        r.accepted_ms,
+        r.bytes,
+        r.packets,
+        r.achieved_bps,
+        r.min_rate_bps,
+        from_micros(r.created_us),
+    )
+
+
+class SqlDeliveries:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(self, delivery: Delivery) -> None:
+        d = delivery
+        self._c.execute(
+            t.deliveries.insert().values(
+                id=d.id,
+                contract_id=d.contract_id,
+                provider_id=d.provider_id,
+                run_id=d.run_id,
+                reported_ms=d.reported_ms,
+                accepted_ms=d.accepted_ms,
+                bytes=d.bytes,
+                packets=d.packets,
+                achieved_bps=d.achieved_rate_bps,
+                min_rate_bps=d.min_rate_bps,
+                breach=d.breach,
+                created_us=to_micros(d.created_at),
+            )
+        )
+
+    def by_run(self, contract_id: str, run_id: str) -> Delivery | None:
+        d = t.deliveries.c
+        q = select(t.deliveries).where(and_(d.contract_id == contract_id, d.run_id == run_id))
+        r = self._c.execute(q).first()
+        return None if r is None else _delivery(r)
+
+    def of_contract(self, contract_id: str, limit: int) -> list[Delivery]:
+        d = t.deliveries.c
+        q = (
+            select(t.deliveries)
+            .where(d.contract_id == contract_id)
+            .order_by(d.created_us.desc(), d.id.desc())
+            .limit(limit)
+        )
+        return [_delivery(r) for r in self._c.execute(q)]
+
+    def service_levels(
+        self, provider_ids: Iterable[str], since: datetime
+    ) -> dict[str, ServiceLevel]:
+        ids = list(provider_ids)
+        if not ids:
+            return {}
+        d = t.deliveries.c
+        q = (
+            select(d.provider_id, func.count(), func.sum(case((d.breach, 1), else_=0)))
+            .where(
+                and_(
+                    d.provider_id.in_(ids),
+                    d.min_rate_bps.is_not(None),
+                    d.created_us >= to_micros(since),
+                )
+            )
+            .group_by(d.provider_id)
+        )
+        return {p: ServiceLevel(int(n), int(b or 0)) for p, n, b in self._c.execute(q)}
+
+
+class SqlCapacities:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def get(self, provider_id: str) -> int | None:
+        q = select(t.capacities.c.capacity_bps).where(t.capacities.c.provider_id == provider_id)
+        value = self._c.execute(q).scalar()
+        return None if value is None else int(value)
+
+    def put(self, provider_id: str, capacity_bps: int, now: datetime) -> None:
+        c = t.capacities.c
+        done = self._c.execute(
+            update(t.capacities)
+            .where(c.provider_id == provider_id)
+            .values(capacity_bps=capacity_bps, updated_us=to_micros(now))
+        )
+        if done.rowcount == 0:
+            self._c.execute(
+                t.capacities.insert().values(
+                    provider_id=provider_id, capacity_bps=capacity_bps, updated_us=to_micros(now)
+                )
+            )
