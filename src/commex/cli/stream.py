@@ -31,6 +31,7 @@ from commex.metering_client import ContractMeter, delivery_of, open_contract
 from commex.stream import pipeline
 from commex.stream.endpoints import Endpoint
 from commex.stream.metering import DEFAULT_EVERY_S
+from commex.stream.nodeclient import NodeExecutor, token_from_env
 from commex.stream.subcontracting import parse_capabilities
 
 app = typer.Typer(help="The packet-stream plane: process RTP streams.", no_args_is_help=True)
@@ -145,6 +146,7 @@ def process(
     display = _Display(plan.input.kind == "udp", enabled=not quiet)
     client = ExchangeClient(exchange, api_token_from_env()) if exchange else None
     failure: CommexError | None = None
+    node_executor: NodeExecutor | None = None
     try:
         meter = None
         if contract and client is not None:
@@ -159,7 +161,12 @@ def process(
                 rate_bps=plan.max_rate_bps,
                 warn=lambda message: err_console.print(f"warning: {message}", highlight=False),
             )
+        if contract and plan.executor.kind == "node":
+            # The provider's own nodes take the run's segments as work under the contract.
+            urls = [u for u in (plan.executor.address or "").split(",") if u]
+            node_executor = NodeExecutor(urls, token=token_from_env(), contract=contract)
         services = pipeline.Services(
+            executor=node_executor,
             progress=display.update,
             on_ready=display.ready,
             directory=ExchangeDirectory(client) if client else None,
@@ -182,6 +189,8 @@ def process(
     except OSError as exc:
         raise CommexError(f"{exc.strerror or exc}: {exc.filename or out}") from exc
     finally:
+        if node_executor is not None:
+            node_executor.close()
         if client is not None:
             client.close()
     _summary(result.report)

@@ -4,6 +4,12 @@
 (see :mod:`commex.stream.wire`) whose meta names the segment and the steps, and answers with the
 processed segment's frame. A step outside the node's capabilities is refused with 422, a body
 over the limit with 413, a missing or wrong token with 401; errors use the exchange's JSON shape.
+
+A request tagged ``X-Commex-Contract: CID`` is work under one of the provider's contracts: it
+is taken only when the node's :class:`~commex.stream.nodecontracts.ContractGate` knows the
+contract as active (403 otherwise), and what it processed is counted into that contract by the
+node's :class:`~commex.stream.nodecontracts.NodeMeter`. Untagged requests are subcontracted
+work from other providers and are served as before.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from commex.domain.errors import CommexError, InvalidInput, Unauthenticated, status_of
+from commex.domain.errors import CommexError, Forbidden, InvalidInput, Unauthenticated, status_of
 from commex.stream import wire
 from commex.stream.dispersal import SegmentTask, StepFactory, default_step_factory, run_task
+from commex.stream.nodecontracts import CONTRACT_HEADER, ContractGate, NodeMeter
 from commex.stream.steps.base import StepSpec
 
 NODE_VERSION = "1"
@@ -28,6 +35,12 @@ class StepNotOffered(InvalidInput):
     """Raised when a caller asks a node for a step outside its capabilities."""
 
     code = "step_not_offered"
+
+
+class ContractsUnavailable(CommexError):
+    """Raised when the node cannot learn its provider's active contracts from the exchange."""
+
+    code = "contracts_unavailable"
 
 
 class BodyTooLarge(CommexError):
@@ -48,8 +61,11 @@ def create_node_app(
     *,
     step_factory: StepFactory = default_step_factory,
     limits: wire.Limits = wire.DEFAULT_LIMITS,
+    contracts: ContractGate | None = None,
+    meter: NodeMeter | None = None,
 ) -> FastAPI:
-    """A node serving ``capabilities`` to callers presenting ``token``."""
+    """A node serving ``capabilities`` to callers presenting ``token``; with ``contracts``
+    (and ``meter``) it also takes its provider's contract streams."""
     if not token:
         raise Unauthenticated("a processing node needs a shared token (COMMEX_NODE_TOKEN)")
     offered = frozenset(capabilities)
@@ -73,7 +89,10 @@ def create_node_app(
 
     @app.exception_handler(CommexError)
     async def commex_error(request: Request, exc: CommexError) -> JSONResponse:
-        status = 413 if isinstance(exc, BodyTooLarge) else status_of(exc)[0]
+        if isinstance(exc, BodyTooLarge | ContractsUnavailable):
+            status = 413 if isinstance(exc, BodyTooLarge) else 503
+        else:
+            status = status_of(exc)[0]
         return _error(status, exc.code, exc.message)
 
     @app.get("/v1/node")
@@ -86,12 +105,37 @@ def create_node_app(
             "max_packets": limits.max_packets,
         }
 
+    async def admit(contract_id: str | None) -> None:
+        if contract_id is None:
+            return
+        if contracts is None:
+            raise Forbidden(
+                f"this node takes no contract streams (contract {contract_id}): it was "
+                "started without --exchange",
+                field="contract",
+            )
+        try:
+            allowed = await run_in_threadpool(contracts.allows, contract_id)
+        except CommexError as exc:
+            raise ContractsUnavailable(
+                f"this node cannot check contract {contract_id} now: {exc.message}"
+            ) from exc
+        if not allowed:
+            raise Forbidden(
+                f"contract {contract_id} is not an active contract of this node's provider",
+                field="contract",
+            )
+
     @app.post("/v1/node/process")
     async def process(request: Request) -> Response:
+        contract_id = request.headers.get(CONTRACT_HEADER) or None
+        await admit(contract_id)
         body = await _read_body(request, limits.max_bytes)
         batch, meta = wire.decode(body, limits)
         task = SegmentTask(_segment_id(meta), batch, _steps(meta, offered))
         result = await run_in_threadpool(run_task, task, step_factory)
+        if contract_id is not None and meter is not None:
+            meter.add(contract_id, result.batch)
         frame = wire.encode(
             result.batch, {"segment": result.id, "dtmf": wire.events_to_meta(result.dtmf)}
         )

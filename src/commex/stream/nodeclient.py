@@ -25,6 +25,7 @@ from commex.stream.dispersal import (
     SegmentTask,
     check_result,
 )
+from commex.stream.nodecontracts import CONTRACT_HEADER
 
 TOKEN_ENV = "COMMEX_NODE_TOKEN"  # noqa: S105 - the variable's name, not a secret
 PROCESS_PATH = "/v1/node/process"
@@ -62,8 +63,10 @@ class NodeClient:
         client: httpx.Client | None = None,
         timeout: float = 30.0,
         limits: wire.Limits = wire.DEFAULT_LIMITS,
+        contract: str | None = None,
     ) -> None:
         self.url = url
+        self.contract = contract
         self.name = name or url
         self._token = token
         self._limits = limits
@@ -71,7 +74,10 @@ class NodeClient:
         self._owns_client = client is None
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
+        headers = {"Authorization": f"Bearer {self._token}"}
+        if self.contract is not None:
+            headers[CONTRACT_HEADER] = self.contract  # work under this provider's contract
+        return headers
 
     def info(self) -> dict[str, Any]:
         """The node's description: at least ``{"capabilities": [...]}``."""
@@ -150,10 +156,11 @@ class NodeExecutor:
         clients: Sequence[NodeClient] | None = None,
         window: int | None = None,
         max_attempts: int = MAX_ATTEMPTS,
+        contract: str | None = None,
     ) -> None:
         if clients is None:
             secret = token or token_from_env()
-            clients = [NodeClient(url, secret) for url in urls]
+            clients = [NodeClient(url, secret, contract=contract) for url in urls]
         if not clients:
             raise NodeError("the node executor needs at least one node URL", retriable=False)
         self._clients = list(clients)

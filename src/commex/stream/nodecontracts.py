@@ -1,0 +1,156 @@
+"""A processing node working under its provider's contracts (S7).
+
+:class:`ContractGate` says whether a contract id is one of the provider's active contracts,
+from a list fetched through an injected function (the exchange's
+``GET /v1/providers/me/contracts?status=active``), cached for ``ttl_s`` and fetched again on a
+miss, at most every ``min_refresh_s``. :class:`NodeMeter` adds up what the node processed per
+contract and sends it as deliveries, each under a run id of its own, every ``every_s`` seconds
+and when the node stops; a report the exchange did not take is sent again under the same run
+id at the next flush, unless the exchange refused it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from commex.domain.errors import (
+    CommexError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
+from commex.stream.metering import Delivery, stream_seconds
+from commex.stream.packets import PacketBatch
+from commex.stream.rtp import rtp_sizes
+from commex.stream.shaping import achieved_rate_bps
+from commex.stream.types import I64
+
+CONTRACT_HEADER = "X-Commex-Contract"
+_REFUSED = (Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated)
+
+
+class ContractGate:
+    """Whether a contract is active for this node's provider, from a briefly cached list."""
+
+    def __init__(
+        self,
+        fetch: Callable[[], Iterable[str]],
+        *,
+        ttl_s: float = 30.0,
+        min_refresh_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._ttl, self._min_refresh, self._clock = ttl_s, min_refresh_s, clock
+        self._active: frozenset[str] = frozenset()
+        self._fetched = -float("inf")
+        self._lock = threading.Lock()
+
+    def allows(self, contract_id: str) -> bool:
+        """True when ``contract_id`` is active; a miss or a stale list fetches it again."""
+        with self._lock:
+            age = self._clock() - self._fetched
+            stale = age >= self._ttl
+            if stale or (contract_id not in self._active and age >= self._min_refresh):
+                self._active = frozenset(self._fetch())
+                self._fetched = self._clock()
+            return contract_id in self._active
+
+
+@dataclass
+class _Pending:
+    seconds: float = 0.0
+    bytes: int = 0
+    packets: int = 0
+    times: list[I64] = field(default_factory=list)
+    sizes: list[I64] = field(default_factory=list)
+
+    def delivery(self) -> Delivery:
+        times, sizes = np.concatenate(self.times), np.concatenate(self.sizes)
+        order = np.argsort(times, kind="stable")
+        rate = round(achieved_rate_bps(times[order], sizes[order]))
+        return Delivery(self.seconds, self.bytes, self.packets, rate)
+
+
+@dataclass
+class NodeMeter:
+    """What the node processed per contract, sent as batched deliveries (see the module)."""
+
+    send: Callable[[str, dict[str, Any]], object]
+    every_s: float = 5.0
+    warn: Callable[[str], None] = lambda message: None
+    node_run: str = field(default_factory=lambda: uuid.uuid4().hex)
+    sent: int = 0
+    _pending: dict[str, _Pending] = field(default_factory=dict)
+    _unsent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _count: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _flushing: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def add(self, contract_id: str, batch: PacketBatch) -> None:
+        """Count one processed segment under ``contract_id``."""
+        if not len(batch):
+            return
+        with self._lock:
+            p = self._pending.setdefault(contract_id, _Pending())
+            p.seconds += stream_seconds(batch)
+            sizes = rtp_sizes(batch)
+            p.bytes += int(sizes.sum())
+            p.packets += len(batch)
+            p.times.append(batch.arrival_us)
+            p.sizes.append(sizes)
+
+    def flush(self) -> None:
+        """Send every contract's deliveries so far, and those not taken before."""
+        with self._flushing:
+            with self._lock:
+                pending, self._pending = self._pending, {}
+                for contract_id, p in pending.items():
+                    self._count += 1
+                    body = p.delivery().body(f"{self.node_run}-{self._count}")
+                    self._unsent.append((contract_id, body))
+                batch, self._unsent = self._unsent, []
+            kept = []
+            for contract_id, body in batch:
+                try:
+                    self.send(contract_id, body)
+                    self.sent += 1
+                except _REFUSED as exc:
+                    self.warn(f"contract {contract_id} refused delivery {body['run_id']}: {exc}")
+                except CommexError as exc:
+                    self.warn(f"delivery {body['run_id']} to contract {contract_id}: {exc}")
+                    kept.append((contract_id, body))
+            with self._lock:
+                self._unsent = kept + self._unsent
+
+    def unsent(self) -> int:
+        """Deliveries waiting to be sent again."""
+        with self._lock:
+            return len(self._unsent)
+
+    def start(self) -> None:
+        """Flush every ``every_s`` seconds on a background thread until :meth:`close`."""
+        self._thread = threading.Thread(target=self._loop, name="commex-node-meter", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.flush()
+
+    def close(self) -> None:
+        """Stop the thread and send what is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()
