@@ -162,9 +162,12 @@ def process(
                 warn=lambda message: err_console.print(f"warning: {message}", highlight=False),
             )
         if contract and plan.executor.kind == "node":
-            # The provider's own nodes take the run's segments as work under the contract.
+            # The provider's own nodes take the segments as work under the contract; this run
+            # reports the delivery itself, so the nodes do not count it again.
             urls = [u for u in (plan.executor.address or "").split(",") if u]
-            node_executor = NodeExecutor(urls, token=token_from_env(), contract=contract)
+            node_executor = NodeExecutor(
+                urls, token=token_from_env(), contract=contract, metered_by_caller=True
+            )
         services = pipeline.Services(
             executor=node_executor,
             progress=display.update,

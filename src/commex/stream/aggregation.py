@@ -149,7 +149,7 @@ def stream_report(original: PacketBatch, out: PacketBatch) -> list[dict[str, Any
                 ),
                 "payload_type_in": main,
                 "payload_type_out": _payload_type(dst),
-                "duration_s": round(durations.get(int(s), 0.0), 6),
+                "duration_s": round(durations.get(int(s), 0.0), 3),
             }
         )
     return rows

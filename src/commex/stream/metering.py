@@ -58,7 +58,7 @@ class Delivery:
         """The JSON body, under ``run_id`` (the exchange counts one run id once)."""
         return {
             "run_id": run_id,
-            "seconds": round(self.seconds, 6),
+            "seconds": round(self.seconds, 3),
             "bytes": self.bytes,
             "packets": self.packets,
             "achieved_rate_bps": self.achieved_rate_bps,

@@ -8,8 +8,9 @@ over the limit with 413, a missing or wrong token with 401; errors use the excha
 A request tagged ``X-Commex-Contract: CID`` is work under one of the provider's contracts: it
 is taken only when the node's :class:`~commex.stream.nodecontracts.ContractGate` knows the
 contract as active (403 otherwise), and what it processed is counted into that contract by the
-node's :class:`~commex.stream.nodecontracts.NodeMeter`. Untagged requests are subcontracted
-work from other providers and are served as before.
+node's :class:`~commex.stream.nodecontracts.NodeMeter`, unless the caller meters the run itself
+(``X-Commex-Metered-By: caller``). Untagged requests are subcontracted work from other
+providers and are served as before.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from starlette.concurrency import run_in_threadpool
 from commex.domain.errors import CommexError, Forbidden, InvalidInput, Unauthenticated, status_of
 from commex.stream import wire
 from commex.stream.dispersal import SegmentTask, StepFactory, default_step_factory, run_task
-from commex.stream.nodecontracts import CONTRACT_HEADER, ContractGate, NodeMeter
+from commex.stream.nodecontracts import (
+    CONTRACT_HEADER,
+    METERED_BY_CALLER,
+    METERED_HEADER,
+    ContractGate,
+    NodeMeter,
+)
 from commex.stream.steps.base import StepSpec
 
 NODE_VERSION = "1"
@@ -134,7 +141,8 @@ def create_node_app(
         batch, meta = wire.decode(body, limits)
         task = SegmentTask(_segment_id(meta), batch, _steps(meta, offered))
         result = await run_in_threadpool(run_task, task, step_factory)
-        if contract_id is not None and meter is not None:
+        by_caller = request.headers.get(METERED_HEADER) == METERED_BY_CALLER
+        if contract_id is not None and meter is not None and not by_caller:
             meter.add(contract_id, result.batch)
         frame = wire.encode(
             result.batch, {"segment": result.id, "dtmf": wire.events_to_meta(result.dtmf)}

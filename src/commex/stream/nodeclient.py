@@ -25,7 +25,7 @@ from commex.stream.dispersal import (
     SegmentTask,
     check_result,
 )
-from commex.stream.nodecontracts import CONTRACT_HEADER
+from commex.stream.nodecontracts import CONTRACT_HEADER, METERED_BY_CALLER, METERED_HEADER
 
 TOKEN_ENV = "COMMEX_NODE_TOKEN"  # noqa: S105 - the variable's name, not a secret
 PROCESS_PATH = "/v1/node/process"
@@ -64,9 +64,11 @@ class NodeClient:
         timeout: float = 30.0,
         limits: wire.Limits = wire.DEFAULT_LIMITS,
         contract: str | None = None,
+        metered_by_caller: bool = False,
     ) -> None:
         self.url = url
         self.contract = contract
+        self.metered_by_caller = metered_by_caller
         self.name = name or url
         self._token = token
         self._limits = limits
@@ -77,6 +79,8 @@ class NodeClient:
         headers = {"Authorization": f"Bearer {self._token}"}
         if self.contract is not None:
             headers[CONTRACT_HEADER] = self.contract  # work under this provider's contract
+            if self.metered_by_caller:
+                headers[METERED_HEADER] = METERED_BY_CALLER
         return headers
 
     def info(self) -> dict[str, Any]:
@@ -157,10 +161,14 @@ class NodeExecutor:
         window: int | None = None,
         max_attempts: int = MAX_ATTEMPTS,
         contract: str | None = None,
+        metered_by_caller: bool = False,
     ) -> None:
         if clients is None:
             secret = token or token_from_env()
-            clients = [NodeClient(url, secret, contract=contract) for url in urls]
+            clients = [
+                NodeClient(url, secret, contract=contract, metered_by_caller=metered_by_caller)
+                for url in urls
+            ]
         if not clients:
             raise NodeError("the node executor needs at least one node URL", retriable=False)
         self._clients = list(clients)

@@ -6,7 +6,9 @@ from a list fetched through an injected function (the exchange's
 miss, at most every ``min_refresh_s``. :class:`NodeMeter` adds up what the node processed per
 contract and sends it as deliveries, each under a run id of its own, every ``every_s`` seconds
 and when the node stops; a report the exchange did not take is sent again under the same run
-id at the next flush, unless the exchange refused it.
+id at the next flush, unless the exchange refused it. A caller that meters its run itself says
+so (``X-Commex-Metered-By: caller``) and its segments are checked against the gate but not
+counted twice.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ from commex.stream.shaping import achieved_rate_bps
 from commex.stream.types import I64
 
 CONTRACT_HEADER = "X-Commex-Contract"
+# Sent with CONTRACT_HEADER by a caller that reports the whole run to the contract itself
+# (``stream process --contract``), so the node does not count the same stream-seconds again.
+METERED_HEADER = "X-Commex-Metered-By"
+METERED_BY_CALLER = "caller"
 _REFUSED = (Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated)
 
 

@@ -322,7 +322,7 @@ def run(plan: Plan, services: Services | None = None) -> Aggregate:
     )
     schedule = shaping.shape(result.batch, plan.max_rate_bps, burst_bytes=plan.burst_bytes)
     result.report.update(
-        duration_s=round(stream_seconds(result.batch), 6),
+        duration_s=round(stream_seconds(result.batch), 3),
         achieved_rate_bps=schedule.achieved_rate_bps(),
         shaped_to_bps=plan.max_rate_bps,
     )

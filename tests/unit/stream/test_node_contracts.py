@@ -15,7 +15,12 @@ from commex.stream.dispersal import SegmentTask
 from commex.stream.metering import stream_seconds
 from commex.stream.node import create_node_app
 from commex.stream.nodeclient import NodeClient, NodeError, NodeExecutor
-from commex.stream.nodecontracts import CONTRACT_HEADER, ContractGate, NodeMeter
+from commex.stream.nodecontracts import (
+    CONTRACT_HEADER,
+    METERED_HEADER,
+    ContractGate,
+    NodeMeter,
+)
 from commex.stream.rtp import rtp_sizes
 from commex.stream.steps.base import StepSpec
 
@@ -194,3 +199,17 @@ def test_the_node_executor_tags_its_requests_with_the_contract(node) -> None:
         other.process(tasks[0])
     assert refused.value.retriable is False
     assert np.array_equal(results[0].batch.index, tasks[results[0].id].batch.index)
+
+
+def test_a_caller_that_meters_its_run_is_checked_but_not_counted_twice(node) -> None:
+    client, exchange, meter = node
+    caller = NodeClient("http://node", TOKEN, client=client, contract="c-1", metered_by_caller=True)
+    assert caller._headers()[METERED_HEADER] == "caller"
+    caller.process(SegmentTask(1, make_batch(10), (StepSpec("invert"),)))
+    meter.flush()
+    assert exchange.deliveries == {}
+    refused = NodeClient(
+        "http://node", TOKEN, client=client, contract="c-9", metered_by_caller=True
+    )
+    with pytest.raises(NodeError, match="403"):
+        refused.process(SegmentTask(1, make_batch(10), (StepSpec("invert"),)))

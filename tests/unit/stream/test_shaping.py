@@ -176,7 +176,9 @@ def test_a_shaped_run_writes_the_departures_as_the_capture_times(tmp_path, pool)
     assert report["achieved_rate_bps"] == pytest.approx(16_000, rel=1e-4)
     sizes = rtp_sizes(written)
     assert achieved_rate_bps(written.arrival_us, sizes) <= 16_000 * 1.0001
-    assert report["duration_s"] == pytest.approx(sum(s["duration_s"] for s in report["streams"]))
+    assert report["duration_s"] == pytest.approx(
+        sum(s["duration_s"] for s in report["streams"]), abs=0.002
+    )
 
 
 def test_an_unshaped_run_keeps_the_capture_times_and_reports_the_streams_own_rate(
