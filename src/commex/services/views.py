@@ -234,6 +234,11 @@ def seconds(ms: int) -> int | float:
     return ms // 1000 if ms % 1000 == 0 else ms / 1000
 
 
+def seconds_text(ms: int) -> str:
+    """Milliseconds as seconds for people: ``12``, ``12.5``."""
+    return str(seconds(ms))
+
+
 def _block_dict(c: Contract) -> dict[str, Any]:
     block = c.terms.duration_s * 1000
     return {

@@ -12,12 +12,21 @@ from fastapi.responses import RedirectResponse
 
 from commex.domain.accounts import Account, Role
 from commex.domain.contracts import Contract
-from commex.domain.errors import CommexError, Forbidden, Unauthenticated, status_of
+from commex.domain.errors import (
+    CommexError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    status_of,
+)
 from commex.domain.members import Device, Member, MemberKind
 from commex.domain.ratings import Rater, Rating
 from commex.domain.reputation import Reputation
+from commex.domain.usage import MemberUsage
 from commex.services.exchange import Exchange
-from commex.services.views import Party, party
+from commex.services.usage import Caller
+from commex.services.views import Party, party, seconds_text
 from commex.web.forms import input_of, member_choice, rating_answer
 from commex.web.render import PageRoute, render
 from commex.web.session import Checked, LoggedIn, services_of
@@ -26,7 +35,11 @@ router = APIRouter(route_class=PageRoute)
 Choice = Annotated[str, Form(max_length=40)]
 Ref = Annotated[str, Form(max_length=100)]
 Comment = Annotated[str, Form(max_length=4000)]  # the services' own limit is smaller, and says so
-_NOTICES = {"rated": "Thank you: your rating is in.", "member": "The member is added."}
+_NOTICES = {
+    "rated": "Thank you: your rating is in.",
+    "member": "The member is added.",
+    "removed": "The member is removed; its usage so far stays on record.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +59,14 @@ class MemberLine:
 
     member: Member
     label: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageLine:
+    """A member and its share of the block."""
+
+    member: MemberLine
+    usage: MemberUsage
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +155,68 @@ def add_member(
     return RedirectResponse(f"/contracts/{contract.id}?done=member#members", status_code=303)
 
 
+@router.post("/contracts/{contract_id}/members/{member_id}/remove")
+def remove_member(request: Request, contract_id: str, member_id: str, session: Checked) -> Response:
+    """The recipient takes a member off the contract."""
+    services = services_of(request)
+    try:
+        services.usage.remove_member(contract_id, session.account.id, member_id)
+    except (Unauthenticated, NotFound):
+        raise
+    except CommexError as exc:
+        extra = {"member_problem": exc.message}
+        return _page(request, contract_id, session.account, extra, status_of(exc)[0])
+    return RedirectResponse(f"/contracts/{contract_id}?done=removed#members", status_code=303)
+
+
+@router.post("/contracts/{contract_id}/usage")
+def report_usage(
+    request: Request,
+    contract_id: str,
+    session: Checked,
+    member_id: Ref = "",
+    seconds: Ref = "",
+) -> Response:
+    """Report seconds a member used (the recipient for any member, a member for itself)."""
+    services = services_of(request)
+    values = {"member_id": member_id, "seconds": seconds}
+    try:
+        if not member_id:
+            raise InvalidInput("choose the member who used the service", "member_id")
+        report = services.usage.report(
+            contract_id, Caller(session.account.id), member_id, seconds.strip() or None
+        )
+    except (Unauthenticated, NotFound):
+        raise
+    except CommexError as exc:
+        field = input_of(exc.field)
+        extra = {
+            "usage_errors": {field: exc.message} if field else {},
+            "usage_problem": "" if field else exc.message,
+            "usage_values": values,
+        }
+        return _page(request, contract_id, session.account, extra, status_of(exc)[0])
+    m = report.metered
+    notice = f"Accepted {seconds_text(m.accepted_ms)} s; {seconds_text(m.remaining_ms)} s remain."
+    if m.cut:
+        notice += f" Not all was accepted: {m.cut}."
+    return _page(request, contract_id, session.account, {"notice": notice, "usage_notice": True})
+
+
+@router.get("/contracts/{contract_id}/usage")
+def usage_fragment(request: Request, contract_id: str, session: LoggedIn) -> Response:
+    """The usage section alone, which the page refreshes while it is open."""
+    services = services_of(request)
+    usage = services.usage.view(contract_id, Caller(session.account.id))
+    devices = services.ratings.devices_of(usage.contract.recipient_id)
+    names = {d.id: d.name for d in devices}
+    shares = [
+        UsageLine(_member_line(services.exchange, s.member, names), s.usage) for s in usage.members
+    ]
+    context = {"c": usage.contract, "usage": usage, "shares": shares, "fragment": True}
+    return render(request, "_usage.html", context)
+
+
 def _page(
     request: Request,
     contract_id: str,
@@ -141,11 +224,14 @@ def _page(
     extra: Mapping[str, Any],
     status: int = 200,
 ) -> Response:
-    """The contract page: its parties with their reputations, members, ratings and forms."""
+    """The contract page: its parties with their reputations, members and their usage, the
+    packet plane's deliveries, ratings and forms. Parties, the operator and member accounts see
+    it; anyone else gets 404."""
     me = viewer.id
     services = services_of(request)
     exchange, ratings = services.exchange, services.ratings
-    contract = exchange.contract(contract_id, me)  # parties (and the operator) only, else 404
+    usage = services.usage.view(contract_id, Caller(me))
+    contract = usage.contract
     provider = _party(exchange, contract.provider_id, Role.PROVIDER)
     recipient = _party(exchange, contract.recipient_id, Role.RECIPIENT)
     devices = ratings.devices_of(contract.recipient_id)
@@ -153,12 +239,17 @@ def _page(
     device_names = {d.id: d.name for d in devices}
     given = [_rating_line(r, names, device_names) for r in ratings.ratings_of(contract.id)]
     my_role = {provider.id: Role.PROVIDER, recipient.id: Role.RECIPIENT}.get(me)
+    shares = [
+        UsageLine(_member_line(exchange, s.member, device_names), s.usage) for s in usage.members
+    ]
     context: dict[str, Any] = {
         "c": contract,
         "provider": provider,
         "recipient": recipient,
         "my_role": my_role,
-        "members": [_member_line(exchange, m, device_names) for m in ratings.members(contract.id)],
+        "members": [line.member for line in shares if line.member.member.removed_at is None],
+        "usage": usage,
+        "shares": shares,
         "ratings": given,
         "mine": next((g for g in given if g.rating.rater_key == Rater(viewer).key), None),
         "devices": _own(devices, me),
@@ -169,6 +260,9 @@ def _page(
         "member_errors": {},
         "member_problem": "",
         "member_values": {},
+        "usage_errors": {},
+        "usage_problem": "",
+        "usage_values": {},
     }
     context.update(extra)
     return render(request, "contract.html", context, status)

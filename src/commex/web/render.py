@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from commex.domain.auctions import Auction, Direction, Format
 from commex.domain.errors import CommexError, InvalidInput, Unauthenticated, status_of
-from commex.services.views import time_left
+from commex.services.views import seconds_text, time_left
 from commex.web.session import current_session, services_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -91,6 +91,7 @@ def _environment() -> Environment:
         kind=kind, time_left=time_left, seconds_left=seconds_left, when=when, duration=duration
     )
     env.filters["rate"] = rate
+    env.filters["secs"] = seconds_text
     env.filters["zip_pairs"] = pairs
     return env
 
