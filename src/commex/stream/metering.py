@@ -78,10 +78,12 @@ class _Stream:
 @dataclass
 class IntervalMeter:
     """Collects processed packets and hands ``emit`` a :class:`Delivery` each time at least
-    ``every_s`` new stream-seconds have gone through; :meth:`rest` is what remains at the end.
+    ``every_s`` new stream-seconds have gone through (or on :meth:`flush`); :meth:`rest` is what
+    remains at the end.
 
-    Batches may come in any order (pool workers finish out of order): a stream's duration is
-    the span of everything seen of it. An interval's achieved rate is that of its own packets,
+    Batches may come in any order (pool workers finish out of order) and cut a stream anywhere:
+    a stream's duration is the span of everything seen of it, so the silences between pieces
+    count and a piece seen twice does not. An interval's achieved rate is that of its own packets,
     in time order, through a bucket of ``rate_bps`` (none: their own times).
     """
 
@@ -112,9 +114,12 @@ class IntervalMeter:
         self._times.append(batch.arrival_us)
         self._sizes.append(rtp_sizes(batch))
         if self.seconds() - self.reported.seconds >= self.every_s:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Emit what came through since the last delivery now, if anything did."""
+        if not self._times:
+            return
         times, sizes = np.concatenate(self._times), np.concatenate(self._sizes)
         order = np.argsort(times, kind="stable")
         rate = Shaper(self.rate_bps).schedule(times[order], sizes[order]).achieved_rate_bps()

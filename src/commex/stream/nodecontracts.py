@@ -4,23 +4,24 @@
 from a list fetched through an injected function (the exchange's
 ``GET /v1/providers/me/contracts?status=active``), cached for ``ttl_s`` and fetched again on a
 miss, at most every ``min_refresh_s``. :class:`NodeMeter` adds up what the node processed per
-contract and sends it as deliveries, each under a run id of its own, every ``every_s`` seconds
-and when the node stops; a report the exchange did not take is sent again under the same run
-id at the next flush, unless the exchange refused it. A caller that meters its run itself says
-so (``X-Commex-Metered-By: caller``) and its segments are checked against the gate but not
-counted twice.
+contract (an :class:`~commex.stream.metering.IntervalMeter` each, so the silences between the
+segments of a stream count) and sends it as deliveries, each under a run id of its own, every
+``every_s`` seconds and when the node stops; a report the exchange did not take is sent again
+under the same run id at the next flush, unless the exchange refused it. A caller that meters
+its run itself says so (``X-Commex-Metered-By: caller``): its segments are checked against the
+gate but not counted twice.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from commex.domain.errors import (
     CommexError,
@@ -30,11 +31,8 @@ from commex.domain.errors import (
     NotFound,
     Unauthenticated,
 )
-from commex.stream.metering import Delivery, stream_seconds
+from commex.stream.metering import Delivery, IntervalMeter
 from commex.stream.packets import PacketBatch
-from commex.stream.rtp import rtp_sizes
-from commex.stream.shaping import achieved_rate_bps
-from commex.stream.types import I64
 
 CONTRACT_HEADER = "X-Commex-Contract"
 # Sent with CONTRACT_HEADER by a caller that reports the whole run to the contract itself
@@ -73,21 +71,6 @@ class ContractGate:
 
 
 @dataclass
-class _Pending:
-    seconds: float = 0.0
-    bytes: int = 0
-    packets: int = 0
-    times: list[I64] = field(default_factory=list)
-    sizes: list[I64] = field(default_factory=list)
-
-    def delivery(self) -> Delivery:
-        times, sizes = np.concatenate(self.times), np.concatenate(self.sizes)
-        order = np.argsort(times, kind="stable")
-        rate = round(achieved_rate_bps(times[order], sizes[order]))
-        return Delivery(self.seconds, self.bytes, self.packets, rate)
-
-
-@dataclass
 class NodeMeter:
     """What the node processed per contract, sent as batched deliveries (see the module)."""
 
@@ -96,7 +79,8 @@ class NodeMeter:
     warn: Callable[[str], None] = lambda message: None
     node_run: str = field(default_factory=lambda: uuid.uuid4().hex)
     sent: int = 0
-    _pending: dict[str, _Pending] = field(default_factory=dict)
+    _meters: dict[str, IntervalMeter] = field(default_factory=dict)
+    _ready: list[tuple[str, Delivery]] = field(default_factory=list)
     _unsent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _count: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -109,23 +93,26 @@ class NodeMeter:
         if not len(batch):
             return
         with self._lock:
-            p = self._pending.setdefault(contract_id, _Pending())
-            p.seconds += stream_seconds(batch)
-            sizes = rtp_sizes(batch)
-            p.bytes += int(sizes.sum())
-            p.packets += len(batch)
-            p.times.append(batch.arrival_us)
-            p.sizes.append(sizes)
+            meter = self._meters.get(contract_id)
+            if meter is None:
+                meter = IntervalMeter(functools.partial(self._collect, contract_id), math.inf)
+                self._meters[contract_id] = meter
+            meter.add(batch)
+
+    def _collect(self, contract_id: str, delivery: Delivery) -> None:
+        self._ready.append((contract_id, delivery))
 
     def flush(self) -> None:
         """Send every contract's deliveries so far, and those not taken before."""
         with self._flushing:
             with self._lock:
-                pending, self._pending = self._pending, {}
-                for contract_id, p in pending.items():
+                for meter in self._meters.values():
+                    meter.flush()
+                for contract_id, delivery in self._ready:
                     self._count += 1
-                    body = p.delivery().body(f"{self.node_run}-{self._count}")
+                    body = delivery.body(f"{self.node_run}-{self._count}")
                     self._unsent.append((contract_id, body))
+                self._ready = []
                 batch, self._unsent = self._unsent, []
             kept = []
             for contract_id, body in batch:

@@ -92,23 +92,29 @@ def node():
         yield client, exchange, meter
 
 
-def frame(n: int = 20) -> bytes:
-    return wire.encode(make_batch(n), {"segment": 1, "steps": ["invert"]})
+def frame(n: int = 20, rows: slice | None = None) -> bytes:
+    batch = make_batch(n)
+    if rows is not None:
+        batch = batch.take(np.arange(n)[rows])
+    return wire.encode(batch, {"segment": 1, "steps": ["invert"]})
 
 
 def test_a_request_under_an_active_contract_is_processed_and_metered(node) -> None:
     client, exchange, meter = node
-    for _ in range(2):
+    # A stream's two halves, 40 packets over two streams: 20 per stream, 0.4 s each.
+    for half in (slice(20, 40), slice(0, 20)):
         answer = client.post(
-            "/v1/node/process", content=frame(), headers=AUTH | {CONTRACT_HEADER: "c-1"}
+            "/v1/node/process",
+            content=frame(40, half),
+            headers=AUTH | {CONTRACT_HEADER: "c-1"},
         )
         assert answer.status_code == 200
     meter.flush()
     [(contract_id, body)] = exchange.deliveries.values()
     assert contract_id == "c-1"
     assert body["packets"] == 40
-    assert body["bytes"] == 2 * int(rtp_sizes(make_batch(20)).sum())
-    assert body["seconds"] == pytest.approx(2 * stream_seconds(make_batch(20)))
+    assert body["bytes"] == int(rtp_sizes(make_batch(40)).sum())
+    assert body["seconds"] == pytest.approx(stream_seconds(make_batch(40))) == 0.8
     meter.flush()  # nothing new: nothing sent
     assert len(exchange.deliveries) == 1
 

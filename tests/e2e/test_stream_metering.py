@@ -1,0 +1,236 @@
+"""Metering the packet plane into a contract, with real processes (S7, T3, T4, R6): a provider
+sells a block of stream processing, the recipient wins it, and the provider's runs and nodes
+count their stream-seconds into it by themselves; a run below the minimum rate is a breach."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from commex.stream.dispersal import SegmentTask
+from commex.stream.nodeclient import NodeClient, NodeError
+from commex.stream.pcap import read_capture
+from commex.stream.steps.base import StepSpec
+
+REPO = Path(__file__).resolve().parents[2]
+FAX = REPO.parent / "shared" / "testdata" / "captures" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
+COMMEX = str(Path(sys.executable).with_name("commex"))
+NODE_TOKEN = "node-secret-for-metering"
+MIN_RATE, MAX_RATE = 20_000, 64_000
+
+pytestmark = pytest.mark.slow
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code < 500
+    except httpx.TransportError:
+        return False
+
+
+class World:
+    """A running exchange with an operator, a provider and a recipient, reached over HTTP."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.env = dict(os.environ, COMMEX_DATA_DIR=str(tmp), COMMEX_NODE_TOKEN=NODE_TOKEN)
+        self.env.pop("COMMEX_DATABASE_URL", None)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        created = subprocess.run(
+            [COMMEX, "operator", "create", "Moderator"],
+            env=self.env, capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        self.operator = created.stdout.split("API token (shown once): ")[1].split()[0]
+        port = _port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.launch("serve", "--port", str(port))
+        _until(lambda: _answers(f"{self.url}/v1/health"), "the exchange")
+        self.provider = self.account("Media Works", "provider")
+        self.recipient = self.account("Village Radio", "recipient")
+
+    def launch(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [COMMEX, *args], env=self.env | env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def account(self, name: str, role: str) -> dict[str, str]:
+        r = httpx.post(f"{self.url}/v1/accounts", json={"name": name, "roles": [role]})
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    def call(self, method: str, path: str, token: str, **kw: Any) -> Any:
+        r = httpx.request(
+            method, f"{self.url}{path}", headers={"Authorization": f"Bearer {token}"}, **kw
+        )
+        assert r.is_success, (r.status_code, r.text)
+        return r.json()
+
+    def contract(self) -> str:
+        """A stream-processing block sold by auction: the provider offers, the recipient bids,
+        the operator closes."""
+        closes = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        terms = {
+            "service": "stream-processing",
+            "duration_s": 3600,
+            "min_rate_bps": MIN_RATE,
+            "max_rate_bps": MAX_RATE,
+        }
+        auction = self.call(
+            "POST", "/v1/auctions", self.provider["token"],
+            json={"direction": "forward", "format": "first-price", "title": "Media processing",
+                  "terms": terms, "currency": "EUR", "closes_at": closes},
+        )  # fmt: skip
+        self.call("POST", f"/v1/auctions/{auction['id']}/bids", self.recipient["token"],
+                  json={"amount": "25.00"})  # fmt: skip
+        closed = self.call("POST", f"/v1/auctions/{auction['id']}/close", self.operator,
+                           json={"reason": "sold to the only bidder"})  # fmt: skip
+        contract_id = str(closed["outcome"]["winners"][0]["contract_id"])
+        assert self.view(contract_id)["status"] == "active"
+        return contract_id
+
+    def view(self, contract_id: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"/v1/contracts/{contract_id}", self.provider["token"]))
+
+    def used(self, contract_id: str) -> float:
+        return float(self.view(contract_id)["usage"]["used_seconds"])
+
+    def process(self, contract_id: str, *args: str, code: int = 0) -> dict[str, Any]:
+        report = self.tmp / f"report-{time.monotonic_ns()}.json"
+        done = subprocess.run(
+            [COMMEX, "stream", "process", str(FAX), "--out", str(self.tmp / "out.pcap"),
+             "--step", "transcode:pcmu", "--contract", contract_id, "--report", str(report),
+             "--quiet", *args],
+            env=self.env | {"COMMEX_TOKEN": self.provider["token"],
+                            "COMMEX_EXCHANGE_URL": self.url},
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == code, done.stderr
+        return dict(json.loads(report.read_text())) if report.exists() else {"stderr": done.stderr}
+
+    def close(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            p.wait(timeout=30)
+            if p.stderr:
+                p.stderr.close()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World(tmp_path)
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+def test_a_run_meters_its_stream_seconds_and_a_slow_run_is_a_breach(world: World) -> None:
+    contract_id = world.contract()
+    assert world.used(contract_id) == 0
+
+    first = world.process(contract_id)
+    assert first["shaped_to_bps"] == MAX_RATE  # the contract's rate terms shape the run
+    assert MIN_RATE <= first["achieved_rate_bps"] <= MAX_RATE
+    assert first["duration_s"] == pytest.approx(72.745, abs=0.01)  # two streams of the call
+    assert world.used(contract_id) == pytest.approx(first["duration_s"], abs=0.001)
+    assert first["contract"]["breach"] is False
+    assert first["contract"]["remaining_seconds"] == pytest.approx(3600 - first["duration_s"])
+
+    slow = world.process(contract_id, "--max-rate", "10000")
+    assert slow["achieved_rate_bps"] == pytest.approx(10_000, rel=1e-3)
+    assert slow["contract"]["breach"] is True
+    assert slow["contract"]["min_rate_bps"] == MIN_RATE
+    view = world.view(contract_id)
+    assert view["usage"]["used_seconds"] == pytest.approx(2 * first["duration_s"], abs=0.002)
+    [breach] = view["breaches"]
+    assert breach["achieved_rate_bps"] == slow["achieved_rate_bps"]
+    assert breach["run_id"] == slow["contract"]["run_id"]
+    provider = world.call("GET", f"/v1/accounts/{world.provider['id']}", world.recipient["token"])
+    assert provider["reputation"]["as_provider"]["sla"] == {"measured": 2, "breaches": 1}
+
+
+def test_a_run_is_refused_before_processing_when_the_contract_is_not_the_callers(
+    world: World,
+) -> None:
+    contract_id = world.contract()
+    other = world.account("Someone Else", "provider")
+    world.provider = other  # a provider that is not the contract's
+    failed = world.process(contract_id, code=3)  # the exchange shows it only to its parties
+    assert failed == {"stderr": f"error: contract {contract_id} not found\n"}
+    assert not (world.tmp / "out.pcap").exists()
+
+
+def test_a_node_takes_only_active_contracts_and_meters_them_itself(world: World) -> None:
+    contract_id = world.contract()
+    port = _port()
+    node = world.launch(
+        "node", "serve", "--capabilities", "transcode", "--port", str(port),
+        "--exchange", world.url, "--meter-every", "0.5", COMMEX_TOKEN=world.provider["token"],
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    _until(lambda: _answers(f"{url}/v1/node"), "the node")
+    batch = read_capture(FAX).batch
+    tasks = [
+        SegmentTask(i, batch.take(np.arange(lo, min(lo + 200, len(batch)))),
+                    (StepSpec("transcode", "pcmu"),))
+        for i, lo in enumerate(range(0, len(batch), 200))
+    ]  # fmt: skip
+    tagged = NodeClient(url, NODE_TOKEN, contract=contract_id)
+    stranger = NodeClient(url, NODE_TOKEN, contract="no-such-contract")
+    untagged = NodeClient(url, NODE_TOKEN)
+    try:
+        for task in tasks:
+            tagged.process(task)
+        with pytest.raises(NodeError, match=r"403.*not an active contract"):
+            stranger.process(tasks[0])
+        untagged.process(tasks[0])  # subcontracted work from another provider: not metered
+    finally:
+        for c in (tagged, stranger, untagged):
+            c.close()
+
+    # The node flushes by itself; its segments add up to the whole call's stream-seconds.
+    _until(lambda: world.used(contract_id) > 0, "the node's delivery")
+
+    # A run dispersed to the node under the contract reports itself and is counted once.
+    run = world.process(contract_id, "--executor", f"node:{url}")
+    assert run["packets_out"] == len(batch)
+    node.send_signal(signal.SIGTERM)
+    node.wait(timeout=30)
+    usage = world.view(contract_id)["usage"]
+    by_node = [d for d in usage["deliveries"] if d["run_id"] != run["contract"]["run_id"]]
+    assert sum(d["packets"] for d in by_node) == len(batch)
+    assert sum(d["accepted_seconds"] for d in by_node) == pytest.approx(72.745, abs=0.05)
+    assert usage["used_seconds"] == pytest.approx(
+        sum(d["accepted_seconds"] for d in by_node) + run["duration_s"], abs=0.002
+    )
