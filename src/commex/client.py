@@ -159,6 +159,68 @@ class ExchangeClient:
         )
         return result
 
+    def remove_member(self, contract_id: str, member_id: str) -> dict[str, Any]:
+        """Take a member off the caller's contract (its usage so far stays on record)."""
+        result: dict[str, Any] = self._call(
+            "DELETE", f"/v1/contracts/{contract_id}/members/{member_id}"
+        )
+        return result
+
+    def usage(self, contract_id: str) -> dict[str, Any]:
+        """The block, what is used and remains, and each member's share."""
+        result: dict[str, Any] = self._call("GET", f"/v1/contracts/{contract_id}/usage")
+        return result
+
+    def report_usage(
+        self,
+        contract_id: str,
+        member_id: str,
+        seconds: str,
+        bytes_: int | None = None,
+        session_id: str | None = None,
+        *,
+        end: bool = False,
+    ) -> dict[str, Any]:
+        """Report seconds a member used (the recipient for any member, a member account or
+        device for itself); the answer says what was accepted and what remains."""
+        body: dict[str, Any] = {"member_id": member_id, "seconds": seconds, "end": end}
+        if bytes_ is not None:
+            body["bytes"] = bytes_
+        if session_id is not None:
+            body["session_id"] = session_id
+        result: dict[str, Any] = self._call("POST", f"/v1/contracts/{contract_id}/usage", json=body)
+        return result
+
+    def start_session(self, contract_id: str, member_id: str) -> dict[str, Any]:
+        """Open a usage session for a member."""
+        result: dict[str, Any] = self._call(
+            "POST", f"/v1/contracts/{contract_id}/sessions", json={"member_id": member_id}
+        )
+        return result
+
+    def end_session(self, contract_id: str, session_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "POST", f"/v1/contracts/{contract_id}/sessions/{session_id}/end"
+        )
+        return result
+
+    def provider_contracts(self, status: str | None = None) -> list[dict[str, Any]]:
+        """The calling provider's contracts (in one status, if given)."""
+        params = {} if status is None else {"status": status}
+        items: list[dict[str, Any]] = self._call(
+            "GET", "/v1/providers/me/contracts", params=params
+        )["items"]
+        return items
+
+    def capacity(self, capacity_bps: int | None = None) -> dict[str, Any]:
+        """The calling provider's declared capacity and commitments; declare it when given."""
+        if capacity_bps is None:
+            result: dict[str, Any] = self._call("GET", "/v1/providers/me/capacity")
+        else:
+            body = {"capacity_bps": capacity_bps}
+            result = self._call("PUT", "/v1/providers/me/capacity", json=body)
+        return result
+
     def close(self) -> None:
         self._http.close()
 

@@ -68,7 +68,9 @@ def commex(*args: str, token: str, exchange: str) -> subprocess.CompletedProcess
     )
 
 
-def _won_contract(url: str, data_dir: Path) -> tuple[dict[str, Any], dict[str, str]]:
+def _won_contract(
+    url: str, data_dir: Path, max_members: int = 1
+) -> tuple[dict[str, Any], dict[str, str]]:
     """A contract won through the API (closed early by an operator); and the parties' tokens."""
     services = build_services(Settings(data_dir), hasher=Argon2Hasher(time_cost=1, memory_kib=1024))
     operator = services.auth.register("Op", ["operator"], operator=True).token
@@ -86,7 +88,7 @@ def _won_contract(url: str, data_dir: Path) -> tuple[dict[str, Any], dict[str, s
                 "direction": "forward",
                 "format": "first-price",
                 "title": "an hour of voice",
-                "terms": {"service": "voice", "duration_s": 3600},
+                "terms": {"service": "voice", "duration_s": 3600, "max_members": max_members},
                 "currency": "EUR",
                 "closes_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
             },
@@ -188,3 +190,75 @@ def test_a_wrong_device_token_is_one_clear_line_and_exit_code_5(
         headers={"Authorization": f"Bearer {tokens['recipient']}"},
     )
     assert r.json()["ratings"] == []
+
+
+def test_members_use_a_block_from_the_command_line_until_it_is_used_up(
+    server: str, tmp_path: Path
+) -> None:
+    contract, tokens = _won_contract(server, tmp_path, max_members=2)
+    cid, recipient, provider = contract["id"], tokens["recipient"], tokens["provider"]
+    done = commex(
+        "device", "register", "Softphone", "--user", "Bob", "--json",
+        token=recipient, exchange=server,
+    )  # fmt: skip
+    phone = json.loads(done.stdout)
+    members = {}
+    for flag, value in (("--device", phone["id"]), ("--phone", "+442079460000")):
+        done = commex(
+            "contract", "add-member", cid, flag, value, "--json", token=recipient, exchange=server
+        )
+        assert done.returncode == 0, done.stderr
+        members[flag] = json.loads(done.stdout)["id"]
+
+    done = commex(
+        "device", "report", cid, "--member", members["--device"], "--seconds", "3000",
+        token=phone["token"], exchange=server,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("accepted 3000 s; 600 s remain")
+    done = commex(
+        "contract", "report", cid, "--member", members["--phone"], "--seconds", "900",
+        token=recipient, exchange=server,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("accepted 600 s; 0 s remain")
+    assert "not all was accepted: the block of 3600 s had 600 s left; the rest is cut" in (
+        " ".join(done.stderr.split())
+    )
+    done = commex(
+        "device", "report", cid, "--member", members["--device"], "--seconds", "1",
+        token=phone["token"], exchange=server,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr.strip()) == (
+        6,
+        f"error: contract {cid}: the block of 3600 s is used up",
+    )
+
+    done = commex("contract", "usage", cid, "--json", token=provider, exchange=server)
+    assert done.returncode == 0, done.stderr
+    usage = json.loads(done.stdout)
+    assert (usage["used_seconds"], usage["remaining_seconds"]) == (3600, 0)
+    shares = {m["member_id"]: m["used_seconds"] for m in usage["members"]}
+    assert shares == {members["--device"]: 3000, members["--phone"]: 600}
+    done = commex("contract", "usage", cid, token=recipient, exchange=server)
+    assert "3600 s of 3600 s used, 0 s remain" in done.stdout
+    assert "+442079460000" in done.stdout
+
+    done = commex(
+        "contract", "remove-member", cid, members["--phone"], token=recipient, exchange=server
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{members['--phone']}  phone +442079460000 removed"
+
+    done = commex(
+        "provider", "contracts", "--status", "active", "--json", token=provider, exchange=server
+    )
+    assert done.returncode == 0, done.stderr
+    assert [c["id"] for c in json.loads(done.stdout)["items"]] == [cid]
+    done = commex("provider", "capacity", "--set", "2000000", token=provider, exchange=server)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "capacity: 2000000 bit/s; committed: 0 bit/s"
+    done = commex("provider", "capacity", token=recipient, exchange=server)
+    assert done.returncode == 0  # a recipient has declared nothing
+    done = commex("provider", "capacity", "--set", "5", token=recipient, exchange=server)
+    assert (done.returncode, done.stderr.strip()) == (4, "error: only a provider declares capacity")

@@ -74,3 +74,17 @@ def print_rating(rating: dict[str, Any], as_json: bool) -> None:
         return
     verdict = "satisfied" if rating["satisfied"] else "not satisfied"
     console.print(f"rated {rating['rated_role']} {rating['rated_id']}: {verdict}", highlight=False)
+
+
+def print_usage_answer(answer: dict[str, Any], as_json: bool) -> None:
+    """What a usage report consumed of the block, as JSON or one line (and why any was cut)."""
+    if as_json:
+        print_json(answer)
+        return
+    console.print(
+        f"accepted {answer['accepted_seconds']} s; {answer['remaining_seconds']} s remain "
+        f"(session {answer['session']['id']})",
+        highlight=False,
+    )
+    if answer.get("cut"):
+        err_console.print(f"[yellow]not all was accepted:[/] {answer['cut']}", highlight=False)

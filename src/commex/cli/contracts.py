@@ -7,11 +7,21 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from commex.cli.common import JSON_OPTION, console, handle_errors, print_json, print_rating
+from commex.cli.common import (
+    JSON_OPTION,
+    console,
+    handle_errors,
+    print_json,
+    print_rating,
+    print_usage_answer,
+)
 from commex.cli.devices import COMMENT_OPTION, EXCHANGE_OPTION, SATISFIED_OPTION, SCORE_OPTION
 from commex.client import ExchangeClient, api_token_from_env
 
-app = typer.Typer(help="Contracts: members and ratings.", no_args_is_help=True)
+app = typer.Typer(help="Contracts: members, usage and ratings.", no_args_is_help=True)
+MEMBER_OPTION = typer.Option(..., "--member", help="The member id whose use this is.")
+SECONDS_OPTION = typer.Option(..., "--seconds", help="Seconds used, e.g. 90 or 1.5.")
+BYTES_OPTION = typer.Option(None, "--bytes", help="Bytes carried, if known.")
 
 
 def _client(exchange: str) -> ExchangeClient:
@@ -37,6 +47,14 @@ def show(
     table.add_row("price", f"{contract['price']} {contract['currency']}")
     table.add_row("status", contract["status"])
     table.add_row("members", ", ".join(_member(m) for m in contract["members"]) or "none")
+    usage = contract["usage"]
+    table.add_row(
+        "usage",
+        f"{usage['used_seconds']} s of {usage['block_seconds']} s used, "
+        f"{usage['remaining_seconds']} s remain",
+    )
+    if contract["breaches"]:
+        table.add_row("breaches", f"{len(contract['breaches'])} deliveries below the minimum rate")
     for r in contract["ratings"]:
         table.add_row(f"rating of {r['rated_role']}", _rating(r))
     console.print(table)
@@ -93,3 +111,74 @@ def rate(
     with _client(exchange) as client:
         rating = client.rate(contract_id, satisfied, score, comment)
     print_rating(rating, as_json)
+
+
+@app.command("remove-member")
+@handle_errors
+def remove_member(
+    contract_id: str = typer.Argument(..., help="The contract."),
+    member_id: str = typer.Argument(..., help="The member to remove."),
+    exchange: str = EXCHANGE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Take a member off your contract (as its recipient); its usage so far stays on record."""
+    with _client(exchange) as client:
+        member = client.remove_member(contract_id, member_id)
+    if as_json:
+        print_json(member)
+        return
+    console.print(f"{member['id']}  {_member(member)} removed", highlight=False)
+
+
+@app.command("usage")
+@handle_errors
+def usage(
+    contract_id: str = typer.Argument(..., help="The contract."),
+    exchange: str = EXCHANGE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The block, what is used and remains, and each member's share (parties and members)."""
+    with _client(exchange) as client:
+        found = client.usage(contract_id)
+    if as_json:
+        print_json(found)
+        return
+    table = Table(
+        title=(
+            f"{found['used_seconds']} s of {found['block_seconds']} s used, "
+            f"{found['remaining_seconds']} s remain"
+        )
+    )
+    for column in ("member", "kind", "who", "used (s)", "bytes", "sessions"):
+        table.add_column(column)
+    for m in found["members"]:
+        who = m[m["kind"]] + (" (removed)" if m["removed"] else "")
+        row = (m["member_id"], m["kind"], who, str(m["used_seconds"]), str(m["bytes"]))
+        table.add_row(*row, str(m["sessions"]))
+    if found["delivered_seconds"]:
+        table.add_row("", "plane", "the provider's packet plane", str(found["delivered_seconds"]))
+    console.print(table)
+    for d in found["deliveries"]:
+        if d["breach"]:
+            console.print(
+                f"[red]breach:[/] run {d['run_id']} achieved {d['achieved_rate_bps']} bit/s, "
+                f"below the minimum {d['min_rate_bps']} bit/s",
+                highlight=False,
+            )
+
+
+@app.command("report")
+@handle_errors
+def report(
+    contract_id: str = typer.Argument(..., help="The contract."),
+    member: str = MEMBER_OPTION,
+    seconds: str = SECONDS_OPTION,
+    bytes_: int | None = BYTES_OPTION,
+    exchange: str = EXCHANGE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Report a member's use of the block (COMMEX_TOKEN: the recipient for any member, or a
+    member account for itself); what would pass the block is not accepted."""
+    with _client(exchange) as client:
+        answer = client.report_usage(contract_id, member, seconds, bytes_)
+    print_usage_answer(answer, as_json)

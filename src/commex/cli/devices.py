@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from commex.cli.common import JSON_OPTION, console, handle_errors, print_json, print_rating
+from commex.cli.common import (
+    JSON_OPTION,
+    console,
+    handle_errors,
+    print_json,
+    print_rating,
+    print_usage_answer,
+)
 from commex.client import ExchangeClient, api_token_from_env
 from commex.domain.errors import Unauthenticated
 from commex.services.ratings import DEVICE_TOKEN_PREFIX
@@ -55,12 +62,35 @@ def rate(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Rate a contract's provider from this device, with the device token in COMMEX_TOKEN."""
+    with ExchangeClient(exchange, _device_token("rate")) as client:
+        rating = client.rate(contract_id, satisfied, score, comment)
+    print_rating(rating, as_json)
+
+
+@app.command("report")
+@handle_errors
+def report(
+    contract_id: str = typer.Argument(..., help="The contract the device is a member of."),
+    member: str = typer.Option(
+        ..., "--member", help="The device's membership (or a member number on the device)."
+    ),
+    seconds: str = typer.Option(..., "--seconds", help="Seconds used, e.g. 90 or 1.5."),
+    bytes_: int | None = typer.Option(None, "--bytes", help="Bytes carried, if known."),
+    exchange: str = EXCHANGE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Report this device's use of a contract's block, with the device token in COMMEX_TOKEN."""
+    with ExchangeClient(exchange, _device_token("report")) as client:
+        answer = client.report_usage(contract_id, member, seconds, bytes_)
+    print_usage_answer(answer, as_json)
+
+
+def _device_token(command: str) -> str:
     token = api_token_from_env()
     if not token.startswith(DEVICE_TOKEN_PREFIX):
         # Short enough for one line of an 80-column terminal.
         raise Unauthenticated(
-            f"COMMEX_TOKEN is no device token ({DEVICE_TOKEN_PREFIX}...); see commex contract rate"
+            f"COMMEX_TOKEN is no device token ({DEVICE_TOKEN_PREFIX}...); see commex contract "
+            f"{command}"
         )
-    with ExchangeClient(exchange, token) as client:
-        rating = client.rate(contract_id, satisfied, score, comment)
-    print_rating(rating, as_json)
+    return token

@@ -19,6 +19,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("commex.cli.node", "app", "node"),
     ("commex.cli.devices", "app", "device"),
     ("commex.cli.contracts", "app", "contract"),
+    ("commex.cli.providers", "app", "provider"),
 ]
 # Plural spellings accepted for convenience but not listed in --help.
 HIDDEN = {"auctions"}
