@@ -312,6 +312,8 @@ def _access(uow: UnitOfWork, contract_id: str, caller: Caller, *, lock: bool) ->
             if (m.kind is MemberKind.DEVICE and m.ref == device.id)
             or (m.kind is MemberKind.PHONE and m.ref in device.phone_numbers)
         )
+        if device.recipient_id != contract.recipient_id:  # another recipient's device
+            own = frozenset()
         if not own:
             raise NotFound(f"contract {contract_id} not found")
         return Access(contract, False, False, own)
