@@ -10,6 +10,7 @@ from typing import Any
 from commex.services.auth import Auth
 from commex.services.exchange import Exchange
 from commex.services.ratings import Ratings
+from commex.services.usage import Caller, Usage
 
 DEMO_PASSWORD = "commex-demo-password"  # noqa: S105 - printed for the demo on purpose
 
@@ -31,9 +32,12 @@ _PEOPLE = (
 )
 
 
-def seed_demo(exchange: Exchange, auth: Auth, ratings: Ratings | None = None) -> list[DemoLogin]:
+def seed_demo(
+    exchange: Exchange, auth: Auth, ratings: Ratings | None = None, usage: Usage | None = None
+) -> list[DemoLogin]:
     """Create the demo accounts and auctions (and, given ``ratings``, a little history of rated
-    contracts so reputations show); returns the logins to print."""
+    contracts so reputations show; given ``usage`` too, a block shared by a family's phones and
+    partly used, and a provider's declared capacity); returns the logins to print."""
     logins: list[DemoLogin] = []
     ids: dict[str, str] = {}
     for name, roles in _PEOPLE:
@@ -75,6 +79,8 @@ def seed_demo(exchange: Exchange, auth: Auth, ratings: Ratings | None = None) ->
     ]  # fmt: skip
     if ratings is not None:
         _history(exchange, auth, ratings, ids, closes(1))
+        if usage is not None:
+            _shared_block(exchange, ratings, usage, ids)
     for owner, direction, fmt, title, terms, extra, hours in auctions:
         exchange.create_auction(
             ids[owner],
@@ -117,3 +123,19 @@ def _history(
             comment="Clear calls all month.",
         )  # fmt: skip
         ratings.rate(contract.id, account_id=contract.provider_id, satisfied=True)
+
+
+def _shared_block(exchange: Exchange, ratings: Ratings, usage: Usage, ids: dict[str, str]) -> None:
+    """The family's block from the earlier sale, shared by two numbers and a softphone, partly
+    used; and Summit ISP's capacity, which its data auction counts against."""
+    family = ids["Harbour Family"]
+    usage.set_capacity(ids["Summit ISP"], 1_000_000_000)
+    (contract,) = [c for c in exchange.contracts_of(family) if c.recipient_id == family]
+    phone = ratings.register_device(family, "Kitchen phone", "Ann", ["+14155550123"]).device
+    members = [
+        ratings.add_member(contract.id, family, device_id=phone.id),
+        ratings.add_member(contract.id, family, phone_number="+14155550124"),
+        ratings.add_member(contract.id, family, phone_number="+14155550125"),
+    ]
+    for member, seconds in zip(members, ("1260", "845.5", "3120"), strict=True):
+        usage.report(contract.id, Caller(family), member.id, seconds, 2_000_000)
