@@ -20,6 +20,7 @@ import httpx
 import numpy as np
 import pytest
 
+from commex.stream import rtp
 from commex.stream.dispersal import SegmentTask
 from commex.stream.nodeclient import NodeClient, NodeError
 from commex.stream.pcap import read_capture
@@ -234,3 +235,54 @@ def test_a_node_takes_only_active_contracts_and_meters_them_itself(world: World)
     assert usage["used_seconds"] == pytest.approx(
         sum(d["accepted_seconds"] for d in by_node) + run["duration_s"], abs=0.002
     )
+
+
+def test_a_live_stream_is_metered_while_it_runs(world: World) -> None:
+    contract_id = world.contract()
+    source = read_capture(FAX).batch
+    speech = source.take(np.flatnonzero(source.stream == 1))  # 10 ms packets of one stream
+    report = world.tmp / "live.json"
+    proc = subprocess.Popen(
+        [COMMEX, "stream", "process", "udp://127.0.0.1:0", "--out", str(world.tmp / "live.pcap"),
+         "--contract", contract_id, "--meter-every", "1", "--idle-timeout", "1",
+         "--report", str(report)],
+        env=world.env | {"COMMEX_TOKEN": world.provider["token"], "COMMEX_EXCHANGE_URL": world.url,
+                         "COLUMNS": "200"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        port = None
+        while port is None:
+            line = proc.stderr.readline()
+            assert line, "stream process ended before listening"
+            if "listening on udp://127.0.0.1:" in line:
+                port = int(line.rsplit(":", 1)[1])
+        metered_while_sending = False
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            start = time.monotonic()
+            for i, datagram in enumerate(rtp.datagrams(speech)):
+                # The sender keeps the stream's own pace: one packet every 10 ms.
+                time.sleep(max(0.0, start + i * 0.01 - time.monotonic()))
+                sender.sendto(datagram, ("127.0.0.1", port))
+                if i % 100 == 99 and world.used(contract_id) > 0:
+                    metered_while_sending = True
+                    break
+        assert metered_while_sending, "no delivery was recorded while the stream ran"
+        proc.wait(timeout=60)
+        assert proc.returncode == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+    result = json.loads(report.read_text())
+    usage = world.view(contract_id)["usage"]
+    run_id = result["contract"]["run_id"]
+    reports = result["contract"]["deliveries"]
+    assert reports >= 2  # at least one while it ran, and the rest at the end
+    assert {d["run_id"] for d in usage["deliveries"]} == {
+        f"{run_id}-{i}" for i in range(1, reports + 1)
+    }
+    assert usage["used_seconds"] == pytest.approx(result["duration_s"], abs=0.01)
