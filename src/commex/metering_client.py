@@ -75,6 +75,7 @@ class ContractMeter:
     _unsent: list[dict[str, Any]] = field(default_factory=list)
     _parts: int = 0
     _meter: IntervalMeter | None = None
+    _used_up: bool = False
 
     def __post_init__(self) -> None:
         if self.live:
@@ -90,12 +91,19 @@ class ContractMeter:
         return f"{self.run_id}-{self._parts}"
 
     def _emit(self, delivery: Delivery) -> None:
+        if self._used_up:
+            self._parts += 1  # counted in the final report, which says the block is used up
+            return
         body = delivery.body(self._next_id())
         try:
             self._send(body)
         except DeliveryNotRecorded as exc:
             self._unsent.append(body)
             self.warn(f"{exc.message}; it is sent again at the end of the run")
+        except Conflict as exc:
+            # The block is used up: the stream still runs to its end and is written out.
+            self._used_up = True
+            self.warn(f"contract {self.contract_id}: {exc.message}")
 
     def _send(self, body: dict[str, Any]) -> None:
         answer = deliver_with_retries(

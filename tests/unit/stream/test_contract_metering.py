@@ -240,3 +240,18 @@ def test_conflict_is_not_retried(fake) -> None:
     with ExchangeClient(url, PROVIDER_TOKEN) as client, pytest.raises(Conflict):
         deliver_with_retries(client, "c-1", {"run_id": "x", "seconds": 1, "achieved_rate_bps": 1})
     assert exchange.posts == ["x"]
+
+
+def test_a_block_used_up_mid_stream_lets_the_stream_finish(fake) -> None:
+    exchange, url = fake
+    warnings: list[str] = []
+    packets = read_capture(FAX).batch
+    with ExchangeClient(url, PROVIDER_TOKEN) as client:
+        meter = ContractMeter(client, "c-1", live=True, every_s=5.0, warn=warnings.append)
+        exchange.remaining = 0
+        for lo in range(0, len(packets), 100):
+            meter.add(packets.take(np.arange(lo, min(lo + 100, len(packets)))))
+        assert exchange.posts == [f"{meter.run_id}-1"]  # asked once, then no more
+        assert "nothing of the block remains" in warnings[0]
+        with pytest.raises(Conflict):
+            meter.finish(Delivery(80.0, 100, 10, 1000))
