@@ -127,3 +127,14 @@ def test_a_member_account_sees_the_contract_and_reports_only_its_own_use(deal: D
     )
     assert refused.status_code == 403
     assert "you may report usage only for your own membership" in refused.text
+
+
+def test_a_member_account_finds_the_shared_contract_among_its_contracts(deal: Deal) -> None:
+    d = deal
+    friend, friend_id = d.person("Harbour Friend", "recipient")
+    assert "No contracts yet" in friend.get("/contracts").text
+    r = d.buyer.post(f"{d.path}/members", data={"csrf": csrf_of(d.buyer), "account_id": friend_id})
+    assert r.status_code == 303, r.text
+    listed = text(friend.get("/contracts").text)
+    assert "voice, 1 h member Northwind Carrier" in listed
+    assert f'href="{d.path}"' in friend.get("/contracts").text

@@ -19,7 +19,7 @@ from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.contracts import Contract, ContractStatus
 from commex.domain.errors import Conflict
-from commex.domain.members import Device, Member
+from commex.domain.members import Device, Member, MemberKind
 from commex.domain.offers import ProcessingOffer
 from commex.domain.ratings import Rating
 from commex.domain.reputation import NO_RATINGS, PairTally, Reputation, Tally
@@ -226,9 +226,17 @@ class _Contracts:
         return sorted(due, key=lambda c: c.terms.window_start or now)[:limit]
 
     def for_account(self, account_id: str) -> list[Contract]:
-        return [
-            c for c in self._s.contracts.values() if account_id in (c.provider_id, c.recipient_id)
+        shared = {
+            m.contract_id
+            for m in self._s.members.values()
+            if m.kind is MemberKind.ACCOUNT and m.ref == account_id and m.removed_at is None
+        }
+        found = [
+            c
+            for c in self._s.contracts.values()
+            if account_id in (c.provider_id, c.recipient_id) or c.id in shared
         ]
+        return sorted(found, key=lambda c: (c.created_at, c.id), reverse=True)
 
 
 class _Credentials:

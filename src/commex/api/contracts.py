@@ -48,7 +48,7 @@ def _contract(services: Services, contract_id: str, caller: Caller) -> dict[str,
 
 @router.get("/contracts")
 def my_contracts(who: CallerDep, services: ServicesDep) -> dict[str, Any]:
-    """The caller's contracts, as provider or recipient, newest first."""
+    """The caller's contracts, as provider, recipient or member, newest first."""
     return {"items": [contract_dict(c) for c in services.exchange.contracts_of(who.id)]}
 
 

@@ -47,7 +47,7 @@ class ContractLine:
     """A contract as one of its parties sees it: which side it is on, and who is across."""
 
     contract: Contract
-    my_role: Role
+    my_role: str  # provider, recipient, or member (sharing the recipient's block)
     counterparty_id: str
     counterparty_name: str
     counterparty_reputation: Reputation
@@ -297,8 +297,9 @@ def _rating_line(
 
 def _line(exchange: Exchange, contract: Contract, me: str) -> ContractLine:
     if me == contract.provider_id:
-        role, other, other_role = Role.PROVIDER, contract.recipient_id, Role.RECIPIENT
+        role, other, other_role = "provider", contract.recipient_id, Role.RECIPIENT
     else:
-        role, other, other_role = Role.RECIPIENT, contract.provider_id, Role.PROVIDER
+        role = "recipient" if me == contract.recipient_id else "member"
+        other, other_role = contract.provider_id, Role.PROVIDER
     name = exchange.account(other).name
     return ContractLine(contract, role, other, name, exchange.reputation(other, other_role))

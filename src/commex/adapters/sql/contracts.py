@@ -109,9 +109,12 @@ class SqlContracts:
         return [_contract(r) for r in self._c.execute(q.order_by(t.contracts.c.id))]
 
     def for_account(self, account_id: str) -> list[Contract]:
-        c = t.contracts.c
+        c, m = t.contracts.c, t.contract_members.c
+        shared = select(m.contract_id).where(
+            and_(m.kind == "account", m.ref == account_id, m.removed_us.is_(None))
+        )
         q = select(t.contracts).where(
-            (c.provider_id == account_id) | (c.recipient_id == account_id)
+            (c.provider_id == account_id) | (c.recipient_id == account_id) | c.id.in_(shared)
         )
         return [_contract(r) for r in self._c.execute(q.order_by(c.created_us.desc()))]
 
