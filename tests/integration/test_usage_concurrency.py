@@ -1,11 +1,13 @@
 """Several OS processes report usage into one contract at once, on SQLite and PostgreSQL,
-together asking for more than its block (T3): exactly the block is consumed, whoever wins."""
+together asking for more than its block (T3): exactly the block is consumed, whoever wins. And
+members added at once never pass the contract's limit (T2)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 from commex.adapters.clock import ManualClock
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import build_services
+from commex.domain.errors import Conflict
 from commex.services.usage import Caller
 from commex.settings import Settings
 
@@ -132,3 +135,38 @@ def test_processes_reporting_at_once_consume_exactly_the_block(
     per_member = {share.member.id: share.usage.used_ms for share in view.members}
     assert per_member == accepted
     assert sum(per_member.values()) == block_ms
+
+
+NEW_NUMBERS = ["+1 212 555 0100", "+1 646 555 0199", "+61 2 9374 4000", "+81 3 3224 5000"]
+
+
+def test_members_added_at_once_never_pass_the_limit(database_url: str, tmp_path: Path) -> None:
+    """The recipient adds four numbers at once where two places are free (T2): two are added,
+    two refused, and the contract never has more members than its terms allow."""
+    contract_id, recipient_id, members = _setup(database_url, tmp_path)
+    s = build_services(Settings(tmp_path, database_url), migrate=False)
+    try:
+        for m in members[2:]:
+            s.usage.remove_member(contract_id, recipient_id, m)
+        start = threading.Barrier(len(NEW_NUMBERS))
+        outcomes: list[str] = []
+
+        def add(number: str) -> None:
+            start.wait(timeout=30)
+            try:
+                s.ratings.add_member(contract_id, recipient_id, phone_number=number)
+                outcomes.append("added")
+            except Conflict as exc:
+                outcomes.append(exc.message)
+
+        threads = [threading.Thread(target=add, args=(n,)) for n in NEW_NUMBERS]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        current = s.ratings.members(contract_id)
+    finally:
+        s.shutdown()
+    assert len(current) == 4
+    full = "this contract is shared by at most 4 member(s); it has 4"
+    assert sorted(outcomes) == ["added", "added", full, full]
