@@ -29,6 +29,7 @@ from commex.domain.events import (
     AuctionClosed,
     BidPlaced,
     ContractAwarded,
+    ContractStarted,
     Event,
 )
 from commex.domain.money import Money
@@ -328,6 +329,8 @@ def close_auction(
             )
         )
         events.append(ContractAwarded(contract_id, auction.id, provider, recipient))
+        if starts_now:
+            events.append(ContractStarted(contract_id, provider, recipient, now))
     outcome = Outcome(
         winners=tuple(winners),
         closed_at=now,

@@ -35,4 +35,14 @@ class ContractAwarded:
     recipient_id: str
 
 
-Event = BidPlaced | AuctionClosed | AuctionCancelled | ContractAwarded
+@dataclass(frozen=True, slots=True)
+class ContractStarted:
+    """The service begins: the contract's window opened (or it was awarded without one)."""
+
+    contract_id: str
+    provider_id: str
+    recipient_id: str
+    started_at: datetime
+
+
+Event = BidPlaced | AuctionClosed | AuctionCancelled | ContractAwarded | ContractStarted

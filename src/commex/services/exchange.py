@@ -17,7 +17,7 @@ from commex.domain.accounts import Account, Role, check_name, parse_roles
 from commex.domain.auctions import Auction, Bid, Direction, Status
 from commex.domain.contracts import Contract, start
 from commex.domain.errors import AuctionNotOpen, InvalidInput, NotFound
-from commex.domain.events import Event
+from commex.domain.events import ContractStarted, Event
 from commex.domain.money import Money, check_currency
 from commex.domain.offers import ProcessingOffer, make_offer
 from commex.domain.reputation import Reputation
@@ -255,6 +255,9 @@ class Exchange:
             for contract in started:
                 uow.contracts.update(contract)
             uow.commit()
+        self._events.publish(
+            [ContractStarted(c.id, c.provider_id, c.recipient_id, now) for c in started]
+        )
         return started
 
     def view(self, auction_id: str, viewer_id: str | None) -> AuctionView:

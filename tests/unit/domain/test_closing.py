@@ -7,7 +7,12 @@ import pytest
 from commex.domain.auctions import Status
 from commex.domain.contracts import ContractStatus, start
 from commex.domain.errors import AuctionNotOpen, Conflict, Forbidden, InvalidInput
-from commex.domain.events import AuctionCancelled, AuctionClosed, ContractAwarded
+from commex.domain.events import (
+    AuctionCancelled,
+    AuctionClosed,
+    ContractAwarded,
+    ContractStarted,
+)
 
 
 def bids(book, *pairs):
@@ -134,6 +139,11 @@ class TestContracts:
         assert str(by_recipient["bob"].price) == "12.00"
         awarded = [e for e in result.events if isinstance(e, ContractAwarded)]
         assert {e.contract_id for e in awarded} == {c.id for c in result.contracts}
+        # Without a window the service starts at once, and the provider is told so.
+        started = [e for e in result.events if isinstance(e, ContractStarted)]
+        assert {(e.contract_id, e.provider_id) for e in started} == {
+            (c.id, "seller") for c in result.contracts
+        }
         assert isinstance(result.events[0], AuctionClosed)
 
     def test_reverse_contract_provider_is_the_bidder(self, kit):

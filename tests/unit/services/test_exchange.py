@@ -13,6 +13,7 @@ from commex.adapters.memory import FixedReputations, MemoryUnitOfWorkFactory
 from commex.bootstrap import in_memory_exchange
 from commex.domain.accounts import Role
 from commex.domain.auctions import Status
+from commex.domain.contracts import ContractStatus
 from commex.domain.errors import (
     AuctionNotOpen,
     BidRejected,
@@ -22,6 +23,7 @@ from commex.domain.errors import (
     NotEligible,
     NotFound,
 )
+from commex.domain.events import ContractStarted
 from commex.domain.reputation import Reputation
 from commex.services.exchange import Exchange
 from commex.services.requests import parse_auction_request
@@ -575,3 +577,45 @@ def test_a_big_closed_auction_shows_its_best_bids_and_the_viewers_own(ex, who, c
     assert amounts[:3] == ["259.00", "258.00", "257.00"]
     assert "10.00" in amounts
     assert [b["rank"] for b in shown[:2]] == [1, 2]
+
+
+def test_a_contract_starts_when_its_window_opens_and_the_provider_is_told(clock, reps):
+    """start_due activates the contract at its window and publishes ContractStarted."""
+    heard: list[object] = []
+    ex = Exchange(
+        MemoryUnitOfWorkFactory(),
+        clock,
+        SequentialIds(),
+        reps,
+        SimpleNamespace(publish=heard.extend),
+    )
+    seller = ex.create_account("Seller", ["provider"]).id
+    buyer = ex.create_account("Buyer", ["recipient"]).id
+    window = {"window_start": (T0 + timedelta(hours=3)).isoformat()}
+    window["window_end"] = (T0 + timedelta(hours=5)).isoformat()
+    auction = ex.create_auction(
+        seller,
+        {
+            "direction": "forward",
+            "format": "first-price",
+            "title": "Evening block",
+            "terms": {"service": "voice", "duration_s": 600, **window},
+            "currency": "EUR",
+            "closes_at": CLOSES.isoformat(),
+        },
+    )
+    ex.place_bid(auction.id, buyer, "5.00")
+    clock.advance(2 * 3600)
+    ex.close_due()
+    (contract,) = ex.contracts_of(buyer)
+    assert contract.status is ContractStatus.AWARDED
+    assert ex.start_due() == []  # the window has not opened yet
+    clock.advance(3600)
+    (started,) = ex.start_due()
+    assert (started.id, started.status, started.started_at) == (
+        contract.id,
+        ContractStatus.ACTIVE,
+        T0 + timedelta(hours=3),
+    )
+    told = [e for e in heard if isinstance(e, ContractStarted)]
+    assert told == [ContractStarted(contract.id, seller, buyer, T0 + timedelta(hours=3))]
