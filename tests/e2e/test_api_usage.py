@@ -571,3 +571,31 @@ def test_capacity_refuses_blocks_that_would_oversubscribe_it(
     assert f"contract {sold['id']} 300000 bit/s" in e["message"]
     assert e["message"].endswith("; 1050000 bit/s > 1000000 bit/s")
     assert forward("Mid-morning", 10, 11, 300_000).status_code == 201
+
+
+def test_only_other_recipient_accounts_become_members_and_only_the_recipient_adds(
+    world: World,  # noqa: F811
+    parties: tuple[Actor, Actor],
+) -> None:
+    w = world
+    provider, recipient = parties
+    (contract,) = won_contracts(w, provider, recipient, max_members=5)
+    cid = contract["id"]
+    carrier = w.account("Another carrier", "provider")
+    for who, message in (
+        (provider, "the contract's own parties are not added as members"),
+        (recipient, "the contract's own parties are not added as members"),
+        (
+            carrier,
+            f"account {carrier.id} is not a recipient account; a block is shared among recipients",
+        ),
+    ):
+        r = w.post(f"/v1/contracts/{cid}/members", recipient, json={"account_id": who.id})
+        assert error(r, 422)["message"] == message
+    partner = w.account("Partner clinic", "recipient")
+    add_member(w, recipient, cid, account_id=partner.id)
+    r = w.post(f"/v1/contracts/{cid}/members", partner, json={"phone_number": NUMBERS[0]})
+    assert error(r, 403)["message"] == "only the contract's recipient adds members"
+    assert [m["kind"] for m in w.get(f"/v1/contracts/{cid}", recipient).json()["members"]] == [
+        "account"
+    ]

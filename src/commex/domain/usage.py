@@ -13,6 +13,7 @@ reports from any number of members and server processes never consume more than 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -25,6 +26,7 @@ MAX_REPORT_S = 366 * 86400  # one report covers at most a year of use
 MAX_BYTES = 10**15
 MAX_RUN_ID = 64
 MS = 1000
+_SECONDS = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,9})?")  # plain decimals: no "1e2", "1_000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ def seconds_to_ms(value: object, field: str = "seconds") -> int:
     milliseconds; anything else is an error naming ``field``."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise InvalidInput(f"{field} must be a number of seconds such as 90 or 1.5", field)
+    if isinstance(value, str) and not _SECONDS.fullmatch(value):
+        raise InvalidInput(f"{field} must be a number of seconds, not {value[:24]!r}", field)
     try:
         seconds = Decimal(str(value))
     except InvalidOperation as exc:

@@ -15,9 +15,9 @@ import phonenumbers
 
 from commex.domain import members as member_rules
 from commex.domain import ratings as rating_rules
-from commex.domain.accounts import Account
+from commex.domain.accounts import Account, Role
 from commex.domain.contracts import Contract
-from commex.domain.errors import InvalidInput, NotFound, Unauthenticated
+from commex.domain.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from commex.domain.members import Device, Member, MemberKind
 from commex.domain.ratings import Rater, Rating
 from commex.domain.reputation import add_rating
@@ -107,7 +107,9 @@ class Ratings:
         if len(given) != 1:
             raise InvalidInput("give exactly one of device_id, account_id or phone_number")
         with self._uow() as uow:
-            contract = _contract(uow, contract_id)
+            # The contract's row lock serialises additions, so concurrent ones cannot pass
+            # max_members between the count and the insert.
+            contract = _contract(uow, contract_id, lock=True)
             caller = account_of(uow, caller_id)
             if device_id is not None:
                 kind, ref = MemberKind.DEVICE, check_id("device", device_id)
@@ -115,10 +117,12 @@ class Ratings:
                 if device is None or device.recipient_id != contract.recipient_id:
                     raise NotFound(f"device {device_id} not found")
             elif account_id is not None:
-                kind, ref = MemberKind.ACCOUNT, account_of(uow, account_id).id
+                kind, ref = MemberKind.ACCOUNT, _member_account(uow, contract, account_id)
             else:
                 kind, ref = MemberKind.PHONE, e164(phone_number)
             existing = uow.members.of_contract(contract.id)
+            if any(m.kind is MemberKind.ACCOUNT and m.ref == caller.id for m in existing):
+                raise Forbidden("only the contract's recipient adds members")
             member = member_rules.add_member(
                 contract, caller, existing, kind, ref, self._ids.new("mem"), self._clock.now()
             )
@@ -188,11 +192,26 @@ def record_rating(uow: UnitOfWork, rating: Rating, counterparty: str, now: datet
     uow.reputations.put_pair(rated_id, role, counterparty, new_pair)
 
 
-def _contract(uow: UnitOfWork, contract_id: str) -> Contract:
-    contract = uow.contracts.get(check_id("contract", contract_id))
+def _contract(uow: UnitOfWork, contract_id: str, *, lock: bool = False) -> Contract:
+    cid = check_id("contract", contract_id)
+    contract = uow.contracts.get_for_update(cid) if lock else uow.contracts.get(cid)
     if contract is None:
         raise NotFound(f"contract {contract_id} not found")
     return contract
+
+
+def _member_account(uow: UnitOfWork, contract: Contract, account_id: str) -> str:
+    """A recipient account other than the contract's parties, which share it already."""
+    account = account_of(uow, account_id)
+    if account.id in (contract.provider_id, contract.recipient_id):
+        raise InvalidInput("the contract's own parties are not added as members", "account_id")
+    if not account.has(Role.RECIPIENT):
+        raise InvalidInput(
+            f"account {account.id} is not a recipient account; a block is shared among "
+            "recipients",
+            "account_id",
+        )
+    return account.id
 
 
 def _rater(
