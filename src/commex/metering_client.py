@@ -4,7 +4,8 @@ Before a run, :func:`open_contract` checks that the contract is active and the c
 provider, and gives its rate terms. During a live run, :class:`ContractMeter` reports every
 ``every_s`` stream-seconds under the run id plus a part number; at the end it reports the
 rest. Every report is retried with the same run id, so the exchange counts it once however
-often it is sent; one that still fails is kept and sent again at the end.
+often it is sent; one that still fails is kept and sent again at the end. :class:`ContractRun`
+puts these together for ``commex stream process --contract``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from commex.client import DeliveryNotRecorded, ExchangeClient, deliver_with_retries
-from commex.domain.errors import Conflict, Forbidden
+from commex.domain.errors import CommexError, Conflict, Forbidden
 from commex.stream.metering import DEFAULT_EVERY_S, Delivery, IntervalMeter
+from commex.stream.nodeclient import NodeExecutor, token_from_env
 from commex.stream.packets import PacketBatch
+from commex.stream.pipeline import Plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +152,62 @@ def delivery_of(report: dict[str, Any]) -> Delivery:
         packets=int(report["packets_out"]),
         achieved_rate_bps=int(report["achieved_rate_bps"]),
     )
+
+
+@dataclass
+class ContractRun:
+    """What delivering under a contract adds to a run: the plan shaped to the contract's
+    maximum rate (unless the plan has a rate of its own), the meter, and, for a ``node:``
+    executor, node calls tagged with the contract."""
+
+    plan: Plan
+    meter: ContractMeter
+    executor: NodeExecutor | None = None
+
+    @classmethod
+    def open(
+        cls,
+        client: ExchangeClient,
+        contract_id: str,
+        plan: Plan,
+        *,
+        every_s: float = DEFAULT_EVERY_S,
+        warn: Callable[[str], None] = lambda message: None,
+    ) -> ContractRun:
+        """Check the contract (see :func:`open_contract`) and set the run up for it."""
+        terms = open_contract(client, contract_id)
+        if plan.max_rate_bps is None and terms.max_rate_bps:
+            plan = replace(plan, max_rate_bps=terms.max_rate_bps)
+        meter = ContractMeter(
+            client,
+            contract_id,
+            live=plan.input.kind == "udp",
+            every_s=every_s,
+            rate_bps=plan.max_rate_bps,
+            warn=warn,
+        )
+        executor = None
+        if plan.executor.kind == "node":
+            # The provider's own nodes take the segments as work under the contract; this run
+            # reports the delivery itself, so the nodes do not count it again.
+            urls = [u for u in (plan.executor.address or "").split(",") if u]
+            executor = NodeExecutor(
+                urls, token=token_from_env(), contract=contract_id, metered_by_caller=True
+            )
+        return cls(plan, meter, executor)
+
+    def settle(self, report: dict[str, Any]) -> CommexError | None:
+        """Report the run to the contract and put the answer in ``report["contract"]``; a
+        delivery that was not recorded is returned (and said in the report), not raised, so
+        the caller can keep the report first."""
+        try:
+            report["contract"] = self.meter.finish(delivery_of(report))
+        except (DeliveryNotRecorded, Conflict) as exc:
+            report["contract"] = self.meter.summary() | {"recorded": False, "error": exc.message}
+            return exc
+        return None
+
+    def close(self) -> None:
+        """Release the node executor, if any."""
+        if self.executor is not None:
+            self.executor.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +19,12 @@ from rich.progress import (
 from rich.table import Table
 
 from commex.cli.common import console, err_console, handle_errors
-from commex.client import (
-    DeliveryNotRecorded,
-    ExchangeClient,
-    ExchangeDirectory,
-    api_token_from_env,
-)
-from commex.domain.errors import CommexError, Conflict, InvalidInput
-from commex.metering_client import ContractMeter, delivery_of, open_contract
+from commex.client import ExchangeClient, ExchangeDirectory, api_token_from_env
+from commex.domain.errors import CommexError, InvalidInput
+from commex.metering_client import ContractRun
 from commex.stream import pipeline
 from commex.stream.endpoints import Endpoint
 from commex.stream.metering import DEFAULT_EVERY_S
-from commex.stream.nodeclient import NodeExecutor, token_from_env
 from commex.stream.subcontracting import parse_capabilities
 
 app = typer.Typer(help="The packet-stream plane: process RTP streams.", no_args_is_help=True)
@@ -145,60 +138,40 @@ def process(
             )
     display = _Display(plan.input.kind == "udp", enabled=not quiet)
     client = ExchangeClient(exchange, api_token_from_env()) if exchange else None
+    under: ContractRun | None = None
     failure: CommexError | None = None
-    node_executor: NodeExecutor | None = None
     try:
-        meter = None
         if contract and client is not None:
-            terms = open_contract(client, contract)
-            if max_rate is None and terms.max_rate_bps:
-                plan = replace(plan, max_rate_bps=terms.max_rate_bps)
-            meter = ContractMeter(
-                client,
-                contract,
-                live=plan.input.kind == "udp",
-                every_s=meter_every,
-                rate_bps=plan.max_rate_bps,
-                warn=lambda message: err_console.print(f"warning: {message}", highlight=False),
-            )
-        if contract and plan.executor.kind == "node":
-            # The provider's own nodes take the segments as work under the contract; this run
-            # reports the delivery itself, so the nodes do not count it again.
-            urls = [u for u in (plan.executor.address or "").split(",") if u]
-            node_executor = NodeExecutor(
-                urls, token=token_from_env(), contract=contract, metered_by_caller=True
-            )
+            under = ContractRun.open(client, contract, plan, every_s=meter_every, warn=_warn)
+            plan = under.plan
         services = pipeline.Services(
-            executor=node_executor,
+            executor=under.executor if under else None,
             progress=display.update,
             on_ready=display.ready,
             directory=ExchangeDirectory(client) if client else None,
-            on_result=meter.add if meter else None,
+            on_result=under.meter.add if under else None,
         )
         pipeline.check(plan, services)
         with display.bar:
             result = pipeline.run(plan, services)
-        if meter is not None:
-            try:
-                result.report["contract"] = meter.finish(delivery_of(result.report))
-            except (DeliveryNotRecorded, Conflict) as exc:
-                result.report["contract"] = meter.summary() | {
-                    "recorded": False,
-                    "error": exc.message,
-                }
-                failure = exc
+        if under is not None:
+            failure = under.settle(result.report)
         if report is not None:
             report.write_text(json.dumps(result.report, indent=2) + "\n")
     except OSError as exc:
         raise CommexError(f"{exc.strerror or exc}: {exc.filename or out}") from exc
     finally:
-        if node_executor is not None:
-            node_executor.close()
+        if under is not None:
+            under.close()
         if client is not None:
             client.close()
     _summary(result.report)
     if failure is not None:
         raise failure
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"warning: {message}", highlight=False)
 
 
 def _summary(report: dict[str, Any]) -> None:

@@ -73,9 +73,9 @@ class Schedule:
 class Shaper:
     """A token bucket of ``rate_bps`` bits per second, fed batch after batch in output order.
 
-    ``burst_bytes`` is how much the bucket holds beyond nothing; a packet bigger than it still
-    passes alone (the default burst is one packet). Feeding a stream in chunks gives the same
-    departures as feeding it whole.
+    ``burst_bytes`` is the bucket's depth, how much may leave at once; a packet bigger than it
+    still leaves alone, so without one (the default) packets leave one at a time. Feeding a
+    stream in chunks gives the same departures as feeding it whole.
     """
 
     def __init__(self, rate_bps: int | None, burst_bytes: int | None = None) -> None:
