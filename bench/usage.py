@@ -1,0 +1,94 @@
+"""Metering benchmark: durable usage reports per second into one contract on SQLite, each
+metered with the contract's row locked, beside the raw sqlite3 insert+commit loop (the same
+durability settings) measured in the same run.
+
+Run: ``python -m bench usage`` (or ``python -m bench.usage [--reports N] [--threads N]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.exchange import raw_insert_rate
+from commex.adapters.clock import ManualClock
+from commex.adapters.passwords import Argon2Hasher
+from commex.bootstrap import build_services
+from commex.services.usage import Caller
+from commex.settings import Settings
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+MEMBERS = 5
+
+
+def report_rate(data_dir: Path, n: int, threads: int) -> float:
+    """``n`` one-second reports by five phone members into one contract whose block holds them
+    all; checks afterwards that every second was metered exactly once."""
+    clock = ManualClock(T0)
+    s = build_services(Settings(data_dir), clock=clock, hasher=Argon2Hasher(1, 1024))
+    seller = s.exchange.create_account("Seller", ["provider"]).id
+    buyer = s.exchange.create_account("Buyer", ["recipient"]).id
+    auction = s.exchange.create_auction(
+        seller,
+        {
+            "direction": "forward",
+            "format": "first-price",
+            "title": "benchmark block",
+            "terms": {"service": "voice", "duration_s": n, "max_members": MEMBERS},
+            "currency": "EUR",
+            "closes_at": (T0 + timedelta(hours=1)).isoformat(),
+        },
+    )
+    s.exchange.place_bid(auction.id, buyer, "1.00")
+    clock.advance(7200)
+    s.exchange.close_due()
+    (contract,) = s.exchange.contracts_of(buyer)
+    members = [
+        s.ratings.add_member(contract.id, buyer, phone_number=f"+1415555{i:04d}").id
+        for i in range(MEMBERS)
+    ]
+
+    def report_range(worker: int) -> None:
+        for i in range(worker, n, threads):
+            s.usage.report(contract.id, Caller(buyer), members[i % MEMBERS], 1)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(report_range, range(threads)))
+    elapsed = time.perf_counter() - start
+    used = s.usage.view(contract.id, Caller(buyer)).contract.used_ms
+    s.shutdown()
+    if used != n * 1000:
+        raise RuntimeError(f"expected {n} s metered, found {used / 1000} s")
+    return n / elapsed
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reports", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv or [])
+    cases = ((1, "1 reporting thread"), (args.threads, f"{args.threads} reporting threads"))
+    rates: dict[str, list[float]] = {"raw": []} | {label: [] for _, label in cases}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for r in range(args.rounds):  # interleaved with the baseline, as bench.exchange does
+            rates["raw"].append(raw_insert_rate(root / f"raw-{r}.db", args.reports))
+            for threads, label in cases:
+                data_dir = root / f"usage-{threads}-{r}"
+                rates[label].append(report_rate(data_dir, args.reports, threads))
+    raw = statistics.median(rates["raw"])
+    print(f"raw sqlite3 insert+commit loop : {raw:8.0f} rows/s (baseline, median)")
+    for _, label in cases:
+        rate = statistics.median(rates[label])
+        print(f"durable usage reports, {label:20}: {rate:8.0f} reports/s ({rate / raw:.0%} of raw)")
+
+
+if __name__ == "__main__":
+    main()
