@@ -40,7 +40,11 @@ def serve(
     price: str = typer.Option("0.00", "--price", help="Price per 1,000 packets processed."),
     currency: str = typer.Option("EUR", "--currency", help="Currency of --price."),
     meter_every: float = typer.Option(
-        5.0, "--meter-every", metavar="SECONDS", help="Report contract work this often."
+        5.0,
+        "--meter-every",
+        metavar="SECONDS",
+        min=0.1,
+        help="Report contract work this often.",
     ),
 ) -> None:
     """Serve the steps to callers presenting COMMEX_NODE_TOKEN (refuses to start without it).

@@ -99,6 +99,7 @@ def process(
         DEFAULT_EVERY_S,
         "--meter-every",
         metavar="SECONDS",
+        min=0.1,
         help="With --contract and udp:// input, report every this many stream-seconds.",
     ),
     report: Path | None = typer.Option(None, "--report", help="Write the JSON report here."),
