@@ -207,8 +207,7 @@ def _member_account(uow: UnitOfWork, contract: Contract, account_id: str) -> str
         raise InvalidInput("the contract's own parties are not added as members", "account_id")
     if not account.has(Role.RECIPIENT):
         raise InvalidInput(
-            f"account {account.id} is not a recipient account; a block is shared among "
-            "recipients",
+            f"account {account.id} is not a recipient account; a block is shared among recipients",
             "account_id",
         )
     return account.id
