@@ -268,7 +268,7 @@ class ExchangeDirectory:
         return found
 
 
-# --- the packet plane's contract calls: deliveries (S7) and a provider's active contracts ----
+# --- the packet plane's deliveries (S7) -------------------------------------------------------
 
 
 class DeliveryNotRecorded(CommexError):
@@ -293,14 +293,6 @@ def report_delivery(
         "POST", f"/v1/contracts/{contract_id}/deliveries", json=body
     )
     return result
-
-
-def active_contracts(client: ExchangeClient) -> list[dict[str, Any]]:
-    """The caller's contracts as a provider that are active now."""
-    items: list[dict[str, Any]] = client._call(
-        "GET", "/v1/providers/me/contracts", params={"status": "active"}
-    )["items"]
-    return items
 
 
 def deliver_with_retries(

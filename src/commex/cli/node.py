@@ -8,7 +8,6 @@ import uvicorn
 from commex.cli.common import console, err_console, handle_errors
 from commex.client import (
     ExchangeClient,
-    active_contracts,
     api_token_from_env,
     deliver_with_retries,
 )
@@ -64,7 +63,7 @@ def serve(
             console.print(
                 f"offer published on {exchange}: {url}, {price} {currency} per 1,000 packets"
             )
-            gate = ContractGate(lambda: [str(c["id"]) for c in active_contracts(client)])
+            gate = ContractGate(lambda: [str(c["id"]) for c in client.provider_contracts("active")])
             meter = NodeMeter(
                 lambda cid, body: deliver_with_retries(client, cid, body, attempts=2),
                 every_s=meter_every,
