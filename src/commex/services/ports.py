@@ -15,9 +15,11 @@ from typing import Protocol
 
 from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
+from commex.domain.billing import GatewayCharge, GatewayRefund, StoredCard
 from commex.domain.contracts import Contract
 from commex.domain.events import Event
 from commex.domain.members import Device, Member
+from commex.domain.money import Money
 from commex.domain.offers import ProcessingOffer
 from commex.domain.ratings import Rating
 from commex.domain.reputation import PairTally, Reputation, Tally
@@ -282,4 +284,34 @@ class PasswordHasher(Protocol):
 class EventPublisher(Protocol):
     def publish(self, events: Sequence[Event]) -> None:
         """Tell listeners (live pages, schedulers) what happened, after the commit."""
+        ...
+
+
+class PaymentGateway(Protocol):
+    """A card processor (B1, B2): the built-in test gateway or a Stripe-compatible one.
+
+    Declines and gateway errors are results (:class:`GatewayCharge`), not exceptions; an unknown
+    token or charge id raises NotFound, a bad card at tokenization InvalidInput. A call repeated
+    with the same idempotency key returns the first answer and never charges twice; the same key
+    with a different request raises Conflict.
+    """
+
+    name: str  # "test" or "stripe"
+
+    def tokenize(self, number: str, exp_month: int, exp_year: int, cvc: str) -> StoredCard:
+        """Hand the card to the processor and return its token; the number goes no further."""
+        ...
+
+    def authorize(
+        self, card_token: str, amount: Money, idempotency_key: str, description: str
+    ) -> GatewayCharge:
+        """Reserve ``amount`` on the card, to be captured later."""
+        ...
+
+    def capture(self, charge_id: str, idempotency_key: str) -> GatewayCharge:
+        """Take the money an authorization reserved."""
+        ...
+
+    def refund(self, charge_id: str, amount: Money, idempotency_key: str) -> GatewayRefund:
+        """Give back ``amount`` (at most what was captured and not yet refunded)."""
         ...
