@@ -1,18 +1,34 @@
-"""B2: one contract suite for every payment gateway, then what only the test gateway promises.
+"""B2: one contract suite for every payment gateway, then what only one gateway promises.
 
 Each gateway (the built-in test gateway, and the Stripe-compatible one against a real
 localstripe server) must answer the documented test cards alike: success, decline, insufficient
 funds, gateway error; idempotent retries; capture; refund; bad cards refused at tokenization.
+
+What localstripe (1.15.10) cannot express, read from its source, and so marked where it bites:
+
+- It ignores the ``Idempotency-Key`` header (nothing in it reads the header): a retry with the
+  same key makes a second PaymentIntent, and the same key with another amount is not refused.
+  The Stripe gateway is shown to send the key on every money-moving call instead, and its
+  mapping of Stripe's ``idempotency_error`` to Conflict is tested on a canned answer.
+- It declines 4000 0000 0000 0002, ...9995 and ...0119 when the card is attached to a
+  customer, as Stripe does ("these cards can't be attached to a Customer"), but always with code
+  ``card_declined``: never ``insufficient_funds`` nor ``processing_error``. A charge-time decline
+  exists there only for 4000 0000 0000 0341 (declined after attaching).
+- It accepts only 16-digit numbers and 3-digit CVCs, and calls every card a visa.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
 
 import pytest
+import stripe
 
+from commex.adapters.payments.stripe_gateway import StripeGateway
 from commex.adapters.payments.testgateway import TestGateway
 from commex.domain.billing import ChargeOutcome, StoredCard
 from commex.domain.errors import Conflict, InvalidInput, NotFound
@@ -24,6 +40,11 @@ DECLINED = "4000000000000002"
 NO_FUNDS = "4000000000009995"
 ERROR = "4000000000000119"
 MASTERCARD = "5555555555554444"
+DECLINED_AT_CHARGE = "4000000000000341"
+NO_IDEMPOTENCY = (
+    "localstripe ignores the Idempotency-Key header, so a retry with the same key makes a "
+    "second PaymentIntent (the key is shown to be sent in test_stripe_sends_the_key...)"
+)
 
 
 def eur(text: str) -> Money:
@@ -34,10 +55,19 @@ def key() -> str:
     return f"test-{uuid.uuid4()}"
 
 
-@pytest.fixture(params=["test"])
+@pytest.fixture(params=["test", "stripe"])
 def gateway(request: pytest.FixtureRequest) -> Iterator[PaymentGateway]:
     if request.param == "test":
         yield TestGateway()
+    else:
+        yield StripeGateway("sk_test_commex", request.getfixturevalue("localstripe_url"))
+
+
+def on_localstripe(request: pytest.FixtureRequest, gateway: PaymentGateway, reason: str) -> None:
+    """Expect the rest of this test to fail on localstripe, for the reason given; strict, so
+    that it is noticed the day localstripe learns it."""
+    if gateway.name == "stripe":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 def card(gateway: PaymentGateway, number: str = GOOD) -> StoredCard:
@@ -82,16 +112,39 @@ def test_a_good_card_is_authorized_captured_and_refunded(gateway):
         (ERROR, ChargeOutcome.FAILED, "processing_error"),
     ],
 )
-def test_declines_and_errors_are_results_with_their_code(gateway, number, outcome, code):
-    stored = card(gateway, number)
-    assert stored.last4 == number[-4:]
+def test_declines_and_errors_carry_their_code(request, gateway, number, outcome, code):
+    """The test gateway answers these cards at the charge, as results. Stripe refuses them
+    when the card is saved (attached to its customer), so the Stripe gateway refuses them at
+    registration with the code in the message; localstripe says card_declined for all three."""
+    if gateway.name == "test":
+        stored = card(gateway, number)
+        assert stored.last4 == number[-4:]
+        answer = gateway.authorize(stored.token, eur("25.00"), key(), "contract con_1")
+        assert answer.outcome is outcome
+        assert answer.code == code
+        assert answer.message
+        return
+    with pytest.raises((InvalidInput, Conflict)) as err:
+        card(gateway, number)
+    assert err.value.field == "card.number"
+    assert f"card ending in {number[-4:]}" in err.value.message
+    assert number not in err.value.message
+    if code != "card_declined":
+        on_localstripe(request, gateway, f"localstripe answers card_declined, not {code}")
+    assert f"({code})" in err.value.message
+
+
+def test_a_card_saved_fine_can_still_be_declined_at_the_charge(gateway):
+    stored = card(gateway, DECLINED_AT_CHARGE)
     answer = gateway.authorize(stored.token, eur("25.00"), key(), "contract con_1")
-    assert answer.outcome is outcome
-    assert answer.code == code
+    assert answer.outcome is ChargeOutcome.DECLINED
+    assert answer.code == "card_declined"
+    assert answer.charge_id is None
     assert answer.message
 
 
-def test_a_retry_with_the_same_key_returns_the_first_answer_and_charges_once(gateway):
+def test_a_retry_with_the_same_key_returns_the_first_answer_and_charges_once(request, gateway):
+    on_localstripe(request, gateway, NO_IDEMPOTENCY)
     stored = card(gateway)
     k = key()
     first = gateway.authorize(stored.token, eur("25.00"), k, "contract con_1")
@@ -106,7 +159,8 @@ def test_a_retry_with_the_same_key_returns_the_first_answer_and_charges_once(gat
     assert gateway.refund(first.charge_id, eur("25.00"), refund_key) == refund
 
 
-def test_the_same_key_for_a_different_amount_is_a_conflict(gateway):
+def test_the_same_key_for_a_different_amount_is_a_conflict(request, gateway):
+    on_localstripe(request, gateway, NO_IDEMPOTENCY)
     stored = card(gateway)
     k = key()
     gateway.authorize(stored.token, eur("25.00"), k, "contract con_1")
@@ -221,3 +275,165 @@ def test_any_other_valid_number_is_approved_and_bad_requests_are_refused():
     with pytest.raises(InvalidInput) as err:
         gateway.refund(answer.charge_id, Money.parse("1.00", "USD"), key())
     assert err.value.field == "amount"
+
+
+# -- the Stripe gateway only -------------------------------------------------------------------
+
+
+class RecordingHttp(stripe.RequestsClient):
+    """The stripe library's own HTTP client, keeping the headers of every request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str, dict[str, str]]] = []
+
+    def request(self, method, url, headers, post_data=None):
+        self.sent.append((method, url, dict(headers or {})))
+        return super().request(method, url, headers, post_data)
+
+
+def test_stripe_sends_the_key_on_every_money_moving_call(localstripe_url):
+    http = RecordingHttp()
+    gateway = StripeGateway("sk_test_commex", localstripe_url, http_client=http)
+    stored = card(gateway)
+    auth = gateway.authorize(stored.token, eur("9.00"), "k-auth", "contract con_1")
+    gateway.capture(auth.charge_id, "k-capture")
+    gateway.refund(auth.charge_id, eur("1.00"), "k-refund")
+    keys = {
+        url.split("/v1/")[1]: h.get("Idempotency-Key") for m, url, h in http.sent if m == "post"
+    }
+    assert keys["payment_intents"] == "k-auth"
+    assert keys[f"payment_intents/{auth.charge_id}/capture"] == "k-capture"
+    assert keys["refunds"] == "k-refund"
+
+
+class CannedHttp(stripe.HTTPClient):
+    """Answers every request with one canned Stripe response (status, JSON body), or fails to
+    connect when the status is None."""
+
+    name = "canned"
+
+    def __init__(self, status: int | None, body: dict[str, object]) -> None:
+        super().__init__()
+        self.status, self.body = status, body
+
+    def request(self, method, url, headers, post_data=None):
+        if self.status is None:
+            raise stripe.APIConnectionError("Could not connect")
+        return json.dumps(self.body).encode(), self.status, {}
+
+    def close(self):
+        pass
+
+
+def canned(status: int | None, error: dict[str, object] | None = None) -> StripeGateway:
+    body = {"error": error or {}} if status != 200 else {"id": "pm_x", "object": "payment_method"}
+    return StripeGateway(
+        "sk_test_x",
+        "http://stripe.invalid",
+        http_client=CannedHttp(status, body),
+        max_network_retries=0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "outcome", "code"),
+    [
+        (
+            402,
+            {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "insufficient_funds",
+                "message": "Your card has insufficient funds.",
+            },
+            ChargeOutcome.DECLINED,
+            "insufficient_funds",
+        ),
+        (
+            402,
+            {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "generic_decline",
+                "message": "Your card was declined.",
+            },
+            ChargeOutcome.DECLINED,
+            "card_declined",
+        ),
+        (
+            402,
+            {
+                "type": "card_error",
+                "code": "processing_error",
+                "message": "An error occurred while processing your card.",
+            },
+            ChargeOutcome.FAILED,
+            "processing_error",
+        ),
+        (
+            500,
+            {"type": "api_error", "message": "Something went wrong."},
+            ChargeOutcome.FAILED,
+            "api_error",
+        ),
+        (
+            429,
+            {"type": "invalid_request_error", "code": "rate_limit", "message": "Too many"},
+            ChargeOutcome.FAILED,
+            "rate_limit",
+        ),
+        (None, None, ChargeOutcome.FAILED, "api_connection_error"),
+    ],
+)
+def test_stripe_errors_map_to_outcomes(status, error, outcome, code):
+    gateway = canned(status, error)
+    gateway._client.v1.payment_methods.retrieve = lambda token: stripe.PaymentMethod.construct_from(
+        {"id": token, "customer": "cus_x"}, "sk_test_x"
+    )
+    answer = gateway.authorize("pm_x", eur("5.00"), key(), "x")
+    assert (answer.outcome, answer.code) == (outcome, code)
+    assert answer.charge_id is None
+
+
+def test_stripe_idempotency_error_is_a_conflict():
+    gateway = canned(
+        400,
+        {
+            "type": "idempotency_error",
+            "message": "Keys for idempotent requests can only be used with the "
+            "same parameters they were first used with.",
+        },
+    )
+    gateway._client.v1.payment_methods.retrieve = lambda token: stripe.PaymentMethod.construct_from(
+        {"id": token, "customer": "cus_x"}, "sk_test_x"
+    )
+    with pytest.raises(Conflict) as err:
+        gateway.authorize("pm_x", eur("5.00"), "k1", "x")
+    assert err.value.field == "idempotency_key"
+    assert "'k1' was already used" in err.value.message
+
+
+def test_an_unreachable_gateway_at_registration_says_try_again():
+    with pytest.raises(Conflict) as err:
+        canned(None).tokenize(GOOD, 12, 2034, "123")
+    assert "try again" in err.value.message
+    assert GOOD not in err.value.message
+
+
+def test_stripe_debug_logs_never_show_the_card_number(localstripe_url, caplog):
+    caplog.set_level(logging.DEBUG, logger="stripe")
+    gateway = StripeGateway("sk_test_commex", localstripe_url)
+    gateway.tokenize("4242 4242 4242 4242", 12, 2034, "987")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Post details" in logged  # the record that carried the body is there, redacted
+    assert "[redacted]" in logged
+    assert GOOD not in logged
+    assert "987" not in logged
+
+
+def test_stripe_console_debug_logging_is_refused_before_a_card_is_sent(monkeypatch):
+    monkeypatch.setattr(stripe, "log", "debug")
+    with pytest.raises(InvalidInput) as err:
+        StripeGateway("sk_test_x", "http://stripe.invalid")
+    assert "STRIPE_LOG" in err.value.message

@@ -228,6 +228,13 @@ _CARDS = (
         "card_declined",
         "Your card was declined.",
     ),
+    TestCard(  # saved without complaint, declined at every charge
+        "4000000000000341",
+        "visa",
+        ChargeOutcome.DECLINED,
+        "card_declined",
+        "Your card was declined.",
+    ),
     TestCard(
         "4000000000009995",
         "visa",
