@@ -8,16 +8,21 @@ from commex.adapters.clock import RandomIds, SystemClock
 from commex.adapters.events import ChangeHub
 from commex.adapters.memory import MemoryUnitOfWorkFactory
 from commex.adapters.passwords import Argon2Hasher
+from commex.adapters.payments.stripe_gateway import StripeGateway
+from commex.adapters.payments.testgateway import TestGateway
 from commex.adapters.sql.engine import make_engine
 from commex.adapters.sql.migrate import upgrade
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
+from commex.domain.errors import InvalidInput
 from commex.services.auth import Auth
 from commex.services.exchange import Exchange
+from commex.services.payments import PaymentMethods
 from commex.services.ports import (
     Clock,
     EventPublisher,
     IdGenerator,
     PasswordHasher,
+    PaymentGateway,
     ReputationSource,
     UnitOfWorkFactory,
 )
@@ -35,6 +40,8 @@ class Services:
     ratings: Ratings
     hub: ChangeHub
     settings: Settings
+    gateway: PaymentGateway
+    payments: PaymentMethods
 
     def shutdown(self) -> None:
         self.exchange.shutdown()
@@ -47,6 +54,7 @@ def _services(
     ids: IdGenerator | None,
     reputations: ReputationSource | None,
     hasher: PasswordHasher | None,
+    gateway: PaymentGateway | None = None,
 ) -> Services:
     clock = clock or SystemClock()
     ids = ids or RandomIds()
@@ -54,7 +62,9 @@ def _services(
     reputations = reputations or TallyReputations(uow, clock)
     exchange = Exchange(uow, clock, ids, reputations, hub)
     auth = Auth(exchange, uow, clock, hasher or Argon2Hasher())
-    return Services(exchange, auth, Ratings(uow, clock, ids), hub, settings)
+    gateway = gateway or TestGateway(clock)
+    payments = PaymentMethods(uow, clock, ids, gateway)
+    return Services(exchange, auth, Ratings(uow, clock, ids), hub, settings, gateway, payments)
 
 
 def build_services(
@@ -65,6 +75,7 @@ def build_services(
     reputations: ReputationSource | None = None,
     hasher: PasswordHasher | None = None,
     migrate: bool = True,
+    gateway: PaymentGateway | None = None,
 ) -> Services:
     """The services on the configured database (SQLite by default), migrated to the newest
     schema."""
@@ -73,7 +84,8 @@ def build_services(
     if migrate:
         upgrade(engine)
     uow = SqlUnitOfWorkFactory(engine)
-    return _services(uow, settings, clock, ids, reputations, hasher)
+    gateway = gateway or make_gateway(settings, clock)
+    return _services(uow, settings, clock, ids, reputations, hasher, gateway)
 
 
 def in_memory_services(
@@ -82,10 +94,12 @@ def in_memory_services(
     ids: IdGenerator | None = None,
     reputations: ReputationSource | None = None,
     hasher: PasswordHasher | None = None,
+    gateway: PaymentGateway | None = None,
 ) -> Services:
     """The services held in memory: for tests and experiments without a database."""
     settings = Settings.from_env({})
-    return _services(MemoryUnitOfWorkFactory(), settings, clock, ids, reputations, hasher)
+    uow = MemoryUnitOfWorkFactory()
+    return _services(uow, settings, clock, ids, reputations, hasher, gateway)
 
 
 def build_exchange(
@@ -119,3 +133,16 @@ def in_memory_exchange(
     clock = clock or SystemClock()
     reputations = reputations or TallyReputations(uow, clock)
     return Exchange(uow, clock, ids or RandomIds(), reputations)
+
+
+def make_gateway(settings: Settings, clock: Clock | None = None) -> PaymentGateway:
+    """The payment gateway ``COMMEX_PAYMENT_GATEWAY`` names: the built-in test gateway, or
+    Stripe (or a Stripe-compatible server at ``COMMEX_STRIPE_API_BASE``)."""
+    if settings.payment_gateway == "stripe":
+        if not settings.stripe_api_key:
+            raise InvalidInput(
+                "the stripe payment gateway needs COMMEX_STRIPE_API_KEY",
+                field="COMMEX_STRIPE_API_KEY",
+            )
+        return StripeGateway(settings.stripe_api_key, settings.stripe_api_base, clock=clock)
+    return TestGateway(clock)

@@ -30,10 +30,12 @@ import stripe
 
 from commex.adapters.payments.stripe_gateway import StripeGateway
 from commex.adapters.payments.testgateway import TestGateway
+from commex.bootstrap import make_gateway
 from commex.domain.billing import ChargeOutcome, StoredCard
 from commex.domain.errors import Conflict, InvalidInput, NotFound
 from commex.domain.money import Money
 from commex.services.ports import PaymentGateway
+from commex.settings import Settings
 
 GOOD = "4242424242424242"
 DECLINED = "4000000000000002"
@@ -437,3 +439,51 @@ def test_stripe_console_debug_logging_is_refused_before_a_card_is_sent(monkeypat
     with pytest.raises(InvalidInput) as err:
         StripeGateway("sk_test_x", "http://stripe.invalid")
     assert "STRIPE_LOG" in err.value.message
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+def test_the_test_gateway_is_the_default(tmp_path):
+    settings = Settings.from_env({"COMMEX_DATA_DIR": str(tmp_path)})
+    assert settings.payment_gateway == "test"
+    assert make_gateway(settings).name == "test"
+
+
+def test_stripe_is_chosen_with_its_key_and_address(localstripe_url):
+    settings = Settings.from_env(
+        {
+            "COMMEX_PAYMENT_GATEWAY": "stripe",
+            "COMMEX_STRIPE_API_KEY": "sk_test_commex",
+            "COMMEX_STRIPE_API_BASE": localstripe_url + "/",
+        }
+    )
+    assert "sk_test_commex" not in repr(settings)
+    gateway = make_gateway(settings)
+    assert gateway.name == "stripe"
+    assert card(gateway).last4 == "4242"  # it really talks to the configured address
+
+
+@pytest.mark.parametrize(
+    ("env", "field", "says"),
+    [
+        ({"COMMEX_PAYMENT_GATEWAY": "paypal"}, "COMMEX_PAYMENT_GATEWAY", "one of test, stripe"),
+        ({"COMMEX_PAYMENT_GATEWAY": "stripe"}, "COMMEX_STRIPE_API_KEY", "needs COMMEX_STRIPE"),
+        (
+            {"COMMEX_PAYMENT_GATEWAY": "stripe", "COMMEX_STRIPE_API_KEY": "pk_test_x"},
+            "COMMEX_STRIPE_API_KEY",
+            "secret or restricted key",
+        ),
+        (
+            {"COMMEX_STRIPE_API_KEY": "sk_x", "COMMEX_STRIPE_API_BASE": "localhost:8420"},
+            "COMMEX_STRIPE_API_BASE",
+            "http(s) address",
+        ),
+    ],
+)
+def test_a_bad_gateway_configuration_is_refused_clearly(env, field, says):
+    with pytest.raises(InvalidInput) as err:
+        Settings.from_env(env)
+    assert err.value.field == field
+    assert says in err.value.message
+    assert "pk_test_x" not in err.value.message

@@ -14,12 +14,14 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from commex.adapters.memory_payments import MemoryPaymentMethods
 from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.contracts import Contract, ContractStatus
 from commex.domain.errors import Conflict
 from commex.domain.members import Device, Member
 from commex.domain.offers import ProcessingOffer
+from commex.domain.payment_methods import PaymentMethod
 from commex.domain.ratings import Rating
 from commex.domain.reputation import NO_RATINGS, PairTally, Reputation, Tally
 from commex.services.ports import SessionRecord
@@ -39,6 +41,7 @@ _TABLES = (
     "ratings",
     "tallies",
     "pairs",
+    "payment_methods",
 )
 
 
@@ -61,6 +64,7 @@ class MemoryStore:
         self.ratings: dict[str, Rating] = {}
         self.tallies: dict[tuple[str, str], Tally] = {}
         self.pairs: dict[tuple[str, str, str], PairTally] = {}
+        self.payment_methods: dict[str, PaymentMethod] = {}
 
 
 class _Accounts:
@@ -358,6 +362,7 @@ class MemoryUnitOfWork:
         self.members = _Members(store)
         self.ratings = _Ratings(store)
         self.reputations = _Reputations(store)
+        self.payment_methods = MemoryPaymentMethods(store)
         self.committed = False
 
     def __enter__(self) -> Self:

@@ -21,6 +21,7 @@ from commex.domain.events import Event
 from commex.domain.members import Device, Member
 from commex.domain.money import Money
 from commex.domain.offers import ProcessingOffer
+from commex.domain.payment_methods import PaymentMethod
 from commex.domain.ratings import Rating
 from commex.domain.reputation import PairTally, Reputation, Tally
 
@@ -243,6 +244,9 @@ class UnitOfWork(Protocol):
     @property
     def reputations(self) -> ReputationRepository: ...
 
+    @property
+    def payment_methods(self) -> PaymentMethodRepository: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(
@@ -314,4 +318,26 @@ class PaymentGateway(Protocol):
 
     def refund(self, charge_id: str, amount: Money, idempotency_key: str) -> GatewayRefund:
         """Give back ``amount`` (at most what was captured and not yet refunded)."""
+        ...
+
+
+class PaymentMethodRepository(Protocol):
+    """Recipients' saved cards (tokens, never numbers)."""
+
+    def add(self, method: PaymentMethod) -> None: ...
+
+    def get(self, method_id: str) -> PaymentMethod | None: ...
+
+    def of_account(self, account_id: str) -> list[PaymentMethod]:
+        """The account's cards, oldest first."""
+        ...
+
+    def default_of(self, account_id: str) -> PaymentMethod | None:
+        """The card the account is charged on, if it has one."""
+        ...
+
+    def remove(self, method_id: str) -> None: ...
+
+    def set_default(self, account_id: str, method_id: str | None) -> None:
+        """Make ``method_id`` the account's only default card (None: no default)."""
         ...

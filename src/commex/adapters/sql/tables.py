@@ -197,3 +197,20 @@ reputation_pairs = Table(
     Column("weight", Float, nullable=False),
     Column("as_of_us", BigInteger, nullable=False),
 )
+
+# -- payment methods (B1): gateway tokens, never card numbers ------------------------------------
+
+payment_methods = Table(
+    "payment_methods",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("gateway", String(16), nullable=False),
+    Column("token", String(255), nullable=False),
+    Column("brand", String(16), nullable=False),
+    Column("last4", String(4), nullable=False),
+    Column("exp_month", Integer, nullable=False),
+    Column("exp_year", Integer, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)

@@ -16,6 +16,7 @@ from commex.adapters.sql.accounts import SqlAccounts, SqlCredentials, SqlIdempot
 from commex.adapters.sql.auctions import SqlAuctions, SqlBids
 from commex.adapters.sql.contracts import SqlContracts, SqlDevices, SqlMembers
 from commex.adapters.sql.engine import BEGIN_MODE, is_sqlite
+from commex.adapters.sql.payments import SqlPaymentMethods
 from commex.adapters.sql.ratings import SqlOffers, SqlRatings, SqlReputations
 from commex.domain.errors import Conflict, InvalidInput
 
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
         self.members = SqlMembers(self._conn)
         self.ratings = SqlRatings(self._conn)
         self.reputations = SqlReputations(self._conn)
+        self.payment_methods = SqlPaymentMethods(self._conn)
         return self
 
     def commit(self) -> None:
