@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commex import __version__
 from commex.api import errors
+from commex.api import payments as payments_api
 from commex.api.errors import error_body, http_error_response
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services
@@ -158,6 +159,7 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_body=MAX_BODY)
     app.include_router(api_router)
+    app.include_router(payments_api.router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
