@@ -15,7 +15,9 @@ from commex.adapters.sql.migrate import upgrade
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.domain.errors import InvalidInput
 from commex.services.auth import Auth
+from commex.services.billing import Billing
 from commex.services.exchange import Exchange
+from commex.services.groups import Groups
 from commex.services.payments import PaymentMethods
 from commex.services.ports import (
     Clock,
@@ -40,6 +42,8 @@ class Services:
     ratings: Ratings
     hub: ChangeHub
     settings: Settings
+    groups: Groups
+    billing: Billing
     gateway: PaymentGateway
     payments: PaymentMethods
 
@@ -62,9 +66,12 @@ def _services(
     reputations = reputations or TallyReputations(uow, clock)
     exchange = Exchange(uow, clock, ids, reputations, hub)
     auth = Auth(exchange, uow, clock, hasher or Argon2Hasher())
+    groups = Groups(uow, clock, ids, exchange, reputations)
     gateway = gateway or TestGateway(clock)
+    billing = Billing(uow, clock, ids, gateway)
+    ratings = Ratings(uow, clock, ids)
     payments = PaymentMethods(uow, clock, ids, gateway)
-    return Services(exchange, auth, Ratings(uow, clock, ids), hub, settings, gateway, payments)
+    return Services(exchange, auth, ratings, hub, settings, groups, billing, gateway, payments)
 
 
 def build_services(

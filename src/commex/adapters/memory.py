@@ -14,11 +14,14 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from commex.adapters.memory_billing import MemoryCharges, MemoryGroups
 from commex.adapters.memory_payments import MemoryPaymentMethods
 from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
+from commex.domain.charges import Charge, Payout
 from commex.domain.contracts import Contract, ContractStatus
 from commex.domain.errors import Conflict
+from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member
 from commex.domain.offers import ProcessingOffer
 from commex.domain.payment_methods import PaymentMethod
@@ -42,6 +45,12 @@ _TABLES = (
     "tallies",
     "pairs",
     "payment_methods",
+    "groups",
+    "group_members",
+    "group_sponsors",
+    "group_auctions",
+    "charges",
+    "payouts",
 )
 
 
@@ -65,6 +74,12 @@ class MemoryStore:
         self.tallies: dict[tuple[str, str], Tally] = {}
         self.pairs: dict[tuple[str, str, str], PairTally] = {}
         self.payment_methods: dict[str, PaymentMethod] = {}
+        self.groups: dict[str, Group] = {}
+        self.group_members: dict[tuple[str, str], GroupMember] = {}
+        self.group_sponsors: dict[tuple[str, str, str], Sponsorship] = {}
+        self.group_auctions: dict[str, tuple[str, datetime, bool]] = {}
+        self.charges: dict[str, Charge] = {}
+        self.payouts: dict[str, Payout] = {}
 
 
 class _Accounts:
@@ -363,6 +378,8 @@ class MemoryUnitOfWork:
         self.ratings = _Ratings(store)
         self.reputations = _Reputations(store)
         self.payment_methods = MemoryPaymentMethods(store)
+        self.groups = MemoryGroups(store)
+        self.charges = MemoryCharges(store)
         self.committed = False
 
     def __enter__(self) -> Self:

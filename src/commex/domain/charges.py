@@ -67,6 +67,7 @@ class Charge:
     gateway_charge_id: str | None = None
     decline_code: str | None = None
     message: str | None = None
+    retry_key: str | None = None
     version: int = 0
 
     @property
@@ -167,6 +168,23 @@ def settle(
         decline_code=code if outcome is not None else NO_CARD,
         message=message if outcome is not None else _NO_CARD_MESSAGE,
         next_attempt_at=now + RETRY_AFTER,
+    )
+
+
+def unanswered(charge: Charge, message: str, now: datetime) -> Charge:
+    """The charge after its attempt got no answer (a timeout, a crash of the gateway's
+    client): the money may or may not have moved, so the same attempt, with the same key, is
+    tried again :data:`ERROR_RETRY_AFTER` later, and the gateway answers it once."""
+    errors = charge.errors + 1
+    final = errors >= MAX_ERRORS
+    return replace(
+        charge,
+        status=ChargeStatus.FAILED if final else ChargeStatus.PENDING,
+        errors=errors,
+        claimed_until=None if final else now + ERROR_RETRY_AFTER,
+        next_attempt_at=now + ERROR_RETRY_AFTER,
+        decline_code="gateway_unavailable",
+        message=message,
     )
 
 

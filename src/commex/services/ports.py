@@ -16,8 +16,10 @@ from typing import Protocol
 from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.billing import GatewayCharge, GatewayRefund, StoredCard
+from commex.domain.charges import Charge, Payout
 from commex.domain.contracts import Contract
 from commex.domain.events import Event
+from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member
 from commex.domain.money import Money
 from commex.domain.offers import ProcessingOffer
@@ -210,6 +212,87 @@ class ContractRepository(Protocol):
         ...
 
 
+class GroupRepository(Protocol):
+    """Groups of recipients, their members and sponsorships, and the auctions they run."""
+
+    def add(self, group: Group) -> None: ...
+
+    def get(self, group_id: str) -> Group | None: ...
+
+    def lock(self, group_id: str) -> None:
+        """Hold the group's row lock until the unit of work ends (serialises membership changes
+        with the opening of the group's auction)."""
+        ...
+
+    def of_account(self, account_id: str, limit: int) -> list[Group]:
+        """Groups the account is in or invited to, newest first."""
+        ...
+
+    def members(self, group_id: str) -> list[GroupMember]: ...
+
+    def put_member(self, member: GroupMember) -> None:
+        """Add the member, or replace its row."""
+        ...
+
+    def remove_member(self, group_id: str, account_id: str) -> None: ...
+
+    def sponsorships(self, group_id: str) -> list[Sponsorship]: ...
+
+    def set_sponsorships(self, group_id: str, payer_id: str, rows: Sequence[Sponsorship]) -> None:
+        """Replace the payer's sponsorships in the group with ``rows``."""
+        ...
+
+    def drop_sponsorships(self, group_id: str, account_id: str) -> None:
+        """Remove every sponsorship naming the account, as payer or as sponsored."""
+        ...
+
+    def link_auction(self, group_id: str, auction_id: str, now: datetime) -> None: ...
+
+    def group_of_auction(self, auction_id: str) -> str | None: ...
+
+    def unsettled_auctions(self, group_id: str) -> list[str]:
+        """The group's auctions not yet settled (charged, or ended without a winner)."""
+        ...
+
+    def auctions_of(self, group_id: str) -> list[str]:
+        """Every auction of the group, newest first."""
+        ...
+
+    def settle_auction(self, auction_id: str) -> None: ...
+
+
+class ChargeRepository(Protocol):
+    """Charges of contracts, and the providers' payouts."""
+
+    def add_many(self, charges: Sequence[Charge]) -> None: ...
+
+    def get(self, charge_id: str) -> Charge | None: ...
+
+    def swap(self, old: Charge, new: Charge) -> bool:
+        """Write ``new`` only if the stored charge is still ``old`` (same version): an atomic
+        conditional update; False when another writer got there first."""
+        ...
+
+    def for_contract(self, contract_id: str) -> list[Charge]: ...
+
+    def of_payer(self, payer_id: str, limit: int) -> list[Charge]:
+        """The payer's charges, newest first."""
+        ...
+
+    def uncharged_contracts(self, limit: int) -> list[Contract]:
+        """Awarded or active contracts that have no charges yet, oldest first."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        """Ids of pending charges an attempt is due for: their retry time has come, their
+        claim has lapsed, or their payer registered a card after their last attempt."""
+        ...
+
+    def add_payout(self, payout: Payout) -> None: ...
+
+    def payouts_for_contract(self, contract_id: str) -> list[Payout]: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def accounts(self) -> AccountRepository: ...
@@ -243,6 +326,12 @@ class UnitOfWork(Protocol):
 
     @property
     def reputations(self) -> ReputationRepository: ...
+
+    @property
+    def groups(self) -> GroupRepository: ...
+
+    @property
+    def charges(self) -> ChargeRepository: ...
 
     @property
     def payment_methods(self) -> PaymentMethodRepository: ...

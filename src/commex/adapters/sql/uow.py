@@ -14,8 +14,10 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from commex.adapters.sql.accounts import SqlAccounts, SqlCredentials, SqlIdempotency
 from commex.adapters.sql.auctions import SqlAuctions, SqlBids
+from commex.adapters.sql.billing import SqlCharges
 from commex.adapters.sql.contracts import SqlContracts, SqlDevices, SqlMembers
 from commex.adapters.sql.engine import BEGIN_MODE, is_sqlite
+from commex.adapters.sql.groups import SqlGroups
 from commex.adapters.sql.payments import SqlPaymentMethods
 from commex.adapters.sql.ratings import SqlOffers, SqlRatings, SqlReputations
 from commex.domain.errors import Conflict, InvalidInput
@@ -47,6 +49,8 @@ class SqlUnitOfWork:
         self.ratings = SqlRatings(self._conn)
         self.reputations = SqlReputations(self._conn)
         self.payment_methods = SqlPaymentMethods(self._conn)
+        self.groups = SqlGroups(self._conn)
+        self.charges = SqlCharges(self._conn)
         return self
 
     def commit(self) -> None:
