@@ -18,6 +18,7 @@ from commex import __version__
 from commex.api import billing as billing_api
 from commex.api import errors
 from commex.api import groups as groups_api
+from commex.api import payments as payments_api
 from commex.api.errors import error_body, http_error_response
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services
@@ -161,6 +162,7 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_body=MAX_BODY)
     app.include_router(api_router)
+    app.include_router(payments_api.router)
     app.include_router(groups_api.router)
     app.include_router(billing_api.router)
     app.include_router(web_router)
