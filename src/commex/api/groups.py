@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from pydantic import Field, StringConstraints
 
 from commex.api.deps import CallerDep, ServicesDep
@@ -88,16 +88,17 @@ def invite(
     return {"group_id": member.group_id, "account_id": member.account_id, "state": "invited"}
 
 
-@router.post("/groups/{group_id}/membership", response_model=None)
+@router.post("/groups/{group_id}/membership")
 def answer(
     group_id: str, body: MembershipIn, who: CallerDep, services: ServicesDep
-) -> dict[str, Any] | Response:
+) -> dict[str, Any]:
     """Join as a payer (with a pledge) or a non-payer, change that, decline, or leave. After a
-    decline or leave the answer is 204: the group is no longer the caller's to see."""
+    decline or leave the answer is ``{"id", "member": false}``: the group is no longer the
+    caller's to see."""
     view = services.groups.answer(group_id, who.id, body.answer, body.pledge)
     if view is None:
-        return Response(status_code=204)
-    return view.to_dict()
+        return {"id": group_id, "member": False}
+    return view.to_dict() | {"member": True}
 
 
 @router.put("/groups/{group_id}/sponsorships")

@@ -19,6 +19,8 @@ GROUPS: list[tuple[str, str, str]] = [
     ("commex.cli.node", "app", "node"),
     ("commex.cli.devices", "app", "device"),
     ("commex.cli.contracts", "app", "contract"),
+    ("commex.cli.groups", "app", "group"),
+    ("commex.cli.billing", "app", "billing"),
 ]
 # Plural spellings accepted for convenience but not listed in --help.
 HIDDEN = {"auctions"}

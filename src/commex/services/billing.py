@@ -251,7 +251,9 @@ class Billing:
                     "not retried"
                 )
             self._attempt(c.id, at_once=True, retry_key=idempotency_key)
-        return list(self.for_contract(contract_id, payer_id).charges)
+        return [
+            c for c in self.for_contract(contract_id, payer_id).charges if c.payer_id == payer_id
+        ]
 
     def for_contract(self, contract_id: str, viewer_id: str) -> ContractCharges:
         """A contract's charges and payouts, to its parties, its account members and the
