@@ -158,6 +158,32 @@ class ExchangeClient:
         )
         return result
 
+    # -- payment methods (B1): the caller's saved cards --------------------------------------
+
+    def add_card(self, number: str, exp_month: int, exp_year: int, cvc: str) -> dict[str, Any]:
+        """Save a card of the calling recipient; the answer shows its brand and last four
+        digits, never the number."""
+        body = {"number": number, "exp_month": exp_month, "exp_year": exp_year, "cvc": cvc}
+        result: dict[str, Any] = self._call("POST", "/v1/payment-methods", json=body)
+        return result
+
+    def cards(self) -> list[dict[str, Any]]:
+        """The caller's cards, oldest first, the default one marked."""
+        items: list[dict[str, Any]] = self._call("GET", "/v1/payment-methods")["items"]
+        return items
+
+    def remove_card(self, card_id: str) -> list[dict[str, Any]]:
+        """Remove one of the caller's cards; the cards left."""
+        path = f"/v1/payment-methods/{quote(card_id, safe='')}"
+        items: list[dict[str, Any]] = self._call("DELETE", path)["items"]
+        return items
+
+    def default_card(self, card_id: str) -> dict[str, Any]:
+        """Charge the caller on this card from now on."""
+        path = f"/v1/payment-methods/{quote(card_id, safe='')}/default"
+        result: dict[str, Any] = self._call("POST", path)
+        return result
+
     # -- groups (G1-G3) and charges (B2) ------------------------------------------------------
 
     def create_group(

@@ -48,7 +48,7 @@ def test_a_recipient_saves_lists_and_removes_cards(api_any_world):
 @pytest.mark.parametrize(
     ("body", "field", "says"),
     [
-        (card("4242 4242 4242 4241"), "card.number", "ending in 4241 is not a valid card number"),
+        (card("4242 4242 4242 4241"), "card.number", "ending in 4241 has a wrong check digit"),
         (card("4242"), "card.number", "12 to 19 digits, not 4"),
         (card(month=13), "card.exp_month", "from 1 to 12, not 13"),
         (card(month=2, year=2026), "card.exp_month", "expired at the end of 2026-02"),

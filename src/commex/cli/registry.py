@@ -21,6 +21,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("commex.cli.contracts", "app", "contract"),
     ("commex.cli.groups", "app", "group"),
     ("commex.cli.billing", "app", "billing"),
+    ("commex.cli.cards", "app", "card"),
 ]
 # Plural spellings accepted for convenience but not listed in --help.
 HIDDEN = {"auctions"}

@@ -140,8 +140,7 @@ def parse_card_number(number: object) -> str:
         )
     if not luhn_ok(digits):
         raise InvalidInput(
-            f"card.number ending in {digits[-4:]} is not a valid card number "
-            "(its check digit is wrong); check for a mistyped digit",
+            f"card.number ending in {digits[-4:]} has a wrong check digit",
             field="card.number",
         )
     return digits
