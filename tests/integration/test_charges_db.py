@@ -178,3 +178,18 @@ def test_two_servers_racing_to_charge_a_contract_charge_it_once(
     assert gateway.authorized == 1 and len(gateway.captured) == 1
     (charge,) = s.billing.of_payer(ann.id)
     assert charge.status.value == "succeeded"
+
+
+def test_a_card_saved_after_a_missed_attempt_is_charged_on_the_next_run(
+    services: Services, clock: ManualClock, gateway: Counting
+) -> None:
+    s = services
+    ann, _, _, _ = _award(s, clock, group=False)
+    assert s.billing.charge_due().attempted[0].decline_code == "no_payment_method"
+    clock.advance(60)
+    assert s.billing.charge_due().attempted == ()  # not due for a day
+    s.payments.add(ann.id, GOOD, 12, 2031, "123")
+    clock.advance(1)
+    (charged,) = s.billing.charge_due().attempted
+    assert (charged.status.value, charged.attempts) == ("succeeded", 2)
+    assert len(gateway.captured) == 1

@@ -140,7 +140,7 @@ class MemoryCharges:
         if last is None:
             return False
         return any(
-            m.account_id == charge.payer_id and m.created_at > last
+            m.account_id == charge.payer_id and m.is_default and m.created_at > last
             for m in self._s.payment_methods.values()
         )
 

@@ -285,7 +285,7 @@ class ChargeRepository(Protocol):
 
     def due(self, now: datetime, limit: int) -> list[str]:
         """Ids of pending charges an attempt is due for: their retry time has come, their
-        claim has lapsed, or their payer registered a card after their last attempt."""
+        claim has lapsed, or their payer's default card was saved after their last attempt."""
         ...
 
     def add_payout(self, payout: Payout) -> None: ...

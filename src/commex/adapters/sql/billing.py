@@ -146,7 +146,9 @@ class SqlCharges:
     def _card_since_last_attempt(self) -> Any:
         """A card of the payer registered after the charge's last attempt (it is tried at once)."""
         c, p = t.charges.c, t.payment_methods.c
-        return exists().where(and_(p.account_id == c.payer_id, p.created_us > c.last_attempt_us))
+        return exists().where(
+            and_(p.account_id == c.payer_id, p.is_default, p.created_us > c.last_attempt_us)
+        )
 
     def add_payout(self, payout: Payout) -> None:
         self._c.execute(
