@@ -141,4 +141,8 @@ def test_the_document_lists_every_operation_of_the_api() -> None:
         "POST /v1/contracts/{contract_id}/members",
         "POST /v1/contracts/{contract_id}/ratings",
         "POST /v1/devices",
+        "POST /v1/payment-methods",
+        "GET /v1/payment-methods",
+        "DELETE /v1/payment-methods/{method_id}",
+        "POST /v1/payment-methods/{method_id}/default",
     }
