@@ -127,6 +127,16 @@ def test_a_group_of_four_buys_together_pays_its_shares_and_is_rated_for_it(world
     for member in (ann, bob, cat, dan):  # every member sees the contract and is on it
         seen = ok(w.get(f"/v1/contracts/{contract_id}/charges", member))
         assert seen["group_id"] == gid and len(seen["charges"]) == 2
+    provided = ok(w.get(f"/v1/contracts/{contract_id}/charges", seller))["group"]["members"]
+    assert {
+        m["account"]["name"]: (m["state"], [p["name"] for p in m["sponsored_by"]], m["share"])
+        for m in provided
+    } == {
+        "Ann": ("payer", [], "45.01"),
+        "Bob": ("payer", [], "30.00"),
+        "Cat": ("non-payer", ["Ann"], None),
+        "Dan": ("non-payer", ["Ann"], None),
+    }
     members = ok(w.get(f"/v1/contracts/{contract_id}", ann))["members"]
     assert sorted(m["account"] for m in members) == sorted(p.id for p in people.values())
     on_page = ok(w.get(f"/v1/groups/{gid}", dan))["auctions"][0]

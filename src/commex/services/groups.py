@@ -221,6 +221,19 @@ class Groups:
         ceiling = rules.ceiling(group, members)
         return GroupView(group, me, lines, ceiling, tuple(group_auctions), under_way)
 
+    def provided_to(self, group_id: str) -> tuple[Group, tuple[MemberLine, ...]]:
+        """The group and its joined members, each paying or sponsored and by whom, as a
+        contract of the group shows them (G3). For callers that already showed the viewer the
+        contract; the group's own page goes through :meth:`view`."""
+        with self._uow(write=False) as uow:
+            group, members = _group(uow, group_id)
+            sponsors = uow.groups.sponsorships(group.id)
+            ids = {m.account_id for m in members}
+            accounts = uow.accounts.get_many(ids)
+        reps = self._reps.of_many(ids, Role.RECIPIENT)
+        people = {i: party(accounts.get(i), i, Role.RECIPIENT, reps[i]) for i in ids}
+        return group, tuple(_line(m, people, sponsors) for m in members if m.joined)
+
     def invite(self, group_id: str, inviter_id: str, account_id: str) -> GroupMember:
         """The creator invites a recipient account."""
         with self._uow() as uow:

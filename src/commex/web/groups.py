@@ -136,16 +136,17 @@ def charges_context(services: Services, contract_id: str, viewer: Account) -> di
     """What ``_charges.html`` shows on a contract's page: each payer's charge and its status,
     the provider's payouts, and (for a group's contract) every member, paying or sponsored and
     by whom. The contract page includes it as ``{% include "_charges.html" %}``."""
-    found = services.billing.for_contract(contract_id, viewer.id)
-    group = None
-    if found.group_id is not None:
-        try:
-            group = services.groups.view(found.group_id, viewer.id)
-        except CommexError:
-            group = None  # e.g. the provider: it sees the charges, not the group's page
+    found = services.billing.for_contract(contract_id, viewer.id)  # parties and members only
+    group = None if found.group_id is None else services.groups.provided_to(found.group_id)
     names = {c.payer_id for c in found.charges}
     payers = {i: services.exchange.party(i, Role.RECIPIENT) for i in names}
-    return {"charges": found.charges, "payouts": found.payouts, "payers": payers, "group": group}
+    return {
+        "charges": found.charges,
+        "payouts": found.payouts,
+        "payers": payers,
+        "group_name": None if group is None else group[0].name,
+        "provided_to": () if group is None else group[1],
+    }
 
 
 def _act(
