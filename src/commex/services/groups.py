@@ -201,7 +201,7 @@ class Groups:
             accounts = uow.accounts.get_many(ids)
         reps = self._reps.of_many(ids, Role.RECIPIENT)
         people = {i: party(accounts.get(i), i, Role.RECIPIENT, reps[i]) for i in ids}
-        lines = tuple(_line(m, people, sponsors) for m in members)
+        lines = tuple(_line(m, people, sponsors) for m in _ordered(group, members))
         group_auctions = []
         for a in auctions:
             if a is None:
@@ -232,7 +232,8 @@ class Groups:
             accounts = uow.accounts.get_many(ids)
         reps = self._reps.of_many(ids, Role.RECIPIENT)
         people = {i: party(accounts.get(i), i, Role.RECIPIENT, reps[i]) for i in ids}
-        return group, tuple(_line(m, people, sponsors) for m in members if m.joined)
+        joined = [m for m in _ordered(group, members) if m.joined]
+        return group, tuple(_line(m, people, sponsors) for m in joined)
 
     def invite(self, group_id: str, inviter_id: str, account_id: str) -> GroupMember:
         """The creator invites a recipient account."""
@@ -347,6 +348,11 @@ def _under_way(uow: UnitOfWork, group_id: str) -> str | None:
         if auction.status is Status.CLOSED and auction.outcome and auction.outcome.winners:
             return auction.id
     return None
+
+
+def _ordered(group: Group, members: Sequence[GroupMember]) -> list[GroupMember]:
+    """The creator first, then members in the order they were invited."""
+    return sorted(members, key=lambda m: (m.account_id != group.creator_id, m.invited_at))
 
 
 def _line(
