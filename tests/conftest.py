@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,3 +78,44 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         yield url
     finally:
         drop_postgres_database(postgres_server, url)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a real localstripe server (a stateful fake of the Stripe API), started
+    from the venv for the whole session on a free port and stopped at the end."""
+    exe = Path(sys.executable).with_name("localstripe")
+    if not exe.exists():
+        pytest.fail(f"{exe} is missing: install the dev extras (make .venv/.installed-stamp)")
+    port = _free_port()
+    log = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(exe), "--port", str(port), "--from-scratch"], stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"localstripe exited with {proc.returncode}: {log.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"localstripe did not listen on {port}: {log.read_text()}")
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

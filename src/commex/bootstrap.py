@@ -8,16 +8,23 @@ from commex.adapters.clock import RandomIds, SystemClock
 from commex.adapters.events import ChangeHub
 from commex.adapters.memory import MemoryUnitOfWorkFactory
 from commex.adapters.passwords import Argon2Hasher
+from commex.adapters.payments.stripe_gateway import StripeGateway
+from commex.adapters.payments.testgateway import TestGateway
 from commex.adapters.sql.engine import make_engine
 from commex.adapters.sql.migrate import upgrade
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
+from commex.domain.errors import InvalidInput
 from commex.services.auth import Auth
+from commex.services.billing import Billing
 from commex.services.exchange import Exchange
+from commex.services.groups import Groups
+from commex.services.payments import PaymentMethods
 from commex.services.ports import (
     Clock,
     EventPublisher,
     IdGenerator,
     PasswordHasher,
+    PaymentGateway,
     ReputationSource,
     UnitOfWorkFactory,
 )
@@ -37,6 +44,10 @@ class Services:
     hub: ChangeHub
     settings: Settings
     usage: Usage
+    groups: Groups
+    billing: Billing
+    gateway: PaymentGateway
+    payments: PaymentMethods
 
     def shutdown(self) -> None:
         self.exchange.shutdown()
@@ -49,6 +60,7 @@ def _services(
     ids: IdGenerator | None,
     reputations: ReputationSource | None,
     hasher: PasswordHasher | None,
+    gateway: PaymentGateway | None = None,
 ) -> Services:
     clock = clock or SystemClock()
     ids = ids or RandomIds()
@@ -56,8 +68,23 @@ def _services(
     reputations = reputations or TallyReputations(uow, clock)
     exchange = Exchange(uow, clock, ids, reputations, hub)
     auth = Auth(exchange, uow, clock, hasher or Argon2Hasher())
+    groups = Groups(uow, clock, ids, exchange, reputations)
+    gateway = gateway or TestGateway(clock)
+    billing = Billing(uow, clock, ids, gateway)
     ratings = Ratings(uow, clock, ids)
-    return Services(exchange, auth, ratings, hub, settings, Usage(uow, clock, ids))
+    payments = PaymentMethods(uow, clock, ids, gateway)
+    return Services(
+        exchange,
+        auth,
+        ratings,
+        hub,
+        settings,
+        Usage(uow, clock, ids),
+        groups,
+        billing,
+        gateway,
+        payments,
+    )
 
 
 def build_services(
@@ -68,6 +95,7 @@ def build_services(
     reputations: ReputationSource | None = None,
     hasher: PasswordHasher | None = None,
     migrate: bool = True,
+    gateway: PaymentGateway | None = None,
 ) -> Services:
     """The services on the configured database (SQLite by default), migrated to the newest
     schema."""
@@ -76,7 +104,8 @@ def build_services(
     if migrate:
         upgrade(engine)
     uow = SqlUnitOfWorkFactory(engine)
-    return _services(uow, settings, clock, ids, reputations, hasher)
+    gateway = gateway or make_gateway(settings, clock)
+    return _services(uow, settings, clock, ids, reputations, hasher, gateway)
 
 
 def in_memory_services(
@@ -85,10 +114,12 @@ def in_memory_services(
     ids: IdGenerator | None = None,
     reputations: ReputationSource | None = None,
     hasher: PasswordHasher | None = None,
+    gateway: PaymentGateway | None = None,
 ) -> Services:
     """The services held in memory: for tests and experiments without a database."""
     settings = Settings.from_env({})
-    return _services(MemoryUnitOfWorkFactory(), settings, clock, ids, reputations, hasher)
+    uow = MemoryUnitOfWorkFactory()
+    return _services(uow, settings, clock, ids, reputations, hasher, gateway)
 
 
 def build_exchange(
@@ -122,3 +153,16 @@ def in_memory_exchange(
     clock = clock or SystemClock()
     reputations = reputations or TallyReputations(uow, clock)
     return Exchange(uow, clock, ids or RandomIds(), reputations)
+
+
+def make_gateway(settings: Settings, clock: Clock | None = None) -> PaymentGateway:
+    """The payment gateway ``COMMEX_PAYMENT_GATEWAY`` names: the built-in test gateway, or
+    Stripe (or a Stripe-compatible server at ``COMMEX_STRIPE_API_BASE``)."""
+    if settings.payment_gateway == "stripe":
+        if not settings.stripe_api_key:
+            raise InvalidInput(
+                "the stripe payment gateway needs COMMEX_STRIPE_API_KEY",
+                field="COMMEX_STRIPE_API_KEY",
+            )
+        return StripeGateway(settings.stripe_api_key, settings.stripe_api_base, clock=clock)
+    return TestGateway(clock)

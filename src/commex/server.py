@@ -15,7 +15,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commex import __version__
+from commex.api import billing as billing_api
 from commex.api import errors
+from commex.api import groups as groups_api
+from commex.api import payments as payments_api
 from commex.api.contracts import router as contracts_router
 from commex.api.errors import error_body, http_error_response
 from commex.api.routes import router as api_router
@@ -62,6 +65,7 @@ class ClosingScheduler:
                     log.info("closed auction %s", auction.id)
                 for contract in self._services.exchange.start_due():
                     log.info("started contract %s", contract.id)
+                self._services.billing.charge_due()
             except Exception:  # keep closing later auctions whatever one failure was
                 log.exception("closing due auctions failed; retrying")
             self._stop.wait(self._interval)
@@ -160,6 +164,9 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
     app.add_middleware(BodyLimit, max_body=MAX_BODY)
     app.include_router(api_router)
     app.include_router(contracts_router)
+    app.include_router(payments_api.router)
+    app.include_router(groups_api.router)
+    app.include_router(billing_api.router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

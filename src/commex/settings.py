@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from commex.domain.errors import InvalidInput
@@ -13,10 +13,15 @@ from commex.domain.errors import InvalidInput
 @dataclass(frozen=True, slots=True)
 class Settings:
     """``COMMEX_DATABASE_URL`` (a SQLAlchemy URL) or, by default, ``commex.db`` in
-    ``COMMEX_DATA_DIR`` (default ``./.commex``)."""
+    ``COMMEX_DATA_DIR`` (default ``./.commex``). Card payments go through
+    ``COMMEX_PAYMENT_GATEWAY`` (``test``, the default, or ``stripe`` with
+    ``COMMEX_STRIPE_API_KEY`` and optionally ``COMMEX_STRIPE_API_BASE``)."""
 
     data_dir: Path
     database_url: str | None = None
+    payment_gateway: str = "test"
+    stripe_api_key: str | None = field(default=None, repr=False)  # a secret: never printed
+    stripe_api_base: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -29,9 +34,47 @@ class Settings:
                 "postgresql+psycopg://user:password@host/db",
                 field="COMMEX_DATABASE_URL",
             )
-        return cls(data_dir=data_dir, database_url=url)
+        gateway, key, base = _payment_settings(env)
+        return cls(
+            data_dir=data_dir,
+            database_url=url,
+            payment_gateway=gateway,
+            stripe_api_key=key,
+            stripe_api_base=base,
+        )
 
     def url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'commex.db').resolve()}"
+
+
+PAYMENT_GATEWAYS = ("test", "stripe")
+
+
+def _payment_settings(env: Mapping[str, str]) -> tuple[str, str | None, str | None]:
+    """The payment gateway's name, Stripe key and Stripe address, checked."""
+    gateway = (env.get("COMMEX_PAYMENT_GATEWAY") or "test").strip().lower()
+    if gateway not in PAYMENT_GATEWAYS:
+        raise InvalidInput(
+            f"COMMEX_PAYMENT_GATEWAY must be one of {', '.join(PAYMENT_GATEWAYS)}, not {gateway!r}",
+            field="COMMEX_PAYMENT_GATEWAY",
+        )
+    key = (env.get("COMMEX_STRIPE_API_KEY") or "").strip() or None
+    base = (env.get("COMMEX_STRIPE_API_BASE") or "").strip().rstrip("/") or None
+    if gateway == "stripe" and key is None:
+        raise InvalidInput(
+            "COMMEX_PAYMENT_GATEWAY=stripe needs COMMEX_STRIPE_API_KEY (a secret key, sk_...)",
+            field="COMMEX_STRIPE_API_KEY",
+        )
+    if key is not None and not key.startswith(("sk_", "rk_")):
+        raise InvalidInput(
+            "COMMEX_STRIPE_API_KEY must be a secret or restricted key (sk_... or rk_...)",
+            field="COMMEX_STRIPE_API_KEY",
+        )
+    if base is not None and not base.startswith(("http://", "https://")):
+        raise InvalidInput(
+            "COMMEX_STRIPE_API_BASE must be an http(s) address such as http://localhost:8420",
+            field="COMMEX_STRIPE_API_BASE",
+        )
+    return gateway, key, base

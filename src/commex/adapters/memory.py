@@ -14,13 +14,18 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from commex.adapters.memory_billing import MemoryCharges, MemoryGroups
+from commex.adapters.memory_payments import MemoryPaymentMethods
 from commex.adapters.memory_usage import MemoryCapacities, MemoryDeliveries, MemoryUsage
 from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
+from commex.domain.charges import Charge, Payout
 from commex.domain.contracts import Contract, ContractStatus
 from commex.domain.errors import Conflict
+from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member, MemberKind
 from commex.domain.offers import ProcessingOffer
+from commex.domain.payment_methods import PaymentMethod
 from commex.domain.ratings import Rating
 from commex.domain.reputation import NO_RATINGS, PairTally, Reputation, Tally
 from commex.domain.service_level import Delivery
@@ -45,6 +50,13 @@ _TABLES = (
     "sessions_used",
     "deliveries",
     "capacities",
+    "payment_methods",
+    "groups",
+    "group_members",
+    "group_sponsors",
+    "group_auctions",
+    "charges",
+    "payouts",
 )
 
 
@@ -70,6 +82,13 @@ class MemoryStore:
         self.sessions_used: dict[str, UsageSession] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.capacities: dict[str, int] = {}
+        self.payment_methods: dict[str, PaymentMethod] = {}
+        self.groups: dict[str, Group] = {}
+        self.group_members: dict[tuple[str, str], GroupMember] = {}
+        self.group_sponsors: dict[tuple[str, str, str], Sponsorship] = {}
+        self.group_auctions: dict[str, tuple[str, datetime, bool]] = {}
+        self.charges: dict[str, Charge] = {}
+        self.payouts: dict[str, Payout] = {}
 
 
 class _Accounts:
@@ -415,6 +434,9 @@ class MemoryUnitOfWork:
         self.usage = MemoryUsage(store)
         self.deliveries = MemoryDeliveries(store)
         self.capacities = MemoryCapacities(store)
+        self.payment_methods = MemoryPaymentMethods(store)
+        self.groups = MemoryGroups(store)
+        self.charges = MemoryCharges(store)
         self.committed = False
 
     def __enter__(self) -> Self:

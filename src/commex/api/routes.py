@@ -119,8 +119,9 @@ def list_auctions(
 
 @router.get("/auctions/{auction_id}", tags=["auctions"])
 def get_auction(auction_id: str, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
-    """The auction as the caller may see it: sealed bids stay private until the close."""
-    return services.exchange.view(auction_id, who.id).to_dict()
+    """The auction as the caller may see it: sealed bids stay private until the close; a
+    group's auction shows the group and its payers."""
+    return services.groups.with_group(services.exchange.view(auction_id, who.id)).to_dict()
 
 
 @router.post("/auctions/{auction_id}/bids", status_code=201, tags=["auctions"])

@@ -20,6 +20,9 @@ GROUPS: list[tuple[str, str, str]] = [
     ("commex.cli.devices", "app", "device"),
     ("commex.cli.contracts", "app", "contract"),
     ("commex.cli.providers", "app", "provider"),
+    ("commex.cli.groups", "app", "group"),
+    ("commex.cli.billing", "app", "billing"),
+    ("commex.cli.cards", "app", "card"),
 ]
 # Plural spellings accepted for convenience but not listed in --help.
 HIDDEN = {"auctions"}

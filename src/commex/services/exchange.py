@@ -7,7 +7,7 @@ once and takes no bid after its close, whatever runs concurrently.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,8 +122,16 @@ class Exchange:
 
     # -- auctions ---------------------------------------------------------------------------
 
-    def create_auction(self, owner_id: str, request: Mapping[str, Any]) -> Auction:
-        """Open an auction from a request shaped like ``POST /v1/auctions``."""
+    def create_auction(
+        self,
+        owner_id: str,
+        request: Mapping[str, Any],
+        *,
+        on_open: Callable[[UnitOfWork, Auction], None] | None = None,
+    ) -> Auction:
+        """Open an auction from a request shaped like ``POST /v1/auctions``; ``on_open`` writes
+        what belongs with the new auction (a group's link to it) in the same transaction, and
+        may refuse it by raising."""
         draft = parse_auction_request(request)
         with self._uow() as uow:
             owner = account_of(uow, owner_id)
@@ -144,6 +152,8 @@ class Exchange:
                     uow, owner.id, auction.terms, auction.quantity, f"auction {auction.title!r}"
                 )
             uow.auctions.add(auction)
+            if on_open is not None:
+                on_open(uow, auction)
             uow.commit()
         return auction
 

@@ -15,10 +15,15 @@ from typing import Protocol
 
 from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Status
+from commex.domain.billing import GatewayCharge, GatewayRefund, StoredCard
+from commex.domain.charges import Charge, Payout
 from commex.domain.contracts import Contract
 from commex.domain.events import Event
+from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member
+from commex.domain.money import Money
 from commex.domain.offers import ProcessingOffer
+from commex.domain.payment_methods import PaymentMethod
 from commex.domain.ratings import Rating
 from commex.domain.reputation import PairTally, Reputation, Tally
 from commex.domain.service_level import Delivery, ServiceLevel
@@ -278,6 +283,87 @@ class ContractRepository(Protocol):
         ...
 
 
+class GroupRepository(Protocol):
+    """Groups of recipients, their members and sponsorships, and the auctions they run."""
+
+    def add(self, group: Group) -> None: ...
+
+    def get(self, group_id: str) -> Group | None: ...
+
+    def lock(self, group_id: str) -> None:
+        """Hold the group's row lock until the unit of work ends (serialises membership changes
+        with the opening of the group's auction)."""
+        ...
+
+    def of_account(self, account_id: str, limit: int) -> list[Group]:
+        """Groups the account is in or invited to, newest first."""
+        ...
+
+    def members(self, group_id: str) -> list[GroupMember]: ...
+
+    def put_member(self, member: GroupMember) -> None:
+        """Add the member, or replace its row."""
+        ...
+
+    def remove_member(self, group_id: str, account_id: str) -> None: ...
+
+    def sponsorships(self, group_id: str) -> list[Sponsorship]: ...
+
+    def set_sponsorships(self, group_id: str, payer_id: str, rows: Sequence[Sponsorship]) -> None:
+        """Replace the payer's sponsorships in the group with ``rows``."""
+        ...
+
+    def drop_sponsorships(self, group_id: str, account_id: str) -> None:
+        """Remove every sponsorship naming the account, as payer or as sponsored."""
+        ...
+
+    def link_auction(self, group_id: str, auction_id: str, now: datetime) -> None: ...
+
+    def group_of_auction(self, auction_id: str) -> str | None: ...
+
+    def unsettled_auctions(self, group_id: str) -> list[str]:
+        """The group's auctions not yet settled (charged, or ended without a winner)."""
+        ...
+
+    def auctions_of(self, group_id: str) -> list[str]:
+        """Every auction of the group, newest first."""
+        ...
+
+    def settle_auction(self, auction_id: str) -> None: ...
+
+
+class ChargeRepository(Protocol):
+    """Charges of contracts, and the providers' payouts."""
+
+    def add_many(self, charges: Sequence[Charge]) -> None: ...
+
+    def get(self, charge_id: str) -> Charge | None: ...
+
+    def swap(self, old: Charge, new: Charge) -> bool:
+        """Write ``new`` only if the stored charge is still ``old`` (same version): an atomic
+        conditional update; False when another writer got there first."""
+        ...
+
+    def for_contract(self, contract_id: str) -> list[Charge]: ...
+
+    def of_payer(self, payer_id: str, limit: int) -> list[Charge]:
+        """The payer's charges, newest first."""
+        ...
+
+    def uncharged_contracts(self, limit: int) -> list[Contract]:
+        """Awarded or active contracts that have no charges yet, oldest first."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        """Ids of pending charges an attempt is due for: their retry time has come, their
+        claim has lapsed, or their payer's default card was saved after their last attempt."""
+        ...
+
+    def add_payout(self, payout: Payout) -> None: ...
+
+    def payouts_for_contract(self, contract_id: str) -> list[Payout]: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def accounts(self) -> AccountRepository: ...
@@ -321,6 +407,15 @@ class UnitOfWork(Protocol):
     @property
     def capacities(self) -> CapacityRepository: ...
 
+    @property
+    def groups(self) -> GroupRepository: ...
+
+    @property
+    def charges(self) -> ChargeRepository: ...
+
+    @property
+    def payment_methods(self) -> PaymentMethodRepository: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(
@@ -362,4 +457,56 @@ class PasswordHasher(Protocol):
 class EventPublisher(Protocol):
     def publish(self, events: Sequence[Event]) -> None:
         """Tell listeners (live pages, schedulers) what happened, after the commit."""
+        ...
+
+
+class PaymentGateway(Protocol):
+    """A card processor (B1, B2): the built-in test gateway or a Stripe-compatible one.
+
+    Declines and gateway errors are results (:class:`GatewayCharge`), not exceptions; an unknown
+    token or charge id raises NotFound, a bad card at tokenization InvalidInput. A call repeated
+    with the same idempotency key returns the first answer and never charges twice; the same key
+    with a different request raises Conflict.
+    """
+
+    name: str  # "test" or "stripe"
+
+    def tokenize(self, number: str, exp_month: int, exp_year: int, cvc: str) -> StoredCard:
+        """Hand the card to the processor and return its token; the number goes no further."""
+        ...
+
+    def authorize(
+        self, card_token: str, amount: Money, idempotency_key: str, description: str
+    ) -> GatewayCharge:
+        """Reserve ``amount`` on the card, to be captured later."""
+        ...
+
+    def capture(self, charge_id: str, idempotency_key: str) -> GatewayCharge:
+        """Take the money an authorization reserved."""
+        ...
+
+    def refund(self, charge_id: str, amount: Money, idempotency_key: str) -> GatewayRefund:
+        """Give back ``amount`` (at most what was captured and not yet refunded)."""
+        ...
+
+
+class PaymentMethodRepository(Protocol):
+    """Recipients' saved cards (tokens, never numbers)."""
+
+    def add(self, method: PaymentMethod) -> None: ...
+
+    def get(self, method_id: str) -> PaymentMethod | None: ...
+
+    def of_account(self, account_id: str) -> list[PaymentMethod]:
+        """The account's cards, oldest first."""
+        ...
+
+    def default_of(self, account_id: str) -> PaymentMethod | None:
+        """The card the account is charged on, if it has one."""
+        ...
+
+    def remove(self, method_id: str) -> None: ...
+
+    def set_default(self, account_id: str, method_id: str | None) -> None:
+        """Make ``method_id`` the account's only default card (None: no default)."""
         ...

@@ -81,6 +81,7 @@ class AuctionView:
     ranking_rule: str
     viewer_is_owner: bool
     leader: Party | None = None
+    group: Mapping[str, Any] | None = None  # the group that buys through the auction, if any
 
     def to_dict(self) -> dict[str, Any]:
         a = self.auction
@@ -119,6 +120,8 @@ class AuctionView:
             out["outcome"] = outcome_dict(a.outcome)
         if a.cancel_reason is not None:
             out["cancel_reason"] = a.cancel_reason
+        if self.group is not None:
+            out["group"] = dict(self.group)
         return out
 
 

@@ -28,6 +28,7 @@ from commex.services.exchange import Exchange
 from commex.services.usage import Caller
 from commex.services.views import Party, party, seconds_text
 from commex.web.forms import input_of, member_choice, rating_answer
+from commex.web.groups import charges_context
 from commex.web.render import PageRoute, render
 from commex.web.session import Checked, LoggedIn, services_of
 
@@ -264,6 +265,7 @@ def _page(
         "usage_problem": "",
         "usage_values": {},
     }
+    context.update(charges_context(services, contract.id, viewer))
     context.update(extra)
     return render(request, "contract.html", context, status)
 

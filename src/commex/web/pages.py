@@ -158,7 +158,7 @@ def _auction_context(
 ) -> dict[str, Any]:
     exchange = services_of(request).exchange
     viewer_id = viewer.account.id if viewer is not None else None
-    view = exchange.view(auction_id, viewer_id)
+    view = services_of(request).groups.with_group(exchange.view(auction_id, viewer_id))
     placed = request.query_params.get("placed", "")
     limit = request.query_params.get("limit", "")
     return {

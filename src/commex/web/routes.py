@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from commex.web import accounts, contracts, devices, live, pages
+from commex.web import accounts, contracts, devices, groups, live, pages, payments
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
@@ -12,3 +12,5 @@ router.include_router(live.router)
 router.include_router(accounts.router)
 router.include_router(contracts.router)
 router.include_router(devices.router)
+router.include_router(payments.router)
+router.include_router(groups.router)

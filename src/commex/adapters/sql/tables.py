@@ -239,3 +239,100 @@ capacities = Table(
     Column("capacity_bps", BigInteger, nullable=False),
     Column("updated_us", BigInteger, nullable=False),
 )
+
+# -- payment methods (B1): gateway tokens, never card numbers ------------------------------------
+
+payment_methods = Table(
+    "payment_methods",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("gateway", String(16), nullable=False),
+    Column("token", String(255), nullable=False),
+    Column("brand", String(16), nullable=False),
+    Column("last4", String(4), nullable=False),
+    Column("exp_month", Integer, nullable=False),
+    Column("exp_year", Integer, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+# -- groups and charges (G1-G3, B2) ------------------------------------------------------------
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("split_rule", String(16), nullable=False),
+    Column("creator_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", String(40), ForeignKey("groups.id"), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+    Column("state", String(12), nullable=False),
+    Column("pledge_minor", BigInteger, nullable=True),
+    Column("invited_us", BigInteger, nullable=False),
+    Column("joined_us", BigInteger, nullable=True),
+    Index("ix_group_members_account", "account_id"),
+)
+
+group_sponsors = Table(
+    "group_sponsors",
+    metadata,
+    Column("group_id", String(40), ForeignKey("groups.id"), primary_key=True),
+    Column("payer_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+    Column("sponsored_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+)
+
+group_auctions = Table(
+    "group_auctions",
+    metadata,
+    Column("auction_id", String(40), ForeignKey("auctions.id"), primary_key=True),
+    Column("group_id", String(40), ForeignKey("groups.id"), nullable=False, index=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("settled", Boolean, nullable=False),
+)
+
+charges = Table(
+    "charges",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("contract_id", String(40), ForeignKey("contracts.id"), nullable=False),
+    Column("payer_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("provider_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("group_id", String(40), nullable=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("declines", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("next_attempt_us", BigInteger, nullable=False),
+    Column("claimed_until_us", BigInteger, nullable=True),
+    Column("last_attempt_us", BigInteger, nullable=True),
+    Column("gateway_charge_id", String(100), nullable=True),
+    Column("decline_code", String(60), nullable=True),
+    Column("message", String(300), nullable=True),
+    Column("retry_key", String(128), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    UniqueConstraint("contract_id", "payer_id", name="uq_charges_contract_payer"),
+    Index("ix_charges_status_next", "status", "next_attempt_us"),
+)
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("charge_id", String(40), ForeignKey("charges.id"), nullable=False, unique=True),
+    Column("provider_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)

@@ -14,8 +14,11 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from commex.adapters.sql.accounts import SqlAccounts, SqlCredentials, SqlIdempotency
 from commex.adapters.sql.auctions import SqlAuctions, SqlBids
+from commex.adapters.sql.billing import SqlCharges
 from commex.adapters.sql.contracts import SqlContracts, SqlDevices, SqlMembers
 from commex.adapters.sql.engine import BEGIN_MODE, is_sqlite
+from commex.adapters.sql.groups import SqlGroups
+from commex.adapters.sql.payments import SqlPaymentMethods
 from commex.adapters.sql.ratings import SqlOffers, SqlRatings, SqlReputations
 from commex.adapters.sql.usage import SqlCapacities, SqlDeliveries, SqlUsage
 from commex.domain.errors import Conflict, InvalidInput
@@ -49,6 +52,9 @@ class SqlUnitOfWork:
         self.usage = SqlUsage(self._conn)
         self.deliveries = SqlDeliveries(self._conn)
         self.capacities = SqlCapacities(self._conn)
+        self.payment_methods = SqlPaymentMethods(self._conn)
+        self.groups = SqlGroups(self._conn)
+        self.charges = SqlCharges(self._conn)
         return self
 
     def commit(self) -> None:

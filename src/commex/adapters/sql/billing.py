@@ -1,0 +1,182 @@
+"""Charges of contracts and providers' payouts. A charge's attempt is claimed, and its outcome
+stored, by a conditional update on its version, so two processes never both own an attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, exists, or_, select, update
+
+from commex.adapters.sql import tables as t
+from commex.adapters.sql.contracts import _contract as contract_of_row
+from commex.domain.charges import Charge, ChargeStatus, Payout
+from commex.domain.contracts import Contract
+from commex.domain.money import Money
+from commex.domain.time import from_micros, to_micros
+
+
+def _opt_us(moment: datetime | None) -> int | None:
+    return None if moment is None else to_micros(moment)
+
+
+def _opt_time(micros: int | None) -> datetime | None:
+    return None if micros is None else from_micros(micros)
+
+
+def _charge(r: Row[Any]) -> Charge:
+    return Charge(
+        id=r.id,
+        contract_id=r.contract_id,
+        payer_id=r.payer_id,
+        provider_id=r.provider_id,
+        amount=Money.from_minor(r.amount_minor, r.currency),
+        status=ChargeStatus(r.status),
+        created_at=from_micros(r.created_us),
+        next_attempt_at=from_micros(r.next_attempt_us),
+        group_id=r.group_id,
+        attempts=r.attempts,
+        declines=r.declines,
+        errors=r.errors,
+        claimed_until=_opt_time(r.claimed_until_us),
+        last_attempt_at=_opt_time(r.last_attempt_us),
+        gateway_charge_id=r.gateway_charge_id,
+        decline_code=r.decline_code,
+        message=r.message,
+        retry_key=r.retry_key,
+        version=r.version,
+    )
+
+
+def _state(c: Charge) -> dict[str, Any]:
+    """The columns an attempt changes."""
+    return {
+        "status": c.status.value,
+        "attempts": c.attempts,
+        "declines": c.declines,
+        "errors": c.errors,
+        "next_attempt_us": to_micros(c.next_attempt_at),
+        "claimed_until_us": _opt_us(c.claimed_until),
+        "last_attempt_us": _opt_us(c.last_attempt_at),
+        "gateway_charge_id": c.gateway_charge_id,
+        "decline_code": c.decline_code,
+        "message": None if c.message is None else c.message[:300],
+        "retry_key": c.retry_key,
+    }
+
+
+class SqlCharges:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add_many(self, charges: Sequence[Charge]) -> None:
+        if not charges:
+            return
+        self._c.execute(
+            t.charges.insert(),
+            [
+                {
+                    "id": c.id,
+                    "contract_id": c.contract_id,
+                    "payer_id": c.payer_id,
+                    "provider_id": c.provider_id,
+                    "group_id": c.group_id,
+                    "amount_minor": c.amount.to_minor(),
+                    "currency": c.amount.currency,
+                    "created_us": to_micros(c.created_at),
+                    "version": c.version,
+                    **_state(c),
+                }
+                for c in charges
+            ],
+        )
+
+    def get(self, charge_id: str) -> Charge | None:
+        r = self._c.execute(select(t.charges).where(t.charges.c.id == charge_id)).first()
+        return None if r is None else _charge(r)
+
+    def swap(self, old: Charge, new: Charge) -> bool:
+        c = t.charges.c
+        done = self._c.execute(
+            update(t.charges)
+            .where(and_(c.id == old.id, c.version == old.version))
+            .values(version=old.version + 1, **_state(new))
+        )
+        return done.rowcount == 1
+
+    def for_contract(self, contract_id: str) -> list[Charge]:
+        c = t.charges.c
+        q = select(t.charges).where(c.contract_id == contract_id).order_by(c.created_us, c.id)
+        return [_charge(r) for r in self._c.execute(q)]
+
+    def of_payer(self, payer_id: str, limit: int) -> list[Charge]:
+        c = t.charges.c
+        q = select(t.charges).where(c.payer_id == payer_id)
+        return [_charge(r) for r in self._c.execute(q.order_by(c.created_us.desc()).limit(limit))]
+
+    def uncharged_contracts(self, limit: int) -> list[Contract]:
+        k, c = t.contracts.c, t.charges.c
+        charged = exists().where(c.contract_id == k.id)
+        q = (
+            select(t.contracts)
+            .where(and_(k.status.in_(("awarded", "active")), ~charged))
+            .order_by(k.created_us, k.id)
+            .limit(limit)
+        )
+        return [contract_of_row(r) for r in self._c.execute(q)]
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        c = t.charges.c
+        at = to_micros(now)
+        unclaimed = c.claimed_until_us.is_(None)
+        ready = or_(
+            and_(unclaimed, c.next_attempt_us <= at),
+            c.claimed_until_us <= at,
+            and_(unclaimed, self._card_since_last_attempt()),
+        )
+        q = (
+            select(c.id)
+            .where(and_(c.status == ChargeStatus.PENDING.value, ready))
+            .order_by(c.next_attempt_us, c.id)
+            .limit(limit)
+        )
+        return [r.id for r in self._c.execute(q)]
+
+    def _card_since_last_attempt(self) -> Any:
+        """A card of the payer registered after the charge's last attempt (it is tried at once)."""
+        c, p = t.charges.c, t.payment_methods.c
+        return exists().where(
+            and_(p.account_id == c.payer_id, p.is_default, p.created_us > c.last_attempt_us)
+        )
+
+    def add_payout(self, payout: Payout) -> None:
+        self._c.execute(
+            t.payouts.insert().values(
+                id=payout.id,
+                charge_id=payout.charge_id,
+                provider_id=payout.provider_id,
+                amount_minor=payout.amount.to_minor(),
+                currency=payout.amount.currency,
+                created_us=to_micros(payout.created_at),
+            )
+        )
+
+    def payouts_for_contract(self, contract_id: str) -> list[Payout]:
+        p, c = t.payouts.c, t.charges.c
+        q = (
+            select(t.payouts)
+            .join(t.charges, c.id == p.charge_id)
+            .where(c.contract_id == contract_id)
+            .order_by(p.created_us, p.id)
+        )
+        return [
+            Payout(
+                r.id,
+                r.charge_id,
+                r.provider_id,
+                Money.from_minor(r.amount_minor, r.currency),
+                from_micros(r.created_us),
+            )
+            for r in self._c.execute(q)
+        ]

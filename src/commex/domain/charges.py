@@ -1,0 +1,224 @@
+"""Charges of awarded contracts, their retries, payouts and the payment rating (B2, R2).
+
+A contract is charged at award: one charge per payer (the contract's recipient, or each payer of
+a group by its share). A charge is tried against the payer's card; every attempt has its own
+number, and the gateway's idempotency key is the charge id and that number, so an attempt that
+is repeated (a crash, two servers, a double click) can never charge twice. A decline, or a payer
+without a card, is retried :data:`RETRY_AFTER` later (sooner once the payer registers a card),
+:data:`MAX_DECLINES` times in all; a gateway error is retried :data:`ERROR_RETRY_AFTER` later
+and does not count as a decline, up to :data:`MAX_ERRORS`. A charge that succeeds records a
+positive payment rating of the payer, and one declined for the last time a negative one.
+
+The exchange takes no fee yet: a provider's payout is the whole charge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from commex.domain.billing import ChargeOutcome
+from commex.domain.contracts import Contract
+from commex.domain.money import Money
+from commex.domain.ratings import RatedRole, Rating
+
+MAX_DECLINES = 3
+RETRY_AFTER = timedelta(hours=24)
+MAX_ERRORS = 10
+ERROR_RETRY_AFTER = timedelta(minutes=15)
+CLAIM_LEASE = timedelta(minutes=5)
+NO_CARD = "no_payment_method"
+_NO_CARD_MESSAGE = "No card is registered: add one under your cards and it is tried at once."
+
+
+class ChargeStatus(StrEnum):
+    """Pending until an attempt succeeds, or the last decline or error ends it."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """One payer's charge for one contract, as stored (never any card data).
+
+    ``version`` changes with every write, so an attempt is claimed, and its outcome stored, only
+    by a write that saw the charge as it is (an atomic conditional update).
+    """
+
+    id: str
+    contract_id: str
+    payer_id: str
+    provider_id: str
+    amount: Money
+    status: ChargeStatus
+    created_at: datetime
+    next_attempt_at: datetime
+    group_id: str | None = None
+    attempts: int = 0
+    declines: int = 0
+    errors: int = 0
+    claimed_until: datetime | None = None
+    last_attempt_at: datetime | None = None
+    gateway_charge_id: str | None = None
+    decline_code: str | None = None
+    message: str | None = None
+    retry_key: str | None = None
+    version: int = 0
+
+    @property
+    def idempotency_key(self) -> str:
+        """The gateway's key for the current attempt: the same attempt always sends the same
+        key, so the gateway charges it at most once."""
+        return f"{self.id}-attempt-{self.attempts}"
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    """What the provider is owed for a succeeded charge: all of it (no fee yet)."""
+
+    id: str
+    charge_id: str
+    provider_id: str
+    amount: Money
+    created_at: datetime
+
+
+def charges_for(
+    contract: Contract,
+    shares: Mapping[str, Money] | None,
+    group_id: str | None,
+    new_id: Callable[[], str],
+    now: datetime,
+) -> list[Charge]:
+    """The charges of a just-awarded contract: its recipient pays the price, or each payer of
+    its group pays its share (``shares``, which sum to the price)."""
+    owed = shares if shares is not None else {contract.recipient_id: contract.price}
+    return [
+        Charge(
+            id=new_id(),
+            contract_id=contract.id,
+            payer_id=payer,
+            provider_id=contract.provider_id,
+            amount=amount,
+            status=ChargeStatus.PENDING,
+            created_at=now,
+            next_attempt_at=now,
+            group_id=group_id,
+        )
+        for payer, amount in owed.items()
+        if amount.amount > 0
+    ]
+
+
+def claim(charge: Charge, now: datetime, *, at_once: bool = False) -> Charge | None:
+    """The charge with an attempt claimed for :data:`CLAIM_LEASE`, or None when no attempt is
+    due. An attempt whose claim lapsed (its process died) is claimed again under its own
+    number, so its retry reuses its idempotency key; otherwise a new attempt is numbered.
+    ``at_once`` tries a pending charge before its retry time (the payer asked, or added a card)."""
+    if charge.status is not ChargeStatus.PENDING:
+        return None
+    if charge.claimed_until is not None:
+        if charge.claimed_until > now:
+            return None  # another process is trying it right now
+        return replace(charge, claimed_until=now + CLAIM_LEASE)
+    if charge.next_attempt_at > now and not at_once:
+        return None
+    return replace(
+        charge, attempts=charge.attempts + 1, claimed_until=now + CLAIM_LEASE, last_attempt_at=now
+    )
+
+
+def settle(
+    charge: Charge,
+    outcome: ChargeOutcome | None,
+    gateway_charge_id: str | None,
+    code: str | None,
+    message: str | None,
+    now: datetime,
+) -> Charge:
+    """The charge after its claimed attempt: ``outcome`` None means the payer had no card,
+    which is given the same grace as a decline."""
+    done = replace(charge, claimed_until=None, gateway_charge_id=gateway_charge_id)
+    if outcome is ChargeOutcome.SUCCEEDED:
+        return replace(
+            done, status=ChargeStatus.SUCCEEDED, decline_code=None, message=message or None
+        )
+    if outcome is ChargeOutcome.FAILED:
+        errors = charge.errors + 1
+        status = ChargeStatus.FAILED if errors >= MAX_ERRORS else ChargeStatus.PENDING
+        return replace(
+            done,
+            status=status,
+            errors=errors,
+            decline_code=code,
+            message=message,
+            next_attempt_at=now + ERROR_RETRY_AFTER,
+        )
+    declines = charge.declines + 1
+    status = ChargeStatus.DECLINED if declines >= MAX_DECLINES else ChargeStatus.PENDING
+    return replace(
+        done,
+        status=status,
+        declines=declines,
+        decline_code=code if outcome is not None else NO_CARD,
+        message=message if outcome is not None else _NO_CARD_MESSAGE,
+        next_attempt_at=now + RETRY_AFTER,
+    )
+
+
+def unanswered(charge: Charge, message: str, now: datetime) -> Charge:
+    """The charge after its attempt got no answer (a timeout, a crash of the gateway's
+    client): the money may or may not have moved, so the same attempt, with the same key, is
+    tried again :data:`ERROR_RETRY_AFTER` later, and the gateway answers it once."""
+    errors = charge.errors + 1
+    final = errors >= MAX_ERRORS
+    return replace(
+        charge,
+        status=ChargeStatus.FAILED if final else ChargeStatus.PENDING,
+        errors=errors,
+        claimed_until=None if final else now + ERROR_RETRY_AFTER,
+        next_attempt_at=now + ERROR_RETRY_AFTER,
+        decline_code="gateway_unavailable",
+        message=message,
+    )
+
+
+def payment_rating(
+    charge: Charge, provider_account_id: str, rating_id: str, now: datetime
+) -> Rating | None:
+    """The recipient rating a settled charge records by itself (R2): positive when it
+    succeeded, negative when it was declined for the last time; none otherwise (a gateway
+    failure is not the payer's doing)."""
+    if charge.status is ChargeStatus.SUCCEEDED:
+        satisfied = True
+        comment = f"paid {charge.amount.display()}"
+    elif charge.status is ChargeStatus.DECLINED:
+        satisfied = False
+        comment = f"{charge.amount.display()} declined after {charge.declines} attempts"
+    else:
+        return None
+    return Rating(
+        id=rating_id,
+        contract_id=charge.contract_id,
+        rated_id=charge.payer_id,
+        rated_role=RatedRole.RECIPIENT,
+        rater_key=f"payment:{charge.payer_id}",
+        rater_account_id=provider_account_id,
+        device_id=None,
+        satisfied=satisfied,
+        score=None,
+        comment=comment,
+        created_at=now,
+    )
+
+
+def payout_for(charge: Charge, payout_id: str, now: datetime) -> Payout | None:
+    """The provider's payout of a succeeded charge (the exchange takes no fee yet)."""
+    if charge.status is not ChargeStatus.SUCCEEDED:
+        return None
+    return Payout(payout_id, charge.id, charge.provider_id, charge.amount, now)

@@ -1,0 +1,122 @@
+"""Group pages as a browser without JavaScript sees them: forming a group, joining, sponsoring,
+opening its auction, the group on the auction's page, the shares and charges after the award,
+the charges section of a contract, refusals in the services' words, CSRF and escaping."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from commex.adapters.clock import ManualClock
+from commex.adapters.passwords import Argon2Hasher
+from commex.bootstrap import Services, in_memory_services
+from commex.server import create_server
+from commex.web.groups import charges_context
+from commex.web.render import templates
+
+PASSWORD = "correct horse battery"
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Town:
+    services: Services
+    clock: ManualClock
+    app: FastAPI
+
+    def person(self, name: str, *roles: str) -> tuple[TestClient, str]:
+        reg = self.services.auth.register(name, list(roles), PASSWORD)
+        client = TestClient(self.app, follow_redirects=False)
+        answer = client.post("/login", data={"name": name, "password": PASSWORD})
+        assert answer.status_code == 303
+        return client, reg.account.id
+
+
+@pytest.fixture
+def town() -> Iterator[Town]:
+    clock = ManualClock(START)
+    services = in_memory_services(clock=clock, hasher=Argon2Hasher(time_cost=1, memory_kib=1024))
+    yield Town(services, clock, create_server(services, scheduler=False))
+    services.shutdown()
+
+
+def csrf_of(client: TestClient) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/groups").text)
+    assert found
+    return found.group(1)
+
+
+def post(client: TestClient, path: str, **fields: object) -> object:
+    return client.post(path, data={"csrf": csrf_of(client), **fields})
+
+
+def test_a_group_forms_buys_and_shows_its_shares_on_the_pages(town: Town) -> None:
+    ann, ann_id = town.person("Ann <b>", "recipient")
+    bob, bob_id = town.person("Bob", "recipient")
+    cat, cat_id = town.person("Cat", "recipient")
+    formed = post(ann, "/groups", name="Quay <Flats>", currency="eur", pledge="60.00")
+    assert formed.status_code == 303
+    path = formed.headers["location"].split("?")[0]
+    page = ann.get(path).text
+    assert "Quay &lt;Flats&gt;" in page and "<Flats>" not in page and "in proportion" in page
+    for who_id in (bob_id, cat_id):
+        assert post(ann, f"{path}/invitations", account_id=who_id).status_code == 303
+    assert post(bob, f"{path}/membership", answer="payer", pledge="40.00").status_code == 303
+    assert post(cat, f"{path}/membership", answer="non-payer", pledge="").status_code == 303
+    assert "unsponsored" in cat.get(path).text
+    assert post(ann, f"{path}/sponsorships", sponsored=[cat_id]).status_code == 303
+    cat_page = cat.get(path).text
+    assert "sponsored by Ann &lt;b&gt;" in cat_page and "100.00 EUR" in cat_page
+
+    refused = post(ann, f"{path}/auctions", title="Flat voice", duration="1000",
+                   closes_in="1", ceiling="100.01")  # fmt: skip
+    assert refused.status_code == 422
+    assert "above what the payers pledged, 100.00 EUR" in refused.text
+    opened = post(ann, f"{path}/auctions", title="Flat voice", duration="1000", closes_in="1")
+    assert opened.status_code == 303
+    (auction_id,) = re.findall(r'href="/auctions/(auc_[0-9a-f]+)"', ann.get(path).text)
+    seller, seller_id = town.person("Northwind", "provider")
+    auction_page = seller.get(f"/auctions/{auction_id}").text
+    assert "Bought by the group Quay &lt;Flats&gt;" in auction_page
+    assert 'pledged <span class="money">60.00 EUR' in auction_page
+    frozen = post(bob, f"{path}/membership", answer="payer", pledge="10.00")
+    assert frozen.status_code == 409 and "is under way" in frozen.text
+
+    town.services.payments.add(ann_id, "4242424242424242", 12, 2030, "123")
+    town.services.payments.add(bob_id, "4000000000000002", 12, 2030, "123")
+    town.services.exchange.place_bid(auction_id, seller_id, "50.00")
+    town.clock.advance(2 * 3600)
+    town.services.exchange.close_due()
+    town.services.billing.charge_due()
+    shares = re.sub(r"\s+", " ", cat.get(path).text)
+    assert 'Ann &lt;b&gt;</span> pays <span class="money">30.00 EUR</span>' in shares
+    assert "(succeeded)" in shares and "(pending)" in shares  # Bob's card was declined
+
+    (contract,) = town.services.exchange.contracts_of(seller_id)
+    viewer = town.services.exchange.account(cat_id)
+    context = charges_context(town.services, contract.id, viewer)
+    html = templates.get_template("_charges.html").render(
+        context | {"when": lambda t: t.isoformat()}
+    )
+    text = re.sub(r"\s+", " ", html)
+    assert "Cat</span>: sponsored by Ann &lt;b&gt;" in text
+    assert "Your card was declined." in text and "30.00 EUR" in text
+    assert "the exchange takes no fee" in text
+
+
+def test_group_pages_are_for_members_and_forms_need_their_csrf(town: Town) -> None:
+    ann, _ = town.person("Ann", "recipient")
+    eve, _ = town.person("Eve", "recipient")
+    formed = post(ann, "/groups", name="Quiet", currency="EUR")
+    path = formed.headers["location"].split("?")[0]
+    assert eve.get(path).status_code == 404
+    forged = ann.post(f"{path}/invitations", data={"account_id": "acc_x"})
+    assert forged.status_code == 403
+    bad = post(ann, "/groups", name="X", currency="EUR", split_rule="random")
+    assert bad.status_code == 422 and "split_rule must be" in bad.text

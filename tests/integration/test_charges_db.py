@@ -1,0 +1,195 @@
+"""Charges and payouts on SQLite and PostgreSQL, through the built-in test gateway and through
+the Stripe adapter on localstripe: a group's shares charged and paid out, a decline that ends in
+a negative payment rating, and two server processes (each with its own engine) racing to charge
+the same contract, which the gateway sees charged once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from commex.adapters.clock import ManualClock
+from commex.adapters.passwords import Argon2Hasher
+from commex.adapters.payments.stripe_gateway import StripeGateway
+from commex.adapters.payments.testgateway import TestGateway
+from commex.bootstrap import Services, build_services
+from commex.domain.accounts import Role
+from commex.domain.billing import ChargeOutcome
+from commex.domain.charges import MAX_DECLINES, RETRY_AFTER
+from commex.settings import Settings
+
+T0 = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
+GOOD = "4242424242424242"
+DECLINES_AT_CHARGE = "4000000000000341"  # saved fine by both gateways, declined at the charge
+
+
+class Counting:
+    """A gateway wrapper that counts authorizations and the charges actually captured."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.authorized = 0
+        self.captured: set[str] = set()
+        self.gate = threading.Event()
+        self.gate.set()
+        self._lock = threading.Lock()
+
+    def tokenize(self, *args: Any) -> Any:
+        return self.inner.tokenize(*args)
+
+    def authorize(self, *args: Any) -> Any:
+        with self._lock:
+            self.authorized += 1
+        self.gate.wait(10)
+        return self.inner.authorize(*args)
+
+    def capture(self, charge_id: str, key: str) -> Any:
+        answer = self.inner.capture(charge_id, key)
+        if answer.outcome is ChargeOutcome.SUCCEEDED:
+            with self._lock:
+                self.captured.add(charge_id)
+        return answer
+
+    def refund(self, *args: Any) -> Any:
+        return self.inner.refund(*args)
+
+
+@pytest.fixture(params=["test", "stripe"])
+def gateway(request: pytest.FixtureRequest, clock: ManualClock) -> Counting:
+    if request.param == "test":
+        return Counting(TestGateway(clock))
+    return Counting(StripeGateway("sk_test_commex", request.getfixturevalue("localstripe_url")))
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+def _services(url: str, clock: ManualClock, gateway: Counting) -> Services:
+    hasher = Argon2Hasher(time_cost=1, memory_kib=1024)
+    return build_services(Settings(Path("."), url), clock=clock, hasher=hasher, gateway=gateway)
+
+
+@pytest.fixture
+def services(database_url: str, clock: ManualClock, gateway: Counting) -> Iterator[Services]:
+    s = _services(database_url, clock, gateway)
+    try:
+        yield s
+    finally:
+        s.shutdown()
+
+
+def _award(s: Services, clock: ManualClock, *, group: bool, price: str = "50.00") -> Any:
+    """A reverse auction (a group's of Ann 60 + Bob 40, or Ann's alone) won at ``price``."""
+    ann = s.auth.register("Ann", ["recipient"]).account
+    bob = s.auth.register("Bob", ["recipient"]).account
+    seller = s.auth.register("Seller", ["provider"]).account
+    body = {
+        "format": "first-price", "title": "Voice", "terms": {"service": "voice", "duration_s": 60},
+        "closes_at": (clock.now() + timedelta(hours=1)).isoformat(),
+    }  # fmt: skip
+    if group:
+        view = s.groups.create(ann.id, "Flats", "EUR", None, "60.00")
+        s.groups.invite(view.group.id, ann.id, bob.id)
+        clock.advance(1)
+        s.groups.answer(view.group.id, bob.id, "payer", "40.00")
+        auction = s.groups.open_auction(view.group.id, ann.id, body)
+    else:
+        auction = s.exchange.create_auction(
+            ann.id, body | {"direction": "reverse", "currency": "EUR"}
+        )
+    s.exchange.place_bid(auction.id, seller.id, price)
+    clock.advance(3601)
+    (closed,) = s.exchange.close_due()
+    return ann, bob, seller, closed.outcome.winners[0].contract_id
+
+
+def test_a_groups_shares_are_charged_paid_out_and_rated(
+    services: Services, clock: ManualClock, gateway: Counting
+) -> None:
+    s = services
+    ann, bob, seller, contract_id = _award(s, clock, group=True)
+    for who in (ann, bob):
+        s.payments.add(who.id, GOOD, 12, 2031, "123")
+    run = s.billing.charge_due()
+    assert sorted(str(c.amount) for c in run.created) == ["20.00", "30.00"]
+    found = s.billing.for_contract(contract_id, seller.id)
+    owed = {c.payer_id: (str(c.amount), c.status.value) for c in found.charges}
+    assert owed == {ann.id: ("30.00", "succeeded"), bob.id: ("20.00", "succeeded")}
+    assert all(c.status.value == "succeeded" and c.gateway_charge_id for c in found.charges)
+    assert sorted(str(p.amount) for p in found.payouts) == ["20.00", "30.00"]
+    assert len(gateway.captured) == 2
+    members = {m.ref for m in s.ratings.members(contract_id)}
+    assert members == {ann.id, bob.id}
+    for who in (ann, bob):
+        assert s.exchange.reputation(who.id, Role.RECIPIENT).positive == pytest.approx(1.0)
+    assert s.billing.charge_due().created == ()
+
+
+def test_a_decline_after_the_last_retry_is_a_negative_rating(
+    services: Services, clock: ManualClock
+) -> None:
+    s = services
+    ann, _, _, _ = _award(s, clock, group=False)
+    s.payments.add(ann.id, DECLINES_AT_CHARGE, 12, 2031, "123")
+    for _ in range(MAX_DECLINES):
+        s.billing.charge_due()
+        clock.advance(RETRY_AFTER.total_seconds())
+    (charge,) = s.billing.of_payer(ann.id)
+    assert (charge.status.value, charge.declines) == ("declined", MAX_DECLINES)
+    assert charge.decline_code and "4000" not in (charge.message or "")
+    rep = s.exchange.reputation(ann.id, Role.RECIPIENT)
+    assert (rep.positive, rep.count) == (0, 1)
+
+
+def test_two_servers_racing_to_charge_a_contract_charge_it_once(
+    services: Services, clock: ManualClock, gateway: Counting, database_url: str
+) -> None:
+    s = services
+    ann, _, _, contract_id = _award(s, clock, group=False)
+    s.billing.charge_due()  # no card yet: the charge waits
+    s.payments.add(ann.id, GOOD, 12, 2031, "123")
+    other = _services(database_url, clock, gateway)  # a second process's engine and pool
+    try:
+        gateway.gate.clear()  # hold the first caller at the gateway while the others arrive
+        calls = [
+            lambda: s.billing.retry(contract_id, ann.id),
+            lambda: other.billing.retry(contract_id, ann.id),
+            lambda: s.billing.retry(contract_id, ann.id, "click"),
+            lambda: other.billing.retry(contract_id, ann.id, "click"),
+        ]
+        threads = [threading.Thread(target=c) for c in calls]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(0.5)
+        gateway.gate.set()
+        for t in threads:
+            t.join(30)
+    finally:
+        other.shutdown()
+    assert gateway.authorized == 1 and len(gateway.captured) == 1
+    (charge,) = s.billing.of_payer(ann.id)
+    assert charge.status.value == "succeeded"
+
+
+def test_a_card_saved_after_a_missed_attempt_is_charged_on_the_next_run(
+    services: Services, clock: ManualClock, gateway: Counting
+) -> None:
+    s = services
+    ann, _, _, _ = _award(s, clock, group=False)
+    assert s.billing.charge_due().attempted[0].decline_code == "no_payment_method"
+    clock.advance(60)
+    assert s.billing.charge_due().attempted == ()  # not due for a day
+    s.payments.add(ann.id, GOOD, 12, 2031, "123")
+    clock.advance(1)
+    (charged,) = s.billing.charge_due().attempted
+    assert (charged.status.value, charged.attempts) == ("succeeded", 2)
+    assert len(gateway.captured) == 1

@@ -1,0 +1,224 @@
+"""Charging awarded contracts through the test gateway, over the in-memory services: charged at
+award, payouts, payment ratings, retries, a missing card, gateway errors, and never twice."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from commex.adapters.clock import ManualClock
+from commex.adapters.payments.testgateway import TestGateway
+from commex.bootstrap import in_memory_services
+from commex.domain.accounts import Role
+from commex.domain.charges import CLAIM_LEASE, ERROR_RETRY_AFTER, MAX_DECLINES, RETRY_AFTER
+from commex.domain.errors import Conflict, NotFound
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+GOOD, DECLINED, ERROR = "4242424242424242", "4000000000000002", "4000000000000119"
+
+
+class CountingGateway(TestGateway):
+    """The test gateway, counting the charges it actually captured (distinct charge ids)."""
+
+    def __init__(self, clock):
+        super().__init__(clock)
+        self.captured: list[str] = []
+        self.authorize_calls = 0
+        self.pause: threading.Event | None = None
+
+    def authorize(self, card_token, amount, idempotency_key, description):
+        self.authorize_calls += 1
+        if self.pause is not None:
+            self.pause.wait(5)
+        return super().authorize(card_token, amount, idempotency_key, description)
+
+    def capture(self, charge_id, idempotency_key):
+        answer = super().capture(charge_id, idempotency_key)
+        if answer.outcome.value == "succeeded":
+            self.captured.append(charge_id)
+        return answer
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def gateway(clock):
+    return CountingGateway(clock)
+
+
+@pytest.fixture
+def services(clock, gateway):
+    return in_memory_services(clock=clock, gateway=gateway)
+
+
+def award(services, clock, price="40.00"):
+    """A reverse auction of the buyer's, won by the seller at ``price``: its contract."""
+    ex = services.exchange
+    buyer = ex.create_account("Buyer", ["recipient"])
+    seller = ex.create_account("Seller", ["provider"])
+    auction = ex.create_auction(
+        buyer.id,
+        {
+            "direction": "reverse", "format": "first-price", "title": "Voice",
+            "terms": {"service": "voice", "duration_s": 3600}, "currency": "EUR",
+            "closes_at": (clock.now() + timedelta(hours=1)).isoformat(),
+        },
+    )  # fmt: skip
+    ex.place_bid(auction.id, seller.id, price)
+    clock.advance(3601)
+    closed = ex.close_due()
+    (winner,) = closed[0].outcome.winners
+    return buyer, seller, winner.contract_id
+
+
+def card(services, account_id, number):
+    return services.payments.add(account_id, number, 12, T0.year + 2, "123")
+
+
+def test_an_awarded_contract_is_charged_at_once_paid_out_and_rated(services, clock, gateway):
+    buyer, seller, contract_id = award(services, clock)
+    card(services, buyer.id, GOOD)
+    run = services.billing.charge_due()
+    assert [(c.payer_id, str(c.amount)) for c in run.created] == [(buyer.id, "40.00")]
+    (charge,) = services.billing.for_contract(contract_id, buyer.id).charges
+    assert (charge.status.value, charge.attempts) == ("succeeded", 1)
+    assert len(gateway.captured) == 1
+    found = services.billing.for_contract(contract_id, seller.id)
+    assert [(p.provider_id, str(p.amount)) for p in found.payouts] == [(seller.id, "40.00")]
+    rep = services.exchange.reputation(buyer.id, Role.RECIPIENT)
+    assert (rep.positive, rep.negative) == (pytest.approx(1.0), 0)
+    assert services.billing.charge_due().created == ()  # charged once, whatever runs again
+
+
+def test_declines_are_retried_a_day_apart_then_rate_the_payer_negatively(services, clock):
+    buyer, _, contract_id = award(services, clock)
+    card(services, buyer.id, DECLINED)
+    services.billing.charge_due()
+    for n in range(1, MAX_DECLINES):
+        (charge,) = services.billing.of_payer(buyer.id)
+        assert (charge.status.value, charge.declines, charge.decline_code) == (
+            "pending", n, "card_declined",
+        )  # fmt: skip
+        clock.advance(RETRY_AFTER.total_seconds() - 60)
+        assert services.billing.charge_due().attempted == ()  # not due yet
+        clock.advance(60)
+        services.billing.charge_due()
+    (charge,) = services.billing.of_payer(buyer.id)
+    assert (charge.status.value, charge.declines) == ("declined", MAX_DECLINES)
+    rep = services.exchange.reputation(buyer.id, Role.RECIPIENT)
+    assert (rep.positive, rep.negative) == (0, pytest.approx(1.0))
+    assert services.billing.for_contract(contract_id, buyer.id).payouts == ()
+    with pytest.raises(Conflict, match="is declined after 3 attempt"):
+        services.billing.retry(contract_id, buyer.id)
+
+
+def test_a_payer_without_a_card_gets_the_same_grace_and_a_new_card_is_tried_at_once(
+    services, clock, gateway
+):
+    buyer, _, _ = award(services, clock)
+    services.billing.charge_due()
+    (charge,) = services.billing.of_payer(buyer.id)
+    assert (charge.status.value, charge.decline_code) == ("pending", "no_payment_method")
+    assert gateway.authorize_calls == 0
+    clock.advance(600)
+    card(services, buyer.id, GOOD)
+    clock.advance(1)
+    run = services.billing.charge_due()  # due at once: a card came after the last attempt
+    assert [c.status.value for c in run.attempted] == ["succeeded"]
+
+
+def test_gateway_errors_are_retried_sooner_without_counting_as_declines(services, clock):
+    buyer, _, _ = award(services, clock)
+    card(services, buyer.id, ERROR)
+    services.billing.charge_due()
+    clock.advance(ERROR_RETRY_AFTER.total_seconds())
+    services.billing.charge_due()
+    (charge,) = services.billing.of_payer(buyer.id)
+    assert (charge.status.value, charge.errors, charge.declines) == ("pending", 2, 0)
+    assert charge.decline_code == "processing_error"
+    assert services.exchange.reputation(buyer.id, Role.RECIPIENT).count == 0
+
+
+def test_concurrent_runs_and_a_double_clicked_retry_charge_once(services, clock, gateway):
+    buyer, _, contract_id = award(services, clock)
+    services.billing.charge_due()  # no card yet: pending
+    card(services, buyer.id, GOOD)
+    gateway.pause = threading.Event()
+    billing = services.billing
+    threads = [
+        threading.Thread(target=billing.charge_due),
+        threading.Thread(target=billing.retry, args=(contract_id, buyer.id)),
+        threading.Thread(target=billing.retry, args=(contract_id, buyer.id)),
+    ]
+    for t in threads:
+        t.start()
+    clock.advance(1)
+    gateway.pause.set()
+    for t in threads:
+        t.join(10)
+    assert gateway.authorize_calls == 1 and len(gateway.captured) == 1
+    (charge,) = services.billing.of_payer(buyer.id)
+    assert (charge.status.value, charge.attempts) == ("succeeded", 2)  # the first had no card
+
+
+def test_an_attempt_whose_process_died_is_retried_under_the_same_key(services, clock, gateway):
+    buyer, _, _ = award(services, clock)
+    card(services, buyer.id, GOOD)
+
+    class Dies(BaseException):  # like SIGKILL: nothing in the process handles it
+        pass
+
+    real_capture = gateway.capture
+
+    def capture_then_die(charge_id, key):
+        real_capture(charge_id, key)  # the money is taken, but the process dies before storing
+        raise Dies
+
+    gateway.capture = capture_then_die
+    with pytest.raises(Dies):
+        services.billing.charge_due()
+    gateway.capture = real_capture
+    assert services.billing.charge_due().attempted == ()  # claimed by the dead process
+    clock.advance(CLAIM_LEASE.total_seconds())
+    (done,) = services.billing.charge_due().attempted
+    assert (done.status.value, done.attempts) == ("succeeded", 1)
+    assert len(set(gateway.captured)) == 1  # the same charge at the gateway, not a second one
+
+
+def test_a_gateway_that_does_not_answer_is_asked_again_under_the_same_key(services, clock, gateway):
+    buyer, _, _ = award(services, clock)
+    card(services, buyer.id, GOOD)
+    real_capture = gateway.capture
+
+    def capture_then_time_out(charge_id, key):
+        real_capture(charge_id, key)
+        raise TimeoutError  # the money moved but the answer was lost
+
+    gateway.capture = capture_then_time_out
+    (lost,) = services.billing.charge_due().attempted
+    assert (lost.status.value, lost.attempts, lost.decline_code) == (
+        "pending", 1, "gateway_unavailable",
+    )  # fmt: skip
+    gateway.capture = real_capture
+    clock.advance(ERROR_RETRY_AFTER.total_seconds())
+    (done,) = services.billing.charge_due().attempted
+    assert (done.status.value, done.attempts) == ("succeeded", 1)
+    assert len(set(gateway.captured)) == 1
+
+
+def test_retry_with_the_same_idempotency_key_attempts_once(services, clock, gateway):
+    buyer, seller, contract_id = award(services, clock)
+    card(services, buyer.id, DECLINED)
+    services.billing.charge_due()
+    first = services.billing.retry(contract_id, buyer.id, "k-1")
+    again = services.billing.retry(contract_id, buyer.id, "k-1")
+    assert first[0].attempts == again[0].attempts == 2
+    assert services.billing.retry(contract_id, buyer.id, "k-2")[0].attempts == 3
+    with pytest.raises(NotFound, match=f"no charge on contract {contract_id}"):
+        services.billing.retry(contract_id, seller.id)
+    stranger = services.exchange.create_account("Stranger", ["recipient"])
+    with pytest.raises(NotFound, match=f"contract {contract_id} not found"):
+        services.billing.for_contract(contract_id, stranger.id)
