@@ -120,6 +120,11 @@ def test_a_group_of_four_wins_pays_its_shares_and_both_payers_are_rated(
     (contract,) = web_live.services.exchange.contracts_of(ids["Northwind"])
     on_it = {m.ref for m in web_live.services.ratings.members(contract.id)}
     assert on_it == {ids["Ann"], ids["Bob"], ids["Cat"], ids["Dan"]}  # provided to all four
+    # A sponsored member opens the contract from the group's page and sees who pays for it.
+    dan.goto(group_url)
+    dan.get_by_role("link", name="contract", exact=True).first.click()
+    expect(dan.locator("#charges .group-members")).to_contain_text("Dan: sponsored by Ann")
+    expect(dan.locator("#usage .usage-total")).to_contain_text("0 s of the block of")
 
     # The group's next auction shows both payers' payment ratings to every bidder.
     second = _open_group_auction(ann, group_url, "Street data block")
