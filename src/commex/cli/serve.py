@@ -27,7 +27,13 @@ def serve(
     url = services.settings.url()
     console.print(f"database: {url.split('@')[-1] if '@' in url else url}")
     if demo and not services.exchange.any_accounts():
-        logins = seed_demo(services.exchange, services.auth, services.ratings, services.usage)
+        logins = seed_demo(
+            services.exchange,
+            services.auth,
+            services.ratings,
+            services.usage,
+            (services.groups, services.payments),
+        )
         console.print(
             f"[bold]Demo logins[/] (web: the name and the password [bold]{logins[0].password}"
             "[/]; API: Authorization: Bearer TOKEN)"

@@ -9,6 +9,8 @@ from typing import Any
 
 from commex.services.auth import Auth
 from commex.services.exchange import Exchange
+from commex.services.groups import Groups
+from commex.services.payments import PaymentMethods
 from commex.services.ratings import Ratings
 from commex.services.usage import Caller, Usage
 
@@ -33,11 +35,16 @@ _PEOPLE = (
 
 
 def seed_demo(
-    exchange: Exchange, auth: Auth, ratings: Ratings | None = None, usage: Usage | None = None
+    exchange: Exchange,
+    auth: Auth,
+    ratings: Ratings | None = None,
+    usage: Usage | None = None,
+    billing: tuple[Groups, PaymentMethods] | None = None,
 ) -> list[DemoLogin]:
     """Create the demo accounts and auctions (and, given ``ratings``, a little history of rated
     contracts so reputations show; given ``usage`` too, a block shared by a family's phones and
-    partly used, and a provider's declared capacity); returns the logins to print."""
+    partly used, and a provider's declared capacity; given ``billing``, test cards and a
+    neighbourhood group running its auction); returns the logins to print."""
     logins: list[DemoLogin] = []
     ids: dict[str, str] = {}
     for name, roles in _PEOPLE:
@@ -81,6 +88,8 @@ def seed_demo(
         _history(exchange, auth, ratings, ids, closes(1))
         if usage is not None:
             _shared_block(exchange, ratings, usage, ids)
+    if billing is not None:
+        _billing(exchange, *billing, ids, closes(8))
     for owner, direction, fmt, title, terms, extra, hours in auctions:
         exchange.create_auction(
             ids[owner],
@@ -139,3 +148,43 @@ def _shared_block(exchange: Exchange, ratings: Ratings, usage: Usage, ids: dict[
     ]
     for member, seconds in zip(members, ("1260", "845.5", "3120"), strict=True):
         usage.report(contract.id, Caller(family), member.id, seconds, 2_000_000)
+
+
+def _billing(
+    exchange: Exchange,
+    groups: Groups,
+    payments: PaymentMethods,
+    ids: dict[str, str],
+    closes_at: str,
+) -> None:
+    """Test cards for two recipients (the built-in gateway's numbers: no money moves), and a
+    neighbourhood group with two payers and a sponsored member running its reverse auction."""
+    payments.add(ids["Harbour Family"], "4242 4242 4242 4242", 12, _card_year(exchange), "123")
+    payments.add(
+        ids["Riverside Community Centre"], "5555 5555 5555 4444", 6, _card_year(exchange), "456"
+    )
+    centre, family, dental = (
+        ids["Riverside Community Centre"],
+        ids["Harbour Family"],
+        ids["Bayview Dental"],
+    )
+    group = groups.create(centre, "Riverside neighbours", "EUR", "proportional", "60.00").group
+    for invitee in (family, dental):
+        groups.invite(group.id, centre, invitee)
+    groups.answer(group.id, family, "payer", "40.00")
+    groups.answer(group.id, dental, "non-payer", None)
+    groups.sponsor(group.id, family, [dental])
+    groups.open_auction(
+        group.id,
+        centre,
+        {
+            "format": "first-price",
+            "title": "Shared data for the neighbours, at least 10 Mbit/s",
+            "terms": {"service": "data", "duration_s": 30 * 86400, "min_rate_bps": 10_000_000},
+            "closes_at": closes_at,
+        },
+    )
+
+
+def _card_year(exchange: Exchange) -> int:
+    return exchange.clock.now().year + 3
