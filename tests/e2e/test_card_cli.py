@@ -5,59 +5,27 @@ being arguments, and never printed back."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from serve_support import commex_server, run_commex
 
-EXE = str(Path(sys.executable).with_name("commex"))
 VISA = "4242 4242 4242 4242"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(params=["test", "stripe"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """`commex serve` over a fresh SQLite file with the gateway of the parameter; its URL once
     healthy."""
-    port = _port()
-    env = dict(os.environ, COMMEX_DATA_DIR=str(tmp_path), COMMEX_PAYMENT_GATEWAY=request.param)
-    env.pop("COMMEX_DATABASE_URL", None)
+    env = {"COMMEX_PAYMENT_GATEWAY": request.param}
     if request.param == "stripe":
         env["COMMEX_STRIPE_API_KEY"] = "sk_test_commex"
         env["COMMEX_STRIPE_API_BASE"] = request.getfixturevalue("localstripe_url")
-    proc = subprocess.Popen(
-        [EXE, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "commex serve exited"
-            assert time.monotonic() < deadline, "commex serve did not start"
-            time.sleep(0.1)
+    with commex_server(tmp_path, env) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def account(url: str, name: str, role: str) -> str:
@@ -69,17 +37,7 @@ def account(url: str, name: str, role: str) -> str:
 def commex(
     *args: str, token: str, exchange: str, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COMMEX_TOKEN=token, COMMEX_EXCHANGE=exchange)
-    env.pop("COLUMNS", None)  # the default width of a terminal: errors must fit one line
-    return subprocess.run(
-        [EXE, *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_commex(*args, token=token, exchange=exchange, stdin=stdin)
 
 
 def test_a_recipient_adds_lists_chooses_and_removes_cards(server):

@@ -4,11 +4,7 @@ subprocess: a device rates its contract with its own token; a wrong token is one
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,56 +12,22 @@ from typing import Any
 
 import httpx
 import pytest
+from serve_support import commex_server, run_commex
 
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import build_services
 from commex.settings import Settings
 
-EXE = str(Path(sys.executable).with_name("commex"))
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """`commex serve` on a free port over a fresh SQLite file; its URL once healthy."""
-    port = _port()
-    env = dict(os.environ, COMMEX_DATA_DIR=str(tmp_path))
-    env.pop("COMMEX_DATABASE_URL", None)
-    proc = subprocess.Popen(
-        [EXE, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "commex serve exited"
-            assert time.monotonic() < deadline, "commex serve did not start"
-            time.sleep(0.1)
+    with commex_server(tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def commex(*args: str, token: str, exchange: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COMMEX_TOKEN=token, COMMEX_EXCHANGE=exchange)
-    env.pop("COLUMNS", None)  # the default width of a terminal: errors must fit one line
-    return subprocess.run(
-        [EXE, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    return run_commex(*args, token=token, exchange=exchange)
 
 
 def _won_contract(

@@ -5,10 +5,6 @@ charges the payers at award, and the charges show on the command line."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,61 +12,24 @@ from typing import Any
 
 import httpx
 import pytest
+from serve_support import commex_server, run_commex
 
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import build_services
 from commex.settings import Settings
 
-EXE = str(Path(sys.executable).with_name("commex"))
 GOOD = "4242424242424242"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """`commex serve` (its closing and charging scheduler included) over a fresh SQLite file."""
-    port = _port()
-    env = dict(os.environ, COMMEX_DATA_DIR=str(tmp_path))
-    env.pop("COMMEX_DATABASE_URL", None)
-    env.pop("COMMEX_PAYMENT_GATEWAY", None)
-    proc = subprocess.Popen(
-        [EXE, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "commex serve exited"
-            assert time.monotonic() < deadline, "commex serve did not start"
-            time.sleep(0.1)
+    with commex_server(tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def commex(*args: str, token: str = "", exchange: str = "", data_dir: Path | None = None) -> Any:
-    env = dict(os.environ, COMMEX_TOKEN=token, COMMEX_EXCHANGE=exchange)
-    if data_dir is not None:
-        env["COMMEX_DATA_DIR"] = str(data_dir)
-        env.pop("COMMEX_DATABASE_URL", None)
-    env.pop("COLUMNS", None)
-    return subprocess.run(
-        [EXE, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    return run_commex(*args, token=token, exchange=exchange, data_dir=data_dir)
 
 
 def as_json(result: Any) -> Any:

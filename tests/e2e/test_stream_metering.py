@@ -9,9 +9,8 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from serve_support import EXE, answers, free_port, wait_until
 
 from commex.stream import rtp
 from commex.stream.dispersal import SegmentTask
@@ -28,31 +28,11 @@ from commex.stream.steps.base import StepSpec
 
 REPO = Path(__file__).resolve().parents[2]
 FAX = REPO.parent / "shared" / "testdata" / "captures" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
-COMMEX = str(Path(sys.executable).with_name("commex"))
+COMMEX = EXE
 NODE_TOKEN = "node-secret-for-metering"
 MIN_RATE, MAX_RATE = 20_000, 64_000
 
 pytestmark = pytest.mark.slow
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code < 500
-    except httpx.TransportError:
-        return False
 
 
 class World:
@@ -68,10 +48,10 @@ class World:
             env=self.env, capture_output=True, text=True, timeout=60, check=True,
         )  # fmt: skip
         self.operator = created.stdout.split("API token (shown once): ")[1].split()[0]
-        port = _port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.launch("serve", "--port", str(port))
-        _until(lambda: _answers(f"{self.url}/v1/health"), "the exchange")
+        wait_until(lambda: answers(f"{self.url}/v1/health"), "the exchange")
         self.provider = self.account("Media Works", "provider")
         self.recipient = self.account("Village Radio", "recipient")
 
@@ -194,13 +174,13 @@ def test_a_run_is_refused_before_processing_when_the_contract_is_not_the_callers
 
 def test_a_node_takes_only_active_contracts_and_meters_them_itself(world: World) -> None:
     contract_id = world.contract()
-    port = _port()
+    port = free_port()
     node = world.launch(
         "node", "serve", "--capabilities", "transcode", "--port", str(port),
         "--exchange", world.url, "--meter-every", "0.5", COMMEX_TOKEN=world.provider["token"],
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    _until(lambda: _answers(f"{url}/v1/node"), "the node")
+    wait_until(lambda: answers(f"{url}/v1/node"), "the node")
     batch = read_capture(FAX).batch
     tasks = [
         SegmentTask(i, batch.take(np.arange(lo, min(lo + 200, len(batch)))),
@@ -221,7 +201,7 @@ def test_a_node_takes_only_active_contracts_and_meters_them_itself(world: World)
             c.close()
 
     # The node flushes by itself; its segments add up to the whole call's stream-seconds.
-    _until(lambda: world.used(contract_id) > 0, "the node's delivery")
+    wait_until(lambda: world.used(contract_id) > 0, "the node's delivery")
 
     # A run dispersed to the node under the contract reports itself and is counted once.
     run = world.process(contract_id, "--executor", f"node:{url}")

@@ -7,40 +7,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from serve_support import EXE, answers, free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 FAX = REPO.parent / "shared" / "testdata" / "captures" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
-COMMEX = str(Path(sys.executable).with_name("commex"))
+COMMEX = EXE
 NODE_TOKEN = "node-secret-for-tests"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code < 500
-    except httpx.TransportError:
-        return False
 
 
 @pytest.fixture
@@ -77,23 +55,23 @@ def _register(exchange: str, name: str) -> dict[str, str]:
 def test_a_missing_step_goes_to_the_best_offer_found_on_the_exchange(
     launch: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
-    port = _port()
+    port = free_port()
     exchange = f"http://127.0.0.1:{port}"
     launch("serve", "--port", str(port))
-    _until(lambda: _answers(f"{exchange}/v1/health"), "the exchange")
+    wait_until(lambda: answers(f"{exchange}/v1/health"), "the exchange")
 
     cheap, dear, me = (_register(exchange, n) for n in ("Cheap Media", "Dear Media", "Us"))
     nodes = {}
     for who, price in ((cheap, "1.00"), (dear, "3.00")):
-        node_port = _port()
+        node_port = free_port()
         nodes[who["name"]] = launch(
             "node", "serve", "--capabilities", "transcode", "--port", str(node_port),
             "--exchange", exchange, "--price", price, COMMEX_TOKEN=who["token"],
         )  # fmt: skip
-        _until(lambda p=node_port: _answers(f"http://127.0.0.1:{p}/v1/node"), "a node")
+        wait_until(lambda p=node_port: answers(f"http://127.0.0.1:{p}/v1/node"), "a node")
     auth = {"Authorization": f"Bearer {me['token']}"}
     # Our own, cheapest offer: a subcontract must still go to a different provider.
-    own = {"node_url": f"http://127.0.0.1:{_port()}", "capabilities": ["transcode"]}
+    own = {"node_url": f"http://127.0.0.1:{free_port()}", "capabilities": ["transcode"]}
     r = httpx.put(
         f"{exchange}/v1/providers/me/offer",
         headers=auth,
@@ -135,14 +113,14 @@ def test_a_missing_step_goes_to_the_best_offer_found_on_the_exchange(
 def test_a_node_of_a_recipient_cannot_publish_an_offer(
     launch: Callable[..., subprocess.Popen[bytes]],
 ) -> None:
-    port = _port()
+    port = free_port()
     exchange = f"http://127.0.0.1:{port}"
     launch("serve", "--port", str(port))
-    _until(lambda: _answers(f"{exchange}/v1/health"), "the exchange")
+    wait_until(lambda: answers(f"{exchange}/v1/health"), "the exchange")
     r = httpx.post(f"{exchange}/v1/accounts", json={"name": "Family", "roles": ["recipient"]})
     token = r.json()["token"]
     done = subprocess.run(
-        [COMMEX, "node", "serve", "--capabilities", "gain", "--port", str(_port()),
+        [COMMEX, "node", "serve", "--capabilities", "gain", "--port", str(free_port()),
          "--exchange", exchange],
         env=dict(os.environ, COMMEX_TOKEN=token, COMMEX_NODE_TOKEN=NODE_TOKEN),
         capture_output=True, text=True, timeout=60, check=False,
