@@ -333,14 +333,21 @@ def test_sessions_open_take_reports_and_end(
     assert session["remaining_seconds"] == 600
     sid = session["id"]
 
+    w.clock.advance(90)
     r = report(w, cid, recipient.headers, a["id"], 90, session_id=sid, bytes=100)
     assert r.status_code == 201, r.text
     assert (r.json()["accepted_seconds"], r.json()["remaining_seconds"]) == (90, 510)
     assert r.json()["session"]["id"] == sid
     assert r.json()["session"]["ended_at"] is None
+    w.clock.advance(30.25)
     r = report(w, cid, recipient.headers, a["id"], "30.25", session_id=sid, bytes=50)
     assert r.status_code == 201, r.text
     assert (r.json()["session"]["used_seconds"], r.json()["session"]["bytes"]) == (120.25, 150)
+    # A session cannot report more use than the time it has been open.
+    w.clock.advance(5)
+    r = report(w, cid, recipient.headers, a["id"], 60, session_id=sid)
+    assert (r.status_code, r.json()["accepted_seconds"]) == (201, 5), r.text
+    assert r.json()["cut"].startswith("only 5 s of the 60 s reported fit in the session's time")
     # A session belongs to its member.
     e = error(report(w, cid, recipient.headers, b["id"], 1, session_id=sid), 422)
     assert e["message"] == f"session {sid} belongs to member {a['id']}, not {b['id']}"
@@ -348,7 +355,7 @@ def test_sessions_open_take_reports_and_end(
     r = w.post(f"/v1/contracts/{cid}/sessions/{sid}/end", recipient)
     assert r.status_code == 200, r.text
     assert r.json()["ended_at"] is not None
-    assert r.json()["used_seconds"] == 120.25
+    assert r.json()["used_seconds"] == 125.25
     e = error(report(w, cid, recipient.headers, a["id"], 1, session_id=sid), 422)
     assert e["message"] == f"session {sid} has ended"
     assert e["field"] == "session_id"
@@ -358,6 +365,7 @@ def test_sessions_open_take_reports_and_end(
     # A report may end its session.
     sid2 = w.post(f"/v1/contracts/{cid}/sessions", recipient, json={"member_id": b["id"]})
     sid2 = sid2.json()["id"]
+    w.clock.advance(10)
     r = report(w, cid, recipient.headers, b["id"], 10, session_id=sid2, end=True)
     assert r.json()["session"]["ended_at"] is not None
     assert error(report(w, cid, recipient.headers, b["id"], 1, session_id=sid2), 422)
@@ -365,9 +373,9 @@ def test_sessions_open_take_reports_and_end(
     assert e["message"] == f"session ses_nosuch of contract {cid} not found"
 
     u = usage(w, cid, recipient.headers)
-    assert u["used_seconds"] == 130.25
+    assert u["used_seconds"] == 135.25
     assert {m["member_id"]: (m["used_seconds"], m["sessions"]) for m in u["members"]} == {
-        a["id"]: (120.25, 1),
+        a["id"]: (125.25, 1),
         b["id"]: (10, 1),
     }
 
@@ -599,3 +607,36 @@ def test_only_other_recipient_accounts_become_members_and_only_the_recipient_add
     assert [m["kind"] for m in w.get(f"/v1/contracts/{cid}", recipient).json()["members"]] == [
         "account"
     ]
+
+
+def test_a_used_up_block_frees_capacity_and_capacity_cannot_drop_below_commitments(
+    world: World,  # noqa: F811
+    parties: tuple[Actor, Actor],
+) -> None:
+    w = world
+    provider, recipient = parties
+    r = w.client.put("/v1/providers/me/capacity", json={"capacity_bps": 5_000_000},
+                     headers=provider.headers)  # fmt: skip
+    assert r.status_code == 200, r.text
+    (contract,) = won_contracts(w, provider, recipient, service="data", duration_s=60,
+                                min_rate_bps=4_000_000)  # fmt: skip
+    cid = contract["id"]
+    another = w.auction_body(title="Another", terms={"service": "data", "duration_s": 60,
+                                                     "min_rate_bps": 4_000_000})  # fmt: skip
+    e = error(w.post("/v1/auctions", provider, json=another), 409)
+    assert f"contract {cid} 4000000 bit/s" in e["message"]
+    e = error(w.client.put("/v1/providers/me/capacity", json={"capacity_bps": 1_000_000},
+                           headers=provider.headers), 409)  # fmt: skip
+    assert e["message"] == (
+        "capacity_bps 1000000 is less than the 4000000 bit/s already committed at the busiest "
+        "moment (contracts in force, open auctions and bids); lower it once those end"
+    )
+
+    member = add_member(w, recipient, cid, phone_number=NUMBERS[0])
+    assert report(w, cid, recipient.headers, member["id"], 60).status_code == 201
+    done = w.get(f"/v1/contracts/{cid}", recipient).json()
+    assert (done["status"], done["usage"]["remaining_seconds"]) == ("completed", 0)
+    e = error(report(w, cid, recipient.headers, member["id"], 1), 409)
+    assert e["message"] == f"contract {cid}: the block of 60 s is used up"
+    # Its service is over, so its capacity is free for the next block.
+    assert w.post("/v1/auctions", provider, json=another).status_code == 201

@@ -39,3 +39,11 @@ def start(contract: Contract, now: datetime) -> Contract:
     if contract.status is not ContractStatus.AWARDED:
         return contract
     return replace(contract, status=ContractStatus.ACTIVE, started_at=now)
+
+
+def use(contract: Contract, used_ms: int) -> Contract:
+    """The contract with ``used_ms`` of its block consumed; one whose block is used up is
+    completed (its service is over, and the provider's capacity is free again)."""
+    done = used_ms >= contract.terms.duration_s * 1000
+    status = ContractStatus.COMPLETED if done else contract.status
+    return replace(contract, used_ms=used_ms, status=status)

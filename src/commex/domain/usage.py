@@ -98,14 +98,22 @@ def block_ms(contract: Contract) -> int:
 
 
 def meter(
-    contract: Contract, used_ms: int, requested_ms: int, now: datetime, *, elapsed: bool = True
+    contract: Contract,
+    used_ms: int,
+    requested_ms: int,
+    now: datetime,
+    *,
+    elapsed: bool = True,
+    since: datetime | None = None,
 ) -> Metered:
     """How much of a report of ``requested_ms`` made at ``now`` the block accepts, given
     ``used_ms`` already consumed by every member. Refused outright (Conflict) when the contract
     is not in service or nothing of it remains; cut at the window's edges and at the block.
 
     ``elapsed=False`` is for the packet plane's stream-seconds, which were processed at ``now``
-    rather than lived through up to it: they count whole while ``now`` is inside the window."""
+    rather than lived through up to it: they count whole while ``now`` is inside the window.
+    ``since`` is when the session reported into began, moved on by what it already reported: a
+    session cannot report more use than the time it has been open."""
     _check_in_service(contract)
     block = block_ms(contract)
     remaining = max(0, block - used_ms)
@@ -117,6 +125,13 @@ def meter(
     window_start, window_end = contract.terms.window_start, contract.terms.window_end
     inside = requested_ms
     cut: str | None = None
+    if elapsed and since is not None and since > start:
+        start = since
+        inside = max(0, _ms(now - since))
+        cut = (
+            f"only {_s(inside)} s of the {_s(requested_ms)} s reported fit in the session's "
+            f"time since {since.isoformat()}"
+        )
     if window_end is not None and window_start is not None:
         if start >= window_end or (not elapsed and now >= window_end):
             raise Conflict(
@@ -124,8 +139,9 @@ def meter(
                 "usage after it is not accepted"
             )
         lo, hi = max(start, window_start), min(now, window_end)
-        inside = max(0, _ms(hi - lo)) if elapsed else requested_ms
-        if inside < requested_ms:
+        in_window = max(0, _ms(hi - lo)) if elapsed else requested_ms
+        if in_window < inside:
+            inside = in_window
             cut = (
                 f"only {_s(inside)} s of the {_s(requested_ms)} s reported fall inside the "
                 f"window {window_start.isoformat()} to {window_end.isoformat()}"
@@ -158,6 +174,10 @@ def open_session(
 
 
 def _check_in_service(contract: Contract) -> None:
+    if contract.status is ContractStatus.COMPLETED and contract.used_ms >= block_ms(contract):
+        raise Conflict(
+            f"contract {contract.id}: the block of {contract.terms.duration_s} s is used up"
+        )
     if contract.status is not ContractStatus.ACTIVE:
         when = contract.terms.window_start
         hint = f"; its window opens at {when.isoformat()}" if when is not None else ""

@@ -121,7 +121,8 @@ class Ratings:
             else:
                 kind, ref = MemberKind.PHONE, e164(phone_number)
             existing = uow.members.of_contract(contract.id)
-            if any(m.kind is MemberKind.ACCOUNT and m.ref == caller.id for m in existing):
+            is_member = any(m.kind is MemberKind.ACCOUNT and m.ref == caller.id for m in existing)
+            if is_member and caller.id != contract.recipient_id:
                 raise Forbidden("only the contract's recipient adds members")
             member = member_rules.add_member(
                 contract, caller, existing, kind, ref, self._ids.new("mem"), self._clock.now()

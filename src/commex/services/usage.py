@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 from commex.domain import usage as rules
 from commex.domain.accounts import Account, Role
-from commex.domain.capacity import check_capacity_value
-from commex.domain.contracts import Contract, ContractStatus
-from commex.domain.errors import Forbidden, InvalidInput, NotFound
+from commex.domain.capacity import Commitment, check_capacity_value, peak
+from commex.domain.contracts import Contract, ContractStatus, use
+from commex.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from commex.domain.members import Device, Member, MemberKind
 from commex.domain.reputation import WINDOW_DAYS
 from commex.domain.service_level import (
@@ -112,6 +112,12 @@ class Usage:
             if not access.recipient:
                 raise Forbidden("only the contract's recipient removes members")
             member = _member(uow, access.contract, member_id)
+            group = uow.groups.group_of_auction(access.contract.auction_id)
+            if group is not None and member.kind is MemberKind.ACCOUNT:
+                raise Forbidden(
+                    f"{member.ref} is a member of group {group}, which bought this contract for "
+                    "every member; group members are not removed from it"
+                )
             for session in uow.usage.open_sessions(member.id):
                 uow.usage.update_session(replace(session, ended_at=now))
             uow.members.remove(member.id, now)
@@ -156,7 +162,10 @@ class Usage:
             member = _reporting_member(uow, access, member_id)
             contract = access.contract
             session = self._session(uow, access, member, session_id, now)
-            metered = rules.meter(contract, contract.used_ms, requested, now)
+            since = None
+            if session_id is not None:
+                since = session.started_at + timedelta(milliseconds=session.used_ms)
+            metered = rules.meter(contract, contract.used_ms, requested, now, since=since)
             session = replace(
                 session,
                 used_ms=session.used_ms + metered.accepted_ms,
@@ -167,7 +176,7 @@ class Usage:
                 uow.usage.add_session(session)
             else:
                 uow.usage.update_session(session)
-            uow.contracts.set_used(contract.id, contract.used_ms + metered.accepted_ms)
+            _consume(uow, contract, metered.accepted_ms)
             uow.commit()
         return UsageReport(metered, session)
 
@@ -256,7 +265,7 @@ class Usage:
                 now,
             )
             uow.deliveries.add(delivery)
-            uow.contracts.set_used(contract.id, contract.used_ms + metered.accepted_ms)
+            _consume(uow, contract, metered.accepted_ms)
             uow.commit()
         return DeliveryAnswer(delivery, metered.remaining_ms)
 
@@ -286,6 +295,15 @@ class Usage:
             provider = account_of(uow, provider_id)
             if not provider.has(Role.PROVIDER):
                 raise Forbidden("only a provider declares capacity")
+            uow.accounts.lock(provider.id)
+            held, _ = peak(commitments(uow, provider.id), Commitment("", 0))
+            if held > value:
+                raise Conflict(
+                    f"capacity_bps {value} is less than the {held} bit/s already committed at "
+                    "the busiest moment (contracts in force, open auctions and bids); lower it "
+                    "once those end",
+                    "capacity_bps",
+                )
             uow.capacities.put(provider.id, value, self._clock.now())
             uow.commit()
         return value
@@ -296,6 +314,15 @@ class Usage:
             account_of(uow, provider_id)
             held = sum(c.bps for c in commitments(uow, provider_id))
             return uow.capacities.get(provider_id), held
+
+
+def _consume(uow: UnitOfWork, contract: Contract, accepted_ms: int) -> None:
+    """Add accepted usage to the block (the contract's row is locked by the caller); the
+    contract completes when its block is used up."""
+    used = use(contract, contract.used_ms + accepted_ms)
+    uow.contracts.set_used(contract.id, used.used_ms)
+    if used.status is not contract.status:
+        uow.contracts.update(used)
 
 
 def _access(uow: UnitOfWork, contract_id: str, caller: Caller, *, lock: bool) -> Access:
