@@ -487,13 +487,23 @@ def test_deliveries_meter_the_block_and_breaches_follow_the_provider(
     assert [(b["run_id"], b["achieved_rate_bps"]) for b in got["breaches"]] == [("run-2", 32_000)]
 
     # The breach stands beside the provider's reputation wherever it is shown.
-    sla = {"measured": 2, "breaches": 1}
+    sla = {"measured": 2, "breaches": 1, "measured_seconds": 180.5, "breached_seconds": 60.5}
     rep = reputation(w, recipient, provider.id, "provider")
     assert rep["sla"] == sla
     later = w.create_auction(provider)
     owner = w.auction(recipient, later["id"])["owner"]["reputation"]
     assert owner["sla"] == sla
-    assert owner["summary"] == "no ratings yet; 1 of 2 measured deliveries below the minimum rate"
+    assert owner["summary"] == (
+        "no ratings yet; 34% of 180.5 measured stream-seconds below the minimum rate "
+        "(1 of 2 deliveries)"
+    )
+    # Many tiny deliveries at the right rate do not dilute the time in breach.
+    for i in range(10):
+        assert deliver(provider, f"tiny-{i}", 0.001, 80_000).status_code == 201
+    diluted = reputation(w, recipient, provider.id, "provider")["sla"]
+    assert (diluted["measured"], diluted["breached_seconds"]) == (12, 60.5)
+    assert diluted["measured_seconds"] == 180.51
+    sla = diluted
     # A contract without a minimum rate is not measured.
     (plain,) = won_contracts(w, provider, recipient)
     r = w.post(

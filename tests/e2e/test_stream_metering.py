@@ -158,7 +158,9 @@ def test_a_run_meters_its_stream_seconds_and_a_slow_run_is_a_breach(world: World
     assert breach["achieved_rate_bps"] == slow["achieved_rate_bps"]
     assert breach["run_id"] == slow["contract"]["run_id"]
     provider = world.call("GET", f"/v1/accounts/{world.provider['id']}", world.recipient["token"])
-    assert provider["reputation"]["as_provider"]["sla"] == {"measured": 2, "breaches": 1}
+    sla = provider["reputation"]["as_provider"]["sla"]
+    assert (sla["measured"], sla["breaches"]) == (2, 1)
+    assert sla["breached_seconds"] == pytest.approx(slow["duration_s"], abs=0.002)
 
 
 def test_a_run_is_refused_before_processing_when_the_contract_is_not_the_callers(

@@ -67,7 +67,12 @@ class MemoryDeliveries:
         for d in self._s.deliveries.values():
             if d.provider_id in wanted and d.min_rate_bps is not None and d.created_at >= since:
                 was = out.get(d.provider_id, ServiceLevel())
-                out[d.provider_id] = ServiceLevel(was.measured + 1, was.breaches + int(d.breach))
+                out[d.provider_id] = ServiceLevel(
+                    was.measured + 1,
+                    was.breaches + int(d.breach),
+                    was.measured_ms + d.reported_ms,
+                    was.breached_ms + (d.reported_ms if d.breach else 0),
+                )
         return out
 
 

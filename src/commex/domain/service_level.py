@@ -41,23 +41,49 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class ServiceLevel:
-    """A provider's measured deliveries and breaches in the reputation window."""
+    """A provider's measured deliveries and breaches in the reputation window, by count and by
+    stream-seconds. The share of time in breach is what counts: many tiny deliveries at the
+    right rate do not dilute one long one below it."""
 
     measured: int = 0
     breaches: int = 0
+    measured_ms: int = 0
+    breached_ms: int = 0
 
-    def to_dict(self) -> dict[str, int]:
-        return {"measured": self.measured, "breaches": self.breaches}
+    def to_dict(self) -> dict[str, int | float]:
+        return {
+            "measured": self.measured,
+            "breaches": self.breaches,
+            "measured_seconds": _seconds(self.measured_ms),
+            "breached_seconds": _seconds(self.breached_ms),
+        }
 
     def describe(self) -> str:
-        """For people: ``no measured deliveries`` or ``1 of 4 measured deliveries below the
-        minimum rate``."""
+        """For people: ``no measured deliveries``, or ``12% of 480 measured stream-seconds below
+        the minimum rate (1 of 4 deliveries)``."""
         if self.measured == 0:
             return "no measured deliveries"
         noun = "delivery" if self.measured == 1 else "deliveries"
+        total = _seconds(self.measured_ms)
         if self.breaches == 0:
-            return f"{self.measured} measured {noun}, none below the minimum rate"
-        return f"{self.breaches} of {self.measured} measured {noun} below the minimum rate"
+            return f"{total} measured stream-seconds, none below the minimum rate"
+        share = _share(self.breached_ms, self.measured_ms)
+        return (
+            f"{share}% of {total} measured stream-seconds below the minimum rate "
+            f"({self.breaches} of {self.measured} {noun})"
+        )
+
+
+def _seconds(ms: int) -> int | float:
+    return ms // 1000 if ms % 1000 == 0 else round(ms / 1000, 3)
+
+
+def _share(part: int, total: int) -> int:
+    """A whole percentage that is 0 only when nothing is in breach and 100 only when all is."""
+    if total <= 0:
+        return 100
+    share = round(100 * part / total)
+    return min(99, max(1, share)) if 0 < part < total else share
 
 
 def check_count(value: object, field: str, high: int) -> int:

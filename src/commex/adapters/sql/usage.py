@@ -130,7 +130,13 @@ class SqlDeliveries:
             return {}
         d = t.deliveries.c
         q = (
-            select(d.provider_id, func.count(), func.sum(case((d.breach, 1), else_=0)))
+            select(
+                d.provider_id,
+                func.count(),
+                func.sum(case((d.breach, 1), else_=0)),
+                func.sum(d.reported_ms),
+                func.sum(case((d.breach, d.reported_ms), else_=0)),
+            )
             .where(
                 and_(
                     d.provider_id.in_(ids),
@@ -140,7 +146,10 @@ class SqlDeliveries:
             )
             .group_by(d.provider_id)
         )
-        return {p: ServiceLevel(int(n), int(b or 0)) for p, n, b in self._c.execute(q)}
+        return {
+            p: ServiceLevel(int(n), int(b or 0), int(ms or 0), int(bms or 0))
+            for p, n, b, ms, bms in self._c.execute(q)
+        }
 
 
 class SqlCapacities:
