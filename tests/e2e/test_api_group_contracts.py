@@ -56,3 +56,11 @@ def test_group_members_stay_on_the_contract_and_the_recipient_still_shares_it(
     # Every member uses the block.
     report = {"member_id": by_account[dan.id], "seconds": 30}
     assert ok(w.post(f"/v1/contracts/{cid}/usage", dan, json=report), 201)["accepted_seconds"] == 30
+
+
+def test_a_member_is_told_why_it_cannot_rate(world: ApiWorld) -> None:  # noqa: F811
+    w = world
+    cid, people = _won_group_contract(w)
+    r = w.post(f"/v1/contracts/{cid}/ratings", people["Bob"], json={"satisfied": True})
+    refused(r, 403, "only the contract's parties rate it; its recipient rates the provider")
+    assert ok(w.post(f"/v1/contracts/{cid}/ratings", people["Ann"], json={"satisfied": True}), 201)

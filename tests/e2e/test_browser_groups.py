@@ -125,6 +125,8 @@ def test_a_group_of_four_wins_pays_its_shares_and_both_payers_are_rated(
     dan.get_by_role("link", name="contract", exact=True).first.click()
     expect(dan.locator("#charges .group-members")).to_contain_text("Dan: sponsored by Ann")
     expect(dan.locator("#usage .usage-total")).to_contain_text("0 s of the block of")
+    # The payment ratings name each payer.
+    expect(dan.locator("#ratings")).to_contain_text("rated Bob as recipient: paid satisfactorily")
 
     # The group's next auction shows both payers' payment ratings to every bidder.
     second = _open_group_auction(ann, group_url, "Street data block")

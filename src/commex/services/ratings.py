@@ -161,6 +161,16 @@ class Ratings:
         with self._uow() as uow:
             contract = _contract(uow, contract_id)
             rater = _rater(uow, contract, account_id, device_id)
+            if device_id is None and rater.account.id not in (
+                contract.provider_id,
+                contract.recipient_id,
+            ):
+                members = uow.members.of_contract(contract.id)
+                if any(m.kind is MemberKind.ACCOUNT and m.ref == rater.account.id for m in members):
+                    raise Forbidden(
+                        "only the contract's parties rate it; its recipient rates the provider "
+                        "for every member"
+                    )
             role, rated_id = rating_rules.side_of(contract, rater)
             people = uow.accounts.get_many({rater.account.id, rated_id})
             owners = {a.id: a.owner for a in people.values()}

@@ -238,7 +238,10 @@ def _page(
     devices = ratings.devices_of(contract.recipient_id)
     names = {provider.id: provider.name, recipient.id: recipient.name}
     device_names = {d.id: d.name for d in devices}
-    given = [_rating_line(r, names, device_names) for r in ratings.ratings_of(contract.id)]
+    rated = ratings.ratings_of(contract.id)
+    for account_id in {r.rated_id for r in rated} - set(names):  # a group's payers, say
+        names[account_id] = exchange.account(account_id).name
+    given = [_rating_line(r, names, device_names) for r in rated]
     my_role = {provider.id: Role.PROVIDER, recipient.id: Role.RECIPIENT}.get(me)
     shares = [
         UsageLine(_member_line(exchange, s.member, device_names), s.usage) for s in usage.members
