@@ -48,10 +48,14 @@ def test_a_recipient_saves_lists_and_removes_cards(api_any_world):
 @pytest.mark.parametrize(
     ("body", "field", "says"),
     [
-        (card("4242 4242 4242 4241"), "card.number", "ending in 4241 has a wrong check digit"),
+        (card("4242 4242 4242 4241"), "card.number", "card.number has a wrong check digit"),
         (card("4242"), "card.number", "12 to 19 digits, not 4"),
-        (card(month=13), "card.exp_month", "from 1 to 12, not 13"),
-        (card(month=2, year=2026), "card.exp_month", "expired at the end of 2026-02"),
+        (card("0000 0000 0000 0000"), "card.number", "card.number cannot start with 0"),
+        (card("4444 4444 4444 4444"), "card.number", "cannot be one digit repeated"),
+        (card(month=13), "card.exp_month", "card.exp_month must be from 1 to 12"),
+        (card(month=4242424242424242), "card.exp_month", "card.exp_month must be from 1 to 12"),
+        (card(year=4242424242424242), "card.exp_year", "a four-digit year from 2026 to 2046"),
+        (card(month=2, year=2026), "card.exp_month", "the card has expired"),
         (card(cvc="12"), "card.cvc", "3 or 4 digits"),
         ({**card(), "exp_month": "12"}, "exp_month", "valid integer"),
         ({**card(), "number": "4" * 41}, "number", "at most 40 characters"),
@@ -69,6 +73,7 @@ def test_a_bad_card_is_refused_naming_the_field_and_never_echoing_the_number(
     assert says in error["message"]
     digits = body["number"].replace(" ", "")
     assert digits[:8] not in r.text
+    assert "42424242" not in r.text  # not even a number pasted into the expiry
     assert api_world.get("/v1/payment-methods", ann).json() == {"items": []}
 
 

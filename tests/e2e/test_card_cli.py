@@ -77,10 +77,23 @@ def test_a_recipient_adds_lists_chooses_and_removes_cards(server):
             ("--exp", "12/2030"),
             "4242 4242 4242 4241\n123\n",
             2,
-            "error (card.number): card.number ending in 4241 has a wrong check digit",
+            "error (card.number): card.number has a wrong check digit",
+        ),
+        (
+            ("--exp", "12/2030"),
+            "0000 0000 0000 0000\n123\n",
+            2,
+            "error (card.number): card.number cannot start with 0: no card's does\n",
         ),
         (("--exp", "13/2030"), f"{VISA}\n123\n", 2, "error (card.exp_month): card.exp_month"),
         (("--exp", "2030-12"), f"{VISA}\n123\n", 2, "error (exp): --exp must look like 12/2030"),
+        (
+            ("--exp", "4242 4242 4242 4242"),
+            f"{VISA}\n123\n",
+            2,
+            "error (exp): --exp must look like 12/2030 (month/year)\n",
+        ),
+        (("--exp", "4242424242424242/2030"), f"{VISA}\n123\n", 2, "error (exp): --exp must"),
         (("--exp", "12/2030"), f"{VISA}\n12\n", 2, "error (card.cvc): card.cvc must be 3 or 4"),
     ],
 )
@@ -91,6 +104,7 @@ def test_a_bad_card_is_one_line_naming_the_field(server, args, stdin, code, line
     assert done.stderr.startswith(line)
     assert len(done.stderr.strip().splitlines()) == 1
     assert "42424242" not in done.stdout + done.stderr
+    assert "0000 0000" not in done.stderr and "4242 4242" not in done.stderr
 
 
 def test_a_provider_and_a_stranger_are_refused(server):

@@ -113,8 +113,9 @@ MASTERCARD = "5555 5555 5555 4444"  # not the number the page suggests, so any e
     ("number", "month", "year", "cvc", "field", "says"),
     [
         ("5555 5555 5555 4445", "12", "2030", "123", "number", "has a wrong check digit"),
-        (MASTERCARD, "13", "2030", "123", "exp_month", "from 1 to 12, not 13"),
-        (MASTERCARD, "12", "2025", "123", "exp_year", "2025 is in the past"),
+        (MASTERCARD, "13", "2030", "123", "exp_month", "must be from 1 to 12"),
+        (MASTERCARD, "12", "2025", "123", "exp_year", "the card has expired"),
+        ("0000 0000 0000 0000", "12", "2030", "123", "number", "cannot start with 0"),
         (MASTERCARD, "12", "2030", "12", "cvc", "3 or 4 digits"),
     ],
 )

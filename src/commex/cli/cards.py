@@ -38,7 +38,8 @@ def _secret(prompt: str) -> str:
 def _expiry(text: str) -> tuple[int, int]:
     m = _EXPIRY.match(text)
     if m is None:
-        raise InvalidInput(f"--exp must look like 12/2030 (month/year), not {text!r}", "exp")
+        # never repeat what was typed: it may be a card number pasted into the wrong place
+        raise InvalidInput("--exp must look like 12/2030 (month/year)", "exp")
     return int(m[1]), int(m[2])
 
 

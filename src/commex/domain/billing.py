@@ -3,7 +3,8 @@
 A card number is checked here (digits, length, Luhn check digit, brand, expiry, CVC) before it is
 handed to a payment gateway, which returns the only card data commex ever stores: a
 :class:`StoredCard` (token, brand, last four digits, expiry). Error messages name the field and
-never contain the card number; at most its last four digits.
+say what is expected; they never repeat what was typed in any card field (a number pasted into
+the expiry is still a card number).
 
 :func:`split_price` divides a group's price among its payers exactly to the minor unit of the
 currency, within their pledges, by a rule every member is shown (:func:`describe`).
@@ -138,11 +139,12 @@ def parse_card_number(number: object) -> str:
             f"card.number must have {MIN_DIGITS} to {MAX_DIGITS} digits, not {len(digits)}",
             field="card.number",
         )
+    if digits[0] == "0":  # no card network's numbers start with 0
+        raise InvalidInput("card.number cannot start with 0: no card's does", field="card.number")
+    if len(set(digits)) == 1:
+        raise InvalidInput("card.number cannot be one digit repeated", field="card.number")
     if not luhn_ok(digits):
-        raise InvalidInput(
-            f"card.number ending in {digits[-4:]} has a wrong check digit",
-            field="card.number",
-        )
+        raise InvalidInput("card.number has a wrong check digit", field="card.number")
     return digits
 
 
@@ -161,26 +163,25 @@ def _small_int(value: object, name: str, max_digits: int) -> int:
 
 def check_expiry(exp_month: object, exp_year: object, now: datetime) -> tuple[int, int]:
     """(month, year) of a card that has not expired at ``now``: a card is good through the
-    last day of its expiry month."""
+    last day of its expiry month. Messages say what is expected, never the value given."""
     now = require_utc(now, "now")
     month = _small_int(exp_month, "card.exp_month", 2)
     year = _small_int(exp_year, "card.exp_year", 4)
     if not 1 <= month <= 12:
-        raise InvalidInput(
-            f"card.exp_month must be from 1 to 12, not {month}", field="card.exp_month"
-        )
+        raise InvalidInput("card.exp_month must be from 1 to 12", field="card.exp_month")
     if not now.year <= year <= now.year + MAX_YEARS_AHEAD:
         if year < now.year:
-            message = f"card.exp_year {year} is in the past: the card has expired"
+            message = f"card.exp_year is before {now.year}: the card has expired"
         else:
             message = (
                 f"card.exp_year must be a four-digit year from {now.year} "
-                f"to {now.year + MAX_YEARS_AHEAD}, not {year}"
+                f"to {now.year + MAX_YEARS_AHEAD}"
             )
         raise InvalidInput(message, field="card.exp_year")
     if (year, month) < (now.year, now.month):
         raise InvalidInput(
-            f"the card expired at the end of {year}-{month:02d}", field="card.exp_month"
+            f"the card has expired: its expiry month is before {now.year}-{now.month:02d}",
+            field="card.exp_month",
         )
     return month, year
 
