@@ -227,3 +227,23 @@ def test_group_refusals_name_the_field_and_the_numbers(world: ApiWorld) -> None:
                     if m["account"]["id"] == ann.id)  # fmt: skip
     assert [p["name"] for p in ann_line["sponsoring"]] == ["Dan"]
     assert [g["id"] for g in ok(w.get("/v1/groups", bob))["items"]] == [gid]
+
+
+def test_currencies_are_active_iso_4217_codes_and_amounts_say_their_limit(
+    world: ApiWorld,
+) -> None:
+    w = world
+    ann = w.account("Ann", "recipient")
+    for currency, says in (
+        ("ZZZ", "currency 'ZZZ' is not an active ISO 4217 currency code"),
+        ("eur", "currency must be written in capitals: 'EUR', not 'eur'"),
+    ):
+        r = w.post("/v1/groups", ann, json={"name": "x", "currency": currency})
+        refused(r, 422, says)
+        assert r.json()["error"]["field"] == "currency"
+        r = w.post("/v1/auctions", ann, json=w.auction_body("reverse", currency=currency))
+        refused(r, 422, says)
+    huge = {"name": "x", "currency": "EUR", "pledge": "9999999999999999.99"}
+    refused(w.post("/v1/groups", ann, json=huge), 422, "pledge must be at most 9999999999999.99")
+    ok(w.post("/v1/groups", ann, json={"name": "y", "currency": "JPY", "pledge": "5000"}), 201)
+    assert ok(w.get("/v1/groups", ann))["items"][0]["currency"] == "JPY"

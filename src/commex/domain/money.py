@@ -1,4 +1,4 @@
-"""Exact money: a Decimal amount with an ISO 4217 currency, never a float.
+"""Exact money: a Decimal amount with an active ISO 4217 currency, never a float.
 
 Amounts are written as strings (``"12.50"``), kept as :class:`~decimal.Decimal` in the rules and
 stored as integer minor units (cents) in the database. An amount with more decimal places than
@@ -12,29 +12,41 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import total_ordering
 
+from commex.domain.currencies import EXPONENTS, ISO_4217
 from commex.domain.errors import InvalidInput
 
-# Currencies whose minor unit is not the usual hundredth (ISO 4217).
-_EXPONENTS: dict[str, int] = {
-    "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0, "XAF": 0, "XOF": 0,
-    "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3, "LYD": 3, "IQD": 3,
-}  # fmt: skip
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_AMOUNT = re.compile(r"^-?\d{1,15}(\.\d{1,6})?$")
+_EXPONENTS = EXPONENTS
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+_DECIMAL = re.compile(r"^-?\d{1,40}(\.\d{1,40})?$")  # well formed, whatever its size
 MAX_MINOR = 10**15
 
 
 def currency_exponent(currency: str) -> int:
-    """The number of decimal places of ``currency`` (2 unless ISO 4217 says otherwise)."""
+    """The number of decimal places of ``currency`` (ISO 4217's minor-unit digits)."""
     return _EXPONENTS.get(currency, 2)
 
 
-def check_currency(currency: object) -> str:
-    """Return ``currency`` if it is a three-letter upper-case code, else raise InvalidInput."""
+def max_amount(currency: str) -> Decimal:
+    """The largest amount of ``currency`` the exchange holds (just under 10**15 minor units)."""
+    return Decimal(MAX_MINOR - 1).scaleb(-currency_exponent(currency))
+
+
+def check_currency(currency: object, field: str = "currency") -> str:
+    """Return ``currency`` if it is an active ISO 4217 code (:data:`ISO_4217`), in capitals;
+    else raise InvalidInput on ``field``."""
     if not isinstance(currency, str) or not _CURRENCY.match(currency):
         raise InvalidInput(
-            f"currency must be a three-letter ISO 4217 code such as 'EUR', not {currency!r}",
-            field="currency",
+            f"{field} must be a three-letter ISO 4217 code such as 'EUR'", field=field
+        )
+    if currency not in ISO_4217:
+        if currency.upper() in ISO_4217:
+            raise InvalidInput(
+                f"{field} must be written in capitals: '{currency.upper()}', not '{currency}'",
+                field=field,
+            )
+        raise InvalidInput(
+            f"{field} '{currency}' is not an active ISO 4217 currency code (such as 'EUR')",
+            field=field,
         )
     return currency
 
@@ -68,12 +80,15 @@ class Money:
                 f'{field} must be a decimal string such as "12.50", not {text!r}', field=field
             )
         raw = str(text).strip()
-        if not _AMOUNT.match(raw):
+        if not _DECIMAL.match(raw):
             raise InvalidInput(
                 f'{field} must be a decimal string such as "12.50", not {text!r}', field=field
             )
         check_currency(currency)
         value = Decimal(raw)
+        limit = max_amount(currency)
+        if abs(value) > limit:
+            raise InvalidInput(f"{field} must be at most {limit} {currency}", field=field)
         quantum = Decimal(1).scaleb(-currency_exponent(currency))
         if value != value.quantize(quantum):
             raise InvalidInput(

@@ -64,7 +64,8 @@ def test_a_creator_who_pledges_is_a_payer_and_the_rule_defaults_to_proportional(
         ({"rule": "random"}, InvalidInput, "split_rule", "'proportional' or 'equal'"),
         ({"pledge": "0"}, InvalidInput, "pledge", "more than zero"),
         ({"pledge": "1.001"}, InvalidInput, "pledge", "more than 2 decimal places"),
-        ({"currency": "eur"}, InvalidInput, "currency", "three-letter"),
+        ({"currency": "eur"}, InvalidInput, "currency", "written in capitals: 'EUR'"),
+        ({"currency": "ZZZ"}, InvalidInput, "currency", "'ZZZ' is not an active ISO 4217"),
         ({"name": ""}, InvalidInput, "name", "non-empty"),
     ],
 )

@@ -128,3 +128,36 @@ def test_zero_and_negative_parse_but_zero_is_zero():
     assert str(Money.zero("EUR")) == "0.00"
     assert str(Money.zero("JPY")) == "0"
     assert Money.parse("-5.00", "EUR").to_minor() == -500
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("ZZZ", "currency 'ZZZ' is not an active ISO 4217 currency code (such as 'EUR')"),
+        ("XXX", "currency 'XXX' is not an active ISO 4217"),
+        ("DEM", "currency 'DEM' is not an active ISO 4217"),
+        ("eur", "currency must be written in capitals: 'EUR', not 'eur'"),
+        ("E1R", "currency must be a three-letter ISO 4217 code such as 'EUR'"),
+    ],
+)
+def test_only_active_iso_4217_codes_are_currencies(code, says):
+    with pytest.raises(InvalidInput) as err:
+        check_currency(code)
+    assert err.value.field == "currency" and err.value.message.startswith(says)
+
+
+@pytest.mark.parametrize(("code", "places"), [("EUR", 2), ("JPY", 0), ("KWD", 3), ("CHF", 2)])
+def test_each_code_has_its_minor_unit_digits(code, places):
+    assert check_currency(code) == code
+    assert currency_exponent(code) == places
+
+
+def test_an_amount_too_large_says_the_limit():
+    with pytest.raises(InvalidInput) as err:
+        Money.parse("9999999999999999.99", "EUR", field="pledge")
+    assert (err.value.field, err.value.message) == (
+        "pledge", "pledge must be at most 9999999999999.99 EUR",
+    )  # fmt: skip
+    with pytest.raises(InvalidInput, match="price must be at most 999999999999999 JPY"):
+        Money.parse("1000000000000000", "JPY", field="price")
+    assert str(Money.parse("9999999999999.99", "EUR")) == "9999999999999.99"
