@@ -229,6 +229,45 @@ def test_group_refusals_name_the_field_and_the_numbers(world: ApiWorld) -> None:
     assert [g["id"] for g in ok(w.get("/v1/groups", bob))["items"]] == [gid]
 
 
+def test_pay_now_keeps_the_days_of_grace_and_a_card_saved_later_is_charged(
+    world: ApiWorld,
+) -> None:
+    """The payer's "pay now" with no card, or on the card just declined, is a 409 that names the
+    next scheduled try and counts nothing; a card saved, or made the default, is tried at once."""
+    w = world
+    buyer = w.account("Quay Cafe", "recipient")
+    seller = w.account("Northwind", "provider")
+    auction = w.create_auction(buyer, "reverse")
+    ok(w.bid(seller, auction["id"], "20.00"), 201)
+    w.clock.advance(3601)
+    w.services.exchange.close_due()
+    w.services.billing.charge_due()  # no card yet: the first scheduled try
+    contract_id = w.auction(buyer, auction["id"])["outcome"]["winners"][0]["contract_id"]
+    path = f"/v1/contracts/{contract_id}/charges/retry"
+    for key in ("a", "b"):
+        refused(w.post(path, buyer, headers={"Idempotency-Key": key}), 409,
+                "has no card to try: save a card first and it is tried at once")  # fmt: skip
+    (charge,) = ok(w.get("/v1/charges", buyer))["items"]
+    assert (charge["status"], charge["attempts"], charge["declines"]) == ("pending", 1, 1)
+    add_card(w, buyer, "4000000000000341")  # saved fine, declined at every charge
+    (tried,) = ok(w.post(path, buyer, headers={"Idempotency-Key": "c"}))["items"]
+    assert (tried["status"], tried["attempts"], tried["declines"]) == ("pending", 2, 2)
+    for key in ("d", "e"):
+        r = w.post(path, buyer, headers={"Idempotency-Key": key})
+        refused(r, 409, "was last declined on the visa card ending in 0341")
+        assert f"the next scheduled try is at {tried['next_attempt_at']}" in r.text
+        assert "save another card, or make another card the default" in r.text
+    add_card(w, buyer, GOOD)
+    good = next(c for c in ok(w.get("/v1/payment-methods", buyer))["items"] if not c["default"])
+    ok(w.post(f"/v1/payment-methods/{good['id']}/default", buyer))
+    w.clock.advance(1)
+    w.services.billing.charge_due()  # the new default is tried without waiting for the day
+    (paid,) = ok(w.get("/v1/charges", buyer))["items"]
+    assert (paid["status"], paid["attempts"], paid["declines"]) == ("succeeded", 3, 2)
+    rep = w.auction(seller, w.create_auction(buyer, "reverse")["id"])["owner"]["reputation"]
+    assert (rep["positive"], rep["negative"]) == (pytest.approx(1.0, abs=0.01), 0)
+
+
 def test_currencies_are_active_iso_4217_codes_and_amounts_say_their_limit(
     world: ApiWorld,
 ) -> None:

@@ -125,7 +125,10 @@ def test_no_card_number_in_the_database_the_logs_or_any_answer(
     contract_id = api("GET", f"/v1/auctions/{auction['id']}", "Ann")["outcome"]["winners"][0][
         "contract_id"
     ]
-    api("POST", f"/v1/contracts/{contract_id}/charges/retry", "Cat")
+    # Cat's card was just declined: asking again on it is refused, naming only its last four.
+    cat = {"Authorization": f"Bearer {tokens['Cat']}"}
+    again = call("POST", f"/v1/contracts/{contract_id}/charges/retry", headers=cat)
+    assert again.status_code == 409 and "ending in 0341" in again.json()["error"]["message"]
     charges = api("GET", f"/v1/contracts/{contract_id}/charges", "Seller")["charges"]
     assert sorted(c["status"] for c in charges) == ["pending", "succeeded", "succeeded"]
     for name in ("Ann", "Bob", "Cat"):

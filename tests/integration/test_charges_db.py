@@ -193,3 +193,44 @@ def test_a_card_saved_after_a_missed_attempt_is_charged_on_the_next_run(
     (charged,) = s.billing.charge_due().attempted
     assert (charged.status.value, charged.attempts) == ("succeeded", 2)
     assert len(gateway.captured) == 1
+
+
+GATEWAY_ERROR = "4000000000000119"  # the test gateway fails to process it, every time
+
+
+@pytest.mark.parametrize("number", [GATEWAY_ERROR, DECLINES_AT_CHARGE])
+def test_retries_sent_together_with_one_idempotency_key_make_one_attempt(
+    services: Services, clock: ManualClock, gateway: Counting, database_url: str, number: str
+) -> None:
+    """Ten "pay now" requests with one key, over two processes' engines, started together:
+    one attempt at the gateway, and every request answered with the charge it left."""
+    if gateway.name != "test":
+        pytest.skip("the gateway's answer does not matter here; the test gateway is enough")
+    s = services
+    ann, _, _, contract_id = _award(s, clock, group=False)
+    s.billing.charge_due()  # no card yet: pending, one scheduled try used
+    s.payments.add(ann.id, number, 12, 2031, "123")
+    other = _services(database_url, clock, gateway)
+    start = threading.Barrier(10)
+    answers: list[Any] = []
+
+    def pay_now(billing: Any) -> None:
+        start.wait(10)
+        answers.append(billing.retry(contract_id, ann.id, "same"))
+
+    try:
+        threads = [
+            threading.Thread(target=pay_now, args=((s if n % 2 else other).billing,))
+            for n in range(10)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        other.shutdown()
+    assert gateway.authorized == 1
+    assert len(answers) == 10 and {a[0].attempts for a in answers} == {2}
+    (charge,) = s.billing.of_payer(ann.id)
+    assert (charge.status.value, charge.attempts) == ("pending", 2)
+    assert charge.declines == (1 if number == GATEWAY_ERROR else 2)

@@ -129,18 +129,17 @@ class MemoryCharges:
             if c.claimed_until is not None:
                 ready = c.claimed_until <= now
             else:
-                ready = c.next_attempt_at <= now or self._card_since(c)
+                ready = c.next_attempt_at <= now or self._card_not_tried(c)
             if ready:
                 out.append(c)
         out.sort(key=lambda c: (c.next_attempt_at, c.id))
         return [c.id for c in out[:limit]]
 
-    def _card_since(self, charge: Charge) -> bool:
-        last = charge.last_attempt_at
-        if last is None:
+    def _card_not_tried(self, charge: Charge) -> bool:
+        if charge.attempts == 0:
             return False
         return any(
-            m.account_id == charge.payer_id and m.is_default and m.created_at > last
+            m.account_id == charge.payer_id and m.is_default and m.id != charge.last_card_id
             for m in self._s.payment_methods.values()
         )
 

@@ -56,8 +56,11 @@ def retry(
     services: ServicesDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> dict[str, Any]:
-    """The payer asks for an attempt on its pending charge now (after adding a card, say). With
-    an ``Idempotency-Key``, a repeated request makes no second attempt."""
+    """The payer asks for an attempt on its pending charge now ("pay now"). One is made only
+    when it could end differently from the last: on a default card other than the one last
+    tried, or after a gateway error. Otherwise 409, counting nothing and naming the next
+    scheduled try ("save a card first" when there is none). With an ``Idempotency-Key``, a
+    repeated request makes no second attempt, even when the copies arrive together."""
     charges = services.billing.retry(contract_id, who.id, idempotency_key)
     return {"items": [charge_dict(c) for c in charges]}
 

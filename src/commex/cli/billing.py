@@ -73,7 +73,9 @@ def retry(
     exchange: str = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Ask for an attempt on your pending charge now (after adding a card, say)."""
+    """Ask for an attempt on your pending charge now. One is made on a default card other than
+    the one last tried, or after a gateway error; otherwise the answer names the next scheduled
+    try (saving another card, or making another the default, has it tried at once)."""
     with ExchangeClient(exchange, api_token_from_env()) as client:
         items = client.retry_charges(contract_id, key)
     _print(items, as_json)

@@ -4,10 +4,18 @@ A contract is charged at award: one charge per payer (the contract's recipient, 
 a group by its share). A charge is tried against the payer's card; every attempt has its own
 number, and the gateway's idempotency key is the charge id and that number, so an attempt that
 is repeated (a crash, two servers, a double click) can never charge twice. A decline, or a payer
-without a card, is retried :data:`RETRY_AFTER` later (sooner once the payer registers a card),
-:data:`MAX_DECLINES` times in all; a gateway error is retried :data:`ERROR_RETRY_AFTER` later
-and does not count as a decline, up to :data:`MAX_ERRORS`. A charge that succeeds records a
-positive payment rating of the payer, and one declined for the last time a negative one.
+without a card, is retried :data:`RETRY_AFTER` later, :data:`MAX_DECLINES` scheduled tries in
+all; a gateway error is retried :data:`ERROR_RETRY_AFTER` later and does not count as a decline,
+up to :data:`MAX_ERRORS`. A charge that succeeds records a positive payment rating of the payer,
+and one declined for the last time a negative one.
+
+Each attempt remembers the card it tried (``last_card_id``). When the payer's default card is
+another one (a card saved, or another made the default), the charge is tried on it at once,
+without waiting for the schedule. The payer may also ask for an attempt now
+(:func:`manual_retry_refusal`), but only one that could end differently from the last: on a
+default card other than the one last tried, or after a gateway error. Asking again on the card
+just declined, or with no card at all, is refused and counts nothing, so a "pay now" button can
+never use up the days of grace the schedule gives.
 
 The exchange takes no fee yet: a provider's payout is the whole charge.
 """
@@ -68,6 +76,8 @@ class Charge:
     decline_code: str | None = None
     message: str | None = None
     retry_key: str | None = None
+    last_card_id: str | None = None  # the card the last attempt tried (None: the payer had none)
+    last_error: bool = False  # the last attempt failed at the gateway, not at the card's issuer
     version: int = 0
 
     @property
@@ -115,11 +125,14 @@ def charges_for(
     ]
 
 
-def claim(charge: Charge, now: datetime, *, at_once: bool = False) -> Charge | None:
-    """The charge with an attempt claimed for :data:`CLAIM_LEASE`, or None when no attempt is
-    due. An attempt whose claim lapsed (its process died) is claimed again under its own
-    number, so its retry reuses its idempotency key; otherwise a new attempt is numbered.
-    ``at_once`` tries a pending charge before its retry time (the payer asked, or added a card)."""
+def claim(
+    charge: Charge, now: datetime, *, at_once: bool = False, card_id: str | None = None
+) -> Charge | None:
+    """The charge with an attempt on card ``card_id`` (None: the payer has none) claimed for
+    :data:`CLAIM_LEASE`, or None when no attempt is due. An attempt whose claim lapsed (its
+    process died) is claimed again under its own number, so its retry reuses its idempotency
+    key; otherwise a new attempt is numbered. ``at_once`` tries a pending charge before its
+    retry time (a card other than the last one tried, or the payer asked)."""
     if charge.status is not ChargeStatus.PENDING:
         return None
     if charge.claimed_until is not None:
@@ -129,7 +142,38 @@ def claim(charge: Charge, now: datetime, *, at_once: bool = False) -> Charge | N
     if charge.next_attempt_at > now and not at_once:
         return None
     return replace(
-        charge, attempts=charge.attempts + 1, claimed_until=now + CLAIM_LEASE, last_attempt_at=now
+        charge,
+        attempts=charge.attempts + 1,
+        claimed_until=now + CLAIM_LEASE,
+        last_attempt_at=now,
+        last_card_id=card_id,
+    )
+
+
+def new_card(charge: Charge, card_id: str | None) -> bool:
+    """Whether the payer's default card ``card_id`` is one the charge has not just tried (a
+    card saved or made the default since), so an attempt on it may end differently."""
+    return card_id is not None and (charge.attempts == 0 or card_id != charge.last_card_id)
+
+
+def manual_retry_refusal(charge: Charge, card_id: str | None, card_label: str | None) -> str | None:
+    """Why the payer's "pay now" on a pending charge makes no attempt, or None when it may: an
+    attempt is made only when it could end differently from the last one, that is on a default
+    card other than the one last tried (``card_id``, described by ``card_label``), or after a
+    gateway error. A refusal counts nothing; the schedule goes on as before."""
+    when = charge.next_attempt_at.isoformat()
+    if card_id is None:
+        return (
+            f"charge {charge.id} has no card to try: save a card first and it is tried at once "
+            f"(otherwise the next scheduled try is at {when})"
+        )
+    if new_card(charge, card_id) or charge.last_error:
+        return None
+    return (
+        f"charge {charge.id} was last declined on {card_label or 'your default card'}, and "
+        f"trying it again now would only use up one of its {MAX_DECLINES} scheduled tries "
+        f"({charge.declines} used): the next scheduled try is at {when}; save another card, or "
+        "make another card the default, and it is tried at once"
     )
 
 
@@ -143,7 +187,12 @@ def settle(
 ) -> Charge:
     """The charge after its claimed attempt: ``outcome`` None means the payer had no card,
     which is given the same grace as a decline."""
-    done = replace(charge, claimed_until=None, gateway_charge_id=gateway_charge_id)
+    done = replace(
+        charge,
+        claimed_until=None,
+        gateway_charge_id=gateway_charge_id,
+        last_error=outcome is ChargeOutcome.FAILED,
+    )
     if outcome is ChargeOutcome.SUCCEEDED:
         return replace(
             done, status=ChargeStatus.SUCCEEDED, decline_code=None, message=message or None
@@ -183,6 +232,7 @@ def unanswered(charge: Charge, message: str, now: datetime) -> Charge:
         errors=errors,
         claimed_until=None if final else now + ERROR_RETRY_AFTER,
         next_attempt_at=now + ERROR_RETRY_AFTER,
+        last_error=True,
         decline_code="gateway_unavailable",
         message=message,
     )

@@ -11,6 +11,14 @@ An attempt is claimed by an atomic conditional update before the gateway is call
 outcome is stored by another after; the gateway's idempotency key is the charge id and the
 attempt's number, so neither two processes nor a double click can charge a card twice. The
 outcome, the payment rating and the payout are written in one transaction.
+
+The payer's "pay now" (:meth:`Billing.retry`) makes an attempt only when it could end
+differently from the last (another default card, or after a gateway error; see
+:func:`commex.domain.charges.manual_retry_refusal`), and otherwise answers a conflict naming the
+next scheduled try. Its ``Idempotency-Key`` is written in the very conditional update that
+claims the attempt, and checked against the charge as it stands in that transaction, so of
+requests sent together with one key exactly one makes an attempt, whatever the timing; the
+others answer the charge as that attempt left it.
 """
 
 from __future__ import annotations
@@ -146,19 +154,30 @@ class Billing:
     # -- attempts -----------------------------------------------------------------------------
 
     def _attempt(
-        self, charge_id: str, *, at_once: bool = False, retry_key: str | None = None
+        self, charge_id: str, *, manual: bool = False, retry_key: str | None = None
     ) -> Charge | None:
         """Claim an attempt, ask the gateway, store the outcome. None when there was nothing to
-        do (not due, or another process holds the attempt)."""
+        do (not due, another process holds the attempt, or ``retry_key`` already made one).
+
+        ``manual`` is the payer asking: :class:`Conflict` when that attempt could not end
+        differently from the last (nothing is written then)."""
         now = self._clock.now()
         with self._uow() as uow:
             charge = uow.charges.get(charge_id)
             if charge is None:
                 return None
+            if retry_key is not None and charge.retry_key == retry_key:
+                return None  # this request was made before (perhaps an instant ago)
             card = uow.payment_methods.default_of(charge.payer_id)
-            last = charge.last_attempt_at
-            new_card = card is not None and last is not None and card.created_at > last
-            claimed = rules.claim(charge, now, at_once=at_once or new_card)
+            card_id = None if card is None else card.id
+            if manual and charge.status is ChargeStatus.PENDING and charge.claimed_until is None:
+                refusal = rules.manual_retry_refusal(
+                    charge, card_id, None if card is None else _card_words(card)
+                )
+                if refusal is not None:
+                    raise Conflict(refusal)
+            at_once = manual or rules.new_card(charge, card_id)
+            claimed = rules.claim(charge, now, at_once=at_once, card_id=card_id)
             if claimed is None:
                 return None
             claimed = replace(claimed, retry_key=retry_key or charge.retry_key)
@@ -228,9 +247,15 @@ class Billing:
     def retry(
         self, contract_id: str, payer_id: str, idempotency_key: str | None = None
     ) -> list[Charge]:
-        """The payer asks for an attempt now on its pending charges of the contract. With an
-        idempotency key, a repeated request makes no new attempt and answers the charges as
-        they stand."""
+        """The payer asks for an attempt now on its pending charges of the contract.
+
+        An attempt is made only when it could end differently from the last: on a default card
+        other than the one last tried, or after a gateway error. Otherwise :class:`Conflict`
+        (409), which counts nothing and names the next scheduled try: with no card, "save a
+        card first"; on the card just declined, save or choose another (it is then tried at
+        once, without asking). With an idempotency key (per payer and contract), a repeated
+        request, even one sent at the same instant, makes no new attempt and answers the
+        charges as they stand."""
         if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_RETRY_KEY:
             raise InvalidInput(
                 f"Idempotency-Key must be 1 to {MAX_RETRY_KEY} characters", "Idempotency-Key"
@@ -250,7 +275,7 @@ class Billing:
                     f"charge {c.id} is {c.status.value} after {c.attempts} attempt(s) and is "
                     "not retried"
                 )
-            self._attempt(c.id, at_once=True, retry_key=idempotency_key)
+            self._attempt(c.id, manual=True, retry_key=idempotency_key)
         return [
             c for c in self.for_contract(contract_id, payer_id).charges if c.payer_id == payer_id
         ]
@@ -277,6 +302,10 @@ class Billing:
         """The payer's charges, newest first."""
         with self._uow(write=False) as uow:
             return uow.charges.of_payer(payer_id, MAX_LISTED)
+
+
+def _card_words(card: PaymentMethod) -> str:
+    return f"the {card.brand} card ending in {card.last4}"
 
 
 def _may_see(contract: Contract, members: Sequence[Member], account_id: str) -> bool:

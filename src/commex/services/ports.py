@@ -356,7 +356,8 @@ class ChargeRepository(Protocol):
 
     def due(self, now: datetime, limit: int) -> list[str]:
         """Ids of pending charges an attempt is due for: their retry time has come, their
-        claim has lapsed, or their payer's default card was saved after their last attempt."""
+        claim has lapsed, or their payer's default card is not the one their last attempt
+        tried (``last_card_id``: a card saved or made the default since)."""
         ...
 
     def add_payout(self, payout: Payout) -> None: ...

@@ -15,9 +15,12 @@ from commex.domain.charges import (
     ChargeStatus,
     charges_for,
     claim,
+    manual_retry_refusal,
+    new_card,
     payment_rating,
     payout_for,
     settle,
+    unanswered,
 )
 from commex.domain.contracts import Contract, ContractStatus
 from commex.domain.money import Money
@@ -111,3 +114,31 @@ def test_outcomes_rate_the_payer_and_pay_the_provider():
     assert payout_for(refused, "pay_2", T0) is None
     pending = settle(claim(charge, T0), ChargeOutcome.DECLINED, None, "x", "y", T0)
     assert payment_rating(pending, "prov", "rat_3", T0) is None
+
+
+def test_pay_now_makes_an_attempt_only_when_it_could_end_differently():
+    (charge,) = charges_for(CONTRACT, None, None, ids(), T0)
+    no_card = settle(claim(charge, T0), None, None, None, None, T0)
+    says = manual_retry_refusal(no_card, None, None)
+    assert says == (
+        f"charge {charge.id} has no card to try: save a card first and it is tried at once "
+        "(otherwise the next scheduled try is at 2026-03-02T12:00:00+00:00)"
+    )
+    assert new_card(no_card, "card_1") and manual_retry_refusal(no_card, "card_1", "x") is None
+    declined = settle(
+        claim(no_card, T0, at_once=True, card_id="card_1"),
+        ChargeOutcome.DECLINED, None, "card_declined", "Your card was declined.", T0,
+    )  # fmt: skip
+    assert (declined.last_card_id, declined.declines, declined.last_error) == ("card_1", 2, False)
+    says = manual_retry_refusal(declined, "card_1", "the visa card ending in 0341")
+    assert says is not None and "last declined on the visa card ending in 0341" in says
+    assert "one of its 3 scheduled tries (2 used)" in says
+    assert not new_card(declined, "card_1")
+    assert manual_retry_refusal(declined, "card_2", "the visa card ending in 4242") is None
+    failed = settle(
+        claim(declined, T0, at_once=True, card_id="card_1"),
+        ChargeOutcome.FAILED, None, "processing_error", "Try again.", T0,
+    )  # fmt: skip
+    assert failed.last_error and manual_retry_refusal(failed, "card_1", "x") is None
+    lost = unanswered(claim(declined, T0, at_once=True, card_id="card_1"), "no answer", T0)
+    assert lost.last_error

@@ -15,6 +15,7 @@ from commex.domain.errors import Conflict, NotFound
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 GOOD, DECLINED, ERROR = "4242424242424242", "4000000000000002", "4000000000000119"
+DECLINED_AT_CHARGE = "4000000000000341"  # saved fine, declined at every charge
 
 
 class CountingGateway(TestGateway):
@@ -211,7 +212,7 @@ def test_a_gateway_that_does_not_answer_is_asked_again_under_the_same_key(servic
 
 def test_retry_with_the_same_idempotency_key_attempts_once(services, clock, gateway):
     buyer, seller, contract_id = award(services, clock)
-    card(services, buyer.id, DECLINED)
+    card(services, buyer.id, ERROR)  # after a gateway error the payer may ask again at once
     services.billing.charge_due()
     first = services.billing.retry(contract_id, buyer.id, "k-1")
     again = services.billing.retry(contract_id, buyer.id, "k-1")
@@ -222,3 +223,78 @@ def test_retry_with_the_same_idempotency_key_attempts_once(services, clock, gate
     stranger = services.exchange.create_account("Stranger", ["recipient"])
     with pytest.raises(NotFound, match=f"contract {contract_id} not found"):
         services.billing.for_contract(contract_id, stranger.id)
+
+
+def test_pay_now_without_a_card_is_refused_and_uses_up_none_of_the_grace(services, clock, gateway):
+    buyer, _, contract_id = award(services, clock)
+    services.billing.charge_due()  # the scheduled first try: no card
+    for key in ("a", "b", None):
+        with pytest.raises(Conflict) as err:
+            services.billing.retry(contract_id, buyer.id, key)
+        assert "has no card to try: save a card first and it is tried at once" in err.value.message
+        assert "next scheduled try is at 2026-03-02T13:00:01+00:00" in err.value.message
+    (charge,) = services.billing.of_payer(buyer.id)
+    assert (charge.status.value, charge.attempts, charge.declines) == ("pending", 1, 1)
+    assert services.exchange.reputation(buyer.id, Role.RECIPIENT).count == 0
+    card(services, buyer.id, GOOD)
+    (paid,) = services.billing.charge_due().attempted  # a card saved since is tried at once
+    assert (paid.status.value, paid.attempts) == ("succeeded", 2)
+    assert len(gateway.captured) == 1
+
+
+def test_pay_now_on_the_card_just_declined_is_refused_until_another_card_is_the_default(
+    services, clock, gateway
+):
+    buyer, _, contract_id = award(services, clock)
+    card(services, buyer.id, DECLINED_AT_CHARGE)
+    services.billing.charge_due()
+    for key in ("a", "b"):
+        with pytest.raises(Conflict) as err:
+            services.billing.retry(contract_id, buyer.id, key)
+        assert err.value.message.endswith(
+            "was last declined on the visa card ending in 0341, and trying it again now would "
+            "only use up one of its 3 scheduled tries (1 used): the next scheduled try is at "
+            "2026-03-02T13:00:01+00:00; save another card, or make another card the default, "
+            "and it is tried at once"
+        )
+    assert gateway.authorize_calls == 1
+    (charge,) = services.billing.of_payer(buyer.id)
+    assert (charge.status.value, charge.attempts, charge.declines) == ("pending", 1, 1)
+    good = card(services, buyer.id, GOOD)  # saved, but the declined card stays the default
+    assert services.billing.charge_due().attempted == ()
+    services.payments.make_default(buyer.id, good.id)
+    (paid,) = services.billing.retry(contract_id, buyer.id, "c")
+    assert (paid.status.value, paid.attempts, paid.declines) == ("succeeded", 2, 1)
+    rep = services.exchange.reputation(buyer.id, Role.RECIPIENT)
+    assert (rep.positive, rep.negative) == (pytest.approx(1.0), 0)
+
+
+def test_choosing_another_default_card_is_tried_by_the_scheduler_at_once(services, clock):
+    buyer, _, _ = award(services, clock)
+    card(services, buyer.id, DECLINED_AT_CHARGE)
+    good = card(services, buyer.id, GOOD)
+    services.billing.charge_due()
+    assert services.billing.charge_due().attempted == ()  # the same card: the schedule holds
+    services.payments.make_default(buyer.id, good.id)
+    (paid,) = services.billing.charge_due().attempted
+    assert (paid.status.value, paid.attempts) == ("succeeded", 2)
+
+
+def test_same_idempotency_key_sent_together_makes_one_attempt(services, clock, gateway):
+    buyer, _, contract_id = award(services, clock)
+    card(services, buyer.id, ERROR)
+    services.billing.charge_due()
+    start = threading.Barrier(10)
+    answers: list[object] = []
+
+    def pay_now():
+        start.wait(5)
+        answers.append(services.billing.retry(contract_id, buyer.id, "same"))
+
+    threads = [threading.Thread(target=pay_now) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert gateway.authorize_calls == 2  # the scheduled try, then one for the key
+    assert len(answers) == 10 and all(a[0].attempts == 2 for a in answers)  # type: ignore[index]

@@ -45,6 +45,8 @@ def _charge(r: Row[Any]) -> Charge:
         decline_code=r.decline_code,
         message=r.message,
         retry_key=r.retry_key,
+        last_card_id=r.last_card_id,
+        last_error=bool(r.last_error),
         version=r.version,
     )
 
@@ -63,6 +65,8 @@ def _state(c: Charge) -> dict[str, Any]:
         "decline_code": c.decline_code,
         "message": None if c.message is None else c.message[:300],
         "retry_key": c.retry_key,
+        "last_card_id": c.last_card_id,
+        "last_error": c.last_error,
     }
 
 
@@ -133,7 +137,7 @@ class SqlCharges:
         ready = or_(
             and_(unclaimed, c.next_attempt_us <= at),
             c.claimed_until_us <= at,
-            and_(unclaimed, self._card_since_last_attempt()),
+            and_(unclaimed, c.attempts > 0, self._card_not_tried()),
         )
         q = (
             select(c.id)
@@ -143,12 +147,12 @@ class SqlCharges:
         )
         return [r.id for r in self._c.execute(q)]
 
-    def _card_since_last_attempt(self) -> Any:
-        """A card of the payer registered after the charge's last attempt (it is tried at once)."""
+    def _card_not_tried(self) -> Any:
+        """The payer's default card is not the one the last attempt tried (a card saved or made
+        the default since): it is tried at once."""
         c, p = t.charges.c, t.payment_methods.c
-        return exists().where(
-            and_(p.account_id == c.payer_id, p.is_default, p.created_us > c.last_attempt_us)
-        )
+        other = or_(c.last_card_id.is_(None), p.id != c.last_card_id)
+        return exists().where(and_(p.account_id == c.payer_id, p.is_default, other))
 
     def add_payout(self, payout: Payout) -> None:
         self._c.execute(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -322,6 +323,8 @@ charges = Table(
     Column("retry_key", String(128), nullable=True),
     Column("version", Integer, nullable=False),
     Column("created_us", BigInteger, nullable=False),
+    Column("last_card_id", String(40), nullable=True),  # 0008
+    Column("last_error", Boolean, nullable=False, server_default=false()),  # 0008
     UniqueConstraint("contract_id", "payer_id", name="uq_charges_contract_payer"),
     Index("ix_charges_status_next", "status", "next_attempt_us"),
 )
