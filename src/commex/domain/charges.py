@@ -4,10 +4,11 @@ A contract is charged at award: one charge per payer (the contract's recipient, 
 a group by its share). A charge is tried against the payer's card; every attempt has its own
 number, and the gateway's idempotency key is the charge id and that number, so an attempt that
 is repeated (a crash, two servers, a double click) can never charge twice. A decline, or a payer
-without a card, is retried :data:`RETRY_AFTER` later, :data:`MAX_DECLINES` scheduled tries in
-all; a gateway error is retried :data:`ERROR_RETRY_AFTER` later and does not count as a decline,
-up to :data:`MAX_ERRORS`. A charge that succeeds records a positive payment rating of the payer,
-and one declined for the last time a negative one.
+without a card, is retried :data:`RETRY_AFTER` later, until :data:`MAX_DECLINES` declines (a
+scheduled try without a card counts as one); a gateway error is retried
+:data:`ERROR_RETRY_AFTER` later and does not count as a decline, up to :data:`MAX_ERRORS`. A
+charge that succeeds records a positive payment rating of the payer, and one declined for the
+last time a negative one.
 
 Each attempt remembers the card it tried (``last_card_id``). When the payer's default card is
 another one (a card saved, or another made the default), the charge is tried on it at once,
