@@ -213,10 +213,10 @@ def test_members_use_a_block_from_the_command_line_until_it_is_used_up(
     assert done.stdout.strip() == f"{members['--phone']}  phone +442079460000 removed"
 
     done = commex(
-        "provider", "contracts", "--status", "active", "--json", token=provider, exchange=server
+        "provider", "contracts", "--status", "completed", "--json", token=provider, exchange=server
     )
     assert done.returncode == 0, done.stderr
-    assert [c["id"] for c in json.loads(done.stdout)["items"]] == [cid]
+    assert [c["id"] for c in json.loads(done.stdout)["items"]] == [cid]  # its block is used up
     done = commex("provider", "capacity", "--set", "2000000", token=provider, exchange=server)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "capacity: 2000000 bit/s; committed: 0 bit/s"

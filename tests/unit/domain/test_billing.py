@@ -341,8 +341,9 @@ def test_equal_shares_differ_by_at_most_one_unit_among_uncapped_payers(case):
     if uncapped:
         assert max(uncapped) - min(uncapped) <= 1
         # nobody who pays less than its pledge pays less than a capped payer could have spared
+        # (give or take the one indivisible unit a payer may get over another)
         capped = [result[p].to_minor() for p, pledge in pledges if result[p] == pledge]
-        assert all(c <= max(uncapped) for c in capped)
+        assert all(c <= max(uncapped) + 1 for c in capped)
 
 
 @given(st.integers(1, 10**6), st.integers(1, 12))
