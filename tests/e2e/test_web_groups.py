@@ -85,6 +85,7 @@ def test_a_group_forms_buys_and_shows_its_shares_on_the_pages(town: Town) -> Non
     auction_page = seller.get(f"/auctions/{auction_id}").text
     assert "Bought by the group Quay &lt;Flats&gt;" in auction_page
     assert 'pledged <span class="money">60.00 EUR' in auction_page
+    assert "The ceiling is what these payers pledged" in auction_page
     frozen = post(bob, f"{path}/membership", answer="payer", pledge="10.00")
     assert frozen.status_code == 409 and "is under way" in frozen.text
 
@@ -97,6 +98,10 @@ def test_a_group_forms_buys_and_shows_its_shares_on_the_pages(town: Town) -> Non
     shares = re.sub(r"\s+", " ", cat.get(path).text)
     assert 'Ann &lt;b&gt;</span> pays <span class="money">30.00 EUR</span>' in shares
     assert "(succeeded)" in shares and "(pending)" in shares  # Bob's card was declined
+    # Once closed, the auction's page no longer claims today's payers set its ceiling.
+    closed_page = seller.get(f"/auctions/{auction_id}").text
+    assert "The ceiling is what these payers pledged" not in closed_page
+    assert "the shares charged at the award are on the group's page" in closed_page
 
     (contract,) = town.services.exchange.contracts_of(seller_id)
     viewer = town.services.exchange.account(cat_id)
