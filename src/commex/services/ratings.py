@@ -121,8 +121,7 @@ class Ratings:
             else:
                 kind, ref = MemberKind.PHONE, e164(phone_number)
             existing = uow.members.of_contract(contract.id)
-            is_member = any(m.kind is MemberKind.ACCOUNT and m.ref == caller.id for m in existing)
-            if is_member and caller.id != contract.recipient_id:
+            if _is_account_member(existing, caller.id) and caller.id != contract.recipient_id:
                 raise Forbidden("only the contract's recipient adds members")
             member = member_rules.add_member(
                 contract, caller, existing, kind, ref, self._ids.new("mem"), self._clock.now()
@@ -166,7 +165,7 @@ class Ratings:
                 contract.recipient_id,
             ):
                 members = uow.members.of_contract(contract.id)
-                if any(m.kind is MemberKind.ACCOUNT and m.ref == rater.account.id for m in members):
+                if _is_account_member(members, rater.account.id):
                     raise Forbidden(
                         "only the contract's parties rate it; its recipient rates the provider "
                         "for every member"
@@ -209,6 +208,10 @@ def _contract(uow: UnitOfWork, contract_id: str, *, lock: bool = False) -> Contr
     if contract is None:
         raise NotFound(f"contract {contract_id} not found")
     return contract
+
+
+def _is_account_member(members: Sequence[Member], account_id: str) -> bool:
+    return any(m.kind is MemberKind.ACCOUNT and m.ref == account_id for m in members)
 
 
 def _member_account(uow: UnitOfWork, contract: Contract, account_id: str) -> str:

@@ -46,7 +46,6 @@ class Access:
     """What a caller may do with one contract."""
 
     contract: Contract
-    party: bool  # the provider, the recipient or the operator: sees everything
     recipient: bool  # may report for any member and manage members
     own_members: frozenset[str]  # the member ids the caller may report usage for
 
@@ -343,18 +342,18 @@ def _access(uow: UnitOfWork, contract_id: str, caller: Caller, *, lock: bool) ->
             own = frozenset()
         if not own:
             raise NotFound(f"contract {contract_id} not found")
-        return Access(contract, False, False, own)
+        return Access(contract, False, own)
     if caller.account_id is None:
         raise InvalidInput("a contract is read by an account or a device")
     account: Account = account_of(uow, caller.account_id)
     if account.id == contract.recipient_id:
-        return Access(contract, True, True, frozenset(m.id for m in members))
+        return Access(contract, True, frozenset(m.id for m in members))
     if account.id == contract.provider_id or account.is_operator:
-        return Access(contract, True, False, frozenset())
+        return Access(contract, False, frozenset())
     own = frozenset(m.id for m in members if m.kind is MemberKind.ACCOUNT and m.ref == account.id)
     if not own:
         raise NotFound(f"contract {contract_id} not found")
-    return Access(contract, False, False, own)
+    return Access(contract, False, own)
 
 
 def _member(uow: UnitOfWork, contract: Contract, member_id: object) -> Member:

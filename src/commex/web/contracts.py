@@ -25,7 +25,7 @@ from commex.domain.ratings import Rater, Rating
 from commex.domain.reputation import Reputation
 from commex.domain.usage import MemberUsage
 from commex.services.exchange import Exchange
-from commex.services.usage import Caller
+from commex.services.usage import Caller, UsageView
 from commex.services.views import Party, party, seconds_text
 from commex.web.forms import input_of, member_choice, rating_answer
 from commex.web.groups import charges_context
@@ -114,13 +114,8 @@ def rate_contract(
     except Unauthenticated:
         raise
     except CommexError as exc:
-        field = input_of(exc.field)
-        extra = {
-            "rate_errors": {field: exc.message} if field else {},
-            "rate_problem": "" if field else exc.message,
-            "rate_values": {"satisfied": satisfied, "score": score, "comment": comment},
-        }
-        return _page(request, contract.id, session.account, extra, status_of(exc)[0])
+        values = {"satisfied": satisfied, "score": score, "comment": comment}
+        return _refused(request, contract.id, session.account, "rate", exc, values)
     return RedirectResponse(f"/contracts/{contract.id}?done=rated#ratings", status_code=303)
 
 
@@ -146,13 +141,8 @@ def add_member(
     except CommexError as exc:
         given = [name for name, value in chosen.items() if value is not None]
         about_input = len(given) == 1 and not isinstance(exc, Forbidden)  # not who may add
-        field = input_of(exc.field) or (given[0] if about_input else "")
-        extra = {
-            "member_errors": {field: exc.message} if field else {},
-            "member_problem": "" if field else exc.message,
-            "member_values": values,
-        }
-        return _page(request, contract.id, session.account, extra, status_of(exc)[0])
+        field = given[0] if about_input else ""
+        return _refused(request, contract.id, session.account, "member", exc, values, field)
     return RedirectResponse(f"/contracts/{contract.id}?done=member#members", status_code=303)
 
 
@@ -165,8 +155,7 @@ def remove_member(request: Request, contract_id: str, member_id: str, session: C
     except (Unauthenticated, NotFound):
         raise
     except CommexError as exc:
-        extra = {"member_problem": exc.message}
-        return _page(request, contract_id, session.account, extra, status_of(exc)[0])
+        return _refused(request, contract_id, session.account, "member", exc, {})
     return RedirectResponse(f"/contracts/{contract_id}?done=removed#members", status_code=303)
 
 
@@ -190,13 +179,7 @@ def report_usage(
     except (Unauthenticated, NotFound):
         raise
     except CommexError as exc:
-        field = input_of(exc.field)
-        extra = {
-            "usage_errors": {field: exc.message} if field else {},
-            "usage_problem": "" if field else exc.message,
-            "usage_values": values,
-        }
-        return _page(request, contract_id, session.account, extra, status_of(exc)[0])
+        return _refused(request, contract_id, session.account, "usage", exc, values)
     m = report.metered
     notice = f"Accepted {seconds_text(m.accepted_ms)} s; {seconds_text(m.remaining_ms)} s remain."
     if m.cut:
@@ -210,12 +193,38 @@ def usage_fragment(request: Request, contract_id: str, session: LoggedIn) -> Res
     services = services_of(request)
     usage = services.usage.view(contract_id, Caller(session.account.id))
     devices = services.ratings.devices_of(usage.contract.recipient_id)
-    names = {d.id: d.name for d in devices}
-    shares = [
-        UsageLine(_member_line(services.exchange, s.member, names), s.usage) for s in usage.members
-    ]
+    shares = _shares(services.exchange, usage, {d.id: d.name for d in devices})
     context = {"c": usage.contract, "usage": usage, "shares": shares, "fragment": True}
     return render(request, "_usage.html", context)
+
+
+def _refused(
+    request: Request,
+    contract_id: str,
+    viewer: Account,
+    form: str,
+    exc: CommexError,
+    values: Mapping[str, str],
+    field: str = "",
+) -> Response:
+    """The page again with a form's refusal: next to the input it names (or ``field``), else
+    above the form, and what was typed filled back in."""
+    field = input_of(exc.field) or field
+    extra = {
+        f"{form}_errors": {field: exc.message} if field else {},
+        f"{form}_problem": "" if field else exc.message,
+        f"{form}_values": values,
+    }
+    return _page(request, contract_id, viewer, extra, status_of(exc)[0])
+
+
+def _shares(
+    exchange: Exchange, usage: UsageView, device_names: Mapping[str, str]
+) -> list[UsageLine]:
+    """Each member (removed ones too) with its share of the block, named for people."""
+    return [
+        UsageLine(_member_line(exchange, s.member, device_names), s.usage) for s in usage.members
+    ]
 
 
 def _page(
@@ -243,9 +252,7 @@ def _page(
         names[account_id] = exchange.account(account_id).name
     given = [_rating_line(r, names, device_names) for r in rated]
     my_role = {provider.id: Role.PROVIDER, recipient.id: Role.RECIPIENT}.get(me)
-    shares = [
-        UsageLine(_member_line(exchange, s.member, device_names), s.usage) for s in usage.members
-    ]
+    shares = _shares(exchange, usage, device_names)
     context: dict[str, Any] = {
         "c": contract,
         "provider": provider,
