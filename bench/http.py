@@ -30,6 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 from bench import _wrk, usage
@@ -139,11 +140,20 @@ def print_table(rows: Sequence[Row], baseline: float, not_measured: Sequence[str
         print(line)
 
 
-def run(options: Options, usage_args: tuple[int, int, int], help_runs: int) -> dict[str, object]:
-    """Every measurement, printed section by section, and returned as one JSON-able document."""
-    _wrk.wrk_path()  # fail before starting anything when wrk is missing
-    load_before = os.getloadavg()
-    started = datetime.now(UTC)
+def server_stack() -> dict[str, str | None]:
+    """Versions of what serves both apps. uvicorn picks uvloop and httptools by itself when
+    they are installed, for commex serve and the baseline alike."""
+    found: dict[str, str | None] = {}
+    for name in ("uvicorn", "starlette", "fastapi", "uvloop", "httptools"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def http_rows(options: Options) -> tuple[list[Row], list[str]]:
+    """The baseline, then commex with one process, then with two where it can."""
     rows: list[Row] = []
     not_measured: list[str] = []
     with tempfile.TemporaryDirectory(prefix="commex-bench-http-") as tmp:
@@ -154,15 +164,34 @@ def run(options: Options, usage_args: tuple[int, int, int], help_runs: int) -> d
             rows += commex_rows(options, 2, work / "serve-2")
         else:
             not_measured.append("2 workers: not available (commex serve has no --workers yet)")
-    baseline = rows[0].load.rate
-    settings = options.wrk
+    return rows, not_measured
+
+
+def print_http(options: Options, rows: Sequence[Row], not_measured: Sequence[str]) -> None:
+    settings, stack = options.wrk, server_stack()
     print(
         f"wrk -c{settings.connections} -t{settings.threads} -d{settings.seconds}s "
-        f"(warm-up {options.warmup_s} s each); load average before "
-        f"{load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs"
+        f"(warm-up {options.warmup_s} s each); uvicorn {stack['uvicorn']} on "
+        f"{'uvloop' if stack['uvloop'] else 'asyncio'} with "
+        f"{'httptools' if stack['httptools'] else 'h11'} for every server"
     )
+    baseline = rows[0].load.rate
     print_table(rows, baseline, not_measured)
-    print()
+    by_key = {row.key: row.load.rate for row in rows}
+    if "bids_2w" in by_key and by_key["bids_1w"]:
+        print(f"durable bids, 2 workers / 1 worker: {by_key['bids_2w'] / by_key['bids_1w']:.2f}x")
+
+
+def run(options: Options, usage_args: tuple[int, int, int], help_runs: int) -> dict[str, object]:
+    """Every measurement, printed section by section, and returned as one JSON-able document."""
+    _wrk.wrk_path()  # fail before starting anything when wrk is missing
+    load_before = os.getloadavg()
+    started = datetime.now(UTC)
+    rows, not_measured = http_rows(options)
+    load_after_http = os.getloadavg()
+    print_http(options, rows, not_measured)
+    print(f"load average before {load_before[0]:.2f}, after {load_after_http[0]:.2f}", end="")
+    print(f" ({os.cpu_count()} CPUs)\n")
     reports, threads, rounds = usage_args
     figures = usage.measure(reports, threads, rounds)
     usage.print_figures(figures)
@@ -175,10 +204,12 @@ def run(options: Options, usage_args: tuple[int, int, int], help_runs: int) -> d
         "machine": {
             "cpus": os.cpu_count(),
             "load_before": [round(x, 2) for x in load_before],
+            "load_after_http": [round(x, 2) for x in load_after_http],
             "load_after": [round(x, 2) for x in os.getloadavg()],
         },
-        "wrk": settings.to_dict() | {"warmup_s": options.warmup_s},
-        "http": [row.to_dict(baseline) for row in rows],
+        "server_stack": server_stack(),
+        "wrk": options.wrk.to_dict() | {"warmup_s": options.warmup_s},
+        "http": [row.to_dict(rows[0].load.rate) for row in rows],
         "not_measured": not_measured,
         "usage": figures.to_dict(),
         "startup_s": {label: round(s, 3) for label, s in startup.items()},
