@@ -132,9 +132,10 @@ def print_table(rows: Sequence[Row], baseline: float, not_measured: Sequence[str
     print(f" {'CPU us/ans':>10} {'vs base':>8}")
     for row in rows:
         ld = row.load
+        share = f"{ld.rate / baseline:8.1%}" if baseline else f"{'n/a':>8}"
         print(
             f"{row.name:54} {ld.rate:8.0f} {ld.p50_ms:8.2f} {ld.p99_ms:8.2f} {ld.not_ok:8d}"
-            f" {ld.socket_errors:7d} {row.server_cpu_us:10.0f} {ld.rate / baseline:8.1%}"
+            f" {ld.socket_errors:7d} {row.server_cpu_us:10.0f} {share}"
         )
     for line in not_measured:
         print(line)
