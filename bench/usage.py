@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -68,27 +70,58 @@ def report_rate(data_dir: Path, n: int, threads: int) -> float:
     return n / elapsed
 
 
+@dataclass(frozen=True)
+class UsageFigures:
+    """Medians over the rounds: the raw sqlite3 loop (rows/s), and durable usage reports per
+    second by the number of reporting threads."""
+
+    reports: int
+    rounds: int
+    raw: float
+    by_threads: dict[int, float]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "reports": self.reports,
+            "rounds": self.rounds,
+            "raw_rows_per_s": round(self.raw, 1),
+            "reports_per_s": {str(n): round(r, 1) for n, r in self.by_threads.items()},
+            "share_of_raw": {str(n): round(r / self.raw, 3) for n, r in self.by_threads.items()},
+        }
+
+
+def measure(reports: int, threads: int, rounds: int) -> UsageFigures:
+    """One and ``threads`` reporting threads, each round interleaved with the raw loop (as
+    bench.exchange does), so both see the same machine."""
+    counts = sorted({1, threads})
+    rates: dict[int, list[float]] = {n: [] for n in counts}
+    raw: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for r in range(rounds):
+            raw.append(raw_insert_rate(root / f"raw-{r}.db", reports))
+            for n in counts:
+                rates[n].append(report_rate(root / f"usage-{n}-{r}", reports, n))
+    medians = {n: statistics.median(v) for n, v in rates.items()}
+    return UsageFigures(reports, rounds, statistics.median(raw), medians)
+
+
+def print_figures(figures: UsageFigures) -> None:
+    print(f"raw sqlite3 insert+commit loop : {figures.raw:8.0f} rows/s (baseline, median)")
+    for n, rate in figures.by_threads.items():
+        label = f"{n} reporting thread" + ("s" if n > 1 else "")
+        share = rate / figures.raw
+        print(f"durable usage reports, {label:20}: {rate:8.0f} reports/s ({share:.0%} of raw)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reports", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv or [])
-    cases = ((1, "1 reporting thread"), (args.threads, f"{args.threads} reporting threads"))
-    rates: dict[str, list[float]] = {"raw": []} | {label: [] for _, label in cases}
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        for r in range(args.rounds):  # interleaved with the baseline, as bench.exchange does
-            rates["raw"].append(raw_insert_rate(root / f"raw-{r}.db", args.reports))
-            for threads, label in cases:
-                data_dir = root / f"usage-{threads}-{r}"
-                rates[label].append(report_rate(data_dir, args.reports, threads))
-    raw = statistics.median(rates["raw"])
-    print(f"raw sqlite3 insert+commit loop : {raw:8.0f} rows/s (baseline, median)")
-    for _, label in cases:
-        rate = statistics.median(rates[label])
-        print(f"durable usage reports, {label:20}: {rate:8.0f} reports/s ({rate / raw:.0%} of raw)")
+    print_figures(measure(args.reports, args.threads, args.rounds))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
