@@ -36,6 +36,7 @@ import uvicorn
 
 from commex.bootstrap import build_services
 from commex.server import create_server
+from commex.services import commands as c
 from commex.settings import Settings
 
 HOST = "127.0.0.1"
@@ -133,25 +134,23 @@ def prepare(data_dir: Path, bidders: int, auctions: int) -> Market:
     starts (it shares the SQLite file)."""
     services = build_services(Settings(data_dir))
     try:
-        seller = services.auth.register("Bench Seller", ["provider"])
+        bus = services.bus
+        seller = bus.handle(c.Register("Bench Seller", ("provider",)))
         tokens = [
-            services.auth.register(f"Bench Bidder {i}", ["recipient"]).token for i in range(bidders)
+            bus.handle(c.Register(f"Bench Bidder {i}", ("recipient",))).token
+            for i in range(bidders)
         ]
-        closes = services.exchange.clock.now() + timedelta(hours=2)
+        closes = services.clock.now() + timedelta(hours=2)
+        terms = c.Terms("voice", 3600)
         ids = [
-            services.exchange.create_auction(
-                seller.account.id,
-                {
-                    "direction": "forward",
-                    "format": "first-price",
-                    "title": f"Benchmark block of voice {i}",
-                    "terms": {"service": "voice", "duration_s": 3600},
-                    "currency": "EUR",
-                    "closes_at": closes.isoformat(),
-                },
-            ).id
+            bus.handle(
+                c.OpenAuction(
+                    seller.account.id, "forward", "first-price",
+                    f"Benchmark block of voice {i}", terms, "EUR", closes,
+                )
+            ).auction.id
             for i in range(auctions)
-        ]
+        ]  # fmt: skip
     finally:
         services.shutdown()
     return Market(ids, tokens)

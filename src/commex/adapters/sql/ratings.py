@@ -1,4 +1,4 @@
-"""Ratings, the reputation tallies they move, and processing offers."""
+"""Ratings with the reputation tallies they move."""
 
 from __future__ import annotations
 
@@ -8,44 +8,11 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, func, select
 
 from commex.adapters.sql import tables as t
-from commex.domain.money import Money
-from commex.domain.offers import ProcessingOffer
+from commex.adapters.sql.conflicts import execute_unique
 from commex.domain.ratings import RatedRole, Rating
 from commex.domain.reputation import PairTally, Tally
 from commex.domain.time import from_micros, to_micros
-
-
-class SqlOffers:
-    def __init__(self, conn: Connection) -> None:
-        self._c = conn
-
-    def put(self, offer: ProcessingOffer) -> None:
-        o = t.processing_offers
-        self._c.execute(o.delete().where(o.c.provider_id == offer.provider_id))
-        self._c.execute(
-            o.insert().values(
-                provider_id=offer.provider_id,
-                node_url=offer.node_url,
-                capabilities=",".join(sorted(offer.capabilities)),
-                price_minor=offer.price.to_minor(),
-                currency=offer.price.currency,
-                updated_us=to_micros(offer.updated_at),
-            )
-        )
-
-    def with_capability(self, capability: str) -> list[ProcessingOffer]:
-        rows = self._c.execute(select(t.processing_offers)).all()
-        offers = [
-            ProcessingOffer(
-                r.provider_id,
-                r.node_url,
-                frozenset(r.capabilities.split(",")),
-                Money.from_stored(r.price_minor, r.currency),
-                from_micros(r.updated_us),
-            )
-            for r in rows
-        ]
-        return [o for o in offers if capability in o.capabilities]
+from commex.services.ports.ratings import already_rated
 
 
 class SqlRatings:
@@ -53,21 +20,20 @@ class SqlRatings:
         self._c = conn
 
     def add(self, rating: Rating) -> None:
-        self._c.execute(
-            t.ratings.insert().values(
-                id=rating.id,
-                contract_id=rating.contract_id,
-                rated_id=rating.rated_id,
-                rated_role=rating.rated_role.value,
-                rater_key=rating.rater_key,
-                rater_account_id=rating.rater_account_id,
-                device_id=rating.device_id,
-                satisfied=rating.satisfied,
-                score=rating.score,
-                comment=rating.comment,
-                created_us=to_micros(rating.created_at),
-            )
-        )
+        values = {
+            "id": rating.id,
+            "contract_id": rating.contract_id,
+            "rated_id": rating.rated_id,
+            "rated_role": rating.rated_role.value,
+            "rater_key": rating.rater_key,
+            "rater_account_id": rating.rater_account_id,
+            "device_id": rating.device_id,
+            "satisfied": rating.satisfied,
+            "score": rating.score,
+            "comment": rating.comment,
+            "created_us": to_micros(rating.created_at),
+        }
+        execute_unique(self._c, t.ratings.insert(), values, "rater_key", already_rated())
 
     def exists(self, contract_id: str, role: str, rater_key: str) -> bool:
         r = t.ratings.c
@@ -112,11 +78,6 @@ class SqlRatings:
         )
         return {rated: int(n) for rated, n in self._c.execute(q)}
 
-
-class SqlReputations:
-    def __init__(self, conn: Connection) -> None:
-        self._c = conn
-
     def tallies(self, account_ids: Iterable[str], role: str) -> dict[str, Tally]:
         ids = list(set(account_ids))
         if not ids:
@@ -136,7 +97,7 @@ class SqlReputations:
         x = self._c.execute(q).first()
         return None if x is None else PairTally(x.weight, from_micros(x.as_of_us))
 
-    def put(self, account_id: str, role: str, tally: Tally) -> None:
+    def put_tally(self, account_id: str, role: str, tally: Tally) -> None:
         r = t.reputations.c
         self._c.execute(
             t.reputations.delete().where(and_(r.account_id == account_id, r.role == role))
