@@ -163,7 +163,9 @@ def _answers(
             found = batch.auctions.get(b.auction_id) or uow.auctions.get(b.auction_id)
             assert found is not None  # the bid was just placed on it, or is stored with it
             auctions[b.auction_id] = found
-    accounts = uow.accounts.get_many({b.bidder_id for b in bids})
+    accounts = {i: a for i, a in batch.accounts.items()}
+    unread = {b.bidder_id for b in bids} - accounts.keys()  # bids replayed by a retried key
+    accounts.update(uow.accounts.get_many(unread) if unread else {})
     by_role: dict[Role, set[str]] = {}
     for b in bids:
         by_role.setdefault(auctions[b.auction_id].bidder_role, set()).add(b.bidder_id)

@@ -23,6 +23,7 @@ from commex.services.ports.accounts import name_taken
 # Statements built once: executing a prebuilt statement skips SQLAlchemy's per-call cache-key
 # generation, which otherwise costs more than the SQL itself on the bid path.
 _ACCOUNT_GET = select(t.accounts).where(t.accounts.c.id == bindparam("id"))
+_ACCOUNTS_IN = select(t.accounts).where(t.accounts.c.id.in_(bindparam("ids", expanding=True)))
 _ACCOUNT_BY_TOKEN = select(t.accounts).where(t.accounts.c.token_hash == bindparam("token_hash"))
 
 
@@ -63,7 +64,7 @@ class SqlAccounts:
         ids = list(set(account_ids))
         out: dict[str, Account] = {}
         for i in range(0, len(ids), 500):
-            rows = self._c.execute(select(t.accounts).where(t.accounts.c.id.in_(ids[i : i + 500])))
+            rows = self._c.execute(_ACCOUNTS_IN, {"ids": ids[i : i + 500]})
             out.update({r.id: account_of_row(r) for r in rows})
         return out
 

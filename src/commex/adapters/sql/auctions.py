@@ -33,6 +33,7 @@ from commex.services.ports.auctions import key_used
 # Statements built once: executing a prebuilt statement skips SQLAlchemy's per-call cache-key
 # generation, which otherwise costs more than the SQL itself on the bid path.
 _AUCTION_GET = select(t.auctions).where(t.auctions.c.id == bindparam("id"))
+_AUCTION_CURRENCY = select(t.auctions.c.currency).where(t.auctions.c.id == bindparam("id"))
 _AUCTION_LOCK = _AUCTION_GET.with_for_update()
 _AUCTION_UPDATE = update(t.auctions).where(t.auctions.c.id == bindparam("b_id"))
 _BIDS_INSERT = t.bids.insert()
@@ -215,9 +216,7 @@ class SqlAuctions:
 
     def _cur(self, auction_id: str) -> str:
         if auction_id not in self._currency:
-            r = self._c.execute(
-                select(t.auctions.c.currency).where(t.auctions.c.id == auction_id)
-            ).first()
+            r = self._c.execute(_AUCTION_CURRENCY, {"id": auction_id}).first()
             self._currency[auction_id] = r.currency if r else "XXX"
         return self._currency[auction_id]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, bindparam, func, select
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
@@ -13,6 +13,21 @@ from commex.domain.ratings import RatedRole, Rating
 from commex.domain.reputation import PairTally, Tally
 from commex.domain.time import from_micros, to_micros
 from commex.services.ports.ratings import already_rated
+
+# Built once: the bid path reads reputations in every batch (expanding lists of account ids).
+_RECENT_COUNTS = (
+    select(t.ratings.c.rated_id, func.count())
+    .where(
+        t.ratings.c.rated_id.in_(bindparam("ids", expanding=True)),
+        t.ratings.c.rated_role == bindparam("role"),
+        t.ratings.c.created_us >= bindparam("since"),
+    )
+    .group_by(t.ratings.c.rated_id)
+)
+_TALLIES = select(t.reputations).where(
+    t.reputations.c.account_id.in_(bindparam("ids", expanding=True)),
+    t.reputations.c.role == bindparam("role"),
+)
 
 
 class SqlRatings:
@@ -68,25 +83,16 @@ class SqlRatings:
         ids = list(set(account_ids))
         if not ids:
             return {}
-        r = t.ratings.c
-        q = (
-            select(r.rated_id, func.count())
-            .where(
-                and_(r.rated_id.in_(ids), r.rated_role == role, r.created_us >= to_micros(since))
-            )
-            .group_by(r.rated_id)
-        )
-        return {rated: int(n) for rated, n in self._c.execute(q)}
+        params = {"ids": ids, "role": role, "since": to_micros(since)}
+        return {rated: int(n) for rated, n in self._c.execute(_RECENT_COUNTS, params)}
 
     def tallies(self, account_ids: Iterable[str], role: str) -> dict[str, Tally]:
         ids = list(set(account_ids))
         if not ids:
             return {}
-        r = t.reputations.c
-        q = select(t.reputations).where(and_(r.account_id.in_(ids), r.role == role))
         return {
             x.account_id: Tally(x.positive, x.negative, from_micros(x.as_of_us))
-            for x in self._c.execute(q)
+            for x in self._c.execute(_TALLIES, {"ids": ids, "role": role})
         }
 
     def pair(self, account_id: str, role: str, counterparty: str) -> PairTally | None:
