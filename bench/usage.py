@@ -21,7 +21,8 @@ from bench.exchange import raw_insert_rate
 from commex.adapters.clock import ManualClock
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import build_services
-from commex.services.usage import Caller
+from commex.services import commands as c
+from commex.services import queries as q
 from commex.settings import Settings
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -33,37 +34,32 @@ def report_rate(data_dir: Path, n: int, threads: int) -> float:
     all; checks afterwards that every second was metered exactly once."""
     clock = ManualClock(T0)
     s = build_services(Settings(data_dir), clock=clock, hasher=Argon2Hasher(1, 1024))
-    seller = s.exchange.create_account("Seller", ["provider"]).id
-    buyer = s.exchange.create_account("Buyer", ["recipient"]).id
-    auction = s.exchange.create_auction(
-        seller,
-        {
-            "direction": "forward",
-            "format": "first-price",
-            "title": "benchmark block",
-            "terms": {"service": "voice", "duration_s": n, "max_members": MEMBERS},
-            "currency": "EUR",
-            "closes_at": (T0 + timedelta(hours=1)).isoformat(),
-        },
+    bus = s.bus
+    seller = bus.handle(c.Register("Seller", ("provider",))).account.id
+    buyer = bus.handle(c.Register("Buyer", ("recipient",))).account.id
+    terms = c.Terms("voice", n, max_members=MEMBERS)
+    opening = c.OpenAuction(
+        seller, "forward", "first-price", "benchmark block", terms, "EUR", T0 + timedelta(hours=1)
     )
-    s.exchange.place_bid(auction.id, buyer, "1.00")
+    auction = bus.handle(opening).auction
+    bus.handle(c.PlaceBid(auction.id, buyer, "1.00"))
     clock.advance(7200)
-    s.exchange.close_due()
-    (contract,) = s.exchange.contracts_of(buyer)
+    bus.handle(c.CloseDue())
+    (contract,) = bus.handle(q.MyContracts(buyer))
     members = [
-        s.ratings.add_member(contract.id, buyer, phone_number=f"+1415555{i:04d}").id
+        bus.handle(c.AddMember(contract.id, buyer, phone_number=f"+1415555{i:04d}")).id
         for i in range(MEMBERS)
     ]
 
     def report_range(worker: int) -> None:
         for i in range(worker, n, threads):
-            s.usage.report(contract.id, Caller(buyer), members[i % MEMBERS], 1)
+            bus.handle(c.ReportUsage(contract.id, c.Caller(buyer), members[i % MEMBERS], 1))
 
     start = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(report_range, range(threads)))
     elapsed = time.perf_counter() - start
-    used = s.usage.view(contract.id, Caller(buyer)).contract.used_ms
+    used = bus.handle(q.ShowUsage(contract.id, c.Caller(buyer))).contract.used_ms
     s.shutdown()
     if used != n * 1000:
         raise RuntimeError(f"expected {n} s metered, found {used / 1000} s")

@@ -23,6 +23,7 @@ from commex.api.contracts import router as contracts_router
 from commex.api.errors import error_body, http_error_response
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services
+from commex.services.commands import ChargeDue, CloseDue, StartDue
 from commex.web.render import http_error_page
 from commex.web.routes import router as web_router
 
@@ -61,11 +62,12 @@ class ClosingScheduler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                for auction in self._services.exchange.close_due():
+                bus = self._services.bus
+                for auction in bus.handle(CloseDue()):
                     log.info("closed auction %s", auction.id)
-                for contract in self._services.exchange.start_due():
+                for contract in bus.handle(StartDue()):
                     log.info("started contract %s", contract.id)
-                self._services.billing.charge_due()
+                bus.handle(ChargeDue())
             except Exception:  # keep closing later auctions whatever one failure was
                 log.exception("closing due auctions failed; retrying")
             self._stop.wait(self._interval)

@@ -60,6 +60,38 @@ class _Display:
         self.bar.console.print(f"listening on {where}", highlight=False)
 
 
+_EXCHANGE = typer.Option(
+    None,
+    "--exchange",
+    help="Find subcontractors on this exchange (URL; your API token in COMMEX_TOKEN or the "
+    "profile `commex login` saved) when no --subcontractor is given; with --contract, also "
+    "COMMEX_EXCHANGE_URL.",
+)
+_CONTRACT = typer.Option(
+    None,
+    "--contract",
+    metavar="CID",
+    help="Deliver under this active contract of yours: shape to its max_rate_bps and "
+    "report the delivery to the exchange.",
+)
+_METER_EVERY = typer.Option(
+    DEFAULT_EVERY_S,
+    "--meter-every",
+    metavar="SECONDS",
+    min=0.1,
+    help="With --contract and udp:// input, report every this many stream-seconds.",
+)
+_MAX_RATE = typer.Option(
+    None,
+    "--max-rate",
+    metavar="BPS",
+    help="Shape the output to at most this many bit/s (RTP header and payload bytes).",
+)
+_BURST = typer.Option(
+    None, "--burst", metavar="BYTES", help="Bytes the shaper may send at once (one packet)."
+)
+
+
 @app.command("process")
 @handle_errors
 def process(
@@ -82,36 +114,12 @@ def process(
     subcontractor: list[str] = typer.Option(
         [], "--subcontractor", help="NAME=URL of a pre-approved provider, tried in order."
     ),
-    exchange: str | None = typer.Option(
-        None,
-        "--exchange",
-        help="Find subcontractors on this exchange (URL; your API token in COMMEX_TOKEN) "
-        "when no --subcontractor is given; with --contract, also COMMEX_EXCHANGE_URL.",
-    ),
-    contract: str | None = typer.Option(
-        None,
-        "--contract",
-        metavar="CID",
-        help="Deliver under this active contract of yours: shape to its max_rate_bps and "
-        "report the delivery to the exchange.",
-    ),
-    meter_every: float = typer.Option(
-        DEFAULT_EVERY_S,
-        "--meter-every",
-        metavar="SECONDS",
-        min=0.1,
-        help="With --contract and udp:// input, report every this many stream-seconds.",
-    ),
+    exchange: str | None = _EXCHANGE,
+    contract: str | None = _CONTRACT,
+    meter_every: float = _METER_EVERY,
     report: Path | None = typer.Option(None, "--report", help="Write the JSON report here."),
-    max_rate: int | None = typer.Option(
-        None,
-        "--max-rate",
-        metavar="BPS",
-        help="Shape the output to at most this many bit/s (RTP header and payload bytes).",
-    ),
-    burst: int | None = typer.Option(
-        None, "--burst", metavar="BYTES", help="Bytes the shaper may send at once (one packet)."
-    ),
+    max_rate: int | None = _MAX_RATE,
+    burst: int | None = _BURST,
     idle_timeout: float = typer.Option(
         2.0, "--idle-timeout", help="UDP input ends after this many quiet seconds."
     ),
@@ -137,7 +145,27 @@ def process(
                 "--contract needs the exchange: --exchange URL or COMMEX_EXCHANGE_URL",
                 field="exchange",
             )
-    display = _Display(plan.input.kind == "udp", enabled=not quiet)
+    _run(
+        plan,
+        out,
+        exchange,
+        contract,
+        meter_every,
+        report,
+        _Display(plan.input.kind == "udp", enabled=not quiet),
+    )
+
+
+def _run(
+    plan: pipeline.Plan,
+    out: str,
+    exchange: str | None,
+    contract: str | None,
+    meter_every: float,
+    report: Path | None,
+    display: _Display,
+) -> None:
+    """Run the plan, under the contract if given, and print what it did."""
     client = ExchangeClient(exchange, api_token_from_env()) if exchange else None
     under: ContractRun | None = None
     failure: CommexError | None = None
