@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from commex.adapters.clock import RandomIds, SystemClock
+from commex.adapters.dns import system_resolve
 from commex.adapters.events import ChangeHub
 from commex.adapters.memory import MemoryUnitOfWorkFactory
 from commex.adapters.passwords import Argon2Hasher
@@ -14,6 +15,7 @@ from commex.adapters.sql.engine import make_engine
 from commex.adapters.sql.migrate import upgrade
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.domain.errors import InvalidInput
+from commex.domain.urls import Resolver, UrlPolicy
 from commex.services.auth import Auth
 from commex.services.billing import Billing
 from commex.services.exchange import Exchange
@@ -61,12 +63,14 @@ def _services(
     reputations: ReputationSource | None,
     hasher: PasswordHasher | None,
     gateway: PaymentGateway | None = None,
+    resolve: Resolver | None = None,
 ) -> Services:
     clock = clock or SystemClock()
     ids = ids or RandomIds()
     hub = ChangeHub()
     reputations = reputations or TallyReputations(uow, clock)
-    exchange = Exchange(uow, clock, ids, reputations, hub)
+    urls = UrlPolicy(settings.allow_private_urls, resolve or system_resolve)
+    exchange = Exchange(uow, clock, ids, reputations, hub, urls)
     auth = Auth(exchange, uow, clock, hasher or Argon2Hasher())
     groups = Groups(uow, clock, ids, exchange, reputations)
     gateway = gateway or TestGateway(clock)
@@ -96,16 +100,17 @@ def build_services(
     hasher: PasswordHasher | None = None,
     migrate: bool = True,
     gateway: PaymentGateway | None = None,
+    resolve: Resolver | None = None,
 ) -> Services:
     """The services on the configured database (SQLite by default), migrated to the newest
-    schema."""
+    schema. ``resolve`` looks up node hosts (the system's resolver unless given)."""
     settings = settings or Settings.from_env()
     engine = make_engine(settings.url())
     if migrate:
         upgrade(engine)
     uow = SqlUnitOfWorkFactory(engine)
     gateway = gateway or make_gateway(settings, clock)
-    return _services(uow, settings, clock, ids, reputations, hasher, gateway)
+    return _services(uow, settings, clock, ids, reputations, hasher, gateway, resolve)
 
 
 def in_memory_services(
@@ -115,11 +120,12 @@ def in_memory_services(
     reputations: ReputationSource | None = None,
     hasher: PasswordHasher | None = None,
     gateway: PaymentGateway | None = None,
+    resolve: Resolver | None = None,
 ) -> Services:
     """The services held in memory: for tests and experiments without a database."""
     settings = Settings.from_env({})
     uow = MemoryUnitOfWorkFactory()
-    return _services(uow, settings, clock, ids, reputations, hasher, gateway)
+    return _services(uow, settings, clock, ids, reputations, hasher, gateway, resolve)
 
 
 def build_exchange(
@@ -139,7 +145,8 @@ def build_exchange(
     uow = SqlUnitOfWorkFactory(engine)
     clock = clock or SystemClock()
     reputations = reputations or TallyReputations(uow, clock)
-    return Exchange(uow, clock, ids or RandomIds(), reputations, events)
+    urls = UrlPolicy(settings.allow_private_urls, system_resolve)
+    return Exchange(uow, clock, ids or RandomIds(), reputations, events, urls)
 
 
 def in_memory_exchange(
@@ -152,7 +159,9 @@ def in_memory_exchange(
     uow = MemoryUnitOfWorkFactory()
     clock = clock or SystemClock()
     reputations = reputations or TallyReputations(uow, clock)
-    return Exchange(uow, clock, ids or RandomIds(), reputations)
+    return Exchange(
+        uow, clock, ids or RandomIds(), reputations, urls=UrlPolicy(False, system_resolve)
+    )
 
 
 def make_gateway(settings: Settings, clock: Clock | None = None) -> PaymentGateway:

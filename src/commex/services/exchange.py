@@ -21,6 +21,7 @@ from commex.domain.events import ContractStarted, Event
 from commex.domain.money import Money, check_currency
 from commex.domain.offers import ProcessingOffer, make_offer
 from commex.domain.reputation import Reputation
+from commex.domain.urls import UrlPolicy
 from commex.services.bidding import BidDesk, BidRequest
 from commex.services.capacity import check_new_block
 from commex.services.loading import account_of, check_id, locked_auction
@@ -70,8 +71,11 @@ class Exchange:
         ids: IdGenerator,
         reputations: ReputationSource,
         events: EventPublisher | None = None,
+        urls: UrlPolicy | None = None,
     ) -> None:
         self._uow = uow
+        # Without a resolver only literal public addresses pass: fail closed.
+        self._urls = urls or UrlPolicy(allow_private=False, resolve=lambda _host: ())
         self.clock = clock
         self._ids = ids
         self._reps = reputations
@@ -376,8 +380,10 @@ class Exchange:
         self, provider_id: str, node_url: object, capabilities: object, price: object, currency: str
     ) -> ProcessingOffer:
         """Store a provider's processing offer (its node, steps and price per 1,000 packets),
-        replacing its previous one."""
+        replacing its previous one. The node must be at a public address (or the operator
+        allows private ones): other providers' planes send it their calls and tokens."""
         amount = Money.parse(price, check_currency(currency), field="price")
+        self._urls.check(node_url, "node_url")  # resolves names: outside the transaction
         with self._uow() as uow:
             provider = account_of(uow, provider_id)
             offer = make_offer(provider, node_url, capabilities, amount, self.clock.now())
