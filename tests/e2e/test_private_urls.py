@@ -9,7 +9,10 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 from serve_support import EXE, commex_server, free_port
+
+from commex.settings import Settings
 
 NODE_TOKEN = "node-secret-for-private-urls"
 
@@ -76,3 +79,12 @@ def test_a_setting_that_is_neither_on_nor_off_stops_the_server(tmp_path: Path) -
     assert done.stderr.splitlines() == [
         "error (COMMEX_ALLOW_PRIVATE_URLS): COMMEX_ALLOW_PRIVATE_URLS must be 1 or 0"
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [(None, False), ("", False), ("0", False), ("off", False), ("1", True), (" TRUE ", True)],
+)
+def test_private_addresses_are_off_unless_switched_on(value: str | None, allowed: bool) -> None:
+    env = {} if value is None else {"COMMEX_ALLOW_PRIVATE_URLS": value}
+    assert Settings.from_env(env).allow_private_urls is allowed
