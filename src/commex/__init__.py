@@ -56,6 +56,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "commex.client.plane": ("DeliveryNotRecorded",),
     "commex.stream.records": ("MalformedCapture", "UnsupportedCapture"),
     "commex.stream.rtp": ("MalformedPacket",),
+    "commex.stream.rtcp": ("RtcpError",),
     "commex.stream.wire": ("WireError",),
     "commex.stream.nodeclient": ("NodeError",),
     "commex.stream.node": ("BodyTooLarge", "ContractsUnavailable", "StepNotOffered"),
@@ -151,6 +152,7 @@ __all__ = [
     "ReportUsage",
     "RetryCharges",
     "RotateToken",
+    "RtcpError",
     "SegmentFailed",
     "SequentialIds",
     "SetCapacity",
@@ -309,6 +311,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
     from commex.stream.node import BodyTooLarge, ContractsUnavailable, StepNotOffered
     from commex.stream.nodeclient import NodeError
     from commex.stream.records import MalformedCapture, UnsupportedCapture
+    from commex.stream.rtcp import RtcpError
     from commex.stream.rtp import MalformedPacket
     from commex.stream.subcontracting import StepUnavailable, SubcontractFailed
     from commex.stream.wire import WireError

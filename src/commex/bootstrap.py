@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from commex.adapters.clock import RandomIds, SystemClock
+from commex.adapters.dns import system_resolve
 from commex.adapters.events import ChangeHub
 from commex.adapters.memory import MemoryUnitOfWorkFactory
 from commex.adapters.passwords import Argon2Hasher
@@ -20,6 +21,7 @@ from commex.adapters.sql.migrate import upgrade
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.domain.errors import InvalidInput
 from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced
+from commex.domain.urls import Resolver, UrlPolicy
 from commex.services.bidding import BidDesk
 from commex.services.bus import Deps, MessageBus
 from commex.services.commands import PlaceBid
@@ -65,9 +67,11 @@ def make_bus(
     reputations: ReputationSource | None = None,
     hasher: PasswordHasher | None = None,
     gateway: PaymentGateway | None = None,
+    urls: UrlPolicy | None = None,
 ) -> MessageBus:
     """The bus over ``uow``: every handler, the bid desk, and the system's clock, random ids,
-    reputations from the tallies, argon2 and the built-in test gateway unless told otherwise."""
+    reputations from the tallies, argon2, the built-in test gateway and public URLs only (with
+    the system's resolver) unless told otherwise."""
     clock = clock or SystemClock()
     deps = Deps(
         clock=clock,
@@ -75,6 +79,7 @@ def make_bus(
         reputations=reputations or TallyReputations(clock),
         hasher=hasher or Argon2Hasher(),
         gateway=gateway or TestGateway(clock),
+        urls=urls or UrlPolicy(allow_private=False, resolve=system_resolve),
     )
     bus = MessageBus(uow, deps, HANDLERS, FLOWS)
     bus.add_flow(PlaceBid, BidDesk(bus).place)
@@ -90,9 +95,11 @@ def build_exchange(
     hasher: PasswordHasher | None = None,
     gateway: PaymentGateway | None = None,
     migrate: bool = True,
+    resolve: Resolver | None = None,
 ) -> MessageBus:
     """The engine on the configured database (SQLite by default), migrated to the newest
-    schema; the payment gateway is ``COMMEX_PAYMENT_GATEWAY``'s unless given."""
+    schema; the payment gateway is ``COMMEX_PAYMENT_GATEWAY``'s unless given, and ``resolve``
+    looks up the hosts of node URLs (the system's resolver unless given)."""
     settings = settings or Settings.from_env()
     engine = make_engine(settings.url())
     if migrate:
@@ -105,6 +112,7 @@ def build_exchange(
         reputations=reputations,
         hasher=hasher,
         gateway=gateway,
+        urls=UrlPolicy(settings.allow_private_urls, resolve or system_resolve),
     )
 
 
@@ -115,6 +123,7 @@ def in_memory_exchange(
     reputations: ReputationSource | None = None,
     hasher: PasswordHasher | None = None,
     gateway: PaymentGateway | None = None,
+    resolve: Resolver | None = None,
 ) -> MessageBus:
     """The engine held in memory: for tests, experiments and library users without a
     database."""
@@ -125,6 +134,7 @@ def in_memory_exchange(
         reputations=reputations,
         hasher=hasher,
         gateway=gateway,
+        urls=UrlPolicy(allow_private=False, resolve=resolve or system_resolve),
     )
 
 
@@ -137,9 +147,10 @@ def build_services(
     hasher: PasswordHasher | None = None,
     migrate: bool = True,
     gateway: PaymentGateway | None = None,
+    resolve: Resolver | None = None,
 ) -> Services:
     """The services on the configured database (SQLite by default), migrated to the newest
-    schema."""
+    schema. ``resolve`` looks up node hosts (the system's resolver unless given)."""
     settings = settings or Settings.from_env()
     bus = build_exchange(
         settings,
@@ -149,6 +160,7 @@ def build_services(
         hasher=hasher,
         gateway=gateway,
         migrate=migrate,
+        resolve=resolve,
     )
     return _with_hub(bus, settings)
 
@@ -160,10 +172,16 @@ def in_memory_services(
     reputations: ReputationSource | None = None,
     hasher: PasswordHasher | None = None,
     gateway: PaymentGateway | None = None,
+    resolve: Resolver | None = None,
 ) -> Services:
     """The services held in memory: for tests and experiments without a database."""
     bus = in_memory_exchange(
-        clock=clock, ids=ids, reputations=reputations, hasher=hasher, gateway=gateway
+        clock=clock,
+        ids=ids,
+        reputations=reputations,
+        hasher=hasher,
+        gateway=gateway,
+        resolve=resolve,
     )
     return _with_hub(bus, Settings.from_env({}))
 

@@ -24,6 +24,7 @@ from commex.api.errors import error_body, http_error_response
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services
 from commex.services.commands import ChargeDue, CloseDue, StartDue
+from commex.web import apidocs
 from commex.web.render import http_error_page
 from commex.web.routes import router as web_router
 
@@ -143,6 +144,8 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
         version=__version__,
         description="An open exchange for communications services: auctions, ratings, billing.",
         lifespan=lifespan,
+        docs_url=None,  # served by web.apidocs from the package, within the CSP
+        redoc_url=None,
     )
     app.state.services = services
     errors.install(app)
@@ -170,5 +173,6 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
     app.include_router(groups_api.router)
     app.include_router(billing_api.router)
     app.include_router(web_router)
+    apidocs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

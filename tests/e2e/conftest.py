@@ -23,6 +23,7 @@ from commex.adapters.clock import ManualClock
 from commex.adapters.memory import FixedReputations
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import Services, build_services, in_memory_services
+from commex.domain.urls import Resolver
 from commex.server import create_server
 from commex.services.commands import Register
 from commex.settings import Settings
@@ -133,10 +134,19 @@ def api_reputations() -> FixedReputations:
 
 
 @pytest.fixture
-def api_world(api_clock: ManualClock, api_reputations: FixedReputations) -> Iterator[ApiWorld]:
+def api_resolve() -> Resolver:
+    """How the in-memory API resolves host names (node URLs): these tests make no DNS
+    queries, so no name resolves unless a test gives its own table."""
+    return lambda _host: []
+
+
+@pytest.fixture
+def api_world(
+    api_clock: ManualClock, api_reputations: FixedReputations, api_resolve: Resolver
+) -> Iterator[ApiWorld]:
     """The API over the in-memory services."""
     services = in_memory_services(
-        clock=api_clock, reputations=api_reputations, hasher=API_FAST_HASHER
+        clock=api_clock, reputations=api_reputations, hasher=API_FAST_HASHER, resolve=api_resolve
     )
     world = ApiWorld(services, api_clock)
     with world.client:

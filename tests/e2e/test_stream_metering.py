@@ -50,7 +50,7 @@ class World:
         self.operator = created.stdout.split("API token (shown once): ")[1].split()[0]
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        self.launch("serve", "--port", str(port))
+        self.launch("serve", "--port", str(port), COMMEX_ALLOW_PRIVATE_URLS="1")  # a loopback node
         wait_until(lambda: answers(f"{self.url}/v1/health"), "the exchange")
         self.provider = self.account("Media Works", "provider")
         self.recipient = self.account("Village Radio", "recipient")

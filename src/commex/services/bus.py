@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from commex.domain.events import Event
+from commex.domain.urls import UrlPolicy
 from commex.services.commands import Message
 from commex.services.ports import (
     Clock,
@@ -37,14 +38,15 @@ R = TypeVar("R")
 
 @dataclass(frozen=True, slots=True)
 class Deps:
-    """What handlers use besides the unit of work: time, ids, reputations, password hashing
-    and the payment gateway."""
+    """What handlers use besides the unit of work: time, ids, reputations, password hashing,
+    the payment gateway, and the rule for URLs commex will call on someone's behalf."""
 
     clock: Clock
     ids: IdGenerator
     reputations: ReputationSource
     hasher: PasswordHasher
     gateway: PaymentGateway
+    urls: UrlPolicy
 
 
 Handler = Callable[[Any, UnitOfWork, Deps], Any]

@@ -90,4 +90,5 @@ FLOWS: dict[type[Message[Any]], Flow] = {
     c.ChargeDue: billing.charge_due,
     c.RetryCharges: billing.retry_charges,
     c.AddCard: payments.add_card,
+    c.PublishOffer: offers.publish,
 }

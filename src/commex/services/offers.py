@@ -8,7 +8,7 @@ from commex.domain.money import Money, check_currency
 from commex.domain.offers import make_offer
 from commex.services import commands as c
 from commex.services import queries as q
-from commex.services.bus import Deps
+from commex.services.bus import Deps, MessageBus
 from commex.services.loading import account_of
 from commex.services.ports import UnitOfWork
 from commex.services.results import OfferLine, party
@@ -23,6 +23,17 @@ def publish_offer(cmd: c.PublishOffer, uow: UnitOfWork, deps: Deps) -> OfferLine
     uow.offers.put(offer)
     rep = deps.reputations.of(uow, provider.id, Role.PROVIDER)
     return OfferLine(offer, party(provider, provider.id, Role.PROVIDER, rep))
+
+
+def publish(cmd: c.PublishOffer, bus: MessageBus) -> OfferLine:
+    """A flow: the node must be at a public address (or the operator allows private ones),
+    since other providers' planes send it their calls and tokens; its name is resolved before
+    the transaction opens, so a slow DNS answer never holds the database's write lock."""
+    bus.deps.urls.check(cmd.node_url, "node_url")
+    with bus.unit_of_work() as uow:
+        line = bus.handle_in(uow, cmd)
+        uow.commit()
+    return line
 
 
 def find_processors(query: q.FindProcessors, uow: UnitOfWork, deps: Deps) -> list[OfferLine]:
