@@ -15,12 +15,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commex import __version__
+from commex.adapters import metrics
+from commex.api import audit as audit_api
 from commex.api import billing as billing_api
 from commex.api import errors
 from commex.api import groups as groups_api
 from commex.api import payments as payments_api
 from commex.api.contracts import router as contracts_router
 from commex.api.errors import error_body, http_error_response
+from commex.api.metrics import HttpMetrics
+from commex.api.metrics import router as metrics_router
+from commex.api.middleware import RequestId
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services
 from commex.services.commands import ChargeDue, CloseDue, StartDue
@@ -65,10 +70,12 @@ class ClosingScheduler:
             try:
                 bus = self._services.bus
                 for auction in bus.handle(CloseDue()):
-                    log.info("closed auction %s", auction.id)
+                    metrics.scheduler_closed(auction.closes_at, self._services.clock.now())
+                    log.info("closed auction %s", auction.id, extra={"auction_id": auction.id})
                 for contract in bus.handle(StartDue()):
                     log.info("started contract %s", contract.id)
                 bus.handle(ChargeDue())
+                metrics.scheduler_ran(self._services.clock.now())
             except Exception:  # keep closing later auctions whatever one failure was
                 log.exception("closing due auctions failed; retrying")
             self._stop.wait(self._interval)
@@ -138,6 +145,7 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
         finally:
             if closer:
                 closer.stop()
+            metrics.process_exited()  # this process's live gauges leave the sums
 
     app = FastAPI(
         title="commex",
@@ -167,11 +175,15 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
         return response
 
     app.add_middleware(BodyLimit, max_body=MAX_BODY)
+    app.add_middleware(HttpMetrics)  # counts 413s too
+    app.add_middleware(RequestId)  # outermost of ours: every answer and log line has its id
     app.include_router(api_router)
     app.include_router(contracts_router)
     app.include_router(payments_api.router)
     app.include_router(groups_api.router)
     app.include_router(billing_api.router)
+    app.include_router(audit_api.router)
+    app.include_router(metrics_router)
     app.include_router(web_router)
     apidocs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -45,4 +45,17 @@ class ContractStarted:
     started_at: datetime
 
 
-Event = BidPlaced | AuctionClosed | AuctionCancelled | ContractAwarded | ContractStarted
+@dataclass(frozen=True, slots=True)
+class ChargeAttempted:
+    """An attempt to charge a payer ended: ``succeeded``, ``declined``, ``no_card`` or
+    ``error`` (see :func:`commex.domain.charges.attempt_outcome`)."""
+
+    charge_id: str
+    contract_id: str
+    outcome: str
+
+
+Event = (
+    BidPlaced | AuctionClosed | AuctionCancelled | ContractAwarded | ContractStarted
+    | ChargeAttempted
+)  # fmt: skip

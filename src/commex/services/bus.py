@@ -10,6 +10,9 @@ A few use cases span several transactions by nature (a payment gateway or a slow
 must not run inside one; the bid desk shares one commit among concurrent bids; closing due
 auctions closes each on its own): those are *flows*, which get the bus and open the units of
 work they need.
+
+Observers (:meth:`MessageBus.observe`) are told of every message handled and how it ended,
+refusals included, which is what the operator's figures count.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from commex.services.ports import (
     Clock,
     EventSubscriber,
     IdGenerator,
+    Observer,
     PasswordHasher,
     PaymentGateway,
     ReputationSource,
@@ -69,6 +73,7 @@ class MessageBus:
         self._handlers = dict(handlers)
         self._flows = dict(flows or {})
         self._subscribers = {k: list(v) for k, v in (subscribers or {}).items()}
+        self._observers: list[Observer] = []
 
     @property
     def clock(self) -> Clock:
@@ -82,6 +87,19 @@ class MessageBus:
     def handle(self, message: Message[R]) -> R:
         """Handle ``message`` in a unit of work of its own and answer its result (or raise the
         error that refused it)."""
+        if not self._observers:
+            return self._handle(message)
+        try:
+            result = self._handle(message)
+        except Exception as exc:
+            for observer in self._observers:
+                observer.handled(message, None, exc)
+            raise
+        for observer in self._observers:
+            observer.handled(message, result, None)
+        return result
+
+    def _handle(self, message: Message[R]) -> R:
         flow = self._flows.get(type(message))
         if flow is not None:
             result: R = flow(message, self)
@@ -118,6 +136,10 @@ class MessageBus:
 
     def subscribe(self, event: type[Event], subscriber: EventSubscriber) -> None:
         self._subscribers.setdefault(event, []).append(subscriber)
+
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` of every message handled from now on."""
+        self._observers.append(observer)
 
     def add_flow(self, message: type[Message[Any]], flow: Flow) -> None:
         """Handle ``message`` by ``flow`` (for flows that hold state, such as the bid desk)."""

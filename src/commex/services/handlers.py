@@ -9,6 +9,7 @@ from commex.services import (
     accounts,
     auction_views,
     auctions,
+    audit,
     billing,
     billing_views,
     capacity,
@@ -79,6 +80,8 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     c.MakeDefaultCard: payments.make_default_card,
     q.ListCards: payments.list_cards,
     q.DefaultCard: payments.default_card,
+    # the audit trail
+    q.ShowAudit: audit.show_audit,
 }
 
 # Use cases that span several transactions (a slow hash, a payment gateway, one close per

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from commex.domain.errors import CommexError, Forbidden, InvalidInput, Unauthenticated, status_of
-from commex.stream import wire
+from commex.stream import nodemetrics, wire
 from commex.stream.dispersal import SegmentTask, StepFactory, default_step_factory, run_task
 from commex.stream.nodecontracts import (
     CONTRACT_HEADER,
@@ -141,6 +141,7 @@ def create_node_app(
         batch, meta = wire.decode(body, limits)
         task = SegmentTask(_segment_id(meta), batch, _steps(meta, offered))
         result = await run_in_threadpool(run_task, task, step_factory)
+        nodemetrics.served(task.batch)
         by_caller = request.headers.get(METERED_HEADER) == METERED_BY_CALLER
         if contract_id is not None and meter is not None and not by_caller:
             meter.add(contract_id, result.batch)

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from commex.domain.errors import CommexError, Unauthenticated
-from commex.stream import wire
+from commex.stream import nodemetrics, wire
 from commex.stream.dispersal import (
     MAX_ATTEMPTS,
     SegmentFailed,
@@ -192,6 +192,8 @@ class NodeExecutor:
                 if not exc.retriable:
                     raise
                 errors.append(exc.message)
+                if attempt + 1 < self._max_attempts:
+                    nodemetrics.failover()  # on to the next node
         raise SegmentFailed(f"segment {task.id} failed on every node: {'; '.join(errors)}")
 
     def map_segments(self, tasks: Iterable[SegmentTask]) -> Iterator[SegmentResult]:

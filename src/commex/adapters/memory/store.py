@@ -15,12 +15,14 @@ from typing import Self
 
 from commex.adapters.memory.accounts import MemoryAccounts, MemoryOffers
 from commex.adapters.memory.auctions import MemoryAuctions
+from commex.adapters.memory.audit import MemoryAudit
 from commex.adapters.memory.billing import MemoryCharges, MemoryPaymentMethods
 from commex.adapters.memory.contracts import MemoryContracts
 from commex.adapters.memory.groups import MemoryGroups
 from commex.adapters.memory.ratings import MemoryRatings
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction, Bid
+from commex.domain.audit import AuditEntry
 from commex.domain.charges import Charge, Payout
 from commex.domain.contracts import Contract
 from commex.domain.groups import Group, GroupMember, Sponsorship
@@ -41,7 +43,7 @@ class MemoryStore:
         "accounts", "tokens", "logins", "sessions", "devices", "capacities", "offers",
         "auctions", "bids", "bid_keys", "contracts", "members", "usage", "deliveries",
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
-        "group_sponsors", "group_auctions", "charges", "payouts",
+        "group_sponsors", "group_auctions", "charges", "payouts", "audit",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -70,6 +72,7 @@ class MemoryStore:
         self.group_auctions: dict[str, tuple[str, datetime, bool]] = {}
         self.charges: dict[str, Charge] = {}
         self.payouts: dict[str, Payout] = {}
+        self.audit: dict[int, AuditEntry] = {}  # seq -> entry, appended only
 
 
 class MemoryUnitOfWork(EventLog):
@@ -86,6 +89,7 @@ class MemoryUnitOfWork(EventLog):
         self.groups = MemoryGroups(store)
         self.charges = MemoryCharges(store)
         self.payment_methods = MemoryPaymentMethods(store)
+        self.audit = MemoryAudit(store)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
