@@ -1,0 +1,88 @@
+"""A processing node's own figures: ``GET /metrics`` behind the node token shows the segments
+and packets it processed and each step's time, and a plane moving segments off a failing node
+counts its failovers."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from prometheus_client.parser import text_string_to_metric_families
+from stream_helpers import TOKEN, fake_step_factory, make_batch, serve_in_thread
+
+from commex.stream import nodemetrics, wire
+from commex.stream.dispersal import SegmentTask
+from commex.stream.node import create_node_app
+from commex.stream.nodeclient import NodeExecutor
+from commex.stream.steps.base import StepSpec
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _figures(client: httpx.Client) -> dict[str, float]:
+    answer = client.get("/metrics", headers=AUTH)
+    assert answer.status_code == 200
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(answer.text):
+        for s in family.samples:
+            out[s.name + "".join(f"{k}={v}" for k, v in sorted(s.labels.items()))] = s.value
+    return out
+
+
+def _node() -> FastAPI:
+    app = create_node_app(
+        {"invert", "tag"}, TOKEN, step_factory=nodemetrics.timed_steps(fake_step_factory)
+    )
+    nodemetrics.install(app)
+    return app
+
+
+def test_a_node_counts_segments_packets_and_each_steps_time() -> None:
+    with serve_in_thread(_node()) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/metrics").status_code == 401  # the node's token, as for work
+        before = _figures(client)
+        for n in (20, 30):
+            frame = wire.encode(make_batch(n), {"segment": n, "steps": ["invert", "tag"]})
+            assert client.post("/v1/node/process", content=frame, headers=AUTH).status_code == 200
+        refused = wire.encode(make_batch(5), {"segment": 9, "steps": ["gain:3"]})
+        assert client.post("/v1/node/process", content=refused, headers=AUTH).status_code == 422
+        after = _figures(client)
+
+    def grew(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    assert grew("commex_node_segments_total") == 2
+    assert grew("commex_node_packets_total") == 50
+    for step in ("invert", "tag"):
+        assert grew(f"commex_node_step_seconds_countstep={step}") == 2
+        assert grew(f"commex_node_step_seconds_sumstep={step}") > 0
+
+
+def test_moving_segments_off_a_failing_node_counts_failovers() -> None:
+    broken = FastAPI()
+
+    @broken.post("/v1/node/process")
+    async def fail() -> JSONResponse:
+        return JSONResponse({"error": {"code": "boom", "message": "out of memory"}}, 503)
+
+    batch = make_batch(100)
+    tasks = [
+        SegmentTask(i, batch.take(np.arange(i * 20, (i + 1) * 20)), (StepSpec("invert"),))
+        for i in range(5)
+    ]
+    registry = nodemetrics.figures().registry
+
+    def failovers() -> float:
+        return registry.get_sample_value("commex_node_failovers_total") or 0.0
+
+    before = failovers()
+    with (
+        serve_in_thread(_node()) as good,
+        serve_in_thread(broken) as bad,
+        NodeExecutor([bad, good], token=TOKEN) as ex,
+    ):
+        results = list(ex.map_segments(tasks))
+    assert sorted(r.id for r in results) == list(range(5))
+    moved = sum(1 for t in tasks if t.id % 2 == 0)  # round-robin: these started on the bad one
+    assert failovers() - before == moved
