@@ -200,7 +200,8 @@ def test_the_database_refuses_to_change_or_remove_an_entry(database_url: str) ->
     try:
         upgrade(engine)
         bus = make_bus(SqlUnitOfWorkFactory(engine), clock=ManualClock(T0), ids=SequentialIds())
-        register(bus, "Seller", ["provider"])
+        register(bus, "Seller", ["provider"])  # concerns its actor: no row of accounts
+        register(bus, "Op", ["operator"], allow_operator=True)  # made by the admin: one row
         for statement in (
             "UPDATE audit_log SET reason = 'rewritten'",
             "DELETE FROM audit_log",
@@ -210,7 +211,7 @@ def test_the_database_refuses_to_change_or_remove_an_entry(database_url: str) ->
             with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
                 conn.execute(text(statement))
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar() == 1
+            assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar() == 2
             assert conn.execute(text("SELECT count(*) FROM audit_accounts")).scalar() == 1
     finally:
         engine.dispose()

@@ -1,5 +1,5 @@
 """The audit trail: one row per change, written in the change's transaction, with the accounts
-each entry concerns. Append-only: triggers refuse every UPDATE and DELETE (and, on PostgreSQL,
+each entry concerns besides its actor. Append-only: triggers refuse every UPDATE and DELETE (and, on PostgreSQL,
 TRUNCATE), so not even a mistaken statement of commex's own can rewrite the record.
 
 Revision ID: 0009_audit_trail
@@ -30,6 +30,7 @@ def upgrade() -> None:
         ),
         sa.Column("at_us", sa.BigInteger(), nullable=False),
         sa.Column("actor_id", sa.String(40), nullable=True),
+        sa.Column("actor_concerned", sa.Boolean(), nullable=False),
         sa.Column("action", sa.String(40), nullable=False),
         sa.Column("subject_id", sa.String(64), nullable=False),
         sa.Column("request_id", sa.String(128), nullable=True),
@@ -38,6 +39,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name="pk_audit_log"),
     )
     op.create_index("ix_audit_log_subject_seq", "audit_log", ["subject_id", "seq"])
+    op.create_index("ix_audit_log_actor_seq", "audit_log", ["actor_id", "seq"])
     op.create_index("ix_audit_log_request_id", "audit_log", ["request_id"])
     op.create_table(
         "audit_accounts",
