@@ -1,6 +1,7 @@
 """The audit trail: one row per change, written in the change's transaction, with the accounts
-each entry concerns besides its actor. Append-only: triggers refuse every UPDATE and DELETE (and, on PostgreSQL,
-TRUNCATE), so not even a mistaken statement of commex's own can rewrite the record.
+each entry concerns besides its actor. Append-only: triggers refuse every UPDATE and DELETE
+(and, on PostgreSQL, TRUNCATE), so not even a mistaken statement of commex's own can rewrite the
+record.
 
 Revision ID: 0009_audit_trail
 Revises: 0008
