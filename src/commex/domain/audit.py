@@ -38,7 +38,6 @@ ACTIONS = frozenset(
         "group.invited",
         "group.answered",
         "group.sponsored",
-        "group.auction_opened",
         "card.added",
         "card.removed",
         "card.made_default",
