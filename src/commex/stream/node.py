@@ -142,6 +142,8 @@ def create_node_app(
         task = SegmentTask(_segment_id(meta), batch, _steps(meta, offered))
         result = await run_in_threadpool(run_task, task, step_factory)
         nodemetrics.served(task.batch)
+        if await request.is_disconnected():  # its caller stopped waiting: a late result
+            nodemetrics.late_results()
         by_caller = request.headers.get(METERED_HEADER) == METERED_BY_CALLER
         if contract_id is not None and meter is not None and not by_caller:
             meter.add(contract_id, result.batch)

@@ -1,11 +1,15 @@
 """A processing node's own figures: ``GET /metrics`` behind the node token shows the segments
 and packets it processed and each step's time, and a plane moving segments off a failing node
-counts its failovers."""
+counts its failovers; a result finished after its caller stopped waiting counts as late."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import httpx
 import numpy as np
+import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,7 +19,8 @@ from commex.stream import nodemetrics, wire
 from commex.stream.dispersal import SegmentTask
 from commex.stream.node import create_node_app
 from commex.stream.nodeclient import NodeExecutor
-from commex.stream.steps.base import StepSpec
+from commex.stream.packets import PacketBatch
+from commex.stream.steps.base import StepOutput, StepSpec
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -86,3 +91,43 @@ def test_moving_segments_off_a_failing_node_counts_failovers() -> None:
     assert sorted(r.id for r in results) == list(range(5))
     moved = sum(1 for t in tasks if t.id % 2 == 0)  # round-robin: these started on the bad one
     assert failovers() - before == moved
+
+
+class _Held:
+    """A step that answers only once the test lets it."""
+
+    def __init__(self, spec: StepSpec, release: threading.Event) -> None:
+        self.spec = spec
+        self._release = release
+
+    def apply(self, batch: PacketBatch) -> StepOutput:
+        assert self._release.wait(timeout=10), "the test never released the step"
+        return StepOutput(batch)
+
+
+def test_a_result_its_caller_stopped_waiting_for_counts_as_late() -> None:
+    release = threading.Event()
+    app = create_node_app({"hold"}, TOKEN, step_factory=lambda spec: _Held(spec, release))
+    nodemetrics.install(app)
+    registry = nodemetrics.figures().registry
+
+    def count(name: str) -> float:
+        return registry.get_sample_value(name) or 0.0
+
+    frame = wire.encode(make_batch(10), {"segment": 1, "steps": ["hold"]})
+    with serve_in_thread(app) as url, httpx.Client(base_url=url) as client:
+        release.set()  # a caller that waits for its answer: on time
+        before = count("commex_node_late_results_total")
+        assert client.post("/v1/node/process", content=frame, headers=AUTH).status_code == 200
+        assert count("commex_node_late_results_total") == before
+        release.clear()  # a caller that gives up before the step is done
+        served = count("commex_node_segments_total")
+        with pytest.raises(httpx.ReadTimeout):
+            client.post("/v1/node/process", content=frame, headers=AUTH, timeout=0.3)
+        release.set()
+        deadline = time.monotonic() + 10
+        late = "commex_node_late_results_total"
+        while count(late) == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert count(late) == before + 1
+        assert count("commex_node_segments_total") == served + 1  # done, for no one
