@@ -80,6 +80,7 @@ def test_configure_sets_commex_to_the_level_and_libraries_to_warning() -> None:
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
     try:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)  # as echo=True does
         logs.configure("text", "debug")
         stream = io.StringIO()
         root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
@@ -93,5 +94,5 @@ def test_configure_sets_commex_to_the_level_and_libraries_to_warning() -> None:
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
-        for name in logs.OWN_LOGGERS:
+        for name in (*logs.OWN_LOGGERS, "sqlalchemy.engine"):
             logging.getLogger(name).setLevel(logging.NOTSET)

@@ -79,6 +79,18 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class LibraryCap(logging.Filter):
+    """Lets a library's record through from WARNING up only, even when the library set its
+    own logger lower (SQLAlchemy's ``echo`` sets ``sqlalchemy.engine`` to INFO, and its
+    statements would then carry their values); commex's and the HTTP server's loggers keep
+    the level asked for."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return any(record.name == own or record.name.startswith(f"{own}.") for own in OWN_LOGGERS)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, request id, the record's
     extra fields, and the exception if any, each scrubbed."""
@@ -136,14 +148,14 @@ def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
+        "filters": {"request_id": {"()": RequestIdFilter}, "libraries": {"()": LibraryCap}},
         "formatters": {"commex": {"()": formatter}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "commex",
-                "filters": ["request_id"],
+                "filters": ["libraries", "request_id"],
             }
         },
         "root": {"handlers": ["stderr"], "level": "WARNING"},
@@ -156,7 +168,8 @@ def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
 
 def configure(fmt: str = "json", level: str = "info") -> dict[str, Any]:
     """Send every log record to stderr as ``fmt`` (commex's and the HTTP server's from
-    ``level`` up, everything else from WARNING up); returns the configuration applied."""
+    ``level`` up, every library's from WARNING up, whatever level it set itself); returns the
+    configuration applied."""
     config = logging_config(fmt, level)
     logging.config.dictConfig(config)
     return config
