@@ -131,19 +131,19 @@ def build_rtp(
     padding: int = 0,
 ) -> bytes:
     """Write one RTP packet; a field out of range raises :class:`InvalidInput` naming it."""
-    _check_range("payload_type", payload_type, 0, 127)
-    _check_range("sequence_number", sequence_number, 0, 0xFFFF)
-    _check_range("timestamp", timestamp, 0, 0xFFFFFFFF)
-    _check_range("ssrc", ssrc, 0, 0xFFFFFFFF)
-    _check_range("padding", padding, 0, 255)
+    check_range("payload_type", payload_type, 0, 127)
+    check_range("sequence_number", sequence_number, 0, 0xFFFF)
+    check_range("timestamp", timestamp, 0, 0xFFFFFFFF)
+    check_range("ssrc", ssrc, 0, 0xFFFFFFFF)
+    check_range("padding", padding, 0, 255)
     if len(csrcs) > 15:
         raise InvalidInput(f"at most 15 CSRCs, got {len(csrcs)}", field="csrcs")
     for c in csrcs:
-        _check_range("csrcs", c, 0, 0xFFFFFFFF)
+        check_range("csrcs", c, 0, 0xFFFFFFFF)
     if len(extension_data) % 4 or len(extension_data) > 4 * 0xFFFF:
         raise InvalidInput("header extension must be a multiple of 4 bytes", field="extension")
     if extension_profile is not None:
-        _check_range("extension_profile", extension_profile, 0, 0xFFFF)
+        check_range("extension_profile", extension_profile, 0, 0xFFFF)
     b0 = 0x80 | len(csrcs)
     if padding:
         b0 |= 0x20
@@ -165,7 +165,8 @@ def build_rtp(
     return b"".join(parts)
 
 
-def _check_range(name: str, value: int, low: int, high: int) -> None:
+def check_range(name: str, value: int, low: int, high: int) -> None:
+    """Refuse a header field outside ``low..high`` with an :class:`InvalidInput` naming it."""
     if not low <= value <= high:
         raise InvalidInput(f"{name} must be within {low}..{high}, got {value}", field=name)
 
