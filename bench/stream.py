@@ -37,8 +37,8 @@ import httpx
 import numpy as np
 
 from commex.stream.cluster import DaskExecutor
-from commex.stream.dispersal import Executor, InlineExecutor, ProcessExecutor, SegmentTask
-from commex.stream.nodeclient import NodeExecutor
+from commex.stream.dispersal import Executor, InlineExecutor
+from commex.stream.nodeexecutor import NodeExecutor
 from commex.stream.packets import PacketBatch, concat
 from commex.stream.pcap import read_capture, write_pcap
 from commex.stream.pipeline import Plan, Services, run
@@ -46,6 +46,8 @@ from commex.stream.rtp import rtp_sizes
 from commex.stream.shaping import shape
 from commex.stream.steps.base import StepSpec
 from commex.stream.steps.registry import CAPABILITIES
+from commex.stream.tasks import SegmentTask
+from commex.stream.workerpool import ProcessExecutor
 
 REPO = Path(__file__).resolve().parents[1]
 FAX = REPO.parent / "shared" / "testdata" / "captures" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"

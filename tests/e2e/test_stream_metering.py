@@ -21,10 +21,10 @@ import pytest
 from serve_support import EXE, answers, free_port, wait_until
 
 from commex.stream import rtp
-from commex.stream.dispersal import SegmentTask
 from commex.stream.nodeclient import NodeClient, NodeError
 from commex.stream.pcap import read_capture
 from commex.stream.steps.base import StepSpec
+from commex.stream.tasks import SegmentTask
 
 REPO = Path(__file__).resolve().parents[2]
 FAX = REPO.parent / "shared" / "testdata" / "captures" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"

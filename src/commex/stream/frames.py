@@ -8,6 +8,7 @@ encoder does the reverse for the pcap writer: Ethernet/IPv4 or IPv6/UDP around R
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,9 +96,8 @@ def _link_layer(win: U8, lt: int) -> tuple[I64, I64]:
     return et.astype(np.int64), np.zeros(rows, dtype=np.int64)
 
 
-def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
-    """Locate the UDP datagram of every frame ``buf[starts[i]:starts[i] + caplen[i]]``."""
-    end = starts + caplen
+def _network_layer(buf: U8, starts: I64, link: I64) -> tuple[U8, I64, I64]:
+    """The first bytes of every frame, its ethertype and its IP header's offset."""
     link_win = windows(buf, starts, _FRAME_WINDOW)
     l3 = np.full(starts.shape, -(1 << 40), dtype=np.int64)
     ethertype = np.zeros(starts.shape, dtype=np.int64)
@@ -108,12 +108,31 @@ def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
             continue
         if uniform:
             ethertype, at = _link_layer(link_win, lt)
-            l3 = starts + at
-            break
+            return link_win, ethertype, starts + at
         rows = np.flatnonzero(link == lt)
         ethertype[rows], at = _link_layer(link_win[rows], lt)
         l3[rows] = starts[rows] + at
+    return link_win, ethertype, l3
 
+
+def _ipv6_extensions(buf: U8, is_v6: Bools, proto: I64, l4: I64) -> Bools:
+    """Walk up to three IPv6 extension headers (moving ``l4`` and ``proto`` past them);
+    which datagrams are fragments."""
+    for _ in range(3):
+        ext = np.flatnonzero(is_v6 & np.isin(proto, _IPV6_EXTENSIONS))
+        if not ext.shape[0]:
+            break
+        nxt = byte_at(buf, l4[ext])
+        l4[ext] += (byte_at(buf, l4[ext] + 1) + 1) * 8
+        proto[ext] = nxt
+    fragment: Bools = is_v6 & (proto == _IPV6_FRAGMENT)
+    return fragment
+
+
+def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
+    """Locate the UDP datagram of every frame ``buf[starts[i]:starts[i] + caplen[i]]``."""
+    end = starts + caplen
+    link_win, ethertype, l3 = _network_layer(buf, starts, link)
     ip = _at(buf, link_win, starts, l3, 40)
     first = ip[:, 0]
     is_v4 = (ethertype == _ETH_IPV4) & (first >> 4 == 4)
@@ -125,14 +144,7 @@ def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
     l4 = np.where(is_v4, l3 + hl4, l3 + 40)
     fragment = is_v4 & ((col16(ip, 6) & 0x3FFF) != 0)
     if is_v6.any():
-        for _ in range(3):
-            ext = np.flatnonzero(is_v6 & np.isin(proto, _IPV6_EXTENSIONS))
-            if not ext.shape[0]:
-                break
-            nxt = byte_at(buf, l4[ext])
-            l4[ext] += (byte_at(buf, l4[ext] + 1) + 1) * 8
-            proto[ext] = nxt
-        fragment |= is_v6 & (proto == _IPV6_FRAGMENT)
+        fragment |= _ipv6_extensions(buf, is_v6, proto, l4)
     udp = _at(buf, link_win, starts, l4, 20)
     ulen = col16(udp, 4)
     udp_end = l4 + ulen
@@ -209,6 +221,7 @@ def _packed(host: str, stream: int) -> tuple[bytes, bool]:
         ) from None
 
 
+@functools.lru_cache(maxsize=8)
 def _stream_columns(streams: tuple[StreamKey, ...]) -> tuple[Bools, U8, U8, I64, I64]:
     """Per stream (and a last default one): IPv6 or not, addresses, ports. A stream between
     an IPv4 and an IPv6 address is written as IPv6, with the IPv4 one mapped (::ffff:a.b.c.d).
@@ -256,19 +269,45 @@ def encode_records(batch: PacketBatch) -> U8:
     n = len(batch)
     if n == 0:
         return np.zeros(0, dtype=np.uint8)
-    v6t, srct, dstt, sportt, dportt = _stream_columns(batch.streams)
+    table = _stream_columns(batch.streams)
     known = len(batch.streams)
     sid = batch.stream.astype(np.int64)
     sid = np.where((sid >= 0) & (sid < known), sid, known)
-    v6 = v6t[sid]
-    rows4, rows6 = np.flatnonzero(~v6), np.flatnonzero(v6)
+    v6 = table[0][sid]
     udp_len = 8 + rtp_sizes(batch)
-    ip_len = np.where(v6, 40, 20)
-    frame = 14 + ip_len + udp_len
+    frame = 14 + np.where(v6, 40, 20) + udp_len
+    prefix = _prefixes(batch, table, sid, v6, udp_len, frame)
+    prefix_len = np.where(v6, 90, 70)
+    mixed = 0 < int(v6.sum()) < n
+    flat = prefix[np.arange(prefix.shape[1]) < prefix_len[:, None]] if mixed else prefix.ravel()
+    out = interleave(
+        [
+            (flat, prefix_len),
+            (batch.header_extra, np.diff(batch.extra_offsets)),
+            (batch.payload, np.diff(batch.offsets)),
+        ]
+    )
+    rows6 = np.flatnonzero(v6)
+    if rows6.shape[0]:
+        pos = np.zeros(n, dtype=np.int64)
+        np.cumsum(16 + frame[:-1], out=pos[1:])
+        udp = pos[rows6] + 70
+        _udp6_checksums(out, udp, udp_len[rows6], src=table[1], dst=table[2], sid=sid[rows6])
+    return out
 
-    # Record header, Ethernet, IP, UDP and fixed RTP header of row i: prefix[i, :prefix_len[i]].
-    width = 90 if rows6.shape[0] else 70
-    prefix = np.zeros((n, width), dtype=np.uint8)
+
+_Table = tuple[Bools, U8, U8, I64, I64]
+
+
+def _prefixes(
+    batch: PacketBatch, table: _Table, sid: I64, v6: Bools, udp_len: I64, frame: I64
+) -> U8:
+    """Row i: the record header, Ethernet, IP, UDP and fixed RTP header of packet i (70 bytes
+    for IPv4, 90 for IPv6; the matrix is 70 wide when there is no IPv6)."""
+    n = len(batch)
+    _, srct, dstt, sportt, dportt = table
+    rows4, rows6 = np.flatnonzero(~v6), np.flatnonzero(v6)
+    prefix = np.zeros((n, 90 if rows6.shape[0] else 70), dtype=np.uint8)
     arrival = np.maximum(batch.arrival_us, 0)
     record = np.empty((n, 4), dtype="<u4")
     record[:, 0] = arrival // 1_000_000
@@ -284,23 +323,10 @@ def encode_records(batch: PacketBatch) -> U8:
     tail[:, 6:8] = 0
     tail[:, 8:] = fixed_headers(batch)
     if rows4.shape[0]:
-        s = sid[rows4]
-        ip = np.empty((rows4.shape[0], 20), dtype=np.uint8)
-        ip[:] = _IP4
-        total = 20 + udp_len[rows4]
-        ident = batch.index[rows4].astype(np.int64) & 0xFFFF
-        _be16(ip, 2, total)
-        _be16(ip, 4, ident)
-        ip[:, 12:16] = srct[s, 12:]
-        ip[:, 16:20] = dstt[s, 12:]
-        addr_sum = _words(srct[:, 12:]) + _words(dstt[:, 12:])
-        _be16(ip, 10, ~_fold(0x4500 + 0x4000 + 0x4011 + total + ident + addr_sum[s]) & 0xFFFF)
-        if rows6.shape[0]:
-            prefix[rows4, 30:50] = ip
-            prefix[rows4, 50:70] = tail[rows4]
-        else:
-            prefix[:, 30:50] = ip
-            prefix[:, 50:70] = tail
+        ip = _ipv4_headers(batch, rows4, sid[rows4], udp_len[rows4], srct, dstt)
+        whole = rows4 if rows6.shape[0] else slice(None)
+        prefix[whole, 30:50] = ip
+        prefix[whole, 50:70] = tail[whole]
     if rows6.shape[0]:
         s = sid[rows6]
         ip = np.empty((rows6.shape[0], 40), dtype=np.uint8)
@@ -311,25 +337,22 @@ def encode_records(batch: PacketBatch) -> U8:
         prefix[rows6, 16:30] = _ETH6
         prefix[rows6, 30:70] = ip
         prefix[rows6, 70:90] = tail[rows6]
-    prefix_len = np.where(v6, 90, 70)
-    flat = (
-        prefix.ravel()
-        if rows4.shape[0] in (0, n)
-        else prefix[np.arange(width) < prefix_len[:, None]]
-    )
-    out = interleave(
-        [
-            (flat, prefix_len),
-            (batch.header_extra, np.diff(batch.extra_offsets)),
-            (batch.payload, np.diff(batch.offsets)),
-        ]
-    )
-    if rows6.shape[0]:
-        pos = np.zeros(n, dtype=np.int64)
-        np.cumsum(16 + frame[:-1], out=pos[1:])
-        udp = pos[rows6] + 70
-        _udp6_checksums(out, udp, udp_len[rows6], src=srct, dst=dstt, sid=sid[rows6])
-    return out
+    return prefix
+
+
+def _ipv4_headers(batch: PacketBatch, rows: I64, s: I64, udp_len: I64, srct: U8, dstt: U8) -> U8:
+    """IPv4 headers of ``rows``, with their checksums."""
+    ip = np.empty((rows.shape[0], 20), dtype=np.uint8)
+    ip[:] = _IP4
+    total = 20 + udp_len
+    ident = batch.index[rows].astype(np.int64) & 0xFFFF
+    _be16(ip, 2, total)
+    _be16(ip, 4, ident)
+    ip[:, 12:16] = srct[s, 12:]
+    ip[:, 16:20] = dstt[s, 12:]
+    addr_sum = _words(srct[:, 12:]) + _words(dstt[:, 12:])
+    _be16(ip, 10, ~_fold(0x4500 + 0x4000 + 0x4011 + total + ident + addr_sum[s]) & 0xFFFF)
+    return ip
 
 
 def _udp6_checksums(out: U8, udp: I64, length: I64, *, src: U8, dst: U8, sid: I64) -> None:

@@ -10,12 +10,13 @@ the caller's business (the plane never talks to the exchange itself).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from commex.stream.packets import PacketBatch
+from commex.stream.report import ReceiverFigures
 from commex.stream.rtp import rtp_sizes
 from commex.stream.shaping import Shaper
 from commex.stream.types import I64
@@ -45,24 +46,64 @@ def stream_seconds(batch: PacketBatch) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceiverSummary:
+    """What the receivers of a delivery measured themselves (S9), from their RTCP receiver
+    reports: over ``streams`` reported streams, the worst fraction lost, the packets lost in
+    all, and the highest jitter and round trip."""
+
+    streams: int
+    fraction_lost: float
+    cumulative_lost: int
+    jitter_ms: float
+    round_trip_ms: float | None
+
+    @classmethod
+    def of(cls, figures: Iterable[ReceiverFigures | None]) -> ReceiverSummary | None:
+        known = [f for f in figures if f is not None]
+        if not known:
+            return None
+        trips = [f.round_trip_ms for f in known if f.round_trip_ms is not None]
+        return cls(
+            streams=len(known),
+            fraction_lost=max(f.fraction_lost for f in known),
+            cumulative_lost=sum(f.cumulative_lost for f in known),
+            jitter_ms=max(f.jitter_ms for f in known),
+            round_trip_ms=max(trips) if trips else None,
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "streams": self.streams,
+            "fraction_lost": round(self.fraction_lost, 4),
+            "cumulative_lost": self.cumulative_lost,
+            "jitter_ms": round(self.jitter_ms, 3),
+            "round_trip_ms": None if self.round_trip_ms is None else round(self.round_trip_ms, 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One report of delivered service: the body of ``POST /v1/contracts/{id}/deliveries``
-    without its run id."""
+    without its run id; ``receiver`` is what the far end measured, when it said."""
 
     seconds: float
     bytes: int
     packets: int
     achieved_rate_bps: int
+    receiver: ReceiverSummary | None = None
 
     def body(self, run_id: str) -> dict[str, object]:
         """The JSON body, under ``run_id`` (the exchange counts one run id once)."""
-        return {
+        body: dict[str, object] = {
             "run_id": run_id,
             "seconds": round(self.seconds, 3),
             "bytes": self.bytes,
             "packets": self.packets,
             "achieved_rate_bps": self.achieved_rate_bps,
         }
+        if self.receiver is not None:
+            body["receiver"] = self.receiver.to_json()
+        return body
 
 
 @dataclass

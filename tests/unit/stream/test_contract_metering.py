@@ -202,6 +202,7 @@ def test_a_live_run_is_metered_while_it_runs(fake) -> None:
         meter = ContractMeter(client, "c-1", live=True, every_s=10.0, sleep=lambda s: None)
         for lo in range(0, len(packets), 100):
             meter.add(packets.take(np.arange(lo, min(lo + 100, len(packets)))))
+        meter.settled()  # the reports go from a thread of their own, never holding the run
         during = len(exchange.deliveries)
         sizes = rtp.rtp_sizes(packets)
         total = Delivery(stream_seconds(packets), int(sizes.sum()), len(packets), 1000)
@@ -229,6 +230,7 @@ def test_a_report_that_fails_mid_run_is_sent_again_at_the_end(fake) -> None:
         )
         exchange.failures = 1
         meter.add(packets)
+        meter.settled()
         assert exchange.deliveries == {} and "sent again at the end" in warnings[0]
         meter.finish(Delivery(80.0, 100, 10, 1000))
     assert list(exchange.deliveries) == [f"{meter.run_id}-1", f"{meter.run_id}-2"]
@@ -251,6 +253,7 @@ def test_a_block_used_up_mid_stream_lets_the_stream_finish(fake) -> None:
         exchange.remaining = 0
         for lo in range(0, len(packets), 100):
             meter.add(packets.take(np.arange(lo, min(lo + 100, len(packets)))))
+        meter.settled()
         assert exchange.posts == [f"{meter.run_id}-1"]  # asked once, then no more
         assert "nothing of the block remains" in warnings[0]
         with pytest.raises(Conflict):
