@@ -71,6 +71,7 @@ class Executor(Protocol):
 
     name: str
     window: int
+    in_process: bool
 
     def listen(self, notify: Notify) -> None: ...
 
@@ -91,6 +92,7 @@ class BaseExecutor:
 
     name = "executor"
     window = 1
+    in_process = False  # tasks run in this process: nothing to gain from smaller tasks
 
     def __init__(self) -> None:
         self._notify: Notify = _quiet
@@ -158,6 +160,7 @@ class InlineExecutor(BaseExecutor):
 
     name = "inline"
     window = 1
+    in_process = True
 
     def __init__(self, step_factory: StepFactory = default_step_factory) -> None:
         super().__init__()

@@ -140,7 +140,9 @@ class LocalStage:
                 while self._waiting and sum(len(b.batch) for b in take) < MERGE_PACKETS:
                     take.append(self._waiting.popleft())
             bundle = merged(take)
-            batch, present = compact(bundle.batch)
+            batch, present = (
+                (bundle.batch, None) if self.executor.in_process else compact(bundle.batch)
+            )
             task = SegmentTask(bundle.first, batch, self.steps)
             self._out[task.id] = _Out(bundle, task, present)
             self.executor.submit(task)

@@ -38,6 +38,14 @@ class Groups:
         first[1:] = s[1:] != s[:-1]
         return cls(order, s, first, np.cumsum(first) - 1)
 
+    def subset(self, mask: Bools) -> Groups:
+        """The groups of the sorted rows where ``mask`` holds (still sorted; ``order``
+        numbers them within the subset)."""
+        s = self.stream[mask]
+        first = np.ones(s.shape[0], dtype=np.bool_)
+        first[1:] = s[1:] != s[:-1]
+        return Groups(np.arange(s.shape[0], dtype=np.int64), s, first, np.cumsum(first) - 1)
+
     @property
     def present(self) -> I64:
         """The stream ids present, in order."""

@@ -91,7 +91,8 @@ class LiveSegmenter:
         )
         if not done.any():
             return None
-        segments = int(np.unique(np.stack([g.stream[done], label[done]]), axis=1).shape[1])
+        s, n = g.stream[done], label[done]
+        segments = 1 + int(np.count_nonzero((s[1:] != s[:-1]) | (n[1:] != n[:-1])))
         closed = np.sort(g.order[done])
         kept = np.sort(g.order[~done])
         self._held = held.take(kept) if kept.shape[0] else None

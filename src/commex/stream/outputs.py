@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from commex.stream.aggregation import merge
+from commex.stream.outstats import OutStats
 from commex.stream.packets import PacketBatch
 from commex.stream.pcap import PcapWriter
 from commex.stream.rtp import rtp_sizes
 from commex.stream.shaping import Schedule, Shaper, retimed
-from commex.stream.streamstats import OutStats
 from commex.stream.udp import UdpSink
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from commex.stream.aggregation import merge_dtmf
+from commex.stream.outstats import OutStats
 from commex.stream.packets import StreamKey
 from commex.stream.report import ReceiverFigures, RunReport, StreamReport, Subcontracted
 from commex.stream.steps.base import DtmfEvent
-from commex.stream.streamstats import InStats, OutStats
+from commex.stream.streamstats import InStats
 
 
 @dataclass

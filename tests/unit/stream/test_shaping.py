@@ -16,11 +16,11 @@ from stream_helpers import FAX, make_batch
 from commex.domain.errors import InvalidInput
 from commex.stream.dispersal import InlineExecutor
 from commex.stream.outputs import PacedUdpOutput
+from commex.stream.outstats import OutStats
 from commex.stream.pcap import read_capture
 from commex.stream.pipeline import Plan, Services, run
 from commex.stream.rtp import rtp_sizes
 from commex.stream.shaping import Shaper, achieved_rate_bps, retimed, shape
-from commex.stream.streamstats import OutStats
 from commex.stream.udp import UdpSink
 from commex.stream.workerpool import ProcessExecutor
 

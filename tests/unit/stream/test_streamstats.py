@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from stream_helpers import make_batch
 
+from commex.stream.outstats import OutStats, latency_of
 from commex.stream.packets import concat
-from commex.stream.streamstats import InStats, OutStats, latency_of
+from commex.stream.streamstats import InStats
 
 
 def _in_pieces(batch, cuts, *, live=False) -> tuple[InStats, list]:
