@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import typer
 import uvicorn
 
@@ -75,6 +77,8 @@ def serve(
             f"commex node offering {', '.join(sorted(offered))} on http://{host}:{port}",
             highlight=False,
         )
+        gc.collect()
+        gc.freeze()  # a collection of everything imported would stall calls in flight
         uvicorn.run(node, host=host, port=port, log_level="warning")
     finally:
         if meter is not None:

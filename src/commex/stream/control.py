@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from commex.stream.report import ReceiverFigures
+from commex.stream.rtcpsession import ReceiverFigures
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,8 @@ class Executor(Protocol):
 
     def listen(self, notify: Notify) -> None: ...
 
+    def warm(self) -> None: ...
+
     def submit(self, task: SegmentTask) -> None: ...
 
     def results(self) -> list[SegmentResult]: ...
@@ -100,6 +102,9 @@ class BaseExecutor:
     def listen(self, notify: Notify) -> None:
         """Call ``notify`` whenever a result becomes ready."""
         self._notify = notify
+
+    def warm(self) -> None:
+        """Get ready now (start workers, reach nodes), so the first task does not wait."""
 
     def submit(self, task: SegmentTask) -> None:
         raise NotImplementedError

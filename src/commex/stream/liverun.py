@@ -17,6 +17,7 @@ from measurements (``python -m bench live``; see the README) unless the plan set
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import math
 import selectors
@@ -25,7 +26,7 @@ import time
 
 import numpy as np
 
-from commex.stream.control import NoControl
+from commex.stream.control import Control, NoControl
 from commex.stream.dispersal import Waker
 from commex.stream.endpoints import Endpoint
 from commex.stream.flow import Bundle
@@ -33,8 +34,10 @@ from commex.stream.ingest import UdpIngest, udp_socket
 from commex.stream.liveseg import LiveSegmenter, hold_ms
 from commex.stream.outputs import ChunkOutput
 from commex.stream.packets import PacketBatch
+from commex.stream.pipeline import Plan
 from commex.stream.playout import Playout, UdpSender
 from commex.stream.report import RunReport
+from commex.stream.rtcpcontrol import RtcpControl
 from commex.stream.runtime import Context, file_output
 from commex.stream.segmenting import SegmentPolicy
 from commex.stream.shaping import Shaper
@@ -73,7 +76,7 @@ class LiveRun:
         self.rtcp_in = self._rtcp_socket() if plan.rtcp == "pair" else None
         self.segmenter = LiveSegmenter(SegmentPolicy.parse(plan.segment))
         self.delay_ms = playout_delay_ms(ctx)
-        self.control = services.control or NoControl()
+        self.control = services.control or _control(plan)
         self.sender: UdpSender | None = None
         self.playout: Playout | None = None
         self.output: ChunkOutput | None = None
@@ -109,6 +112,11 @@ class LiveRun:
     def run(self) -> RunReport:
         selector = self._selector()
         services = self.ctx.services
+        # A full collection of everything imported so far takes 50 ms or more: long enough to
+        # make a whole pass late. What exists now lives as long as the run, so it is left out
+        # of collections from here on (garbage is still freed as its references go).
+        gc.collect()
+        gc.freeze()
         try:
             if services.on_ready is not None:
                 host, port = self.ingest.address
@@ -269,13 +277,8 @@ class LiveRun:
         if now < self.next_rtcp or self.playout is None or self.sender is None:
             return
         self.next_rtcp = now + self.control.interval_s
-        stats = self.ctx.tally.outstats
         registry = self.ingest.registry
-        senders = [
-            self.playout.sender_state(sid, registry.keys[sid].ssrc, stats.figures(sid).packets)
-            for sid in registry.streams()
-            if stats.figures(sid).packets
-        ]
+        senders = self.playout.senders({sid: registry.keys[sid].ssrc for sid in registry.streams()})
         self.sender.send_rtcp(self.control.reports(senders, now + self.offset))
 
     def _progress(self, now: float, *, force: bool = False) -> None:
@@ -320,6 +323,13 @@ class LiveRun:
             self.sender.close()
         if self.output is not None:
             self.output.close()
+
+
+def _control(plan: Plan) -> Control:
+    """RTCP sessions for a relay whose output is UDP, unless RTCP is off."""
+    if plan.rtcp == "off" or plan.output.kind != "udp":
+        return NoControl()
+    return RtcpControl()
 
 
 def _datagrams(sock: socket.socket) -> list[bytes]:

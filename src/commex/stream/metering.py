@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from commex.stream.packets import PacketBatch
-from commex.stream.report import ReceiverFigures
+from commex.stream.rtcpsession import ReceiverFigures
 from commex.stream.rtp import rtp_sizes
 from commex.stream.shaping import Shaper
 from commex.stream.types import I64
@@ -48,8 +48,8 @@ def stream_seconds(batch: PacketBatch) -> float:
 @dataclass(frozen=True, slots=True)
 class ReceiverSummary:
     """What the receivers of a delivery measured themselves (S9), from their RTCP receiver
-    reports: over ``streams`` reported streams, the worst fraction lost, the packets lost in
-    all, and the highest jitter and round trip."""
+    reports: over ``streams`` reported streams, the worst fraction lost in a report
+    interval, the packets lost in all, and the highest jitter and round trip."""
 
     streams: int
     fraction_lost: float
@@ -59,15 +59,16 @@ class ReceiverSummary:
 
     @classmethod
     def of(cls, figures: Iterable[ReceiverFigures | None]) -> ReceiverSummary | None:
-        known = [f for f in figures if f is not None]
+        """The summary of the streams whose receivers reported; None when none did."""
+        known = [f for f in figures if f is not None and f.reports]
         if not known:
             return None
-        trips = [f.round_trip_ms for f in known if f.round_trip_ms is not None]
+        trips = [f.round_trip.max_ms for f in known if f.round_trip is not None]
         return cls(
             streams=len(known),
-            fraction_lost=max(f.fraction_lost for f in known),
-            cumulative_lost=sum(f.cumulative_lost for f in known),
-            jitter_ms=max(f.jitter_ms for f in known),
+            fraction_lost=max(f.max_fraction_lost or 0.0 for f in known),
+            cumulative_lost=sum(f.cumulative_lost or 0 for f in known),
+            jitter_ms=max(f.max_jitter_ms or 0.0 for f in known),
             round_trip_ms=max(trips) if trips else None,
         )
 

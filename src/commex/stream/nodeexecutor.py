@@ -66,6 +66,14 @@ class NodeExecutor(BaseExecutor):
         self._done: list[SegmentResult | BaseException] = []
         self._threads = ThreadPoolExecutor(2 * self.window, thread_name_prefix="commex-node")
 
+    def warm(self) -> None:
+        """Reach every node once (a node that does not answer is passed over for a while)."""
+        for i, client in enumerate(self._clients):
+            try:
+                client.info()
+            except NodeError:
+                self._suspect_until[i] = time.monotonic() + SUSPECT_S
+
     def submit(self, task: SegmentTask) -> None:
         with self._lock:
             if task.id in self._jobs:

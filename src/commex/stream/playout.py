@@ -85,9 +85,11 @@ class UdpSender:
                     sendto(view[bounds[k] : bounds[k + 1]], target)
 
     def send_rtcp(self, datagrams: list[bytes]) -> None:
+        """RTCP to the receiver, from the RTCP port (so its reports come back there)."""
+        sock = self.rtcp_sock or self.sock
         for datagram in datagrams:
             with contextlib.suppress(OSError):
-                self.sock.sendto(datagram, self.rtcp_target)
+                sock.sendto(datagram, self.rtcp_target)
 
     def close(self) -> None:
         self.sock.close()
@@ -120,6 +122,7 @@ class Playout:
         self._last_ts = np.zeros(0, dtype=np.int64)
         self._last_at = np.zeros(0, dtype=np.float64)
         self._octets = np.zeros(0, dtype=np.int64)
+        self._packets = np.zeros(0, dtype=np.int64)
 
     def _grow(self, size: int) -> None:
         if size > self._hi.shape[0]:
@@ -128,6 +131,7 @@ class Playout:
             self._last_ts = np.concatenate([self._last_ts, np.zeros(grow, dtype=np.int64)])
             self._last_at = np.concatenate([self._last_at, np.zeros(grow)])
             self._octets = np.concatenate([self._octets, np.zeros(grow, dtype=np.int64)])
+            self._packets = np.concatenate([self._packets, np.zeros(grow, dtype=np.int64)])
 
     def put(self, batch: PacketBatch, now_us: int) -> None:
         """Queue processed packets (in the order the runtime releases them)."""
@@ -220,21 +224,34 @@ class Playout:
         ids = batch.stream.astype(np.int64)
         self._last_ts[ids] = batch.timestamp
         self._last_at[ids] = now_us / 1e6
-        self._octets += np.bincount(ids, weights=rtp_sizes(batch) - HEADER_SIZE,
-                                    minlength=self._octets.shape[0]).astype(np.int64)  # fmt: skip
+        size = self._octets.shape[0]
+        payload = rtp_sizes(batch) - HEADER_SIZE
+        self._octets += np.bincount(ids, weights=payload, minlength=size).astype(np.int64)
+        self._packets += np.bincount(ids, minlength=size)
 
     def waiting(self) -> int:
         return sum(len(p.batch) for p in self._waiting) + sum(len(p.batch) for p, _ in self._shaped)
 
-    def sender_state(self, sid: int, ssrc: int, packets: int) -> SenderState:
-        """What output stream ``sid`` has sent, for its sender report."""
-        return SenderState(ssrc, packets, int(self._octets[sid]), int(self._last_ts[sid]),
-                           float(self._last_at[sid]))  # fmt: skip
+    def senders(self, ssrcs: dict[int, int]) -> list[SenderState]:
+        """What each output stream that sent anything has sent, for its sender report
+        (``ssrcs``: stream id -> SSRC of the streams in progress)."""
+        return [
+            SenderState(
+                ssrc,
+                int(self._packets[sid]),
+                int(self._octets[sid]),
+                int(self._last_ts[sid]),
+                float(self._last_at[sid]),
+            )
+            for sid, ssrc in ssrcs.items()
+            if sid < self._packets.shape[0] and self._packets[sid]
+        ]
 
     def forget(self, sid: int) -> None:
         if sid < self._hi.shape[0]:
             self._hi[sid] = _NONE
             self._octets[sid] = 0
+            self._packets[sid] = 0
 
 
 def _cut(part: _Waiting, k: int) -> _Waiting:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from commex.stream.rtcpsession import ReceiverFigures
 from commex.stream.steps.base import DtmfEvent
 
 
@@ -31,28 +32,6 @@ class Latency:
             "p99": round(self.p99_ms, 3),
             "max": round(self.max_ms, 3),
             "packets": self.packets,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiverFigures:
-    """What the far end measured of an output stream, from its RTCP receiver reports (S9):
-    the fraction lost in its last report interval, the packets lost in all, its interarrival
-    jitter, and the round trip from LSR/DLSR (None until a report echoes a sender report)."""
-
-    fraction_lost: float
-    cumulative_lost: int
-    jitter_ms: float
-    round_trip_ms: float | None
-    reports: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "fraction_lost": round(self.fraction_lost, 4),
-            "cumulative_lost": self.cumulative_lost,
-            "jitter_ms": round(self.jitter_ms, 3),
-            "round_trip_ms": None if self.round_trip_ms is None else round(self.round_trip_ms, 3),
-            "reports": self.reports,
         }
 
 
@@ -103,7 +82,7 @@ class StreamReport:
             "duration_s": round(self.duration_s, 3),
             "latency_ms": None if self.latency is None else self.latency.to_json(),
             "finished": self.finished,
-            "receiver": None if self.receiver is None else self.receiver.to_json(),
+            "receiver": None if self.receiver is None else self.receiver.as_dict(),
         }
 
 

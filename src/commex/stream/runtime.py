@@ -119,6 +119,8 @@ def execute(plan: Plan, services: Services) -> RunReport:
         if plan.live:
             from commex.stream.liverun import run_live  # noqa: PLC0415
 
+            if executor is not None:
+                executor.warm()  # a call's first packets must not wait for workers to start
             return run_live(ctx)
         return run_capture(ctx)
     finally:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from commex.stream.aggregation import merge_dtmf
 from commex.stream.outstats import OutStats
 from commex.stream.packets import StreamKey
-from commex.stream.report import ReceiverFigures, RunReport, StreamReport, Subcontracted
+from commex.stream.report import RunReport, StreamReport, Subcontracted
+from commex.stream.rtcpsession import ReceiverFigures
 from commex.stream.steps.base import DtmfEvent
 from commex.stream.streamstats import InStats
 

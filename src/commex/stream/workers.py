@@ -9,6 +9,7 @@ the caller's side from the packets it still holds.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass, fields, replace
 from multiprocessing.connection import Connection
@@ -113,6 +114,7 @@ def serve(conn: Connection, factory: StepFactory = default_step_factory) -> None
     ``("ok", id, answer)`` or ``("error", id, exception)``, until ``None`` or the pipe closes."""
     for name, value in SINGLE_THREADED.items():
         os.environ.setdefault(name, value)
+    gc.freeze()  # what the worker imported is never garbage: keep collections short
     while True:
         try:
             request: Request | None = conn.recv()
