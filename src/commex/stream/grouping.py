@@ -99,10 +99,14 @@ def recurrence_end(
     streams had any masked row."""
     pos, count = groups.position(mask)
     keep = 1.0 - gain
-    weights = gain * np.power(keep, (count - 1 - pos).astype(np.float64))
     ids = groups.stream[mask]
-    tally = np.bincount(ids, weights=values[mask] * weights, minlength=size)
     counts = np.bincount(ids, minlength=size)
+    # A term further than this from its stream's end weighs less than 1e-30 of the last one
+    # (for the gains used here): it is left out rather than raised to a huge power.
+    age = count - 1 - pos
+    recent = age < np.log(1e-30) / np.log(keep)
+    weights = gain * np.power(keep, age[recent].astype(np.float64))
+    tally = np.bincount(ids[recent], weights=values[mask][recent] * weights, minlength=size)
     touched = counts > 0
     end: F64 = np.where(touched, start * np.power(keep, counts) + tally, start)
     return end, touched
