@@ -47,10 +47,10 @@ pytestmark = pytest.mark.slow
 
 def _node(port: int) -> subprocess.Popen[bytes]:
     env = os.environ | {"COMMEX_NODE_TOKEN": TOKEN}
+    command = [EXE, "node", "serve", "--capabilities", "transcode,gain", "--port", str(port)]
     return subprocess.Popen(
-        [EXE, "node", "serve", "--capabilities", "transcode,gain", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [*command, "--realtime"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def _nodes(count: int) -> tuple[list[subprocess.Popen[bytes]], list[str]]:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -88,81 +88,133 @@ class _Options:
     quiet: bool
 
 
-@app.command("process")
-@handle_errors
-def process(
-    source: str = typer.Argument(
-        ..., metavar="INPUT", help="A pcap/pcapng path or udp://HOST:PORT."
+Input = Annotated[
+    str, typer.Argument(metavar="INPUT", help="A pcap/pcapng path or udp://HOST:PORT.")
+]
+Out = Annotated[str, typer.Option("--out", help="A pcap path or udp://HOST:PORT.")]
+Steps = Annotated[
+    list[str],
+    typer.Option(
+        "--step", help="NAME[:ARG], applied in order (transcode:pcmu, gain:-6, dtmf, vad)."
     ),
-    out: str = typer.Option(..., "--out", help="A pcap path or udp://HOST:PORT."),
-    step: list[str] = typer.Option(
-        [], "--step", help="NAME[:ARG], applied in order (transcode:pcmu, gain:-6, dtmf, vad)."
-    ),
-    segment: str | None = typer.Option(
-        None,
+]
+Segment = Annotated[
+    str | None,
+    typer.Option(
         "--segment",
         help=f"packets:N, ms:N or content (default {pipeline.DEFAULT_SEGMENT}, "
         f"{pipeline.LIVE_SEGMENT} for udp:// input).",
     ),
-    executor: str = typer.Option(
-        "inline", "--executor", help="inline, process[:N], dask[:ADDRESS] or node:URL[,URL]."
-    ),
-    capabilities: str | None = typer.Option(
-        None, "--capabilities", help="The steps offered here, a,b (default: every local one)."
-    ),
-    subcontractor: list[str] = typer.Option(
-        [], "--subcontractor", help="NAME=URL of a pre-approved provider, tried in order."
-    ),
-    exchange: str | None = typer.Option(
-        None,
+]
+ExecutorOpt = Annotated[
+    str, typer.Option("--executor", help="inline, process[:N], dask[:ADDRESS] or node:URL[,URL].")
+]
+Capabilities = Annotated[
+    str | None,
+    typer.Option("--capabilities", help="The steps offered here, a,b (default: every local one)."),
+]
+Subcontractors = Annotated[
+    list[str],
+    typer.Option("--subcontractor", help="NAME=URL of a pre-approved provider, tried in order."),
+]
+ExchangeOpt = Annotated[
+    str | None,
+    typer.Option(
         "--exchange",
         help="Find subcontractors on this exchange (URL; your API token in COMMEX_TOKEN) "
         "when no --subcontractor is given; with --contract, also COMMEX_EXCHANGE_URL.",
     ),
-    contract: str | None = typer.Option(
-        None,
+]
+ContractOpt = Annotated[
+    str | None,
+    typer.Option(
         "--contract",
         metavar="CID",
         help="Deliver under this active contract of yours: shape to its max_rate_bps and "
         "report the delivery to the exchange.",
     ),
-    meter_every: float = typer.Option(
-        DEFAULT_EVERY_S,
+]
+MeterEvery = Annotated[
+    float,
+    typer.Option(
         "--meter-every",
         metavar="SECONDS",
         min=0.1,
         help="With --contract and udp:// input, report every this many stream-seconds.",
     ),
-    report: Path | None = typer.Option(None, "--report", help="Write the JSON report here."),
-    max_rate: int | None = typer.Option(
-        None,
+]
+ReportOpt = Annotated[Path | None, typer.Option("--report", help="Write the JSON report here.")]
+MaxRate = Annotated[
+    int | None,
+    typer.Option(
         "--max-rate",
         metavar="BPS",
         help="Shape the output to at most this many bit/s (RTP header and payload bytes).",
     ),
-    burst: int | None = typer.Option(
-        None, "--burst", metavar="BYTES", help="Bytes the shaper may send at once (one packet)."
+]
+Burst = Annotated[
+    int | None,
+    typer.Option(
+        "--burst", metavar="BYTES", help="Bytes the shaper may send at once (one packet)."
     ),
-    idle_timeout: float | None = typer.Option(
-        None,
+]
+IdleTimeout = Annotated[
+    float | None,
+    typer.Option(
         "--idle-timeout",
         metavar="SECONDS",
         help="UDP input ends this long after the last packet (default: run until stopped).",
     ),
-    stream_timeout: float = typer.Option(
-        10.0, "--stream-timeout", metavar="SECONDS", help="A live stream this quiet has ended."
-    ),
-    playout_delay: float | None = typer.Option(
-        None,
+]
+StreamTimeout = Annotated[
+    float,
+    typer.Option("--stream-timeout", metavar="SECONDS", help="A live stream this quiet has ended."),
+]
+PlayoutDelay = Annotated[
+    float | None,
+    typer.Option(
         "--playout-delay",
         metavar="MS",
         help="Live: the delay every packet leaves at after its arrival (default: the "
         "segment plus a margin for the executor).",
     ),
-    rtcp: str = typer.Option(
-        "pair", "--rtcp", help="Live RTCP: pair (port+1), mux (the RTP port) or off."
+]
+Rtcp = Annotated[
+    str, typer.Option("--rtcp", help="Live RTCP: pair (port+1), mux (the RTP port) or off.")
+]
+Realtime = Annotated[
+    bool,
+    typer.Option(
+        "--realtime/--no-realtime",
+        help="Live: ask for real-time scheduling (root or CAP_SYS_NICE), so a busy machine "
+        "does not hold packets.",
     ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress display.")]
+
+
+@app.command("process")
+@handle_errors
+def process(
+    source: Input,
+    out: Out,
+    step: Steps = [],  # noqa: B006 - typer reads the default, never mutates it
+    segment: Segment = None,
+    executor: ExecutorOpt = "inline",
+    capabilities: Capabilities = None,
+    subcontractor: Subcontractors = [],  # noqa: B006
+    exchange: ExchangeOpt = None,
+    contract: ContractOpt = None,
+    meter_every: MeterEvery = DEFAULT_EVERY_S,
+    report: ReportOpt = None,
+    max_rate: MaxRate = None,
+    burst: Burst = None,
+    idle_timeout: IdleTimeout = None,
+    stream_timeout: StreamTimeout = 10.0,
+    playout_delay: PlayoutDelay = None,
+    rtcp: Rtcp = "pair",
+    realtime: Realtime = True,
+    quiet: Quiet = False,
 ) -> None:
     """Read INPUT, apply the steps (subcontracting those not offered here), write --out.
 
@@ -175,7 +227,7 @@ def process(
         capabilities=None if capabilities is None else parse_capabilities(capabilities),
         subcontractors=subcontractor, max_rate_bps=max_rate, burst_bytes=burst,
         idle_timeout_s=idle_timeout, stream_timeout_s=stream_timeout,
-        playout_delay_ms=playout_delay, rtcp=rtcp,
+        playout_delay_ms=playout_delay, rtcp=rtcp, realtime=realtime,
     )  # fmt: skip
     options = _Options(exchange, contract, meter_every, report, quiet)
     result, failure = _run(plan, options)

@@ -76,7 +76,7 @@ class DaskExecutor(BaseExecutor):
                     n_workers=n_workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # no fixed port: another cluster may hold 8787
                     silence_logs=logging.ERROR,
                 )
                 client = dist.Client(self._cluster)

@@ -42,7 +42,7 @@ from commex.stream.runtime import Context, file_output
 from commex.stream.segmenting import SegmentPolicy
 from commex.stream.shaping import Shaper
 
-MARGIN_MS = {"inline": 15.0, "process": 20.0, "node": 25.0, "dask": 40.0}
+MARGIN_MS = {"inline": 15.0, "process": 20.0, "node": 25.0, "dask": 80.0}
 _MAX_SLEEP_S = 0.05  # how often a sleeping run looks at its stop flag
 # One pass handles whatever arrived and whatever is due; passes are at least this far apart,
 # so that under load each pass handles many packets at once (its fixed cost is ~1 ms).

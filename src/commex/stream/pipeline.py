@@ -65,6 +65,7 @@ class Plan:
     stream_timeout_s: float = 10.0
     playout_delay_ms: float | None = None
     rtcp: str = "pair"
+    realtime: bool = False
     chunk_bytes: int = 4 << 20
 
     @classmethod
@@ -84,6 +85,7 @@ class Plan:
         stream_timeout_s: float = 10.0,
         playout_delay_ms: float | None = None,
         rtcp: str = "pair",
+        realtime: bool = False,
     ) -> Plan:
         """A plan from command-line words; each bad word is an InvalidInput naming it."""
         source = Endpoint.parse(input, field="input")
@@ -117,6 +119,7 @@ class Plan:
             stream_timeout_s=stream_timeout_s,
             playout_delay_ms=playout_delay_ms,
             rtcp=rtcp,
+            realtime=realtime,
         )
 
     @property

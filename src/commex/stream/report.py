@@ -118,7 +118,8 @@ def dtmf_json(event: DtmfEvent) -> dict[str, Any]:
 class RunReport:
     """The whole run. ``duration_s`` is its stream-seconds (each stream's media duration,
     summed); ``achieved_rate_bps`` the output's rate over its departures; ``playout_delay_ms``
-    the constant delay a live run adds to every packet (None when the output is not live)."""
+    the constant delay a live run adds to every packet (None when the output is not live);
+    ``realtime`` whether the live runtime ran with real-time scheduling."""
 
     packets_in: int
     packets_out: int
@@ -138,6 +139,7 @@ class RunReport:
     executor: str = ""
     late: int = 0
     latency: Latency | None = None
+    realtime: bool = False
     contract: Mapping[str, Any] | None = field(default=None)
 
     def to_json(self) -> dict[str, Any]:
@@ -163,6 +165,7 @@ class RunReport:
             "executor": self.executor,
             "late": self.late,
             "latency_ms": None if self.latency is None else self.latency.to_json(),
+            "realtime": self.realtime,
         }
         if self.contract is not None:
             out["contract"] = dict(self.contract)

@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from commex.stream import endpoints, segmenting
+from commex.stream import endpoints, realtime, segmenting
 from commex.stream.aggregation import Aggregator
 from commex.stream.dispersal import Executor, Waker, build_executor
 from commex.stream.flow import Bundle, Flow, LocalStage, Stage
@@ -119,6 +119,8 @@ def execute(plan: Plan, services: Services) -> RunReport:
         if plan.live:
             from commex.stream.liverun import run_live  # noqa: PLC0415
 
+            if plan.realtime:  # before the pool starts, so that its workers inherit it
+                ctx.tally.realtime = realtime.request()
             if executor is not None:
                 executor.warm()  # a call's first packets must not wait for workers to start
             return run_live(ctx)

@@ -28,6 +28,7 @@ class Tally:
     segments: int = 0
     bytes_read: int = 0
     total_bytes: int | None = None
+    realtime: bool = False
 
     def __post_init__(self) -> None:
         self.outstats = OutStats(latency=self.latency)
@@ -102,4 +103,5 @@ class Tally:
             executor=executor,
             late=sum(s.late for s in streams),
             latency=self.outstats.run_latency(),
+            realtime=self.realtime,
         )

@@ -60,7 +60,7 @@ def dask_client():
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # no fixed port: another cluster may hold 8787
             silence_logs=logging.ERROR,
         ) as cluster,
         distributed.Client(cluster) as client,
