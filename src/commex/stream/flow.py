@@ -148,9 +148,11 @@ class LocalStage:
             self.executor.submit(task)
 
     def ready(self) -> list[Bundle]:
-        for result in self.executor.results():
-            self._accept(result)
         self._fill()
+        while done := self.executor.results():  # an in-process executor answers at submit
+            for result in done:
+                self._accept(result)
+            self._fill()
         out = []
         while self._next in self._done:
             bundle = self._done.pop(self._next)
