@@ -6,7 +6,8 @@ what comes back, stamping both with the kernel's clock, so a packet's latency is
 from the generator to its arrival at the receiver, through everything in between. The same
 packets go through:
 
-- a plain Python UDP relay (``recvfrom``, ``sendto``, nothing else): the baseline, and
+- a plain Python UDP relay (``recvfrom``, ``sendto``, nothing else, with the real-time
+  scheduling commex asks for when it may): the baseline, and
 - ``commex stream process udp://... --out udp://... --step transcode:pcmu``.
 
 Both run as processes of their own. Printed per run: packets sent and received, loss,
@@ -41,7 +42,11 @@ _SO_TIMESTAMPNS = 35
 _SO_RCVBUFFORCE, _SO_SNDBUFFORCE = 33, 32
 
 RELAY = """
-import socket, sys
+import os, socket, sys
+try:  # the same scheduling as commex asks for, so the baseline is a fair floor
+    os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(10))
+except (AttributeError, OSError):
+    pass
 src = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 src.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)
 src.bind(("127.0.0.1", 0))
