@@ -102,8 +102,8 @@ Segment = Annotated[
     str | None,
     typer.Option(
         "--segment",
-        help=f"packets:N, ms:N or content (default {pipeline.DEFAULT_SEGMENT}, "
-        f"{pipeline.LIVE_SEGMENT} for udp:// input).",
+        help=f"packets:N, ms:N or content (default {pipeline.DEFAULT_SEGMENT}; for udp:// "
+        f"input {pipeline.LIVE_SEGMENT}, or {pipeline.LIVE_CONTEXT_SEGMENT} with dtmf or vad).",
     ),
 ]
 ExecutorOpt = Annotated[

@@ -6,9 +6,10 @@ told apart by packet type as RFC 5761 says, or on the port above it) and on the 
 handed to a :class:`Control` as raw datagrams; the control answers which input streams said
 BYE. Every ``interval_s`` the runtime tells it what each output stream has sent and sends the
 compound packets it gets back to the receiver, and when an output stream ends it sends the
-BYE it is given. What the receiver measured is asked per stream for the report. The codec
-and per-stream sessions behind a real control live in :mod:`commex.stream.rtcp`;
-:class:`NoControl` is the stand-in that sends and hears nothing.
+BYE it is given. What the receiver measured is asked per stream for the report.
+:class:`~commex.stream.rtcpcontrol.RtcpControl` is the real one (over the codec and sessions
+of :mod:`commex.stream.rtcp` and :mod:`commex.stream.rtcpsession`); :class:`NoControl` is the
+stand-in that sends and hears nothing.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import socket
 import struct
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -70,8 +71,8 @@ class StreamRegistry:
 
     def __init__(self, local: tuple[str, int]) -> None:
         self.local = local
-        self._peers: dict[tuple[object, ...], int] = {}
-        self._peer_of: list[tuple[object, ...]] = []
+        self._peers: dict[tuple[Any, ...], int] = {}
+        self._peer_of: list[tuple[Any, ...]] = []
         self._ids: dict[int, int] = {}
         self.keys: list[StreamKey] = []
         self._key64: list[int] = []
@@ -80,7 +81,7 @@ class StreamRegistry:
         self.active = np.zeros(0, dtype=np.bool_)
         self._table: tuple[StreamKey, ...] = ()
 
-    def assign(self, peers: list[tuple[object, ...]], ssrc: np.ndarray, now: float) -> I32:
+    def assign(self, peers: list[tuple[Any, ...]], ssrc: np.ndarray, now: float) -> I32:
         """The stream id of each datagram (from ``peers`` with ``ssrc``), seen at ``now``."""
         get = self._peers.get
         pid = np.fromiter((get(p, -1) for p in peers), dtype=np.int64, count=len(peers))
@@ -93,7 +94,7 @@ class StreamRegistry:
         out: I32 = ids[inverse.ravel()]
         return out
 
-    def _peer(self, peer: tuple[object, ...]) -> int:
+    def _peer(self, peer: tuple[Any, ...]) -> int:
         number = self._peers.get(peer)
         if number is None:
             number = self._peers[peer] = len(self._peer_of)
@@ -105,7 +106,7 @@ class StreamRegistry:
         if sid is not None:
             return sid
         peer = self._peer_of[key64 >> 32]
-        key = StreamKey(str(peer[0]), int(str(peer[1])), self.local[0], self.local[1],
+        key = StreamKey(str(peer[0]), int(peer[1]), self.local[0], self.local[1],
                         key64 & 0xFFFFFFFF)  # fmt: skip
         if self._free:
             sid = self._free.pop()
@@ -184,9 +185,9 @@ class UdpIngest:
         sizes, peers, stamps = self._read(now)
         return self._parse(sizes, peers, stamps, now)
 
-    def _read(self, now: float) -> tuple[list[int], list[tuple[object, ...]], list[int]]:
+    def _read(self, now: float) -> tuple[list[int], list[tuple[Any, ...]], list[int]]:
         sizes: list[int] = []
-        peers: list[tuple[object, ...]] = []
+        peers: list[tuple[Any, ...]] = []
         stamps: list[int] = []
         view, at, limit = self._view, 0, len(self._buf) - MAX_DATAGRAM
         wall_us = int((now + self.offset) * 1e6)
@@ -207,7 +208,7 @@ class UdpIngest:
         return sizes, peers, stamps
 
     def _parse(
-        self, sizes: list[int], peers: list[tuple[object, ...]], stamps: list[int], now: float
+        self, sizes: list[int], peers: list[tuple[Any, ...]], stamps: list[int], now: float
     ) -> Burst:
         n = len(sizes)
         size = np.asarray(sizes, dtype=np.int64)

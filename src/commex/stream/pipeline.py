@@ -44,6 +44,10 @@ DEFAULT_SEGMENT = "packets:1000"
 # nothing per segment, and the first packet of a segment never waits for later ones, so the
 # added latency is the playout delay alone. Measured with bench/live.py (see the README).
 LIVE_SEGMENT = "ms:20"
+# Steps that look across packets want more of a call at once: in-band DTMF needs 40 ms of a
+# tone within one segment, and VAD's hangover runs within one.
+LIVE_CONTEXT_SEGMENT = "ms:60"
+CONTEXT_STEPS = frozenset({"dtmf", "vad"})
 RTCP_MODES = ("pair", "mux", "off")
 INLINE = ExecutorSpec("inline")
 
@@ -91,7 +95,8 @@ class Plan:
         source = Endpoint.parse(input, field="input")
         if source.kind == "file" and not Path(source.path).is_file():
             raise NotFound(f"input capture {source.path!r} does not exist", field="input")
-        segment = segment or (LIVE_SEGMENT if source.kind == "udp" else DEFAULT_SEGMENT)
+        specs = tuple(StepSpec.parse(s) for s in steps)
+        segment = segment or _default_segment(source, specs)
         segmenting.SegmentPolicy.parse(segment)
         _check_numbers(max_rate_bps, burst_bytes, idle_timeout_s, stream_timeout_s)
         if playout_delay_ms is not None and not 0 <= playout_delay_ms <= 10_000:
@@ -106,7 +111,7 @@ class Plan:
         return cls(
             input=source,
             output=Endpoint.parse(output, field="output"),
-            steps=tuple(StepSpec.parse(s) for s in steps),
+            steps=specs,
             segment=segment,
             executor=ExecutorSpec.parse(executor),
             capabilities=(
@@ -130,6 +135,12 @@ class Plan:
     def phases(self) -> list[Phase]:
         """The steps cut into runs done here and steps done by subcontractors."""
         return plan_phases(self.steps, self.capabilities)
+
+
+def _default_segment(source: Endpoint, steps: tuple[StepSpec, ...]) -> str:
+    if source.kind != "udp":
+        return DEFAULT_SEGMENT
+    return LIVE_CONTEXT_SEGMENT if any(s.name in CONTEXT_STEPS for s in steps) else LIVE_SEGMENT
 
 
 def _check_numbers(

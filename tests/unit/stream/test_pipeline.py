@@ -243,3 +243,16 @@ def test_packets_are_handed_on_as_they_come_out(tmp_path) -> None:
         )
     assert len(seen) > 1  # bundle by bundle, not once at the end
     assert sum(seen) == result.packets_out == 1330
+
+
+@pytest.mark.parametrize(
+    ("source", "steps", "segment"),
+    [
+        (str(FAX), ["transcode:pcmu"], "packets:1000"),
+        ("udp://127.0.0.1:0", ["transcode:pcmu", "gain:-3"], "ms:20"),
+        ("udp://127.0.0.1:0", ["transcode:pcmu", "dtmf"], "ms:60"),
+        ("udp://127.0.0.1:0", ["vad"], "ms:60"),
+    ],
+)
+def test_the_default_segment_fits_the_input_and_the_steps(source, steps, segment) -> None:
+    assert Plan.build(source, "out.pcap", steps=steps).segment == segment
