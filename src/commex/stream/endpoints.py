@@ -8,7 +8,9 @@ and a long capture is never held whole. Live UDP input is read by
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -61,3 +63,45 @@ def read(endpoint: Endpoint, *, chunk_bytes: int = pcap.DEFAULT_CHUNK) -> Iterat
     """The packets of a capture, chunk by chunk."""
     for c in pcap.iter_chunks(endpoint.path, chunk=chunk_bytes):
         yield Chunk(c.batch, sum(c.skip_reasons.values()), c.bytes_read, c.total_bytes)
+
+
+_DONE = object()
+
+
+def read_ahead(endpoint: Endpoint, *, chunk_bytes: int = pcap.DEFAULT_CHUNK) -> Iterator[Chunk]:
+    """:func:`read` on a thread of its own, one chunk ahead: reading and decoding the next
+    chunk (file reads and most array work let other threads run) overlaps with processing
+    and writing this one. At most two chunks are held beyond the one in hand."""
+    ahead: queue.Queue[object] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        """Hand ``item`` over unless the reader is gone; whether it was."""
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in read(endpoint, chunk_bytes=chunk_bytes):
+                if not offer(chunk):
+                    return
+            offer(_DONE)
+        except BaseException as exc:  # handed to the reader, who raises it
+            offer(exc)
+
+    reader = threading.Thread(target=produce, name="commex-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, Chunk)
+            yield item
+    finally:
+        stop.set()
+        reader.join()

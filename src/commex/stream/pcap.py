@@ -29,6 +29,7 @@ from types import TracebackType
 
 import numpy as np
 
+from commex.stream.frameencode import encode_records
 from commex.stream.frames import (
     FRAGMENT,
     MALFORMED,
@@ -37,7 +38,6 @@ from commex.stream.frames import (
     UDP,
     addresses,
     decode_frames,
-    encode_records,
 )
 from commex.stream.packets import I64, U8, PacketBatch, concat, rows
 from commex.stream.records import MalformedCapture, Records, UnsupportedCapture, read_records

@@ -176,7 +176,8 @@ def run_capture(ctx: Context) -> RunReport:
     numbers = itertools.count()
     keys: tuple[StreamKey, ...] = ()
     try:
-        for number, chunk in enumerate(endpoints.read(plan.input, chunk_bytes=plan.chunk_bytes)):
+        chunks = endpoints.read_ahead(plan.input, chunk_bytes=plan.chunk_bytes)
+        for number, chunk in enumerate(chunks):
             keys = chunk.batch.streams or keys
             _read(ctx, chunk)
             for bundle, segments in bundles(chunk.batch, policy, number, numbers):
