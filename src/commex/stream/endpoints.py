@@ -11,9 +11,9 @@ from __future__ import annotations
 import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 from commex.domain.errors import InvalidInput
 from commex.stream import pcap
@@ -66,12 +66,19 @@ def read(endpoint: Endpoint, *, chunk_bytes: int = pcap.DEFAULT_CHUNK) -> Iterat
 
 
 _DONE = object()
+T = TypeVar("T")
 
 
-def read_ahead(endpoint: Endpoint, *, chunk_bytes: int = pcap.DEFAULT_CHUNK) -> Iterator[Chunk]:
-    """:func:`read` on a thread of its own, one chunk ahead: reading and decoding the next
-    chunk (file reads and most array work let other threads run) overlaps with processing
-    and writing this one. At most two chunks are held beyond the one in hand."""
+def read_ahead(
+    endpoint: Endpoint,
+    prepare: Callable[[Chunk], T],
+    *,
+    chunk_bytes: int = pcap.DEFAULT_CHUNK,
+) -> Generator[T, None, None]:
+    """``prepare(chunk)`` for every chunk of :func:`read`, on a thread of its own, one chunk
+    ahead: reading, decoding and preparing the next chunk (file reads and most array work let
+    other threads run) overlaps with processing and writing this one. At most two chunks are
+    held beyond the one in hand."""
     ahead: queue.Queue[object] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
@@ -88,7 +95,7 @@ def read_ahead(endpoint: Endpoint, *, chunk_bytes: int = pcap.DEFAULT_CHUNK) -> 
     def produce() -> None:
         try:
             for chunk in read(endpoint, chunk_bytes=chunk_bytes):
-                if not offer(chunk):
+                if not offer(prepare(chunk)):
                     return
             offer(_DONE)
         except BaseException as exc:  # handed to the reader, who raises it
@@ -100,8 +107,7 @@ def read_ahead(endpoint: Endpoint, *, chunk_bytes: int = pcap.DEFAULT_CHUNK) -> 
         while (item := ahead.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
-            assert isinstance(item, Chunk)
-            yield item
+            yield cast(T, item)
     finally:
         stop.set()
         reader.join()

@@ -10,9 +10,10 @@ not grow with the capture's length.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from commex.stream import endpoints, realtime, segmenting
@@ -46,6 +47,7 @@ class Context:
     started: float
     tally: Tally
     aggregator: Aggregator = field(default_factory=Aggregator)
+    keys: tuple[StreamKey, ...] = ()
 
     def deliver(self, output: ChunkOutput, bundle: Bundle) -> PacketBatch:
         """A bundle through every stage: renumbered, handed on, and out."""
@@ -166,26 +168,35 @@ def _bundle(group: list[Segment], chunk: int, number: int) -> Bundle:
     return Bundle.of(number, batch, len(group), chunk=chunk)
 
 
+@dataclass
+class _Prepared:
+    """A chunk counted and cut into bundles, ahead of the stages."""
+
+    chunk: endpoints.Chunk
+    bundles: list[tuple[Bundle, int]]
+
+
+def _preparer(ctx: Context) -> Callable[[endpoints.Chunk], _Prepared]:
+    """What the read-ahead thread does with each chunk: its input figures and its bundles
+    (that thread alone touches the input figures until the capture is read)."""
+    policy = segmenting.SegmentPolicy.parse(ctx.plan.segment)
+    numbers = itertools.count()
+    chunks = itertools.count()
+
+    def prepare(chunk: endpoints.Chunk) -> _Prepared:
+        ctx.tally.instats.add(chunk.batch)
+        return _Prepared(chunk, list(bundles(chunk.batch, policy, next(chunks), numbers)))
+
+    return prepare
+
+
 def run_capture(ctx: Context) -> RunReport:
     """A capture through the stages, chunk by chunk (see the module notes)."""
-    plan = ctx.plan
-    policy = segmenting.SegmentPolicy.parse(plan.segment)
     output = file_output(ctx)
     waker = Waker()
     ctx.flow.listen(waker.notify)
-    numbers = itertools.count()
-    keys: tuple[StreamKey, ...] = ()
     try:
-        chunks = endpoints.read_ahead(plan.input, chunk_bytes=plan.chunk_bytes)
-        for number, chunk in enumerate(chunks):
-            keys = chunk.batch.streams or keys
-            _read(ctx, chunk)
-            for bundle, segments in bundles(chunk.batch, policy, number, numbers):
-                ctx.tally.segments += segments
-                while not ctx.flow.room():
-                    _settle(ctx, output, waker)
-                ctx.flow.push(bundle)
-            _pump(ctx, output)
+        _feed(ctx, output, waker)
         ctx.flow.end()
         while ctx.flow.busy():
             _settle(ctx, output, waker)
@@ -195,14 +206,28 @@ def run_capture(ctx: Context) -> RunReport:
         ctx.flow.listen(lambda: None)
         waker.close()
         output.close()
-    for sid, key in enumerate(keys):
+    for sid, key in enumerate(ctx.keys):
         ctx.tally.finish(sid, key, "end")
     return ctx.report(output.rate.rate_bps(), None)
 
 
+def _feed(ctx: Context, output: ChunkOutput, waker: Waker) -> None:
+    """Every chunk's bundles into the stages, as the stages make room."""
+    ahead = endpoints.read_ahead(ctx.plan.input, _preparer(ctx), chunk_bytes=ctx.plan.chunk_bytes)
+    with contextlib.closing(ahead) as chunks:
+        for prepared in chunks:
+            ctx.keys = prepared.chunk.batch.streams or ctx.keys
+            _read(ctx, prepared.chunk)
+            for bundle, segments in prepared.bundles:
+                ctx.tally.segments += segments
+                while not ctx.flow.room():
+                    _settle(ctx, output, waker)
+                ctx.flow.push(bundle)
+            _pump(ctx, output)
+
+
 def _read(ctx: Context, chunk: endpoints.Chunk) -> None:
     t = ctx.tally
-    t.instats.add(chunk.batch)
     t.packets_in += len(chunk.batch)
     t.skipped += chunk.skipped
     t.bytes_read, t.total_bytes = chunk.bytes_read, chunk.total_bytes

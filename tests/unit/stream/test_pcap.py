@@ -431,11 +431,12 @@ def test_record_walk_finds_every_record(runs, cut: int, order: str) -> None:
 def test_reading_ahead_gives_the_same_chunks_and_stops_when_left(tmp_path) -> None:
     where = endpoints.Endpoint.parse(str(FAX), field="input")
     plain = [c.batch.index.tolist() for c in endpoints.read(where, chunk_bytes=1 << 16)]
-    ahead = [c.batch.index.tolist() for c in endpoints.read_ahead(where, chunk_bytes=1 << 16)]
+    indexes = lambda c: c.batch.index.tolist()  # noqa: E731
+    ahead = list(endpoints.read_ahead(where, indexes, chunk_bytes=1 << 16))
     assert ahead == plain and len(plain) > 2
-    chunks = endpoints.read_ahead(where, chunk_bytes=1 << 16)
+    chunks = endpoints.read_ahead(where, indexes, chunk_bytes=1 << 16)
     next(chunks)
     chunks.close()  # a reader that stops early leaves no thread behind
     missing = endpoints.Endpoint.parse(str(tmp_path / "gone.pcap"), field="input")
     with pytest.raises(FileNotFoundError):
-        list(endpoints.read_ahead(missing))
+        list(endpoints.read_ahead(missing, indexes))
