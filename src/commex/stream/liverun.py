@@ -137,7 +137,10 @@ class LiveRun:
         reason = "stopped" if services.stop.is_set() else "end"
         for sid in self.ingest.registry.streams():
             self._finish(sid, reason)
-        rate = 0 if self.output is None else self.output.rate.rate_bps()
+        meter = self.playout.rate if self.playout is not None else None
+        if self.output is not None:
+            meter = self.output.rate
+        rate = 0 if meter is None else meter.rate_bps()
         return self.ctx.report(rate, self.delay_ms if self.playout is not None else None)
 
     def _selector(self) -> selectors.BaseSelector:

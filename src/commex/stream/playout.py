@@ -23,6 +23,7 @@ import numpy as np
 from commex.stream.control import SenderState
 from commex.stream.grouping import Groups
 from commex.stream.ingest import enlarge, family_of
+from commex.stream.outputs import RateMeter
 from commex.stream.outstats import OutStats
 from commex.stream.packets import I64, PacketBatch, concat, rows
 from commex.stream.pcap import with_streams
@@ -116,6 +117,7 @@ class Playout:
         self.delay_us = delay_us
         self.shaper = shaper
         self.stats = stats
+        self.rate = RateMeter()
         self._waiting: list[_Waiting] = []
         self._shaped: list[tuple[_Waiting, I64]] = []
         self._hi = np.full(0, _NONE, dtype=np.int64)
@@ -196,11 +198,9 @@ class Playout:
             order = np.argsort(ready, kind="stable")
             late = np.concatenate([h.late for h in heads])
             due = _Waiting(batch.take(order), ready[order], late[order])
-        if self.shaper.rate_bps is None:
-            departures = due.ready
-        else:
-            schedule = self.shaper.schedule(due.ready, rtp_sizes(due.batch))
-            departures = schedule.departure_us()
+        schedule = self.shaper.schedule(due.ready, rtp_sizes(due.batch))
+        self.rate.add(schedule)
+        departures = schedule.departure_us()
         self._shaped.append((due, departures))
 
     def _send_shaped(self, limit: int, now_us: int) -> None:

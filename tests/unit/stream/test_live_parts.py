@@ -346,3 +346,11 @@ def test_a_late_task_on_a_node_is_hedged_on_the_next(stalling_nodes) -> None:
         waker.close()
     assert took < 2.5  # the second node answered; the first was still asleep
     assert np.array_equal(back.batch.index, _bundles(1)[0].batch.index)
+
+
+def test_the_rate_achieved_is_measured_on_the_departures() -> None:
+    playout, _, _ = _playout()
+    packets = call(50)  # one 172-byte packet every 20 ms: 68,800 bit/s
+    playout.put(packets, T0)
+    playout.due(T0 + 2_000_000)
+    assert playout.rate.rate_bps() == 68_800
