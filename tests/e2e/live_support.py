@@ -75,9 +75,12 @@ class Receiver:
                 data, anc, _, _ = self.sock.recvmsg(2048, 64)
             except (TimeoutError, OSError):
                 continue
-            sec, nsec = struct.unpack("qq", anc[0][2]) if anc else divmod(time.time_ns(), 10**9)
-            with self._lock:
-                self.got.append((sec * 1_000_000_000 + nsec, data))
+            self._keep(data, anc)
+
+    def _keep(self, data: bytes, anc: list[tuple[int, int, bytes]]) -> None:
+        sec, nsec = struct.unpack("qq", anc[0][2]) if anc else divmod(time.time_ns(), 10**9)
+        with self._lock:
+            self.got.append((sec * 1_000_000_000 + nsec, data))
 
     def count(self) -> int:
         with self._lock:
@@ -97,8 +100,16 @@ class Receiver:
         return [(t, parse_rtp(d)) for t, d in got if not 192 <= d[1] <= 223]
 
     def close(self) -> None:
+        """Stop, keeping what is still waiting on the socket."""
         self._stop.set()
         self._thread.join(5)
+        self.sock.setblocking(False)
+        while True:
+            try:
+                data, anc, _, _ = self.sock.recvmsg(2048, 64)
+            except OSError:
+                break
+            self._keep(data, anc)
         self.sock.close()
 
 

@@ -198,11 +198,11 @@ def test_a_listener_started_long_before_its_caller_waits_for_it(tmp_path) -> Non
             plane.proc.wait(timeout=3.0)
         send_at_pace(calls, [plane.port])
         report = plane.finish()  # and it ends by itself half a second after the last packet
+        receiver.wait_for(len(calls), timeout=10)
     finally:
         plane.kill()
         receiver.close()
-    assert report["packets_in"] == report["packets_out"] == len(calls)
-    assert receiver.count() == len(calls)
+    assert report["packets_in"] == report["packets_out"] == len(calls) == receiver.count()
 
 
 def test_sigterm_mid_call_still_sends_what_it_holds(tmp_path) -> None:
@@ -217,6 +217,7 @@ def test_sigterm_mid_call_still_sends_what_it_holds(tmp_path) -> None:
         held = len(calls) - receiver.count()
         plane.stop(signal.SIGTERM)
         report = plane.finish()
+        receiver.wait_for(len(calls), timeout=10)
     finally:
         plane.kill()
         receiver.close()

@@ -296,7 +296,9 @@ class LiveRun:
     # --- the end -----------------------------------------------------------------------------
 
     def _drain(self) -> None:
-        """Process and send what is in flight, each packet still at its own time."""
+        """Process and send what is in flight (what waits on the socket too), each packet
+        still at its own time."""
+        self._read("rtp")
         start = self.clock()
         self._segments(self.now_us(start), everything=True)
         flow = self.ctx.flow
