@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/commex serve --demo
 
-## Install what the tests need (PostgreSQL, tshark, Chromium), then check and run every test.
+## Install what the tests need (PostgreSQL, tshark, Chromium, wrk), then check and run every test.
 test: $(STAMP) system-deps check
 	$(BIN)/python -m pytest
 
@@ -35,7 +35,8 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: $(STAMP)
+## Every benchmark; `bench http` needs wrk, which the system set-up installs.
+bench: $(STAMP) system-deps
 	$(BIN)/python -m bench
 
 clean:

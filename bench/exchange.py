@@ -22,8 +22,11 @@ from commex.adapters.clock import ManualClock
 from commex.adapters.sql import tables as t
 from commex.bootstrap import build_exchange
 from commex.domain.time import to_micros
+from commex.services import commands as c
+from commex.services import queries as q
 from commex.settings import Settings
 
+DAY = timedelta(days=1)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -50,30 +53,24 @@ def raw_insert_rate(path: Path, n: int) -> float:
 
 
 def service_bid_rate(data_dir: Path, n: int, fmt: str, threads: int = 1) -> float:
-    """Bids through Exchange.place_bid: lock the auction, check the rules, insert, commit.
+    """Bids through the message bus (PlaceBid): lock the auction, check the rules, insert,
+    answer each bid with its bidder's reputation, commit.
 
     With several threads, bids that arrive during a commit share the next one (group commit).
     """
     clock = ManualClock(T0)
     ex = build_exchange(Settings(data_dir), clock=clock)
-    seller = ex.create_account("Seller", ["provider"])
-    bidders = [ex.create_account(f"B{i}", ["recipient"]).id for i in range(50)]
-    auction = ex.create_auction(
-        seller.id,
-        {
-            "direction": "forward",
-            "format": fmt,
-            "title": "benchmark",
-            "terms": {"service": "voice", "duration_s": 600},
-            "currency": "EUR",
-            "closes_at": (T0 + timedelta(days=1)).isoformat(),
-        },
-    )
+    seller = ex.handle(c.Register("Seller", ("provider",))).account
+    bidders = [ex.handle(c.Register(f"B{i}", ("recipient",))).account.id for i in range(50)]
+    terms = c.Terms("voice", 600)
+    opening = c.OpenAuction(seller.id, "forward", fmt, "benchmark", terms, "EUR", T0 + DAY)
+    auction = ex.handle(opening).auction
 
     def bid_range(worker: int) -> None:
         for i in range(worker, n, threads):
             cents = 100 + i
-            ex.place_bid(auction.id, bidders[i % 50], f"{cents // 100}.{cents % 100:02d}")
+            amount = f"{cents // 100}.{cents % 100:02d}"
+            ex.handle(c.PlaceBid(auction.id, bidders[i % 50], amount))
 
     start = time.perf_counter()
     if threads == 1:
@@ -82,8 +79,8 @@ def service_bid_rate(data_dir: Path, n: int, fmt: str, threads: int = 1) -> floa
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(bid_range, range(threads)))
     elapsed = time.perf_counter() - start
-    stored = ex.view(auction.id, None).auction.bid_count
-    ex.shutdown()
+    stored = ex.handle(q.AuctionState(auction.id)).bid_count
+    ex.dispose()
     if fmt != "english" and stored != min(n, 50):
         raise RuntimeError(f"expected {min(n, 50)} active sealed bids, found {stored}")
     return n / elapsed
@@ -97,8 +94,9 @@ def close_time(data_dir: Path, n: int, weighted_reverse: bool = False) -> float:
     """
     clock = ManualClock(T0)
     ex = build_exchange(Settings(data_dir), clock=clock)
-    owner = ex.create_account("Owner", ["recipient" if weighted_reverse else "provider"])
-    engine = ex._uow.engine  # type: ignore[attr-defined]
+    owner_role = "recipient" if weighted_reverse else "provider"
+    owner = ex.handle(c.Register("Owner", (owner_role,))).account
+    engine = ex.uow_factory.engine  # type: ignore[attr-defined]
     bidders = [f"acc_b{i}" for i in range(n)]
     role = "provider" if weighted_reverse else "recipient"
     with engine.begin() as conn:
@@ -106,20 +104,19 @@ def close_time(data_dir: Path, n: int, weighted_reverse: bool = False) -> float:
             insert(t.accounts),
             [{"id": b, "name": b, "roles": role, "created_us": 0} for b in bidders],
         )
-    request = {
-        "direction": "reverse" if weighted_reverse else "forward",
-        "format": "second-price",
-        "title": "a very popular block",
-        "terms": {"service": "voice", "duration_s": 600},
-        "currency": "EUR",
-        "quantity": 1 if weighted_reverse else 10,
-        "closes_at": (T0 + timedelta(hours=1)).isoformat(),
-    }
-    if weighted_reverse:
-        request["reputation_weight"] = "0.5"
-    auction = ex.create_auction(owner.id, request)
+    opening = c.OpenAuction(
+        owner.id,
+        "reverse" if weighted_reverse else "forward",
+        "second-price",
+        "a very popular block",
+        c.Terms("voice", 600),
+        "EUR",
+        T0 + timedelta(hours=1),
+        quantity=1 if weighted_reverse else 10,
+        reputation_weight="0.5" if weighted_reverse else None,
+    )
+    auction = ex.handle(opening).auction
     # Fill the auction directly: this measures the close, not the bids.
-    engine = ex._uow.engine  # type: ignore[attr-defined]
     rows = [
         {
             "id": f"bid_{i}",
@@ -141,11 +138,11 @@ def close_time(data_dir: Path, n: int, weighted_reverse: bool = False) -> float:
         )
     clock.advance(3601)
     start = time.perf_counter()
-    closed = ex.close(auction.id, None)
+    (closed,) = ex.handle(c.CloseDue())  # as the scheduler closes it
     elapsed = time.perf_counter() - start
     expected = 1 if weighted_reverse else 10
     assert closed.outcome is not None and len(closed.outcome.winners) == expected
-    ex.shutdown()
+    ex.dispose()
     return elapsed
 
 

@@ -1,297 +1,256 @@
-"""HTTP benchmark: durable bids per second through ``POST /v1/auctions/{id}/bids`` on the real
-server (uvicorn, SQLite file, every accepted bid committed to disk), beside the same server's
-``GET /v1/health``, which touches no database, measured in the same run as the baseline.
+"""HTTP benchmark with a real load generator: ``wrk`` (Debian package) drives ``commex serve``
+as ``make run`` starts it (a SQLite file in a fresh data directory, WAL with
+``synchronous=FULL``, the closing scheduler running), beside a bare Starlette JSON POST on
+uvicorn in the same environment, measured in the same run as the baseline. Every server runs
+in its own process; wrk runs with 32 connections, 1 thread and 8 s per run unless told
+otherwise, pinned nowhere.
 
-The server runs in its own process; a load client on loopback keeps a fixed number of requests
-in flight on keep-alive connections (asyncio), each phase bounded by a request count and a time
-cap. It prints requests per second and the p50 and p99 latencies of both, and the server
-process's CPU time per request, which tells the server's own cost apart from the client's (both
-share the machine's cores).
+Reported, each as the rate of 2xx answers (any other answer is counted apart) with wrk's p50
+and p99 latencies and the server's CPU time per answer:
 
-Run: ``python -m bench http`` (or ``python -m bench.http [--clients N] [--bids N] [--health N]``).
+- the baseline: the bare Starlette app taking the same bid requests;
+- commex ``GET /v1/health`` and durable ``POST /v1/auctions/{id}/bids`` (16 bidders' tokens in
+  turn over 16 open sealed first-price auctions), with one server process and with
+  ``commex serve --workers 2`` when that option exists;
+- durable usage reports with 8 reporting threads beside the raw sqlite3 loop (``bench.usage``);
+- the wall time of ``commex --help`` and ``commex stream process --help``, best of several runs.
+
+Run: ``python -m bench http`` (or ``python -m bench.http [--duration 8] [--json PATH] ...``).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import itertools
 import json
 import os
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
-import httpx
-import uvicorn
+from bench import _wrk, usage
+from bench._servers import (
+    COMMEX,
+    Market,
+    Server,
+    commex_serve,
+    open_market,
+    serve_has_workers,
+    starlette_baseline,
+)
 
-from commex.bootstrap import build_services
-from commex.server import create_server
-from commex.settings import Settings
-
-HOST = "127.0.0.1"
-BIDDERS = 128
-AUCTIONS = 64
+BASELINE = "bare Starlette JSON POST (baseline)"
+HELP_COMMANDS = (
+    ("commex --help", ("--help",)),
+    ("commex stream process --help", ("stream", "process", "--help")),
+)
 
 
 @dataclass(frozen=True)
-class Phase:
-    """What one phase of load measured."""
+class Row:
+    """One measured line of the table; ``key`` names it in the JSON (``bids_1w``, ...)."""
 
-    label: str
-    done: int
-    seconds: float
-    latencies: list[float]
-    statuses: Counter[int]
-    server_cpu_s: float | None = None
+    key: str
+    name: str
+    load: _wrk.Load
+    server_cpu_us: float
 
-    def line(self) -> str:
-        lat = sorted(self.latencies)
-        p50 = statistics.median(lat) * 1000
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-        rate = self.done / self.seconds
-        codes = ", ".join(f"{code}: {n}" for code, n in sorted(self.statuses.items()))
-        cpu = ""
-        if self.server_cpu_s is not None:
-            cpu = f"; server CPU {self.server_cpu_s / self.done * 1e6:.0f} us/req"
-        return (
-            f"{self.label:34}: {rate:7.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
-            f"  ({self.done} in {self.seconds:.1f} s; {codes}{cpu})"
-        )
+    def to_dict(self, baseline: float) -> dict[str, object]:
+        share = self.load.rate / baseline if baseline else None
+        return {"key": self.key, "name": self.name, **self.load.to_dict()} | {
+            "server_cpu_us_per_answer": round(self.server_cpu_us),
+            "share_of_baseline": None if share is None else round(share, 3),
+        }
 
 
-def serve(data_dir: str, port: int) -> None:
-    """The server process: the exchange on a SQLite file in ``data_dir``, as ``commex serve``
-    runs it, without the per-request access log."""
-    services = build_services(Settings(Path(data_dir)))
-    uvicorn.run(
-        create_server(services), host=HOST, port=port, log_level="warning", access_log=False
+@dataclass(frozen=True)
+class Options:
+    wrk: _wrk.Settings
+    warmup_s: int
+    bidders: int
+    auctions: int
+
+
+def measure(
+    key: str, name: str, server: Server, options: Options, market: Market | None = None
+) -> Row:
+    """A short warm-up run, then the measured one; POSTs bids when given a market."""
+    paths, tokens = (market.paths, market.tokens) if market else ((), ())
+    url = server.url + ("" if market else "/v1/health")
+    if options.warmup_s > 0:
+        warm = _wrk.Settings(options.wrk.connections, options.wrk.threads, options.warmup_s)
+        _wrk.run(url, warm, paths, tokens)
+    before = server.cpu_seconds()
+    load = _wrk.run(url, options.wrk, paths, tokens)
+    answers = load.ok + load.not_ok
+    cpu_us = (server.cpu_seconds() - before) / answers * 1e6 if answers else 0.0
+    return Row(key, name, load, cpu_us)
+
+
+def baseline_row(options: Options, work: Path) -> Row:
+    """The bare app taking the same bid requests (same paths, tokens and bodies)."""
+    market = Market(
+        [f"/v1/auctions/auc_bench{i}/bids" for i in range(options.auctions)],
+        [f"cx_bench_bidder_{i}" for i in range(options.bidders)],
     )
+    with starlette_baseline(work) as server:
+        return measure("baseline", BASELINE, server, options, market)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+def commex_rows(options: Options, workers: int | None, data_dir: Path) -> list[Row]:
+    """``GET /v1/health`` and durable bids on one fresh ``commex serve``."""
+    n = workers or 1
+    label = f"{n} worker" + ("s" if n > 1 else "")
+    with commex_serve(data_dir, workers) as server:
+        market = open_market(server.url, options.bidders, options.auctions)
+        health = measure(f"health_{n}w", f"commex GET /v1/health, {label}", server, options)
+        bids_name = f"commex POST .../bids ({options.bidders} bidders), {label}"
+        bids = measure(f"bids_{n}w", bids_name, server, options, market)
+    return [health, bids]
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of a process so far (Linux ``/proc``), else None."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def help_wall_times(runs: int) -> dict[str, float]:
+    """Best wall time of each help command over ``runs`` runs, in seconds."""
+    best: dict[str, float] = {}
+    for label, args in HELP_COMMANDS:
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run([COMMEX, *args], capture_output=True, timeout=120, check=True)
+            times.append(time.perf_counter() - start)
+        best[label] = min(times)
+    return best
 
 
-@contextmanager
-def server_process(data_dir: Path) -> Iterator[tuple[str, int]]:
-    """Start the server in a subprocess; yield its base URL and pid once ``/v1/health``
-    answers."""
-    port = _free_port()
-    command = [sys.executable, "-m", "bench.http", "--serve", str(data_dir), str(port)]
-    root = Path(__file__).resolve().parents[1]
-    env = os.environ | {
-        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+def print_table(rows: Sequence[Row], baseline: float, not_measured: Sequence[str]) -> None:
+    print(f"{'':54} {'2xx/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'errors':>7}", end="")
+    print(f" {'CPU us/ans':>10} {'vs base':>8}")
+    for row in rows:
+        ld = row.load
+        share = f"{ld.rate / baseline:8.1%}" if baseline else f"{'n/a':>8}"
+        print(
+            f"{row.name:54} {ld.rate:8.0f} {ld.p50_ms:8.2f} {ld.p99_ms:8.2f} {ld.not_ok:8d}"
+            f" {ld.socket_errors:7d} {row.server_cpu_us:10.0f} {share}"
+        )
+    for line in not_measured:
+        print(line)
+
+
+def server_stack() -> dict[str, str | None]:
+    """Versions of what serves both apps. uvicorn picks uvloop and httptools by itself when
+    they are installed, for commex serve and the baseline alike."""
+    found: dict[str, str | None] = {}
+    for name in ("uvicorn", "starlette", "fastapi", "uvloop", "httptools"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def http_rows(options: Options) -> tuple[list[Row], list[str]]:
+    """The baseline, then commex with one process, then with two where it can."""
+    rows: list[Row] = []
+    not_measured: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="commex-bench-http-") as tmp:
+        work = Path(tmp)
+        rows.append(baseline_row(options, work))
+        rows += commex_rows(options, None, work / "serve-1")
+        if serve_has_workers():
+            rows += commex_rows(options, 2, work / "serve-2")
+        else:
+            not_measured.append("2 workers: not available (commex serve has no --workers yet)")
+    return rows, not_measured
+
+
+def print_http(options: Options, rows: Sequence[Row], not_measured: Sequence[str]) -> None:
+    settings, stack = options.wrk, server_stack()
+    print(
+        f"wrk -c{settings.connections} -t{settings.threads} -d{settings.seconds}s "
+        f"(warm-up {options.warmup_s} s each); uvicorn {stack['uvicorn']} on "
+        f"{'uvloop' if stack['uvloop'] else 'asyncio'} with "
+        f"{'httptools' if stack['httptools'] else 'h11'} for every server"
+    )
+    baseline = rows[0].load.rate
+    print_table(rows, baseline, not_measured)
+    by_key = {row.key: row.load.rate for row in rows}
+    if "bids_2w" in by_key and by_key["bids_1w"]:
+        print(f"durable bids, 2 workers / 1 worker: {by_key['bids_2w'] / by_key['bids_1w']:.2f}x")
+
+
+def run(options: Options, usage_args: tuple[int, int, int], help_runs: int) -> dict[str, object]:
+    """Every measurement, printed section by section, and returned as one JSON-able document."""
+    _wrk.wrk_path()  # fail before starting anything when wrk is missing
+    load_before = os.getloadavg()
+    started = datetime.now(UTC)
+    rows, not_measured = http_rows(options)
+    load_after_http = os.getloadavg()
+    print_http(options, rows, not_measured)
+    print(f"load average before {load_before[0]:.2f}, after {load_after_http[0]:.2f}", end="")
+    print(f" ({os.cpu_count()} CPUs)\n")
+    reports, threads, rounds = usage_args
+    figures = usage.measure(reports, threads, rounds)
+    usage.print_figures(figures)
+    print()
+    startup = help_wall_times(help_runs)
+    for label, seconds in startup.items():
+        print(f"{label:30}: {seconds:6.2f} s wall (best of {help_runs})")
+    return {
+        "started": started.isoformat(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_before": [round(x, 2) for x in load_before],
+            "load_after_http": [round(x, 2) for x in load_after_http],
+            "load_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "server_stack": server_stack(),
+        "wrk": options.wrk.to_dict() | {"warmup_s": options.warmup_s},
+        "http": [row.to_dict(rows[0].load.rate) for row in rows],
+        "not_measured": not_measured,
+        "usage": figures.to_dict(),
+        "startup_s": {label: round(s, 3) for label, s in startup.items()},
     }
-    proc = subprocess.Popen(command, env=env, cwd=root)
-    url = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=2).is_success:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the benchmark server did not come up")
-            time.sleep(0.05)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
-@dataclass(frozen=True)
-class Market:
-    auction_ids: list[str]
-    tokens: list[str]
-
-
-def prepare(data_dir: Path, bidders: int, auctions: int) -> Market:
-    """Bidder accounts with tokens and open sealed forward auctions, written before the server
-    starts (it shares the SQLite file)."""
-    services = build_services(Settings(data_dir))
-    try:
-        seller = services.auth.register("Bench Seller", ["provider"])
-        tokens = [
-            services.auth.register(f"Bench Bidder {i}", ["recipient"]).token for i in range(bidders)
-        ]
-        closes = services.exchange.clock.now() + timedelta(hours=2)
-        ids = [
-            services.exchange.create_auction(
-                seller.account.id,
-                {
-                    "direction": "forward",
-                    "format": "first-price",
-                    "title": f"Benchmark block of voice {i}",
-                    "terms": {"service": "voice", "duration_s": 3600},
-                    "currency": "EUR",
-                    "closes_at": closes.isoformat(),
-                },
-            ).id
-            for i in range(auctions)
-        ]
-    finally:
-        services.shutdown()
-    return Market(ids, tokens)
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection with a minimal client written on asyncio streams.
-
-    A general client such as httpx spends about as much CPU per request as the server spends
-    answering ``/v1/health``, so on a small machine it would measure itself; this one sends
-    prepared bytes and reads the status, the headers and a Content-Length (or chunked) body.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-
-    @classmethod
-    async def open(cls, port: int) -> Connection:
-        reader, writer = await asyncio.open_connection(HOST, port)
-        return cls(reader, writer)
-
-    async def request(self, method: str, path: str, head: bytes = b"", body: bytes = b"") -> int:
-        """Send a request (``head`` holds extra header lines) and return the answer's status."""
-        line = f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\n".encode()
-        length = f"Content-Length: {len(body)}\r\n\r\n".encode()
-        self._writer.write(line + head + length + body)
-        status = int((await self._reader.readline()).split()[1])
-        size, chunked = 0, False
-        while (header := await self._reader.readline()) not in (b"\r\n", b""):
-            name, _, value = header.partition(b":")
-            if name.lower() == b"content-length":
-                size = int(value)
-            elif name.lower() == b"transfer-encoding":
-                chunked = b"chunked" in value.lower()
-        if not chunked:
-            await self._reader.readexactly(size)
-            return status
-        while (chunk := int((await self._reader.readline()).split(b";")[0], 16)) > 0:
-            await self._reader.readexactly(chunk + 2)
-        await self._reader.readline()
-        return status
-
-    def close(self) -> None:
-        self._writer.close()
-
-
-Request = Callable[[Connection, int], Awaitable[int]]
-
-
-async def _load(
-    label: str, port: int, clients: int, total: int, cap_s: float, request: Request
-) -> Phase:
-    """Keep ``clients`` requests in flight until ``total`` are done or ``cap_s`` has passed."""
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    numbers = itertools.count()
-    connections = [await Connection.open(port) for _ in range(clients)]
-    start = time.perf_counter()
-    stop = start + cap_s
-
-    async def worker(conn: Connection) -> None:
-        while True:
-            n = next(numbers)
-            if n >= total or time.perf_counter() > stop:
-                return
-            t0 = time.perf_counter()
-            status = await request(conn, n)
-            latencies.append(time.perf_counter() - t0)
-            statuses[status] += 1
-
-    try:
-        await asyncio.gather(*(worker(c) for c in connections))
-    finally:
-        for c in connections:
-            c.close()
-    seconds = time.perf_counter() - start
-    return Phase(label, len(latencies), seconds, latencies, statuses)
-
-
-def run(clients: int, bids: int, health: int, cap_s: float) -> tuple[Phase, Phase]:
-    with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp)
-        market = prepare(data_dir, BIDDERS, AUCTIONS)
-        heads = [
-            f"Authorization: Bearer {t}\r\nContent-Type: application/json\r\n".encode()
-            for t in market.tokens
-        ]
-        paths = [f"/v1/auctions/{a}/bids" for a in market.auction_ids]
-
-        async def bid(conn: Connection, n: int) -> int:
-            # Request n goes to auction n mod A from bidder (n div A) mod B, so each bidder
-            # bids about once per auction: every request is a new durable bid row, and the
-            # answers stay the same size however long the run.
-            head = heads[(n // len(paths)) % len(heads)]
-            body = json.dumps({"amount": f"{10 + n % 90}.{n % 100:02d}"}).encode()
-            return await conn.request("POST", paths[n % len(paths)], head, body)
-
-        async def ping(conn: Connection, n: int) -> int:
-            return await conn.request("GET", "/v1/health")
-
-        with server_process(data_dir) as (url, pid):
-            port = int(url.rsplit(":", 1)[1])
-
-            def measure(label: str, total: int, request: Request) -> Phase:
-                before = cpu_seconds(pid)
-                phase = asyncio.run(_load(label, port, clients, total, cap_s, request))
-                after = cpu_seconds(pid)
-                if before is None or after is None:
-                    return phase
-                return replace(phase, server_cpu_s=after - before)
-
-            # Warm both paths (connections, first queries) before measuring.
-            measure("warm-up", clients * 4, ping)
-            measure("warm-up", clients * 2, bid)
-            base = measure("GET /v1/health (no database)", health, ping)
-            bids_phase = measure("POST .../bids (durable, SQLite)", bids, bid)
-    return base, bids_phase
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, default=16, help="requests kept in flight")
-    parser.add_argument("--bids", type=int, default=6000, help="bid requests to send at most")
-    parser.add_argument("--health", type=int, default=20000, help="health requests at most")
-    parser.add_argument("--cap", type=float, default=20.0, help="seconds per phase at most")
-    parser.add_argument("--serve", nargs=2, metavar=("DATA_DIR", "PORT"), help=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    count = _count
+    parser.add_argument("--connections", type=count, default=32, help="wrk connections")
+    parser.add_argument("--threads", type=count, default=1, help="wrk threads")
+    parser.add_argument("--duration", type=count, default=8, help="seconds per measured run")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per run")
+    parser.add_argument("--bidders", type=count, default=16, help="bidders' tokens in turn")
+    parser.add_argument("--auctions", type=count, default=16, help="auctions bid on in turn")
+    parser.add_argument("--usage-reports", type=count, default=1000)
+    parser.add_argument("--usage-threads", type=count, default=8)
+    parser.add_argument("--usage-rounds", type=count, default=3)
+    parser.add_argument("--help-runs", type=count, default=5, help="runs of each --help")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv or [])
-    if args.serve:
-        serve(args.serve[0], int(args.serve[1]))
-        return
-    base, bids = run(args.clients, args.bids, args.health, args.cap)
-    print(
-        f"{args.clients} concurrent clients on loopback, server in its own process; "
-        f"bids from {BIDDERS} bidders over {AUCTIONS} sealed auctions"
+    options = Options(
+        _wrk.Settings(args.connections, args.threads, args.duration),
+        max(0, args.warmup),
+        args.bidders,
+        args.auctions,
     )
-    print(base.line() + "  (baseline)")
-    print(bids.line())
-    share = (bids.done / bids.seconds) / (base.done / base.seconds)
-    print(f"durable bids/s as a share of health req/s: {share:.0%}")
+    usage_args = (args.usage_reports, args.usage_threads, args.usage_rounds)
+    document = run(options, usage_args, args.help_runs)
+    if args.json:
+        command = {"command": " ".join(["python -m bench.http", *(argv or [])])}
+        args.json.write_text(json.dumps(command | document, indent=2) + "\n")
+        print(f"figures written to {args.json}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ from commex.domain.auctions import Status
 from commex.domain.reputation import PairTally, Tally, add_rating
 from commex.domain.time import from_micros, to_micros
 from commex.server import create_server
+from commex.services import commands as c
+from commex.services import queries as q
 from commex.services.ports import ReputationSource
 from commex.services.reputation import TallyReputations
 from commex.settings import Settings
@@ -52,15 +54,9 @@ SPREAD_DAYS = 300
 HASHER = Argon2Hasher(time_cost=1, memory_kib=1024)
 
 
-def _auction_request(title: str, closes: datetime) -> dict[str, Any]:
-    return {
-        "direction": "forward",
-        "format": "first-price",
-        "title": title,
-        "terms": {"service": "voice", "duration_s": 3600},
-        "currency": "EUR",
-        "closes_at": closes.isoformat(),
-    }
+def _opening(owner_id: str, title: str, closes: datetime) -> c.OpenAuction:
+    terms = c.Terms("voice", 3600)
+    return c.OpenAuction(owner_id, "forward", "first-price", title, terms, "EUR", closes)
 
 
 def _row(engine: Engine, table: Any, row_id: str) -> dict[str, Any]:
@@ -76,17 +72,15 @@ def build(data_dir: Path) -> str:
     """
     clock = ManualClock(NOW - timedelta(days=SPREAD_DAYS + 1))
     services = build_services(Settings(data_dir), clock=clock, hasher=HASHER)
-    ex = services.exchange
-    reader = services.auth.register("Reader", ["recipient"])
-    seller = services.auth.register("Seed seller", ["provider"]).account
-    buyer = services.auth.register("Seed buyer", ["recipient"]).account
-    sample = ex.create_auction(
-        seller.id, _auction_request("seed", clock.now() + timedelta(hours=1))
-    )
-    ex.place_bid(sample.id, buyer.id, "10.00")
+    bus = services.bus
+    reader = bus.handle(c.Register("Reader", ("recipient",)))
+    seller = bus.handle(c.Register("Seed seller", ("provider",))).account
+    buyer = bus.handle(c.Register("Seed buyer", ("recipient",))).account
+    sample = bus.handle(_opening(seller.id, "seed", clock.now() + timedelta(hours=1))).auction
+    bus.handle(c.PlaceBid(sample.id, buyer.id, "10.00"))
     clock.advance(7200)
-    ex.close(sample.id, seller.id)
-    (contract,) = ex.contracts_of(buyer.id)
+    bus.handle(c.CloseAuction(sample.id, seller.id))
+    (contract,) = bus.handle(q.MyContracts(buyer.id))
     services.shutdown()
 
     engine = make_engine(Settings(data_dir).url())
@@ -228,12 +222,14 @@ def batched_read(data_dir: Path, n: int = 50) -> str:
     the listing would cost for reputation if it did not ask owner by owner."""
     services = build_services(Settings(data_dir), clock=ManualClock(NOW), hasher=HASHER)
     engine = make_engine(Settings(data_dir).url())
-    reps = TallyReputations(SqlUnitOfWorkFactory(engine), ManualClock(NOW))
-    owners = [a.auction.owner_id for a in services.exchange.auctions(Status.OPEN, 100)]
-    reps.of_many(owners, Role.PROVIDER)
-    start = time.perf_counter()
-    for _ in range(n):
-        reps.of_many(owners, Role.PROVIDER)
+    uow = SqlUnitOfWorkFactory(engine)
+    reps = TallyReputations(ManualClock(NOW))
+    owners = [a.auction.owner_id for a in services.bus.handle(q.ListAuctions(Status.OPEN, 100))]
+    with uow(write=False) as u:
+        reps.of_many(u, owners, Role.PROVIDER)
+        start = time.perf_counter()
+        for _ in range(n):
+            reps.of_many(u, owners, Role.PROVIDER)
     each = (time.perf_counter() - start) / n * 1000
     services.shutdown()
     engine.dispose()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -12,48 +10,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-REPO = Path(__file__).resolve().parents[1]
+from support.databases import (
+    REPO,
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_admin_url,
+)
+from support.net import free_port
+
 TESTDATA = REPO.parent / "shared" / "testdata"
-
-
-def _postgres_admin_url() -> str:
-    url = os.environ.get("COMMEX_TEST_POSTGRES_URL")
-    if url:
-        return url
-    stored = REPO / ".commex" / "test-postgres-url"
-    if stored.exists():
-        return stored.read_text().strip()
-    pytest.fail(
-        "PostgreSQL is not set up for the tests: run `bash scripts/test-setup` (make test does) "
-        "or set COMMEX_TEST_POSTGRES_URL to a role that may create databases"
-    )
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The admin URL of the test PostgreSQL server (started by scripts/test-setup)."""
-    return _postgres_admin_url()
-
-
-def create_postgres_database(admin_url: str) -> str:
-    """Create a throw-away database and return its URL."""
-    name = f"commex_test_{secrets.token_hex(6)}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_postgres_database(admin_url: str, url: str) -> None:
-    name = make_url(url).database
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    return postgres_admin_url()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -80,12 +52,6 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         drop_postgres_database(postgres_server, url)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The address of a real localstripe server (a stateful fake of the Stripe API), started
@@ -93,7 +59,7 @@ def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     exe = Path(sys.executable).with_name("localstripe")
     if not exe.exists():
         pytest.fail(f"{exe} is missing: install the dev extras (make .venv/.installed-stamp)")
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(

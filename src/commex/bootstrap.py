@@ -1,10 +1,16 @@
-"""The one composition root: wires the engine to its adapters. Nothing else builds these."""
+"""The one composition root: wires the message bus to its adapters. Nothing else builds these.
+
+:func:`build_exchange` and :func:`in_memory_exchange` give a library user the engine (a
+:class:`~commex.services.bus.MessageBus`); :func:`build_services` gives the server, the pages and
+the administrator's commands the bus with the live pages' hub subscribed to it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from commex.adapters.clock import RandomIds, SystemClock
+from commex.adapters.dns import system_resolve
 from commex.adapters.events import ChangeHub
 from commex.adapters.memory import MemoryUnitOfWorkFactory
 from commex.adapters.passwords import Argon2Hasher
@@ -14,76 +20,121 @@ from commex.adapters.sql.engine import make_engine
 from commex.adapters.sql.migrate import upgrade
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.domain.errors import InvalidInput
-from commex.services.auth import Auth
-from commex.services.billing import Billing
-from commex.services.exchange import Exchange
-from commex.services.groups import Groups
-from commex.services.payments import PaymentMethods
+from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced
+from commex.domain.urls import Resolver, UrlPolicy
+from commex.services.bidding import BidDesk
+from commex.services.bus import Deps, MessageBus
+from commex.services.commands import PlaceBid
+from commex.services.handlers import FLOWS, HANDLERS
 from commex.services.ports import (
     Clock,
-    EventPublisher,
     IdGenerator,
     PasswordHasher,
     PaymentGateway,
     ReputationSource,
     UnitOfWorkFactory,
 )
-from commex.services.ratings import Ratings
 from commex.services.reputation import TallyReputations
-from commex.services.usage import Usage
 from commex.settings import Settings
 
 
 @dataclass(frozen=True)
 class Services:
-    """Everything the server, pages and command line use, built once."""
+    """What the server, the pages and the administrator's commands use, built once: the bus,
+    the hub that wakes live pages, and the settings."""
 
-    exchange: Exchange
-    auth: Auth
-    ratings: Ratings
+    bus: MessageBus
     hub: ChangeHub
     settings: Settings
-    usage: Usage
-    groups: Groups
-    billing: Billing
-    gateway: PaymentGateway
-    payments: PaymentMethods
+
+    @property
+    def clock(self) -> Clock:
+        return self.bus.clock
+
+    @property
+    def gateway_name(self) -> str:
+        return self.bus.deps.gateway.name
 
     def shutdown(self) -> None:
-        self.exchange.shutdown()
+        self.bus.dispose()
 
 
-def _services(
+def make_bus(
     uow: UnitOfWorkFactory,
-    settings: Settings,
-    clock: Clock | None,
-    ids: IdGenerator | None,
-    reputations: ReputationSource | None,
-    hasher: PasswordHasher | None,
+    *,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    reputations: ReputationSource | None = None,
+    hasher: PasswordHasher | None = None,
     gateway: PaymentGateway | None = None,
-) -> Services:
+    urls: UrlPolicy | None = None,
+) -> MessageBus:
+    """The bus over ``uow``: every handler, the bid desk, and the system's clock, random ids,
+    reputations from the tallies, argon2, the built-in test gateway and public URLs only (with
+    the system's resolver) unless told otherwise."""
     clock = clock or SystemClock()
-    ids = ids or RandomIds()
-    hub = ChangeHub()
-    reputations = reputations or TallyReputations(uow, clock)
-    exchange = Exchange(uow, clock, ids, reputations, hub)
-    auth = Auth(exchange, uow, clock, hasher or Argon2Hasher())
-    groups = Groups(uow, clock, ids, exchange, reputations)
-    gateway = gateway or TestGateway(clock)
-    billing = Billing(uow, clock, ids, gateway)
-    ratings = Ratings(uow, clock, ids)
-    payments = PaymentMethods(uow, clock, ids, gateway)
-    return Services(
-        exchange,
-        auth,
-        ratings,
-        hub,
-        settings,
-        Usage(uow, clock, ids),
-        groups,
-        billing,
-        gateway,
-        payments,
+    deps = Deps(
+        clock=clock,
+        ids=ids or RandomIds(),
+        reputations=reputations or TallyReputations(clock),
+        hasher=hasher or Argon2Hasher(),
+        gateway=gateway or TestGateway(clock),
+        urls=urls or UrlPolicy(allow_private=False, resolve=system_resolve),
+    )
+    bus = MessageBus(uow, deps, HANDLERS, FLOWS)
+    bus.add_flow(PlaceBid, BidDesk(bus).place)
+    return bus
+
+
+def build_exchange(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    reputations: ReputationSource | None = None,
+    hasher: PasswordHasher | None = None,
+    gateway: PaymentGateway | None = None,
+    migrate: bool = True,
+    resolve: Resolver | None = None,
+) -> MessageBus:
+    """The engine on the configured database (SQLite by default), migrated to the newest
+    schema; the payment gateway is ``COMMEX_PAYMENT_GATEWAY``'s unless given, and ``resolve``
+    looks up the hosts of node URLs (the system's resolver unless given)."""
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.url())
+    if migrate:
+        upgrade(engine)
+    gateway = gateway or make_gateway(settings, clock)
+    return make_bus(
+        SqlUnitOfWorkFactory(engine),
+        clock=clock,
+        ids=ids,
+        reputations=reputations,
+        hasher=hasher,
+        gateway=gateway,
+        urls=UrlPolicy(settings.allow_private_urls, resolve or system_resolve),
+    )
+
+
+def in_memory_exchange(
+    *,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    reputations: ReputationSource | None = None,
+    hasher: PasswordHasher | None = None,
+    gateway: PaymentGateway | None = None,
+    resolve: Resolver | None = None,
+) -> MessageBus:
+    """The engine held in memory: for tests, experiments and library users without a
+    database."""
+    return make_bus(
+        MemoryUnitOfWorkFactory(),
+        clock=clock,
+        ids=ids,
+        reputations=reputations,
+        hasher=hasher,
+        gateway=gateway,
+        urls=UrlPolicy(allow_private=False, resolve=resolve or system_resolve),
     )
 
 
@@ -96,16 +147,22 @@ def build_services(
     hasher: PasswordHasher | None = None,
     migrate: bool = True,
     gateway: PaymentGateway | None = None,
+    resolve: Resolver | None = None,
 ) -> Services:
     """The services on the configured database (SQLite by default), migrated to the newest
-    schema."""
+    schema. ``resolve`` looks up node hosts (the system's resolver unless given)."""
     settings = settings or Settings.from_env()
-    engine = make_engine(settings.url())
-    if migrate:
-        upgrade(engine)
-    uow = SqlUnitOfWorkFactory(engine)
-    gateway = gateway or make_gateway(settings, clock)
-    return _services(uow, settings, clock, ids, reputations, hasher, gateway)
+    bus = build_exchange(
+        settings,
+        clock=clock,
+        ids=ids,
+        reputations=reputations,
+        hasher=hasher,
+        gateway=gateway,
+        migrate=migrate,
+        resolve=resolve,
+    )
+    return _with_hub(bus, settings)
 
 
 def in_memory_services(
@@ -115,44 +172,26 @@ def in_memory_services(
     reputations: ReputationSource | None = None,
     hasher: PasswordHasher | None = None,
     gateway: PaymentGateway | None = None,
+    resolve: Resolver | None = None,
 ) -> Services:
     """The services held in memory: for tests and experiments without a database."""
-    settings = Settings.from_env({})
-    uow = MemoryUnitOfWorkFactory()
-    return _services(uow, settings, clock, ids, reputations, hasher, gateway)
+    bus = in_memory_exchange(
+        clock=clock,
+        ids=ids,
+        reputations=reputations,
+        hasher=hasher,
+        gateway=gateway,
+        resolve=resolve,
+    )
+    return _with_hub(bus, Settings.from_env({}))
 
 
-def build_exchange(
-    settings: Settings | None = None,
-    *,
-    clock: Clock | None = None,
-    ids: IdGenerator | None = None,
-    reputations: ReputationSource | None = None,
-    events: EventPublisher | None = None,
-    migrate: bool = True,
-) -> Exchange:
-    """An exchange on the configured database (SQLite by default), migrated to the newest schema."""
-    settings = settings or Settings.from_env()
-    engine = make_engine(settings.url())
-    if migrate:
-        upgrade(engine)
-    uow = SqlUnitOfWorkFactory(engine)
-    clock = clock or SystemClock()
-    reputations = reputations or TallyReputations(uow, clock)
-    return Exchange(uow, clock, ids or RandomIds(), reputations, events)
-
-
-def in_memory_exchange(
-    *,
-    clock: Clock | None = None,
-    ids: IdGenerator | None = None,
-    reputations: ReputationSource | None = None,
-) -> Exchange:
-    """An exchange held in memory: for tests, experiments and library users without a database."""
-    uow = MemoryUnitOfWorkFactory()
-    clock = clock or SystemClock()
-    reputations = reputations or TallyReputations(uow, clock)
-    return Exchange(uow, clock, ids or RandomIds(), reputations)
+def _with_hub(bus: MessageBus, settings: Settings) -> Services:
+    """Live pages wake when a bid, a close or a cancel is committed."""
+    hub = ChangeHub()
+    for event in (BidPlaced, AuctionClosed, AuctionCancelled):
+        bus.subscribe(event, hub.publish)
+    return Services(bus, hub, settings)
 
 
 def make_gateway(settings: Settings, clock: Clock | None = None) -> PaymentGateway:

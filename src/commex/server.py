@@ -23,6 +23,8 @@ from commex.api.contracts import router as contracts_router
 from commex.api.errors import error_body, http_error_response
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services
+from commex.services.commands import ChargeDue, CloseDue, StartDue
+from commex.web import apidocs
 from commex.web.render import http_error_page
 from commex.web.routes import router as web_router
 
@@ -61,11 +63,12 @@ class ClosingScheduler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                for auction in self._services.exchange.close_due():
+                bus = self._services.bus
+                for auction in bus.handle(CloseDue()):
                     log.info("closed auction %s", auction.id)
-                for contract in self._services.exchange.start_due():
+                for contract in bus.handle(StartDue()):
                     log.info("started contract %s", contract.id)
-                self._services.billing.charge_due()
+                bus.handle(ChargeDue())
             except Exception:  # keep closing later auctions whatever one failure was
                 log.exception("closing due auctions failed; retrying")
             self._stop.wait(self._interval)
@@ -141,6 +144,8 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
         version=__version__,
         description="An open exchange for communications services: auctions, ratings, billing.",
         lifespan=lifespan,
+        docs_url=None,  # served by web.apidocs from the package, within the CSP
+        redoc_url=None,
     )
     app.state.services = services
     errors.install(app)
@@ -168,5 +173,6 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
     app.include_router(groups_api.router)
     app.include_router(billing_api.router)
     app.include_router(web_router)
+    apidocs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -15,13 +15,16 @@ class Settings:
     """``COMMEX_DATABASE_URL`` (a SQLAlchemy URL) or, by default, ``commex.db`` in
     ``COMMEX_DATA_DIR`` (default ``./.commex``). Card payments go through
     ``COMMEX_PAYMENT_GATEWAY`` (``test``, the default, or ``stripe`` with
-    ``COMMEX_STRIPE_API_KEY`` and optionally ``COMMEX_STRIPE_API_BASE``)."""
+    ``COMMEX_STRIPE_API_KEY`` and optionally ``COMMEX_STRIPE_API_BASE``).
+    ``COMMEX_ALLOW_PRIVATE_URLS=1`` lets node offers name private addresses (a local
+    deployment); off by default."""
 
     data_dir: Path
     database_url: str | None = None
     payment_gateway: str = "test"
     stripe_api_key: str | None = field(default=None, repr=False)  # a secret: never printed
     stripe_api_base: str | None = None
+    allow_private_urls: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -41,6 +44,7 @@ class Settings:
             payment_gateway=gateway,
             stripe_api_key=key,
             stripe_api_base=base,
+            allow_private_urls=_flag(env, "COMMEX_ALLOW_PRIVATE_URLS"),
         )
 
     def url(self) -> str:
@@ -50,6 +54,15 @@ class Settings:
 
 
 PAYMENT_GATEWAYS = ("test", "stripe")
+_YES, _NO = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """An on/off setting: 1, true, yes, on or 0, false, no, off (unset is off)."""
+    value = (env.get(name) or "").strip().lower()
+    if value not in _YES + _NO:
+        raise InvalidInput(f"{name} must be 1 or 0", field=name)
+    return value in _YES
 
 
 def _payment_settings(env: Mapping[str, str]) -> tuple[str, str | None, str | None]:

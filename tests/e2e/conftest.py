@@ -7,19 +7,14 @@ in-memory services or a SQLite file, with a manual clock so closing is determini
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import httpx2
 import pytest
-import uvicorn
 from browser_support import CHROMIUM, CHROMIUM_ARGS, WebLive
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, sync_playwright
@@ -28,8 +23,11 @@ from commex.adapters.clock import ManualClock
 from commex.adapters.memory import FixedReputations
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import Services, build_services, in_memory_services
+from commex.domain.urls import Resolver
 from commex.server import create_server
+from commex.services.commands import Register
 from commex.settings import Settings
+from support.serving import serving
 
 API_T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 API_OPEN_FOR = timedelta(hours=1)
@@ -61,7 +59,7 @@ class ApiWorld:
         self.clock = clock
         self.app = create_server(services, scheduler=False)
         self.client = TestClient(self.app, raise_server_exceptions=False)
-        reg = services.auth.register("Op", ["operator"], operator=True)
+        reg = services.bus.handle(Register("Op", ("operator",), operator=True))
         self.operator = ApiActor(reg.account.id, reg.account.name, reg.token)
 
     def account(self, name: str, *roles: str, password: str | None = None) -> ApiActor:
@@ -136,10 +134,19 @@ def api_reputations() -> FixedReputations:
 
 
 @pytest.fixture
-def api_world(api_clock: ManualClock, api_reputations: FixedReputations) -> Iterator[ApiWorld]:
+def api_resolve() -> Resolver:
+    """How the in-memory API resolves host names (node URLs): these tests make no DNS
+    queries, so no name resolves unless a test gives its own table."""
+    return lambda _host: []
+
+
+@pytest.fixture
+def api_world(
+    api_clock: ManualClock, api_reputations: FixedReputations, api_resolve: Resolver
+) -> Iterator[ApiWorld]:
     """The API over the in-memory services."""
     services = in_memory_services(
-        clock=api_clock, reputations=api_reputations, hasher=API_FAST_HASHER
+        clock=api_clock, reputations=api_reputations, hasher=API_FAST_HASHER, resolve=api_resolve
     )
     world = ApiWorld(services, api_clock)
     with world.client:
@@ -189,12 +196,6 @@ def api_any_world(request: pytest.FixtureRequest) -> ApiWorld:
     return world
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def web_live(tmp_path: Path) -> Iterator[WebLive]:
     """A real server on a free loopback port over a SQLite file, with a clock the test moves,
@@ -203,33 +204,10 @@ def web_live(tmp_path: Path) -> Iterator[WebLive]:
     services = build_services(
         Settings(tmp_path), clock=clock, hasher=Argon2Hasher(time_cost=1, memory_kib=1024)
     )
-    port = _free_port()
-    config = uvicorn.Config(
-        create_server(services),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="commex-web-test", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the server did not start")
-        time.sleep(0.05)
     try:
-        yield WebLive(url, services, clock)
+        with serving(services) as url:
+            yield WebLive(url, services, clock)
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
         services.shutdown()
 
 

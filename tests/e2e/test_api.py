@@ -142,12 +142,23 @@ def test_a_bad_account_request_is_refused_naming_the_field(
     assert field in err["message"]
 
 
+def _accounts_stored(world: Any) -> int:
+    with world.services.bus.unit_of_work(write=False) as uow:
+        return int(uow.accounts.count())
+
+
 def test_a_login_name_with_a_password_is_taken_once(api_any_world: Any) -> None:
+    """Registration is one transaction: a taken login name is refused whole, saying so, and
+    leaves no second account behind (on memory, SQLite and PostgreSQL)."""
     w = api_any_world
     w.account("Dana", "recipient", password="correct horse battery")
+    stored = _accounts_stored(w)
     again = {"name": " dana ", "roles": ["provider"], "password": "another long password"}
     err = error_of(w.client.post("/v1/accounts", json=again), 409)
     assert err["code"] == "conflict"
+    assert err["message"] == "the name 'dana' is taken; please choose another"
+    assert err["field"] == "name"
+    assert _accounts_stored(w) == stored
     # Without a password there is no login, so a display name may repeat.
     assert (
         w.client.post("/v1/accounts", json={"name": "Dana", "roles": ["provider"]}).status_code

@@ -16,6 +16,9 @@ from test_api_groups import (
     world,  # noqa: F401 - the fixture over memory, SQLite and PostgreSQL
 )
 
+from commex.services.commands import ChargeDue
+from support.engine import close_due
+
 
 def _won_group_contract(w: ApiWorld) -> tuple[str, dict[str, Any]]:
     group, people = group_of_four(w)
@@ -27,8 +30,8 @@ def _won_group_contract(w: ApiWorld) -> tuple[str, dict[str, Any]]:
     seller = w.account("Northwind", "provider")
     ok(w.bid(seller, auction["id"], "75.01"), 201)
     w.clock.advance(3601)
-    w.services.exchange.close_due()
-    w.services.billing.charge_due()
+    close_due(w.services.bus)
+    w.services.bus.handle(ChargeDue())
     outcome = w.auction(people["Ann"], auction["id"])["outcome"]
     return outcome["winners"][0]["contract_id"], people
 

@@ -12,7 +12,9 @@ import pytest
 from commex.adapters.clock import ManualClock
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import Services, build_services, in_memory_services
+from commex.services.commands import AddCard, ChargeDue
 from commex.settings import Settings
+from support.engine import close_due
 
 ApiActor = Any  # the conftest's ApiActor: id, name, token, headers
 ApiWorld = Any  # the conftest's ApiWorld
@@ -53,7 +55,7 @@ def put(w: ApiWorld, path: str, who: ApiActor, body: Any) -> Any:
 
 
 def add_card(w: ApiWorld, who: ApiActor, number: str) -> None:
-    w.services.payments.add(who.id, number, 12, w.clock.now().year + 3, "123")
+    w.services.bus.handle(AddCard(who.id, number, 12, w.clock.now().year + 3, "123"))
 
 
 def group_of_four(w: ApiWorld) -> tuple[dict[str, Any], dict[str, ApiActor]]:
@@ -116,8 +118,8 @@ def test_a_group_of_four_buys_together_pays_its_shares_and_is_rated_for_it(world
             409, "is under way: membership and pledges")  # fmt: skip
 
     w.clock.advance(3601)
-    w.services.exchange.close_due()
-    run = w.services.billing.charge_due()
+    close_due(w.services.bus)
+    run = w.services.bus.handle(ChargeDue())
     assert len(run.created) == 2
     contract_id = w.auction(ann, auction["id"])["outcome"]["winners"][0]["contract_id"]
     charges = ok(w.get(f"/v1/contracts/{contract_id}/charges", bob))["charges"]
@@ -160,9 +162,9 @@ def test_a_declined_card_is_a_negative_payment_rating_in_the_next_auction(world:
     auction = w.create_auction(buyer, "reverse")
     ok(w.bid(seller, auction["id"], "20.00"), 201)
     w.clock.advance(3601)
-    w.services.exchange.close_due()
+    close_due(w.services.bus)
     for _ in range(3):
-        w.services.billing.charge_due()
+        w.services.bus.handle(ChargeDue())
         w.clock.advance(86400)
     (charge,) = ok(w.get("/v1/charges", buyer))["items"]
     assert (charge["status"], charge["declines"], charge["decline_code"]) == (
@@ -180,8 +182,8 @@ def test_retry_is_the_payers_and_honours_its_idempotency_key(world: ApiWorld) ->
     auction = w.create_auction(buyer, "reverse")
     ok(w.bid(seller, auction["id"], "20.00"), 201)
     w.clock.advance(3601)
-    w.services.exchange.close_due()
-    w.services.billing.charge_due()  # no card yet
+    close_due(w.services.bus)
+    w.services.bus.handle(ChargeDue())  # no card yet
     contract_id = w.auction(buyer, auction["id"])["outcome"]["winners"][0]["contract_id"]
     add_card(w, buyer, GOOD)
     path = f"/v1/contracts/{contract_id}/charges/retry"
@@ -240,8 +242,8 @@ def test_pay_now_keeps_the_days_of_grace_and_a_card_saved_later_is_charged(
     auction = w.create_auction(buyer, "reverse")
     ok(w.bid(seller, auction["id"], "20.00"), 201)
     w.clock.advance(3601)
-    w.services.exchange.close_due()
-    w.services.billing.charge_due()  # no card yet: the first scheduled try
+    close_due(w.services.bus)
+    w.services.bus.handle(ChargeDue())  # no card yet: the first scheduled try
     contract_id = w.auction(buyer, auction["id"])["outcome"]["winners"][0]["contract_id"]
     path = f"/v1/contracts/{contract_id}/charges/retry"
     for key in ("a", "b"):
@@ -261,7 +263,7 @@ def test_pay_now_keeps_the_days_of_grace_and_a_card_saved_later_is_charged(
     good = next(c for c in ok(w.get("/v1/payment-methods", buyer))["items"] if not c["default"])
     ok(w.post(f"/v1/payment-methods/{good['id']}/default", buyer))
     w.clock.advance(1)
-    w.services.billing.charge_due()  # the new default is tried without waiting for the day
+    w.services.bus.handle(ChargeDue())  # the new default is tried without waiting for the day
     (paid,) = ok(w.get("/v1/charges", buyer))["items"]
     assert (paid["status"], paid["attempts"], paid["declines"]) == ("succeeded", 3, 2)
     rep = w.auction(seller, w.create_auction(buyer, "reverse")["id"])["owner"]["reputation"]

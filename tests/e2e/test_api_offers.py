@@ -9,8 +9,17 @@ import pytest
 
 from commex.domain.accounts import Role
 from commex.domain.reputation import Reputation
+from commex.domain.urls import Resolver
 
 OFFER = {"node_url": "http://node.example.net:8765", "capabilities": ["transcode", "dtmf"]}
+# What the names in these tests resolve to (the tests make no DNS queries).
+DNS = {"node.example.net": ["203.0.114.7"], "localhost": ["127.0.0.1", "::1"]}
+DNS["intranet.example.net"] = ["10.20.30.40"]
+
+
+@pytest.fixture
+def api_resolve() -> Resolver:
+    return lambda host: DNS.get(host, [])
 
 
 def put_offer(w: Any, who: Any, **fields: Any) -> Any:
@@ -72,3 +81,28 @@ def test_who_may_publish_and_look(api_world: Any) -> None:
     assert w.client.get("/v1/providers?capability=gain").status_code == 401
     assert w.get("/v1/providers?capability=Bad Name", recipient).status_code == 422
     assert w.get("/v1/providers", recipient).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("node_url", "why"),
+    [
+        ("http://127.0.0.1:9911/steal", "127.0.0.1 is a loopback address"),
+        ("http://169.254.169.254/latest/meta-data/", "the cloud metadata address"),
+        ("http://[fd00:ec2::254]/", "the cloud metadata address"),
+        ("http://localhost:8765", "localhost resolves to a loopback address"),
+        ("http://intranet.example.net:8765", "resolves to a private address"),
+        ("http://192.168.1.1:8765", "a private address"),
+        ("http://unknown.example.net:8765", "does not resolve"),
+    ],
+)
+def test_a_node_inside_the_exchanges_network_is_refused(
+    api_world: Any, node_url: str, why: str
+) -> None:
+    w = api_world
+    p = w.account("Media Co", "provider")
+    r = put_offer(w, p, node_url=node_url)
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["field"] == "node_url"
+    assert why in error["message"] and "10.20.30.40" not in error["message"]
+    assert w.get("/v1/providers?capability=dtmf", p).json()["items"] == []

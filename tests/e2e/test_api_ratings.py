@@ -19,6 +19,7 @@ from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import Services, build_services, in_memory_services
 from commex.domain.reputation import PAIR_CAP
 from commex.settings import Settings
+from support.engine import start_due
 
 Actor = Any  # ApiActor from conftest: id, name, token, headers
 World = Any  # ApiWorld from conftest
@@ -204,7 +205,7 @@ def test_ratings_open_when_delivery_starts(world: World, parties: tuple[Actor, A
     w.clock.set(start + timedelta(minutes=1))
     # Still closed until the scheduler starts the contract.
     assert rate(w, contract["id"], recipient.headers, satisfied=True).status_code == 409
-    started = w.services.exchange.start_due()
+    started = start_due(w.services.bus)
     assert [c.id for c in started] == [contract["id"]]
     assert rate(w, contract["id"], recipient.headers, satisfied=True).status_code == 201
     assert reputation(w, recipient, provider.id, "provider")["count"] == 1

@@ -23,6 +23,8 @@ from test_api_ratings import (  # the same world over memory, SQLite and Postgre
     world,  # noqa: F401
 )
 
+from support.engine import start_due
+
 Actor = Any  # ApiActor from conftest: id, name, token, headers
 World = Any  # ApiWorld from conftest
 
@@ -407,7 +409,7 @@ def test_usage_only_counts_inside_the_window(
     assert [c["id"] for c in awarded] == [cid]
 
     w.clock.set(opens + timedelta(minutes=50))
-    assert [c.id for c in w.services.exchange.start_due()] == [cid]
+    assert [c.id for c in start_due(w.services.bus)] == [cid]
     mine = w.get("/v1/providers/me/contracts?status=active", provider).json()["items"]
     assert [c["id"] for c in mine] == [cid]
     assert mine[0]["status"] == "active"

@@ -9,6 +9,9 @@ from pathlib import Path
 from browser_support import LIVE_TIMEOUT_MS, PASSWORD, WebLive, sign_up
 from playwright.sync_api import Browser, expect
 
+from commex.services.commands import Register
+from support.engine import open_auction
+
 
 def test_a_bid_appears_live_on_the_sellers_page_and_the_outcome_after_the_close(
     web_live: WebLive, web_browser: Browser, tmp_path: Path
@@ -103,9 +106,10 @@ def test_logging_in_and_bidding_work_without_javascript(
     web_live: WebLive, web_browser: Browser
 ) -> None:
     services = web_live.services
-    seller = services.auth.register("Summit ISP", ["provider"], PASSWORD).account
-    services.auth.register("Riverside Centre", ["recipient"], PASSWORD)
-    auction = services.exchange.create_auction(
+    seller = services.bus.handle(Register("Summit ISP", ("provider",), PASSWORD)).account
+    services.bus.handle(Register("Riverside Centre", ("recipient",), PASSWORD))
+    auction = open_auction(
+        services.bus,
         seller.id,
         {
             "direction": "forward",

@@ -12,6 +12,8 @@ import time
 from browser_support import LIVE_TIMEOUT_MS, WebLive, sign_up
 from playwright.sync_api import Browser, Page, expect
 
+from support.engine import contracts_of, members
+
 
 def _account_id(page: Page, base: str) -> str:
     page.goto(f"{base}/account")
@@ -117,8 +119,8 @@ def test_a_group_of_four_wins_pays_its_shares_and_both_payers_are_rated(
     expect(dan.locator(f'tr[data-account="{ids["Dan"]}"] .sponsorship')).to_contain_text(
         "sponsored by Ann"
     )
-    (contract,) = web_live.services.exchange.contracts_of(ids["Northwind"])
-    on_it = {m.ref for m in web_live.services.ratings.members(contract.id)}
+    (contract,) = contracts_of(web_live.services.bus, ids["Northwind"])
+    on_it = {m.ref for m in members(web_live.services.bus, contract.id, ids["Ann"])}
     assert on_it == {ids["Ann"], ids["Bob"], ids["Cat"], ids["Dan"]}  # provided to all four
     # A sponsored member opens the contract from the group's page and sees who pays for it.
     dan.goto(group_url)

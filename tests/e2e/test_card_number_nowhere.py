@@ -20,7 +20,9 @@ from commex.adapters.clock import ManualClock
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import Services, build_services
 from commex.server import create_server
+from commex.services.commands import ChargeDue
 from commex.settings import Settings
+from support.engine import close_due
 
 PASSWORD = "correct horse battery"
 NUMBERS = {
@@ -73,7 +75,7 @@ def test_no_card_number_in_the_database_the_logs_or_any_answer(
         logging.getLogger(name).setLevel(logging.DEBUG)
     app = create_server(services, scheduler=False)
     call = Recorder(TestClient(app, follow_redirects=False))
-    clock: Any = services.exchange.clock
+    clock: Any = services.clock
     tokens: dict[str, str] = {}
     ids: dict[str, str] = {}
     for name in ("Ann", "Bob", "Cat", "Seller"):
@@ -120,8 +122,8 @@ def test_no_card_number_in_the_database_the_logs_or_any_answer(
     auction = api("POST", f"/v1/groups/{group['id']}/auctions", "Ann", json=auction_body)
     api("POST", f"/v1/auctions/{auction['id']}/bids", "Seller", json={"amount": "90.00"})
     clock.advance(3601)
-    services.exchange.close_due()
-    services.billing.charge_due()
+    close_due(services.bus)
+    services.bus.handle(ChargeDue())
     contract_id = api("GET", f"/v1/auctions/{auction['id']}", "Ann")["outcome"]["winners"][0][
         "contract_id"
     ]

@@ -16,6 +16,7 @@ from serve_support import commex_server, run_commex
 
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import build_services
+from commex.services.commands import Register
 from commex.settings import Settings
 
 
@@ -35,7 +36,7 @@ def _won_contract(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """A contract won through the API (closed early by an operator); and the parties' tokens."""
     services = build_services(Settings(data_dir), hasher=Argon2Hasher(time_cost=1, memory_kib=1024))
-    operator = services.auth.register("Op", ["operator"], operator=True).token
+    operator = services.bus.handle(Register("Op", ("operator",), operator=True)).token
     services.shutdown()
     with httpx.Client(base_url=url, timeout=10) as http:
         tokens = {}

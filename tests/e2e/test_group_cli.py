@@ -16,6 +16,7 @@ from serve_support import commex_server, run_commex
 
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import build_services
+from commex.services.commands import Register
 from commex.settings import Settings
 
 GOOD = "4242424242424242"
@@ -41,7 +42,7 @@ def test_a_group_buys_from_the_command_line_and_is_charged_by_the_scheduler(
     server: str, tmp_path: Path
 ) -> None:
     services = build_services(Settings(tmp_path), hasher=Argon2Hasher(time_cost=1, memory_kib=1024))
-    operator = services.auth.register("Op", ["operator"], operator=True).token
+    operator = services.bus.handle(Register("Op", ("operator",), operator=True)).token
     services.shutdown()
     people: dict[str, dict[str, str]] = {}
     with httpx.Client(base_url=server, timeout=10) as http:
@@ -100,5 +101,5 @@ def test_a_group_buys_from_the_command_line_and_is_charged_by_the_scheduler(
     contract_id = mine[0]["contract_id"]
     retried = as_json(commex("billing", "retry", contract_id, "--json", token=bob, exchange=server))
     assert [c["status"] for c in retried["items"]] == ["succeeded"]
-    nothing = commex("billing", "charge-due", data_dir=tmp_path)
+    nothing = commex("operator", "charge-due", data_dir=tmp_path)
     assert nothing.returncode == 0 and "no charge was due" in nothing.stdout, nothing.stderr

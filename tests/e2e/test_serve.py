@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,11 +12,11 @@ from pathlib import Path
 
 import httpx
 
+from support.net import answers, free_port, wait_until
+
 
 def test_serve_demo_prints_the_logins_and_serves_the_demo_exchange(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = dict(os.environ, COMMEX_DATA_DIR=str(tmp_path), COLUMNS="200")
     env.pop("COMMEX_DATABASE_URL", None)
     exe = str(Path(sys.executable).with_name("commex"))
@@ -40,14 +39,7 @@ def test_serve_demo_prints_the_logins_and_serves_the_demo_exchange(tmp_path: Pat
         assert "commex-demo-password" in out and "Harbour Family" in out
         token = re.search(r"Harbour Family.*?API token: (cx_\S+)", out, re.S)
         assert token is not None
-        while True:
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_until(lambda: answers(f"{base}/v1/health"), "the demo server", 60)
         auth = {"Authorization": f"Bearer {token.group(1)}"}
         items = httpx.get(f"{base}/v1/auctions?status=open", headers=auth).json()["items"]
         formats = {(a["direction"], a["format"]) for a in items}

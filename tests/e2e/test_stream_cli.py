@@ -23,6 +23,7 @@ from commex.stream.pcap import read_capture
 from commex.stream.steps.base import StepSpec
 from commex.stream.steps.g711 import ALAW_TO_ULAW
 from commex.stream.tasks import SegmentTask, run_task
+from support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 FAX = REPO.parent / "shared" / "testdata" / "captures" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
@@ -44,12 +45,6 @@ def commex(*args: str, token: str | None = TOKEN, timeout: float = 60, cwd: Path
         env=env,
         cwd=cwd,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_transcoding_the_fax_capture_writes_the_stream_and_the_report(tmp_path) -> None:

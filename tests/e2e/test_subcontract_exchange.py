@@ -57,7 +57,7 @@ def test_a_missing_step_goes_to_the_best_offer_found_on_the_exchange(
 ) -> None:
     port = free_port()
     exchange = f"http://127.0.0.1:{port}"
-    launch("serve", "--port", str(port))
+    launch("serve", "--port", str(port), COMMEX_ALLOW_PRIVATE_URLS="1")  # nodes on loopback
     wait_until(lambda: answers(f"{exchange}/v1/health"), "the exchange")
 
     cheap, dear, me = (_register(exchange, n) for n in ("Cheap Media", "Dear Media", "Us"))
@@ -115,7 +115,7 @@ def test_a_node_of_a_recipient_cannot_publish_an_offer(
 ) -> None:
     port = free_port()
     exchange = f"http://127.0.0.1:{port}"
-    launch("serve", "--port", str(port))
+    launch("serve", "--port", str(port), COMMEX_ALLOW_PRIVATE_URLS="1")  # nodes on loopback
     wait_until(lambda: answers(f"{exchange}/v1/health"), "the exchange")
     r = httpx.post(f"{exchange}/v1/accounts", json={"name": "Family", "roles": ["recipient"]})
     token = r.json()["token"]

@@ -6,50 +6,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from commex.adapters.clock import ManualClock
-from commex.adapters.passwords import Argon2Hasher
-from commex.bootstrap import Services, in_memory_services
-from commex.server import create_server
+from commex.services.commands import AddCard, ChargeDue
 from commex.web.groups import charges_context
 from commex.web.render import templates
+from support.engine import account, close_due, contracts_of, place_bid
+from support.pages import csrf_of as page_csrf
+from support.worlds import WebWorld, web_world
 
-PASSWORD = "correct horse battery"
-START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@dataclass
-class Town:
-    services: Services
-    clock: ManualClock
-    app: FastAPI
-
-    def person(self, name: str, *roles: str) -> tuple[TestClient, str]:
-        reg = self.services.auth.register(name, list(roles), PASSWORD)
-        client = TestClient(self.app, follow_redirects=False)
-        answer = client.post("/login", data={"name": name, "password": PASSWORD})
-        assert answer.status_code == 303
-        return client, reg.account.id
+Town = WebWorld
 
 
 @pytest.fixture
 def town() -> Iterator[Town]:
-    clock = ManualClock(START)
-    services = in_memory_services(clock=clock, hasher=Argon2Hasher(time_cost=1, memory_kib=1024))
-    yield Town(services, clock, create_server(services, scheduler=False))
-    services.shutdown()
+    world = web_world()
+    yield world
+    world.close()
 
 
 def csrf_of(client: TestClient) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/groups").text)
-    assert found
-    return found.group(1)
+    return page_csrf(client, "/groups")
 
 
 def post(client: TestClient, path: str, **fields: object) -> object:
@@ -89,12 +68,12 @@ def test_a_group_forms_buys_and_shows_its_shares_on_the_pages(town: Town) -> Non
     frozen = post(bob, f"{path}/membership", answer="payer", pledge="10.00")
     assert frozen.status_code == 409 and "is under way" in frozen.text
 
-    town.services.payments.add(ann_id, "4242424242424242", 12, 2030, "123")
-    town.services.payments.add(bob_id, "4000000000000002", 12, 2030, "123")
-    town.services.exchange.place_bid(auction_id, seller_id, "50.00")
+    town.services.bus.handle(AddCard(ann_id, "4242424242424242", 12, 2030, "123"))
+    town.services.bus.handle(AddCard(bob_id, "4000000000000002", 12, 2030, "123"))
+    place_bid(town.services.bus, auction_id, seller_id, "50.00")
     town.clock.advance(2 * 3600)
-    town.services.exchange.close_due()
-    town.services.billing.charge_due()
+    close_due(town.services.bus)
+    town.services.bus.handle(ChargeDue())
     shares = re.sub(r"\s+", " ", cat.get(path).text)
     assert 'Ann &lt;b&gt;</span> pays <span class="money">30.00 EUR</span>' in shares
     assert "(succeeded)" in shares and "(pending)" in shares  # Bob's card was declined
@@ -103,9 +82,9 @@ def test_a_group_forms_buys_and_shows_its_shares_on_the_pages(town: Town) -> Non
     assert "The ceiling is what these payers pledged" not in closed_page
     assert "the shares charged at the award are on the group's page" in closed_page
 
-    (contract,) = town.services.exchange.contracts_of(seller_id)
-    viewer = town.services.exchange.account(cat_id)
-    context = charges_context(town.services, contract.id, viewer)
+    (contract,) = contracts_of(town.services.bus, seller_id)
+    viewer = account(town.services.bus, cat_id)
+    context = charges_context(town.services.bus, contract.id, viewer)
     html = templates.get_template("_charges.html").render(
         context | {"when": lambda t: t.isoformat()}
     )

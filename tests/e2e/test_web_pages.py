@@ -5,45 +5,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from commex.adapters.clock import ManualClock
 from commex.adapters.memory import FixedReputations
-from commex.adapters.passwords import Argon2Hasher
-from commex.bootstrap import Services, in_memory_services
 from commex.domain.accounts import Role
 from commex.domain.errors import Unauthenticated
 from commex.domain.reputation import Reputation
-from commex.server import create_server
+from commex.services.commands import Login, Register
+from commex.services.queries import AuctionState, Authenticate
+from support.engine import auctions, close_due, open_auction
+from support.pages import csrf_of as page_csrf
+from support.worlds import PASSWORD, START
+from support.worlds import WebWorld as WorldBase
+from support.worlds import web_world as make_world
 
-PASSWORD = "correct horse battery"
-START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
+class PageWorld(WorldBase):
+    """The web world with reputations set by hand, and auctions opened and closed directly."""
 
-@dataclass
-class WebWorld:
-    services: Services
-    clock: ManualClock
     reputations: FixedReputations
-    app: FastAPI
-
-    def browser(self, https: bool = False) -> TestClient:
-        base = "https://testserver" if https else "http://testserver"
-        return TestClient(self.app, base_url=base, follow_redirects=False)
-
-    def person(self, name: str, *roles: str) -> tuple[TestClient, str]:
-        """A logged-in browser for a new account, and the account's id."""
-        reg = self.services.auth.register(name, list(roles), PASSWORD)
-        client = self.browser()
-        answer = client.post("/login", data={"name": name, "password": PASSWORD})
-        assert answer.status_code == 303
-        return client, reg.account.id
 
     def auction(self, owner_id: str, **fields: Any) -> str:
         request: dict[str, Any] = {
@@ -55,30 +38,26 @@ class WebWorld:
             "closes_at": "2026-03-01T13:00:00Z",
         }
         request.update(fields)
-        return self.services.exchange.create_auction(owner_id, request).id
+        return open_auction(self.bus, owner_id, request).id
 
     def close_all(self) -> None:
         self.clock.advance(2 * 86400)
-        self.services.exchange.close_due()
+        close_due(self.bus)
+
+
+WebWorld = PageWorld
 
 
 @pytest.fixture
-def web_world() -> Iterator[WebWorld]:
-    clock = ManualClock(START)
-    reputations = FixedReputations()
-    services = in_memory_services(
-        clock=clock, reputations=reputations, hasher=Argon2Hasher(time_cost=1, memory_kib=1024)
-    )
-    yield WebWorld(services, clock, reputations, create_server(services, scheduler=False))
-    services.shutdown()
+def web_world() -> Iterator[PageWorld]:
+    base = make_world(START, FixedReputations())
+    world = PageWorld(base.services, base.clock, base.app, base.reputations)
+    yield world
+    world.close()
 
 
 def csrf_of(client: TestClient) -> str:
-    page = client.get("/account")
-    assert page.status_code == 200
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found
-    return found.group(1)
+    return page_csrf(client, "/account")
 
 
 def bid(client: TestClient, auction_id: str, amount: str, **extra: str) -> Any:
@@ -145,7 +124,7 @@ def test_titles_and_names_are_shown_as_text_never_as_markup(web_world: WebWorld)
 def test_login_sets_a_private_session_cookie_and_the_layout_names_the_user(
     web_world: WebWorld,
 ) -> None:
-    web_world.services.auth.register("Harbour Family", ["recipient"], PASSWORD)
+    web_world.services.bus.handle(Register("Harbour Family", ("recipient",), PASSWORD))
     browser = web_world.browser()
 
     answer = browser.post(
@@ -165,7 +144,7 @@ def test_login_sets_a_private_session_cookie_and_the_layout_names_the_user(
 
 
 def test_login_over_https_marks_the_cookie_secure(web_world: WebWorld) -> None:
-    web_world.services.auth.register("Harbour Family", ["recipient"], PASSWORD)
+    web_world.services.bus.handle(Register("Harbour Family", ("recipient",), PASSWORD))
     answer = web_world.browser(https=True).post(
         "/login", data={"name": "Harbour Family", "password": PASSWORD}
     )
@@ -176,7 +155,7 @@ def test_login_over_https_marks_the_cookie_secure(web_world: WebWorld) -> None:
 def test_a_wrong_password_is_refused_on_the_form_and_next_never_leaves_the_site(
     web_world: WebWorld,
 ) -> None:
-    web_world.services.auth.register("Harbour Family", ["recipient"], PASSWORD)
+    web_world.services.bus.handle(Register("Harbour Family", ("recipient",), PASSWORD))
     browser = web_world.browser()
 
     wrong = browser.post("/login", data={"name": "Harbour Family", "password": "x" * 12})
@@ -192,7 +171,7 @@ def test_a_wrong_password_is_refused_on_the_form_and_next_never_leaves_the_site(
 
 
 def test_login_and_signup_posted_from_another_site_are_refused(web_world: WebWorld) -> None:
-    web_world.services.auth.register("Harbour Family", ["recipient"], PASSWORD)
+    web_world.services.bus.handle(Register("Harbour Family", ("recipient",), PASSWORD))
     browser = web_world.browser()
     forged = {"Origin": "https://evil.example"}
 
@@ -209,7 +188,7 @@ def test_login_and_signup_posted_from_another_site_are_refused(web_world: WebWor
     assert "set-cookie" not in login.headers
     assert signup.status_code == 403
     with pytest.raises(Unauthenticated):
-        web_world.services.auth.login("Eve", PASSWORD)  # no account was opened
+        web_world.services.bus.handle(Login("Eve", PASSWORD))  # no account was opened
     same = browser.post(
         "/login",
         data={"name": "Harbour Family", "password": PASSWORD},
@@ -244,7 +223,7 @@ def test_signup_shows_the_api_token_once_and_logs_in(web_world: WebWorld) -> Non
     assert done.status_code == 201
     token = re.search(r"cx_[A-Za-z0-9_-]{20,}", done.text)
     assert token
-    assert web_world.services.auth.authenticate(token.group(0)).name == "Summit ISP"
+    assert web_world.services.bus.handle(Authenticate(token.group(0))).name == "Summit ISP"
     account = browser.get("/account")
     assert account.status_code == 200
     assert "Summit ISP" in account.text
@@ -283,7 +262,7 @@ def test_visitors_are_sent_to_log_in_before_they_create_or_bid(web_world: WebWor
     created = visitor.post("/auctions/new", data={"title": "x"})
     assert created.status_code == 303
     assert created.headers["location"].startswith("/login")
-    assert web_world.services.exchange.auction(auction_id).bid_count == 0
+    assert web_world.services.bus.handle(AuctionState(auction_id)).bid_count == 0
 
 
 def test_posts_without_the_csrf_token_are_refused(web_world: WebWorld) -> None:
@@ -297,8 +276,8 @@ def test_posts_without_the_csrf_token_are_refused(web_world: WebWorld) -> None:
         assert "text/html" in answer.headers["content-type"]
     created = bidder.post("/auctions/new", data={"title": "Sneaky", "direction": "reverse"})
     assert created.status_code == 403
-    assert web_world.services.exchange.auction(auction_id).bid_count == 0
-    assert len(web_world.services.exchange.auctions()) == 1
+    assert web_world.services.bus.handle(AuctionState(auction_id)).bid_count == 0
+    assert len(auctions(web_world.services.bus)) == 1
 
 
 def test_a_bid_through_the_form_shows_on_the_page_with_name_and_reputation(
@@ -335,7 +314,7 @@ def test_a_refused_bid_re_renders_the_page_with_the_reason(web_world: WebWorld) 
     assert 'role="alert"' in answer.text
     assert "amount must be a decimal" in answer.text
     assert 'value="twelve"' in answer.text
-    assert web_world.services.exchange.auction(auction_id).bid_count == 0
+    assert web_world.services.bus.handle(AuctionState(auction_id)).bid_count == 0
 
 
 def test_htmx_bids_send_csrf_in_a_header_and_get_the_bid_area_back(web_world: WebWorld) -> None:
@@ -495,7 +474,7 @@ def test_create_form_errors_are_shown_next_to_their_field(
         assert 'aria-invalid="true"' in answer.text
     if change.get("title") != "":
         assert 'value="Voice &lt;minutes&gt;"' in answer.text  # what was typed is kept
-    assert web_world.services.exchange.auctions() == []
+    assert auctions(web_world.services.bus) == []
 
 
 def test_missing_pages_are_friendly_html_with_the_right_status(web_world: WebWorld) -> None:

@@ -6,47 +6,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
-from commex.adapters.clock import ManualClock
-from commex.adapters.passwords import Argon2Hasher
-from commex.bootstrap import Services, in_memory_services
-from commex.server import create_server
+from commex.services.queries import DefaultCard, ListCards
+from support.pages import csrf_of as page_csrf
+from support.worlds import WebWorld, web_world
 
-PASSWORD = "correct horse battery"
-START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 VISA = "4242 4242 4242 4242"
-
-
-@dataclass
-class Site:
-    services: Services
-    clock: ManualClock
-    app: object
-
-    def person(self, name: str, *roles: str) -> tuple[TestClient, str]:
-        reg = self.services.auth.register(name, list(roles), PASSWORD)
-        client = TestClient(self.app, follow_redirects=False)
-        assert client.post("/login", data={"name": name, "password": PASSWORD}).status_code == 303
-        return client, reg.account.id
+Site = WebWorld
 
 
 @pytest.fixture
 def site() -> Iterator[Site]:
-    clock = ManualClock(START)
-    services = in_memory_services(clock=clock, hasher=Argon2Hasher(time_cost=1, memory_kib=1024))
-    yield Site(services, clock, create_server(services, scheduler=False))
-    services.shutdown()
+    world = web_world()
+    yield world
+    world.close()
 
 
 def csrf_of(client: TestClient) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/account/cards").text)
-    assert found
-    return found.group(1)
+    return page_csrf(client, "/account/cards")
 
 
 def add(client: TestClient, number: str = VISA, month: str = "12", year: str = "2030",
@@ -85,7 +65,7 @@ def test_a_recipient_adds_chooses_and_removes_cards(site: Site) -> None:
     assert "424242" not in saved.text
     site.clock.advance(1)
     assert add(ann, "5555 5555 5555 4444", "3", "2031", "4321").status_code == 201
-    cards = site.services.payments.of_account(ann_id)
+    cards = site.services.bus.handle(ListCards(ann_id))
     visa, mastercard = cards
     page = ann.get("/account/cards").text
     assert "visa ending in 4242" in page and "mastercard ending in 4444" in page
@@ -96,11 +76,11 @@ def test_a_recipient_adds_chooses_and_removes_cards(site: Site) -> None:
     assert chosen.status_code == 303
     assert chosen.headers["location"] == "/account/cards?done=default"
     assert "That card is now your default." in ann.get(chosen.headers["location"]).text
-    assert site.services.payments.default_of(ann_id).id == mastercard.id
+    assert site.services.bus.handle(DefaultCard(ann_id)).id == mastercard.id
 
     gone = ann.post(f"/account/cards/{mastercard.id}/remove", data={"csrf": csrf_of(ann)})
     assert gone.status_code == 303
-    assert [(c.id, c.is_default) for c in site.services.payments.of_account(ann_id)] == [
+    assert [(c.id, c.is_default) for c in site.services.bus.handle(ListCards(ann_id))] == [
         (visa.id, True)
     ]
     assert "mastercard" not in ann.get("/account/cards").text
@@ -130,7 +110,7 @@ def test_an_error_is_named_next_to_its_field_and_the_number_never_comes_back(
     assert '<input id="c-cvc" name="cvc" value=""' in answer.text
     assert '<input id="c-number" name="number" value=""' in answer.text
     assert f'id="c-month" name="exp_month" value="{month}"' in answer.text  # kept to correct
-    assert site.services.payments.of_account(ann_id) == []
+    assert site.services.bus.handle(ListCards(ann_id)) == []
 
 
 def test_a_sixth_card_is_refused_on_the_page(site: Site) -> None:
@@ -145,7 +125,7 @@ def test_a_sixth_card_is_refused_on_the_page(site: Site) -> None:
 def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
     ann, ann_id = site.person("Ann", "recipient")
     add(ann)
-    (card,) = site.services.payments.of_account(ann_id)
+    (card,) = site.services.bus.handle(ListCards(ann_id))
     for path, data in (
         ("/account/cards", {"number": VISA, "exp_month": "12", "exp_year": "2030", "cvc": "1"}),
         (f"/account/cards/{card.id}/remove", {}),
@@ -153,20 +133,20 @@ def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
     ):
         assert ann.post(path, data=data).status_code == 403, path
         assert ann.post(path, data={**data, "csrf": "forged"}).status_code == 403, path
-    assert site.services.payments.of_account(ann_id) == [card]
+    assert site.services.bus.handle(ListCards(ann_id)) == [card]
 
 
 def test_nobody_else_can_remove_or_choose_my_card(site: Site) -> None:
     ann, ann_id = site.person("Ann", "recipient")
     bob, _ = site.person("Bob", "recipient")
     add(ann)
-    (card,) = site.services.payments.of_account(ann_id)
+    (card,) = site.services.bus.handle(ListCards(ann_id))
     for action in ("remove", "default"):
         answer = bob.post(f"/account/cards/{card.id}/{action}", data={"csrf": csrf_of(bob)})
         assert answer.status_code == 404
         assert f"payment method {card.id} not found" in answer.text
     assert card.id not in bob.get("/account/cards").text
-    assert site.services.payments.of_account(ann_id) == [card]
+    assert site.services.bus.handle(ListCards(ann_id)) == [card]
 
 
 def test_a_visitor_is_sent_to_log_in(site: Site) -> None:

@@ -15,6 +15,10 @@ from fastapi.testclient import TestClient
 from web_deal import Deal, csrf_of, open_deal
 
 from commex.domain.ratings import RATING_WINDOW
+from commex.services.commands import AddMember, Rate, RegisterDevice
+from commex.services.queries import AuthenticateDevice, DevicesOf
+from support.engine import close_due, contracts_of, open_auction, place_bid, ratings
+from support.engine import members as current_members
 
 PASSWORD = "correct horse battery"
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -55,7 +59,7 @@ def test_each_party_sees_its_own_rating_question_and_a_stranger_sees_nothing(dea
     assert "Harbour Family" not in hidden.text
     refused = rate(stranger, deal, satisfied="yes")
     assert refused.status_code == 404
-    assert deal.services.ratings.ratings_of(deal.contract_id) == []
+    assert ratings(deal.bus, deal.contract_id, deal.buyer_id) == []
 
 
 def test_both_sides_rate_and_the_ratings_and_reputations_show(deal: Deal) -> None:
@@ -100,7 +104,7 @@ def test_rating_twice_is_refused_with_the_reason_on_the_page(deal: Deal) -> None
 
     assert again.status_code == 409
     assert "you have already rated this contract" in again.text
-    assert len(deal.services.ratings.ratings_of(deal.contract_id)) == 1
+    assert len(ratings(deal.bus, deal.contract_id, deal.buyer_id)) == 1
 
 
 def test_a_bad_score_is_named_and_after_the_window_ratings_are_refused(deal: Deal) -> None:
@@ -116,7 +120,7 @@ def test_a_bad_score_is_named_and_after_the_window_ratings_are_refused(deal: Dea
     late = rate(seller, deal, satisfied="yes")
     assert late.status_code == 409
     assert "ratings for this contract closed on" in late.text
-    assert deal.services.ratings.ratings_of(deal.contract_id) == []
+    assert ratings(deal.bus, deal.contract_id, deal.buyer_id) == []
 
 
 def test_posts_without_the_csrf_token_are_refused(deal: Deal) -> None:
@@ -130,9 +134,9 @@ def test_posts_without_the_csrf_token_are_refused(deal: Deal) -> None:
         assert "this form has expired" in refused.text
         wrong = deal.buyer.post(path, data={**data, "csrf": "forged"})
         assert wrong.status_code == 403, path
-    assert deal.services.ratings.ratings_of(deal.contract_id) == []
-    assert deal.services.ratings.members(deal.contract_id) == []
-    assert deal.services.ratings.devices_of(deal.buyer_id) == []
+    assert ratings(deal.bus, deal.contract_id, deal.buyer_id) == []
+    assert current_members(deal.bus, deal.contract_id, deal.buyer_id) == []
+    assert deal.services.bus.handle(DevicesOf(deal.buyer_id)) == []
 
 
 def test_the_device_page_shows_the_token_once(deal: Deal) -> None:
@@ -155,7 +159,7 @@ def test_the_device_page_shows_the_token_once(deal: Deal) -> None:
     assert done.status_code == 201
     token = re.search(r"cxd_[A-Za-z0-9_-]{20,}", done.text)
     assert token
-    assert deal.services.ratings.device_by_token(token.group(0)).name == "Kitchen phone"
+    assert deal.services.bus.handle(AuthenticateDevice(token.group(0))).name == "Kitchen phone"
     listed = deal.buyer.get("/devices").text
     assert "Kitchen phone" in listed
     assert "Ann" in listed
@@ -182,7 +186,7 @@ def test_device_form_errors_name_the_field(deal: Deal) -> None:
 
 
 def test_the_recipient_adds_a_device_and_a_bad_number_is_named(deal: Deal) -> None:
-    device = deal.services.ratings.register_device(deal.buyer_id, "Kitchen phone", "Ann").device
+    device = deal.services.bus.handle(RegisterDevice(deal.buyer_id, "Kitchen phone", "Ann")).device
     form = deal.buyer.get(deal.path).text
     assert f'<option value="{device.id}">Kitchen phone (Ann)</option>' in form
 
@@ -216,13 +220,13 @@ def test_the_recipient_adds_a_device_and_a_bad_number_is_named(deal: Deal) -> No
     assert full.status_code == 409
     assert "shared by at most 2 member(s)" in full.text
     assert 'id="phone_number-error"' in full.text
-    assert len(deal.services.ratings.members(deal.contract_id)) == 2
+    assert len(current_members(deal.bus, deal.contract_id, deal.buyer_id)) == 2
 
 
 def test_a_rating_from_a_member_device_says_so(deal: Deal) -> None:
-    device = deal.services.ratings.register_device(deal.buyer_id, "Kitchen phone", "Ann").device
-    deal.services.ratings.add_member(deal.contract_id, deal.buyer_id, device_id=device.id)
-    deal.services.ratings.rate(deal.contract_id, device_id=device.id, satisfied=True, score=5)
+    device = deal.services.bus.handle(RegisterDevice(deal.buyer_id, "Kitchen phone", "Ann")).device
+    deal.services.bus.handle(AddMember(deal.contract_id, deal.buyer_id, device_id=device.id))
+    deal.services.bus.handle(Rate(deal.contract_id, device_id=device.id, satisfied=True, score=5))
 
     page = deal.seller.get(deal.path).text
 
@@ -255,7 +259,8 @@ def test_a_comment_is_shown_as_text_never_as_markup(deal: Deal) -> None:
 
 def test_ratings_wait_for_delivery_to_start(deal: Deal) -> None:
     later = {"window_start": "2026-04-01T00:00:00Z", "window_end": "2026-04-02T00:00:00Z"}
-    auction = deal.services.exchange.create_auction(
+    auction = open_auction(
+        deal.services.bus,
         deal.seller_id,
         {
             "direction": "forward",
@@ -266,11 +271,11 @@ def test_ratings_wait_for_delivery_to_start(deal: Deal) -> None:
             "closes_at": "2026-03-01T15:00:00Z",
         },
     )
-    deal.services.exchange.place_bid(auction.id, deal.buyer_id, "10.00")
+    place_bid(deal.services.bus, auction.id, deal.buyer_id, "10.00")
     deal.clock.advance(2 * 3600)
-    deal.services.exchange.close_due()
+    close_due(deal.services.bus)
     (contract,) = [
-        c for c in deal.services.exchange.contracts_of(deal.buyer_id) if c.auction_id == auction.id
+        c for c in contracts_of(deal.services.bus, deal.buyer_id) if c.auction_id == auction.id
     ]
 
     early = deal.buyer.post(
@@ -280,7 +285,7 @@ def test_ratings_wait_for_delivery_to_start(deal: Deal) -> None:
     assert early.status_code == 409
     assert "ratings open when delivery starts" in early.text
     assert RATE_PROVIDER in early.text  # the form stays, to use once delivery starts
-    assert deal.services.ratings.ratings_of(contract.id) == []
+    assert ratings(deal.bus, contract.id, deal.buyer_id) == []
 
 
 def test_the_recipient_shares_with_another_recipient_account(deal: Deal) -> None:
@@ -302,4 +307,4 @@ def test_the_recipient_shares_with_another_recipient_account(deal: Deal) -> None
     )
     assert refused.status_code == 403
     assert "only the contract&#39;s recipient adds members" in refused.text
-    assert len(deal.services.ratings.members(deal.contract_id)) == 1
+    assert len(current_members(deal.bus, deal.contract_id, deal.buyer_id)) == 1

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from commex.bootstrap import build_exchange
 from commex.domain.errors import AuctionNotOpen
+from commex.services.commands import CloseAuction, PlaceBid
 from commex.settings import Settings
 
 
@@ -20,11 +21,12 @@ def main(argv: list[str]) -> int:
     url, auction_id, account_id = argv[:3]
     ex = build_exchange(Settings(Path("."), url), migrate=False)
     if argv[3] == "close":
-        auction = ex.close(auction_id, account_id, "concurrency test closes early")
+        closing = CloseAuction(auction_id, account_id, "concurrency test closes early")
+        auction = ex.handle(closing).auction
         assert auction.outcome is not None
         winners = ",".join(f"{w.bid_id}:{w.price}" for w in auction.outcome.winners)
         print(f"closed {winners}", flush=True)
-        ex.shutdown()
+        ex.dispose()
         return 0
     count, start = int(argv[3]), int(argv[4])
     until_refused = count == 0
@@ -32,14 +34,14 @@ def main(argv: list[str]) -> int:
         cents = start + i
         amount = f"{cents // 100}.{cents % 100:02d}"
         try:
-            bid = ex.place_bid(auction_id, account_id, amount)
+            bid = ex.handle(PlaceBid(auction_id, account_id, amount)).bid
         except AuctionNotOpen:
             print("refused closed", flush=True)
             if until_refused:
                 break
             continue
         print(f"ack {bid.id}", flush=True)
-    ex.shutdown()
+    ex.dispose()
     return 0
 
 

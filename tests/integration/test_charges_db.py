@@ -21,7 +21,19 @@ from commex.bootstrap import Services, build_services
 from commex.domain.accounts import Role
 from commex.domain.billing import ChargeOutcome
 from commex.domain.charges import MAX_DECLINES, RETRY_AFTER
+from commex.services.commands import (
+    AddCard,
+    AnswerGroup,
+    ChargeDue,
+    CreateGroup,
+    InviteToGroup,
+    Register,
+    RetryCharges,
+)
+from commex.services.queries import MyCharges, ShowContractCharges, ShowParty
 from commex.settings import Settings
+from support.engine import close_due, open_auction, open_group_auction, place_bid
+from support.engine import members as engine_members
 
 T0 = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
 GOOD = "4242424242424242"
@@ -88,26 +100,24 @@ def services(database_url: str, clock: ManualClock, gateway: Counting) -> Iterat
 
 def _award(s: Services, clock: ManualClock, *, group: bool, price: str = "50.00") -> Any:
     """A reverse auction (a group's of Ann 60 + Bob 40, or Ann's alone) won at ``price``."""
-    ann = s.auth.register("Ann", ["recipient"]).account
-    bob = s.auth.register("Bob", ["recipient"]).account
-    seller = s.auth.register("Seller", ["provider"]).account
+    ann = s.bus.handle(Register("Ann", ("recipient",))).account
+    bob = s.bus.handle(Register("Bob", ("recipient",))).account
+    seller = s.bus.handle(Register("Seller", ("provider",))).account
     body = {
         "format": "first-price", "title": "Voice", "terms": {"service": "voice", "duration_s": 60},
         "closes_at": (clock.now() + timedelta(hours=1)).isoformat(),
     }  # fmt: skip
     if group:
-        view = s.groups.create(ann.id, "Flats", "EUR", None, "60.00")
-        s.groups.invite(view.group.id, ann.id, bob.id)
+        view = s.bus.handle(CreateGroup(ann.id, "Flats", "EUR", None, "60.00"))
+        s.bus.handle(InviteToGroup(view.group.id, ann.id, bob.id))
         clock.advance(1)
-        s.groups.answer(view.group.id, bob.id, "payer", "40.00")
-        auction = s.groups.open_auction(view.group.id, ann.id, body)
+        s.bus.handle(AnswerGroup(view.group.id, bob.id, "payer", "40.00"))
+        auction = open_group_auction(s.bus, view.group.id, ann.id, body)
     else:
-        auction = s.exchange.create_auction(
-            ann.id, body | {"direction": "reverse", "currency": "EUR"}
-        )
-    s.exchange.place_bid(auction.id, seller.id, price)
+        auction = open_auction(s.bus, ann.id, body | {"direction": "reverse", "currency": "EUR"})
+    place_bid(s.bus, auction.id, seller.id, price)
     clock.advance(3601)
-    (closed,) = s.exchange.close_due()
+    (closed,) = close_due(s.bus)
     return ann, bob, seller, closed.outcome.winners[0].contract_id
 
 
@@ -117,20 +127,22 @@ def test_a_groups_shares_are_charged_paid_out_and_rated(
     s = services
     ann, bob, seller, contract_id = _award(s, clock, group=True)
     for who in (ann, bob):
-        s.payments.add(who.id, GOOD, 12, 2031, "123")
-    run = s.billing.charge_due()
+        s.bus.handle(AddCard(who.id, GOOD, 12, 2031, "123"))
+    run = s.bus.handle(ChargeDue())
     assert sorted(str(c.amount) for c in run.created) == ["20.00", "30.00"]
-    found = s.billing.for_contract(contract_id, seller.id)
+    found = s.bus.handle(ShowContractCharges(contract_id, seller.id))
     owed = {c.payer_id: (str(c.amount), c.status.value) for c in found.charges}
     assert owed == {ann.id: ("30.00", "succeeded"), bob.id: ("20.00", "succeeded")}
     assert all(c.status.value == "succeeded" and c.gateway_charge_id for c in found.charges)
     assert sorted(str(p.amount) for p in found.payouts) == ["20.00", "30.00"]
     assert len(gateway.captured) == 2
-    members = {m.ref for m in s.ratings.members(contract_id)}
+    members = {m.ref for m in engine_members(s.bus, contract_id, ann.id)}
     assert members == {ann.id, bob.id}
     for who in (ann, bob):
-        assert s.exchange.reputation(who.id, Role.RECIPIENT).positive == pytest.approx(1.0)
-    assert s.billing.charge_due().created == ()
+        assert s.bus.handle(ShowParty(who.id, Role.RECIPIENT)).reputation.positive == pytest.approx(
+            1.0
+        )
+    assert s.bus.handle(ChargeDue()).created == ()
 
 
 def test_a_decline_after_the_last_retry_is_a_negative_rating(
@@ -138,14 +150,14 @@ def test_a_decline_after_the_last_retry_is_a_negative_rating(
 ) -> None:
     s = services
     ann, _, _, _ = _award(s, clock, group=False)
-    s.payments.add(ann.id, DECLINES_AT_CHARGE, 12, 2031, "123")
+    s.bus.handle(AddCard(ann.id, DECLINES_AT_CHARGE, 12, 2031, "123"))
     for _ in range(MAX_DECLINES):
-        s.billing.charge_due()
+        s.bus.handle(ChargeDue())
         clock.advance(RETRY_AFTER.total_seconds())
-    (charge,) = s.billing.of_payer(ann.id)
+    (charge,) = s.bus.handle(MyCharges(ann.id))
     assert (charge.status.value, charge.declines) == ("declined", MAX_DECLINES)
     assert charge.decline_code and "4000" not in (charge.message or "")
-    rep = s.exchange.reputation(ann.id, Role.RECIPIENT)
+    rep = s.bus.handle(ShowParty(ann.id, Role.RECIPIENT)).reputation
     assert (rep.positive, rep.count) == (0, 1)
 
 
@@ -154,16 +166,16 @@ def test_two_servers_racing_to_charge_a_contract_charge_it_once(
 ) -> None:
     s = services
     ann, _, _, contract_id = _award(s, clock, group=False)
-    s.billing.charge_due()  # no card yet: the charge waits
-    s.payments.add(ann.id, GOOD, 12, 2031, "123")
+    s.bus.handle(ChargeDue())  # no card yet: the charge waits
+    s.bus.handle(AddCard(ann.id, GOOD, 12, 2031, "123"))
     other = _services(database_url, clock, gateway)  # a second process's engine and pool
     try:
         gateway.gate.clear()  # hold the first caller at the gateway while the others arrive
         calls = [
-            lambda: s.billing.retry(contract_id, ann.id),
-            lambda: other.billing.retry(contract_id, ann.id),
-            lambda: s.billing.retry(contract_id, ann.id, "click"),
-            lambda: other.billing.retry(contract_id, ann.id, "click"),
+            lambda: s.bus.handle(RetryCharges(contract_id, ann.id)),
+            lambda: other.bus.handle(RetryCharges(contract_id, ann.id)),
+            lambda: s.bus.handle(RetryCharges(contract_id, ann.id, "click")),
+            lambda: other.bus.handle(RetryCharges(contract_id, ann.id, "click")),
         ]
         threads = [threading.Thread(target=c) for c in calls]
         for t in threads:
@@ -176,7 +188,7 @@ def test_two_servers_racing_to_charge_a_contract_charge_it_once(
     finally:
         other.shutdown()
     assert gateway.authorized == 1 and len(gateway.captured) == 1
-    (charge,) = s.billing.of_payer(ann.id)
+    (charge,) = s.bus.handle(MyCharges(ann.id))
     assert charge.status.value == "succeeded"
 
 
@@ -185,12 +197,12 @@ def test_a_card_saved_after_a_missed_attempt_is_charged_on_the_next_run(
 ) -> None:
     s = services
     ann, _, _, _ = _award(s, clock, group=False)
-    assert s.billing.charge_due().attempted[0].decline_code == "no_payment_method"
+    assert s.bus.handle(ChargeDue()).attempted[0].decline_code == "no_payment_method"
     clock.advance(60)
-    assert s.billing.charge_due().attempted == ()  # not due for a day
-    s.payments.add(ann.id, GOOD, 12, 2031, "123")
+    assert s.bus.handle(ChargeDue()).attempted == ()  # not due for a day
+    s.bus.handle(AddCard(ann.id, GOOD, 12, 2031, "123"))
     clock.advance(1)
-    (charged,) = s.billing.charge_due().attempted
+    (charged,) = s.bus.handle(ChargeDue()).attempted
     assert (charged.status.value, charged.attempts) == ("succeeded", 2)
     assert len(gateway.captured) == 1
 
@@ -216,23 +228,22 @@ def test_retries_sent_together_with_one_idempotency_key_make_one_attempt(
     """Ten "pay now" requests with one key, over two processes' engines, started together:
     one attempt at the gateway, and every request answered with the charge it left."""
     s = builtin_gateway_services
-    gateway = s.gateway
+    gateway = s.bus.deps.gateway
     assert isinstance(gateway, Counting)
     ann, _, _, contract_id = _award(s, clock, group=False)
-    s.billing.charge_due()  # no card yet: pending, one scheduled try used
-    s.payments.add(ann.id, number, 12, 2031, "123")
+    s.bus.handle(ChargeDue())  # no card yet: pending, one scheduled try used
+    s.bus.handle(AddCard(ann.id, number, 12, 2031, "123"))
     other = _services(database_url, clock, gateway)
     start = threading.Barrier(10)
     answers: list[Any] = []
 
-    def pay_now(billing: Any) -> None:
+    def pay_now(bus: Any) -> None:
         start.wait(10)
-        answers.append(billing.retry(contract_id, ann.id, "same"))
+        answers.append(bus.handle(RetryCharges(contract_id, ann.id, "same")))
 
     try:
         threads = [
-            threading.Thread(target=pay_now, args=((s if n % 2 else other).billing,))
-            for n in range(10)
+            threading.Thread(target=pay_now, args=((s if n % 2 else other).bus,)) for n in range(10)
         ]
         for t in threads:
             t.start()
@@ -242,6 +253,6 @@ def test_retries_sent_together_with_one_idempotency_key_make_one_attempt(
         other.shutdown()
     assert gateway.authorized == 1
     assert len(answers) == 10 and {a[0].attempts for a in answers} == {2}
-    (charge,) = s.billing.of_payer(ann.id)
+    (charge,) = s.bus.handle(MyCharges(ann.id))
     assert (charge.status.value, charge.attempts) == ("pending", 2)
     assert charge.declines == (1 if number == GATEWAY_ERROR else 2)

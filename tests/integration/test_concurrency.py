@@ -18,17 +18,19 @@ from commex.adapters.sql.engine import make_engine
 from commex.bootstrap import build_exchange
 from commex.domain.time import to_micros
 from commex.settings import Settings
+from support.engine import open_auction, register, view
 
 BIDDER = Path(__file__).with_name("bidder.py")
 
 
 def _setup(url: str, bidders: int) -> tuple[str, list[str], str]:
     ex = build_exchange(Settings(Path("."), url))
-    owner = ex.create_account("Seller", ["provider"])
-    operator = ex.create_account("Operator", ["operator"], allow_operator=True)
-    accounts = [ex.create_account(f"Buyer {i}", ["recipient"]).id for i in range(bidders)]
+    owner = register(ex, "Seller", ["provider"])
+    operator = register(ex, "Operator", ["operator"], allow_operator=True)
+    accounts = [register(ex, f"Buyer {i}", ["recipient"]).id for i in range(bidders)]
     closes = datetime.now(UTC) + timedelta(hours=1)
-    auction = ex.create_auction(
+    auction = open_auction(
+        ex,
         owner.id,
         {
             "direction": "forward",
@@ -40,7 +42,7 @@ def _setup(url: str, bidders: int) -> tuple[str, list[str], str]:
             "closes_at": closes.isoformat(),
         },
     )
-    ex.shutdown()
+    ex.dispose()
     return auction.id, accounts, operator.id
 
 
@@ -112,11 +114,11 @@ def test_processes_bid_while_others_close(database_url: str) -> None:
     assert len(winners) == 2
     assert contracts == 2
     ex = build_exchange(Settings(Path("."), database_url), migrate=False)
-    auction = ex.view(auction_id, None).auction
+    auction = view(ex, auction_id, None).auction
     assert auction.status.value == "closed"
     assert auction.outcome is not None
     assert {w.bid_id for w in auction.outcome.winners} <= stored
-    ex.shutdown()
+    ex.dispose()
     # No bid after the close: every stored bid is older than the outcome.
     with engine.connect() as conn:
         latest = conn.execute(

@@ -23,6 +23,8 @@ from commex.bootstrap import build_services
 from commex.domain.accounts import Account, Role
 from commex.domain.errors import Conflict
 from commex.domain.payment_methods import MAX_CARDS, PaymentMethod
+from commex.services.commands import AddCard, Register
+from commex.services.queries import ListCards
 from commex.settings import Settings
 
 T0 = datetime(2026, 11, 23, 12, 0, 0, 123456, tzinfo=UTC)
@@ -103,14 +105,16 @@ def test_concurrent_saves_keep_the_limit_and_one_default(database_url: str, tmp_
         hasher=Argon2Hasher(time_cost=1, memory_kib=1024),
     )
     try:
-        ann = services.auth.register("Ann", ["recipient"]).account
+        ann = services.bus.handle(Register("Ann", ("recipient",))).account
         outcomes: list[object] = []
         barrier = threading.Barrier(MAX_CARDS + 3)
 
         def save() -> None:
             barrier.wait()
             try:
-                outcomes.append(services.payments.add(ann.id, "4242424242424242", 12, 2030, "123"))
+                outcomes.append(
+                    services.bus.handle(AddCard(ann.id, "4242424242424242", 12, 2030, "123"))
+                )
             except Conflict as exc:
                 outcomes.append(exc)
 
@@ -119,11 +123,11 @@ def test_concurrent_saves_keep_the_limit_and_one_default(database_url: str, tmp_
             th.start()
         for th in threads:
             th.join()
-        saved = services.payments.of_account(ann.id)
+        saved = services.bus.handle(ListCards(ann.id))
         assert len(saved) == MAX_CARDS
         assert sum(isinstance(o, Conflict) for o in outcomes) == 3
         assert sum(m.is_default for m in saved) == 1
-        engine: Engine = services.exchange._uow.engine
+        engine: Engine = services.bus.uow_factory.engine  # type: ignore[attr-defined]
         with engine.connect() as conn:
             stored = [r._asdict() for r in conn.execute(select(t.payment_methods))]
         assert not any("424242" in str(v) for row in stored for v in row.values())

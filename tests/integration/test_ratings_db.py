@@ -18,7 +18,10 @@ from commex.domain.contracts import Contract
 from commex.domain.errors import Conflict
 from commex.domain.ratings import RatedRole
 from commex.domain.reputation import HALF_LIFE_DAYS, WINDOW_DAYS
+from commex.services.commands import Caller, Rate, Register
+from commex.services.queries import ShowContract, ShowParty
 from commex.settings import Settings
+from support.engine import close, contracts_of, open_auction, place_bid
 
 T0 = datetime(2026, 6, 1, 9, 30, 0, 250000, tzinfo=UTC)
 RATERS = 12
@@ -45,10 +48,13 @@ def services(database_url: str, clock: ManualClock) -> Iterator[Services]:
 def _won(s: Services, clock: ManualClock, recipients: int) -> tuple[str, list[Contract]]:
     """One provider's block sold to ``recipients`` different recipients (one auction with that
     quantity): the provider's id and the contracts, delivery started at the award."""
-    ex = s.exchange
-    provider = s.auth.register("Carrier", ["provider"]).account
-    buyers = [s.auth.register(f"Clinic {i}", ["recipient"]).account for i in range(recipients)]
-    auction = ex.create_auction(
+    ex = s.bus
+    provider = s.bus.handle(Register("Carrier", ("provider",))).account
+    buyers = [
+        s.bus.handle(Register(f"Clinic {i}", ("recipient",))).account for i in range(recipients)
+    ]
+    auction = open_auction(
+        ex,
         provider.id,
         {
             "direction": "forward",
@@ -61,10 +67,10 @@ def _won(s: Services, clock: ManualClock, recipients: int) -> tuple[str, list[Co
         },
     )
     for i, buyer in enumerate(buyers):
-        ex.place_bid(auction.id, buyer.id, f"{10 + i}.00")
+        place_bid(ex, auction.id, buyer.id, f"{10 + i}.00")
     clock.advance(2 * 3600)
-    ex.close(auction.id, provider.id)
-    contracts = [c for b in buyers for c in ex.contracts_of(b.id)]
+    close(ex, auction.id, provider.id)
+    contracts = [c for b in buyers for c in contracts_of(ex, b.id)]
     assert len(contracts) == recipients
     assert all(c.started_at is not None for c in contracts)
     return provider.id, contracts
@@ -72,31 +78,36 @@ def _won(s: Services, clock: ManualClock, recipients: int) -> tuple[str, list[Co
 
 def test_a_rating_and_its_reputation_round_trip(services: Services, clock: ManualClock) -> None:
     provider_id, (contract,) = _won(services, clock, 1)
-    rating = services.ratings.rate(
-        contract.id,
-        account_id=contract.recipient_id,
-        satisfied=False,
-        score=2,
-        comment="Dropped twice\r\nin an hour ",
+    rating = services.bus.handle(
+        Rate(
+            contract.id,
+            account_id=contract.recipient_id,
+            satisfied=False,
+            score=2,
+            comment="Dropped twice\r\nin an hour ",
+        )
     )
-    (stored,) = services.ratings.ratings_of(contract.id)
+    shown = services.bus.handle(ShowContract(contract.id, Caller(contract.recipient_id)))
+    (stored,) = shown.ratings
     assert stored == rating
     assert stored.comment == "Dropped twice\nin an hour"
     assert stored.created_at == clock.now()
     assert (stored.rated_id, stored.rated_role) == (provider_id, RatedRole.PROVIDER)
 
-    back = services.ratings.rate(contract.id, account_id=provider_id, satisfied=True)
+    back = services.bus.handle(Rate(contract.id, account_id=provider_id, satisfied=True))
     assert back.rated_id == contract.recipient_id
 
-    as_provider = services.exchange.reputation(provider_id, Role.PROVIDER)
+    as_provider = services.bus.handle(ShowParty(provider_id, Role.PROVIDER)).reputation
     assert (as_provider.positive, as_provider.negative, as_provider.count) == (0.0, 1.0, 1)
-    payer = services.exchange.reputation(contract.recipient_id, Role.RECIPIENT)
+    payer = services.bus.handle(ShowParty(contract.recipient_id, Role.RECIPIENT)).reputation
     assert (payer.positive, payer.negative, payer.count) == (1.0, 0.0, 1)
-    assert services.exchange.reputation(contract.recipient_id, Role.PROVIDER).count == 0
+    assert (
+        services.bus.handle(ShowParty(contract.recipient_id, Role.PROVIDER)).reputation.count == 0
+    )
 
     with pytest.raises(Conflict):
-        services.ratings.rate(contract.id, account_id=contract.recipient_id, satisfied=True)
-    assert services.exchange.reputation(provider_id, Role.PROVIDER).negative == 1.0
+        services.bus.handle(Rate(contract.id, account_id=contract.recipient_id, satisfied=True))
+    assert services.bus.handle(ShowParty(provider_id, Role.PROVIDER)).reputation.negative == 1.0
 
 
 def test_concurrent_ratings_of_one_provider_lose_no_update(
@@ -109,7 +120,7 @@ def test_concurrent_ratings_of_one_provider_lose_no_update(
     def rate(contract: Contract) -> None:
         try:
             start.wait(timeout=30)
-            services.ratings.rate(contract.id, account_id=contract.recipient_id, satisfied=True)
+            services.bus.handle(Rate(contract.id, account_id=contract.recipient_id, satisfied=True))
         except BaseException as exc:  # reported by the main thread
             failures.append(exc)
 
@@ -121,7 +132,7 @@ def test_concurrent_ratings_of_one_provider_lose_no_update(
     assert failures == []
     assert not any(th.is_alive() for th in threads)
 
-    rep = services.exchange.reputation(provider_id, Role.PROVIDER)
+    rep = services.bus.handle(ShowParty(provider_id, Role.PROVIDER)).reputation
     assert rep.count == RATERS
     assert rep.positive == pytest.approx(float(RATERS))
     assert rep.negative == 0.0
@@ -130,20 +141,20 @@ def test_concurrent_ratings_of_one_provider_lose_no_update(
 def test_reputation_decays_by_half_each_half_life(services: Services, clock: ManualClock) -> None:
     provider_id, contracts = _won(services, clock, 2)
     good, bad = contracts
-    services.ratings.rate(good.id, account_id=good.recipient_id, satisfied=True)
-    services.ratings.rate(bad.id, account_id=bad.recipient_id, satisfied=False)
-    fresh = services.exchange.reputation(provider_id, Role.PROVIDER)
+    services.bus.handle(Rate(good.id, account_id=good.recipient_id, satisfied=True))
+    services.bus.handle(Rate(bad.id, account_id=bad.recipient_id, satisfied=False))
+    fresh = services.bus.handle(ShowParty(provider_id, Role.PROVIDER)).reputation
     assert (fresh.positive, fresh.negative) == (1.0, 1.0)
 
     clock.advance(HALF_LIFE_DAYS * 86400)
-    aged = services.exchange.reputation(provider_id, Role.PROVIDER)
+    aged = services.bus.handle(ShowParty(provider_id, Role.PROVIDER)).reputation
     assert aged.positive == pytest.approx(0.5)
     assert aged.negative == pytest.approx(0.5)
     assert aged.count == 2  # still inside the 365-day window
     assert aged.describe() == "50% positive, 2 ratings in the last 12 months"
 
     clock.advance((WINDOW_DAYS + 1 - HALF_LIFE_DAYS) * 86400)
-    old = services.exchange.reputation(provider_id, Role.PROVIDER)
+    old = services.bus.handle(ShowParty(provider_id, Role.PROVIDER)).reputation
     assert old.positive == pytest.approx(0.5 ** ((WINDOW_DAYS + 1) / HALF_LIFE_DAYS))
     assert old.count == 0  # outside the window: counted no more, weight still shown
     assert old.describe() == "50% positive, no ratings in the last 12 months"

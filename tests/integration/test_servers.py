@@ -19,7 +19,9 @@ from commex.adapters.passwords import Argon2Hasher
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.engine import make_engine
 from commex.bootstrap import build_services
+from commex.services.commands import Register
 from commex.settings import Settings
+from support.engine import view
 
 
 def _port() -> int:
@@ -67,8 +69,8 @@ def test_two_servers_close_each_auction_exactly_once(postgres_url: str, servers:
     services = build_services(
         Settings(Path("."), postgres_url), hasher=Argon2Hasher(time_cost=1, memory_kib=1024)
     )
-    seller = services.auth.register("Seller", ["provider"])
-    buyers = [services.auth.register(f"Buyer {i}", ["recipient"]) for i in range(3)]
+    seller = services.bus.handle(Register("Seller", ("provider",)))
+    buyers = [services.bus.handle(Register(f"Buyer {i}", ("recipient",))) for i in range(3)]
     closes = datetime.now(UTC) + timedelta(seconds=5)
     auction_ids = []
     for i in range(4):
@@ -97,7 +99,7 @@ def test_two_servers_close_each_auction_exactly_once(postgres_url: str, servers:
     # Both servers' schedulers race to close; wait (bounded) until every auction is closed.
     deadline = time.monotonic() + 60
     while True:
-        statuses = {services.exchange.view(a, None).auction.status.value for a in auction_ids}
+        statuses = {view(services.bus, a, None).auction.status.value for a in auction_ids}
         if statuses == {"closed"}:
             break
         assert time.monotonic() < deadline, f"auctions not closed: {statuses}"
@@ -110,7 +112,7 @@ def test_two_servers_close_each_auction_exactly_once(postgres_url: str, servers:
                 .select_from(t.contracts)
                 .where(t.contracts.c.auction_id == auction_id)
             ).scalar_one()
-            outcome = services.exchange.view(auction_id, None).auction.outcome
+            outcome = view(services.bus, auction_id, None).auction.outcome
             assert outcome is not None and outcome.closed_by is None  # the scheduler closed it
             assert contracts == len(outcome.winners) == 2
             assert {str(w.price) for w in outcome.winners} == {"10.00"}

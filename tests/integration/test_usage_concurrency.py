@@ -17,8 +17,11 @@ from commex.adapters.clock import ManualClock
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import build_services
 from commex.domain.errors import Conflict
-from commex.services.usage import Caller
+from commex.services.commands import AddMember, Caller, Register, RemoveMember
+from commex.services.queries import ShowUsage
 from commex.settings import Settings
+from support.engine import close, contracts_of, open_auction, place_bid
+from support.engine import members as current_members
 
 REPORTER = Path(__file__).with_name("usage_reporter.py")
 BLOCK_S = 300
@@ -33,9 +36,10 @@ def _setup(url: str, tmp: Path) -> tuple[str, str, list[str]]:
     clock = ManualClock(datetime.now(UTC))
     s = build_services(Settings(tmp, url), clock=clock, hasher=Argon2Hasher(1, 1024))
     try:
-        provider = s.auth.register("Carrier", ["provider"]).account
-        recipient = s.auth.register("Clinic", ["recipient"]).account
-        auction = s.exchange.create_auction(
+        provider = s.bus.handle(Register("Carrier", ("provider",))).account
+        recipient = s.bus.handle(Register("Clinic", ("recipient",))).account
+        auction = open_auction(
+            s.bus,
             provider.id,
             {
                 "direction": "forward",
@@ -46,13 +50,13 @@ def _setup(url: str, tmp: Path) -> tuple[str, str, list[str]]:
                 "closes_at": (clock.now() + timedelta(hours=1)).isoformat(),
             },
         )
-        s.exchange.place_bid(auction.id, recipient.id, "10.00")
+        place_bid(s.bus, auction.id, recipient.id, "10.00")
         clock.advance(2 * 3600)
-        s.exchange.close(auction.id, provider.id)
-        (contract,) = s.exchange.contracts_of(recipient.id)
+        close(s.bus, auction.id, provider.id)
+        (contract,) = contracts_of(s.bus, recipient.id)
         assert contract.status.value == "active"
         members = [
-            s.ratings.add_member(contract.id, recipient.id, phone_number=n).id for n in NUMBERS
+            s.bus.handle(AddMember(contract.id, recipient.id, phone_number=n)).id for n in NUMBERS
         ]
     finally:
         s.shutdown()
@@ -127,7 +131,7 @@ def test_processes_reporting_at_once_consume_exactly_the_block(
 
     s = build_services(Settings(tmp_path, database_url), migrate=False)
     try:
-        view = s.usage.view(contract_id, Caller(recipient_id))
+        view = s.bus.handle(ShowUsage(contract_id, Caller(recipient_id)))
     finally:
         s.shutdown()
     assert view.contract.used_ms == block_ms
@@ -147,14 +151,14 @@ def test_members_added_at_once_never_pass_the_limit(database_url: str, tmp_path:
     s = build_services(Settings(tmp_path, database_url), migrate=False)
     try:
         for m in members[2:]:
-            s.usage.remove_member(contract_id, recipient_id, m)
+            s.bus.handle(RemoveMember(contract_id, recipient_id, m))
         start = threading.Barrier(len(NEW_NUMBERS))
         outcomes: list[str] = []
 
         def add(number: str) -> None:
             start.wait(timeout=30)
             try:
-                s.ratings.add_member(contract_id, recipient_id, phone_number=number)
+                s.bus.handle(AddMember(contract_id, recipient_id, phone_number=number))
                 outcomes.append("added")
             except Conflict as exc:
                 outcomes.append(exc.message)
@@ -164,7 +168,7 @@ def test_members_added_at_once_never_pass_the_limit(database_url: str, tmp_path:
             t.start()
         for t in threads:
             t.join(timeout=60)
-        current = s.ratings.members(contract_id)
+        current = current_members(s.bus, contract_id, recipient_id)
     finally:
         s.shutdown()
     assert len(current) == 4

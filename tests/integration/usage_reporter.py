@@ -13,7 +13,7 @@ from pathlib import Path
 
 from commex.bootstrap import build_services
 from commex.domain.errors import Conflict
-from commex.services.usage import Caller
+from commex.services.commands import Caller, ReportUsage
 from commex.settings import Settings
 
 MAX_REPORTS = 1000  # far more than any block in the test; a loop that never ends fails it
@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
     try:
         for _ in range(MAX_REPORTS):
             try:
-                answer = services.usage.report(contract_id, caller, member_id, seconds)
+                answer = services.bus.handle(ReportUsage(contract_id, caller, member_id, seconds))
             except Conflict as exc:
                 print(f"refused {exc.message}", flush=True)
                 return 0

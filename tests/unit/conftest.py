@@ -28,12 +28,12 @@ from commex.domain.auctions import (
     accept_bid,
     cancel_auction,
     close_auction,
-    visible_bids,
 )
 from commex.domain.money import Money
 from commex.domain.opening import AuctionDraft, open_auction
 from commex.domain.reputation import NO_RATINGS, Reputation
 from commex.domain.terms import ServiceTerms
+from commex.domain.visibility import visible_bids
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OPEN_FOR = timedelta(hours=1)

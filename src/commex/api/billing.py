@@ -7,65 +7,39 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
 
-from commex.api.deps import CallerDep, ServicesDep
-from commex.bootstrap import Services
-from commex.services.billing import ContractCharges, charge_dict, payout_dict
+from commex.api.deps import BusDep, CallerDep
+from commex.api.wire import billing as wire
+from commex.services import commands as c
+from commex.services import queries as q
 
 router = APIRouter(prefix="/v1", tags=["charges"])
 
 
-def contract_charges_dict(found: ContractCharges, services: Services) -> dict[str, Any]:
-    """A contract's charges and payouts; for a group's contract also every member it is
-    provided to, paying (with its share and charge) or sponsored, and by whom (G3)."""
-    out: dict[str, Any] = {
-        "contract_id": found.contract.id,
-        "group_id": found.group_id,
-        "price": str(found.contract.price),
-        "currency": found.contract.price.currency,
-        "charges": [charge_dict(c) for c in found.charges],
-        "payouts": [payout_dict(p) for p in found.payouts],
-    }
-    if found.group_id is not None:
-        group, lines = services.groups.provided_to(found.group_id)
-        by_payer = {c.payer_id: c for c in found.charges}
-        members = []
-        for line in lines:
-            charge = by_payer.get(line.member.account_id)
-            members.append(
-                line.to_dict()
-                | {
-                    "share": None if charge is None else str(charge.amount),
-                    "charge_status": None if charge is None else charge.status.value,
-                }
-            )
-        out["group"] = {"id": group.id, "name": group.name, "members": members}
-    return out
-
-
 @router.get("/contracts/{contract_id}/charges")
-def contract_charges(contract_id: str, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def contract_charges(contract_id: str, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """A contract's charges (one per payer) and the provider's payouts, to the contract's
-    parties and members."""
-    return contract_charges_dict(services.billing.for_contract(contract_id, who.id), services)
+    parties and members; for a group's contract also every member it is provided to."""
+    return wire.contract_charges(bus.handle(q.ShowContractCharges(contract_id, who.id)))
 
 
 @router.post("/contracts/{contract_id}/charges/retry")
 def retry(
     contract_id: str,
     who: CallerDep,
-    services: ServicesDep,
-    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+    bus: BusDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """The payer asks for an attempt on its pending charge now ("pay now"). One is made only
     when it could end differently from the last: on a default card other than the one last
     tried, or after a gateway error. Otherwise 409, counting nothing and naming the next
-    scheduled try ("save a card first" when there is none). With an ``Idempotency-Key``, a
-    repeated request makes no second attempt, even when the copies arrive together."""
-    charges = services.billing.retry(contract_id, who.id, idempotency_key)
-    return {"items": [charge_dict(c) for c in charges]}
+    scheduled try ("save a card first" when there is none). With an ``Idempotency-Key`` (1 to
+    128 printable characters), a repeated request makes no second attempt, even when the
+    copies arrive together."""
+    charges = bus.handle(c.RetryCharges(contract_id, who.id, idempotency_key))
+    return {"items": [wire.charge(x) for x in charges]}
 
 
 @router.get("/charges")
-def my_charges(who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def my_charges(who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """The caller's charges as a payer, newest first."""
-    return {"items": [charge_dict(c) for c in services.billing.of_payer(who.id)]}
+    return {"items": [wire.charge(x) for x in bus.handle(q.MyCharges(who.id))]}

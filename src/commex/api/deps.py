@@ -12,7 +12,10 @@ from commex.bootstrap import Services
 from commex.domain.accounts import Account
 from commex.domain.errors import Forbidden, Unauthenticated
 from commex.domain.members import Device
-from commex.services.ratings import DEVICE_TOKEN_PREFIX
+from commex.services.bus import MessageBus
+from commex.services.commands import Caller
+from commex.services.devices import DEVICE_TOKEN_PREFIX
+from commex.services.queries import Authenticate, AuthenticateDevice
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from POST /v1/accounts")
 
@@ -20,6 +23,11 @@ _bearer = HTTPBearer(auto_error=False, description="An API token from POST /v1/a
 async def services(request: Request) -> Services:
     """The app's services (async: it does no I/O, so it need not hop to the thread pool)."""
     return cast(Services, request.app.state.services)
+
+
+async def bus(request: Request) -> MessageBus:
+    """The app's message bus."""
+    return cast(Services, request.app.state.services).bus
 
 
 def caller(
@@ -31,7 +39,9 @@ def caller(
         raise Unauthenticated("send Authorization: Bearer <token>")
     if credentials.credentials.startswith(DEVICE_TOKEN_PREFIX):
         raise Forbidden("a device token may only rate and report usage on its contracts")
-    return cast(Services, request.app.state.services).auth.authenticate(credentials.credentials)
+    return cast(Services, request.app.state.services).bus.handle(
+        Authenticate(credentials.credentials)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +50,11 @@ class AnyCaller:
 
     account: Account | None = None
     device: Device | None = None
+
+    @property
+    def caller(self) -> Caller:
+        """Who acts on a contract, as the services name it."""
+        return Caller(account_id=self.account.id if self.account else None, device=self.device)
 
 
 def account_or_device(
@@ -52,8 +67,8 @@ def account_or_device(
     found = cast(Services, request.app.state.services)
     token = credentials.credentials
     if token.startswith(DEVICE_TOKEN_PREFIX):
-        return AnyCaller(device=found.ratings.device_by_token(token))
-    return AnyCaller(account=found.auth.authenticate(token))
+        return AnyCaller(device=found.bus.handle(AuthenticateDevice(token)))
+    return AnyCaller(account=found.bus.handle(Authenticate(token)))
 
 
 def optional_caller(
@@ -67,6 +82,7 @@ def optional_caller(
 
 
 ServicesDep = Annotated[Services, Depends(services)]
+BusDep = Annotated[MessageBus, Depends(bus)]
 OptionalCallerDep = Annotated[Account | None, Depends(optional_caller)]
 CallerDep = Annotated[Account, Depends(caller)]
 AnyCallerDep = Annotated[AnyCaller, Depends(account_or_device)]

@@ -10,8 +10,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter
 from pydantic import Field, StringConstraints
 
-from commex.api.deps import CallerDep, ServicesDep
+from commex.api.deps import BusDep, CallerDep
 from commex.api.schemas import Amount, EligibilityIn, Id, TermsIn, _Body
+from commex.api.wire import auctions as auction_wire
+from commex.api.wire import groups as wire
+from commex.services import commands as c
+from commex.services import queries as q
 
 router = APIRouter(prefix="/v1", tags=["groups"])
 Name = Annotated[str, StringConstraints(min_length=1, max_length=80)]
@@ -54,66 +58,70 @@ class GroupAuctionIn(_Body):
     reputation_weight: Annotated[str, StringConstraints(max_length=12)] | float | None = None
     eligibility: EligibilityIn | None = None
 
+    def command(self, group_id: str, caller_id: str) -> c.OpenGroupAuction:
+        return c.OpenGroupAuction(
+            group_id=group_id,
+            caller_id=caller_id,
+            format=self.format,
+            title=self.title,
+            terms=self.terms.terms(),
+            closes_at=self.closes_at,
+            direction=self.direction,
+            currency=self.currency,
+            reserve=self.reserve,
+            min_increment=self.min_increment,
+            soft_close_s=self.soft_close_s,
+            reputation_weight=self.reputation_weight,
+            eligibility=None if self.eligibility is None else self.eligibility.eligibility(),
+        )
+
 
 @router.post("/groups", status_code=201)
-def create_group(body: GroupIn, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def create_group(body: GroupIn, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """Form a group of recipients; the creator joins as a payer if it pledges."""
-    view = services.groups.create(who.id, body.name, body.currency, body.split_rule, body.pledge)
-    return view.to_dict()
+    cmd = c.CreateGroup(who.id, body.name, body.currency, body.split_rule, body.pledge)
+    return wire.group(bus.handle(cmd))
 
 
 @router.get("/groups")
-def my_groups(who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def my_groups(who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """The groups the caller is in or invited to, newest first."""
-    items = [
-        {"id": g.id, "name": g.name, "currency": g.currency, "split_rule": g.rule.value}
-        for g in services.groups.mine(who.id)
-    ]
-    return {"items": items}
+    return {"items": [wire.group_line(g) for g in bus.handle(q.MyGroups(who.id))]}
 
 
 @router.get("/groups/{group_id}")
-def get_group(group_id: str, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def get_group(group_id: str, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """A group as one of its members sees it: members, pledges, sponsorship, the split rule,
     and each awarded auction's shares and charges."""
-    return services.groups.view(group_id, who.id).to_dict()
+    return wire.group(bus.handle(q.ShowGroup(group_id, who.id)))
 
 
 @router.post("/groups/{group_id}/invitations", status_code=201)
-def invite(
-    group_id: str, body: InvitationIn, who: CallerDep, services: ServicesDep
-) -> dict[str, Any]:
+def invite(group_id: str, body: InvitationIn, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """The group's creator invites a recipient account."""
-    member = services.groups.invite(group_id, who.id, body.account_id)
-    return {"group_id": member.group_id, "account_id": member.account_id, "state": "invited"}
+    return wire.invitation(bus.handle(c.InviteToGroup(group_id, who.id, body.account_id)))
 
 
 @router.post("/groups/{group_id}/membership")
-def answer(
-    group_id: str, body: MembershipIn, who: CallerDep, services: ServicesDep
-) -> dict[str, Any]:
+def answer(group_id: str, body: MembershipIn, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """Join as a payer (with a pledge) or a non-payer, change that, decline, or leave. After a
     decline or leave the answer is ``{"id", "member": false}``: the group is no longer the
     caller's to see."""
-    view = services.groups.answer(group_id, who.id, body.answer, body.pledge)
+    view = bus.handle(c.AnswerGroup(group_id, who.id, body.answer, body.pledge))
     if view is None:
         return {"id": group_id, "member": False}
-    return view.to_dict() | {"member": True}
+    return wire.group(view) | {"member": True}
 
 
 @router.put("/groups/{group_id}/sponsorships")
-def sponsor(
-    group_id: str, body: SponsorshipsIn, who: CallerDep, services: ServicesDep
-) -> dict[str, Any]:
+def sponsor(group_id: str, body: SponsorshipsIn, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """A payer names the non-payers it sponsors (replacing its earlier list)."""
-    return services.groups.sponsor(group_id, who.id, body.sponsored).to_dict()
+    return wire.group(bus.handle(c.Sponsor(group_id, who.id, tuple(body.sponsored))))
 
 
 @router.post("/groups/{group_id}/auctions", status_code=201)
 def open_auction(
-    group_id: str, body: GroupAuctionIn, who: CallerDep, services: ServicesDep
+    group_id: str, body: GroupAuctionIn, who: CallerDep, bus: BusDep
 ) -> dict[str, Any]:
     """The creator opens the group's reverse auction; its ceiling is the payers' pledges."""
-    request = body.model_dump(exclude_none=True)
-    auction = services.groups.open_auction(group_id, who.id, request)
-    return services.groups.with_group(services.exchange.view(auction.id, who.id)).to_dict()
+    return auction_wire.auction(bus.handle(body.command(group_id, who.id)))

@@ -11,9 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import StrictInt, StringConstraints
 
-from commex.api.deps import CallerDep, ServicesDep
+from commex.api.deps import BusDep, CallerDep
 from commex.api.schemas import _Body
-from commex.domain.payment_methods import PaymentMethod
+from commex.api.wire import billing as wire
+from commex.services import commands as c
+from commex.services import queries as q
 
 router = APIRouter(prefix="/v1", tags=["payment methods"])
 
@@ -27,40 +29,29 @@ class CardIn(_Body):
     cvc: Annotated[str, StringConstraints(min_length=1, max_length=8)]
 
 
-def card_dict(method: PaymentMethod) -> dict[str, Any]:
-    return {
-        "id": method.id,
-        "brand": method.brand,
-        "last4": method.last4,
-        "exp_month": method.exp_month,
-        "exp_year": method.exp_year,
-        "default": method.is_default,
-    }
-
-
 @router.post("/payment-methods", status_code=201)
-def add_card(body: CardIn, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def add_card(body: CardIn, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """Save a card of the calling recipient through the payment gateway; only its token, brand,
     last four digits and expiry are kept. The first card becomes the default; at most five."""
-    method = services.payments.add(who.id, body.number, body.exp_month, body.exp_year, body.cvc)
-    return card_dict(method)
+    cmd = c.AddCard(who.id, body.number, body.exp_month, body.exp_year, body.cvc)
+    return wire.card(bus.handle(cmd))
 
 
 @router.get("/payment-methods")
-def list_cards(who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def list_cards(who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """The caller's cards, oldest first, with the one it is charged on marked ``default``."""
-    return {"items": [card_dict(m) for m in services.payments.of_account(who.id)]}
+    return {"items": [wire.card(m) for m in bus.handle(q.ListCards(who.id))]}
 
 
 @router.delete("/payment-methods/{method_id}")
-def remove_card(method_id: str, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def remove_card(method_id: str, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """Remove one of the caller's cards; the cards left, with the new default if the default
     was removed."""
-    services.payments.remove(who.id, method_id)
-    return {"items": [card_dict(m) for m in services.payments.of_account(who.id)]}
+    removed = bus.handle(c.RemoveCard(who.id, method_id))
+    return {"items": [wire.card(m) for m in removed.cards]}
 
 
 @router.post("/payment-methods/{method_id}/default")
-def make_default(method_id: str, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def make_default(method_id: str, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """Charge the caller on this card from now on."""
-    return card_dict(services.payments.make_default(who.id, method_id))
+    return wire.card(bus.handle(c.MakeDefaultCard(who.id, method_id)))

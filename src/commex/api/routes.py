@@ -1,4 +1,5 @@
-"""The HTTP API under ``/v1`` (SPEC section 8). Each route parses, calls one service, answers.
+"""The HTTP API under ``/v1`` (SPEC section 8). Each route builds one command or query, hands
+it to the message bus, and answers the typed result in its wire shape.
 
 Routes are plain functions: FastAPI runs them on its thread pool, where concurrent bids meet
 in the bid desk's group commit.
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
-from commex.api.deps import CallerDep, OptionalCallerDep, ServicesDep
+from commex.api.deps import BusDep, CallerDep, OptionalCallerDep
 from commex.api.schemas import (
     AccountIn,
     AuctionIn,
@@ -20,8 +21,11 @@ from commex.api.schemas import (
     OfferIn,
     ReasonIn,
 )
-from commex.domain.accounts import Role
+from commex.api.wire import auctions as wire
+from commex.api.wire import parties
 from commex.domain.auctions import Status
+from commex.services import commands as c
+from commex.services import queries as q
 
 router = APIRouter(prefix="/v1")
 
@@ -33,95 +37,52 @@ def health() -> dict[str, str]:
 
 
 @router.post("/accounts", status_code=201, tags=["accounts"])
-def create_account(
-    body: AccountIn, services: ServicesDep, opener: OptionalCallerDep
-) -> dict[str, Any]:
+def create_account(body: AccountIn, bus: BusDep, opener: OptionalCallerDep) -> dict[str, Any]:
     """Open an account. The token in the answer is shown this once. Opened with a bearer token,
-    the new account belongs to the same owner as the caller's."""
+    the new account belongs to the same owner as the caller's. A name taken as another
+    account's login is refused (409) and leaves nothing behind."""
     owner = opener.owner if opener is not None else None
-    reg = services.auth.register(body.name, body.roles, body.password, owner=owner)
-    return {
-        "id": reg.account.id,
-        "name": reg.account.name,
-        "roles": sorted(reg.account.roles),
-        "owner_id": reg.account.owner,
-        "token": reg.token,
-    }
+    cmd = c.Register(body.name, tuple(body.roles), body.password, owner_id=owner)
+    return parties.registered(bus.handle(cmd))
 
 
 @router.get("/accounts/me", tags=["accounts"])
-def me(who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def me(who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """The calling account, with its reputation in both roles."""
-    return _account(services, who.id)
+    return parties.account(bus.handle(q.ShowAccount(who.id)))
 
 
 @router.get("/accounts/{account_id}", tags=["accounts"])
-def get_account(account_id: str, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def get_account(account_id: str, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """Any account's public face: name, roles and reputation."""
-    return _account(services, account_id)
-
-
-def _account(services: Any, account_id: str) -> dict[str, Any]:
-    ex = services.exchange
-    account = ex.account(account_id)
-    return {
-        "id": account.id,
-        "name": account.name,
-        "roles": sorted(account.roles),
-        "reputation": {
-            "as_provider": ex.reputation(account.id, Role.PROVIDER).to_dict(),
-            "as_recipient": ex.reputation(account.id, Role.RECIPIENT).to_dict(),
-        },
-    }
+    return parties.account(bus.handle(q.ShowAccount(account_id)))
 
 
 @router.post("/auctions", status_code=201, tags=["auctions"])
-def create_auction(body: AuctionIn, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def create_auction(body: AuctionIn, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """Open a forward (sell blocks) or reverse (buy a service) auction."""
-    auction = services.exchange.create_auction(who.id, body.model_dump(exclude_none=True))
-    return services.exchange.view(auction.id, who.id).to_dict()
+    return wire.auction(bus.handle(body.command(who.id)))
 
 
 @router.get("/auctions", tags=["auctions"])
 def list_auctions(
     who: CallerDep,
-    services: ServicesDep,
+    bus: BusDep,
     status: Annotated[Status | None, Query(description="open, closed or cancelled")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     """Auctions, newest first, each with its owner's reputation."""
-    items = []
-    for s in services.exchange.auctions(status, limit, offset):
-        a = s.auction
-        items.append(
-            {
-                "id": a.id,
-                "title": a.title,
-                "owner": {
-                    "id": a.owner_id,
-                    "name": s.owner_name,
-                    "reputation": s.owner_reputation.to_dict()
-                    | {"role": a.owner_role.value, "summary": s.owner_reputation.describe()},
-                },
-                "direction": a.direction.value,
-                "format": a.format.value,
-                "status": a.status.value,
-                "closes_at": a.closes_at.isoformat(),
-                "terms": a.terms.to_dict(),
-                "currency": a.currency,
-                "quantity": a.quantity,
-                "bid_count": a.bid_count,
-            }
-        )
-    return {"items": items}
+    return {
+        "items": [wire.auction_line(s) for s in bus.handle(q.ListAuctions(status, limit, offset))]
+    }
 
 
 @router.get("/auctions/{auction_id}", tags=["auctions"])
-def get_auction(auction_id: str, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def get_auction(auction_id: str, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """The auction as the caller may see it: sealed bids stay private until the close; a
     group's auction shows the group and its payers."""
-    return services.groups.with_group(services.exchange.view(auction_id, who.id)).to_dict()
+    return wire.auction(bus.handle(q.ShowAuction(auction_id, who.id)))
 
 
 @router.post("/auctions/{auction_id}/bids", status_code=201, tags=["auctions"])
@@ -129,74 +90,56 @@ def place_bid(
     auction_id: str,
     body: BidIn,
     who: CallerDep,
-    services: ServicesDep,
-    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+    bus: BusDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
-    """Bid. With an ``Idempotency-Key`` header a retried request returns the first answer."""
-    ex = services.exchange
-    bid = ex.place_bid(auction_id, who.id, body.amount, body.max_amount, idempotency_key)
-    return JSONResponse(ex.placed_bid_view(bid).to_dict(), status_code=201)
+    """Bid. With an ``Idempotency-Key`` header (1 to 128 printable characters) a retried
+    request returns the first answer."""
+    cmd = c.PlaceBid(auction_id, who.id, body.amount, body.max_amount, idempotency_key)
+    return JSONResponse(wire.placed_bid(bus.handle(cmd)), status_code=201)
 
 
 @router.post("/auctions/{auction_id}/close", tags=["auctions"])
 def close_auction(
-    auction_id: str, who: CallerDep, services: ServicesDep, body: ReasonIn | None = None
+    auction_id: str, who: CallerDep, bus: BusDep, body: ReasonIn | None = None
 ) -> dict[str, Any]:
     """Close and award: the operator any time (with a reason when early), the owner once the
     close time has passed. Closing twice returns the same outcome."""
-    services.exchange.close(auction_id, who.id, body.reason if body else None)
-    return services.exchange.view(auction_id, who.id).to_dict()
+    return wire.auction(
+        bus.handle(c.CloseAuction(auction_id, who.id, body.reason if body else None))
+    )
 
 
 @router.post("/auctions/{auction_id}/cancel", tags=["auctions"])
 def cancel_auction(
-    auction_id: str, who: CallerDep, services: ServicesDep, body: ReasonIn | None = None
+    auction_id: str, who: CallerDep, bus: BusDep, body: ReasonIn | None = None
 ) -> dict[str, Any]:
     """Cancel: the owner while there are no bids, the operator any time with a reason."""
-    services.exchange.cancel(auction_id, who.id, body.reason if body else None)
-    return services.exchange.view(auction_id, who.id).to_dict()
-
-
-def _offer(offer: Any, provider: Any) -> dict[str, Any]:
-    return {
-        "provider": provider.to_dict(),
-        "node_url": offer.node_url,
-        "capabilities": sorted(offer.capabilities),
-        "price": str(offer.price),
-        "currency": offer.price.currency,
-        "updated_at": offer.updated_at.isoformat(),
-    }
+    cmd = c.CancelAuction(auction_id, who.id, body.reason if body else None)
+    return wire.auction(bus.handle(cmd))
 
 
 @router.put("/providers/me/offer", tags=["providers"])
-def publish_offer(body: OfferIn, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def publish_offer(body: OfferIn, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """Publish (or replace) the caller's processing offer: its node's URL, the steps it
     performs, and its price per 1,000 packets. Other providers' packet planes find it here."""
-    ex = services.exchange
-    offer = ex.publish_offer(who.id, body.node_url, body.capabilities, body.price, body.currency)
-    return _offer(offer, ex.party(who.id, Role.PROVIDER))
+    cmd = c.PublishOffer(who.id, body.node_url, tuple(body.capabilities), body.price, body.currency)
+    return parties.offer(bus.handle(cmd))
 
 
 @router.get("/providers", tags=["providers"])
 def find_providers(
     who: CallerDep,
-    services: ServicesDep,
+    bus: BusDep,
     capability: Annotated[str, Query(min_length=1, max_length=32, pattern="^[a-z][a-z0-9-]*$")],
 ) -> dict[str, Any]:
     """Providers whose nodes offer ``capability``, best reputation first, then lower price."""
-    return {"items": [_offer(o, p) for o, p in services.exchange.processors(capability)]}
+    return {"items": [parties.offer(o) for o in bus.handle(q.FindProcessors(capability))]}
 
 
 @router.post("/devices", status_code=201, tags=["devices"])
-def register_device(body: DeviceIn, who: CallerDep, services: ServicesDep) -> dict[str, Any]:
+def register_device(body: DeviceIn, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """Register a client device of one of the recipient's users; the token in the answer is
     shown this once and can only rate and report usage on contracts the device is a member of."""
-    reg = services.ratings.register_device(who.id, body.name, body.user, body.phone_numbers)
-    d = reg.device
-    return {
-        "id": d.id,
-        "name": d.name,
-        "user": d.user,
-        "phone_numbers": list(d.phone_numbers),
-        "token": reg.token,
-    }
+    cmd = c.RegisterDevice(who.id, body.name, body.user, tuple(body.phone_numbers))
+    return parties.registered_device(bus.handle(cmd))

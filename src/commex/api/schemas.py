@@ -1,7 +1,7 @@
 """Request bodies of the HTTP API, for validation limits and the OpenAPI document.
 
-Amounts are strings (``"12.50"``), never JSON numbers. Bodies are passed on to the services'
-own parsers, which apply the rules and name the field of any problem.
+Amounts are strings (``"12.50"``), never JSON numbers. Each body becomes the command it asks
+for; the services apply the rules and name the field of any problem.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+
+from commex.services.commands import Eligibility, OpenAuction, Terms
 
 Amount = Annotated[str, StringConstraints(min_length=1, max_length=24), Field(examples=["12.50"])]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -38,11 +40,21 @@ class TermsIn(_Body):
         | None
     ) = None
 
+    def terms(self) -> Terms:
+        return Terms(**self.model_dump(exclude={"steps"}), steps=tuple(self.steps or ()))
+
 
 class EligibilityIn(_Body):
     min_provider_score: Annotated[float, Field(ge=0, le=1)] | None = None
     min_recipient_score: Annotated[float, Field(ge=0, le=1)] | None = None
     approved_providers: Annotated[list[Id], Field(max_length=500)] | None = None
+
+    def eligibility(self) -> Eligibility:
+        return Eligibility(
+            self.min_provider_score,
+            self.min_recipient_score,
+            tuple(self.approved_providers or ()),
+        )
 
 
 class AuctionIn(_Body):
@@ -58,6 +70,23 @@ class AuctionIn(_Body):
     soft_close_s: Annotated[int, Field(ge=0, le=3600)] | None = None
     reputation_weight: Annotated[str, StringConstraints(max_length=12)] | float | None = None
     eligibility: EligibilityIn | None = None
+
+    def command(self, owner_id: str) -> OpenAuction:
+        return OpenAuction(
+            owner_id=owner_id,
+            direction=self.direction,
+            format=self.format,
+            title=self.title,
+            terms=self.terms.terms(),
+            currency=self.currency,
+            closes_at=self.closes_at,
+            quantity=self.quantity,
+            reserve=self.reserve,
+            min_increment=self.min_increment,
+            soft_close_s=self.soft_close_s,
+            reputation_weight=self.reputation_weight,
+            eligibility=None if self.eligibility is None else self.eligibility.eligibility(),
+        )
 
 
 class BidIn(_Body):

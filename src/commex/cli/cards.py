@@ -14,18 +14,19 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from commex.cli.common import JSON_OPTION, console, handle_errors, print_json
-from commex.cli.devices import EXCHANGE_OPTION
-from commex.client import ExchangeClient, api_token_from_env
+from commex.cli.common import (
+    EXCHANGE_OPTION,
+    JSON_OPTION,
+    connect,
+    console,
+    handle_errors,
+    print_json,
+)
 from commex.domain.errors import InvalidInput
 
 app = typer.Typer(help="Payment cards of a recipient account.", no_args_is_help=True)
 
 _EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{4})\s*$")
-
-
-def _client(exchange: str) -> ExchangeClient:
-    return ExchangeClient(exchange, api_token_from_env())
 
 
 def _secret(prompt: str) -> str:
@@ -69,7 +70,7 @@ def _print_cards(cards: list[dict[str, Any]], as_json: bool) -> None:
 @handle_errors
 def add(
     exp: str = typer.Option(..., "--exp", help="The card's expiry, month/year: 12/2030."),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Save a card of the recipient whose API token is in COMMEX_TOKEN. Asks for the number and
@@ -77,7 +78,7 @@ def add(
     month, year = _expiry(exp)
     number = _secret("Card number")
     cvc = _secret("CVC")
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         card = client.add_card(number, month, year, cvc)
     if as_json:
         print_json(card)
@@ -89,7 +90,7 @@ def add(
 @handle_errors
 def list_cards(exchange: str = EXCHANGE_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Your saved cards, oldest first; the default is the one you are charged on."""
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         cards = client.cards()
     _print_cards(cards, as_json)
 
@@ -98,11 +99,11 @@ def list_cards(exchange: str = EXCHANGE_OPTION, as_json: bool = JSON_OPTION) -> 
 @handle_errors
 def remove(
     card_id: str = typer.Argument(..., help="The card's id (see `commex card list`)."),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Remove one of your cards; if it was the default, the newest card left takes its place."""
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         cards = client.remove_card(card_id)
     if not as_json:
         console.print(f"removed {card_id}", highlight=False)
@@ -113,11 +114,11 @@ def remove(
 @handle_errors
 def default(
     card_id: str = typer.Argument(..., help="The card's id (see `commex card list`)."),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Be charged on this card from now on."""
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         card = client.default_card(card_id)
     if as_json:
         print_json(card)

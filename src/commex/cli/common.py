@@ -1,4 +1,9 @@
-"""What every command shares: the exchange from the environment, errors, output."""
+"""What every command shares: the way in (the exchange over HTTP with an account's token, from
+``COMMEX_TOKEN`` or a profile saved by ``commex login``), errors, and output.
+
+Commands that act as an account never open the database: only the administrator's commands
+(``db``, ``operator``, ``serve``, ``demo``) do, and they need access to the database file.
+"""
 
 from __future__ import annotations
 
@@ -13,26 +18,40 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from commex.bootstrap import build_exchange
+from commex.client import ExchangeClient, api_token_from_env, profiles
 from commex.domain.errors import CommexError, InvalidInput, status_of
-from commex.domain.reputation import Reputation
-from commex.services.exchange import Exchange
 
 console = Console()
 err_console = Console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-AS_OPTION = typer.Option(
-    ..., "--as", envvar="COMMEX_ACCOUNT", help="The account id acting (or COMMEX_ACCOUNT)."
+EXCHANGE_OPTION = typer.Option(
+    None,
+    "--exchange",
+    envvar="COMMEX_EXCHANGE",
+    help="The exchange's URL (or COMMEX_EXCHANGE; by default the one `commex login` saved).",
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 _DURATION = re.compile(r"^(\d{1,7})([smhd])$")
 
 
-def exchange() -> Exchange:
-    """The exchange on the configured database, migrated."""
-    return build_exchange()
+def connect(
+    exchange: str | None, *, token: str | None = None, anonymous: bool = False
+) -> ExchangeClient:
+    """A client of the exchange at ``exchange`` (else the saved profile's), acting with
+    ``token`` or the account's (``COMMEX_TOKEN``, else the saved profile's); ``anonymous``
+    for the one call that needs none (opening an account)."""
+    saved = profiles.load(profiles.profile_name())
+    url = exchange or (saved.exchange if saved else None)
+    if not url:
+        raise InvalidInput(
+            "which exchange? give --exchange URL, set COMMEX_EXCHANGE, or run `commex login`",
+            "exchange",
+        )
+    if anonymous:
+        return ExchangeClient(url, None)
+    return ExchangeClient(url, token or api_token_from_env())
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -61,10 +80,6 @@ def parse_duration(text: str, field: str) -> timedelta:
         raise InvalidInput(f"{field} must look like 90s, 15m, 2h or 3d; got {text!r}", field)
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m[2]]
     return timedelta(**{unit: int(m[1])})
-
-
-def rep_text(rep: Reputation) -> str:
-    return rep.describe()
 
 
 def print_rating(rating: dict[str, Any], as_json: bool) -> None:

@@ -8,15 +8,16 @@ import typer
 from rich.table import Table
 
 from commex.cli.common import (
+    EXCHANGE_OPTION,
     JSON_OPTION,
+    connect,
     console,
     handle_errors,
     print_json,
     print_rating,
     print_usage_answer,
 )
-from commex.cli.devices import COMMENT_OPTION, EXCHANGE_OPTION, SATISFIED_OPTION, SCORE_OPTION
-from commex.client import ExchangeClient, api_token_from_env
+from commex.cli.devices import COMMENT_OPTION, SATISFIED_OPTION, SCORE_OPTION
 
 app = typer.Typer(help="Contracts: members, usage and ratings.", no_args_is_help=True)
 MEMBER_OPTION = typer.Option(..., "--member", help="The member id whose use this is.")
@@ -24,19 +25,15 @@ SECONDS_OPTION = typer.Option(..., "--seconds", help="Seconds used, e.g. 90 or 1
 BYTES_OPTION = typer.Option(None, "--bytes", help="Bytes carried, if known.")
 
 
-def _client(exchange: str) -> ExchangeClient:
-    return ExchangeClient(exchange, api_token_from_env())
-
-
 @app.command("show")
 @handle_errors
 def show(
     contract_id: str = typer.Argument(..., help="The contract's id."),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one of your contracts (COMMEX_TOKEN) with its members and ratings."""
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         contract = client.contract(contract_id)
     if as_json:
         print_json(contract)
@@ -82,11 +79,11 @@ def add_member(
     device: str | None = typer.Option(None, "--device", help="A device id of yours."),
     phone: str | None = typer.Option(None, "--phone", help="A telephone number (+country...)."),
     account: str | None = typer.Option(None, "--account", help="A recipient account id."),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Share your contract (as its recipient, COMMEX_TOKEN) with one device, number or account."""
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         member = client.add_member(
             contract_id, device_id=device, phone_number=phone, account_id=account
         )
@@ -103,12 +100,12 @@ def rate(
     satisfied: bool = SATISFIED_OPTION,
     score: int | None = SCORE_OPTION,
     comment: str | None = COMMENT_OPTION,
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Rate the other side of your contract (COMMEX_TOKEN): the recipient rates the provider,
     the provider rates whether the recipient paid."""
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         rating = client.rate(contract_id, satisfied, score, comment)
     print_rating(rating, as_json)
 
@@ -118,11 +115,11 @@ def rate(
 def remove_member(
     contract_id: str = typer.Argument(..., help="The contract."),
     member_id: str = typer.Argument(..., help="The member to remove."),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Take a member off your contract (as its recipient); its usage so far stays on record."""
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         member = client.remove_member(contract_id, member_id)
     if as_json:
         print_json(member)
@@ -134,11 +131,11 @@ def remove_member(
 @handle_errors
 def usage(
     contract_id: str = typer.Argument(..., help="The contract."),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The block, what is used and remains, and each member's share (parties and members)."""
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         found = client.usage(contract_id)
     if as_json:
         print_json(found)
@@ -174,11 +171,11 @@ def report(
     member: str = MEMBER_OPTION,
     seconds: str = SECONDS_OPTION,
     bytes_: int | None = BYTES_OPTION,
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Report a member's use of the block (COMMEX_TOKEN: the recipient for any member, or a
     member account for itself); what would pass the block is not accepted."""
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         answer = client.report_usage(contract_id, member, seconds, bytes_)
     print_usage_answer(answer, as_json)

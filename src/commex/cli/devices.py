@@ -5,22 +5,21 @@ from __future__ import annotations
 import typer
 
 from commex.cli.common import (
+    EXCHANGE_OPTION,
     JSON_OPTION,
+    connect,
     console,
     handle_errors,
     print_json,
     print_rating,
     print_usage_answer,
 )
-from commex.client import ExchangeClient, api_token_from_env
+from commex.client import api_token_from_env
 from commex.domain.errors import Unauthenticated
-from commex.services.ratings import DEVICE_TOKEN_PREFIX
+from commex.services.devices import DEVICE_TOKEN_PREFIX
 
 app = typer.Typer(help="Client devices of a recipient's users.", no_args_is_help=True)
 
-EXCHANGE_OPTION = typer.Option(
-    ..., "--exchange", envvar="COMMEX_EXCHANGE", help="The exchange's URL (or COMMEX_EXCHANGE)."
-)
 SATISFIED_OPTION = typer.Option(
     ..., "--satisfied/--not-satisfied", help="Whether the service was satisfactory."
 )
@@ -36,12 +35,12 @@ def register(
     phone: list[str] = typer.Option(
         [], "--phone", help="A telephone number of the device (repeat for more)."
     ),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Register a device of the recipient whose API token is in COMMEX_TOKEN; prints the
     device's own token once (give it to the device as its COMMEX_TOKEN)."""
-    with ExchangeClient(exchange, api_token_from_env()) as client:
+    with connect(exchange) as client:
         device = client.register_device(name, user, phone)
     if as_json:
         print_json(device)
@@ -58,11 +57,11 @@ def rate(
     satisfied: bool = SATISFIED_OPTION,
     score: int | None = SCORE_OPTION,
     comment: str | None = COMMENT_OPTION,
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Rate a contract's provider from this device, with the device token in COMMEX_TOKEN."""
-    with ExchangeClient(exchange, _device_token("rate")) as client:
+    with connect(exchange, token=_device_token("rate")) as client:
         rating = client.rate(contract_id, satisfied, score, comment)
     print_rating(rating, as_json)
 
@@ -76,11 +75,11 @@ def report(
     ),
     seconds: str = typer.Option(..., "--seconds", help="Seconds used, e.g. 90 or 1.5."),
     bytes_: int | None = typer.Option(None, "--bytes", help="Bytes carried, if known."),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Report this device's use of a contract's block, with the device token in COMMEX_TOKEN."""
-    with ExchangeClient(exchange, _device_token("report")) as client:
+    with connect(exchange, token=_device_token("report")) as client:
         answer = client.report_usage(contract_id, member, seconds, bytes_)
     print_usage_answer(answer, as_json)
 

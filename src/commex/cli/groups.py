@@ -8,16 +8,18 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from commex.cli.common import JSON_OPTION, console, handle_errors, parse_duration, print_json
-from commex.cli.devices import EXCHANGE_OPTION
-from commex.client import ExchangeClient, api_token_from_env
+from commex.cli.common import (
+    EXCHANGE_OPTION,
+    JSON_OPTION,
+    connect,
+    console,
+    handle_errors,
+    parse_duration,
+    print_json,
+)
 from commex.domain.errors import InvalidInput
 
 app = typer.Typer(help="Groups of recipients that buy together.", no_args_is_help=True)
-
-
-def _client(exchange: str) -> ExchangeClient:
-    return ExchangeClient(exchange, api_token_from_env())
 
 
 @app.command("create")
@@ -29,11 +31,11 @@ def create(
         "proportional", "--split", help="How the price is split: proportional or equal."
     ),
     pledge: str | None = typer.Option(None, "--pledge", help="Your pledge; leave out to not pay."),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Form a group (as the recipient in COMMEX_TOKEN); you join as a payer if you pledge."""
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         group = client.create_group(name, currency, split, pledge)
     _print_group(group, as_json)
 
@@ -42,11 +44,11 @@ def create(
 @handle_errors
 def show(
     group_id: str = typer.Argument(..., help="The group's id."),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a group of yours: members, pledges, sponsorship, the split rule and the shares."""
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         group = client.group(group_id)
     _print_group(group, as_json)
 
@@ -56,11 +58,11 @@ def show(
 def invite(
     group_id: str = typer.Argument(..., help="The group's id."),
     account_id: str = typer.Argument(..., help="The recipient account to invite."),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Invite a recipient account to your group (the creator only)."""
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         invited = client.invite_to_group(group_id, account_id)
     if as_json:
         print_json(invited)
@@ -76,7 +78,7 @@ def join(
     non_payer: bool = typer.Option(False, "--non-payer", help="Join without paying."),
     decline: bool = typer.Option(False, "--decline", help="Decline the invitation."),
     leave: bool = typer.Option(False, "--leave", help="Leave the group."),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Answer an invitation, change your pledge, or leave: --pledge AMOUNT, --non-payer,
@@ -85,7 +87,7 @@ def join(
     chosen = [name for name, on in (flags | {"leave": leave}).items() if on]
     if len(chosen) != 1:
         raise InvalidInput("give exactly one of --pledge, --non-payer, --decline or --leave")
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         group = client.answer_group(group_id, chosen[0], pledge)
     if group is None:
         console.print(f"you are no longer in {group_id}", highlight=False)
@@ -98,11 +100,11 @@ def join(
 def sponsor(
     group_id: str = typer.Argument(..., help="The group's id."),
     account_ids: list[str] = typer.Argument(None, help="The non-payers you sponsor (none: stop)."),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Name the non-payers you sponsor as a payer (replaces your earlier list)."""
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         group = client.sponsor(group_id, list(account_ids or []))
     _print_group(group, as_json)
 
@@ -119,7 +121,7 @@ def auction(
     ceiling: str | None = typer.Option(
         None, "--ceiling", help="The most to pay (at most, and by default, the pledges' sum)."
     ),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Open the group's reverse auction (the creator); its ceiling is what the payers pledged."""
@@ -132,7 +134,7 @@ def auction(
     }
     if ceiling is not None:
         body["reserve"] = ceiling
-    with _client(exchange) as client:
+    with connect(exchange) as client:
         opened = client.open_group_auction(group_id, body)
     if as_json:
         print_json(opened)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from commex.cli.common import JSON_OPTION, console, handle_errors, print_json
-from commex.cli.devices import EXCHANGE_OPTION
-from commex.client import ExchangeClient, api_token_from_env
+from commex.cli.common import (
+    EXCHANGE_OPTION,
+    JSON_OPTION,
+    connect,
+    console,
+    handle_errors,
+    print_json,
+)
 
 app = typer.Typer(help="A provider's contracts and capacity.", no_args_is_help=True)
 
@@ -18,11 +23,11 @@ def contracts(
     status: str | None = typer.Option(
         None, "--status", help="Only contracts in this status, e.g. active."
     ),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Your contracts as a provider (COMMEX_TOKEN), e.g. those in service now."""
-    with ExchangeClient(exchange, api_token_from_env()) as client:
+    with connect(exchange) as client:
         found = client.provider_contracts(status)
     if as_json:
         print_json({"items": found})
@@ -43,12 +48,12 @@ def capacity(
     set_bps: int | None = typer.Option(
         None, "--set", help="Declare the capacity in bit/s, e.g. 100000000 for 100 Mbit/s."
     ),
-    exchange: str = EXCHANGE_OPTION,
+    exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show (or declare) your capacity in bit/s: blocks whose minimum rates would
     oversubscribe it during overlapping windows are refused."""
-    with ExchangeClient(exchange, api_token_from_env()) as client:
+    with connect(exchange) as client:
         found = client.capacity(set_bps)
     if as_json:
         print_json(found)

@@ -8,6 +8,8 @@ import typer
 
 # (module, attribute, command name): each module holds a Typer sub-app.
 GROUPS: list[tuple[str, str, str]] = [
+    ("commex.cli.login", "login_app", "login"),
+    ("commex.cli.login", "logout_app", "logout"),
     ("commex.cli.db", "app", "db"),
     ("commex.cli.accounts", "app", "account"),
     ("commex.cli.auctions", "app", "auction"),

@@ -1,4 +1,5 @@
-"""`commex serve`: the exchange server (API, pages, closing scheduler)."""
+"""`commex serve`: the exchange server (API, pages, closing scheduler). It opens the database
+(COMMEX_DATABASE_URL, or SQLite in COMMEX_DATA_DIR), so it needs access to the database file."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from commex.bootstrap import build_services
 from commex.cli.common import console, handle_errors
 from commex.server import create_server
 from commex.services.demo import seed_demo
+from commex.services.queries import AnyAccounts
 
 app = typer.Typer(help="Run the exchange server.")
 
@@ -26,14 +28,8 @@ def serve(
     services = build_services()
     url = services.settings.url()
     console.print(f"database: {url.split('@')[-1] if '@' in url else url}")
-    if demo and not services.exchange.any_accounts():
-        logins = seed_demo(
-            services.exchange,
-            services.auth,
-            services.ratings,
-            services.usage,
-            (services.groups, services.payments),
-        )
+    if demo and not services.bus.handle(AnyAccounts()):
+        logins = seed_demo(services.bus)
         console.print(
             f"[bold]Demo logins[/] (web: the name and the password [bold]{logins[0].password}"
             "[/]; API: Authorization: Bearer TOKEN)"

@@ -121,8 +121,9 @@ ExchangeOpt = Annotated[
     str | None,
     typer.Option(
         "--exchange",
-        help="Find subcontractors on this exchange (URL; your API token in COMMEX_TOKEN) "
-        "when no --subcontractor is given; with --contract, also COMMEX_EXCHANGE_URL.",
+        help="Find subcontractors on this exchange (URL; your API token in COMMEX_TOKEN or the "
+        "profile `commex login` saved) when no --subcontractor is given; with --contract, also "
+        "COMMEX_EXCHANGE_URL.",
     ),
 ]
 ContractOpt = Annotated[

@@ -7,7 +7,7 @@ what happened. Time and ids are passed in. Pricing per format lives in :mod:`for
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -393,31 +393,3 @@ def _clean_reason(reason: str | None) -> str | None:
     if not text.isprintable():
         raise InvalidInput("reason must be printable text", field="reason")
     return text
-
-
-def sealed_bids_hidden(auction: Auction) -> bool:
-    """Whether other bidders' amounts are secret: a sealed auction that has no public outcome."""
-    return auction.sealed and auction.status is not Status.CLOSED
-
-
-def visible_bids(auction: Auction, bids: Iterable[Bid], viewer_id: str | None) -> list[Bid]:
-    """The bids ``viewer_id`` may see (A8), with other bidders' proxy limits removed.
-
-    A sealed auction shows each bidder only its own bids until it closes, and everything after
-    the close; a cancelled sealed auction never reveals them (its owner could otherwise relist
-    knowing every bid). English auctions show every bid. Nobody but the bidder ever sees a proxy
-    limit.
-    """
-    hidden = sealed_bids_hidden(auction)
-    out: list[Bid] = []
-    for bid in bids:
-        own = viewer_id is not None and bid.bidder_id == viewer_id
-        if hidden and not own:
-            continue
-        out.append(bid if own or bid.max_amount is None else replace(bid, max_amount=None))
-    return out
-
-
-def ranking_rule(auction: Auction) -> str:
-    """The published ranking rule (A5), shown to every bidder."""
-    return formats.describe(auction)

@@ -9,7 +9,7 @@ accepts and is not shown to bidders; the ceiling (reverse) is published and enfo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
@@ -181,6 +181,28 @@ class EnglishStep:
     placed: Bid
 
 
+@dataclass
+class _Rows:
+    """The bid rows one english bid writes, numbered on from the auction's last."""
+
+    auction: Auction
+    now: datetime
+    new_id: Callable[[], str]
+    seq: int
+    rows: list[Bid] = field(default_factory=list)
+
+    def add(self, who: str, value: Money, limit: Money | None, proxy: bool) -> Bid:
+        self.seq += 1
+        bid = _a.Bid(
+            self.new_id(), self.auction.id, who, value, limit, self.seq, self.now, proxy=proxy
+        )
+        self.rows.append(bid)
+        return bid
+
+    def step(self, state: EnglishState, placed: Bid) -> EnglishStep:
+        return EnglishStep(state, tuple(self.rows), placed)
+
+
 def english_bid(
     auction: Auction,
     bidder_id: str,
@@ -191,9 +213,51 @@ def english_bid(
 ) -> EnglishStep:
     """Apply one english bid with proxy bidding, in a 'key' space where higher is better
     (the amount forward, minus the amount reverse), so both directions share one rule."""
-    sign = 1 if auction.direction is _a.Direction.FORWARD else -1
-    inc = auction.min_increment.amount
-    cur = auction.currency
+    rows = _Rows(auction, now, new_id, auction.bid_seq)
+    st = auction.english
+    limit = max_amount or amount
+    if st.leader_id is None or st.price is None or st.limit is None:
+        placed = rows.add(bidder_id, amount, max_amount, False)
+        return rows.step(_a.EnglishState(bidder_id, placed.id, amount, limit), placed)
+    if bidder_id == st.leader_id:
+        return _raise_own_limit(auction, rows, bidder_id, st.price, st.limit, limit)
+    return _challenge(
+        auction, rows, st.leader_id, st.price, st.limit, bidder_id, amount, max_amount
+    )
+
+
+def _sign(auction: Auction) -> int:
+    return 1 if auction.direction is _a.Direction.FORWARD else -1
+
+
+def _raise_own_limit(
+    auction: Auction, rows: _Rows, bidder_id: str, price: Money, old: Money, limit: Money
+) -> EnglishStep:
+    """The leader bids again: only to move its proxy limit further, at the standing price."""
+    sign = _sign(auction)
+    if sign * limit.amount <= sign * old.amount:
+        raise BidRejected(
+            "you already lead; a new bid must raise your proxy limit (max_amount) "
+            f"{'above' if sign > 0 else 'below'} your current one",
+            field="max_amount",
+        )
+    placed = rows.add(bidder_id, price, limit, False)
+    return rows.step(_a.EnglishState(bidder_id, placed.id, price, limit), placed)
+
+
+def _challenge(
+    auction: Auction,
+    rows: _Rows,
+    leader_id: str,
+    price: Money,
+    leader_limit: Money,
+    bidder_id: str,
+    amount: Money,
+    max_amount: Money | None,
+) -> EnglishStep:
+    """Another bidder challenges the leader: at least the standing price plus the increment;
+    the better proxy limit leads, at one increment past the other's (ties to the leader)."""
+    sign, inc, cur = _sign(auction), auction.min_increment.amount, auction.currency
 
     def key(m: Money) -> Decimal:
         return sign * m.amount
@@ -201,55 +265,27 @@ def english_bid(
     def money(k: Decimal) -> Money:
         return Money(sign * k, cur)
 
-    seq = auction.bid_seq
-    rows: list[Bid] = []
-
-    def row(who: str, value: Money, limit: Money | None, proxy: bool) -> Bid:
-        nonlocal seq
-        seq += 1
-        bid = _a.Bid(new_id(), auction.id, who, value, limit, seq, now, proxy=proxy)
-        rows.append(bid)
-        return bid
-
-    st = auction.english
     limit = max_amount or amount
-    if st.leader_id is None or st.price is None or st.limit is None:
-        placed = row(bidder_id, amount, max_amount, False)
-        return EnglishStep(
-            _a.EnglishState(bidder_id, placed.id, amount, limit), tuple(rows), placed
-        )
-    word = "at least" if sign > 0 else "at most"
-    if bidder_id == st.leader_id:
-        if key(limit) <= key(st.limit):
-            raise BidRejected(
-                "you already lead; a new bid must raise your proxy limit (max_amount) "
-                f"{'above' if sign > 0 else 'below'} your current one",
-                field="max_amount",
-            )
-        placed = row(bidder_id, st.price, limit, False)
-        state = _a.EnglishState(bidder_id, placed.id, st.price, limit)
-        return EnglishStep(state, tuple(rows), placed)
-    floor = key(st.price) + inc
+    floor = key(price) + inc
     if key(amount) < floor:
+        word = "at least" if sign > 0 else "at most"
         raise BidRejected(
             f"the next bid must be {word} {money(floor)} {cur} "
-            f"(the standing bid {st.price} plus the increment {auction.min_increment})",
+            f"(the standing bid {price} plus the increment {auction.min_increment})",
             field="amount",
         )
-    if key(limit) > key(st.limit):
+    if key(limit) > key(leader_limit):
         # The challenger's limit beats the leader's: the leader's proxy went to its limit.
-        if key(st.limit) > key(st.price):
-            row(st.leader_id, st.limit, None, True)
-        price = money(max(key(amount), min(key(limit), key(st.limit) + inc)))
-        placed = row(bidder_id, price, max_amount, False)
-        return EnglishStep(_a.EnglishState(bidder_id, placed.id, price, limit), tuple(rows), placed)
+        if key(leader_limit) > key(price):
+            rows.add(leader_id, leader_limit, None, True)
+        won = money(max(key(amount), min(key(limit), key(leader_limit) + inc)))
+        placed = rows.add(bidder_id, won, max_amount, False)
+        return rows.step(_a.EnglishState(bidder_id, placed.id, won, limit), placed)
     # The leader's proxy answers (ties go to the earlier bidder, the leader).
-    placed = row(bidder_id, limit, max_amount, False)
-    answer = money(min(key(st.limit), key(limit) + inc))
-    lead = row(st.leader_id, answer, None, True)
-    return EnglishStep(
-        _a.EnglishState(st.leader_id, lead.id, answer, st.limit), tuple(rows), placed
-    )
+    placed = rows.add(bidder_id, limit, max_amount, False)
+    answer = money(min(key(leader_limit), key(limit) + inc))
+    lead = rows.add(leader_id, answer, None, True)
+    return rows.step(_a.EnglishState(leader_id, lead.id, answer, leader_limit), placed)
 
 
 def describe(auction: Auction) -> str:

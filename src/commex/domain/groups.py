@@ -11,11 +11,10 @@ every bidder saw is what the payers owe.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from commex.domain.accounts import Account, Role, check_name
 from commex.domain.billing import SplitRule
@@ -263,16 +262,30 @@ def ceiling(group: Group, members: Iterable[GroupMember]) -> Money:
     return total
 
 
-def auction_request(
+@dataclass(frozen=True, slots=True)
+class GroupAuctionTerms:
+    """What a group's reverse auction must be: reverse, in the group's currency, its ceiling at
+    most (and by default) the payers' pledges, shared by at least every member who joined."""
+
+    direction: str
+    currency: str
+    reserve: Money
+    max_members: int
+
+
+def group_auction(
     group: Group,
     members: Sequence[GroupMember],
     caller: Account,
-    request: Mapping[str, Any],
     under_way: str | None,
-) -> dict[str, Any]:
-    """The ``POST /v1/auctions`` request for the group's reverse auction: its ceiling is the
-    payers' pledges (a lower one may be asked for, never a higher one), its currency the
-    group's, and it is shared by at least every member who joined."""
+    *,
+    direction: object = None,
+    currency: object = None,
+    reserve: object = None,
+    max_members: object = None,
+) -> GroupAuctionTerms:
+    """Check what the creator asks for the group's auction against the group, and fill in what
+    it left out."""
     check_sees(group, members, caller)
     if caller.id != group.creator_id:
         raise Forbidden("only the group's creator opens the group's auction")
@@ -281,40 +294,33 @@ def auction_request(
     top = ceiling(group, members)
     if top.amount <= 0:
         raise Conflict("the group has no payers yet: nobody has pledged anything to buy with")
-    out = dict(request)
-    direction = out.get("direction", "reverse")
-    if direction != "reverse":
+    if direction not in (None, "reverse"):
         raise InvalidInput(
             "a group buys through a reverse auction: direction must be 'reverse'", "direction"
         )
-    out["direction"] = "reverse"
-    currency = out.get("currency", group.currency)
-    if currency != group.currency:
+    if currency not in (None, group.currency):
         raise InvalidInput(
             f"the group's pledges are in {group.currency}: currency must be {group.currency}",
             field="currency",
         )
-    out["currency"] = group.currency
-    asked = out.get("reserve")
-    if asked is None or asked == "":
-        out["reserve"] = str(top)
-    elif Money.parse(asked, group.currency, field="reserve") > top:
-        raise InvalidInput(
-            f"reserve {asked} {group.currency} is above what the payers pledged, {top.display()}",
-            field="reserve",
-        )
+    asked = top
+    if reserve is not None and reserve != "":
+        asked = Money.parse(reserve, group.currency, field="reserve")
+        if asked > top:
+            raise InvalidInput(
+                f"reserve {reserve} {group.currency} is above what the payers pledged, "
+                f"{top.display()}",
+                field="reserve",
+            )
     joined = sum(1 for m in members if m.joined)
-    terms = dict(out.get("terms") or {})
-    wanted = terms.get("max_members")
-    if wanted is None:
-        terms["max_members"] = joined
-    elif isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < joined:
+    if max_members is None:
+        max_members = joined
+    elif isinstance(max_members, bool) or not isinstance(max_members, int) or max_members < joined:
         raise InvalidInput(
-            f"terms.max_members must be at least {joined}, the group's members, not {wanted}",
+            f"terms.max_members must be at least {joined}, the group's members, not {max_members}",
             field="terms.max_members",
         )
-    out["terms"] = terms
-    return out
+    return GroupAuctionTerms("reverse", group.currency, asked, max_members)
 
 
 def _check_settled(under_way: str | None, what: str) -> None:

@@ -1,87 +1,210 @@
-"""Accepting bids, durably and together: the bid desk.
+"""Accepting bids, durably and together: the PlaceBid handler and the bid desk that calls it.
 
-Bids that arrive while a commit is under way are applied as one batch in one transaction (see
-:mod:`group_commit`): each auction in the batch is locked once, every bid goes through the
-domain's rules in arrival order, all rows are written with one multi-row insert, and one commit
-makes them durable. A bid refused by the rules gets its own error and does not disturb the
-others; if the batch as a whole fails, each bid is retried on its own so one cannot sink the rest.
+:func:`place_bids` handles a batch of bids in its caller's unit of work: each auction in the
+batch is locked once, every bid goes through the domain's rules in arrival order, all rows are
+written with one multi-row insert, and each accepted bid is answered as its bidder sees it (its
+bidder's reputation, the effective price), read in the same transaction. A bid refused by the
+rules gets its own error and does not disturb the others.
+
+:class:`BidDesk` owns the units of work: bids that arrive while a commit is under way share the
+next one (see :mod:`group_commit`); if a batch as a whole fails, each bid is retried on its own,
+so one cannot sink the rest.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from commex.domain import auctions as rules
-from commex.domain.accounts import Account
+from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Direction
-from commex.domain.errors import CommexError, Conflict, InvalidInput
-from commex.domain.events import Event
+from commex.domain.errors import CommexError, Conflict
+from commex.domain.idempotency import check_idempotency_key
 from commex.domain.reputation import NO_RATINGS, Reputation
+from commex.services.auction_views import bid_views
+from commex.services.bus import Deps, MessageBus
 from commex.services.capacity import check_reverse_bid
+from commex.services.commands import PlaceBid
 from commex.services.group_commit import GroupCommit, Pending
 from commex.services.loading import account_of, locked_auction
-from commex.services.ports import (
-    Clock,
-    EventPublisher,
-    IdGenerator,
-    ReputationSource,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
-from commex.services.requests import parse_amount
-
-MAX_KEY = 128
+from commex.services.opening import parse_amount
+from commex.services.ports import UnitOfWork
+from commex.services.results import PlacedBid
 
 
-@dataclass(frozen=True, slots=True)
-class BidRequest:
-    """A bid as asked for. With an ``idempotency_key``, a retry of the same request returns
-    the first answer and never places a second bid."""
-
-    auction_id: str
-    bidder_id: str
-    amount: object
-    max_amount: object = None
-    idempotency_key: str | None = None
-
-    def fingerprint(self) -> str:
-        text = f"{self.auction_id}\x1f{self.amount}\x1f{self.max_amount}"
-        return hashlib.sha256(text.encode()).hexdigest()
+def fingerprint(cmd: PlaceBid) -> str:
+    """What a retry under the same Idempotency-Key must repeat: the auction and the amounts."""
+    text = f"{cmd.auction_id}\x1f{cmd.amount}\x1f{cmd.max_amount}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def check_idempotency_key(key: str | None) -> None:
-    if key is not None and not (0 < len(key) <= MAX_KEY and key.isprintable()):
-        raise InvalidInput(
-            f"Idempotency-Key must be 1 to {MAX_KEY} printable characters", "Idempotency-Key"
+@dataclass
+class _Batch:
+    """What a batch has done so far, so later bids in it see the earlier ones."""
+
+    auctions: dict[str, Auction] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    own: dict[tuple[str, str], Bid | None] = field(default_factory=dict)
+    rows: dict[str, Bid] = field(default_factory=dict)
+    stored_superseded: list[str] = field(default_factory=list)
+    keys: dict[tuple[str, str], tuple[str, Bid]] = field(default_factory=dict)
+
+
+def place_bids(
+    cmds: Sequence[PlaceBid], uow: UnitOfWork, deps: Deps
+) -> list[PlacedBid | CommexError]:
+    """Handle a batch of bids in the caller's unit of work; each answer is the placed bid or
+    the error that refused it, in the order of ``cmds``."""
+    batch = _Batch()
+    placed: dict[int, Bid | CommexError] = {}
+    # Lock auctions in id order (a stable sort keeps each auction's arrival order), so batches
+    # in different processes cannot deadlock on PostgreSQL.
+    for i in sorted(range(len(cmds)), key=lambda i: cmds[i].auction_id):
+        try:
+            placed[i] = _place(uow, deps, cmds[i], batch)
+        except CommexError as exc:
+            placed[i] = exc
+    if batch.rows:
+        uow.auctions.deactivate_bids(batch.stored_superseded)
+        uow.auctions.add_bids(list(batch.rows.values()))
+        now = deps.clock.now()
+        for (bidder_id, key), (print_, bid) in batch.keys.items():
+            uow.auctions.add_bid_key(bidder_id, key, print_, bid.id, now)
+        for auction_id in {b.auction_id for b in batch.rows.values()}:
+            uow.auctions.update(batch.auctions[auction_id])
+    return _answers(uow, deps, [placed[i] for i in range(len(cmds))], batch)
+
+
+def _place(uow: UnitOfWork, deps: Deps, cmd: PlaceBid, batch: _Batch) -> Bid:
+    check_idempotency_key(cmd.idempotency_key)
+    replay = _replay(uow, cmd, batch)
+    if replay is not None:
+        return replay
+    auction = batch.auctions.get(cmd.auction_id) or locked_auction(uow, cmd.auction_id)
+    batch.auctions[auction.id] = auction
+    bidder = batch.accounts.get(cmd.bidder_id) or account_of(uow, cmd.bidder_id)
+    batch.accounts[bidder.id] = bidder
+    if auction.direction is Direction.REVERSE:
+        check_reverse_bid(uow, auction, bidder.id)
+    money = parse_amount(cmd.amount, auction.currency)
+    limit = None
+    if cmd.max_amount is not None:
+        limit = parse_amount(cmd.max_amount, auction.currency, "max_amount")
+    own = None
+    if auction.sealed:
+        key = (auction.id, bidder.id)
+        if key not in batch.own:
+            batch.own[key] = uow.auctions.own_active_bid(auction.id, bidder.id)
+        own = batch.own[key]
+    rep = _eligibility_reputation(uow, deps, auction, bidder.id)
+    now = deps.clock.now()
+    result = rules.accept_bid(
+        auction, bidder, rep, money, limit, own, now, lambda: deps.ids.new("bid")
+    )
+    batch.auctions[auction.id] = result.auction
+    for old in result.superseded:
+        if old in batch.rows:
+            batch.rows[old] = replace(batch.rows[old], active=False)
+        else:
+            batch.stored_superseded.append(old)
+    batch.rows.update((b.id, b) for b in result.new_bids)
+    if auction.sealed:
+        batch.own[(auction.id, bidder.id)] = result.placed
+    if cmd.idempotency_key is not None:
+        batch.keys[(bidder.id, cmd.idempotency_key)] = (fingerprint(cmd), result.placed)
+    uow.record(result.events)
+    return result.placed
+
+
+def _eligibility_reputation(
+    uow: UnitOfWork, deps: Deps, auction: Auction, bidder_id: str
+) -> Reputation:
+    """The bidder's reputation when the auction's eligibility asks for one (a lookup the bid
+    path otherwise skips)."""
+    e = auction.eligibility
+    if e.min_provider_score is None and e.min_recipient_score is None:
+        return NO_RATINGS
+    return deps.reputations.of(uow, bidder_id, auction.bidder_role)
+
+
+def _replay(uow: UnitOfWork, cmd: PlaceBid, batch: _Batch) -> Bid | None:
+    """The bid a retried request already placed, or None for a new request."""
+    if cmd.idempotency_key is None:
+        return None
+    in_batch = batch.keys.get((cmd.bidder_id, cmd.idempotency_key))
+    if in_batch is not None:
+        print_, bid = in_batch
+    else:
+        stored = uow.auctions.bid_key(cmd.bidder_id, cmd.idempotency_key)
+        if stored is None:
+            return None
+        print_, bid_id = stored
+        found = uow.auctions.bid(bid_id)
+        if found is None:  # pragma: no cover - a foreign key keeps the bid
+            raise Conflict("the bid of this Idempotency-Key is gone")
+        bid = found
+    if print_ != fingerprint(cmd):
+        raise Conflict(
+            "this Idempotency-Key was used for a different bid; use a new key", "Idempotency-Key"
         )
+    return bid
+
+
+def _answers(
+    uow: UnitOfWork, deps: Deps, placed: list[Bid | CommexError], batch: _Batch
+) -> list[PlacedBid | CommexError]:
+    """Each placed bid as its bidder sees it, reputations read once per auction's bidder role."""
+    bids = [p for p in placed if isinstance(p, Bid)]
+    auctions: dict[str, Auction] = {}
+    for b in bids:
+        if b.auction_id not in auctions:
+            found = batch.auctions.get(b.auction_id) or uow.auctions.get(b.auction_id)
+            assert found is not None  # the bid was just placed on it, or is stored with it
+            auctions[b.auction_id] = found
+    accounts = {i: a for i, a in batch.accounts.items()}
+    unread = {b.bidder_id for b in bids} - accounts.keys()  # bids replayed by a retried key
+    accounts.update(uow.accounts.get_many(unread) if unread else {})
+    by_role: dict[Role, set[str]] = {}
+    for b in bids:
+        by_role.setdefault(auctions[b.auction_id].bidder_role, set()).add(b.bidder_id)
+    reps = {
+        (i, role): rep
+        for role, ids in by_role.items()
+        for i, rep in deps.reputations.of_many(uow, ids, role).items()
+    }
+    out: list[PlacedBid | CommexError] = []
+    for p in placed:
+        if isinstance(p, CommexError):
+            out.append(p)
+            continue
+        auction = auctions[p.auction_id]
+        role = auction.bidder_role
+        rep = {p.bidder_id: reps.get((p.bidder_id, role), NO_RATINGS)}
+        (view,) = bid_views(auction, [p], accounts, rep)
+        out.append(PlacedBid(view, role))
+    return out
 
 
 class BidDesk:
-    """Takes bid requests from any number of threads and answers each with its bid or error."""
+    """Takes PlaceBid commands from any number of threads and answers each with its placed
+    bid or its error; one commit (one fsync on SQLite) serves every bid of a batch."""
 
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        clock: Clock,
-        ids: IdGenerator,
-        reputations: ReputationSource,
-        events: EventPublisher,
-        max_batch: int = 256,
-    ) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._ids = ids
-        self._reps = reputations
-        self._events = events
-        self._group: GroupCommit[BidRequest, Bid] = GroupCommit(self._apply, max_batch)
+    def __init__(self, bus: MessageBus, max_batch: int = 256) -> None:
+        self._bus = bus
+        self._group: GroupCommit[PlaceBid, PlacedBid] = GroupCommit(self._apply, max_batch)
 
-    def place(self, request: BidRequest) -> Bid:
-        check_idempotency_key(request.idempotency_key)
-        return self._group.submit(request)
+    @property
+    def waiting(self) -> int:
+        """Bids queued for the next batch."""
+        return self._group.waiting
 
-    def _apply(self, batch: Sequence[Pending[BidRequest, Bid]]) -> None:
+    def place(self, cmd: PlaceBid, bus: MessageBus | None = None) -> PlacedBid:
+        """The message bus's flow for PlaceBid: queue the bid, answer it once committed."""
+        return self._group.submit(cmd)
+
+    def _apply(self, batch: Sequence[Pending[PlaceBid, PlacedBid]]) -> None:
         try:
             self._apply_together(batch)
         except Exception:
@@ -94,113 +217,12 @@ class BidDesk:
                 except Exception as exc:
                     p.fail(exc)
 
-    def _apply_together(self, batch: Sequence[Pending[BidRequest, Bid]]) -> None:
-        answers: list[tuple[Pending[BidRequest, Bid], Bid]] = []
-        events: list[Event] = []
-        with self._uow() as uow:
-            now = self._clock.now()
-            states: dict[str, Auction] = {}
-            accounts: dict[str, Account] = {}
-            current: dict[tuple[str, str], Bid | None] = {}
-            rows: dict[str, Bid] = {}
-            stored_superseded: list[str] = []
-            keys: dict[tuple[str, str], tuple[str, Bid]] = {}
-            # Lock auctions in id order (a stable sort keeps each auction's arrival order), so
-            # batches in different processes cannot deadlock on PostgreSQL.
-            for p in sorted(batch, key=lambda p: p.request.auction_id):
-                r = p.request
-                try:
-                    replay = self._replay(uow, r, keys)
-                    if replay is not None:
-                        answers.append((p, replay))
-                        continue
-                    auction = states.get(r.auction_id) or locked_auction(uow, r.auction_id)
-                    states[auction.id] = auction
-                    bidder = accounts.get(r.bidder_id) or account_of(uow, r.bidder_id)
-                    accounts[bidder.id] = bidder
-                    if auction.direction is Direction.REVERSE:
-                        check_reverse_bid(uow, auction, bidder.id)
-                    money = parse_amount(r.amount, auction.currency)
-                    limit = (
-                        None
-                        if r.max_amount is None
-                        else parse_amount(r.max_amount, auction.currency, "max_amount")
-                    )
-                    own = None
-                    if auction.sealed:
-                        key = (auction.id, bidder.id)
-                        if key not in current:
-                            current[key] = uow.bids.own_active(auction.id, bidder.id)
-                        own = current[key]
-                    result = rules.accept_bid(
-                        auction,
-                        bidder,
-                        self._eligibility_reputation(auction, bidder.id),
-                        money,
-                        limit,
-                        own,
-                        now,
-                        lambda: self._ids.new("bid"),
-                    )
-                except CommexError as exc:
-                    p.fail(exc)
-                    continue
-                states[auction.id] = result.auction
-                for old in result.superseded:
-                    if old in rows:
-                        rows[old] = replace(rows[old], active=False)
-                    else:
-                        stored_superseded.append(old)
-                rows.update((b.id, b) for b in result.new_bids)
-                if auction.sealed:
-                    current[(auction.id, bidder.id)] = result.placed
-                if r.idempotency_key is not None:
-                    keys[(bidder.id, r.idempotency_key)] = (r.fingerprint(), result.placed)
-                answers.append((p, result.placed))
-                events.extend(result.events)
-            if rows:
-                uow.bids.deactivate(stored_superseded)
-                uow.bids.add_many(list(rows.values()))
-                for (bidder_id, ikey), (fingerprint, bid) in keys.items():
-                    uow.idempotency.add(bidder_id, ikey, fingerprint, bid.id, now)
-                for auction_id in {b.auction_id for b in rows.values()}:
-                    uow.auctions.update(states[auction_id])
-                uow.commit()
-        for p, bid in answers:
-            p.answer(bid)
-        if events:
-            self._events.publish(events)
-
-    def _eligibility_reputation(self, auction: Auction, bidder_id: str) -> Reputation:
-        """The bidder's reputation when the auction's eligibility asks for one (a lookup the
-        bid path otherwise skips)."""
-        e = auction.eligibility
-        if e.min_provider_score is None and e.min_recipient_score is None:
-            return NO_RATINGS
-        return self._reps.of(bidder_id, auction.bidder_role)
-
-    @staticmethod
-    def _replay(
-        uow: UnitOfWork, r: BidRequest, keys: dict[tuple[str, str], tuple[str, Bid]]
-    ) -> Bid | None:
-        """The bid a retried request already placed, or None for a new request."""
-        if r.idempotency_key is None:
-            return None
-        in_batch = keys.get((r.bidder_id, r.idempotency_key))
-        if in_batch is not None:
-            fingerprint, bid = in_batch
-        else:
-            stored = uow.idempotency.get(r.bidder_id, r.idempotency_key)
-            if stored is None:
-                return None
-            fingerprint, bid_id = stored
-            found = uow.bids.get(bid_id)
-            if found is None:  # pragma: no cover - a foreign key keeps the bid
-                raise Conflict("the bid of this Idempotency-Key is gone")
-            bid = found
-        if fingerprint != r.fingerprint():
-            raise Conflict(
-                "this Idempotency-Key was used for a different bid; use a new key",
-                "Idempotency-Key",
-            )
-        return bid
+    def _apply_together(self, batch: Sequence[Pending[PlaceBid, PlacedBid]]) -> None:
+        with self._bus.unit_of_work() as uow:
+            answers = place_bids([p.request for p in batch], uow, self._bus.deps)
+            uow.commit()
+        for p, answer in zip(batch, answers, strict=True):
+            if isinstance(answer, CommexError):
+                p.fail(answer)
+            else:
+                p.answer(answer)

@@ -53,6 +53,12 @@ class GroupCommit(Generic[Req, Res]):
         self._queue: list[Pending[Req, Res]] = []
         self._busy = False
 
+    @property
+    def waiting(self) -> int:
+        """Requests queued for a batch that has not started yet."""
+        with self._lock:
+            return len(self._queue)
+
     def submit(self, request: Req) -> Res:
         """Queue ``request``, wait for its batch, and return its result or raise its error."""
         mine: Pending[Req, Res] = Pending(request)

@@ -6,6 +6,7 @@ import re
 
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction
+from commex.domain.contracts import Contract
 from commex.domain.errors import NotFound
 from commex.services.ports import UnitOfWork
 
@@ -28,6 +29,13 @@ def account_of(uow: UnitOfWork, account_id: str) -> Account:
     return account
 
 
+def auction_of(uow: UnitOfWork, auction_id: str) -> Auction:
+    auction = uow.auctions.get(check_id("auction", auction_id))
+    if auction is None:
+        raise NotFound(f"auction {auction_id} not found")
+    return auction
+
+
 def locked_auction(uow: UnitOfWork, auction_id: str) -> Auction:
     """The auction, with its row lock held until the unit of work ends."""
     check_id("auction", auction_id)
@@ -35,3 +43,12 @@ def locked_auction(uow: UnitOfWork, auction_id: str) -> Auction:
     if auction is None:
         raise NotFound(f"auction {auction_id} not found")
     return auction
+
+
+def contract_of(uow: UnitOfWork, contract_id: str, *, lock: bool = False) -> Contract:
+    """The contract (with its row lock held until the unit of work ends, given ``lock``)."""
+    cid = check_id("contract", contract_id)
+    contract = uow.contracts.get_for_update(cid) if lock else uow.contracts.get(cid)
+    if contract is None:
+        raise NotFound(f"contract {contract_id} not found")
+    return contract

@@ -9,6 +9,8 @@ from fastapi.responses import RedirectResponse
 
 from commex.domain.accounts import Role
 from commex.domain.errors import CommexError, Unauthenticated, status_of
+from commex.services import commands as c
+from commex.services.queries import ShowAccount
 from commex.web.forms import input_of
 from commex.web.render import PageRoute, render, safe_next
 from commex.web.session import (
@@ -33,7 +35,7 @@ def login_form(request: Request, next: str = "/") -> Response:
 @router.post("/login", dependencies=[SameOrigin])
 def login(request: Request, name: Text = "", password: Text = "", next: Text = "/") -> Response:
     try:
-        session = services_of(request).auth.login(name, password)
+        session = services_of(request).bus.handle(c.Login(name, password))
     except Unauthenticated as exc:
         context = {"next": safe_next(next), "name": name, "error": exc.message}
         return render(request, "login.html", context, 401)
@@ -44,7 +46,7 @@ def login(request: Request, name: Text = "", password: Text = "", next: Text = "
 
 @router.post("/logout")
 def logout(request: Request, session: Checked) -> Response:
-    services_of(request).auth.logout(session.token)
+    services_of(request).bus.handle(c.Logout(session.token))
     response = RedirectResponse("/", status_code=303)
     clear_session_cookie(request, response)
     return response
@@ -62,11 +64,11 @@ def signup(
     password: Text = "",
     roles: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    auth = services_of(request).auth
+    bus = services_of(request).bus
     chosen = [r for r in roles or [] if r in SIGNUP_ROLES]
     try:
-        registered = auth.register(name, chosen, password)
-        session = auth.login(name, password)
+        registered = bus.handle(c.Register(name, tuple(chosen), password))
+        session = bus.handle(c.Login(name, password))
     except CommexError as exc:
         field = input_of(exc.field) or "name"
         return _signup_form(request, name, chosen, {field: exc.message}, status_of(exc)[0])
@@ -90,14 +92,10 @@ def _signup_form(
 
 @router.get("/account")
 def account_page(request: Request, session: LoggedIn) -> Response:
-    exchange = services_of(request).exchange
-    account = exchange.account(session.account.id)
-    return render(
-        request,
-        "account.html",
-        {
-            "account": account,
-            "as_provider": exchange.reputation(account.id, Role.PROVIDER),
-            "as_recipient": exchange.reputation(account.id, Role.RECIPIENT),
-        },
-    )
+    view = services_of(request).bus.handle(ShowAccount(session.account.id))
+    context = {
+        "account": view.account,
+        "as_provider": view.as_provider,
+        "as_recipient": view.as_recipient,
+    }
+    return render(request, "account.html", context)

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from commex.domain.accounts import Account, Role
-from commex.domain.contracts import Contract
 from commex.domain.errors import (
     CommexError,
     Forbidden,
@@ -22,12 +21,12 @@ from commex.domain.errors import (
 )
 from commex.domain.members import Device, Member, MemberKind
 from commex.domain.ratings import Rater, Rating
-from commex.domain.reputation import Reputation
 from commex.domain.usage import MemberUsage
-from commex.services.exchange import Exchange
-from commex.services.usage import Caller, UsageView
-from commex.services.views import Party, party, seconds_text
-from commex.web.forms import input_of, member_choice, rating_answer
+from commex.presentation import seconds_text
+from commex.services import commands as c
+from commex.services import queries as q
+from commex.services.results import ContractView
+from commex.web.forms import input_of, member_choice, member_command, rating_command
 from commex.web.groups import charges_context
 from commex.web.render import PageRoute, render
 from commex.web.session import Checked, LoggedIn, services_of
@@ -41,17 +40,6 @@ _NOTICES = {
     "member": "The member is added.",
     "removed": "The member is removed; its usage so far stays on record.",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ContractLine:
-    """A contract as one of its parties sees it: which side it is on, and who is across."""
-
-    contract: Contract
-    my_role: str  # provider, recipient, or member (sharing the recipient's block)
-    counterparty_id: str
-    counterparty_name: str
-    counterparty_reputation: Reputation
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +70,7 @@ class RatingLine:
 
 @router.get("/contracts")
 def contracts_page(request: Request, session: LoggedIn) -> Response:
-    exchange = services_of(request).exchange
-    me = session.account.id
-    lines = [_line(exchange, c, me) for c in exchange.contracts_of(me)]
+    lines = services_of(request).bus.handle(q.MyContractLines(session.account.id))
     return render(request, "contracts.html", {"lines": lines})
 
 
@@ -104,13 +90,11 @@ def rate_contract(
     comment: Comment = "",
 ) -> Response:
     """Rate the other side; the services decide whether this rating may be given."""
-    services = services_of(request)
+    bus = services_of(request).bus
     me = session.account.id
-    contract = services.exchange.contract(contract_id, me)  # parties only, else 404
+    contract = bus.handle(q.PartyContract(contract_id, me))  # parties only, else 404
     try:
-        services.ratings.rate(
-            contract.id, account_id=me, **rating_answer(satisfied, score, comment)
-        )
+        bus.handle(rating_command(contract.id, me, satisfied, score, comment))
     except Unauthenticated:
         raise
     except CommexError as exc:
@@ -129,13 +113,13 @@ def add_member(
     account_id: Ref = "",
 ) -> Response:
     """Share the contract with a device, a telephone number or another recipient account."""
-    services = services_of(request)
+    bus = services_of(request).bus
     me = session.account.id
-    contract = services.exchange.contract(contract_id, me)  # parties only, else 404
+    contract = bus.handle(q.PartyContract(contract_id, me))  # parties only, else 404
     values = {"device_id": device_id, "phone_number": phone_number, "account_id": account_id}
     chosen = member_choice(values)
     try:
-        services.ratings.add_member(contract.id, me, **chosen)
+        bus.handle(member_command(contract.id, me, chosen))
     except Unauthenticated:
         raise
     except CommexError as exc:
@@ -149,9 +133,8 @@ def add_member(
 @router.post("/contracts/{contract_id}/members/{member_id}/remove")
 def remove_member(request: Request, contract_id: str, member_id: str, session: Checked) -> Response:
     """The recipient takes a member off the contract."""
-    services = services_of(request)
     try:
-        services.usage.remove_member(contract_id, session.account.id, member_id)
+        services_of(request).bus.handle(c.RemoveMember(contract_id, session.account.id, member_id))
     except (Unauthenticated, NotFound):
         raise
     except CommexError as exc:
@@ -168,14 +151,13 @@ def report_usage(
     seconds: Ref = "",
 ) -> Response:
     """Report seconds a member used (the recipient for any member, a member for itself)."""
-    services = services_of(request)
     values = {"member_id": member_id, "seconds": seconds}
     try:
         if not member_id:
             raise InvalidInput("choose the member who used the service", "member_id")
-        report = services.usage.report(
-            contract_id, Caller(session.account.id), member_id, seconds.strip() or None
-        )
+        caller = c.Caller(session.account.id)
+        cmd = c.ReportUsage(contract_id, caller, member_id, seconds.strip() or None)
+        report = services_of(request).bus.handle(cmd)
     except (Unauthenticated, NotFound):
         raise
     except CommexError as exc:
@@ -190,11 +172,10 @@ def report_usage(
 @router.get("/contracts/{contract_id}/usage")
 def usage_fragment(request: Request, contract_id: str, session: LoggedIn) -> Response:
     """The usage section alone, which the page refreshes while it is open."""
-    services = services_of(request)
-    usage = services.usage.view(contract_id, Caller(session.account.id))
-    devices = services.ratings.devices_of(usage.contract.recipient_id)
-    shares = _shares(services.exchange, usage, {d.id: d.name for d in devices})
-    context = {"c": usage.contract, "usage": usage, "shares": shares, "fragment": True}
+    view = services_of(request).bus.handle(
+        q.ShowContract(contract_id, c.Caller(session.account.id))
+    )
+    context = {"c": view.contract, "usage": view.usage, "shares": _shares(view), "fragment": True}
     return render(request, "_usage.html", context)
 
 
@@ -218,15 +199,6 @@ def _refused(
     return _page(request, contract_id, viewer, extra, status_of(exc)[0])
 
 
-def _shares(
-    exchange: Exchange, usage: UsageView, device_names: Mapping[str, str]
-) -> list[UsageLine]:
-    """Each member (removed ones too) with its share of the block, named for people."""
-    return [
-        UsageLine(_member_line(exchange, s.member, device_names), s.usage) for s in usage.members
-    ]
-
-
 def _page(
     request: Request,
     contract_id: str,
@@ -239,31 +211,23 @@ def _page(
     it; anyone else gets 404."""
     me = viewer.id
     services = services_of(request)
-    exchange, ratings = services.exchange, services.ratings
-    usage = services.usage.view(contract_id, Caller(me))
-    contract = usage.contract
-    provider = _party(exchange, contract.provider_id, Role.PROVIDER)
-    recipient = _party(exchange, contract.recipient_id, Role.RECIPIENT)
-    devices = ratings.devices_of(contract.recipient_id)
-    names = {provider.id: provider.name, recipient.id: recipient.name}
-    device_names = {d.id: d.name for d in devices}
-    rated = ratings.ratings_of(contract.id)
-    for account_id in {r.rated_id for r in rated} - set(names):  # a group's payers, say
-        names[account_id] = exchange.account(account_id).name
-    given = [_rating_line(r, names, device_names) for r in rated]
-    my_role = {provider.id: Role.PROVIDER, recipient.id: Role.RECIPIENT}.get(me)
-    shares = _shares(exchange, usage, device_names)
+    view = services.bus.handle(q.ShowContract(contract_id, c.Caller(me)))
+    contract = view.contract
+    device_names = {d.id: d.name for d in view.devices}
+    given = [_rating_line(r, view.names, device_names) for r in view.ratings]
+    my_role = {contract.provider_id: Role.PROVIDER, contract.recipient_id: Role.RECIPIENT}.get(me)
+    shares = _shares(view)
     context: dict[str, Any] = {
         "c": contract,
-        "provider": provider,
-        "recipient": recipient,
+        "provider": view.provider,
+        "recipient": view.recipient,
         "my_role": my_role,
         "members": [line.member for line in shares if line.member.member.removed_at is None],
-        "usage": usage,
+        "usage": view.usage,
         "shares": shares,
         "ratings": given,
         "mine": next((g for g in given if g.rating.rater_key == Rater(viewer).key), None),
-        "devices": _own(devices, me),
+        "devices": _own(view.devices, me),
         "notice": "",
         "rate_errors": {},
         "rate_problem": "",
@@ -275,43 +239,34 @@ def _page(
         "usage_problem": "",
         "usage_values": {},
     }
-    context.update(charges_context(services, contract.id, viewer))
+    context.update(charges_context(services.bus, contract.id, viewer))
     context.update(extra)
     return render(request, "contract.html", context, status)
 
 
-def _party(exchange: Exchange, account_id: str, role: Role) -> Party:
-    return party(
-        exchange.account(account_id), account_id, role, exchange.reputation(account_id, role)
-    )
+def _shares(view: ContractView) -> list[UsageLine]:
+    """Each member (removed ones too) with its share of the block, named for people."""
+    device_names = {d.id: d.name for d in view.devices}
+    return [
+        UsageLine(_member_line(s.member, view.names, device_names), s.usage)
+        for s in view.usage.members
+    ]
 
 
-def _own(devices: list[Device], me: str) -> list[Device]:
+def _own(devices: tuple[Device, ...], me: str) -> list[Device]:
     return [d for d in devices if d.recipient_id == me]
 
 
-def _member_line(exchange: Exchange, m: Member, device_names: Mapping[str, str]) -> MemberLine:
+def _member_line(m: Member, names: Mapping[str, str], devices: Mapping[str, str]) -> MemberLine:
     if m.kind is MemberKind.DEVICE:
-        return MemberLine(m, device_names.get(m.ref, m.ref))
+        return MemberLine(m, devices.get(m.ref, m.ref))
     if m.kind is MemberKind.ACCOUNT:
-        return MemberLine(m, exchange.account(m.ref).name)
+        return MemberLine(m, names.get(m.ref, m.ref))
     return MemberLine(m, m.ref)
 
 
-def _rating_line(
-    r: Rating, names: Mapping[str, str], device_names: Mapping[str, str]
-) -> RatingLine:
-    device = None if r.device_id is None else device_names.get(r.device_id, r.device_id)
+def _rating_line(r: Rating, names: Mapping[str, str], devices: Mapping[str, str]) -> RatingLine:
+    device = None if r.device_id is None else devices.get(r.device_id, r.device_id)
     return RatingLine(
         r, names.get(r.rater_account_id, r.rater_account_id), names.get(r.rated_id, ""), device
     )
-
-
-def _line(exchange: Exchange, contract: Contract, me: str) -> ContractLine:
-    if me == contract.provider_id:
-        role, other, other_role = "provider", contract.recipient_id, Role.RECIPIENT
-    else:
-        role = "recipient" if me == contract.recipient_id else "member"
-        other, other_role = contract.provider_id, Role.PROVIDER
-    name = exchange.account(other).name
-    return ContractLine(contract, role, other, name, exchange.reputation(other, other_role))

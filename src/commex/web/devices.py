@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 
 from commex.domain.errors import CommexError, Unauthenticated, status_of
+from commex.services import commands as c
+from commex.services import queries as q
 from commex.web.forms import input_of, phone_list
 from commex.web.render import PageRoute, render
 from commex.web.session import Checked, LoggedIn, services_of
@@ -32,9 +34,8 @@ def register_device(
     me = session.account.id
     values = {"name": name, "user": user, "phone_numbers": phone_numbers}
     try:
-        registered = services_of(request).ratings.register_device(
-            me, name, user, phone_list(phone_numbers)
-        )
+        cmd = c.RegisterDevice(me, name, user, tuple(phone_list(phone_numbers)))
+        registered = services_of(request).bus.handle(cmd)
     except Unauthenticated:
         raise
     except CommexError as exc:
@@ -55,7 +56,7 @@ def _page(
     extra: dict[str, object] | None = None,
 ) -> Response:
     context: dict[str, object] = {
-        "devices": services_of(request).ratings.devices_of(me),
+        "devices": services_of(request).bus.handle(q.DevicesOf(me)),
         "values": values,
         "errors": errors,
         "problem": problem,

@@ -1,5 +1,5 @@
-"""HTML forms to service requests: the create-auction form becomes the same request the API
-takes (``POST /v1/auctions``), so one parser and one set of rules check both.
+"""HTML forms to commands: the create-auction form becomes the same OpenAuction command the API
+builds from ``POST /v1/auctions``, so one parser and one set of rules check both.
 
 A form only says what the person typed; blank optional fields are left out, and numbers that
 are not numbers are refused naming their field. Every other check is the services'.
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any
 
 from commex.domain.errors import InvalidInput
+from commex.services.commands import AddMember, OpenAuction, Rate, Terms
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 MAX_FIELD = 1000
@@ -34,9 +35,6 @@ AUCTION_DEFAULTS = {
     "reputation_weight": "0",
 }
 
-_TEXT = ("title", "direction", "format", "currency")
-_MONEY = ("reserve", "min_increment")
-
 
 def input_of(field: str | None) -> str:
     """The form input an error names, or "" for an error about the whole form."""
@@ -50,40 +48,41 @@ def form_values(form: Mapping[str, Any]) -> dict[str, str]:
     return {k: v.strip()[:MAX_FIELD] for k, v in form.items() if isinstance(v, str) and k != "csrf"}
 
 
-def auction_request(values: Mapping[str, str], now: datetime) -> dict[str, Any]:
-    """The ``POST /v1/auctions`` request for a submitted create-auction form."""
-    request: dict[str, Any] = {k: values.get(k, "") for k in _TEXT}
-    request["currency"] = request["currency"].upper()
-    for name in _MONEY:
-        if values.get(name):
-            request[name] = values[name]
-    for name in ("quantity", "soft_close_s"):
-        number = _int(values, name)
-        if number is not None:
-            request[name] = number
-    if values.get("reputation_weight"):
-        request["reputation_weight"] = values["reputation_weight"]
-    terms: dict[str, Any] = {"service": values.get("terms.service", "")}
+def auction_command(values: Mapping[str, str], owner_id: str, now: datetime) -> OpenAuction:
+    """The OpenAuction command of a submitted create-auction form."""
     length = _int(values, "duration")
     if length is None:
         raise InvalidInput("the block of usage needs a length", field="duration")
-    terms["duration_s"] = length * _unit(values, "duration_unit")
-    for name in ("min_rate_bps", "max_rate_bps", "max_members"):
-        number = _int(values, f"terms.{name}")
-        if number is not None:
-            terms[name] = number
     steps = [s.strip() for s in values.get("terms.steps", "").split(",") if s.strip()]
-    if steps:
-        terms["steps"] = steps
-    request["terms"] = terms
+    terms = Terms(
+        service=values.get("terms.service", ""),
+        duration_s=length * _unit(values, "duration_unit"),
+        min_rate_bps=_int(values, "terms.min_rate_bps"),
+        max_rate_bps=_int(values, "terms.max_rate_bps"),
+        max_members=_int(values, "terms.max_members"),
+        steps=tuple(steps),
+    )
     closes_in = _int(values, "closes_in")
     if closes_in is None or closes_in <= 0:
         raise InvalidInput("say when the auction closes: a number more than zero", "closes_in")
     try:
-        request["closes_at"] = now + timedelta(seconds=closes_in * _unit(values, "closes_in_unit"))
+        closes_at = now + timedelta(seconds=closes_in * _unit(values, "closes_in_unit"))
     except OverflowError as exc:  # beyond the calendar: the services' own limit says more
         raise InvalidInput("that is too far away for an auction to close", "closes_in") from exc
-    return request
+    return OpenAuction(
+        owner_id=owner_id,
+        direction=values.get("direction", ""),
+        format=values.get("format", ""),
+        title=values.get("title", ""),
+        terms=terms,
+        currency=values.get("currency", "").upper(),
+        closes_at=closes_at,
+        quantity=_int(values, "quantity"),
+        reserve=values.get("reserve") or None,
+        min_increment=values.get("min_increment") or None,
+        soft_close_s=_int(values, "soft_close_s"),
+        reputation_weight=values.get("reputation_weight") or None,
+    )
 
 
 def _int(values: Mapping[str, str], name: str) -> int | None:
@@ -108,21 +107,30 @@ _ANSWERS = {"yes": True, "no": False}
 MEMBER_INPUTS = ("device_id", "phone_number", "account_id")
 
 
-class RatingAnswer(TypedDict):
-    satisfied: object
-    score: object
-    comment: object
-
-
-def rating_answer(satisfied: str, score: str, comment: str) -> RatingAnswer:
-    """The arguments of a rating from its form: "yes"/"no" become true/false and a picked score
-    a number; anything else goes on as typed, for the services to refuse naming the field."""
+def rating_command(
+    contract_id: str, account_id: str, satisfied: str, score: str, comment: str
+) -> Rate:
+    """The Rate command of a rating form: "yes"/"no" become true/false and a picked score a
+    number; anything else goes on as typed, for the services to refuse naming the field."""
     picked = score.strip()
-    return {
-        "satisfied": _ANSWERS.get(satisfied, satisfied or None),
-        "score": int(picked) if picked.isdigit() and len(picked) <= 3 else (picked or None),
-        "comment": comment or None,
-    }
+    return Rate(
+        contract_id,
+        _ANSWERS.get(satisfied, satisfied or None),
+        int(picked) if picked.isdigit() and len(picked) <= 3 else (picked or None),
+        comment or None,
+        account_id=account_id,
+    )
+
+
+def member_command(contract_id: str, caller_id: str, chosen: Mapping[str, str | None]) -> AddMember:
+    """The AddMember command of the add-member form (the services insist on exactly one)."""
+    return AddMember(
+        contract_id,
+        caller_id,
+        device_id=chosen.get("device_id"),
+        account_id=chosen.get("account_id"),
+        phone_number=chosen.get("phone_number"),
+    )
 
 
 def member_choice(values: Mapping[str, str]) -> dict[str, str | None]:

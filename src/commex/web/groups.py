@@ -12,10 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from commex.bootstrap import Services
 from commex.domain.accounts import Account, Role
 from commex.domain.errors import CommexError, InvalidInput, Unauthenticated, status_of
-from commex.services.views import party
+from commex.services import commands as c
+from commex.services import queries as q
+from commex.services.bus import MessageBus
 from commex.web.forms import UNITS
 from commex.web.render import PageRoute, render
 from commex.web.session import Checked, LoggedIn, services_of
@@ -47,11 +48,11 @@ def create_group(
     pledge: Text = "",
 ) -> Response:
     """Form a group; its creator pays when it pledges."""
-    groups = services_of(request).groups
+    cmd = c.CreateGroup(
+        session.account.id, name, currency.strip().upper(), split_rule, pledge.strip() or None
+    )
     try:
-        view = groups.create(
-            session.account.id, name, currency.strip().upper(), split_rule, pledge.strip() or None
-        )
+        view = services_of(request).bus.handle(cmd)
     except Unauthenticated:
         raise
     except CommexError as exc:
@@ -69,32 +70,26 @@ def group_page(request: Request, group_id: str, session: LoggedIn) -> Response:
 
 @router.post("/groups/{group_id}/invitations")
 def invite(request: Request, group_id: str, session: Checked, account_id: Text = "") -> Response:
-    def act(s: Services) -> None:
-        s.groups.invite(group_id, session.account.id, account_id.strip())
-
-    return _act(request, group_id, session.account, "invite", act, "invited")
+    cmd = c.InviteToGroup(group_id, session.account.id, account_id.strip())
+    return _act(request, group_id, session.account, "invite", cmd, "invited")
 
 
 @router.post("/groups/{group_id}/membership")
 def answer(
     request: Request, group_id: str, session: Checked, answer: Text = "", pledge: Text = ""
 ) -> Response:
-    def act(s: Services) -> None:
-        given = pledge.strip() if answer == "payer" else ""
-        s.groups.answer(group_id, session.account.id, answer, given or None)
-
     if answer in ("leave", "decline"):
-        services_of(request).groups.answer(group_id, session.account.id, answer, None)
+        services_of(request).bus.handle(c.AnswerGroup(group_id, session.account.id, answer))
         return RedirectResponse("/groups", status_code=303)
-    return _act(request, group_id, session.account, "membership", act, "answered")
+    given = pledge.strip() if answer == "payer" else ""
+    cmd = c.AnswerGroup(group_id, session.account.id, answer, given or None)
+    return _act(request, group_id, session.account, "membership", cmd, "answered")
 
 
 @router.post("/groups/{group_id}/sponsorships")
 def sponsor(request: Request, group_id: str, session: Checked, sponsored: Ids = []) -> Response:  # noqa: B006
-    def act(s: Services) -> None:
-        s.groups.sponsor(group_id, session.account.id, sponsored)
-
-    return _act(request, group_id, session.account, "sponsor", act, "sponsored")
+    cmd = c.Sponsor(group_id, session.account.id, tuple(sponsored))
+    return _act(request, group_id, session.account, "sponsor", cmd, "sponsored")
 
 
 @router.post("/groups/{group_id}/auctions")
@@ -112,40 +107,30 @@ def open_auction(
     ceiling: Text = "",
 ) -> Response:
     """Open the group's reverse auction (the creator); the ceiling defaults to the pledges."""
-    services = services_of(request)
-
-    def act(s: Services) -> None:
-        request_body: dict[str, Any] = {
-            "format": fmt,
-            "title": title,
-            "terms": {
-                "service": service,
-                "duration_s": _whole(duration, "duration") * _unit(duration_unit),
-            },
-            "closes_at": services.exchange.clock.now()
-            + timedelta(seconds=_whole(closes_in, "closes_in") * _unit(closes_in_unit)),
-        }
-        if ceiling.strip():
-            request_body["reserve"] = ceiling.strip()
-        s.groups.open_auction(group_id, session.account.id, request_body)
-
-    return _act(request, group_id, session.account, "auction", act, "auction")
+    try:
+        terms = c.Terms(service, _whole(duration, "duration") * _unit(duration_unit))
+        closes_at = services_of(request).clock.now() + timedelta(
+            seconds=_whole(closes_in, "closes_in") * _unit(closes_in_unit)
+        )
+    except CommexError as exc:
+        return _refusal(request, group_id, session.account, "auction", exc)
+    cmd = c.OpenGroupAuction(
+        group_id, session.account.id, fmt, title, terms, closes_at, reserve=ceiling.strip() or None
+    )
+    return _act(request, group_id, session.account, "auction", cmd, "auction")
 
 
-def charges_context(services: Services, contract_id: str, viewer: Account) -> dict[str, Any]:
+def charges_context(bus: MessageBus, contract_id: str, viewer: Account) -> dict[str, Any]:
     """What ``_charges.html`` shows on a contract's page: each payer's charge and its status,
     the provider's payouts, and (for a group's contract) every member, paying or sponsored and
     by whom. The contract page includes it as ``{% include "_charges.html" %}``."""
-    found = services.billing.for_contract(contract_id, viewer.id)  # parties and members only
-    group = None if found.group_id is None else services.groups.provided_to(found.group_id)
-    names = {c.payer_id for c in found.charges}
-    payers = {i: services.exchange.party(i, Role.RECIPIENT) for i in names}
+    found = bus.handle(q.ShowContractCharges(contract_id, viewer.id))  # parties and members only
     return {
         "charges": found.charges,
         "payouts": found.payouts,
-        "payers": payers,
-        "group_name": None if group is None else group[0].name,
-        "provided_to": () if group is None else group[1],
+        "payers": found.payers,
+        "group_name": None if found.group is None else found.group.name,
+        "provided_to": found.provided_to,
     }
 
 
@@ -154,24 +139,31 @@ def _act(
     group_id: str,
     viewer: Account,
     form: str,
-    act: Any,
+    cmd: c.Command[Any],
     done: str,
 ) -> Response:
     try:
-        act(services_of(request))
+        services_of(request).bus.handle(cmd)
     except Unauthenticated:
         raise
     except CommexError as exc:
-        extra = {"problems": {form: exc.message}}
-        return _page(request, group_id, viewer, extra, status_of(exc)[0])
+        return _refusal(request, group_id, viewer, form, exc)
     return RedirectResponse(f"/groups/{group_id}?done={done}", status_code=303)
+
+
+def _refusal(
+    request: Request, group_id: str, viewer: Account, form: str, exc: CommexError
+) -> Response:
+    if isinstance(exc, Unauthenticated):
+        raise exc
+    extra = {"problems": {form: exc.message}}
+    return _page(request, group_id, viewer, extra, status_of(exc)[0])
 
 
 def _page(
     request: Request, group_id: str, viewer: Account, extra: Mapping[str, Any], status: int = 200
 ) -> Response:
-    services = services_of(request)
-    view = services.groups.view(group_id, viewer.id)  # members only, else 404
+    view = services_of(request).bus.handle(q.ShowGroup(group_id, viewer.id))  # members only
     context: dict[str, Any] = {
         "g": view,
         "mine": next(m for m in view.members if m.member.account_id == viewer.id),
@@ -188,15 +180,10 @@ def _page(
 def _list(
     request: Request, viewer: Account, extra: Mapping[str, Any], status: int = 200
 ) -> Response:
-    services = services_of(request)
+    bus = services_of(request).bus
     context: dict[str, Any] = {
-        "groups": services.groups.mine(viewer.id),
-        "me": party(
-            viewer,
-            viewer.id,
-            Role.RECIPIENT,
-            services.exchange.reputation(viewer.id, Role.RECIPIENT),
-        ),
+        "groups": bus.handle(q.MyGroups(viewer.id)),
+        "me": bus.handle(q.ShowParty(viewer.id, Role.RECIPIENT)),
         "problem": "",
         "values": {"currency": "EUR", "split_rule": "proportional"},
     }

@@ -21,7 +21,9 @@ from starlette.concurrency import run_in_threadpool
 
 from commex.domain.auctions import Auction, Status
 from commex.domain.time import to_micros
-from commex.services.exchange import AuctionSummary, Exchange
+from commex.services.bus import MessageBus
+from commex.services.queries import AuctionState, ListAuctions
+from commex.services.results import AuctionSummary
 from commex.web.render import PageRoute
 from commex.web.session import services_of
 
@@ -50,8 +52,8 @@ def list_state_of(summaries: Sequence[AuctionSummary]) -> str:
     return digest.hexdigest()[:16]
 
 
-def open_auctions(exchange: Exchange) -> list[AuctionSummary]:
-    return exchange.auctions(Status.OPEN, OPEN_LISTED)
+def open_auctions(bus: MessageBus) -> list[AuctionSummary]:
+    return bus.handle(ListAuctions(Status.OPEN, OPEN_LISTED))
 
 
 def _response(signals: AsyncIterator[dict[str, Any]]) -> Response:
@@ -75,7 +77,7 @@ async def list_events(
         loop = asyncio.get_running_loop()
         deadline = loop.time() + MAX_STREAM_S
         while loop.time() < deadline:
-            state = list_state_of(await run_in_threadpool(open_auctions, services.exchange))
+            state = list_state_of(await run_in_threadpool(open_auctions, services.bus))
             if state != seen:
                 seen = state
                 yield {"event": "changed", "data": state}
@@ -93,15 +95,15 @@ async def auction_events(
     """Signals for an open auction page; ``v`` is the state the page was rendered from, so a
     change between the render and this connection is not missed."""
     services = services_of(request)
-    exchange = services.exchange
-    await run_in_threadpool(exchange.auction, auction_id)  # 404 before the stream starts
+    bus = services.bus
+    await run_in_threadpool(bus.handle, AuctionState(auction_id))  # 404 before the stream starts
 
     async def signals() -> AsyncIterator[dict[str, Any]]:
         seen = shown
         loop = asyncio.get_running_loop()
         deadline = loop.time() + MAX_STREAM_S
         while loop.time() < deadline:
-            auction = await run_in_threadpool(exchange.auction, auction_id)
+            auction = await run_in_threadpool(bus.handle, AuctionState(auction_id))
             state = state_of(auction)
             if state != seen:
                 seen = state

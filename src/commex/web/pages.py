@@ -16,10 +16,10 @@ from commex.domain.auctions import Status
 from commex.domain.errors import CommexError, NotFound, Unauthenticated, status_of
 from commex.domain.reputation import Reputation
 from commex.domain.terms import KNOWN_SERVICES
-from commex.services.auth import WebSession
-from commex.services.exchange import Exchange
-from commex.services.views import AuctionView
-from commex.web.forms import AUCTION_DEFAULTS, UNITS, auction_request, form_values, input_of
+from commex.services.commands import PlaceBid
+from commex.services.queries import ListAuctions, ShowAuction
+from commex.services.results import AuctionView, WebSession
+from commex.web.forms import AUCTION_DEFAULTS, UNITS, auction_command, form_values, input_of
 from commex.web.live import list_state_of, open_auctions, state_of
 from commex.web.render import PageRoute, is_htmx, render
 from commex.web.session import Checked, LoggedIn, Viewer, services_of
@@ -42,15 +42,15 @@ class WinnerLine:
 
 @router.get("/")
 def home(request: Request) -> Response:
-    exchange = services_of(request).exchange
-    listed = open_auctions(exchange)
+    bus = services_of(request).bus
+    listed = open_auctions(bus)
     return render(
         request,
         "home.html",
         {
             "open": listed,
             "list_state": list_state_of(listed),
-            "closed": exchange.auctions(Status.CLOSED, 10),
+            "closed": bus.handle(ListAuctions(Status.CLOSED, 10)),
         },
     )
 
@@ -58,9 +58,7 @@ def home(request: Request) -> Response:
 @router.get("/open-auctions")
 def open_list(request: Request) -> Response:
     """The list of open auctions, fetched again when the list's event stream signals."""
-    return render(
-        request, "_open_list.html", {"open": open_auctions(services_of(request).exchange)}
-    )
+    return render(request, "_open_list.html", {"open": open_auctions(services_of(request).bus)})
 
 
 @router.get("/auctions/new")
@@ -71,17 +69,17 @@ def new_auction_form(request: Request, session: LoggedIn) -> Response:
 @router.post("/auctions/new")
 async def create_auction(request: Request, session: Checked) -> Response:
     values = form_values(await request.form())
-    exchange = services_of(request).exchange
+    bus = services_of(request).bus
     try:
-        req = auction_request(values, exchange.clock.now())
-        auction = await run_in_threadpool(exchange.create_auction, session.account.id, req)
+        cmd = auction_command(values, session.account.id, bus.clock.now())
+        opened = await run_in_threadpool(bus.handle, cmd)
     except (NotFound, Unauthenticated):
         raise
     except CommexError as exc:
         field = input_of(exc.field)
         errors = {field: exc.message} if field else {}
         return _auction_form(request, values, errors, "" if field else exc.message, exc)
-    return RedirectResponse(f"/auctions/{auction.id}", status_code=303)
+    return RedirectResponse(f"/auctions/{opened.auction.id}", status_code=303)
 
 
 def _auction_form(
@@ -125,18 +123,20 @@ def place_bid(
     session: Checked,
     amount: Amount = "",
     max_amount: Amount = "",
-    idempotency_key: Annotated[str, Form(alias="idem", max_length=64)] = "",
+    idempotency_key: Annotated[str, Form(alias="idem")] = "",
 ) -> Response:
     """Bid; the services decide whether the bid stands (and whether this bidder may bid)."""
-    exchange = services_of(request).exchange
+    bus = services_of(request).bus
     try:
-        bid = exchange.place_bid(
-            auction_id,
-            session.account.id,
-            amount.strip(),
-            max_amount.strip() or None,
-            idempotency_key or None,
-        )
+        bid = bus.handle(
+            PlaceBid(
+                auction_id,
+                session.account.id,
+                amount.strip(),
+                max_amount.strip() or None,
+                idempotency_key or None,
+            )
+        ).bid
     except (NotFound, Unauthenticated):
         raise
     except CommexError as exc:
@@ -156,17 +156,15 @@ def place_bid(
 def _auction_context(
     request: Request, auction_id: str, viewer: WebSession | None
 ) -> dict[str, Any]:
-    exchange = services_of(request).exchange
     viewer_id = viewer.account.id if viewer is not None else None
-    view = services_of(request).groups.with_group(exchange.view(auction_id, viewer_id))
+    view = services_of(request).bus.handle(ShowAuction(auction_id, viewer_id))
     placed = request.query_params.get("placed", "")
     limit = request.query_params.get("limit", "")
     return {
         "view": view,
-        "wire": view.to_dict(),
         "auction": view.auction,
         "open": view.auction.status is Status.OPEN,
-        "winners": _winners(exchange, view),
+        "winners": _winners(view),
         "state": state_of(view.auction),
         "idem": secrets.token_urlsafe(16),
         "placed": placed if _AMOUNT.fullmatch(placed) else "",
@@ -174,18 +172,11 @@ def _auction_context(
     }
 
 
-def _winners(exchange: Exchange, view: AuctionView) -> list[WinnerLine]:
+def _winners(view: AuctionView) -> list[WinnerLine]:
     outcome = view.auction.outcome
     if outcome is None:
         return []
-    known = {b.bidder.id: b.bidder for b in view.bids}
-    role = view.auction.bidder_role
-    lines = []
-    for w in outcome.winners:
-        party = known.get(w.bidder_id)
-        if party is not None:
-            name, rep = party.name, party.reputation
-        else:
-            name, rep = exchange.account(w.bidder_id).name, exchange.reputation(w.bidder_id, role)
-        lines.append(WinnerLine(name, rep, str(w.price), w.contract_id, w.bidder_id))
-    return lines
+    return [
+        WinnerLine(p.name, p.reputation, str(w.price), w.contract_id, w.bidder_id)
+        for w, p in zip(outcome.winners, view.winners, strict=True)
+    ]

@@ -14,6 +14,8 @@ from fastapi.responses import RedirectResponse
 
 from commex.domain.accounts import Account, Role
 from commex.domain.errors import CommexError, Unauthenticated, status_of
+from commex.services import commands as c
+from commex.services import queries as q
 from commex.web.render import PageRoute, render
 from commex.web.session import Checked, LoggedIn, services_of
 
@@ -48,9 +50,10 @@ def add_card(
     """Save a card through the payment gateway; the services check every field."""
     kept = {"exp_month": exp_month.strip()[:2], "exp_year": exp_year.strip()[:4]}
     try:
-        saved = services_of(request).payments.add(
+        cmd = c.AddCard(
             session.account.id, number, exp_month.strip(), exp_year.strip(), cvc.strip()
         )
+        saved = services_of(request).bus.handle(cmd)
     except Unauthenticated:
         raise
     except CommexError as exc:
@@ -64,13 +67,13 @@ def add_card(
 
 @router.post("/account/cards/{method_id}/default")
 def make_default(request: Request, method_id: str, session: Checked) -> Response:
-    services_of(request).payments.make_default(session.account.id, method_id)
+    services_of(request).bus.handle(c.MakeDefaultCard(session.account.id, method_id))
     return RedirectResponse("/account/cards?done=default", status_code=303)
 
 
 @router.post("/account/cards/{method_id}/remove")
 def remove_card(request: Request, method_id: str, session: Checked) -> Response:
-    services_of(request).payments.remove(session.account.id, method_id)
+    services_of(request).bus.handle(c.RemoveCard(session.account.id, method_id))
     return RedirectResponse("/account/cards?done=removed", status_code=303)
 
 
@@ -86,11 +89,11 @@ def _page(
     payer = account.has(Role.RECIPIENT)
     context: dict[str, object] = {
         "payer": payer,
-        "cards": services_of(request).payments.of_account(account.id) if payer else [],
+        "cards": services_of(request).bus.handle(q.ListCards(account.id)) if payer else [],
         "values": values or {},
         "errors": errors or {},
         "problem": problem,
         "notice": notice,
-        "gateway": services_of(request).gateway.name,
+        "gateway": services_of(request).gateway_name,
     }
     return render(request, "cards.html", context, status)

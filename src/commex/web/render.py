@@ -1,7 +1,7 @@
-"""Rendering pages: the template environment, display helpers, and errors as HTML pages.
+"""Rendering pages: the template environment, and errors as HTML pages.
 
-Templates only lay out what the services computed; the helpers here format it for people
-(times, amounts, labels) and never decide a rule.
+Templates only lay out what the services computed; the words and numbers for people come from
+:mod:`commex.presentation`, which the command line shares, and never decide a rule.
 """
 
 from __future__ import annotations
@@ -20,59 +20,15 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from commex.domain.auctions import Auction, Direction, Format
 from commex.domain.errors import CommexError, InvalidInput, Unauthenticated, status_of
-from commex.services.views import seconds_text, time_left
+from commex.presentation import duration, kind, rate, seconds_text, time_left, when
 from commex.web.session import current_session, services_of
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-_DIRECTION = {Direction.FORWARD: "Selling", Direction.REVERSE: "Buying"}
-_FORMAT = {
-    Format.FIRST_PRICE: "sealed, first price",
-    Format.SECOND_PRICE: "sealed, second price",
-    Format.ENGLISH: "english (open, ascending)",
-}
-
-
-def kind(auction: Auction) -> str:
-    """``Selling · english (open, ascending)``: what an auction is, in words."""
-    fmt = _FORMAT[auction.format]
-    if auction.format is Format.ENGLISH and auction.direction is Direction.REVERSE:
-        fmt = "english (open, descending)"
-    return f"{_DIRECTION[auction.direction]} · {fmt}"
-
 
 def seconds_left(until: datetime, now: datetime) -> int:
     return max(0, int((until - now).total_seconds()))
-
-
-def when(moment: datetime | None, seconds: bool = False) -> str:
-    """A time for people, in UTC to the minute (or the second)."""
-    if moment is None:
-        return ""
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
-
-
-def duration(seconds: int) -> str:
-    """A block of usage in the largest whole units: ``1,000 min`` or ``30 days``."""
-    if seconds % 86400 == 0:
-        days = seconds // 86400
-        return f"{days:,} day" + ("" if days == 1 else "s")
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600:,} h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60:,} min"
-    return f"{seconds:,} s"
-
-
-def rate(bps: int | None) -> str:
-    if bps is None:
-        return ""
-    for unit, size in (("Gbit/s", 10**9), ("Mbit/s", 10**6), ("kbit/s", 10**3)):
-        if bps >= size and bps % (size // 1000 or 1) == 0:
-            return f"{bps / size:g} {unit}"
-    return f"{bps} bit/s"
 
 
 def pairs(values: Iterable[str]) -> list[tuple[str, str]]:
@@ -107,7 +63,7 @@ def render(
     base: dict[str, Any] = {
         "viewer": session.account if session else None,
         "csrf": session.csrf if session else "",
-        "now": services_of(request).exchange.clock.now(),
+        "now": services_of(request).clock.now(),
     }
     base.update(context or {})
     response = templates.TemplateResponse(request, name, base, status_code=status)

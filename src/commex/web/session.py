@@ -1,6 +1,6 @@
 """Who is looking at a page: the session cookie, the logged-in account, and CSRF checks.
 
-The session itself (its token, CSRF token and expiry) lives in :mod:`commex.services.auth`;
+The session itself (its token, CSRF token and expiry) lives in :mod:`commex.services.accounts`;
 this module only carries it between the browser and the services.
 """
 
@@ -14,7 +14,9 @@ from starlette.concurrency import run_in_threadpool
 
 from commex.bootstrap import Services
 from commex.domain.errors import Forbidden, Unauthenticated
-from commex.services.auth import SESSION_TTL, WebSession, csrf_ok
+from commex.services.accounts import SESSION_TTL, csrf_ok
+from commex.services.queries import CurrentSession
+from commex.services.results import WebSession
 
 COOKIE = "commex_session"
 CSRF_FIELD = "csrf"
@@ -33,7 +35,7 @@ def current_session(request: Request) -> WebSession | None:
         return cast(WebSession | None, cached)
     session: WebSession | None
     try:
-        session = services_of(request).auth.session(request.cookies.get(COOKIE))
+        session = services_of(request).bus.handle(CurrentSession(request.cookies.get(COOKIE)))
     except Unauthenticated:
         session = None
     request.state.web_session = session

@@ -13,8 +13,8 @@ from commex.domain.groups import (
     GroupMember,
     MemberState,
     answer,
-    auction_request,
     ceiling,
+    group_auction,
     invite,
     new_group,
     payers,
@@ -164,13 +164,10 @@ def test_the_ceiling_is_the_sum_of_pledges_in_joining_order():
 
 def test_the_group_auction_request_takes_the_ceiling_and_the_members():
     group, members = group_of_four()
-    base = {"format": "first-price", "title": "T", "terms": {"service": "voice", "duration_s": 60}}
-    out = auction_request(group, members, ANN, base, None)
-    assert (out["direction"], out["currency"], out["reserve"]) == ("reverse", "EUR", "50.00")
-    assert out["terms"]["max_members"] == 4
-    assert auction_request(group, members, ANN, base | {"reserve": "45.00"}, None)["reserve"] == (
-        "45.00"
-    )
+    out = group_auction(group, members, ANN, None)
+    assert (out.direction, out.currency, str(out.reserve)) == ("reverse", "EUR", "50.00")
+    assert out.max_members == 4
+    assert str(group_auction(group, members, ANN, None, reserve="45.00").reserve) == "45.00"
 
 
 @pytest.mark.parametrize(
@@ -180,7 +177,7 @@ def test_the_group_auction_request_takes_the_ceiling_and_the_members():
         ({"direction": "forward"}, InvalidInput, "direction", "must be 'reverse'"),
         ({"currency": "USD"}, InvalidInput, "currency", "currency must be EUR"),
         (
-            {"terms": {"service": "voice", "duration_s": 60, "max_members": 3}},
+            {"max_members": 3},
             InvalidInput,
             "terms.max_members",
             "at least 4, the group's members, not 3",
@@ -190,16 +187,16 @@ def test_the_group_auction_request_takes_the_ceiling_and_the_members():
 def test_group_auction_requests_that_are_refused(extra, error, field, words):
     group, members = group_of_four()
     with pytest.raises(error, match=words) as exc:
-        auction_request(group, members, ANN, {"title": "T"} | extra, None)
+        group_auction(group, members, ANN, None, **extra)
     assert exc.value.field == field
 
 
 def test_only_the_creator_opens_one_auction_at_a_time_and_only_with_payers():
     group, members = group_of_four()
     with pytest.raises(Forbidden, match="only the group's creator opens"):
-        auction_request(group, members, BOB, {}, None)
+        group_auction(group, members, BOB, None)
     with pytest.raises(Conflict, match="auc_1 is under way: one at a time"):
-        auction_request(group, members, ANN, {}, "auc_1")
+        group_auction(group, members, ANN, "auc_1")
     unpaid, me = new_group("grp_2", ANN, "G", "EUR", None, None, T0)
     with pytest.raises(Conflict, match="no payers yet"):
-        auction_request(unpaid, [me], ANN, {}, None)
+        group_auction(unpaid, [me], ANN, None)

@@ -4,9 +4,9 @@ from decimal import ROUND_FLOOR, Decimal
 
 import pytest
 
-from commex.domain.auctions import ranking_rule
 from commex.domain.formats import effective_price
 from commex.domain.reputation import NO_RATINGS, Reputation
+from commex.domain.visibility import ranking_rule
 
 GOOD = Reputation(positive=40, negative=0, count=40)
 MIXED = Reputation(positive=6, negative=4, count=10)

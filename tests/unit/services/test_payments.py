@@ -16,6 +16,8 @@ from commex.domain.billing import StoredCard
 from commex.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from commex.domain.money import Money
 from commex.domain.payment_methods import MAX_CARDS
+from commex.services.commands import AddCard, MakeDefaultCard, Register, RemoveCard
+from commex.services.queries import DefaultCard, ListCards
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
 VISA = "4242 4242 4242 4242"
@@ -57,12 +59,12 @@ def services(gateway, clock):
 
 @pytest.fixture
 def ann(services):
-    return services.auth.register("Ann", ["recipient"]).account
+    return services.bus.handle(Register("Ann", ("recipient",))).account
 
 
 def add(services, account, number=VISA, month=12, year=2030, cvc="123"):
-    services.payments._clock.advance(1)  # a second between cards, so "newest" is defined
-    return services.payments.add(account.id, number, month, year, cvc)
+    services.clock.advance(1)  # a second between cards, so "newest" is defined
+    return services.bus.handle(AddCard(account.id, number, month, year, cvc))
 
 
 def test_a_card_is_saved_as_a_token_with_brand_last_four_and_expiry(services, gateway, ann):
@@ -77,7 +79,7 @@ def test_a_card_is_saved_as_a_token_with_brand_last_four_and_expiry(services, ga
     assert method.is_default
     assert method.gateway == "test"
     assert method.label() == "mastercard ending in 4444, expires 03/2031"
-    stored = services.exchange._uow.store.payment_methods
+    stored = services.bus.uow_factory.store.payment_methods
     assert list(stored.values()) == [method]
     assert "5555555555554444" not in repr(stored)
     assert "555555" not in repr(stored)
@@ -86,24 +88,26 @@ def test_a_card_is_saved_as_a_token_with_brand_last_four_and_expiry(services, ga
 def test_the_first_card_is_the_default_and_the_default_can_be_chosen(services, ann):
     first = add(services, ann)
     second = add(services, ann, MASTERCARD)
-    assert [m.is_default for m in services.payments.of_account(ann.id)] == [True, False]
-    chosen = services.payments.make_default(ann.id, second.id)
+    assert [m.is_default for m in services.bus.handle(ListCards(ann.id))] == [True, False]
+    chosen = services.bus.handle(MakeDefaultCard(ann.id, second.id))
     assert chosen.is_default
-    listed = services.payments.of_account(ann.id)
+    listed = services.bus.handle(ListCards(ann.id))
     assert [(m.id, m.is_default) for m in listed] == [(first.id, False), (second.id, True)]
-    assert services.payments.default_of(ann.id).id == second.id
+    assert services.bus.handle(DefaultCard(ann.id)).id == second.id
 
 
 def test_removing_the_default_hands_it_to_the_newest_card_left(services, ann):
     first = add(services, ann)
     second = add(services, ann, MASTERCARD)
     third = add(services, ann, "4000 0000 0000 0002")
-    assert services.payments.remove(ann.id, second.id) is None  # not the default: no heir
-    heir = services.payments.remove(ann.id, first.id)
+    assert (
+        services.bus.handle(RemoveCard(ann.id, second.id)).heir is None
+    )  # not the default: no heir
+    heir = services.bus.handle(RemoveCard(ann.id, first.id)).heir
     assert heir is not None and heir.id == third.id and heir.is_default
-    assert services.payments.remove(ann.id, third.id) is None
-    assert services.payments.of_account(ann.id) == []
-    assert services.payments.default_of(ann.id) is None
+    assert services.bus.handle(RemoveCard(ann.id, third.id)).heir is None
+    assert services.bus.handle(ListCards(ann.id)) == []
+    assert services.bus.handle(DefaultCard(ann.id)) is None
 
 
 def test_at_most_five_cards_and_the_sixth_never_reaches_the_gateway(services, gateway, ann):
@@ -120,7 +124,7 @@ def test_at_most_five_cards_and_the_sixth_never_reaches_the_gateway(services, ga
 def test_cards_saved_at_once_still_respect_the_limit_and_one_default(services, ann):
     for _ in range(MAX_CARDS - 1):
         add(services, ann)
-    services.payments.remove(ann.id, services.payments.of_account(ann.id)[0].id)
+    services.bus.handle(RemoveCard(ann.id, services.bus.handle(ListCards(ann.id))[0].id))
     outcomes: list[object] = []
     barrier = threading.Barrier(4)
 
@@ -136,13 +140,13 @@ def test_cards_saved_at_once_still_respect_the_limit_and_one_default(services, a
         t.start()
     for t in threads:
         t.join()
-    assert len(services.payments.of_account(ann.id)) == MAX_CARDS
+    assert len(services.bus.handle(ListCards(ann.id))) == MAX_CARDS
     assert sum(isinstance(o, Conflict) for o in outcomes) == 2
-    assert sum(m.is_default for m in services.payments.of_account(ann.id)) == 1
+    assert sum(m.is_default for m in services.bus.handle(ListCards(ann.id))) == 1
 
 
 def test_a_provider_cannot_save_a_card_and_its_number_is_never_sent(services, gateway):
-    carrier = services.auth.register("Northwind", ["provider"]).account
+    carrier = services.bus.handle(Register("Northwind", ("provider",))).account
     with pytest.raises(Forbidden) as err:
         add(services, carrier)
     assert err.value.message == "only a recipient account saves payment cards"
@@ -157,23 +161,23 @@ def test_a_bad_card_is_refused_before_the_gateway(services, gateway, ann):
         add(services, ann, VISA, 10, 2026)
     assert err.value.field == "card.exp_month"
     assert gateway.numbers == []
-    assert services.payments.of_account(ann.id) == []
+    assert services.bus.handle(ListCards(ann.id)) == []
 
 
 def test_another_accounts_card_is_not_found(services, ann):
     mine = add(services, ann)
-    bob = services.auth.register("Bob", ["recipient"]).account
+    bob = services.bus.handle(Register("Bob", ("recipient",))).account
     with pytest.raises(NotFound):
-        services.payments.remove(bob.id, mine.id)
+        services.bus.handle(RemoveCard(bob.id, mine.id))
     with pytest.raises(NotFound):
-        services.payments.make_default(bob.id, mine.id)
+        services.bus.handle(MakeDefaultCard(bob.id, mine.id))
     with pytest.raises(NotFound):
-        services.payments.remove(ann.id, "../etc/passwd")
-    assert services.payments.of_account(bob.id) == []
-    assert services.payments.of_account(ann.id) == [mine]
+        services.bus.handle(RemoveCard(ann.id, "../etc/passwd"))
+    assert services.bus.handle(ListCards(bob.id)) == []
+    assert services.bus.handle(ListCards(ann.id)) == [mine]
 
 
 def test_a_saved_token_can_be_charged_through_the_same_gateway(services, ann):
     method = add(services, ann)
-    answer = services.gateway.authorize(method.token, Money.parse("5.00", "EUR"), "k", "x")
+    answer = services.bus.deps.gateway.authorize(method.token, Money.parse("5.00", "EUR"), "k", "x")
     assert answer.outcome.value == "succeeded"

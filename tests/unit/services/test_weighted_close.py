@@ -16,7 +16,9 @@ from commex.bootstrap import in_memory_exchange
 from commex.domain import formats
 from commex.domain.accounts import Role
 from commex.domain.reputation import Reputation
-from commex.services import exchange as exchange_module
+from commex.services import auctions as auctions_module
+from commex.services.queries import AuctionState
+from support.engine import close, open_auction, place_bid, register
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -35,7 +37,7 @@ def test_a_paged_close_awards_what_ranking_every_bid_would(
     bids: list[tuple[int, int, int]], weight: str, fmt: str
 ) -> None:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(exchange_module, "_CLOSE_PAGE", 3)  # several pages even for a few bids
+        mp.setattr(auctions_module, "_CLOSE_PAGE", 3)  # several pages even for a few bids
         _check(bids, weight, fmt)
 
 
@@ -43,8 +45,9 @@ def _check(bids: list[tuple[int, int, int]], weight: str, fmt: str) -> None:
     clock = ManualClock(T0)
     reps = FixedReputations()
     ex = in_memory_exchange(clock=clock, ids=SequentialIds(), reputations=reps)
-    buyer = ex.create_account("Buyer", ["recipient"])
-    auction = ex.create_auction(
+    buyer = register(ex, "Buyer", ["recipient"])
+    auction = open_auction(
+        ex,
         buyer.id,
         {
             "direction": "reverse",
@@ -57,18 +60,18 @@ def _check(bids: list[tuple[int, int, int]], weight: str, fmt: str) -> None:
         },
     )
     for i, (cents, good, bad) in enumerate(bids):
-        p = ex.create_account(f"P{i}", ["provider"])
+        p = register(ex, f"P{i}", ["provider"])
         reps.set(p.id, Role.PROVIDER, Reputation(positive=good, negative=bad, count=good + bad))
-        ex.place_bid(auction.id, p.id, f"{cents // 100}.{cents % 100:02d}")
-    open_state = ex.auction(auction.id)
-    everything = ex._uow.store.bids.values()  # type: ignore[attr-defined]
+        place_bid(ex, auction.id, p.id, f"{cents // 100}.{cents % 100:02d}")
+    open_state = ex.handle(AuctionState(auction.id))
+    everything = ex.uow_factory.store.bids.values()  # type: ignore[attr-defined]
     expected, _ = formats.award(
         open_state,
         list(everything),
-        {b.bidder_id: reps.of(b.bidder_id, Role.PROVIDER) for b in everything},
+        {b.bidder_id: reps.of(None, b.bidder_id, Role.PROVIDER) for b in everything},  # type: ignore[arg-type]
     )
     clock.advance(3601)
-    closed = ex.close(auction.id, None)
+    closed = close(ex, auction.id, None)
     assert closed.outcome is not None
     got = [(w.bid_id, w.price.amount) for w in closed.outcome.winners]
     assert got == [(b.id, Decimal(p.amount)) for b, p in expected]

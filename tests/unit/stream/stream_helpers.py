@@ -188,12 +188,6 @@ def fake_step_factory(spec: StepSpec, marker: str = "") -> Step:
     return step
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serve_in_thread(app: Any, timeout: float = 10.0) -> Iterator[str]:
     """Serve ``app`` with uvicorn on a free 127.0.0.1 port; yields its base URL."""

@@ -34,6 +34,7 @@ from commex.domain.billing import (
     validate_card,
 )
 from commex.domain.errors import CommexError, Conflict, InvalidInput, NotFound
+from commex.domain.idempotency import check_gateway_key
 from commex.domain.money import Money
 from commex.services.ports import Clock
 
@@ -173,7 +174,7 @@ class StripeGateway:
         try:
             intent = self._client.v1.payment_intents.create(
                 params,  # type: ignore[arg-type]
-                {"idempotency_key": _check_key(idempotency_key)},
+                {"idempotency_key": check_gateway_key(idempotency_key)},
             )
         except stripe.CardError as exc:
             code, message = _card_error(exc)
@@ -202,7 +203,7 @@ class StripeGateway:
         intent_id = _check_id(charge_id, "pi_", "charge", "charge_id")
         try:
             intent = self._client.v1.payment_intents.capture(
-                intent_id, options={"idempotency_key": _check_key(idempotency_key)}
+                intent_id, options={"idempotency_key": check_gateway_key(idempotency_key)}
             )
         except stripe.IdempotencyError as exc:
             raise _key_reused(idempotency_key, exc) from None
@@ -222,7 +223,7 @@ class StripeGateway:
 
     def refund(self, charge_id: str, amount: Money, idempotency_key: str) -> GatewayRefund:
         intent_id = _check_id(charge_id, "pi_", "charge", "charge_id")
-        key = _check_key(idempotency_key)
+        key = check_gateway_key(idempotency_key)
         try:
             intent = self._client.v1.payment_intents.retrieve(
                 intent_id, {"expand": ["latest_charge"]}
@@ -269,14 +270,6 @@ def _check_id(value: object, prefix: str, what: str, field: str) -> str:
     if not isinstance(value, str) or not value.startswith(prefix) or not _ID.match(value):
         raise NotFound(f"no such {what}", field=field)
     return value
-
-
-def _check_key(key: object) -> str:
-    if not isinstance(key, str) or not 0 < len(key) <= 255 or not key.isprintable():
-        raise InvalidInput(
-            "idempotency_key must be 1 to 255 printable characters", field="idempotency_key"
-        )
-    return key
 
 
 def _said(exc: stripe.StripeError) -> str:

@@ -32,11 +32,11 @@ from commex.domain.billing import (
     validate_card,
 )
 from commex.domain.errors import Conflict, InvalidInput, NotFound
+from commex.domain.idempotency import check_gateway_key
 from commex.domain.money import Money
 from commex.services.ports import Clock
 
 DEFAULT_SECRET = b"commex test gateway"
-MAX_KEY = 255
 MAX_DESCRIPTION = 1000
 _SIG = 16  # hex digits of the signature on tokens and charge ids
 _TOKEN = re.compile(r"^tok_test_(ok|declined|funds|error)_([0-9a-f]{16})([0-9a-f]{16})$")
@@ -105,7 +105,7 @@ class TestGateway:
     def authorize(
         self, card_token: str, amount: Money, idempotency_key: str, description: str
     ) -> GatewayCharge:
-        key = _check_key(idempotency_key)
+        key = check_gateway_key(idempotency_key)
         if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
             raise InvalidInput(
                 f"description must be at most {MAX_DESCRIPTION} characters", field="description"
@@ -125,7 +125,7 @@ class TestGateway:
             return answer
 
     def capture(self, charge_id: str, idempotency_key: str) -> GatewayCharge:
-        key = _check_key(idempotency_key)
+        key = check_gateway_key(idempotency_key)
         amount = self._charged_amount(charge_id)
         request = ("capture", charge_id)
         with self._lock:
@@ -143,7 +143,7 @@ class TestGateway:
             return answer
 
     def refund(self, charge_id: str, amount: Money, idempotency_key: str) -> GatewayRefund:
-        key = _check_key(idempotency_key)
+        key = check_gateway_key(idempotency_key)
         charged = self._charged_amount(charge_id)
         request = ("refund", charge_id, amount)
         with self._lock:
@@ -199,15 +199,6 @@ class TestGateway:
         return GatewayCharge(
             ChargeOutcome.SUCCEEDED, charge_id, None, f"Authorized {amount.display()}."
         )
-
-
-def _check_key(key: object) -> str:
-    if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY or not key.isprintable():
-        raise InvalidInput(
-            f"idempotency_key must be 1 to {MAX_KEY} printable characters",
-            field="idempotency_key",
-        )
-    return key
 
 
 def _charge(answer: GatewayCharge | GatewayRefund) -> GatewayCharge:

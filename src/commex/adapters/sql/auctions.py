@@ -1,4 +1,5 @@
-"""Auctions and their bids: the hot path, with statements built once."""
+"""Auctions with their bids and the idempotency keys of bids: the hot path, with statements
+built once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, bindparam, select, true, update
 
 from commex.adapters.sql import tables as t
+from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.rows import minor_or_none, money_or_none, terms_json
 from commex.domain.auctions import (
     Auction,
@@ -26,10 +28,12 @@ from commex.domain.auctions import (
 from commex.domain.money import Money
 from commex.domain.terms import parse_terms
 from commex.domain.time import from_micros, to_micros
+from commex.services.ports.auctions import key_used
 
 # Statements built once: executing a prebuilt statement skips SQLAlchemy's per-call cache-key
 # generation, which otherwise costs more than the SQL itself on the bid path.
 _AUCTION_GET = select(t.auctions).where(t.auctions.c.id == bindparam("id"))
+_AUCTION_CURRENCY = select(t.auctions.c.currency).where(t.auctions.c.id == bindparam("id"))
 _AUCTION_LOCK = _AUCTION_GET.with_for_update()
 _AUCTION_UPDATE = update(t.auctions).where(t.auctions.c.id == bindparam("b_id"))
 _BIDS_INSERT = t.bids.insert()
@@ -137,10 +141,30 @@ def _auction(r: Row[Any]) -> Auction:
     )
 
 
+_BID_COLS = (
+    t.bids.c.id,
+    t.bids.c.auction_id,
+    t.bids.c.bidder_id,
+    t.bids.c.amount_minor,
+    t.bids.c.max_minor,
+    t.bids.c.seq,
+    t.bids.c.created_us,
+    t.bids.c.proxy,
+    t.bids.c.active,
+)
+_BID_GET = select(*_BID_COLS).where(t.bids.c.id == bindparam("id"))
+_BID_OWN_ACTIVE = select(*_BID_COLS).where(
+    t.bids.c.auction_id == bindparam("auction_id"),
+    t.bids.c.bidder_id == bindparam("bidder_id"),
+    t.bids.c.active == true(),
+)
+
+
 class SqlAuctions:
     def __init__(self, conn: Connection, lock_rows: bool) -> None:
         self._c = conn
         self._lock_rows = lock_rows
+        self._currency: dict[str, str] = {}
 
     def add(self, auction: Auction) -> None:
         self._c.execute(t.auctions.insert(), _auction_values(auction))
@@ -185,41 +209,14 @@ class SqlAuctions:
         q = (
             select(t.auctions.c.id)
             .where(and_(t.auctions.c.status == "open", t.auctions.c.closes_us <= to_micros(now)))
-            .order_by(t.auctions.c.closes_us)
+            .order_by(t.auctions.c.closes_us, t.auctions.c.id)
             .limit(limit)
         )
         return [r.id for r in self._c.execute(q)]
 
-
-_BID_COLS = (
-    t.bids.c.id,
-    t.bids.c.auction_id,
-    t.bids.c.bidder_id,
-    t.bids.c.amount_minor,
-    t.bids.c.max_minor,
-    t.bids.c.seq,
-    t.bids.c.created_us,
-    t.bids.c.proxy,
-    t.bids.c.active,
-)
-_BID_GET = select(*_BID_COLS).where(t.bids.c.id == bindparam("id"))
-_BID_OWN_ACTIVE = select(*_BID_COLS).where(
-    t.bids.c.auction_id == bindparam("auction_id"),
-    t.bids.c.bidder_id == bindparam("bidder_id"),
-    t.bids.c.active == true(),
-)
-
-
-class SqlBids:
-    def __init__(self, conn: Connection) -> None:
-        self._c = conn
-        self._currency: dict[str, str] = {}
-
     def _cur(self, auction_id: str) -> str:
         if auction_id not in self._currency:
-            r = self._c.execute(
-                select(t.auctions.c.currency).where(t.auctions.c.id == auction_id)
-            ).first()
+            r = self._c.execute(_AUCTION_CURRENCY, {"id": auction_id}).first()
             self._currency[auction_id] = r.currency if r else "XXX"
         return self._currency[auction_id]
 
@@ -241,7 +238,7 @@ class SqlBids:
             for r in rows
         ]
 
-    def add_many(self, bids: Sequence[Bid]) -> None:
+    def add_bids(self, bids: Sequence[Bid]) -> None:
         if not bids:
             return
         self._c.execute(
@@ -262,26 +259,26 @@ class SqlBids:
             ],
         )
 
-    def deactivate(self, bid_ids: Sequence[str]) -> None:
+    def deactivate_bids(self, bid_ids: Sequence[str]) -> None:
         if bid_ids:
             self._c.execute(_BID_DEACTIVATE, [{"b_id": i} for i in bid_ids])
 
-    def get(self, bid_id: str) -> Bid | None:
+    def bid(self, bid_id: str) -> Bid | None:
         r = self._c.execute(_BID_GET, {"id": bid_id}).first()
         return None if r is None else self._rows([r], r.auction_id)[0]
 
-    def own_active(self, auction_id: str, bidder_id: str) -> Bid | None:
+    def own_active_bid(self, auction_id: str, bidder_id: str) -> Bid | None:
         params = {"auction_id": auction_id, "bidder_id": bidder_id}
         r = self._c.execute(_BID_OWN_ACTIVE, params).first()
         return None if r is None else self._rows([r], auction_id)[0]
 
-    def active(self, auction_id: str) -> list[Bid]:
+    def active_bids(self, auction_id: str) -> list[Bid]:
         q = select(*_BID_COLS).where(
             and_(t.bids.c.auction_id == auction_id, t.bids.c.active.is_(True))
         )
         return self._rows(self._c.execute(q.order_by(t.bids.c.seq)).all(), auction_id)
 
-    def cheapest_after(
+    def cheapest_bids_after(
         self, auction_id: str, after: tuple[int, int] | None, limit: int
     ) -> list[Bid]:
         b = t.bids.c
@@ -292,7 +289,7 @@ class SqlBids:
         q = q.order_by(b.amount_minor, b.seq).limit(limit)
         return self._rows(self._c.execute(q).all(), auction_id)
 
-    def recent(self, auction_id: str, limit: int) -> list[Bid]:
+    def recent_bids(self, auction_id: str, limit: int) -> list[Bid]:
         q = (
             select(*_BID_COLS)
             .where(t.bids.c.auction_id == auction_id)
@@ -301,7 +298,7 @@ class SqlBids:
         )
         return self._rows(self._c.execute(q).all(), auction_id)
 
-    def best_active(self, auction_id: str, limit: int, highest_first: bool) -> list[Bid]:
+    def best_bids(self, auction_id: str, limit: int, highest_first: bool) -> list[Bid]:
         amount = t.bids.c.amount_minor.desc() if highest_first else t.bids.c.amount_minor.asc()
         q = (
             select(*_BID_COLS)
@@ -311,8 +308,27 @@ class SqlBids:
         )
         return self._rows(self._c.execute(q).all(), auction_id)
 
-    def for_auction(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:
+    def bids(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:
         q = select(*_BID_COLS).where(t.bids.c.auction_id == auction_id)
         if bidder_id is not None:
             q = q.where(t.bids.c.bidder_id == bidder_id)
         return self._rows(self._c.execute(q.order_by(t.bids.c.seq)).all(), auction_id)
+
+    def bid_key(self, account_id: str, key: str) -> tuple[str, str] | None:
+        k = t.idempotency_keys.c
+        r = self._c.execute(
+            select(k.fingerprint, k.bid_id).where(k.account_id == account_id, k.key == key)
+        ).first()
+        return None if r is None else (r.fingerprint, r.bid_id)
+
+    def add_bid_key(
+        self, account_id: str, key: str, fingerprint: str, bid_id: str, now: datetime
+    ) -> None:
+        values = {
+            "account_id": account_id,
+            "key": key,
+            "fingerprint": fingerprint,
+            "bid_id": bid_id,
+            "created_us": to_micros(now),
+        }
+        execute_unique(self._c, t.idempotency_keys.insert(), values, "key", key_used())

@@ -10,11 +10,13 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, exists, or_, select, update
 
 from commex.adapters.sql import tables as t
+from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.contracts import _contract as contract_of_row
 from commex.domain.charges import Charge, ChargeStatus, Payout
 from commex.domain.contracts import Contract
 from commex.domain.money import Money
 from commex.domain.time import from_micros, to_micros
+from commex.services.ports.billing import charged_already
 
 
 def _opt_us(moment: datetime | None) -> int | None:
@@ -75,26 +77,20 @@ class SqlCharges:
         self._c = conn
 
     def add_many(self, charges: Sequence[Charge]) -> None:
-        if not charges:
-            return
-        self._c.execute(
-            t.charges.insert(),
-            [
-                {
-                    "id": c.id,
-                    "contract_id": c.contract_id,
-                    "payer_id": c.payer_id,
-                    "provider_id": c.provider_id,
-                    "group_id": c.group_id,
-                    "amount_minor": c.amount.to_minor(),
-                    "currency": c.amount.currency,
-                    "created_us": to_micros(c.created_at),
-                    "version": c.version,
-                    **_state(c),
-                }
-                for c in charges
-            ],
-        )
+        for c in charges:  # one at a time, so a refusal names the payer charged already
+            values = {
+                "id": c.id,
+                "contract_id": c.contract_id,
+                "payer_id": c.payer_id,
+                "provider_id": c.provider_id,
+                "group_id": c.group_id,
+                "amount_minor": c.amount.to_minor(),
+                "currency": c.amount.currency,
+                "created_us": to_micros(c.created_at),
+                "version": c.version,
+                **_state(c),
+            }
+            execute_unique(self._c, t.charges.insert(), values, "payer_id", charged_already(c))
 
     def get(self, charge_id: str) -> Charge | None:
         r = self._c.execute(select(t.charges).where(t.charges.c.id == charge_id)).first()
@@ -117,7 +113,10 @@ class SqlCharges:
     def of_payer(self, payer_id: str, limit: int) -> list[Charge]:
         c = t.charges.c
         q = select(t.charges).where(c.payer_id == payer_id)
-        return [_charge(r) for r in self._c.execute(q.order_by(c.created_us.desc()).limit(limit))]
+        return [
+            _charge(r)
+            for r in self._c.execute(q.order_by(c.created_us.desc(), c.id.desc()).limit(limit))
+        ]
 
     def uncharged_contracts(self, limit: int) -> list[Contract]:
         k, c = t.contracts.c, t.charges.c

@@ -1,4 +1,5 @@
-"""Contracts, client devices and the members that share a contract."""
+"""Contracts with the members that share them; their usage and deliveries are in
+:mod:`commex.adapters.sql.usage`."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, select, update
 
 from commex.adapters.sql import tables as t
+from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.rows import terms_json
+from commex.adapters.sql.usage import SqlUsage
 from commex.domain.contracts import Contract, ContractStatus
-from commex.domain.members import Device, Member, MemberKind
+from commex.domain.members import Member, MemberKind
 from commex.domain.money import Money
 from commex.domain.terms import parse_terms
 from commex.domain.time import from_micros, to_micros
+from commex.services.ports.contracts import member_taken
 
 
 def _contract(r: Row[Any]) -> Contract:
@@ -34,7 +38,16 @@ def _contract(r: Row[Any]) -> Contract:
     )
 
 
-class SqlContracts:
+def _member(r: Row[Any]) -> Member:
+    removed = None if r.removed_us is None else from_micros(r.removed_us)
+    return Member(
+        r.id, r.contract_id, MemberKind(r.kind), r.ref, from_micros(r.created_us), removed
+    )
+
+
+class SqlContracts(SqlUsage):
+    """Contracts, their members (here) and their usage and deliveries (:class:`SqlUsage`)."""
+
     def __init__(self, conn: Connection) -> None:
         self._c = conn
 
@@ -77,7 +90,7 @@ class SqlContracts:
         q = (
             select(t.contracts)
             .where(and_(c.status == "awarded", c.window_start_us <= to_micros(now)))
-            .order_by(c.window_start_us)
+            .order_by(c.window_start_us, c.id)
             .limit(limit)
         )
         return [_contract(r) for r in self._c.execute(q)]
@@ -102,7 +115,8 @@ class SqlContracts:
         q = select(t.contracts).where(c.provider_id == provider_id)
         if status is not None:
             q = q.where(c.status == status)
-        return [_contract(r) for r in self._c.execute(q.order_by(c.created_us.desc(), c.id))]
+        q = q.order_by(c.created_us.desc(), c.id.desc())
+        return [_contract(r) for r in self._c.execute(q)]
 
     def for_auction(self, auction_id: str) -> list[Contract]:
         q = select(t.contracts).where(t.contracts.c.auction_id == auction_id)
@@ -116,83 +130,34 @@ class SqlContracts:
         q = select(t.contracts).where(
             (c.provider_id == account_id) | (c.recipient_id == account_id) | c.id.in_(shared)
         )
-        return [_contract(r) for r in self._c.execute(q.order_by(c.created_us.desc()))]
+        return [_contract(r) for r in self._c.execute(q.order_by(c.created_us.desc(), c.id.desc()))]
 
+    def add_member(self, member: Member) -> None:
+        values = {
+            "id": member.id,
+            "contract_id": member.contract_id,
+            "kind": member.kind.value,
+            "ref": member.ref,
+            "created_us": to_micros(member.created_at),
+        }
+        execute_unique(self._c, t.contract_members.insert(), values, "ref", member_taken(member))
 
-class SqlDevices:
-    def __init__(self, conn: Connection) -> None:
-        self._c = conn
-
-    @staticmethod
-    def _row(r: Row[Any]) -> Device:
-        phones = tuple(json.loads(r.phone_numbers))
-        return Device(r.id, r.recipient_id, r.name, r.user_name, phones, from_micros(r.created_us))
-
-    def add(self, device: Device, token_hash: str) -> None:
-        self._c.execute(
-            t.devices.insert().values(
-                id=device.id,
-                recipient_id=device.recipient_id,
-                name=device.name,
-                user_name=device.user,
-                phone_numbers=json.dumps(list(device.phone_numbers)),
-                token_hash=token_hash,
-                created_us=to_micros(device.created_at),
-            )
-        )
-
-    def get(self, device_id: str) -> Device | None:
-        r = self._c.execute(select(t.devices).where(t.devices.c.id == device_id)).first()
-        return None if r is None else self._row(r)
-
-    def by_token_hash(self, token_hash: str) -> Device | None:
-        q = select(t.devices).where(t.devices.c.token_hash == token_hash)
-        r = self._c.execute(q).first()
-        return None if r is None else self._row(r)
-
-    def of_recipient(self, recipient_id: str) -> list[Device]:
-        q = select(t.devices).where(t.devices.c.recipient_id == recipient_id)
-        return [self._row(r) for r in self._c.execute(q.order_by(t.devices.c.created_us))]
-
-
-def _member(r: Row[Any]) -> Member:
-    removed = None if r.removed_us is None else from_micros(r.removed_us)
-    return Member(
-        r.id, r.contract_id, MemberKind(r.kind), r.ref, from_micros(r.created_us), removed
-    )
-
-
-class SqlMembers:
-    def __init__(self, conn: Connection) -> None:
-        self._c = conn
-
-    def add(self, member: Member) -> None:
-        self._c.execute(
-            t.contract_members.insert().values(
-                id=member.id,
-                contract_id=member.contract_id,
-                kind=member.kind.value,
-                ref=member.ref,
-                created_us=to_micros(member.created_at),
-            )
-        )
-
-    def get(self, member_id: str) -> Member | None:
+    def member(self, member_id: str) -> Member | None:
         q = select(t.contract_members).where(t.contract_members.c.id == member_id)
         r = self._c.execute(q).first()
         return None if r is None else _member(r)
 
-    def remove(self, member_id: str, now: datetime) -> None:
+    def remove_member(self, member_id: str, now: datetime) -> None:
         m = t.contract_members.c
         self._c.execute(
             update(t.contract_members).where(m.id == member_id).values(removed_us=to_micros(now))
         )
 
-    def restore(self, member_id: str) -> None:
+    def restore_member(self, member_id: str) -> None:
         m = t.contract_members.c
         self._c.execute(update(t.contract_members).where(m.id == member_id).values(removed_us=None))
 
-    def of_contract(self, contract_id: str, *, removed: bool = False) -> list[Member]:
+    def members(self, contract_id: str, *, removed: bool = False) -> list[Member]:
         m = t.contract_members.c
         q = select(t.contract_members).where(m.contract_id == contract_id)
         if not removed:

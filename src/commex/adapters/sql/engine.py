@@ -9,13 +9,17 @@ PostgreSQL gets the same guarantee from row locks (``SELECT ... FOR UPDATE``).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from commex.adapters.sql.files import secure_sqlite_files
+
 BEGIN_MODE = "commex_begin"
+log = logging.getLogger("commex.storage")
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -29,7 +33,8 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            for note in secure_sqlite_files(Path(database)):  # data dir 700, files 600
+                log.warning("%s", note)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)

@@ -38,6 +38,11 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def known_revisions() -> set[str]:
+    """Every schema revision this version of commex can migrate from."""
+    return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
 def head() -> str | None:
     """The newest revision this version of commex knows."""
     return ScriptDirectory.from_config(_config()).get_current_head()

@@ -1,51 +1,33 @@
-"""Ratings, the reputation tallies they move, and processing offers."""
+"""Ratings with the reputation tallies they move."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, bindparam, func, select
 
 from commex.adapters.sql import tables as t
-from commex.domain.money import Money
-from commex.domain.offers import ProcessingOffer
+from commex.adapters.sql.conflicts import execute_unique
 from commex.domain.ratings import RatedRole, Rating
 from commex.domain.reputation import PairTally, Tally
 from commex.domain.time import from_micros, to_micros
+from commex.services.ports.ratings import already_rated
 
-
-class SqlOffers:
-    def __init__(self, conn: Connection) -> None:
-        self._c = conn
-
-    def put(self, offer: ProcessingOffer) -> None:
-        o = t.processing_offers
-        self._c.execute(o.delete().where(o.c.provider_id == offer.provider_id))
-        self._c.execute(
-            o.insert().values(
-                provider_id=offer.provider_id,
-                node_url=offer.node_url,
-                capabilities=",".join(sorted(offer.capabilities)),
-                price_minor=offer.price.to_minor(),
-                currency=offer.price.currency,
-                updated_us=to_micros(offer.updated_at),
-            )
-        )
-
-    def with_capability(self, capability: str) -> list[ProcessingOffer]:
-        rows = self._c.execute(select(t.processing_offers)).all()
-        offers = [
-            ProcessingOffer(
-                r.provider_id,
-                r.node_url,
-                frozenset(r.capabilities.split(",")),
-                Money.from_stored(r.price_minor, r.currency),
-                from_micros(r.updated_us),
-            )
-            for r in rows
-        ]
-        return [o for o in offers if capability in o.capabilities]
+# Built once: the bid path reads reputations in every batch (expanding lists of account ids).
+_RECENT_COUNTS = (
+    select(t.ratings.c.rated_id, func.count())
+    .where(
+        t.ratings.c.rated_id.in_(bindparam("ids", expanding=True)),
+        t.ratings.c.rated_role == bindparam("role"),
+        t.ratings.c.created_us >= bindparam("since"),
+    )
+    .group_by(t.ratings.c.rated_id)
+)
+_TALLIES = select(t.reputations).where(
+    t.reputations.c.account_id.in_(bindparam("ids", expanding=True)),
+    t.reputations.c.role == bindparam("role"),
+)
 
 
 class SqlRatings:
@@ -53,21 +35,20 @@ class SqlRatings:
         self._c = conn
 
     def add(self, rating: Rating) -> None:
-        self._c.execute(
-            t.ratings.insert().values(
-                id=rating.id,
-                contract_id=rating.contract_id,
-                rated_id=rating.rated_id,
-                rated_role=rating.rated_role.value,
-                rater_key=rating.rater_key,
-                rater_account_id=rating.rater_account_id,
-                device_id=rating.device_id,
-                satisfied=rating.satisfied,
-                score=rating.score,
-                comment=rating.comment,
-                created_us=to_micros(rating.created_at),
-            )
-        )
+        values = {
+            "id": rating.id,
+            "contract_id": rating.contract_id,
+            "rated_id": rating.rated_id,
+            "rated_role": rating.rated_role.value,
+            "rater_key": rating.rater_key,
+            "rater_account_id": rating.rater_account_id,
+            "device_id": rating.device_id,
+            "satisfied": rating.satisfied,
+            "score": rating.score,
+            "comment": rating.comment,
+            "created_us": to_micros(rating.created_at),
+        }
+        execute_unique(self._c, t.ratings.insert(), values, "rater_key", already_rated())
 
     def exists(self, contract_id: str, role: str, rater_key: str) -> bool:
         r = t.ratings.c
@@ -102,30 +83,16 @@ class SqlRatings:
         ids = list(set(account_ids))
         if not ids:
             return {}
-        r = t.ratings.c
-        q = (
-            select(r.rated_id, func.count())
-            .where(
-                and_(r.rated_id.in_(ids), r.rated_role == role, r.created_us >= to_micros(since))
-            )
-            .group_by(r.rated_id)
-        )
-        return {rated: int(n) for rated, n in self._c.execute(q)}
-
-
-class SqlReputations:
-    def __init__(self, conn: Connection) -> None:
-        self._c = conn
+        params = {"ids": ids, "role": role, "since": to_micros(since)}
+        return {rated: int(n) for rated, n in self._c.execute(_RECENT_COUNTS, params)}
 
     def tallies(self, account_ids: Iterable[str], role: str) -> dict[str, Tally]:
         ids = list(set(account_ids))
         if not ids:
             return {}
-        r = t.reputations.c
-        q = select(t.reputations).where(and_(r.account_id.in_(ids), r.role == role))
         return {
             x.account_id: Tally(x.positive, x.negative, from_micros(x.as_of_us))
-            for x in self._c.execute(q)
+            for x in self._c.execute(_TALLIES, {"ids": ids, "role": role})
         }
 
     def pair(self, account_id: str, role: str, counterparty: str) -> PairTally | None:
@@ -136,7 +103,7 @@ class SqlReputations:
         x = self._c.execute(q).first()
         return None if x is None else PairTally(x.weight, from_micros(x.as_of_us))
 
-    def put(self, account_id: str, role: str, tally: Tally) -> None:
+    def put_tally(self, account_id: str, role: str, tally: Tally) -> None:
         r = t.reputations.c
         self._c.execute(
             t.reputations.delete().where(and_(r.account_id == account_id, r.role == role))

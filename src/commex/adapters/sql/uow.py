@@ -12,23 +12,25 @@ from typing import Self
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from commex.adapters.sql.accounts import SqlAccounts, SqlCredentials, SqlIdempotency
-from commex.adapters.sql.auctions import SqlAuctions, SqlBids
+from commex.adapters.sql.accounts import SqlAccounts, SqlOffers
+from commex.adapters.sql.auctions import SqlAuctions
 from commex.adapters.sql.billing import SqlCharges
-from commex.adapters.sql.contracts import SqlContracts, SqlDevices, SqlMembers
+from commex.adapters.sql.contracts import SqlContracts
 from commex.adapters.sql.engine import BEGIN_MODE, is_sqlite
 from commex.adapters.sql.groups import SqlGroups
 from commex.adapters.sql.payments import SqlPaymentMethods
-from commex.adapters.sql.ratings import SqlOffers, SqlRatings, SqlReputations
-from commex.adapters.sql.usage import SqlCapacities, SqlDeliveries, SqlUsage
+from commex.adapters.sql.ratings import SqlRatings
 from commex.domain.errors import Conflict, InvalidInput
+from commex.services.ports import EventLog
+from commex.services.ports.uow import stored_conflict
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(EventLog):
     """One transaction on one connection. Uncommitted work is rolled back on exit; driver
     errors leave as commex errors (a constraint violation is a conflict)."""
 
     def __init__(self, engine: Engine, write: bool = True) -> None:
+        super().__init__()
         self._engine = engine
         self._write = write
 
@@ -39,26 +41,18 @@ class SqlUnitOfWork:
         self._tx = self._conn.begin()
         lock_rows = not is_sqlite(self._engine)  # SQLite's BEGIN IMMEDIATE already locks
         self.accounts = SqlAccounts(self._conn)
-        self.auctions = SqlAuctions(self._conn, lock_rows)
-        self.bids = SqlBids(self._conn)
-        self.contracts = SqlContracts(self._conn)
-        self.credentials = SqlCredentials(self._conn)
-        self.idempotency = SqlIdempotency(self._conn)
         self.offers = SqlOffers(self._conn)
-        self.devices = SqlDevices(self._conn)
-        self.members = SqlMembers(self._conn)
+        self.auctions = SqlAuctions(self._conn, lock_rows)
+        self.contracts = SqlContracts(self._conn)
         self.ratings = SqlRatings(self._conn)
-        self.reputations = SqlReputations(self._conn)
-        self.usage = SqlUsage(self._conn)
-        self.deliveries = SqlDeliveries(self._conn)
-        self.capacities = SqlCapacities(self._conn)
-        self.payment_methods = SqlPaymentMethods(self._conn)
         self.groups = SqlGroups(self._conn)
         self.charges = SqlCharges(self._conn)
+        self.payment_methods = SqlPaymentMethods(self._conn)
         return self
 
     def commit(self) -> None:
         self._tx.commit()
+        self.committed = True
 
     def __exit__(
         self,
@@ -72,7 +66,7 @@ class SqlUnitOfWork:
         finally:
             self._conn.close()
         if isinstance(exc, IntegrityError):
-            raise Conflict("the change conflicts with data already stored") from exc
+            raise stored_conflict() from exc
         if isinstance(exc, DataError):  # e.g. a NUL character, which PostgreSQL cannot store
             raise InvalidInput("the input holds a value that cannot be stored") from exc
         if isinstance(exc, DBAPIError) and "locked" in str(exc.orig).lower():

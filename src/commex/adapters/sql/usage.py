@@ -1,4 +1,5 @@
-"""Usage sessions, the packet plane's deliveries and providers' declared capacity."""
+"""A contract's usage sessions and the packet plane's deliveries (part of the contract
+repository, :class:`commex.adapters.sql.contracts.SqlContracts`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, case, func, select, update
 
 from commex.adapters.sql import tables as t
+from commex.adapters.sql.conflicts import execute_unique
 from commex.domain.service_level import Delivery, ServiceLevel
 from commex.domain.time import from_micros, to_micros
 from commex.domain.usage import MemberUsage, UsageSession
+from commex.services.ports.contracts import run_recorded
 
 
 def _session(r: Row[Any]) -> UsageSession:
@@ -19,52 +22,6 @@ def _session(r: Row[Any]) -> UsageSession:
     return UsageSession(
         r.id, r.contract_id, r.member_id, from_micros(r.started_us), ended, r.used_ms, r.bytes
     )
-
-
-class SqlUsage:
-    def __init__(self, conn: Connection) -> None:
-        self._c = conn
-
-    def add_session(self, session: UsageSession) -> None:
-        self._c.execute(
-            t.usage_sessions.insert().values(
-                id=session.id,
-                contract_id=session.contract_id,
-                member_id=session.member_id,
-                started_us=to_micros(session.started_at),
-                ended_us=None if session.ended_at is None else to_micros(session.ended_at),
-                used_ms=session.used_ms,
-                bytes=session.bytes,
-            )
-        )
-
-    def get_session(self, session_id: str) -> UsageSession | None:
-        q = select(t.usage_sessions).where(t.usage_sessions.c.id == session_id)
-        r = self._c.execute(q).first()
-        return None if r is None else _session(r)
-
-    def update_session(self, session: UsageSession) -> None:
-        ended = None if session.ended_at is None else to_micros(session.ended_at)
-        self._c.execute(
-            update(t.usage_sessions)
-            .where(t.usage_sessions.c.id == session.id)
-            .values(ended_us=ended, used_ms=session.used_ms, bytes=session.bytes)
-        )
-
-    def open_sessions(self, member_id: str) -> list[UsageSession]:
-        u = t.usage_sessions.c
-        q = select(t.usage_sessions).where(and_(u.member_id == member_id, u.ended_us.is_(None)))
-        return [_session(r) for r in self._c.execute(q.order_by(u.started_us, u.id))]
-
-    def by_member(self, contract_id: str) -> list[MemberUsage]:
-        u = t.usage_sessions.c
-        q = (
-            select(u.member_id, func.sum(u.used_ms), func.sum(u.bytes), func.count())
-            .where(u.contract_id == contract_id)
-            .group_by(u.member_id)
-            .order_by(u.member_id)
-        )
-        return [MemberUsage(m, int(ms), int(b), int(n)) for m, ms, b, n in self._c.execute(q)]
 
 
 def _delivery(r: Row[Any]) -> Delivery:
@@ -83,36 +40,75 @@ def _delivery(r: Row[Any]) -> Delivery:
     )
 
 
-class SqlDeliveries:
-    def __init__(self, conn: Connection) -> None:
-        self._c = conn
+class SqlUsage:
+    _c: Connection
 
-    def add(self, delivery: Delivery) -> None:
-        d = delivery
+    def add_session(self, session: UsageSession) -> None:
         self._c.execute(
-            t.deliveries.insert().values(
-                id=d.id,
-                contract_id=d.contract_id,
-                provider_id=d.provider_id,
-                run_id=d.run_id,
-                reported_ms=d.reported_ms,
-                accepted_ms=d.accepted_ms,
-                bytes=d.bytes,
-                packets=d.packets,
-                achieved_bps=d.achieved_rate_bps,
-                min_rate_bps=d.min_rate_bps,
-                breach=d.breach,
-                created_us=to_micros(d.created_at),
+            t.usage_sessions.insert().values(
+                id=session.id,
+                contract_id=session.contract_id,
+                member_id=session.member_id,
+                started_us=to_micros(session.started_at),
+                ended_us=None if session.ended_at is None else to_micros(session.ended_at),
+                used_ms=session.used_ms,
+                bytes=session.bytes,
             )
         )
 
-    def by_run(self, contract_id: str, run_id: str) -> Delivery | None:
+    def session(self, session_id: str) -> UsageSession | None:
+        q = select(t.usage_sessions).where(t.usage_sessions.c.id == session_id)
+        r = self._c.execute(q).first()
+        return None if r is None else _session(r)
+
+    def update_session(self, session: UsageSession) -> None:
+        ended = None if session.ended_at is None else to_micros(session.ended_at)
+        self._c.execute(
+            update(t.usage_sessions)
+            .where(t.usage_sessions.c.id == session.id)
+            .values(ended_us=ended, used_ms=session.used_ms, bytes=session.bytes)
+        )
+
+    def open_sessions(self, member_id: str) -> list[UsageSession]:
+        u = t.usage_sessions.c
+        q = select(t.usage_sessions).where(and_(u.member_id == member_id, u.ended_us.is_(None)))
+        return [_session(r) for r in self._c.execute(q.order_by(u.started_us, u.id))]
+
+    def usage_by_member(self, contract_id: str) -> list[MemberUsage]:
+        u = t.usage_sessions.c
+        q = (
+            select(u.member_id, func.sum(u.used_ms), func.sum(u.bytes), func.count())
+            .where(u.contract_id == contract_id)
+            .group_by(u.member_id)
+            .order_by(u.member_id)
+        )
+        return [MemberUsage(m, int(ms), int(b), int(n)) for m, ms, b, n in self._c.execute(q)]
+
+    def add_delivery(self, delivery: Delivery) -> None:
+        d = delivery
+        values = {
+            "id": d.id,
+            "contract_id": d.contract_id,
+            "provider_id": d.provider_id,
+            "run_id": d.run_id,
+            "reported_ms": d.reported_ms,
+            "accepted_ms": d.accepted_ms,
+            "bytes": d.bytes,
+            "packets": d.packets,
+            "achieved_bps": d.achieved_rate_bps,
+            "min_rate_bps": d.min_rate_bps,
+            "breach": d.breach,
+            "created_us": to_micros(d.created_at),
+        }
+        execute_unique(self._c, t.deliveries.insert(), values, "run_id", run_recorded(d))
+
+    def delivery_by_run(self, contract_id: str, run_id: str) -> Delivery | None:
         d = t.deliveries.c
         q = select(t.deliveries).where(and_(d.contract_id == contract_id, d.run_id == run_id))
         r = self._c.execute(q).first()
         return None if r is None else _delivery(r)
 
-    def of_contract(self, contract_id: str, limit: int) -> list[Delivery]:
+    def deliveries(self, contract_id: str, limit: int) -> list[Delivery]:
         d = t.deliveries.c
         q = (
             select(t.deliveries)
@@ -150,27 +146,3 @@ class SqlDeliveries:
             p: ServiceLevel(int(n), int(b or 0), int(ms or 0), int(bms or 0))
             for p, n, b, ms, bms in self._c.execute(q)
         }
-
-
-class SqlCapacities:
-    def __init__(self, conn: Connection) -> None:
-        self._c = conn
-
-    def get(self, provider_id: str) -> int | None:
-        q = select(t.capacities.c.capacity_bps).where(t.capacities.c.provider_id == provider_id)
-        value = self._c.execute(q).scalar()
-        return None if value is None else int(value)
-
-    def put(self, provider_id: str, capacity_bps: int, now: datetime) -> None:
-        c = t.capacities.c
-        done = self._c.execute(
-            update(t.capacities)
-            .where(c.provider_id == provider_id)
-            .values(capacity_bps=capacity_bps, updated_us=to_micros(now))
-        )
-        if done.rowcount == 0:
-            self._c.execute(
-                t.capacities.insert().values(
-                    provider_id=provider_id, capacity_bps=capacity_bps, updated_us=to_micros(now)
-                )
-            )

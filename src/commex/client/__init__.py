@@ -1,0 +1,32 @@
+"""HTTP clients of the exchange, for programs that are not the server: the command line,
+processing nodes that publish their offers, packet planes that look for subcontractors and
+report deliveries, bidding bots and devices.
+
+Every call presents an API token (``COMMEX_TOKEN``, or a profile saved by ``commex login``);
+the server's JSON errors come back as the same commex errors the library raises.
+"""
+
+from commex.client.auctions import AuctionCalls
+from commex.client.base import api_token_from_env
+from commex.client.billing import BillingCalls
+from commex.client.contracts import ContractCalls
+from commex.client.plane import (
+    DeliveryNotRecorded,
+    ExchangeDirectory,
+    deliver_with_retries,
+    report_delivery,
+)
+
+
+class ExchangeClient(AuctionCalls, ContractCalls, BillingCalls):
+    """A small client of the exchange's ``/v1`` API."""
+
+
+__all__ = [
+    "DeliveryNotRecorded",
+    "ExchangeClient",
+    "ExchangeDirectory",
+    "api_token_from_env",
+    "deliver_with_retries",
+    "report_delivery",
+]

@@ -1,0 +1,104 @@
+"""Words and numbers for people, shared by the web pages and the command line: time left,
+seconds, what an auction is, when something happened, a block's length and a data rate.
+
+These format what the services computed; they never decide a rule. They take plain values
+(a direction may be the enum or its word), so the command line can use them on what the API
+answered as well as the pages on the services' results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from commex.domain.reputation import Reputation
+from commex.domain.service_level import ServiceLevel
+
+_DIRECTION = {"forward": "Selling", "reverse": "Buying"}
+_FORMAT = {
+    "first-price": "sealed, first price",
+    "second-price": "sealed, second price",
+    "english": "english (open, ascending)",
+}
+
+
+def time_left(until: datetime, now: datetime) -> str:
+    """``2 h 5 min`` until ``until``, or ``closing`` once it has passed."""
+    left = int((until - now).total_seconds())
+    if left <= 0:
+        return "closing"
+    days, rest = divmod(left, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def seconds(ms: int) -> int | float:
+    """Milliseconds as seconds, whole seconds as integers (on the wire and for people)."""
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000
+
+
+def seconds_text(ms: int) -> str:
+    """Milliseconds as seconds for people: ``12``, ``12.5``."""
+    return str(seconds(ms))
+
+
+def kind(direction: str, fmt: str) -> str:
+    """``Selling · english (open, ascending)``: what an auction is, in words."""
+    words = _FORMAT[str(fmt)]
+    if str(fmt) == "english" and str(direction) == "reverse":
+        words = "english (open, descending)"
+    return f"{_DIRECTION[str(direction)]} · {words}"
+
+
+def when(moment: datetime | None, seconds: bool = False) -> str:
+    """A time for people, in UTC to the minute (or, given ``seconds``, to the second)."""
+    if moment is None:
+        return ""
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+def duration(total: int) -> str:
+    """A block of usage in the largest whole units: ``1,000 min`` or ``30 days``."""
+    if total % 86400 == 0:
+        days = total // 86400
+        return f"{days:,} day" + ("" if days == 1 else "s")
+    if total % 3600 == 0:
+        return f"{total // 3600:,} h"
+    if total % 60 == 0:
+        return f"{total // 60:,} min"
+    return f"{total:,} s"
+
+
+def rate(bps: int | None) -> str:
+    """A data rate in the largest unit that shows it exactly: ``20 Mbit/s``."""
+    if bps is None:
+        return ""
+    for unit, size in (("Gbit/s", 10**9), ("Mbit/s", 10**6), ("kbit/s", 10**3)):
+        if bps >= size and bps % (size // 1000 or 1) == 0:
+            return f"{bps / size:g} {unit}"
+    return f"{bps} bit/s"
+
+
+def reputation_words(rep: Mapping[str, Any]) -> str:
+    """A reputation as the API answers it (the Rep of SPEC section 8), in words: ``96%
+    positive, 212 ratings in the last 12 months``; a provider's measured deliveries follow."""
+    sla = rep.get("sla")
+    service = None
+    if sla is not None:
+        service = ServiceLevel(
+            sla["measured"],
+            sla["breaches"],
+            round(sla["measured_seconds"] * 1000),
+            round(sla["breached_seconds"] * 1000),
+        )
+    return Reputation(
+        rep["positive"], rep["negative"], rep["count"], rep["window_days"], service
+    ).describe()

@@ -1,0 +1,168 @@
+"""Accounts and who is calling: registration, API tokens, password login and web sessions.
+
+Tokens are 256 random bits shown once; only their SHA-256 is stored (a fast hash is right for a
+high-entropy secret, and lets the token be found by its hash). Passwords are stored as a
+memory-hard hash (argon2id, through the :class:`PasswordHasher` port), computed before the
+transaction opens so no lock is held while it runs. A web session is a random cookie value
+whose hash is stored with its own CSRF token and an expiry.
+
+:func:`authenticate` takes the caller's unit of work, so authentication can share a transaction
+with the command it authorises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from commex.domain.accounts import Account, Role, check_name, parse_roles
+from commex.domain.errors import InvalidInput, Unauthenticated
+from commex.services import commands as c
+from commex.services import queries as q
+from commex.services.bus import Deps, MessageBus
+from commex.services.loading import account_of
+from commex.services.ports import Login, SessionRecord, UnitOfWork
+from commex.services.results import AccountView, Party, Registered, WebSession, party
+
+TOKEN_PREFIX = "cx_"  # noqa: S105 - a visible prefix, not a secret
+MIN_PASSWORD = 10
+MAX_PASSWORD = 256
+MAX_TOKEN = 128
+SESSION_TTL = timedelta(days=7)
+_BAD_TOKEN = "a valid bearer token is required"  # noqa: S105 - words, not a secret
+
+
+def new_token(prefix: str = TOKEN_PREFIX) -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def login_key(name: str) -> str:
+    """Login names compare without regard to case or surrounding space."""
+    return name.strip().casefold()
+
+
+def check_password(password: object) -> str:
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(
+            f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password"
+        )
+    return password
+
+
+def csrf_ok(session: WebSession, presented: str | None) -> bool:
+    """Whether a form or header carried this session's CSRF token (compared in constant time)."""
+    return bool(presented) and hmac.compare_digest(session.csrf, presented or "")
+
+
+# -- registration --------------------------------------------------------------------------------
+
+
+def register(cmd: c.Register, bus: MessageBus) -> Registered:
+    """A flow: the password is hashed first (argon2 is deliberately slow), then the account,
+    its token and its login are written in one transaction, so a taken name leaves nothing."""
+    password = None if cmd.password is None else check_password(cmd.password)
+    name, roles = check_name(cmd.name), parse_roles(list(cmd.roles), allow_operator=cmd.operator)
+    login = None
+    if password is not None:
+        login = Login(login_key(name), bus.deps.hasher.hash(password))
+    token = new_token()
+    with bus.unit_of_work() as uow:
+        account = Account(bus.deps.ids.new("acc"), name, roles, bus.clock.now(), cmd.owner_id)
+        if cmd.owner_id is not None:
+            account_of(uow, cmd.owner_id)
+        uow.accounts.add(account, token_hash(token), login)
+        uow.commit()
+    return Registered(account, token)
+
+
+def rotate_token(cmd: c.RotateToken, uow: UnitOfWork, deps: Deps) -> str:
+    token = new_token()
+    uow.accounts.set_token_hash(account_of(uow, cmd.account_id).id, token_hash(token))
+    return token
+
+
+# -- who is calling ------------------------------------------------------------------------------
+
+
+def authenticate(uow: UnitOfWork, token: str | None) -> Account:
+    """The account a bearer token belongs to, or Unauthenticated."""
+    if not token or len(token) > MAX_TOKEN:
+        raise Unauthenticated(_BAD_TOKEN)
+    account = uow.accounts.by_token_hash(token_hash(token))
+    if account is None:
+        raise Unauthenticated(_BAD_TOKEN)
+    return account
+
+
+def authenticated(query: q.Authenticate, uow: UnitOfWork, deps: Deps) -> Account:
+    return authenticate(uow, query.token)
+
+
+def login(cmd: c.Login, bus: MessageBus) -> WebSession:
+    """A flow: find the login, verify the password outside any transaction (argon2 is slow),
+    then store the session; a wrong name or password gives the same answer."""
+    failure = Unauthenticated("wrong name or password")
+    password = cmd.password
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD or not cmd.name:
+        raise failure
+    with bus.unit_of_work(write=False) as uow:
+        found = uow.accounts.by_login(login_key(cmd.name))
+    if found is None:
+        bus.deps.hasher.hash(password)  # spend the same time as a real check
+        raise failure
+    account, digest = found
+    if not bus.deps.hasher.verify(digest, password):
+        raise failure
+    token, csrf = new_token("cs_"), secrets.token_urlsafe(24)
+    now = bus.clock.now()
+    with bus.unit_of_work() as uow:
+        uow.accounts.delete_expired_sessions(now)
+        uow.accounts.add_session(
+            SessionRecord(token_hash(token), account.id, csrf, now, now + SESSION_TTL)
+        )
+        uow.commit()
+    return WebSession(token, csrf, account)
+
+
+def current_session(query: q.CurrentSession, uow: UnitOfWork, deps: Deps) -> WebSession:
+    token = query.token
+    if not token or len(token) > MAX_TOKEN:
+        raise Unauthenticated("please log in")
+    record = uow.accounts.session(token_hash(token))
+    account = uow.accounts.get(record.account_id) if record else None
+    if record is None or account is None or record.expires_at <= deps.clock.now():
+        raise Unauthenticated("your session has ended; please log in again")
+    return WebSession(token, record.csrf, account)
+
+
+def logout(cmd: c.Logout, uow: UnitOfWork, deps: Deps) -> None:
+    uow.accounts.delete_session(token_hash(cmd.token))
+
+
+# -- accounts as others see them -----------------------------------------------------------------
+
+
+def show_account(query: q.ShowAccount, uow: UnitOfWork, deps: Deps) -> AccountView:
+    account = account_of(uow, query.account_id)
+    reps = deps.reputations
+    return AccountView(
+        account,
+        reps.of(uow, account.id, Role.PROVIDER),
+        reps.of(uow, account.id, Role.RECIPIENT),
+    )
+
+
+def show_party(query: q.ShowParty, uow: UnitOfWork, deps: Deps) -> Party:
+    account = account_of(uow, query.account_id)
+    rep = deps.reputations.of(uow, account.id, query.role)
+    return party(account, account.id, query.role, rep)
+
+
+def any_accounts(query: q.AnyAccounts, uow: UnitOfWork, deps: Deps) -> bool:
+    return uow.accounts.count() > 0

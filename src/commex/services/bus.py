@@ -1,0 +1,134 @@
+"""The message bus: every command and query goes to its one handler, and the events of what
+changed go to their subscribers once committed.
+
+Most handlers take a unit of work that their caller owns: the bus opens one for the message
+(read-only for a query), calls the handler, commits a command, and then publishes the events
+the handler recorded. A caller that needs several messages in one transaction opens the unit of
+work itself (:meth:`MessageBus.unit_of_work`) and calls :meth:`MessageBus.handle_in`.
+
+A few use cases span several transactions by nature (a payment gateway or a slow password hash
+must not run inside one; the bid desk shares one commit among concurrent bids; closing due
+auctions closes each on its own): those are *flows*, which get the bus and open the units of
+work they need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from commex.domain.events import Event
+from commex.domain.urls import UrlPolicy
+from commex.services.commands import Message
+from commex.services.ports import (
+    Clock,
+    EventSubscriber,
+    IdGenerator,
+    PasswordHasher,
+    PaymentGateway,
+    ReputationSource,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """What handlers use besides the unit of work: time, ids, reputations, password hashing,
+    the payment gateway, and the rule for URLs commex will call on someone's behalf."""
+
+    clock: Clock
+    ids: IdGenerator
+    reputations: ReputationSource
+    hasher: PasswordHasher
+    gateway: PaymentGateway
+    urls: UrlPolicy
+
+
+Handler = Callable[[Any, UnitOfWork, Deps], Any]
+Flow = Callable[[Any, "MessageBus"], Any]
+
+
+class MessageBus:
+    """Commands and queries to handlers; committed events to subscribers."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        deps: Deps,
+        handlers: Mapping[type[Message[Any]], Handler],
+        flows: Mapping[type[Message[Any]], Flow] | None = None,
+        subscribers: Mapping[type[Event], Sequence[EventSubscriber]] | None = None,
+    ) -> None:
+        self._uow = uow
+        self.deps = deps
+        self._handlers = dict(handlers)
+        self._flows = dict(flows or {})
+        self._subscribers = {k: list(v) for k, v in (subscribers or {}).items()}
+
+    @property
+    def clock(self) -> Clock:
+        return self.deps.clock
+
+    @property
+    def uow_factory(self) -> UnitOfWorkFactory:
+        """Where the bus opens its units of work (the store behind it)."""
+        return self._uow
+
+    def handle(self, message: Message[R]) -> R:
+        """Handle ``message`` in a unit of work of its own and answer its result (or raise the
+        error that refused it)."""
+        flow = self._flows.get(type(message))
+        if flow is not None:
+            result: R = flow(message, self)
+            return result
+        handler = self._handler(message)
+        with self.unit_of_work(write=message.writes) as uow:
+            result = handler(message, uow, self.deps)
+            if message.writes:
+                uow.commit()
+        return result
+
+    def handle_in(self, uow: UnitOfWork, message: Message[R]) -> R:
+        """Handle ``message`` in the caller's unit of work; the caller commits it."""
+        result: R = self._handler(message)(message, uow, self.deps)
+        return result
+
+    @contextmanager
+    def unit_of_work(self, *, write: bool = True) -> Iterator[UnitOfWork]:
+        """A unit of work the caller commits; its events are published after a commit."""
+        with self._uow(write=write) as uow:
+            yield uow
+        self.publish(uow.collect_events())
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Hand committed events to their subscribers, each its share in one call."""
+        if not events:
+            return
+        shares: dict[int, tuple[EventSubscriber, list[Event]]] = {}
+        for event in events:
+            for subscriber in self._subscribers.get(type(event), ()):
+                shares.setdefault(id(subscriber), (subscriber, []))[1].append(event)
+        for subscriber, share in shares.values():
+            subscriber(share)
+
+    def subscribe(self, event: type[Event], subscriber: EventSubscriber) -> None:
+        self._subscribers.setdefault(event, []).append(subscriber)
+
+    def add_flow(self, message: type[Message[Any]], flow: Flow) -> None:
+        """Handle ``message`` by ``flow`` (for flows that hold state, such as the bid desk)."""
+        self._flows[message] = flow
+
+    def dispose(self) -> None:
+        """Release pooled connections."""
+        self._uow.dispose()
+
+    def _handler(self, message: Message[Any]) -> Handler:
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            raise TypeError(f"no handler for {type(message).__name__} in this unit of work")
+        return handler

@@ -1,0 +1,94 @@
+"""Which function handles which message: one handler per command and query, grouped by area
+in their modules. The bootstrap builds the message bus from these tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commex.services import (
+    accounts,
+    auction_views,
+    auctions,
+    billing,
+    billing_views,
+    capacity,
+    contracts,
+    devices,
+    group_views,
+    groups,
+    offers,
+    payments,
+    ratings,
+    usage,
+)
+from commex.services import commands as c
+from commex.services import queries as q
+from commex.services.bus import Flow, Handler
+from commex.services.commands import Message
+
+HANDLERS: dict[type[Message[Any]], Handler] = {
+    # accounts and who is calling
+    c.RotateToken: accounts.rotate_token,
+    c.Logout: accounts.logout,
+    q.Authenticate: accounts.authenticated,
+    q.CurrentSession: accounts.current_session,
+    q.ShowAccount: accounts.show_account,
+    q.ShowParty: accounts.show_party,
+    q.AnyAccounts: accounts.any_accounts,
+    # auctions and offers
+    c.OpenAuction: auctions.open_auction,
+    c.CloseAuction: auctions.close_auction,
+    c.CancelAuction: auctions.cancel_auction,
+    c.StartDue: auctions.start_due,
+    q.ShowAuction: auction_views.show_auction,
+    q.AuctionState: auction_views.auction_state,
+    q.ListAuctions: auction_views.list_auctions,
+    c.PublishOffer: offers.publish_offer,
+    q.FindProcessors: offers.find_processors,
+    # contracts in use
+    c.AddMember: contracts.add_member,
+    c.RemoveMember: contracts.remove_member,
+    q.ShowContract: contracts.show_contract,
+    q.PartyContract: contracts.party_contract,
+    q.MyContracts: contracts.my_contracts,
+    q.MyContractLines: contracts.my_contract_lines,
+    q.ProviderContracts: contracts.provider_contracts,
+    c.StartSession: usage.start_session,
+    c.EndSession: usage.end_session,
+    c.ReportUsage: usage.report_usage,
+    c.RecordDelivery: usage.record_delivery,
+    q.ShowUsage: usage.show_usage,
+    c.SetCapacity: capacity.set_capacity,
+    q.ShowCapacity: capacity.show_capacity,
+    c.RegisterDevice: devices.register_device,
+    q.AuthenticateDevice: devices.authenticated_device,
+    q.DevicesOf: devices.devices_of,
+    c.Rate: ratings.rate,
+    # groups
+    c.CreateGroup: groups.create_group,
+    c.InviteToGroup: groups.invite,
+    c.AnswerGroup: groups.answer,
+    c.Sponsor: groups.sponsor,
+    c.OpenGroupAuction: groups.open_group_auction,
+    q.ShowGroup: group_views.show_group,
+    q.MyGroups: group_views.my_groups,
+    # billing and cards
+    q.ShowContractCharges: billing_views.show_contract_charges,
+    q.MyCharges: billing_views.my_charges,
+    c.RemoveCard: payments.remove_card,
+    c.MakeDefaultCard: payments.make_default_card,
+    q.ListCards: payments.list_cards,
+    q.DefaultCard: payments.default_card,
+}
+
+# Use cases that span several transactions (a slow hash, a payment gateway, one close per
+# auction); the bid desk, which holds state, is added by the bootstrap.
+FLOWS: dict[type[Message[Any]], Flow] = {
+    c.Register: accounts.register,
+    c.Login: accounts.login,
+    c.CloseDue: auctions.close_due,
+    c.ChargeDue: billing.charge_due,
+    c.RetryCharges: billing.retry_charges,
+    c.AddCard: payments.add_card,
+    c.PublishOffer: offers.publish,
+}

@@ -1,0 +1,87 @@
+"""Auctions with their bids, and the idempotency keys that bids were placed under."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from commex.domain.auctions import Auction, Bid, Status
+from commex.domain.errors import Conflict
+
+
+def key_used() -> Conflict:
+    """How every auction repository refuses an Idempotency-Key stored twice."""
+    return Conflict("this Idempotency-Key was used already", "Idempotency-Key")
+
+
+class AuctionRepository(Protocol):
+    def add(self, auction: Auction) -> None: ...
+
+    def get(self, auction_id: str) -> Auction | None: ...
+
+    def get_for_update(self, auction_id: str) -> Auction | None:
+        """Read the auction and hold its row lock until the unit of work ends."""
+        ...
+
+    def update(self, auction: Auction) -> None: ...
+
+    def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
+        """Auctions (in one status, if given), newest first."""
+        ...
+
+    def open_of_owner(self, owner_id: str) -> list[Auction]:
+        """The owner's open auctions, oldest first."""
+        ...
+
+    def open_bid_on_by(self, bidder_id: str) -> list[Auction]:
+        """Open auctions in which ``bidder_id`` holds an active bid, oldest first."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        """Ids of open auctions whose close time has passed, earliest first."""
+        ...
+
+    # -- its bids -------------------------------------------------------------------------------
+
+    def add_bids(self, bids: Sequence[Bid]) -> None: ...
+
+    def deactivate_bids(self, bid_ids: Sequence[str]) -> None: ...
+
+    def bid(self, bid_id: str) -> Bid | None: ...
+
+    def own_active_bid(self, auction_id: str, bidder_id: str) -> Bid | None: ...
+
+    def active_bids(self, auction_id: str) -> list[Bid]:
+        """Every active bid of the auction, in arrival order."""
+        ...
+
+    def best_bids(self, auction_id: str, limit: int, highest_first: bool) -> list[Bid]:
+        """The ``limit`` best active bids by amount, ties to the earlier bid."""
+        ...
+
+    def cheapest_bids_after(
+        self, auction_id: str, after: tuple[int, int] | None, limit: int
+    ) -> list[Bid]:
+        """Active bids in ascending (amount in minor units, seq) order, after the key given."""
+        ...
+
+    def recent_bids(self, auction_id: str, limit: int) -> list[Bid]:
+        """The newest ``limit`` bids of the auction, newest first."""
+        ...
+
+    def bids(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:
+        """Every bid of the auction (or of one bidder in it), in arrival order."""
+        ...
+
+    # -- the keys bids were placed under --------------------------------------------------------
+
+    def bid_key(self, account_id: str, key: str) -> tuple[str, str] | None:
+        """The (request fingerprint, bid id) stored under this caller's Idempotency-Key."""
+        ...
+
+    def add_bid_key(
+        self, account_id: str, key: str, fingerprint: str, bid_id: str, now: datetime
+    ) -> None:
+        """Remember the bid placed under the key; a key used already raises Conflict."""
+        ...

@@ -1,0 +1,100 @@
+"""The unit of work: one transaction, through which every repository is reached.
+
+Everything read through it is consistent and everything written commits together or not at
+all. Its caller owns it: the caller opens it, hands it to handlers, and commits. Handlers record
+the events of what they did on it; the message bus publishes them once the commit has happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Protocol
+
+from commex.domain.errors import Conflict
+from commex.domain.events import Event
+from commex.services.ports.accounts import AccountRepository, OfferRepository
+from commex.services.ports.auctions import AuctionRepository
+from commex.services.ports.billing import ChargeRepository, PaymentMethodRepository
+from commex.services.ports.contracts import ContractRepository
+from commex.services.ports.groups import GroupRepository
+from commex.services.ports.ratings import RatingRepository
+
+
+def stored_conflict() -> Conflict:
+    """How a store refuses a change that breaks a constraint its repository names no better
+    (an id used twice, say)."""
+    return Conflict("the change conflicts with data already stored")
+
+
+class UnitOfWork(Protocol):
+    @property
+    def accounts(self) -> AccountRepository: ...
+
+    @property
+    def auctions(self) -> AuctionRepository: ...
+
+    @property
+    def contracts(self) -> ContractRepository: ...
+
+    @property
+    def ratings(self) -> RatingRepository: ...
+
+    @property
+    def groups(self) -> GroupRepository: ...
+
+    @property
+    def charges(self) -> ChargeRepository: ...
+
+    @property
+    def payment_methods(self) -> PaymentMethodRepository: ...
+
+    @property
+    def offers(self) -> OfferRepository: ...
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back anything not committed."""
+        ...
+
+    def commit(self) -> None: ...
+
+    def record(self, events: Iterable[Event]) -> None:
+        """Keep events to publish once this unit of work has committed."""
+        ...
+
+    def collect_events(self) -> list[Event]:
+        """The events recorded, if the unit of work committed (else none), handed over once."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool = True) -> UnitOfWork:
+        """A new unit of work; ``write=False`` for a read-only one that takes no write lock."""
+        ...
+
+    def dispose(self) -> None:
+        """Release pooled connections."""
+        ...
+
+
+class EventLog:
+    """The events part of a unit of work, for adapters to inherit: events recorded during the
+    transaction are handed over only after a commit."""
+
+    def __init__(self) -> None:
+        self.committed = False
+        self._events: list[Event] = []
+
+    def record(self, events: Iterable[Event]) -> None:
+        self._events.extend(events)
+
+    def collect_events(self) -> list[Event]:
+        events, self._events = self._events, []
+        return events if self.committed else []

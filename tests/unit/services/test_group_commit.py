@@ -1,0 +1,161 @@
+"""Group commit itself: requests that arrive while a batch is being applied share the next
+batch (one transaction, one commit), each gets its own answer, and when a batch fails as a
+whole each of its requests is retried alone, so one bad request cannot sink the others."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from commex.adapters.clock import ManualClock, SequentialIds
+from commex.adapters.memory import MemoryUnitOfWorkFactory
+from commex.bootstrap import make_bus
+from commex.services import bidding
+from commex.services.bidding import BidDesk
+from commex.services.commands import PlaceBid
+from commex.services.group_commit import GroupCommit, Pending
+from commex.services.queries import AuctionState
+from support.engine import auction_request, open_auction, register
+from support.moments import T0
+
+DEADLINE_S = 10.0
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.001)
+
+
+def test_requests_that_arrive_during_a_batch_share_the_next_one() -> None:
+    release = threading.Event()
+    batches: list[list[int]] = []
+
+    def apply(batch: Sequence[Pending[int, int]]) -> None:
+        batches.append([p.request for p in batch])
+        if len(batches) == 1:
+            assert release.wait(DEADLINE_S)
+        for p in batch:
+            p.answer(p.request * 10)
+
+    group: GroupCommit[int, int] = GroupCommit(apply)
+    answers: dict[int, int] = {}
+
+    def submit(n: int) -> None:
+        answers[n] = group.submit(n)
+
+    first = threading.Thread(target=submit, args=(1,))
+    first.start()
+    wait_for(lambda: batches == [[1]], "the first batch to start")
+    others = [threading.Thread(target=submit, args=(n,)) for n in (2, 3, 4)]
+    for t in others:
+        t.start()
+    wait_for(lambda: group.waiting == 3, "three requests to queue behind the first batch")
+    release.set()
+    for t in [first, *others]:
+        t.join(DEADLINE_S)
+    assert batches[0] == [1]
+    assert sorted(batches[1]) == [2, 3, 4] and len(batches) == 2
+    assert answers == {1: 10, 2: 20, 3: 30, 4: 40}
+
+
+class _HeldStore(MemoryUnitOfWorkFactory):
+    """The in-memory store, whose next unit of work waits at the door while ``held`` is set,
+    and whose bids of ``poison`` fail to be written, as a broken disk would fail a batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: threading.Event | None = None
+        self.poison: str | None = None
+
+    def __call__(self, *, write: bool = True):  # type: ignore[no-untyped-def]
+        gate, self.held = self.held, None
+        if gate is not None:
+            assert gate.wait(DEADLINE_S)
+        uow = super().__call__(write=write)
+        real = uow.auctions.add_bids
+
+        def add_bids(bids):  # type: ignore[no-untyped-def]
+            if any(b.bidder_id == self.poison for b in bids):
+                raise RuntimeError("the disk refused the write")
+            real(bids)
+
+        uow.auctions.add_bids = add_bids  # type: ignore[method-assign]
+        return uow
+
+
+@pytest.fixture
+def desk_world(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    store = _HeldStore()
+    bus = make_bus(store, clock=ManualClock(T0), ids=SequentialIds())
+    desk = BidDesk(bus)
+    bus.add_flow(PlaceBid, desk.place)
+    seller = register(bus, "Seller", ["provider"])
+    buyers = [register(bus, f"Buyer {i}", ["recipient"]).id for i in range(4)]
+    auction = open_auction(bus, seller.id, auction_request(format="english"))
+    sizes: list[int] = []
+    real = bidding.place_bids
+
+    def counted(cmds, uow, deps):  # type: ignore[no-untyped-def]
+        sizes.append(len(cmds))
+        return real(cmds, uow, deps)
+
+    monkeypatch.setattr(bidding, "place_bids", counted)
+    return store, bus, desk, buyers, auction.id, sizes
+
+
+def _bid_in_batches(store, bus, desk, buyers, auction_id):  # type: ignore[no-untyped-def]
+    """The first buyer's bid leads a batch held at the door while the three others queue;
+    then everything goes. Each buyer's answer: its placed bid or its error."""
+    answers: dict[str, object] = {}
+
+    def bid(bidder: str, amount: str) -> None:
+        try:
+            answers[bidder] = bus.handle(PlaceBid(auction_id, bidder, amount))
+        except Exception as exc:
+            answers[bidder] = exc
+
+    store.held = threading.Event()
+    gate = store.held
+    leader = threading.Thread(target=bid, args=(buyers[0], "10.00"))
+    leader.start()
+    wait_for(lambda: store.held is None, "the first batch to reach the store")
+    followers = [
+        threading.Thread(target=bid, args=(b, f"{20 + 10 * i}.00"))
+        for i, b in enumerate(buyers[1:])
+    ]
+    for t in followers:
+        t.start()
+    wait_for(lambda: desk.waiting == 3, "three bids to queue behind the first")
+    gate.set()
+    for t in [leader, *followers]:
+        t.join(DEADLINE_S)
+    return answers
+
+
+def test_a_batch_of_several_bids_is_one_commit(desk_world) -> None:  # type: ignore[no-untyped-def]
+    store, bus, desk, buyers, auction_id, sizes = desk_world
+    answers = _bid_in_batches(store, bus, desk, buyers, auction_id)
+    assert sizes == [1, 3]  # the leader alone, then the three that arrived during its commit
+    amounts = {b: str(a.bid.amount) for b, a in answers.items()}  # type: ignore[attr-defined]
+    assert amounts == dict(zip(buyers, ["10.00", "20.00", "30.00", "40.00"], strict=True))
+    assert bus.handle(AuctionState(auction_id)).bid_count == 4
+
+
+def test_a_failing_bid_in_a_batch_is_retried_alone_and_fails_alone(desk_world) -> None:  # type: ignore[no-untyped-def]
+    store, bus, desk, buyers, auction_id, sizes = desk_world
+    store.poison = buyers[2]
+    answers = _bid_in_batches(store, bus, desk, buyers, auction_id)
+    assert sizes == [1, 3, 1, 1, 1]  # the batch of three failed, then each went alone
+    failed = answers.pop(buyers[2])
+    assert isinstance(failed, RuntimeError) and "refused the write" in str(failed)
+    assert {b: str(a.bid.amount) for b, a in answers.items()} == {  # type: ignore[attr-defined]
+        buyers[0]: "10.00",
+        buyers[1]: "20.00",
+        buyers[3]: "40.00",
+    }
+    assert bus.handle(AuctionState(auction_id)).bid_count == 3

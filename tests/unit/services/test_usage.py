@@ -1,0 +1,56 @@
+"""Blocks of time in use through the bus over the in-memory store: usage is cut at the block's
+end and then refused, sessions, and the packet plane's deliveries counted once per run."""
+
+import pytest
+
+from commex.domain.errors import Conflict, Forbidden
+from commex.services.commands import (
+    AddMember,
+    Caller,
+    EndSession,
+    RecordDelivery,
+    ReportUsage,
+    StartSession,
+)
+from commex.services.queries import ShowUsage
+from support.worlds import award
+
+
+@pytest.fixture
+def won(ex, clock):  # type: ignore[no-untyped-def]
+    terms = {"service": "voice", "duration_s": 100, "min_rate_bps": 1000, "max_members": 2}
+    return award(ex, clock, direction="forward", terms=terms)
+
+
+def test_usage_is_cut_at_the_end_of_the_block_and_then_refused(ex, won) -> None:  # type: ignore[no-untyped-def]
+    cid, me = won.contract_id, Caller(won.buyer.id)
+    member = ex.handle(AddMember(cid, won.buyer.id, phone_number="+14155550123"))
+    first = ex.handle(ReportUsage(cid, me, member.id, "60"))
+    assert (first.metered.accepted_ms, first.metered.remaining_ms) == (60_000, 40_000)
+    cut = ex.handle(ReportUsage(cid, me, member.id, "55.5"))
+    assert cut.metered.accepted_ms == 40_000 and cut.metered.cut
+    with pytest.raises(Conflict):
+        ex.handle(ReportUsage(cid, me, member.id, "1"))
+    view = ex.handle(ShowUsage(cid, me))
+    assert (view.contract.used_ms, view.remaining_ms) == (100_000, 0)
+
+
+def test_a_session_gathers_reports_until_it_ends(ex, clock, won) -> None:  # type: ignore[no-untyped-def]
+    cid, me = won.contract_id, Caller(won.buyer.id)
+    member = ex.handle(AddMember(cid, won.buyer.id, phone_number="+14155550123"))
+    opened = ex.handle(StartSession(cid, me, member.id)).session
+    clock.advance(15)  # a session reports no more than the time it has been open
+    ex.handle(ReportUsage(cid, me, member.id, "10", session_id=opened.id))
+    ended = ex.handle(EndSession(cid, me, opened.id))
+    assert (ended.used_ms, ended.ended_at is not None) == (10_000, True)
+
+
+def test_a_delivery_is_counted_once_and_a_slow_one_is_a_breach(ex, won) -> None:  # type: ignore[no-untyped-def]
+    cid, seller = won.contract_id, won.seller.id
+    slow = RecordDelivery(cid, seller, "run-1", "20", 1000, 10, 500)
+    first = ex.handle(slow)
+    again = ex.handle(slow)
+    assert again.delivery == first.delivery and first.delivery.breach
+    assert ex.handle(ShowUsage(cid, Caller(seller))).contract.used_ms == 20_000
+    with pytest.raises(Forbidden, match="only the contract's provider reports deliveries"):
+        ex.handle(RecordDelivery(cid, won.buyer.id, "run-2", "1", 0, 0, 2000))
