@@ -4,10 +4,10 @@ Before a run, :func:`open_contract` checks that the contract is active and the c
 provider, and gives its rate terms. During a live run, :class:`ContractMeter` reports every
 ``every_s`` stream-seconds under the run id plus a part number, from a thread of its own so
 that the relay never waits on the exchange; at the end it reports the rest, with what the
-receivers measured over RTCP (when the exchange takes it). Every report is retried with the
-same run id, so the exchange counts it once however often it is sent; one that still fails is
-kept and sent again at the end. :class:`ContractRun` puts these together for
-``commex stream process --contract``.
+receivers measured over RTCP, which the exchange keeps in the delivery record (S9). Every
+report is retried with the same run id, so the exchange counts it once however often it is
+sent; one that still fails is kept and sent again at the end. :class:`ContractRun` puts these
+together for ``commex stream process --contract``.
 """
 
 from __future__ import annotations
@@ -28,10 +28,6 @@ from commex.stream.nodeexecutor import NodeExecutor
 from commex.stream.packets import PacketBatch
 from commex.stream.pipeline import Plan
 from commex.stream.report import RunReport
-
-# The exchange's delivery record does not take the receiver's figures yet: until it does,
-# they stay in the run's report and out of the body sent.
-SEND_RECEIVER_FIGURES = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +81,6 @@ class ContractMeter:
     attempts: int = 4
     sleep: Callable[[float], None] = time.sleep
     warn: Callable[[str], None] = lambda message: None
-    send_receiver: bool = SEND_RECEIVER_FIGURES
     answers: list[dict[str, Any]] = field(default_factory=list)
     _unsent: list[dict[str, Any]] = field(default_factory=list)
     _parts: int = 0
@@ -160,8 +155,6 @@ class ContractMeter:
         :class:`~commex.domain.errors.Conflict` when nothing of the block remains.
         """
         self.drain()
-        if not self.send_receiver:
-            total = replace(total, receiver=None)
         if self._meter is not None:
             rest = replace(self._meter.rest(total), receiver=total.receiver)
             # The reports so far may already hold every stream-second: a rest of none is not

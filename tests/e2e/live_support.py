@@ -123,6 +123,7 @@ class RtcpAnswerer:
         self.sock.settimeout(0.1)
         self.block = (fraction_lost, packets_lost, jitter)
         self.sender_reports: list[Any] = []
+        self.answered = 0  # receiver reports sent back
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -146,6 +147,7 @@ class RtcpAnswerer:
         block = ReportBlock(sr.ssrc, fraction, lost, 1000, jitter, compact(sr.ntp_timestamp),
                             compact_units(held))  # fmt: skip
         self.sock.sendto(rr_compound(0xBEEF, [block], "receiver@test"), peer)
+        self.answered += 1
 
     def close(self) -> None:
         self._stop.set()

@@ -22,6 +22,9 @@ from commex.stream.shaping import Shaper
 from commex.stream.types import I64
 
 DEFAULT_EVERY_S = 10.0
+# The exchange's bounds on a receiver's figures (its delivery API refuses beyond them).
+MAX_LOST = 10**12
+MAX_FIGURE_MS = 3_600_000.0
 
 
 def _span_and_gap(times_us: I64) -> tuple[int, int, float]:
@@ -73,12 +76,16 @@ class ReceiverSummary:
         )
 
     def to_json(self) -> dict[str, object]:
+        """The delivery's ``receiver`` object, each figure held within what the exchange takes
+        (a far end's report may claim anything: a signed loss, a jitter of hours), so what it
+        claims never costs the delivery its record."""
+        trip = self.round_trip_ms
         return {
             "streams": self.streams,
-            "fraction_lost": round(self.fraction_lost, 4),
-            "cumulative_lost": self.cumulative_lost,
-            "jitter_ms": round(self.jitter_ms, 3),
-            "round_trip_ms": None if self.round_trip_ms is None else round(self.round_trip_ms, 3),
+            "fraction_lost": round(min(max(self.fraction_lost, 0.0), 1.0), 4),
+            "cumulative_lost": min(max(self.cumulative_lost, 0), MAX_LOST),
+            "jitter_ms": round(min(max(self.jitter_ms, 0.0), MAX_FIGURE_MS), 3),
+            "round_trip_ms": None if trip is None else round(min(max(trip, 0.0), MAX_FIGURE_MS), 3),
         }
 
 

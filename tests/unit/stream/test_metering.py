@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from stream_helpers import make_batch
 
+from commex.domain.receiver import receiver_report
 from commex.metering_client import delivery_of
 from commex.stream.metering import (
     Delivery,
@@ -92,3 +93,13 @@ def test_a_delivery_carries_what_the_receivers_reported() -> None:
         "round_trip_ms": 31.0,
     }  # fmt: skip
     assert "receiver" not in replace(delivery, receiver=None).body("run")
+
+
+def test_a_far_ends_wild_figures_are_held_within_what_the_exchange_takes() -> None:
+    # A receiver report may carry a signed loss (duplicates) and a jitter of hours.
+    wild = ReceiverSummary(1, 1.5, -4, 9e9, 1e12)
+    assert wild.to_json() == {
+        "streams": 1, "fraction_lost": 1.0, "cumulative_lost": 0, "jitter_ms": 3_600_000.0,
+        "round_trip_ms": 3_600_000.0,
+    }  # fmt: skip
+    assert receiver_report(wild.to_json()) is not None  # the exchange's own reading takes it
