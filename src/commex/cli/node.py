@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import gc
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -10,33 +11,21 @@ from fastapi import FastAPI
 
 from commex.adapters import logs
 from commex.api.middleware import RequestId
-from commex.cli.common import (
-    LOG_FORMAT,
-    LogFormat,
-    LogLevel,
-    console,
-    err_console,
-    handle_errors,
-)
+from commex.cli.common import LOG_FORMAT, LogFormat, LogLevel, console, err_console, handle_errors
 from commex.client import (
     ExchangeClient,
     api_token_from_env,
     deliver_with_retries,
 )
 from commex.stream import nodemetrics
-from commex.stream.dispersal import default_step_factory
 from commex.stream.node import create_node_app
 from commex.stream.nodeclient import token_from_env
 from commex.stream.nodecontracts import ContractGate, NodeMeter
+from commex.stream.realtime import request as request_realtime
 from commex.stream.subcontracting import parse_capabilities
+from commex.stream.tasks import default_step_factory
 
 app = typer.Typer(help="A processing node serving steps over HTTP.", no_args_is_help=True)
-# A node answers many small requests: a line for each is asked for with --log-level info.
-NODE_LOG_LEVEL = typer.Option(LogLevel.warning, "--log-level", help="The least level of logs.")
-METRICS_PORT = typer.Option(
-    None, "--metrics-port", min=1, max=65535,
-    help="Also serve /metrics on this port, on --host, without the node token.",
-)  # fmt: skip
 
 
 @app.callback()
@@ -44,28 +33,56 @@ def _group() -> None:
     """A processing node serving steps over HTTP."""
 
 
+Capabilities = Annotated[str, typer.Option("--capabilities", help="The steps to offer, a,b.")]
+Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+Port = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+Exchange = Annotated[
+    str | None,
+    typer.Option("--exchange", help="Publish this node's offer on this exchange (COMMEX_TOKEN)."),
+]
+PublicUrl = Annotated[
+    str | None, typer.Option("--public-url", help="The URL other providers reach this node at.")
+]
+Price = Annotated[str, typer.Option("--price", help="Price per 1,000 packets processed.")]
+Currency = Annotated[str, typer.Option("--currency", help="Currency of --price.")]
+Realtime = Annotated[
+    bool,
+    typer.Option(
+        "--realtime/--no-realtime",
+        help="Ask for real-time scheduling (root or CAP_SYS_NICE): for nodes that serve live "
+        "calls, whose segments must come back within the caller's playout delay.",
+    ),
+]
+# A node answers many small requests: a line for each is asked for with --log-level info.
+NODE_LOG_LEVEL = typer.Option(LogLevel.warning, "--log-level", help="The least level of logs.")
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port", min=1, max=65535,
+        help="Also serve /metrics on this port, on --host, without the node token.",
+    ),
+]  # fmt: skip
+MeterEvery = Annotated[
+    float,
+    typer.Option(
+        "--meter-every", metavar="SECONDS", min=0.1, help="Report contract work this often."
+    ),
+]
+
+
 @app.command("serve")
 @handle_errors
 def serve(
-    capabilities: str = typer.Option(..., "--capabilities", help="The steps to offer, a,b."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8470, "--port", help="Port to listen on."),
-    exchange: str | None = typer.Option(
-        None, "--exchange", help="Publish this node's offer on this exchange (COMMEX_TOKEN)."
-    ),
-    public_url: str | None = typer.Option(
-        None, "--public-url", help="The URL other providers reach this node at."
-    ),
-    price: str = typer.Option("0.00", "--price", help="Price per 1,000 packets processed."),
-    currency: str = typer.Option("EUR", "--currency", help="Currency of --price."),
-    meter_every: float = typer.Option(
-        5.0,
-        "--meter-every",
-        metavar="SECONDS",
-        min=0.1,
-        help="Report contract work this often.",
-    ),
-    metrics_port: int | None = METRICS_PORT,
+    capabilities: Capabilities,
+    host: Host = "127.0.0.1",
+    port: Port = 8470,
+    exchange: Exchange = None,
+    public_url: PublicUrl = None,
+    price: Price = "0.00",
+    currency: Currency = "EUR",
+    realtime: Realtime = False,
+    meter_every: MeterEvery = 5.0,
+    metrics_port: MetricsPort = None,
     log_format: LogFormat = LOG_FORMAT,
     log_level: LogLevel = NODE_LOG_LEVEL,
 ) -> None:
@@ -80,12 +97,10 @@ def serve(
     token = token_from_env()
     offered = parse_capabilities(capabilities)
     client = ExchangeClient(exchange, api_token_from_env()) if exchange else None
-    gate, meter = None, None
+    meter = None
     try:
-        if client is not None:
-            url = public_url or f"http://{host}:{port}"
-            offer = (url, sorted(offered), price, currency)
-            gate, meter = _on_exchange(client, exchange or "", offer, meter_every)
+        where = (exchange or "", public_url or f"http://{host}:{port}")
+        gate, meter = _on_exchange(client, where, offered, price, currency, meter_every)
         node = create_node_app(
             offered, token, step_factory=nodemetrics.timed_steps(default_step_factory),
             contracts=gate, meter=meter,
@@ -94,7 +109,11 @@ def serve(
             f"commex node offering {', '.join(sorted(offered))} on http://{host}:{port}",
             highlight=False,
         )
-        _run(node, host, port, metrics_port, log_config, log_level.value)
+        gc.collect()
+        gc.freeze()  # a collection of everything imported would stall calls in flight
+        if realtime and not request_realtime():
+            err_console.print("warning: real-time scheduling was refused", highlight=False)
+        _run(node, (host, port), metrics_port, log_config, log_level.value)
     finally:
         if meter is not None:
             meter.close()
@@ -103,16 +122,18 @@ def serve(
 
 
 def _on_exchange(
-    client: ExchangeClient,
-    exchange: str,
-    offer: tuple[str, list[str], str, str],
+    client: ExchangeClient | None,
+    where: tuple[str, str],
+    offered: frozenset[str],
+    price: str,
+    currency: str,
     meter_every: float,
-) -> tuple[ContractGate, NodeMeter]:
-    """Publish the node's offer (URL, steps, price, currency) on the exchange; then the gate of
-    its provider's active contracts, and the meter (started) that reports the work done for
-    them."""
-    url, steps, price, currency = offer
-    client.publish_offer(url, steps, price, currency)
+) -> tuple[ContractGate | None, NodeMeter | None]:
+    """Publish the node's offer and set up contract work, when there is an exchange."""
+    if client is None:
+        return None, None
+    exchange, url = where
+    client.publish_offer(url, sorted(offered), price, currency)
     console.print(f"offer published on {exchange}: {url}, {price} {currency} per 1,000 packets")
     gate = ContractGate(lambda: [str(c["id"]) for c in client.provider_contracts("active")])
     meter = NodeMeter(
@@ -126,14 +147,14 @@ def _on_exchange(
 
 def _run(
     node: FastAPI,
-    host: str,
-    port: int,
+    where: tuple[str, int],
     metrics_port: int | None,
     log_config: dict[str, Any],
     log_level: str,
 ) -> None:
     """Serve the node (with its figures at /metrics, and on ``metrics_port`` when given),
     each request named by its id in the logs, until it is stopped."""
+    host, port = where
     nodemetrics.install(node)
     stop_metrics = None if metrics_port is None else nodemetrics.serve_metrics(host, metrics_port)
     try:

@@ -18,7 +18,7 @@ from stream_helpers import TOKEN, fake_step_factory, make_batch, serve_in_thread
 from commex.stream import nodemetrics, wire
 from commex.stream.dispersal import SegmentTask
 from commex.stream.node import create_node_app
-from commex.stream.nodeclient import NodeExecutor
+from commex.stream.nodeexecutor import NodeExecutor
 from commex.stream.packets import PacketBatch
 from commex.stream.steps.base import StepOutput, StepSpec
 

@@ -3,16 +3,16 @@ each entry concerns besides its actor. Append-only: triggers refuse every UPDATE
 (and, on PostgreSQL, TRUNCATE), so not even a mistaken statement of commex's own can rewrite the
 record.
 
-Revision ID: 0009_audit_trail
-Revises: 0008
+Revision ID: 0010_audit_trail
+Revises: 0009
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_audit_trail"
-down_revision = "0008"
+revision = "0010_audit_trail"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
