@@ -3,9 +3,10 @@ each step took, and the plane's failovers and late results.
 
 The node counts what it serves (:func:`timed_steps` wraps its step factory; :func:`served`
 counts each answered segment) and the results it finished after its caller had stopped waiting
-for them (:func:`late_results`: the caller's timeout passed and it moved the segment on).
-Failovers (a segment moved to another node after one failed) are counted by the plane's
-executors with :func:`failover`, in whichever process runs them. The figures
+for them (:func:`late_results`: the caller's timeout passed and it moved the segment on). The
+plane's node executor counts, in whichever process runs it, the answers that came after a
+hedge on another node had already answered (:func:`late_results`) and the segments it moved
+to another node after one failed (:func:`failover`). The figures
 live in a registry of their own, so an exchange and a node in one process keep theirs apart.
 """
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import httpx
 import numpy as np
@@ -16,11 +17,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from stream_helpers import TOKEN, fake_step_factory, make_batch, serve_in_thread
 
 from commex.stream import nodemetrics, wire
-from commex.stream.dispersal import SegmentTask
 from commex.stream.node import create_node_app
 from commex.stream.nodeexecutor import NodeExecutor
 from commex.stream.packets import PacketBatch
 from commex.stream.steps.base import StepOutput, StepSpec
+from commex.stream.tasks import SegmentResult, SegmentTask
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -89,8 +90,10 @@ def test_moving_segments_off_a_failing_node_counts_failovers() -> None:
     ):
         results = list(ex.map_segments(tasks))
     assert sorted(r.id for r in results) == list(range(5))
-    moved = sum(1 for t in tasks if t.id % 2 == 0)  # round-robin: these started on the bad one
-    assert failovers() - before == moved
+    # Round-robin starts these on the bad node; once it has failed it is passed over for a
+    # while, so a segment started later may go to the good one first and need no failover.
+    started_on_bad = sum(1 for t in tasks if t.id % 2 == 0)
+    assert 1 <= failovers() - before <= started_on_bad
 
 
 class _Held:
@@ -131,3 +134,39 @@ def test_a_result_its_caller_stopped_waiting_for_counts_as_late() -> None:
             time.sleep(0.01)
         assert count(late) == before + 1
         assert count("commex_node_segments_total") == served + 1  # done, for no one
+
+
+def _wait_for(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not check():
+        assert time.monotonic() < deadline, f"no {what} within 10 s"
+        time.sleep(0.01)
+
+
+def test_a_hedge_that_answers_first_makes_the_slow_nodes_answer_late() -> None:
+    slow, fast = threading.Event(), threading.Event()
+    fast.set()
+    apps = [
+        create_node_app({"hold"}, TOKEN, step_factory=lambda spec, e=e: _Held(spec, e))
+        for e in (slow, fast)
+    ]
+    registry = nodemetrics.figures().registry
+
+    def late() -> float:
+        return registry.get_sample_value("commex_node_late_results_total") or 0.0
+
+    task = SegmentTask(1, make_batch(10), (StepSpec("hold"),))
+    before = late()
+    with (
+        serve_in_thread(apps[0]) as first,
+        serve_in_thread(apps[1]) as second,
+        NodeExecutor([first, second], token=TOKEN) as ex,
+    ):
+        ex.submit(task)  # on the first node, which holds it
+        assert ex.hedge(task.id)  # the same segment on the second node, which answers
+        got: list[SegmentResult] = []
+        _wait_for(lambda: bool(got.extend(ex.results()) or got), "answer from the hedge")
+        assert [r.id for r in got] == [1] and late() == before
+        slow.set()  # the first node's answer now comes, after the segment was answered
+        _wait_for(lambda: late() > before, "late result counted")
+    assert late() == before + 1
