@@ -25,7 +25,8 @@ from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced, Cre
 from commex.domain.urls import Resolver, UrlPolicy
 from commex.services.bidding import BidDesk
 from commex.services.bus import Deps, MessageBus
-from commex.services.commands import PlaceBid
+from commex.services.commands import PlaceBid, ReportUsage
+from commex.services.desks import UsageDesk
 from commex.services.handlers import FLOWS, HANDLERS
 from commex.services.ports import (
     Clock,
@@ -89,6 +90,8 @@ def make_bus(
     bus = MessageBus(uow, deps, HANDLERS, FLOWS)
     desk = BidDesk(bus)
     bus.add_flow(PlaceBid, desk.place, submit=desk.submit, close=desk.close)
+    usage = UsageDesk(bus)
+    bus.add_flow(ReportUsage, usage.handle, submit=usage.submit, close=usage.close)
     tokens = tokens or TokenCache(time.monotonic)
     bus.add_flow(Authenticate, CachedAuthentication(tokens))
     bus.subscribe(CredentialsChanged, tokens.on_events)

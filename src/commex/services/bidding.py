@@ -7,15 +7,14 @@ bidder's reputation, the effective price), read in the same transaction. A bid r
 rules gets its own error and does not disturb the others.
 
 :class:`BidDesk` owns the units of work: bids that arrive while a commit is under way share the
-next one (see :mod:`group_commit`); if a batch as a whole fails, each bid is retried on its own,
-so one cannot sink the rest.
+next one (see :mod:`desks`); if a batch as a whole fails, each bid is retried on its own, so one
+cannot sink the rest.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
 from commex.domain import auctions as rules
@@ -28,7 +27,8 @@ from commex.services.auction_views import bid_views
 from commex.services.bus import Deps, MessageBus
 from commex.services.capacity import check_reverse_bid
 from commex.services.commands import PlaceBid
-from commex.services.group_commit import GroupCommit, Pending
+from commex.services.desks import Desk
+from commex.services.group_commit import Pending
 from commex.services.loading import account_of, locked_auction
 from commex.services.opening import parse_amount
 from commex.services.ports import UnitOfWork
@@ -208,45 +208,16 @@ def _answers(
     return out
 
 
-class BidDesk:
-    """Takes PlaceBid commands from any number of threads and answers each with its placed
-    bid or its error; one commit (one fsync on SQLite) serves every bid of a batch."""
-
-    def __init__(self, bus: MessageBus, max_batch: int = 256) -> None:
-        self._bus = bus
-        self._group: GroupCommit[PlaceBid, PlacedBid] = GroupCommit(self._apply, max_batch)
-
-    @property
-    def waiting(self) -> int:
-        """Bids queued for the next batch."""
-        return self._group.waiting
+class BidDesk(Desk[PlaceBid, PlacedBid]):
+    """Takes PlaceBid commands from any number of threads, or from an event loop, and answers
+    each with its placed bid or its error; one commit (one fsync on SQLite) serves every bid
+    of a batch."""
 
     def place(self, cmd: PlaceBid, bus: MessageBus | None = None) -> PlacedBid:
         """The message bus's flow for PlaceBid: queue the bid, answer it once committed."""
-        return self._group.submit(cmd)
+        return self.handle(cmd)
 
-    def submit(self, cmd: PlaceBid) -> Future[PlacedBid]:
-        """Queue the bid without waiting: the future is answered once its batch committed (for
-        an event loop, which must not block)."""
-        return self._group.submit_future(cmd)
-
-    def close(self) -> None:
-        self._group.close()
-
-    def _apply(self, batch: Sequence[Pending[PlaceBid, PlacedBid]]) -> None:
-        try:
-            self._apply_together(batch)
-        except Exception:
-            if len(batch) == 1:
-                raise
-            for p in batch:
-                p.result, p.error = None, None
-                try:
-                    self._apply_together([p])
-                except Exception as exc:
-                    p.fail(exc)
-
-    def _apply_together(self, batch: Sequence[Pending[PlaceBid, PlacedBid]]) -> None:
+    def apply_together(self, batch: Sequence[Pending[PlaceBid, PlacedBid]]) -> None:
         with self._bus.unit_of_work() as uow:
             answers = place_bids([p.request for p in batch], uow, self._bus.deps)
             uow.commit()

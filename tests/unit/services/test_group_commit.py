@@ -159,3 +159,65 @@ def test_a_failing_bid_in_a_batch_is_retried_alone_and_fails_alone(desk_world) -
         buyers[3]: "40.00",
     }
     assert bus.handle(AuctionState(auction_id)).bid_count == 3
+
+
+def test_callers_without_a_thread_get_futures_and_share_batches_with_threads() -> None:
+    release = threading.Event()
+    batches: list[list[int]] = []
+
+    def apply(batch: Sequence[Pending[int, int]]) -> None:
+        batches.append([p.request for p in batch])
+        if len(batches) == 1:
+            assert release.wait(DEADLINE_S)
+        for p in batch:
+            if p.request == 3:
+                p.fail(ValueError("three is refused"))
+            else:
+                p.answer(p.request * 10)
+
+    group: GroupCommit[int, int] = GroupCommit(apply)
+    try:
+        first = group.submit_future(1)  # leads on the group's runner thread
+        wait_for(lambda: batches == [[1]], "the first batch to start")
+        answers: dict[int, int] = {}
+        thread = threading.Thread(target=lambda: answers.setdefault(2, group.submit(2)))
+        thread.start()
+        wait_for(lambda: group.waiting == 1, "a thread's request to queue")
+        third, fourth = group.submit_future(3), group.submit_future(4)
+        assert not first.done()  # nobody waited in a thread for these: they are queued
+        release.set()
+        assert first.result(DEADLINE_S) == 10
+        assert fourth.result(DEADLINE_S) == 40
+        with pytest.raises(ValueError, match="three is refused"):
+            third.result(DEADLINE_S)
+        thread.join(DEADLINE_S)
+        assert answers == {2: 20}
+        assert batches[0] == [1] and sorted(batches[1]) == [2, 3, 4] and len(batches) == 2
+    finally:
+        group.close()
+
+
+def test_a_thread_that_led_hands_the_next_batch_of_futures_to_the_runner() -> None:
+    release = threading.Event()
+    batches: list[list[int]] = []
+
+    def apply(batch: Sequence[Pending[int, int]]) -> None:
+        batches.append([p.request for p in batch])
+        if len(batches) == 1:
+            assert release.wait(DEADLINE_S)
+        for p in batch:
+            p.answer(-p.request)
+
+    group: GroupCommit[int, int] = GroupCommit(apply)
+    try:
+        answers: dict[int, int] = {}
+        thread = threading.Thread(target=lambda: answers.setdefault(1, group.submit(1)))
+        thread.start()
+        wait_for(lambda: batches == [[1]], "the thread's batch to start")
+        queued = [group.submit_future(n) for n in (2, 3)]
+        release.set()
+        assert [f.result(DEADLINE_S) for f in queued] == [-2, -3]
+        thread.join(DEADLINE_S)
+        assert answers == {1: -1} and batches == [[1], [2, 3]]
+    finally:
+        group.close()
