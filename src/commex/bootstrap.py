@@ -19,6 +19,7 @@ from commex.adapters.payments.stripe_gateway import StripeGateway
 from commex.adapters.payments.testgateway import TestGateway
 from commex.adapters.sql.engine import make_engine
 from commex.adapters.sql.migrate import upgrade
+from commex.adapters.sql.notify import PgRelay
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.domain.errors import InvalidInput
 from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced, CredentialsChanged
@@ -51,6 +52,7 @@ class Services:
     hub: ChangeHub
     settings: Settings
     tokens: TokenCache
+    relay: PgRelay | None = None  # on PostgreSQL: live pages follow every server's changes
 
     @property
     def clock(self) -> Clock:
@@ -207,11 +209,14 @@ def in_memory_services(
 
 
 def _with_hub(bus: MessageBus, settings: Settings, tokens: TokenCache) -> Services:
-    """Live pages wake when a bid, a close or a cancel is committed."""
+    """Live pages wake when a bid, a close or a cancel is committed; on PostgreSQL, in every
+    process on the database (the server starts the relay's listener)."""
     hub = ChangeHub()
     for event in (BidPlaced, AuctionClosed, AuctionCancelled):
         bus.subscribe(event, hub.publish)
-    return Services(bus, hub, settings, tokens)
+    url = settings.url()
+    relay = PgRelay(url, hub) if url.startswith("postgresql") else None
+    return Services(bus, hub, settings, tokens, relay)
 
 
 def make_gateway(settings: Settings, clock: Clock | None = None) -> PaymentGateway:

@@ -83,9 +83,13 @@ def create_server(
         closer = ClosingScheduler(services) if scheduler else None
         if closer:
             closer.start()
+        if services.relay is not None:
+            services.relay.start()
         try:
             yield
         finally:
+            if services.relay is not None:
+                services.relay.stop()
             if closer:
                 closer.stop()
 
