@@ -63,6 +63,8 @@ class Services:
         return self.bus.deps.gateway.name
 
     def shutdown(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
         self.bus.dispose()
 
 
