@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -130,4 +131,14 @@ def worker_app() -> FastAPI:
     configured database (migrated by the parent), its own closing scheduler."""
     settings = Settings.from_env()
     services = build_services(settings, migrate=False)
-    return create_server(services, access_log=settings.access_log)
+    app = create_server(services, access_log=settings.access_log)
+    freeze_startup_objects()
+    return app
+
+
+def freeze_startup_objects() -> None:
+    """For a server process, once its app is built: what start-up made (modules, routes,
+    tables, compiled statements) lives as long as the process, so it is moved out of the
+    collector's sight, and a full collection under load takes milliseconds, not hundreds."""
+    gc.collect()
+    gc.freeze()

@@ -45,7 +45,7 @@ def serve(
     import uvicorn
 
     from commex.bootstrap import build_services
-    from commex.server import LOG_CONFIG, create_server
+    from commex.server import LOG_CONFIG, create_server, freeze_startup_objects
 
     services = build_services()
     url = services.settings.url()
@@ -59,7 +59,9 @@ def serve(
     )
     common = {"host": host, "port": port, "log_config": LOG_CONFIG, "access_log": False}
     if workers == 1:
-        uvicorn.run(create_server(services, access_log=access_log), **common)  # type: ignore[arg-type]
+        app = create_server(services, access_log=access_log)
+        freeze_startup_objects()
+        uvicorn.run(app, **common)  # type: ignore[arg-type]
         return
     # Each worker builds its own services from the environment; the schema is already migrated.
     services.shutdown()
