@@ -50,6 +50,12 @@ class ChangeHub:
         for loop, event in targets:
             loop.call_soon_threadsafe(event.set)
 
+    def wake_all(self) -> None:
+        """Wake every waiter (after a gap in what the relay heard, anything may have changed)."""
+        with self._lock:
+            keys = list(self._waiters)
+        self.wake(keys)
+
     async def wait(self, key: str, timeout: float) -> bool:
         """Wait until something happens to ``key`` (an auction id, or "*"), or ``timeout``
         seconds pass; True if woken by a change."""

@@ -76,7 +76,7 @@ class PgRelay:
                 with psycopg.connect(self._conninfo, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
-                    self._hub.wake({"*"})  # whatever happened while not listening
+                    self._hub.wake_all()  # whatever happened while not listening
                     pause = 0.5
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
