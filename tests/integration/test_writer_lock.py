@@ -65,3 +65,18 @@ def test_threads_of_one_process_take_turns(tmp_path: Path) -> None:
         assert second_in.is_set()  # and its turn came once this one ended
     finally:
         factory.dispose()
+
+
+def test_a_turn_to_write_holds_the_lock_across_the_writes_inside_it(tmp_path: Path) -> None:
+    factory = SqlUnitOfWorkFactory(make_engine(f"sqlite:///{tmp_path / 'commex.db'}"))
+    lock_file = tmp_path / "commex.db-writer"
+    try:
+        with factory.write_turn():
+            with factory():  # the holder does not wait for itself
+                assert _other_process_sees(lock_file) == "busy"
+            assert _other_process_sees(lock_file) == "busy"  # still this turn
+            with factory():
+                pass
+        assert _other_process_sees(lock_file) == "free"
+    finally:
+        factory.dispose()

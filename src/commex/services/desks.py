@@ -32,7 +32,8 @@ class Desk(ABC, Generic[Req, Res]):
 
     def __init__(self, bus: MessageBus, max_batch: int = 256) -> None:
         self._bus = bus
-        self._group: GroupCommit[Req, Res] = GroupCommit(self._apply, max_batch)
+        turn = bus.uow_factory.write_turn
+        self._group: GroupCommit[Req, Res] = GroupCommit(self._apply, max_batch, turn)
 
     @property
     def waiting(self) -> int:

@@ -9,6 +9,10 @@ fsync) is shared by everyone who arrived during the previous one.
 A caller that must not block (an event loop) uses :meth:`GroupCommit.submit_future` instead:
 its request is queued the same way, and its batch is led by one runner thread of the group's
 own, so no thread waits per request.
+
+Where writers take turns (several processes on one SQLite file), the leader first waits for its
+turn to write (``turn``) and only then takes the queue: what arrived while it waited joins the
+batch, instead of waiting for another turn.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from typing import Generic, TypeVar
 
 Req = TypeVar("Req")
@@ -54,10 +59,14 @@ class GroupCommit(Generic[Req, Res]):
     """
 
     def __init__(
-        self, apply: Callable[[Sequence[Pending[Req, Res]]], None], max_batch: int = 256
+        self,
+        apply: Callable[[Sequence[Pending[Req, Res]]], None],
+        max_batch: int = 256,
+        turn: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
         self._apply = apply
         self._max = max_batch
+        self._turn = turn
         self._lock = threading.Lock()
         self._queue: list[Pending[Req, Res]] = []
         self._busy = False
@@ -122,14 +131,20 @@ class GroupCommit(Generic[Req, Res]):
     def _run_batch(self) -> bool:
         """Apply one batch and answer it; True when the next batch is this thread's to lead
         (its first caller waits on a future), after a waiting thread was woken otherwise."""
-        with self._lock:
-            batch = self._queue[: self._max]
-            del self._queue[: self._max]
+        batch: list[Pending[Req, Res]] = []
         failure: BaseException | None = None
         try:
-            self._apply(batch)
+            with self._turn():
+                with self._lock:
+                    batch = self._queue[: self._max]
+                    del self._queue[: self._max]
+                self._apply(batch)
         except BaseException as exc:  # every caller of the batch receives it as its error
             failure = exc
+            if not batch:  # the turn itself failed: the queue's first caller hears of it
+                with self._lock:
+                    batch = self._queue[:1]
+                    del self._queue[:1]
         finally:
             for p in batch:
                 if p.result is None and p.error is None:

@@ -4,9 +4,10 @@ whole each of its requests is retried alone, so one bad request cannot sink the 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
@@ -219,5 +220,79 @@ def test_a_thread_that_led_hands_the_next_batch_of_futures_to_the_runner() -> No
         assert [f.result(DEADLINE_S) for f in queued] == [-2, -3]
         thread.join(DEADLINE_S)
         assert answers == {1: -1} and batches == [[1], [2, 3]]
+    finally:
+        group.close()
+
+
+class _Turn:
+    """A turn to write that another writer holds until :meth:`give` (a SQLite file shared by
+    several processes); it may fail once when told to."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        self.asked = threading.Event()
+        self.given = threading.Event()
+        self.fail_first = fail_first
+
+    def __call__(self) -> contextlib.AbstractContextManager[None]:
+        return self._take()
+
+    @contextlib.contextmanager
+    def _take(self) -> Iterator[None]:
+        self.asked.set()
+        assert self.given.wait(DEADLINE_S)
+        if self.fail_first:
+            self.fail_first = False
+            raise OSError("the lock file is gone")
+        yield
+
+
+def test_requests_that_arrive_while_the_leader_waits_for_its_turn_join_its_batch() -> None:
+    turn = _Turn()
+    batches: list[list[int]] = []
+
+    def apply(batch: Sequence[Pending[int, int]]) -> None:
+        batches.append([p.request for p in batch])
+        for p in batch:
+            p.answer(p.request + 100)
+
+    group: GroupCommit[int, int] = GroupCommit(apply, turn=turn)
+    try:
+        first = group.submit_future(1)
+        assert turn.asked.wait(DEADLINE_S)  # the runner waits for the other writer
+        later = [group.submit_future(n) for n in (2, 3)]
+        turn.given.set()
+        assert [f.result(DEADLINE_S) for f in (first, *later)] == [101, 102, 103]
+        assert batches == [[1, 2, 3]]  # one transaction, one commit, not two
+    finally:
+        group.close()
+
+
+def test_a_turn_that_fails_refuses_one_request_and_the_rest_go_on() -> None:
+    turn = _Turn(fail_first=True)
+    batches: list[list[int]] = []
+
+    def apply(batch: Sequence[Pending[int, int]]) -> None:
+        batches.append([p.request for p in batch])
+        for p in batch:
+            p.answer(p.request)
+
+    group: GroupCommit[int, int] = GroupCommit(apply, turn=turn)
+    try:
+        errors: list[BaseException] = []
+
+        def lead() -> None:
+            try:
+                group.submit(1)
+            except OSError as exc:
+                errors.append(exc)
+
+        leader = threading.Thread(target=lead)
+        leader.start()
+        assert turn.asked.wait(DEADLINE_S)
+        second = group.submit_future(2)
+        turn.given.set()
+        leader.join(DEADLINE_S)
+        assert [str(e) for e in errors] == ["the lock file is gone"]
+        assert second.result(DEADLINE_S) == 2 and batches == [[2]]
     finally:
         group.close()

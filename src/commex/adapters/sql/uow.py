@@ -6,6 +6,7 @@ hot paths (accept a bid, close 100,000 bids) issue a handful of plain statements
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -102,6 +103,9 @@ class SqlUnitOfWorkFactory:
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, write, self._writer)
+
+    def write_turn(self) -> AbstractContextManager[None]:
+        return self._writer if self._writer is not None else nullcontext()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -7,6 +7,9 @@ it. :class:`WriterLock` makes the waiting explicit: a write transaction first ta
 ``flock`` on ``commex.db-writer`` beside the database (one thread of this process at a time,
 then one process at a time), which the kernel hands to a waiter as soon as it is released.
 SQLite's own locking still guards the data; this only orders the writers.
+
+The thread that holds the lock may enter it again (a desk takes its turn to write, then collects
+its batch and opens the batch's unit of work inside that turn); it is released at the last exit.
 """
 
 from __future__ import annotations
@@ -25,11 +28,15 @@ class WriterLock:
 
     def __init__(self, database: Path) -> None:
         self.path = Path(f"{database}-writer")
-        self._threads = threading.Lock()
+        self._threads = threading.RLock()
+        self._depth = 0  # how many times the holding thread has entered
         self._fd: int | None = None
 
     def __enter__(self) -> None:
         self._threads.acquire()
+        if self._depth > 0:
+            self._depth += 1
+            return
         try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
@@ -37,6 +44,7 @@ class WriterLock:
         except BaseException:
             self._threads.release()
             raise
+        self._depth = 1
 
     def __exit__(
         self,
@@ -45,7 +53,8 @@ class WriterLock:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if self._fd is not None:
+            self._depth -= 1
+            if self._depth == 0 and self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._threads.release()
