@@ -6,17 +6,18 @@ heavy; the packet plane and the exchange's client load when the command runs
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from commex.cli.common import handle_errors
-from commex.domain.errors import InvalidInput
 
 # The packet plane's defaults, repeated here so the help needs no import of it (a test checks
 # that they agree).
 DEFAULT_SEGMENT = "packets:1000"
+LIVE_SEGMENT = "ms:20"
+LIVE_CONTEXT_SEGMENT = "ms:60"
 DEFAULT_METER_EVERY_S = 10.0
 
 app = typer.Typer(help="The packet-stream plane: process RTP streams.", no_args_is_help=True)
@@ -27,92 +28,154 @@ def _group() -> None:
     """The packet-stream plane: process RTP streams."""
 
 
-_EXCHANGE = typer.Option(
-    None,
-    "--exchange",
-    help="Find subcontractors on this exchange (URL; your API token in COMMEX_TOKEN or the "
-    "profile `commex login` saved) when no --subcontractor is given; with --contract, also "
-    "COMMEX_EXCHANGE_URL.",
-)
-_CONTRACT = typer.Option(
-    None,
-    "--contract",
-    metavar="CID",
-    help="Deliver under this active contract of yours: shape to its max_rate_bps and "
-    "report the delivery to the exchange.",
-)
-_METER_EVERY = typer.Option(
-    DEFAULT_METER_EVERY_S,
-    "--meter-every",
-    metavar="SECONDS",
-    min=0.1,
-    help="With --contract and udp:// input, report every this many stream-seconds.",
-)
-_MAX_RATE = typer.Option(
-    None,
-    "--max-rate",
-    metavar="BPS",
-    help="Shape the output to at most this many bit/s (RTP header and payload bytes).",
-)
-_BURST = typer.Option(
-    None, "--burst", metavar="BYTES", help="Bytes the shaper may send at once (one packet)."
-)
+Input = Annotated[
+    str, typer.Argument(metavar="INPUT", help="A pcap/pcapng path or udp://HOST:PORT.")
+]
+Out = Annotated[str, typer.Option("--out", help="A pcap path or udp://HOST:PORT.")]
+Steps = Annotated[
+    list[str],
+    typer.Option(
+        "--step", help="NAME[:ARG], applied in order (transcode:pcmu, gain:-6, dtmf, vad)."
+    ),
+]
+Segment = Annotated[
+    str | None,
+    typer.Option(
+        "--segment",
+        help=f"packets:N, ms:N or content (default {DEFAULT_SEGMENT}; for udp:// "
+        f"input {LIVE_SEGMENT}, or {LIVE_CONTEXT_SEGMENT} with dtmf or vad).",
+    ),
+]
+ExecutorOpt = Annotated[
+    str, typer.Option("--executor", help="inline, process[:N], dask[:ADDRESS] or node:URL[,URL].")
+]
+Capabilities = Annotated[
+    str | None,
+    typer.Option("--capabilities", help="The steps offered here, a,b (default: every local one)."),
+]
+Subcontractors = Annotated[
+    list[str],
+    typer.Option("--subcontractor", help="NAME=URL of a pre-approved provider, tried in order."),
+]
+ExchangeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--exchange",
+        help="Find subcontractors on this exchange (URL; your API token in COMMEX_TOKEN or the "
+        "profile `commex login` saved) when no --subcontractor is given; with --contract, also "
+        "COMMEX_EXCHANGE_URL.",
+    ),
+]
+ContractOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--contract",
+        metavar="CID",
+        help="Deliver under this active contract of yours: shape to its max_rate_bps and "
+        "report the delivery to the exchange.",
+    ),
+]
+MeterEvery = Annotated[
+    float,
+    typer.Option(
+        "--meter-every",
+        metavar="SECONDS",
+        min=0.1,
+        help="With --contract and udp:// input, report every this many stream-seconds.",
+    ),
+]
+ReportOpt = Annotated[Path | None, typer.Option("--report", help="Write the JSON report here.")]
+MaxRate = Annotated[
+    int | None,
+    typer.Option(
+        "--max-rate",
+        metavar="BPS",
+        help="Shape the output to at most this many bit/s (RTP header and payload bytes).",
+    ),
+]
+Burst = Annotated[
+    int | None,
+    typer.Option(
+        "--burst", metavar="BYTES", help="Bytes the shaper may send at once (one packet)."
+    ),
+]
+IdleTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--idle-timeout",
+        metavar="SECONDS",
+        help="UDP input ends this long after the last packet (default: run until stopped).",
+    ),
+]
+StreamTimeout = Annotated[
+    float,
+    typer.Option("--stream-timeout", metavar="SECONDS", help="A live stream this quiet has ended."),
+]
+PlayoutDelay = Annotated[
+    float | None,
+    typer.Option(
+        "--playout-delay",
+        metavar="MS",
+        help="Live: the delay every packet leaves at after its arrival (default: the "
+        "segment plus a margin for the executor).",
+    ),
+]
+Rtcp = Annotated[
+    str, typer.Option("--rtcp", help="Live RTCP: pair (port+1), mux (the RTP port) or off.")
+]
+Realtime = Annotated[
+    bool,
+    typer.Option(
+        "--realtime/--no-realtime",
+        help="Live: ask for real-time scheduling (root or CAP_SYS_NICE), so a busy machine "
+        "does not hold packets.",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress display.")]
 
 
 @app.command("process")
 @handle_errors
 def process(
-    source: str = typer.Argument(
-        ..., metavar="INPUT", help="A pcap/pcapng path or udp://HOST:PORT."
-    ),
-    out: str = typer.Option(..., "--out", help="A pcap path or udp://HOST:PORT."),
-    step: list[str] = typer.Option(
-        [], "--step", help="NAME[:ARG], applied in order (transcode:pcmu, gain:-6, dtmf, vad)."
-    ),
-    segment: str = typer.Option(DEFAULT_SEGMENT, "--segment", help="packets:N, ms:N or content."),
-    executor: str = typer.Option(
-        "inline", "--executor", help="inline, process[:N], dask[:ADDRESS] or node:URL[,URL]."
-    ),
-    capabilities: str | None = typer.Option(
-        None, "--capabilities", help="The steps offered here, a,b (default: every local one)."
-    ),
-    subcontractor: list[str] = typer.Option(
-        [], "--subcontractor", help="NAME=URL of a pre-approved provider, tried in order."
-    ),
-    exchange: str | None = _EXCHANGE,
-    contract: str | None = _CONTRACT,
-    meter_every: float = _METER_EVERY,
-    report: Path | None = typer.Option(None, "--report", help="Write the JSON report here."),
-    max_rate: int | None = _MAX_RATE,
-    burst: int | None = _BURST,
-    idle_timeout: float = typer.Option(
-        2.0, "--idle-timeout", help="UDP input ends after this many quiet seconds."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+    source: Input,
+    out: Out,
+    step: Steps = [],  # noqa: B006 - typer reads the default, never mutates it
+    segment: Segment = None,
+    executor: ExecutorOpt = "inline",
+    capabilities: Capabilities = None,
+    subcontractor: Subcontractors = [],  # noqa: B006
+    exchange: ExchangeOpt = None,
+    contract: ContractOpt = None,
+    meter_every: MeterEvery = DEFAULT_METER_EVERY_S,
+    report: ReportOpt = None,
+    max_rate: MaxRate = None,
+    burst: Burst = None,
+    idle_timeout: IdleTimeout = None,
+    stream_timeout: StreamTimeout = 10.0,
+    playout_delay: PlayoutDelay = None,
+    rtcp: Rtcp = "pair",
+    realtime: Realtime = True,
+    quiet: Quiet = False,
 ) -> None:
-    """Read INPUT, apply the steps (subcontracting those not offered here), write --out."""
+    """Read INPUT, apply the steps (subcontracting those not offered here), write --out.
+
+    A udp:// input is a live relay: each packet leaves at its arrival plus a constant
+    playout delay, calls are told apart by address and SSRC, and the run lasts until it is
+    stopped (Ctrl-C or SIGTERM finish what is in flight) or --idle-timeout after the last
+    packet."""
     from commex.cli import stream_run
     from commex.stream import pipeline
     from commex.stream.subcontracting import parse_capabilities
 
     plan = pipeline.Plan.build(
-        source,
-        out,
-        steps=step,
-        segment=segment,
-        executor=executor,
+        source, out, steps=step, segment=segment, executor=executor,
         capabilities=None if capabilities is None else parse_capabilities(capabilities),
-        subcontractors=subcontractor,
-        max_rate_bps=max_rate,
-        burst_bytes=burst,
-        idle_timeout_s=idle_timeout,
-    )
-    if contract:
-        exchange = exchange or os.environ.get("COMMEX_EXCHANGE_URL") or None
-        if not exchange:
-            raise InvalidInput(
-                "--contract needs the exchange: --exchange URL or COMMEX_EXCHANGE_URL",
-                field="exchange",
-            )
-    display = stream_run.Display(plan.input.kind == "udp", enabled=not quiet)
-    stream_run.run(plan, out, exchange, contract, meter_every, report, display)
+        subcontractors=subcontractor, max_rate_bps=max_rate, burst_bytes=burst,
+        idle_timeout_s=idle_timeout, stream_timeout_s=stream_timeout,
+        playout_delay_ms=playout_delay, rtcp=rtcp, realtime=realtime,
+    )  # fmt: skip
+    options = stream_run.Options(exchange, contract, meter_every, report, quiet)
+    result, failure = stream_run.run(plan, options)
+    stream_run.summary(result)
+    if failure is not None:
+        raise failure

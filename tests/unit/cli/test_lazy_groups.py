@@ -65,4 +65,6 @@ def test_the_listing_shows_every_visible_group() -> None:
 
 def test_the_stream_help_shows_the_planes_own_defaults() -> None:
     assert stream_cli.DEFAULT_SEGMENT == pipeline.DEFAULT_SEGMENT
+    assert stream_cli.LIVE_SEGMENT == pipeline.LIVE_SEGMENT
+    assert stream_cli.LIVE_CONTEXT_SEGMENT == pipeline.LIVE_CONTEXT_SEGMENT
     assert stream_cli.DEFAULT_METER_EVERY_S == metering.DEFAULT_EVERY_S

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from commex.domain.errors import Conflict, Forbidden
+from commex.domain.errors import Conflict, Forbidden, InvalidInput
 from commex.services import desks
 from commex.services.commands import (
     AddMember,
@@ -88,3 +88,19 @@ def test_reports_that_arrive_together_share_one_transaction_and_never_pass_the_b
     assert len({id(u) for u in units}) == 2  # the leader's, then one for the three queued
     view = ex.handle(ShowUsage(cid, me))
     assert (view.contract.used_ms, view.remaining_ms) == (100_000, 0)
+
+
+def test_a_delivery_keeps_what_its_receivers_reported(ex, won) -> None:  # type: ignore[no-untyped-def]
+    cid, seller = won.contract_id, won.seller.id
+    figures = {"streams": 1, "fraction_lost": 0.5, "cumulative_lost": 40, "jitter_ms": 12.5}
+    # Sent at 1500 bit/s over a 1000 bit/s minimum, but the receiver lost half of it.
+    got = ex.handle(RecordDelivery(cid, seller, "run-rx", "5", 1000, 10, 1500, figures)).delivery
+    assert (got.breach, got.breach_by) == (True, "receiver")
+    assert got.receiver is not None and got.receiver.to_dict()["cumulative_lost"] == 40
+    (shown,) = ex.handle(ShowUsage(cid, Caller(won.buyer.id))).deliveries
+    assert shown == got
+    with pytest.raises(InvalidInput) as bad:
+        ex.handle(
+            RecordDelivery(cid, seller, "run-bad", "5", 1, 1, 1500, {**figures, "streams": -1})
+        )
+    assert bad.value.field == "receiver.streams"
