@@ -126,7 +126,7 @@ def test_no_secret_reaches_a_log_at_debug(tmp_path: Path) -> None:
     exchange = _lines(served.stderr)
     node = _lines(node_log)
     # the logs are there to read: access lines with request ids, commex's own debug lines
-    access = [x for x in exchange if x["logger"] == "uvicorn.access"]
+    access = [x for x in exchange if x["logger"] == "commex.access"]
     assert len(access) >= 15 and all(re.fullmatch(r"[0-9a-f]{32}", x["request_id"])
                                      for x in access)  # fmt: skip
     assert any(x["level"] == "debug" and x["logger"] == "commex.api" for x in exchange)

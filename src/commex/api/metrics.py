@@ -20,6 +20,9 @@ from commex.domain.errors import Forbidden
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
+# The scope key of a route template named by a layer that answers before FastAPI's routing
+# (the bids' fast path), where ``scope["route"]`` is never set.
+ROUTE_TEMPLATE = "commex.route_template"
 
 router = APIRouter()
 
@@ -36,6 +39,9 @@ def metrics(who: CallerDep) -> Response:
 
 def route_of(scope: Scope) -> str:
     """The template of the route that served the request, or ``unmatched``."""
+    template = scope.get(ROUTE_TEMPLATE)
+    if isinstance(template, str):
+        return template
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) and path else UNMATCHED

@@ -1,18 +1,21 @@
 """`commex serve`: the exchange server (API, pages, closing scheduler). It opens the database
-(COMMEX_DATABASE_URL, or SQLite in COMMEX_DATA_DIR), so it needs access to the database file."""
+(COMMEX_DATABASE_URL, or SQLite in COMMEX_DATA_DIR), so it needs access to the database file.
+
+The server's own modules (FastAPI, SQLAlchemy, uvicorn) are imported when the command runs, not
+when `commex --help` lists it."""
 
 from __future__ import annotations
 
-import typer
-import uvicorn
+import os
+from typing import TYPE_CHECKING
 
-from commex.adapters import logs, metrics
-from commex.bootstrap import Services, build_services
+import typer
+
 from commex.cli.common import LOG_FORMAT, LOG_LEVEL, LogFormat, LogLevel, console, handle_errors
 from commex.domain.errors import InvalidInput
-from commex.server import create_server
-from commex.services.demo import seed_demo
-from commex.services.queries import AnyAccounts
+
+if TYPE_CHECKING:
+    from commex.bootstrap import Services
 
 app = typer.Typer(help="Run the exchange server.")
 
@@ -30,6 +33,19 @@ def serve(
         max=65535,
         help="Also serve /metrics on this port, on --host, without a token (for a scraper).",
     ),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        max=64,
+        help="Server processes on this machine, sharing the port and the database (SQLite in "
+        "WAL mode, or PostgreSQL).",
+    ),
+    access_log: bool = typer.Option(
+        True,
+        "--access-log/--no-access-log",
+        envvar="COMMEX_ACCESS_LOG",
+        help="One line per request on the commex.access logger (or COMMEX_ACCESS_LOG=0).",
+    ),
     log_format: LogFormat = LOG_FORMAT,
     log_level: LogLevel = LOG_LEVEL,
 ) -> None:
@@ -37,44 +53,77 @@ def serve(
 
     Migrations are applied at start. Several servers may share one PostgreSQL database. Logs
     go to stderr, one JSON object per line (--log-format text for people); GET /metrics
-    answers an operator's token."""
+    answers an operator's token, with the figures of every worker process added up."""
+    from commex.adapters import logs, metrics
+
     if metrics_port == port:
         raise InvalidInput("--metrics-port must differ from --port", field="metrics_port")
-    log_config = logs.configure(log_format.value, log_level.value)
-    shared = metrics.prepare_multiprocess()  # before the first figure is made
+    logs.configure(log_format.value, log_level.value)
+    shared = metrics.prepare_multiprocess()  # before the first figure; workers inherit it
     stop_metrics = None
     try:
-        services = build_services()
-        _announce(services, host, port, demo)
         if metrics_port is not None:
             stop_metrics = metrics.serve_metrics(host, metrics_port)
             console.print(f"metrics (no token): http://{_shown(host)}:{metrics_port}/metrics")
-        uvicorn.run(
-            create_server(services), host=host, port=port, log_config=log_config,
-            log_level=log_level.value,
-        )  # fmt: skip
+        uvicorn_options = {
+            "host": host,
+            "port": port,
+            "access_log": False,  # commex's own access log (commex.access) replaces uvicorn's
+            "log_config": logs.logging_config(log_format.value, log_level.value),
+            "log_level": log_level.value,
+        }
+        _run(demo, workers, access_log, uvicorn_options)
     finally:
         if stop_metrics is not None:
             stop_metrics()
         metrics.remove_multiprocess_dir(shared)
 
 
-def _announce(services: Services, host: str, port: int, demo: bool) -> None:
+def _run(demo: bool, workers: int, access_log: bool, options: dict[str, object]) -> None:
+    """Serve in this process, or in ``workers`` processes that each configure the same logs
+    (uvicorn applies ``log_config`` in every worker) and share the figures' directory."""
+    import uvicorn
+
+    from commex.bootstrap import build_services
+    from commex.server import create_server, freeze_startup_objects
+
+    services = build_services()
     url = services.settings.url()
     console.print(f"database: {url.split('@')[-1] if '@' in url else url}")
-    if demo and not services.bus.handle(AnyAccounts()):
-        logins = seed_demo(services.bus)
-        console.print(
-            f"[bold]Demo logins[/] (web: the name and the password [bold]{logins[0].password}"
-            "[/]; API: Authorization: Bearer TOKEN)"
-        )
-        for login in logins:
-            console.print(f"  {login.name} ({', '.join(login.roles)})", highlight=False)
-            console.print(f"    API token: {login.token}", soft_wrap=True, highlight=False)
-    elif demo:
+    if demo:
+        _demo(services)
+    plural = f" ({workers} worker processes)" if workers > 1 else ""
+    console.print(
+        f"[bold]commex is serving at http://{_shown(options['host'])}:{options['port']}/[/]"
+        f"{plural}  (API docs: /docs)"
+    )
+    if workers == 1:
+        app = create_server(services, access_log=access_log)
+        freeze_startup_objects()
+        uvicorn.run(app, **options)  # type: ignore[arg-type]
+        return
+    # Each worker builds its own services from the environment; the schema is already migrated.
+    services.shutdown()
+    os.environ["COMMEX_ACCESS_LOG"] = "1" if access_log else "0"
+    uvicorn.run("commex.server:worker_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+def _shown(host: object) -> str:
+    return "localhost" if host in ("127.0.0.1", "0.0.0.0") else str(host)  # noqa: S104
+
+
+def _demo(services: Services) -> None:
+    from commex.services.demo import seed_demo
+    from commex.services.queries import AnyAccounts
+
+    if services.bus.handle(AnyAccounts()):
         console.print("demo data: the database already has accounts; nothing added")
-    console.print(f"[bold]commex is serving at http://{_shown(host)}:{port}/[/]  (API docs: /docs)")
-
-
-def _shown(host: str) -> str:
-    return "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
+        return
+    logins = seed_demo(services.bus)
+    console.print(
+        f"[bold]Demo logins[/] (web: the name and the password [bold]{logins[0].password}"
+        "[/]; API: Authorization: Bearer TOKEN)"
+    )
+    for login in logins:
+        console.print(f"  {login.name} ({', '.join(login.roles)})", highlight=False)
+        console.print(f"    API token: {login.token}", soft_wrap=True, highlight=False)

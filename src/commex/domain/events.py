@@ -55,7 +55,20 @@ class ChargeAttempted:
     outcome: str
 
 
+@dataclass(frozen=True, slots=True)
+class CredentialsChanged:
+    """An account's API token stopped being what it was (rotated, revoked, or the account
+    suspended): whatever remembered who the old token belonged to must forget it."""
+
+    account_id: str
+
+
 Event = (
-    BidPlaced | AuctionClosed | AuctionCancelled | ContractAwarded | ContractStarted
+    BidPlaced
+    | AuctionClosed
+    | AuctionCancelled
+    | ContractAwarded
+    | ContractStarted
     | ChargeAttempted
-)  # fmt: skip
+    | CredentialsChanged
+)

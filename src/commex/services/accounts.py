@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from commex.domain.accounts import Account, Role, check_name, parse_roles
 from commex.domain.errors import InvalidInput, Unauthenticated
+from commex.domain.events import CredentialsChanged
 from commex.services import audit
 from commex.services import commands as c
 from commex.services import queries as q
@@ -92,9 +93,10 @@ def register(cmd: c.Register, bus: MessageBus) -> Registered:
 
 def rotate_token(cmd: c.RotateToken, uow: UnitOfWork, deps: Deps) -> str:
     token = new_token()
-    account = account_of(uow, cmd.account_id)
-    uow.accounts.set_token_hash(account.id, token_hash(token))
-    audit.record(uow, deps, "token.rotated", account.id, by=account.id)
+    account_id = account_of(uow, cmd.account_id).id
+    uow.accounts.set_token_hash(account_id, token_hash(token))
+    audit.record(uow, deps, "token.rotated", account_id, by=account_id)
+    uow.record([CredentialsChanged(account_id)])
     return token
 
 

@@ -18,6 +18,7 @@ refusals included, which is what the operator's figures count.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -55,6 +56,7 @@ class Deps:
 
 Handler = Callable[[Any, UnitOfWork, Deps], Any]
 Flow = Callable[[Any, "MessageBus"], Any]
+Submitter = Callable[[Any], "Future[Any]"]
 
 
 class MessageBus:
@@ -74,6 +76,8 @@ class MessageBus:
         self._flows = dict(flows or {})
         self._subscribers = {k: list(v) for k, v in (subscribers or {}).items()}
         self._observers: list[Observer] = []
+        self._submitters: dict[type[Message[Any]], Submitter] = {}
+        self._closers: list[Callable[[], None]] = []
 
     @property
     def clock(self) -> Clock:
@@ -111,6 +115,26 @@ class MessageBus:
                 uow.commit()
         return result
 
+    def submit(self, message: Message[R]) -> Future[R]:
+        """Hand ``message`` over without waiting for it (from an event loop): the future gets
+        its result or its error. Only messages whose flow queues its work (the bid desk) can
+        be submitted; anything else is a TypeError."""
+        submitter = self._submitters.get(type(message))
+        if submitter is None:
+            raise TypeError(f"{type(message).__name__} cannot be submitted; handle it instead")
+        future: Future[R] = submitter(message)
+        if self._observers:
+            future.add_done_callback(lambda done: self._observed(message, done))
+        return future
+
+    def _observed(self, message: Message[Any], done: Future[Any]) -> None:
+        if done.cancelled():
+            return
+        error = done.exception()
+        result = done.result() if error is None else None
+        for observer in self._observers:
+            observer.handled(message, result, error)
+
     def handle_in(self, uow: UnitOfWork, message: Message[R]) -> R:
         """Handle ``message`` in the caller's unit of work; the caller commits it."""
         result: R = self._handler(message)(message, uow, self.deps)
@@ -138,15 +162,30 @@ class MessageBus:
         self._subscribers.setdefault(event, []).append(subscriber)
 
     def observe(self, observer: Observer) -> None:
-        """Tell ``observer`` of every message handled from now on."""
+        """Tell ``observer`` of every message handled from now on, submitted ones included."""
         self._observers.append(observer)
 
-    def add_flow(self, message: type[Message[Any]], flow: Flow) -> None:
-        """Handle ``message`` by ``flow`` (for flows that hold state, such as the bid desk)."""
+    def add_flow(
+        self,
+        message: type[Message[Any]],
+        flow: Flow,
+        *,
+        submit: Submitter | None = None,
+        close: Callable[[], None] | None = None,
+    ) -> None:
+        """Handle ``message`` by ``flow`` (for flows that hold state, such as the bid desk);
+        ``submit`` queues it without waiting (see :meth:`submit`), and ``close`` is called on
+        :meth:`dispose`."""
         self._flows[message] = flow
+        if submit is not None:
+            self._submitters[message] = submit
+        if close is not None:
+            self._closers.append(close)
 
     def dispose(self) -> None:
-        """Release pooled connections."""
+        """Stop the flows' threads, then release pooled connections."""
+        for close in self._closers:
+            close()
         self._uow.dispose()
 
     def _handler(self, message: Message[Any]) -> Handler:
