@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from ops_support import commex_serving, figures, operator_token, total, value
 from serve_support import free_port, wait_until
 
@@ -93,11 +94,15 @@ def _session(url: str, op: str) -> dict[str, Any]:
     return {"auction": auction, "contract": contract}
 
 
-def test_a_scripted_session_is_counted_on_both_ports(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_scripted_session_is_counted_on_both_ports(tmp_path: Path, workers: int) -> None:
+    """With several worker processes, whichever answers ``/metrics`` (and the port without a
+    token, served by the parent) shows the figures of all of them added up."""
     data = tmp_path / "data"
     op = operator_token(data)
     metrics_port = free_port()
-    with commex_serving(data, "--metrics-port", str(metrics_port)) as served:
+    args = ("--metrics-port", str(metrics_port), "--workers", str(workers))
+    with commex_serving(data, *args) as served:
         url = served.url
         _session(url, op)
         plain = f"http://127.0.0.1:{metrics_port}"
