@@ -25,6 +25,8 @@ GROUPS: list[tuple[str, str, str]] = [
     ("commex.cli.groups", "app", "group"),
     ("commex.cli.billing", "app", "billing"),
     ("commex.cli.cards", "app", "card"),
+    ("commex.cli.nodekeys", "app", "node-key"),
+    ("commex.cli.subcontracts", "app", "subcontract"),
 ]
 # Plural spellings accepted for convenience but not listed in --help.
 HIDDEN = {"auctions"}
