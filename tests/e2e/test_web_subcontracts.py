@@ -77,7 +77,9 @@ def test_both_providers_see_the_subcontract_on_their_contract_pages(pages: Pages
         assert "2.50 EUR per 1,000 packets" in page.text
         assert '<dd class="packets">1330</dd>' in page.text
         assert "3.33 EUR" in page.text  # 2.50 x 1,330 / 1,000, rounded half up
-        assert f'href="/contracts/{pages.sub_id}"' in browser.get("/contracts").text
+        listed = browser.get("/contracts").text
+        assert f'href="/contracts/{pages.sub_id}">subcontract: transcode:pcmu</a>' in listed
+        assert "2.50 EUR per 1,000 packets" in listed
     parent = pages.alpha.get(f"/contracts/{pages.parent_id}").text
     assert "Steps done by other providers" in parent and "3.33 EUR" in parent
 
