@@ -114,7 +114,7 @@ contracts = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("auction_id", String(40), ForeignKey("auctions.id"), nullable=False, index=True),
-    Column("bid_id", String(40), ForeignKey("bids.id"), nullable=True, unique=True),  # 0009
+    Column("bid_id", String(40), ForeignKey("bids.id"), nullable=True, unique=True),  # 0010
     Column("provider_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
     Column("recipient_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
     Column("price_minor", BigInteger, nullable=False),
@@ -125,7 +125,7 @@ contracts = Table(
     Column("started_us", BigInteger, nullable=True),
     Column("window_start_us", BigInteger, nullable=True),
     Column("used_ms", BigInteger, nullable=False, server_default="0"),
-    Column("kind", String(12), nullable=False, server_default="auction"),  # 0009
+    Column("kind", String(12), nullable=False, server_default="auction"),  # 0010
     Column("parent_contract_id", String(40), ForeignKey("contracts.id"), nullable=True, index=True),
     Index("ix_contracts_status_window", "status", "window_start_us"),
 )

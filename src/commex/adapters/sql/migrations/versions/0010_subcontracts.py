@@ -3,16 +3,16 @@ parent; a subcontract (made from an offer, not a bid) keeps its step, its work t
 packets metered per run and the outcome of the plane's check; providers' nodes authenticate
 with keys the exchange issues to each provider (stored hashed, revocable).
 
-Revision ID: 0009_subcontracts
-Revises: 0008
+Revision ID: 0010_subcontracts
+Revises: 0009
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_subcontracts"
-down_revision = "0008"
+revision = "0010_subcontracts"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
