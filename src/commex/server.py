@@ -21,6 +21,7 @@ from commex.api import billing as billing_api
 from commex.api import errors, middleware
 from commex.api import groups as groups_api
 from commex.api import payments as payments_api
+from commex.api import subcontracts as subcontracts_api
 from commex.api.contracts import router as contracts_router
 from commex.api.errors import http_error_response
 from commex.api.metrics import router as metrics_router
@@ -119,6 +120,7 @@ def create_server(
     app.include_router(billing_api.router)
     app.include_router(audit_api.router)
     app.include_router(metrics_router)
+    app.include_router(subcontracts_api.router)
     app.include_router(web_router)
     apidocs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

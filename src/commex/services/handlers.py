@@ -17,13 +17,16 @@ from commex.services import (
     devices,
     group_views,
     groups,
+    nodekeys,
     offers,
     payments,
     ratings,
+    subcontracts,
     usage,
 )
 from commex.services import commands as c
 from commex.services import queries as q
+from commex.services import subcontract_messages as sm
 from commex.services.bus import Flow, Handler
 from commex.services.commands import Message
 
@@ -82,6 +85,17 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     q.DefaultCard: payments.default_card,
     # the audit trail
     q.ShowAudit: audit.show_audit,
+    # subcontracts between providers, and their nodes' keys
+    sm.OpenSubcontract: subcontracts.open_subcontract,
+    sm.MeterPackets: subcontracts.meter_packets,
+    sm.CloseSubcontract: subcontracts.close_subcontract,
+    sm.CheckWork: subcontracts.check_work,
+    sm.ShowSubcontract: subcontracts.show_subcontract,
+    sm.MySubcontracts: subcontracts.my_subcontracts,
+    sm.IssueNodeKey: nodekeys.issue_node_key,
+    sm.RevokeNodeKey: nodekeys.revoke_node_key,
+    sm.NodeKeys: nodekeys.node_keys,
+    sm.AuthenticateNode: nodekeys.authenticate_node,
 }
 
 # Use cases that span several transactions (a slow hash, a payment gateway, one close per

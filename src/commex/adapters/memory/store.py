@@ -21,6 +21,7 @@ from commex.adapters.memory.billing import MemoryCharges, MemoryPaymentMethods
 from commex.adapters.memory.contracts import MemoryContracts
 from commex.adapters.memory.groups import MemoryGroups
 from commex.adapters.memory.ratings import MemoryRatings
+from commex.adapters.memory.subcontracts import MemoryNodeKeys, MemorySubcontracts
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction, Bid
 from commex.domain.audit import AuditEntry
@@ -28,11 +29,13 @@ from commex.domain.charges import Charge, Payout
 from commex.domain.contracts import Contract
 from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member
+from commex.domain.nodekeys import NodeKey
 from commex.domain.offers import ProcessingOffer
 from commex.domain.payment_methods import PaymentMethod
 from commex.domain.ratings import Rating
 from commex.domain.reputation import PairTally, Tally
 from commex.domain.service_level import Delivery
+from commex.domain.subcontracts import Subcontract
 from commex.domain.usage import UsageSession
 from commex.services.ports import EventLog, SessionRecord
 
@@ -44,7 +47,8 @@ class MemoryStore:
         "accounts", "tokens", "logins", "sessions", "devices", "capacities", "offers",
         "auctions", "bids", "bid_keys", "contracts", "members", "usage", "deliveries",
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
-        "group_sponsors", "group_auctions", "charges", "payouts", "audit",
+        "group_sponsors", "group_auctions", "charges", "payouts", "audit", "subcontracts",
+        "subcontract_runs", "node_keys",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -74,6 +78,9 @@ class MemoryStore:
         self.charges: dict[str, Charge] = {}
         self.payouts: dict[str, Payout] = {}
         self.audit: dict[int, AuditEntry] = {}  # seq -> entry, appended only
+        self.subcontracts: dict[str, tuple[Subcontract, str]] = {}  # id -> (it, token hash)
+        self.subcontract_runs: dict[tuple[str, str], int] = {}  # (id, run id) -> packets
+        self.node_keys: dict[str, tuple[NodeKey, str]] = {}  # id -> (key, key hash)
 
 
 class MemoryUnitOfWork(EventLog):
@@ -91,6 +98,8 @@ class MemoryUnitOfWork(EventLog):
         self.charges = MemoryCharges(store)
         self.payment_methods = MemoryPaymentMethods(store)
         self.audit = MemoryAudit(store)
+        self.subcontracts = MemorySubcontracts(store)
+        self.node_keys = MemoryNodeKeys(store)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -26,6 +26,7 @@ from commex.services.ports.billing import (
 from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
 from commex.services.ports.ratings import RatingRepository
+from commex.services.ports.subcontracts import NodeKeyRepository, SubcontractRepository
 from commex.services.ports.uow import EventLog, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "GroupRepository",
     "IdGenerator",
     "Login",
+    "NodeKeyRepository",
     "Observer",
     "OfferRepository",
     "PasswordHasher",
@@ -48,6 +50,7 @@ __all__ = [
     "RatingRepository",
     "ReputationSource",
     "SessionRecord",
+    "SubcontractRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
 ]

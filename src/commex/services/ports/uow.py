@@ -23,6 +23,7 @@ from commex.services.ports.billing import ChargeRepository, PaymentMethodReposit
 from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
 from commex.services.ports.ratings import RatingRepository
+from commex.services.ports.subcontracts import NodeKeyRepository, SubcontractRepository
 
 
 def stored_conflict() -> Conflict:
@@ -60,6 +61,12 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditTrail:
         """The append-only audit trail: see :func:`commex.services.audit.record`."""
         ...
+
+    @property
+    def subcontracts(self) -> SubcontractRepository: ...
+
+    @property
+    def node_keys(self) -> NodeKeyRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

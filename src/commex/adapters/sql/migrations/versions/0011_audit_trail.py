@@ -3,16 +3,16 @@ each entry concerns besides its actor. Append-only: triggers refuse every UPDATE
 (and, on PostgreSQL, TRUNCATE), so not even a mistaken statement of commex's own can rewrite the
 record.
 
-Revision ID: 0010_audit_trail
-Revises: 0009
+Revision ID: 0011_audit_trail
+Revises: 0010_subcontracts
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_audit_trail"
-down_revision = "0009"
+revision = "0011_audit_trail"
+down_revision = "0010_subcontracts"
 branch_labels = None
 depends_on = None
 
