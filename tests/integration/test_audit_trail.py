@@ -23,8 +23,10 @@ from commex.bootstrap import make_bus
 from commex.domain.errors import Forbidden, InvalidInput
 from commex.services import commands as c
 from commex.services import queries as q
+from commex.services import subcontract_messages as m
 from commex.services.bus import MessageBus
 from commex.services.request_context import request_id_bound
+from commex.services.subcontract_results import NodeCaller
 from support.databases import create_postgres_database, drop_postgres_database
 from support.engine import auction_request, open_auction, register
 from support.moments import T0
@@ -215,3 +217,40 @@ def test_the_database_refuses_to_change_or_remove_an_entry(database_url: str) ->
             assert conn.execute(text("SELECT count(*) FROM audit_accounts")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_subcontracts_and_node_keys_are_audited(bus: MessageBus) -> None:
+    clock: Any = bus.clock
+    recipient = register(bus, "Clinic", ["recipient"]).id
+    alpha = register(bus, "Alpha", ["provider"]).id
+    bravo = register(bus, "Bravo", ["provider"]).id
+    op = register(bus, "Operator", ["operator"], allow_operator=True).id
+    auction = open_auction(bus, recipient, auction_request(
+        direction="reverse", terms={"service": "stream-processing", "duration_s": 3600},
+    )).id  # fmt: skip
+    bus.handle(c.PlaceBid(auction, alpha, "40.00"))
+    clock.advance(2 * 86400)
+    closed = bus.handle(c.CloseAuction(auction, recipient))
+    assert closed.auction.outcome is not None
+    parent = closed.auction.outcome.winners[0].contract_id
+    bus.handle(c.PublishOffer(bravo, "https://93.184.215.14", ("transcode",), "2.50", "EUR"))
+    bus.handle(c.AddCard(alpha, "4242424242424242", 12, 2040, "123"))
+    key = bus.handle(m.IssueNodeKey(bravo, "rack 4")).key.id
+    sid = bus.handle(m.OpenSubcontract(parent, alpha, bravo, "transcode:pcmu")).line.subcontract.id
+    bus.handle(m.MeterPackets(sid, NodeCaller(bravo), "run-1", 1330))
+    bus.handle(m.CloseSubcontract(sid, alpha, "failed_check", "two segments differ"))
+    bus.handle(m.RevokeNodeKey(bravo, key))
+    story = [(e.action, e.actor_id) for e in _trail(bus, op, subject_id=sid)]
+    assert story == [
+        ("subcontract.opened", alpha),
+        ("subcontract.closed", alpha),
+        ("rating.recorded", alpha),
+        ("charge.created", None),
+    ]
+    close = next(e for e in _trail(bus, op, subject_id=sid) if e.action == "subcontract.closed")
+    assert close.reason == "two segments differ"
+    assert dict(close.detail) == {"outcome": "failed_check", "packets": "1330"}
+    keys = [(e.action, e.actor_id) for e in _trail(bus, op, subject_id=key)]
+    assert keys == [("node_key.issued", bravo), ("node_key.revoked", bravo)]
+    # the subcontractor reads the subcontract's entries, as an account it concerns
+    assert {"subcontract.opened", "subcontract.closed"} <= {e.action for e in _trail(bus, bravo)}

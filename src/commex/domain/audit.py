@@ -44,6 +44,10 @@ ACTIONS = frozenset(
         "charge.created",
         "charge.attempted",
         "payout.recorded",
+        "subcontract.opened",
+        "subcontract.closed",
+        "node_key.issued",
+        "node_key.revoked",
     }
 )
 
