@@ -21,6 +21,8 @@ from commex.services.request_context import request_id_bound
         ("GET /v1/auctions?token=abc123secret&status=open", "abc123secret"),
         ("device cxd_AbCdEfGhIjKlMnOpQrSt0123", "AbCdEfGhIjKlMnOpQrSt0123"),
         ("session cs_0123456789abcdefghij", "0123456789abcdefghij"),
+        ("node key cxn_Zyxwvutsrqponmlkjihg9876", "Zyxwvutsrqponmlkjihg9876"),
+        ("work token cxw_0a1b2c3d4e5f6g7h8i9j_-xy", "0a1b2c3d4e5f6g7h8i9j_-xy"),
         ("{'password': 'hunter2 is long', 'name': 'x'}", "hunter2 is long"),
         ('"csrf": "Zm9vYmFy_-"', "Zm9vYmFy_-"),
         ("key sk_test_51Habc and card tok_test_ok_0123456789abcdef", "sk_test_51Habc"),

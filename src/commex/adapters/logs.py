@@ -8,9 +8,9 @@ values of statements, and those hold credentials' hashes and gateway tokens.
 
 No secret reaches a log. commex never logs a request body, a header or a credential, and as a
 second line of defence every line is scrubbed of what looks like one: API, device and session
-tokens (``cx_``, ``cxd_``, ``cs_``), ``Bearer`` credentials, payment-gateway keys and card
-tokens, card numbers (digit runs that pass the Luhn check), and the value after a ``password``,
-``token``, ``secret``, ``csrf`` or ``cvc`` key.
+tokens, node keys and work tokens (``cx_``, ``cxd_``, ``cs_``, ``cxn_``, ``cxw_``), ``Bearer``
+credentials, payment-gateway keys and card tokens, card numbers (digit runs that pass the Luhn
+check), and the value after a ``password``, ``token``, ``secret``, ``csrf`` or ``cvc`` key.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ LEVELS = ("debug", "info", "warning", "error")
 OWN_LOGGERS = ("commex", "uvicorn", "uvicorn.error", "uvicorn.access")
 REDACTED = "[redacted]"
 
-_TOKEN = re.compile(r"\b(cxd|cx|cs)_[A-Za-z0-9_-]{16,}")
+_TOKEN = re.compile(r"\b(cxd|cxn|cxw|cx|cs)_[A-Za-z0-9_-]{16,}")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
 _GATEWAY = re.compile(r"\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]+|\b(tok|pm)_[A-Za-z0-9_]{8,}")
 _KEYED = re.compile(
