@@ -45,4 +45,19 @@ class ContractStarted:
     started_at: datetime
 
 
-Event = BidPlaced | AuctionClosed | AuctionCancelled | ContractAwarded | ContractStarted
+@dataclass(frozen=True, slots=True)
+class CredentialsChanged:
+    """An account's API token stopped being what it was (rotated, revoked, or the account
+    suspended): whatever remembered who the old token belonged to must forget it."""
+
+    account_id: str
+
+
+Event = (
+    BidPlaced
+    | AuctionClosed
+    | AuctionCancelled
+    | ContractAwarded
+    | ContractStarted
+    | CredentialsChanged
+)
