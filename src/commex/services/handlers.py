@@ -16,13 +16,16 @@ from commex.services import (
     devices,
     group_views,
     groups,
+    nodekeys,
     offers,
     payments,
     ratings,
+    subcontracts,
     usage,
 )
 from commex.services import commands as c
 from commex.services import queries as q
+from commex.services import subcontract_messages as sm
 from commex.services.bus import Flow, Handler
 from commex.services.commands import Message
 
@@ -79,6 +82,17 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     c.MakeDefaultCard: payments.make_default_card,
     q.ListCards: payments.list_cards,
     q.DefaultCard: payments.default_card,
+    # subcontracts between providers, and their nodes' keys
+    sm.OpenSubcontract: subcontracts.open_subcontract,
+    sm.MeterPackets: subcontracts.meter_packets,
+    sm.CloseSubcontract: subcontracts.close_subcontract,
+    sm.CheckWork: subcontracts.check_work,
+    sm.ShowSubcontract: subcontracts.show_subcontract,
+    sm.MySubcontracts: subcontracts.my_subcontracts,
+    sm.IssueNodeKey: nodekeys.issue_node_key,
+    sm.RevokeNodeKey: nodekeys.revoke_node_key,
+    sm.NodeKeys: nodekeys.node_keys,
+    sm.AuthenticateNode: nodekeys.authenticate_node,
 }
 
 # Use cases that span several transactions (a slow hash, a payment gateway, one close per

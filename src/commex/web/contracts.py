@@ -238,6 +238,8 @@ def _page(
         "usage_errors": {},
         "usage_problem": "",
         "usage_values": {},
+        "subcontract": view.subcontract,
+        "subcontracts": view.subcontracts,
     }
     context.update(charges_context(services.bus, contract.id, viewer))
     context.update(extra)

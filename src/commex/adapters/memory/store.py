@@ -20,17 +20,20 @@ from commex.adapters.memory.billing import MemoryCharges, MemoryPaymentMethods
 from commex.adapters.memory.contracts import MemoryContracts
 from commex.adapters.memory.groups import MemoryGroups
 from commex.adapters.memory.ratings import MemoryRatings
+from commex.adapters.memory.subcontracts import MemoryNodeKeys, MemorySubcontracts
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction, Bid
 from commex.domain.charges import Charge, Payout
 from commex.domain.contracts import Contract
 from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member
+from commex.domain.nodekeys import NodeKey
 from commex.domain.offers import ProcessingOffer
 from commex.domain.payment_methods import PaymentMethod
 from commex.domain.ratings import Rating
 from commex.domain.reputation import PairTally, Tally
 from commex.domain.service_level import Delivery
+from commex.domain.subcontracts import Subcontract
 from commex.domain.usage import UsageSession
 from commex.services.ports import EventLog, SessionRecord
 
@@ -42,7 +45,8 @@ class MemoryStore:
         "accounts", "tokens", "logins", "sessions", "devices", "capacities", "offers",
         "auctions", "bids", "bid_keys", "contracts", "members", "usage", "deliveries",
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
-        "group_sponsors", "group_auctions", "charges", "payouts",
+        "group_sponsors", "group_auctions", "charges", "payouts", "subcontracts",
+        "subcontract_runs", "node_keys",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -71,6 +75,9 @@ class MemoryStore:
         self.group_auctions: dict[str, tuple[str, datetime, bool]] = {}
         self.charges: dict[str, Charge] = {}
         self.payouts: dict[str, Payout] = {}
+        self.subcontracts: dict[str, tuple[Subcontract, str]] = {}  # id -> (it, token hash)
+        self.subcontract_runs: dict[tuple[str, str], int] = {}  # (id, run id) -> packets
+        self.node_keys: dict[str, tuple[NodeKey, str]] = {}  # id -> (key, key hash)
 
 
 class MemoryUnitOfWork(EventLog):
@@ -87,6 +94,8 @@ class MemoryUnitOfWork(EventLog):
         self.groups = MemoryGroups(store)
         self.charges = MemoryCharges(store)
         self.payment_methods = MemoryPaymentMethods(store)
+        self.subcontracts = MemorySubcontracts(store)
+        self.node_keys = MemoryNodeKeys(store)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -20,6 +20,7 @@ from commex.services.ports.billing import ChargeRepository, PaymentMethodReposit
 from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
 from commex.services.ports.ratings import RatingRepository
+from commex.services.ports.subcontracts import NodeKeyRepository, SubcontractRepository
 
 
 def stored_conflict() -> Conflict:
@@ -52,6 +53,12 @@ class UnitOfWork(Protocol):
 
     @property
     def offers(self) -> OfferRepository: ...
+
+    @property
+    def subcontracts(self) -> SubcontractRepository: ...
+
+    @property
+    def node_keys(self) -> NodeKeyRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 
