@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from typing import Annotated
 
 import typer
@@ -15,8 +16,9 @@ from commex.client import (
     deliver_with_retries,
 )
 from commex.stream.node import create_node_app
-from commex.stream.nodeclient import token_from_env
+from commex.stream.nodeclient import TOKEN_ENV
 from commex.stream.nodecontracts import ContractGate, NodeMeter
+from commex.stream.nodework import SubcontractMeter, WorkGate
 from commex.stream.realtime import request as request_realtime
 from commex.stream.subcontracting import parse_capabilities
 
@@ -69,20 +71,30 @@ def serve(
     realtime: Realtime = False,
     meter_every: MeterEvery = 5.0,
 ) -> None:
-    """Serve the steps to callers presenting COMMEX_NODE_TOKEN (refuses to start without it).
+    """Serve the steps to this provider's own plane (COMMEX_NODE_TOKEN) and, with --exchange,
+    to other providers' planes under subcontracts.
 
     With --exchange, the node first publishes its offer (URL, steps, price) on the exchange,
-    where other providers' packet planes find it to subcontract. It then also takes requests
-    tagged with one of its provider's active contracts (X-Commex-Contract), and reports what
-    it processed for each contract to the exchange every --meter-every seconds and on exit."""
-    token = token_from_env()
+    where other providers' packet planes find it to subcontract. It takes work under a
+    subcontract naming its provider (checked with the exchange with the node key in
+    COMMEX_NODE_KEY, or the provider's token) and meters its packets per subcontract. It also
+    takes requests tagged with one of its provider's active contracts (X-Commex-Contract), and
+    reports what it processed for each contract every --meter-every seconds and on exit."""
+    token = os.environ.get(TOKEN_ENV) or None
     offered = parse_capabilities(capabilities)
-    client = ExchangeClient(exchange, api_token_from_env()) if exchange else None
-    meter = None
+    api_token = api_token_from_env() if exchange else ""
+    client = ExchangeClient(exchange, api_token) if exchange else None
+    keyed = None
+    if exchange:
+        keyed = ExchangeClient(exchange, os.environ.get("COMMEX_NODE_KEY") or api_token)
+    meter = work_meter = None
     try:
         where = (exchange or "", public_url or f"http://{host}:{port}")
         gate, meter = _on_exchange(client, where, offered, price, currency, meter_every)
-        node = create_node_app(offered, token, contracts=gate, meter=meter)
+        work, work_meter = _work(keyed, min(meter_every, 1.0))
+        node = create_node_app(
+            offered, token, contracts=gate, meter=meter, work=work, work_meter=work_meter
+        )
         console.print(
             f"commex node offering {', '.join(sorted(offered))} on http://{host}:{port}",
             highlight=False,
@@ -93,10 +105,28 @@ def serve(
             err_console.print("warning: real-time scheduling was refused", highlight=False)
         uvicorn.run(node, host=host, port=port, log_level="warning")
     finally:
-        if meter is not None:
-            meter.close()
-        if client is not None:
-            client.close()
+        for stopping in (meter, work_meter, client, keyed):
+            if stopping is not None:
+                stopping.close()
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"warning: {message}", highlight=False, markup=False)
+
+
+def _work(
+    keyed: ExchangeClient | None, every_s: float
+) -> tuple[WorkGate | None, SubcontractMeter | None]:
+    """Subcontracted work, checked and metered with the node key, when there is an exchange."""
+    if keyed is None:
+        return None, None
+    meter = SubcontractMeter(
+        lambda sid, run_id, packets: keyed.meter_packets(sid, run_id, packets, attempts=2),
+        every_s=every_s,
+        warn=_warn,
+    )
+    meter.start()
+    return WorkGate(keyed.check_work), meter
 
 
 def _on_exchange(

@@ -15,7 +15,12 @@ import httpx
 
 from commex.domain.errors import CommexError, Unauthenticated
 from commex.stream import wire
-from commex.stream.nodecontracts import CONTRACT_HEADER, METERED_BY_CALLER, METERED_HEADER
+from commex.stream.nodecontracts import (
+    CONTRACT_HEADER,
+    METERED_BY_CALLER,
+    METERED_HEADER,
+    SUBCONTRACT_HEADER,
+)
 from commex.stream.tasks import SegmentFailed, SegmentResult, SegmentTask, check_result
 
 TOKEN_ENV = "COMMEX_NODE_TOKEN"  # noqa: S105 - the variable's name, not a secret
@@ -43,7 +48,8 @@ def token_from_env() -> str:
 
 
 class NodeClient:
-    """A processing node at ``url``, called with the shared bearer token."""
+    """A processing node at ``url``, called with a bearer token: this provider's own node
+    token, or a subcontract's work token (with ``subcontract``)."""
 
     def __init__(
         self,
@@ -56,8 +62,10 @@ class NodeClient:
         limits: wire.Limits = wire.DEFAULT_LIMITS,
         contract: str | None = None,
         metered_by_caller: bool = False,
+        subcontract: str | None = None,
     ) -> None:
         self.url = url
+        self.subcontract = subcontract
         self.contract = contract
         self.metered_by_caller = metered_by_caller
         self.name = name or url
@@ -68,6 +76,8 @@ class NodeClient:
 
     def _headers(self) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self._token}"}
+        if self.subcontract is not None:
+            headers[SUBCONTRACT_HEADER] = self.subcontract  # the token is its work token
         if self.contract is not None:
             headers[CONTRACT_HEADER] = self.contract  # work under this provider's contract
             if self.metered_by_caller:
