@@ -76,34 +76,41 @@ class Story:
         assert r.is_success, (r.status_code, r.text)
         return r.json()
 
-    def node(self, who: dict[str, str], price: str) -> str:
+    def node(self, who: dict[str, str], price: str) -> tuple[str, subprocess.Popen[bytes]]:
         """``who``'s transcoding node, published on the exchange, with a node key of its own."""
         key = self.call("POST", "/v1/providers/me/node-keys", who["token"], json={"name": "n1"})
         port = free_port()
-        self.launch(
+        proc = self.launch(
             "node", "serve", "--capabilities", "transcode", "--port", str(port),
             "--exchange", self.url, "--price", price,
             COMMEX_TOKEN=who["token"], COMMEX_NODE_KEY=key["key"],
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: answers(f"{url}/v1/node"), "a node")  # answers 401: it is up
-        return url
+        return url, proc
 
-    def contract(self) -> str:
-        """The recipient's reverse auction for ``STEPS``, approving A and Bravo, won by A."""
+    def contract(self, *approved: dict[str, str]) -> str:
+        """The recipient's reverse auction for ``STEPS``, approving A and ``approved``, won by
+        A, who offers dtmf and has a card unless told otherwise."""
         terms = {"service": "stream-processing", "duration_s": 3600, "steps": STEPS}
         closes = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        ids = [self.a["id"], *(p["id"] for p in approved)]
         auction = self.call(
             "POST", "/v1/auctions", self.recipient["token"],
             json={"direction": "reverse", "format": "first-price", "title": "Clinic calls",
                   "terms": terms, "currency": "EUR", "closes_at": closes, "reserve": "80.00",
-                  "eligibility": {"approved_providers": [self.a["id"], self.b["id"]]}},
+                  "eligibility": {"approved_providers": ids}},
         )  # fmt: skip
         self.call("POST", f"/v1/auctions/{auction['id']}/bids", self.a["token"],
                   json={"amount": "50.00"})  # fmt: skip
         closed = self.call("POST", f"/v1/auctions/{auction['id']}/close", self.operator,
                            json={"reason": "awarded to the only bidder"})  # fmt: skip
         return str(closed["outcome"]["winners"][0]["contract_id"])
+
+    def offer_dtmf(self) -> None:
+        offer = {"node_url": "http://127.0.0.1:9", "capabilities": ["dtmf"], "price": "0.10",
+                 "currency": "EUR"}  # fmt: skip
+        self.call("PUT", "/v1/providers/me/offer", self.a["token"], json=offer)
 
     def process(self, contract_id: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -136,11 +143,9 @@ def test_a_contracts_missing_step_is_subcontracted_metered_closed_and_charged(
     story: Story,
 ) -> None:
     story.node(story.b, "2.50")
-    charlie = story.node(story.c, "0.50")  # cheaper, but not approved by the recipient
-    offer = {"node_url": "http://127.0.0.1:9", "capabilities": ["dtmf"], "price": "0.10",
-             "currency": "EUR"}  # fmt: skip
-    story.call("PUT", "/v1/providers/me/offer", story.a["token"], json=offer)
-    contract_id = story.contract()
+    charlie, _ = story.node(story.c, "0.50")  # cheaper, but not approved by the recipient
+    story.offer_dtmf()
+    contract_id = story.contract(story.b)
     out = story.tmp / "out.pcap"
 
     # Before anything is processed: a --step that is not the contract's, the provider itself
@@ -196,3 +201,32 @@ def test_a_contracts_missing_step_is_subcontracted_metered_closed_and_charged(
         ("Bravo", sent["packets"])
     ]
     assert "amount" not in parent["subcontracts"][0]
+
+
+def test_a_dead_node_is_rated_negatively_and_the_next_covers_exactly_its_packets(
+    story: Story,
+) -> None:
+    _, bravo = story.node(story.b, "1.00")  # the cheapest: asked first
+    story.node(story.c, "3.00")
+    story.offer_dtmf()
+    story.call("POST", "/v1/payment-methods", story.a["token"], json=VISA)
+    contract_id = story.contract(story.b, story.c)
+    bravo.send_signal(signal.SIGTERM)
+    bravo.wait(timeout=30)
+
+    report_path = story.tmp / "report.json"
+    done = story.process(contract_id, "--report", str(report_path))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(report_path.read_text())
+    (sent,) = report["subcontracted"]
+    assert sent["provider"] == "Charlie" and report["packets_out"] == 1330
+    subs = {s["provider"]["name"]: s for s in report["contract"]["subcontracts"]}
+    assert (subs["Bravo"]["outcome"], subs["Bravo"]["packets"]) == ("dead_node", 0)
+    assert (subs["Charlie"]["outcome"], subs["Charlie"]["packets"]) == ("passed", sent["packets"])
+    amount = (Decimal("3.00") * sent["packets"] / 1000).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert subs["Charlie"]["amount"] == str(amount)
+    seen_by_b = story.call("GET", f"/v1/subcontracts/{subs['Bravo']['id']}", story.b["token"])
+    assert seen_by_b["rating"]["satisfied"] is False
+    offers = story.call("GET", "/v1/providers?capability=transcode", story.a["token"])["items"]
+    reputation = {o["provider"]["name"]: o["provider"]["reputation"] for o in offers}
+    assert (reputation["Bravo"]["negative"], reputation["Charlie"]["positive"]) == (1.0, 1.0)

@@ -131,13 +131,21 @@ def _execute(
     under: _Under | None,
 ) -> tuple[RunReport, CommexError | None]:
     display = Display(plan.live, enabled=not options.quiet)
-    directory = under.directory if under else ExchangeDirectory(client) if client else None
+    if under is None and client is not None and not plan.subcontractors:
+        lacking = missing_steps(plan.steps, plan.capabilities)
+        if lacking:
+            raise InvalidInput(
+                f"{lacking[0]} would go to another provider found on the exchange, which "
+                "takes work only under a subcontract: name the contract you deliver "
+                "(--contract CID)",
+                field="contract",
+            )
     services = pipeline.Services(
         executor=under.run.executor if under else None,
         progress=display.update,
         on_ready=display.ready,
         on_stream=display.stream_ended,
-        directory=directory,
+        directory=under.directory if under else None,
         on_result=under.run.meter.add if under else None,
         client_factory=under.book.node_for if under else None,
     )
