@@ -30,7 +30,6 @@ from commex.stream.subcontracting import (
 from commex.stream.tasks import SegmentResult, SegmentTask
 
 _SEVERITY = {"passed": 0, "dead_node": 1, "failed_check": 2}
-_WRONG = ("wrong result", "bad result", "unexpected payload types")
 
 
 @dataclass
@@ -51,7 +50,7 @@ class Handle:
             self.packets += packets
 
     def failed(self, error: NodeError) -> None:
-        kind = "failed_check" if any(w in error.message for w in _WRONG) else "dead_node"
+        kind = "failed_check" if error.wrong_answer else "dead_node"
         with self.lock:
             if _SEVERITY[kind] > _SEVERITY[self.outcome]:
                 self.outcome, self.detail = kind, error.message[:500]

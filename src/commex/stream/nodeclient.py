@@ -29,14 +29,23 @@ INFO_PATH = "/v1/node"
 
 
 class NodeError(CommexError):
-    """Raised when a node call fails; ``retriable`` says whether another node may succeed."""
+    """Raised when a node call fails; ``retriable`` says whether another node may succeed,
+    ``wrong_answer`` whether the node answered, wrongly (a failed check, not a dead node)."""
 
     code = "node_failed"
 
-    def __init__(self, message: str, *, status: int | None = None, retriable: bool = True):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retriable: bool = True,
+        wrong_answer: bool = False,
+    ):
         super().__init__(message)
         self.status = status
         self.retriable = retriable
+        self.wrong_answer = wrong_answer
 
 
 def token_from_env() -> str:
@@ -110,12 +119,16 @@ class NodeClient:
             batch, answer = wire.decode(response.content, self._limits)
             events = wire.events_from_meta(answer.get("dtmf"))
         except wire.WireError as exc:
-            raise NodeError(f"node {self.name} sent a bad result: {exc.message}") from exc
+            raise NodeError(
+                f"node {self.name} sent a bad result: {exc.message}", wrong_answer=True
+            ) from exc
         result = SegmentResult(int(answer.get("segment", -1)), batch, events, worker=self.name)
         try:
             check_result(task, result)
         except SegmentFailed as exc:
-            raise NodeError(f"node {self.name} sent a wrong result: {exc.message}") from exc
+            raise NodeError(
+                f"node {self.name} sent a wrong result: {exc.message}", wrong_answer=True
+            ) from exc
         return result
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -156,7 +156,7 @@ def check_payload_types(spec: StepSpec, sent: PacketBatch, got: PacketBatch) -> 
         audio = np.isin(expected, AUDIO_PTS) & (got.payload_type == COMFORT_NOISE_PT)
         expected[audio] = COMFORT_NOISE_PT
     if not np.array_equal(expected, got.payload_type):
-        raise NodeError(f"result has unexpected payload types for {spec}")
+        raise NodeError(f"result has unexpected payload types for {spec}", wrong_answer=True)
 
 
 class StepNode(Protocol):

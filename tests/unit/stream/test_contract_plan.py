@@ -132,6 +132,18 @@ def test_each_subcontract_closes_with_its_worst_outcome_once_its_packets_are_met
     assert nodes["Bravo"].closed and nodes["Charlie"].closed
 
 
+def test_a_wrong_answer_closes_as_a_failed_check() -> None:
+    exchange = FakeExchange([])
+    node = FakeNode(NodeError("node Bravo sent a wrong result: 3 packets", wrong_answer=True))
+    book = SubcontractBook(exchange, "con-1", make_client=lambda p, s, t: node)  # type: ignore[arg-type]
+    with pytest.raises(NodeError):
+        book.node_for(Provider("Bravo", "http://b", id="acc-b")).process(
+            SegmentTask(1, make_batch(5), (StepSpec.parse("gain:-6"),))
+        )
+    book.close_all(warn=pytest.fail)
+    assert exchange.closed["sub-1"] == ("failed_check", "node Bravo sent a wrong result: 3 packets")
+
+
 def test_a_provider_without_a_card_is_told_before_the_run() -> None:
     book = SubcontractBook(FakeExchange([], card=False), "con-1")  # type: ignore[arg-type]
     with pytest.raises(Conflict, match="save a card"):
