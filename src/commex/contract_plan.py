@@ -11,18 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from commex.client import ExchangeClient, ExchangeDirectory
-from commex.domain.errors import InvalidInput, NotFound
+from commex.domain.errors import InvalidInput, NotEligible, NotFound
 from commex.metering_client import ContractTerms
 from commex.stream.pipeline import Plan
 from commex.stream.steps.base import StepSpec
 from commex.stream.subcontracting import Provider, missing_steps
-
-
-class NotApproved(InvalidInput):
-    """Raised when a run names a subcontractor the contract's recipient did not approve, or
-    the provider itself."""
-
-    code = "not_eligible"
 
 
 @dataclass(frozen=True)
@@ -92,12 +85,12 @@ def _named(
                 field="subcontractor",
             )
         if found.id == terms.provider_id:
-            raise NotApproved(
+            raise InvalidInput(
                 f"subcontractor {given.name} is you: a subcontract goes to another provider",
                 field="subcontractor",
             )
         if approved and found.id not in approved:
-            raise NotApproved(
+            raise NotEligible(
                 f"subcontractor {given.name} is not among the providers the recipient of "
                 f"contract {terms.id} approved",
                 field="subcontractor",

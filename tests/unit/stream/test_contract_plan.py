@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from stream_helpers import make_batch
 
-from commex.contract_plan import NotApproved, contract_steps, prepare
-from commex.domain.errors import Conflict, InvalidInput, NotFound
+from commex.contract_plan import contract_steps, prepare
+from commex.domain.errors import Conflict, InvalidInput, NotEligible, NotFound
 from commex.metering_client import ContractTerms
 from commex.stream.nodeclient import NodeError
 from commex.stream.pipeline import Plan
@@ -87,8 +87,8 @@ def test_only_approved_providers_other_than_oneself_are_candidates(tmp_path: Any
 @pytest.mark.parametrize(
     ("named", "error", "message"),
     [
-        ("Charlie=http://c", NotApproved, "Charlie is not among the providers the recipient"),
-        ("Alpha=http://a", NotApproved, "Alpha is you"),
+        ("Charlie=http://c", NotEligible, "Charlie is not among the providers the recipient"),
+        ("Alpha=http://a", InvalidInput, "Alpha is you"),
         ("Nobody=http://n", NotFound, "Nobody offers none"),
     ],
 )
