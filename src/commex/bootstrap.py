@@ -14,6 +14,7 @@ from commex.adapters.clock import RandomIds, SystemClock
 from commex.adapters.dns import system_resolve
 from commex.adapters.events import ChangeHub
 from commex.adapters.memory import MemoryUnitOfWorkFactory
+from commex.adapters.metrics import ExchangeMetrics
 from commex.adapters.passwords import Argon2Hasher
 from commex.adapters.payments.stripe_gateway import StripeGateway
 from commex.adapters.payments.testgateway import TestGateway
@@ -212,10 +213,12 @@ def in_memory_services(
 
 def _with_hub(bus: MessageBus, settings: Settings, tokens: TokenCache) -> Services:
     """Live pages wake when a bid, a close or a cancel is committed; on PostgreSQL, in every
-    process on the database (the server starts the relay's listener)."""
+    process on the database (the server starts the relay's listener). The server's figures
+    count what the bus handles."""
     hub = ChangeHub()
     for event in (BidPlaced, AuctionClosed, AuctionCancelled):
         bus.subscribe(event, hub.publish)
+    ExchangeMetrics().install(bus)
     url = settings.url()
     relay = PgRelay(url, hub) if url.startswith("postgresql") else None
     return Services(bus, hub, settings, tokens, relay)

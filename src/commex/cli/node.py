@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import gc
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 
-from commex.cli.common import console, err_console, handle_errors
+from commex.adapters import logs
+from commex.api.middleware import RequestId
+from commex.cli.common import LOG_FORMAT, LogFormat, LogLevel, console, err_console, handle_errors
 from commex.client import (
     ExchangeClient,
     api_token_from_env,
     deliver_with_retries,
 )
+from commex.stream import nodemetrics
 from commex.stream.node import create_node_app
 from commex.stream.nodeclient import TOKEN_ENV
 from commex.stream.nodecontracts import ContractGate, NodeMeter
 from commex.stream.nodework import SubcontractMeter, WorkGate
 from commex.stream.realtime import request as request_realtime
 from commex.stream.subcontracting import parse_capabilities
+from commex.stream.tasks import default_step_factory
 
 app = typer.Typer(help="A processing node serving steps over HTTP.", no_args_is_help=True)
 
@@ -50,6 +55,15 @@ Realtime = Annotated[
         "calls, whose segments must come back within the caller's playout delay.",
     ),
 ]
+# A node answers many small requests: a line for each is asked for with --log-level info.
+NODE_LOG_LEVEL = typer.Option(LogLevel.warning, "--log-level", help="The least level of logs.")
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port", min=1, max=65535,
+        help="Also serve /metrics on this port, on --host, without the node token.",
+    ),
+]  # fmt: skip
 MeterEvery = Annotated[
     float,
     typer.Option(
@@ -70,6 +84,9 @@ def serve(
     currency: Currency = "EUR",
     realtime: Realtime = False,
     meter_every: MeterEvery = 5.0,
+    metrics_port: MetricsPort = None,
+    log_format: LogFormat = LOG_FORMAT,
+    log_level: LogLevel = NODE_LOG_LEVEL,
 ) -> None:
     """Serve the steps to this provider's own plane (COMMEX_NODE_TOKEN) and, with --exchange,
     to other providers' planes under subcontracts.
@@ -79,7 +96,9 @@ def serve(
     subcontract naming its provider (checked with the exchange with the node key in
     COMMEX_NODE_KEY, or the provider's token) and meters its packets per subcontract. It also
     takes requests tagged with one of its provider's active contracts (X-Commex-Contract), and
-    reports what it processed for each contract every --meter-every seconds and on exit."""
+    reports what it processed for each contract every --meter-every seconds and on exit.
+    GET /metrics (with the node token) shows segments, packets and each step's time."""
+    log_config = logs.configure(log_format.value, log_level.value)
     token = os.environ.get(TOKEN_ENV) or None
     offered = parse_capabilities(capabilities)
     api_token = api_token_from_env() if exchange else ""
@@ -93,8 +112,9 @@ def serve(
         gate, meter = _on_exchange(client, where, offered, price, currency, meter_every)
         work, work_meter = _work(keyed, min(meter_every, 1.0))
         node = create_node_app(
-            offered, token, contracts=gate, meter=meter, work=work, work_meter=work_meter
-        )
+            offered, token, step_factory=nodemetrics.timed_steps(default_step_factory),
+            contracts=gate, meter=meter, work=work, work_meter=work_meter,
+        )  # fmt: skip
         console.print(
             f"commex node offering {', '.join(sorted(offered))} on http://{host}:{port}",
             highlight=False,
@@ -103,7 +123,7 @@ def serve(
         gc.freeze()  # a collection of everything imported would stall calls in flight
         if realtime and not request_realtime():
             err_console.print("warning: real-time scheduling was refused", highlight=False)
-        uvicorn.run(node, host=host, port=port, log_level="warning")
+        _run(node, (host, port), metrics_port, log_config, log_level.value)
     finally:
         for stopping in (meter, work_meter, client, keyed):
             if stopping is not None:
@@ -151,3 +171,24 @@ def _on_exchange(
     )
     meter.start()
     return gate, meter
+
+
+def _run(
+    node: FastAPI,
+    where: tuple[str, int],
+    metrics_port: int | None,
+    log_config: dict[str, Any],
+    log_level: str,
+) -> None:
+    """Serve the node (with its figures at /metrics, and on ``metrics_port`` when given),
+    each request named by its id in the logs, until it is stopped."""
+    host, port = where
+    nodemetrics.install(node)
+    stop_metrics = None if metrics_port is None else nodemetrics.serve_metrics(host, metrics_port)
+    try:
+        uvicorn.run(
+            RequestId(node), host=host, port=port, log_config=log_config, log_level=log_level
+        )
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()

@@ -46,6 +46,16 @@ class ContractStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargeAttempted:
+    """An attempt to charge a payer ended: ``succeeded``, ``declined``, ``no_card`` or
+    ``error`` (see :func:`commex.domain.charges.attempt_outcome`)."""
+
+    charge_id: str
+    contract_id: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
 class CredentialsChanged:
     """An account's API token stopped being what it was (rotated, revoked, or the account
     suspended): whatever remembered who the old token belonged to must forget it."""
@@ -81,6 +91,7 @@ Event = (
     | AuctionCancelled
     | ContractAwarded
     | ContractStarted
+    | ChargeAttempted
     | CredentialsChanged
     | SubcontractOpened
     | SubcontractClosed

@@ -9,6 +9,7 @@ from commex.services import (
     accounts,
     auction_views,
     auctions,
+    audit,
     billing,
     billing_views,
     capacity,
@@ -82,6 +83,8 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     c.MakeDefaultCard: payments.make_default_card,
     q.ListCards: payments.list_cards,
     q.DefaultCard: payments.default_card,
+    # the audit trail
+    q.ShowAudit: audit.show_audit,
     # subcontracts between providers, and their nodes' keys
     sm.OpenSubcontract: subcontracts.open_subcontract,
     sm.MeterPackets: subcontracts.meter_packets,

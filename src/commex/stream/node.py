@@ -38,7 +38,7 @@ from commex.domain.errors import (
     Unauthenticated,
     status_of,
 )
-from commex.stream import wire
+from commex.stream import nodemetrics, wire
 from commex.stream.nodecontracts import (
     CONTRACT_HEADER,
     METERED_BY_CALLER,
@@ -52,6 +52,7 @@ from commex.stream.steps.base import StepSpec
 from commex.stream.tasks import SegmentTask, StepFactory, default_step_factory, run_task
 
 NODE_VERSION = "1"
+_WORK_PATHS = frozenset({"/v1/node", "/v1/node/process"})
 
 
 class StepNotOffered(InvalidInput):
@@ -135,6 +136,9 @@ class _Node:
         batch, meta = wire.decode(body, self.limits)
         task = SegmentTask(_segment_id(meta), batch, _steps(meta, self.offered))
         result = await run_in_threadpool(run_task, task, self.step_factory)
+        nodemetrics.served(task.batch)
+        if await request.is_disconnected():  # its caller stopped waiting: a late result
+            nodemetrics.late_results()
         by_caller = request.headers.get(METERED_HEADER) == METERED_BY_CALLER
         subcontract_id = request.headers.get(SUBCONTRACT_HEADER)
         if subcontract_id and self.work_meter is not None:
@@ -172,7 +176,7 @@ def create_node_app(
     async def authenticate(request: Request) -> None:
         given = request.headers.get("authorization", "")
         subcontract_id = request.headers.get(SUBCONTRACT_HEADER)
-        if subcontract_id:
+        if subcontract_id and request.url.path in _WORK_PATHS:  # never the node's figures
             await _admit_work(work, subcontract_id, given)
             return
         if expected is None or not hmac.compare_digest(given.encode(), expected):
