@@ -39,6 +39,9 @@ CONTRACT_HEADER = "X-Commex-Contract"
 # (``stream process --contract``), so the node does not count the same stream-seconds again.
 METERED_HEADER = "X-Commex-Metered-By"
 METERED_BY_CALLER = "caller"
+# Work under a subcontract on the exchange: the bearer is then the subcontract's work token,
+# which the subcontractor's node checks with the exchange (no secret shared across providers).
+SUBCONTRACT_HEADER = "X-Commex-Subcontract"
 _REFUSED = (Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated)
 
 
