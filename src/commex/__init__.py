@@ -50,7 +50,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "commex.domain.errors": (
         "AuctionNotOpen", "BidRejected", "CommexError", "Conflict", "Forbidden", "InvalidInput",
-        "NotEligible", "NotFound", "Unauthenticated",
+        "NotEligible", "NotFound", "Suspended", "Throttled", "Unauthenticated",
     ),
     "commex.adapters.payments.stripe_gateway": ("GatewayUnavailable",),
     "commex.client.plane": ("DeliveryNotRecorded",),
@@ -171,7 +171,9 @@ __all__ = [
     "StepNotOffered",
     "StepUnavailable",
     "SubcontractFailed",
+    "Suspended",
     "Terms",
+    "Throttled",
     "Unauthenticated",
     "UnsupportedCapture",
     "UsageReport",
@@ -212,6 +214,8 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
         InvalidInput,
         NotEligible,
         NotFound,
+        Suspended,
+        Throttled,
         Unauthenticated,
     )
     from commex.domain.money import Money

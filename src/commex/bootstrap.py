@@ -26,6 +26,7 @@ from commex.services.bidding import BidDesk
 from commex.services.bus import Deps, MessageBus
 from commex.services.commands import PlaceBid
 from commex.services.handlers import FLOWS, HANDLERS
+from commex.services.moderation_audit import ModerationAudit
 from commex.services.ports import (
     Clock,
     IdGenerator,
@@ -83,6 +84,9 @@ def make_bus(
     )
     bus = MessageBus(uow, deps, HANDLERS, FLOWS)
     bus.add_flow(PlaceBid, BidDesk(bus).place)
+    audit = ModerationAudit()  # the audit trail's writer goes here as its sink
+    for event in ModerationAudit.EVENTS:
+        bus.subscribe(event, audit)
     return bus
 
 

@@ -18,6 +18,7 @@ from commex import __version__
 from commex.api import billing as billing_api
 from commex.api import errors
 from commex.api import groups as groups_api
+from commex.api import moderation as moderation_api
 from commex.api import payments as payments_api
 from commex.api.contracts import router as contracts_router
 from commex.api.errors import error_body, http_error_response
@@ -172,6 +173,7 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
     app.include_router(payments_api.router)
     app.include_router(groups_api.router)
     app.include_router(billing_api.router)
+    app.include_router(moderation_api.router)
     app.include_router(web_router)
     apidocs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -42,12 +42,14 @@ def award(
     direction: str = "reverse",
     terms: dict[str, Any] | None = None,
     buyers: int = 1,
+    names: tuple[str, str] = ("Buyer", "Seller"),
 ) -> Award:
     """A first-price auction won at ``price``, closed by the clock: a reverse auction of the
     buyer's won by the seller, or a forward one of the seller's won by the buyer (and, given
-    ``buyers``, by as many more as blocks it sells); the first buyer's contract."""
-    buyer = register(bus, "Buyer", ["recipient"])
-    seller = register(bus, "Seller", ["provider"])
+    ``buyers``, by as many more as blocks it sells); the first buyer's contract. Account names
+    are unique, so a test with its own "Buyer" and "Seller" gives the award other ``names``."""
+    buyer = register(bus, names[0], ["recipient"])
+    seller = register(bus, names[1], ["provider"])
     owner, bidder = (buyer, seller) if direction == "reverse" else (seller, buyer)
     auction = open_auction(
         bus,
@@ -64,7 +66,7 @@ def award(
     )
     place_bid(bus, auction.id, bidder.id, price)
     for i in range(1, buyers):
-        more = register(bus, f"Buyer {i + 1}", ["recipient"])
+        more = register(bus, f"{names[0]} {i + 1}", ["recipient"])
         place_bid(bus, auction.id, more.id, price)
     clock.advance(3601)
     closed = close_due(bus)

@@ -339,7 +339,9 @@ def close_auction(
         note=note,
     )
     closed = replace(auction, status=Status.CLOSED, outcome=outcome)
-    events.insert(0, AuctionClosed(auction.id, tuple(w.bidder_id for w in winners), now))
+    closer = by.id if by is not None and by.is_operator else None
+    winner_ids = tuple(w.bidder_id for w in winners)
+    events.insert(0, AuctionClosed(auction.id, winner_ids, now, closer, outcome.reason))
     return CloseResult(closed, tuple(contracts), tuple(events))
 
 
@@ -381,7 +383,8 @@ def cancel_auction(auction: Auction, by: Account, reason: str | None) -> CloseRe
         raise Forbidden("only the auction's owner or the operator may cancel it")
     text = _clean_reason(reason) or "cancelled by its owner"
     cancelled = replace(auction, status=Status.CANCELLED, cancel_reason=text)
-    return CloseResult(cancelled, (), (AuctionCancelled(auction.id, text),))
+    operator = by.id if by.is_operator else None
+    return CloseResult(cancelled, (), (AuctionCancelled(auction.id, text, operator),))
 
 
 def _clean_reason(reason: str | None) -> str | None:

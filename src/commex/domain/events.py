@@ -16,15 +16,22 @@ class BidPlaced:
 
 @dataclass(frozen=True, slots=True)
 class AuctionClosed:
+    """An auction closed; ``by_id`` and ``reason`` name the operator closing it early."""
+
     auction_id: str
     winners: tuple[str, ...]
     closed_at: datetime
+    by_id: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AuctionCancelled:
+    """An auction cancelled; ``by_id`` names the operator when it was the operator."""
+
     auction_id: str
     reason: str
+    by_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,4 +52,98 @@ class ContractStarted:
     started_at: datetime
 
 
-Event = BidPlaced | AuctionClosed | AuctionCancelled | ContractAwarded | ContractStarted
+@dataclass(frozen=True, slots=True)
+class AccountSuspended:
+    """The operator suspended an account; ``withdrawn`` are its open bids taken back."""
+
+    account_id: str
+    by_id: str
+    reason: str
+    at: datetime
+    withdrawn: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountReinstated:
+    account_id: str
+    by_id: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRotated:
+    """An account's API token was replaced; the old one stopped working."""
+
+    account_id: str
+    by_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsEnded:
+    """Every web session of an account was ended (logging out everywhere, a new password)."""
+
+    account_id: str
+    by_id: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRevoked:
+    """A device was deregistered; its token stopped working."""
+
+    device_id: str
+    recipient_id: str
+    by_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RatingHidden:
+    """The operator hid a rating: it left the rated reputation; the rater and the rated are
+    to be told."""
+
+    rating_id: str
+    contract_id: str
+    rater_id: str
+    rated_id: str
+    by_id: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRefunded:
+    """The operator refunded (part of) a charge through the gateway: a negative payout."""
+
+    charge_id: str
+    refund_id: str
+    payer_id: str
+    provider_id: str
+    amount: str
+    currency: str
+    by_id: str
+    reason: str
+    at: datetime
+
+
+Moderation = (
+    AccountSuspended
+    | AccountReinstated
+    | TokenRotated
+    | SessionsEnded
+    | DeviceRevoked
+    | RatingHidden
+    | ChargeRefunded
+)
+
+MODERATION_EVENTS: tuple[type[Moderation], ...] = (
+    AccountSuspended, AccountReinstated, TokenRotated, SessionsEnded, DeviceRevoked,
+    RatingHidden, ChargeRefunded,
+)  # fmt: skip
+
+Event = (
+    BidPlaced | AuctionClosed | AuctionCancelled | ContractAwarded | ContractStarted | Moderation
+)

@@ -68,6 +68,9 @@ class Rating:
     score: int | None
     comment: str | None
     created_at: datetime
+    weight: float = 1.0  # what it carried in the rated reputation (see reputation.rating_weight)
+    hidden_at: datetime | None = None
+    hidden_reason: str | None = None
 
 
 def rate(

@@ -17,12 +17,16 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from commex.domain.accounts import Account, Role, check_name, parse_roles
+from commex.domain.accounts import MAX_NAME, Account, Role, check_name, parse_roles
 from commex.domain.errors import InvalidInput, Unauthenticated
+from commex.domain.events import TokenRotated
+from commex.domain.moderation import refuse_if_suspended
 from commex.services import commands as c
 from commex.services import queries as q
+from commex.services import security
 from commex.services.bus import Deps, MessageBus
 from commex.services.loading import account_of
+from commex.services.names import name_key
 from commex.services.ports import Login, SessionRecord, UnitOfWork
 from commex.services.results import AccountView, Party, Registered, WebSession, party
 
@@ -68,6 +72,9 @@ def register(cmd: c.Register, bus: MessageBus) -> Registered:
     its token and its login are written in one transaction, so a taken name leaves nothing."""
     password = None if cmd.password is None else check_password(cmd.password)
     name, roles = check_name(cmd.name), parse_roles(list(cmd.roles), allow_operator=cmd.operator)
+    throttled = security.signup_keys(cmd.client)
+    security.check_throttles(bus, throttled)
+    security.count_attempt(bus, throttled)  # every signup counts, taken or not
     login = None
     if password is not None:
         login = Login(login_key(name), bus.deps.hasher.hash(password))
@@ -76,14 +83,17 @@ def register(cmd: c.Register, bus: MessageBus) -> Registered:
         account = Account(bus.deps.ids.new("acc"), name, roles, bus.clock.now(), cmd.owner_id)
         if cmd.owner_id is not None:
             account_of(uow, cmd.owner_id)
-        uow.accounts.add(account, token_hash(token), login)
+        uow.accounts.add(account, token_hash(token), login, name_key(name))
         uow.commit()
     return Registered(account, token)
 
 
 def rotate_token(cmd: c.RotateToken, uow: UnitOfWork, deps: Deps) -> str:
+    """A new API token, shown once; the old one stops working with this commit."""
     token = new_token()
-    uow.accounts.set_token_hash(account_of(uow, cmd.account_id).id, token_hash(token))
+    account = account_of(uow, cmd.account_id)
+    uow.accounts.set_token_hash(account.id, token_hash(token))
+    uow.record([TokenRotated(account.id, account.id, deps.clock.now())])
     return token
 
 
@@ -97,6 +107,7 @@ def authenticate(uow: UnitOfWork, token: str | None) -> Account:
     account = uow.accounts.by_token_hash(token_hash(token))
     if account is None:
         raise Unauthenticated(_BAD_TOKEN)
+    refuse_if_suspended(account)
     return account
 
 
@@ -111,14 +122,20 @@ def login(cmd: c.Login, bus: MessageBus) -> WebSession:
     password = cmd.password
     if not isinstance(password, str) or len(password) > MAX_PASSWORD or not cmd.name:
         raise failure
+    keys = security.login_keys(cmd.name[:MAX_NAME], cmd.client)
+    security.check_throttles(bus, keys)  # blocked: refused before any hash is spent
     with bus.unit_of_work(write=False) as uow:
         found = uow.accounts.by_login(login_key(cmd.name))
     if found is None:
         bus.deps.hasher.hash(password)  # spend the same time as a real check
+        security.count_attempt(bus, keys)
         raise failure
     account, digest = found
     if not bus.deps.hasher.verify(digest, password):
+        security.count_attempt(bus, keys)
         raise failure
+    security.forget_attempts(bus, keys[:1])
+    refuse_if_suspended(account)
     token, csrf = new_token("cs_"), secrets.token_urlsafe(24)
     now = bus.clock.now()
     with bus.unit_of_work() as uow:
@@ -138,6 +155,7 @@ def current_session(query: q.CurrentSession, uow: UnitOfWork, deps: Deps) -> Web
     account = uow.accounts.get(record.account_id) if record else None
     if record is None or account is None or record.expires_at <= deps.clock.now():
         raise Unauthenticated("your session has ended; please log in again")
+    refuse_if_suspended(account)
     return WebSession(token, record.csrf, account)
 
 

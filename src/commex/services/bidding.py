@@ -22,6 +22,7 @@ from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Direction
 from commex.domain.errors import CommexError, Conflict
 from commex.domain.idempotency import check_idempotency_key
+from commex.domain.moderation import refuse_if_suspended
 from commex.domain.reputation import NO_RATINGS, Reputation
 from commex.services.auction_views import bid_views
 from commex.services.bus import Deps, MessageBus
@@ -59,6 +60,8 @@ def place_bids(
     the error that refused it, in the order of ``cmds``."""
     batch = _Batch()
     placed: dict[int, Bid | CommexError] = {}
+    # Bidders before auctions, as a suspension locks them (see AccountRepository.lock_shared).
+    uow.accounts.lock_shared(c.bidder_id for c in cmds)
     # Lock auctions in id order (a stable sort keeps each auction's arrival order), so batches
     # in different processes cannot deadlock on PostgreSQL.
     for i in sorted(range(len(cmds)), key=lambda i: cmds[i].auction_id):
@@ -86,6 +89,7 @@ def _place(uow: UnitOfWork, deps: Deps, cmd: PlaceBid, batch: _Batch) -> Bid:
     batch.auctions[auction.id] = auction
     bidder = batch.accounts.get(cmd.bidder_id) or account_of(uow, cmd.bidder_id)
     batch.accounts[bidder.id] = bidder
+    refuse_if_suspended(bidder)
     if auction.direction is Direction.REVERSE:
         check_reverse_bid(uow, auction, bidder.id)
     money = parse_amount(cmd.amount, auction.currency)

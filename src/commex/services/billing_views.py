@@ -38,7 +38,10 @@ def contract_charges(
     payers = {i: party(accounts.get(i), i, Role.RECIPIENT, reps[i]) for i in payer_ids}
     group_id = uow.groups.group_of_auction(contract.auction_id)
     group, lines = (None, ()) if group_id is None else provided_to(uow, deps, group_id)
-    payouts = tuple(uow.charges.payouts_for_contract(contract.id))
+    refunds = uow.charges.refunds_of([x.id for x in charges])  # negative payouts
+    paid_out = uow.charges.payouts_for_contract(contract.id)
+    done = [r.as_payout() for r in refunds if r.gateway_refund_id]
+    payouts = tuple(sorted(paid_out + done, key=lambda p: p.created_at))
     return ContractCharges(contract, charges, payouts, payers, group, lines)
 
 

@@ -56,6 +56,7 @@ class Register(Command[Registered]):
     password: str | None = None
     operator: bool = False
     owner_id: str | None = None
+    client: str | None = None  # the caller's network address, for the signup throttle
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +68,11 @@ class RotateToken(Command[str]):
 
 @dataclass(frozen=True, slots=True)
 class Login(Command[WebSession]):
-    """Start a web session by name and password."""
+    """Start a web session by name and password (throttled per name and client address)."""
 
     name: str
     password: str
+    client: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +353,7 @@ class AddCard(Command[PaymentMethod]):
     exp_month: int | str
     exp_year: int | str
     cvc: str
+    client: str | None = None  # the caller's network address, for the card-save throttle
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import phonenumbers
 from commex.domain import members as member_rules
 from commex.domain.errors import InvalidInput, Unauthenticated
 from commex.domain.members import Device
+from commex.domain.moderation import refuse_if_suspended
 from commex.services import commands as c
 from commex.services import queries as q
 from commex.services.accounts import MAX_TOKEN, new_token, token_hash
@@ -54,6 +55,7 @@ def authenticate_device(uow: UnitOfWork, token: str | None) -> Device:
     device = uow.accounts.device_by_token_hash(token_hash(token))
     if device is None:
         raise Unauthenticated(_BAD_TOKEN)
+    refuse_if_suspended(account_of(uow, device.recipient_id))
     return device
 
 

@@ -16,13 +16,17 @@ from commex.services import (
     devices,
     group_views,
     groups,
+    moderation,
     offers,
     payments,
     ratings,
+    refunds,
+    security,
     usage,
 )
 from commex.services import commands as c
 from commex.services import queries as q
+from commex.services import trust_messages as m
 from commex.services.bus import Flow, Handler
 from commex.services.commands import Message
 
@@ -79,6 +83,13 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     c.MakeDefaultCard: payments.make_default_card,
     q.ListCards: payments.list_cards,
     q.DefaultCard: payments.default_card,
+    # moderation and each account's own security
+    m.SuspendAccount: moderation.suspend_account,
+    m.ReinstateAccount: moderation.reinstate_account,
+    m.FindAccounts: moderation.find_accounts,
+    m.HideRating: moderation.hide_rating,
+    m.RevokeDevice: security.revoke_device,
+    m.EndSessions: security.end_sessions,
 }
 
 # Use cases that span several transactions (a slow hash, a payment gateway, one close per
@@ -91,4 +102,5 @@ FLOWS: dict[type[Message[Any]], Flow] = {
     c.RetryCharges: billing.retry_charges,
     c.AddCard: payments.add_card,
     c.PublishOffer: offers.publish,
+    m.RefundCharge: refunds.refund_charge,
 }

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from commex.domain.accounts import Role
-from commex.domain.errors import CommexError, Unauthenticated, status_of
+from commex.domain.errors import CommexError, Suspended, Throttled, Unauthenticated, status_of
 from commex.services import commands as c
 from commex.services.queries import ShowAccount
 from commex.web.forms import input_of
@@ -32,13 +32,21 @@ def login_form(request: Request, next: str = "/") -> Response:
     return render(request, "login.html", {"next": safe_next(next), "name": "", "error": ""})
 
 
+def client_of(request: Request) -> str | None:
+    """The caller's network address, which throttles count attempts by."""
+    return request.client.host if request.client else None
+
+
 @router.post("/login", dependencies=[SameOrigin])
 def login(request: Request, name: Text = "", password: Text = "", next: Text = "/") -> Response:
     try:
-        session = services_of(request).bus.handle(c.Login(name, password))
-    except Unauthenticated as exc:
+        session = services_of(request).bus.handle(c.Login(name, password, client_of(request)))
+    except (Unauthenticated, Suspended, Throttled) as exc:
         context = {"next": safe_next(next), "name": name, "error": exc.message}
-        return render(request, "login.html", context, 401)
+        answer = render(request, "login.html", context, status_of(exc)[0])
+        if isinstance(exc, Throttled):
+            answer.headers["Retry-After"] = str(exc.retry_after)
+        return answer
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(request, response, session)
     return response
@@ -67,8 +75,10 @@ def signup(
     bus = services_of(request).bus
     chosen = [r for r in roles or [] if r in SIGNUP_ROLES]
     try:
-        registered = bus.handle(c.Register(name, tuple(chosen), password))
-        session = bus.handle(c.Login(name, password))
+        registered = bus.handle(
+            c.Register(name, tuple(chosen), password, client=client_of(request))
+        )
+        session = bus.handle(c.Login(name, password, client_of(request)))
     except CommexError as exc:
         field = input_of(exc.field) or "name"
         return _signup_form(request, name, chosen, {field: exc.message}, status_of(exc)[0])

@@ -19,9 +19,10 @@ from commex.adapters.memory.billing import MemoryCharges, MemoryPaymentMethods
 from commex.adapters.memory.contracts import MemoryContracts
 from commex.adapters.memory.groups import MemoryGroups
 from commex.adapters.memory.ratings import MemoryRatings
+from commex.adapters.memory.throttles import MemoryThrottles
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction, Bid
-from commex.domain.charges import Charge, Payout
+from commex.domain.charges import Charge, Payout, Refund
 from commex.domain.contracts import Contract
 from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member
@@ -30,6 +31,7 @@ from commex.domain.payment_methods import PaymentMethod
 from commex.domain.ratings import Rating
 from commex.domain.reputation import PairTally, Tally
 from commex.domain.service_level import Delivery
+from commex.domain.throttling import ThrottleState
 from commex.domain.usage import UsageSession
 from commex.services.ports import EventLog, SessionRecord
 
@@ -41,7 +43,8 @@ class MemoryStore:
         "accounts", "tokens", "logins", "sessions", "devices", "capacities", "offers",
         "auctions", "bids", "bid_keys", "contracts", "members", "usage", "deliveries",
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
-        "group_sponsors", "group_auctions", "charges", "payouts",
+        "group_sponsors", "group_auctions", "charges", "payouts", "names", "revoked_devices",
+        "refunds", "throttles",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -70,6 +73,10 @@ class MemoryStore:
         self.group_auctions: dict[str, tuple[str, datetime, bool]] = {}
         self.charges: dict[str, Charge] = {}
         self.payouts: dict[str, Payout] = {}
+        self.names: dict[str, str] = {}  # folded name -> account id
+        self.revoked_devices: dict[str, datetime] = {}
+        self.refunds: dict[str, Refund] = {}
+        self.throttles: dict[str, ThrottleState] = {}
 
 
 class MemoryUnitOfWork(EventLog):
@@ -86,6 +93,7 @@ class MemoryUnitOfWork(EventLog):
         self.groups = MemoryGroups(store)
         self.charges = MemoryCharges(store)
         self.payment_methods = MemoryPaymentMethods(store)
+        self.throttles = MemoryThrottles(store)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -263,6 +263,17 @@ class SqlAuctions:
         if bid_ids:
             self._c.execute(_BID_DEACTIVATE, [{"b_id": i} for i in bid_ids])
 
+    def open_auctions_bid_on(self, bidder_id: str) -> list[str]:
+        a, b = t.auctions.c, t.bids.c
+        q = (
+            select(a.id)
+            .join(t.bids, b.auction_id == a.id)
+            .where(b.bidder_id == bidder_id, b.active, a.status == "open")
+            .distinct()
+            .order_by(a.id)
+        )
+        return [r.id for r in self._c.execute(q)]
+
     def bid(self, bid_id: str) -> Bid | None:
         r = self._c.execute(_BID_GET, {"id": bid_id}).first()
         return None if r is None else self._rows([r], r.auction_id)[0]

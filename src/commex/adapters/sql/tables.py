@@ -39,6 +39,10 @@ accounts = Table(
     Column("name_key", String(80), nullable=True, unique=True),
     Column("password_hash", String(256), nullable=True),
     Column("owner_id", String(40), nullable=True, index=True),
+    # 0009: the name folded for uniqueness (NFKC, case, UTS #39 skeleton), and a suspension
+    Column("name_fold", String(320), nullable=True, unique=True),
+    Column("suspended_us", BigInteger, nullable=True),
+    Column("suspension_reason", String(500), nullable=True),
 )
 
 sessions = Table(
@@ -149,6 +153,7 @@ devices = Table(
     Column("phone_numbers", Text, nullable=False),
     Column("token_hash", String(128), nullable=False, unique=True),
     Column("created_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger, nullable=True),  # 0009: deregistered, its token dead
 )
 
 contract_members = Table(
@@ -177,6 +182,9 @@ ratings = Table(
     Column("score", Integer, nullable=True),
     Column("comment", Text, nullable=True),
     Column("created_us", BigInteger, nullable=False),
+    Column("weight", Float, nullable=True),  # 0009: the weight it carried (NULL before: 1.0)
+    Column("hidden_us", BigInteger, nullable=True),  # 0009: hidden by the operator
+    Column("hidden_reason", String(500), nullable=True),
     UniqueConstraint("contract_id", "rated_role", "rater_key", name="uq_ratings_once"),
     Index("ix_ratings_rated_recent", "rated_id", "rated_role", "created_us"),
 )
@@ -338,4 +346,29 @@ payouts = Table(
     Column("amount_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("created_us", BigInteger, nullable=False),
+)
+
+# -- trust and safety (0009) ---------------------------------------------------------------------
+
+refunds = Table(  # a refund is a negative payout of its charge
+    "refunds",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("charge_id", String(40), ForeignKey("charges.id"), nullable=False, index=True),
+    Column("provider_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("gateway_refund_id", String(100), nullable=True),
+    Column("by_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+throttles = Table(  # failures counted per key (a login name, a client address, an account)
+    "throttles",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_us", BigInteger, nullable=False),
+    Column("blocked_until_us", BigInteger, nullable=False),
 )

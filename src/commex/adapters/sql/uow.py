@@ -20,6 +20,7 @@ from commex.adapters.sql.engine import BEGIN_MODE, is_sqlite
 from commex.adapters.sql.groups import SqlGroups
 from commex.adapters.sql.payments import SqlPaymentMethods
 from commex.adapters.sql.ratings import SqlRatings
+from commex.adapters.sql.throttles import SqlThrottles
 from commex.domain.errors import Conflict, InvalidInput
 from commex.services.ports import EventLog
 from commex.services.ports.uow import stored_conflict
@@ -48,6 +49,7 @@ class SqlUnitOfWork(EventLog):
         self.groups = SqlGroups(self._conn)
         self.charges = SqlCharges(self._conn)
         self.payment_methods = SqlPaymentMethods(self._conn)
+        self.throttles = SqlThrottles(self._conn)
         return self
 
     def commit(self) -> None:

@@ -24,6 +24,7 @@ from commex.services.ports.billing import (
 from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
 from commex.services.ports.ratings import RatingRepository
+from commex.services.ports.throttles import ThrottleRepository
 from commex.services.ports.uow import EventLog, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "RatingRepository",
     "ReputationSource",
     "SessionRecord",
+    "ThrottleRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
 ]

@@ -40,10 +40,15 @@ def name_taken(name: str) -> Conflict:
 
 class AccountRepository(Protocol):
     def add(
-        self, account: Account, token_hash: str | None = None, login: Login | None = None
+        self,
+        account: Account,
+        token_hash: str | None = None,
+        login: Login | None = None,
+        name_key: str | None = None,
     ) -> None:
-        """Store a new account with its API token's hash and, given one, its login; a login
-        name already taken raises Conflict ``the name 'X' is taken; please choose another``."""
+        """Store a new account with its API token's hash and, given them, its login and its
+        folded name (see :func:`commex.services.names.name_key`); a login name or a folded name
+        already taken raises Conflict ``the name 'X' is taken; please choose another``."""
         ...
 
     def get(self, account_id: str) -> Account | None: ...
@@ -57,10 +62,26 @@ class AccountRepository(Protocol):
         reputation, its cards and its capacity)."""
         ...
 
+    def lock_shared(self, account_ids: Iterable[str]) -> None:
+        """Hold a shared lock on the accounts' rows until the unit of work ends: bids take it,
+        so a suspension (which updates the row) waits for bids under way, and bids after it
+        see the account suspended."""
+        ...
+
     def by_token_hash(self, token_hash: str) -> Account | None: ...
 
     def set_token_hash(self, account_id: str, token_hash: str) -> None:
         """Replace the account's API token (the old one stops working)."""
+        ...
+
+    def set_suspension(
+        self, account_id: str, suspended_at: datetime | None, reason: str | None
+    ) -> None:
+        """Suspend the account (``suspended_at`` and the reason) or, with None, reinstate it."""
+        ...
+
+    def find(self, text: str, limit: int) -> list[Account]:
+        """Accounts whose id is ``text`` or whose name holds it (any case), newest first."""
         ...
 
     def by_login(self, login_key: str) -> tuple[Account, str] | None:
@@ -73,6 +94,10 @@ class AccountRepository(Protocol):
 
     def delete_session(self, token_hash: str) -> None: ...
 
+    def delete_sessions_of(self, account_id: str) -> int:
+        """End every web session of the account; how many there were."""
+        ...
+
     def delete_expired_sessions(self, now: datetime) -> int:
         """Forget sessions expired at ``now``; how many there were."""
         ...
@@ -84,7 +109,12 @@ class AccountRepository(Protocol):
     def device_by_token_hash(self, token_hash: str) -> Device | None: ...
 
     def devices_of(self, recipient_id: str) -> list[Device]:
-        """The recipient's devices, oldest first."""
+        """The recipient's registered devices (not the deregistered), oldest first."""
+        ...
+
+    def revoke_device(self, device_id: str, now: datetime) -> bool:
+        """Deregister the device: its token stops working at once; False when it was not
+        registered (unknown, or deregistered before)."""
         ...
 
     def capacity(self, provider_id: str) -> int | None:

@@ -19,6 +19,7 @@ from commex.services.ports.billing import ChargeRepository, PaymentMethodReposit
 from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
 from commex.services.ports.ratings import RatingRepository
+from commex.services.ports.throttles import ThrottleRepository
 
 
 def stored_conflict() -> Conflict:
@@ -51,6 +52,9 @@ class UnitOfWork(Protocol):
 
     @property
     def offers(self) -> OfferRepository: ...
+
+    @property
+    def throttles(self) -> ThrottleRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -1,0 +1,80 @@
+"""Commands and queries of trust and safety: the operator's moderation (O2) and each account's
+own security (O3). Every moderation command names the operator acting and carries a reason,
+which its event keeps (see :mod:`commex.services.moderation_audit`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from commex.domain.accounts import Account
+from commex.domain.charges import Refund
+from commex.domain.members import Device
+from commex.domain.ratings import Rating
+from commex.services.messages import Command
+from commex.services.queries import Query
+
+# -- the operator's moderation -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SuspendAccount(Command[Account]):
+    """Suspend an account: it can do nothing more, and its open bids are withdrawn."""
+
+    account_id: str
+    by_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReinstateAccount(Command[Account]):
+    account_id: str
+    by_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FindAccounts(Query[list[Account]]):
+    """Accounts whose id is ``text`` or whose name holds it, newest first (the operator's)."""
+
+    text: str
+    by_id: str
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class HideRating(Command[Rating]):
+    """Hide a rating: it leaves the rated reputation and stays on record."""
+
+    rating_id: str
+    by_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefundCharge(Command[Refund]):
+    """Refund (part of) a paid charge through the gateway: a negative payout."""
+
+    charge_id: str
+    by_id: str
+    amount: str
+    reason: str
+
+
+# -- each account's own security -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeDevice(Command[Device]):
+    """Deregister a device of the caller's: its token stops working at once."""
+
+    device_id: str
+    by_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndSessions(Command[int]):
+    """End every web session of the account (log out everywhere); how many there were."""
+
+    account_id: str
+    by_id: str
+    reason: str = "logged out everywhere"
