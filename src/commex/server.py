@@ -44,6 +44,9 @@ _SECURITY_HEADERS = {
 }
 
 
+_HSTS = "max-age=31536000; includeSubDomains"  # one year, once the public address is https
+
+
 class ClosingScheduler:
     """Closes due auctions every ``interval`` seconds on a background thread. Several servers
     may each run one against a shared database: a close locks its auction and happens once."""
@@ -150,6 +153,7 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
+    hsts = services.settings.https
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -165,6 +169,8 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
         response = await call_next(request)
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if hsts:
+            response.headers.setdefault("Strict-Transport-Security", _HSTS)
         return response
 
     app.add_middleware(BodyLimit, max_body=MAX_BODY)

@@ -6,13 +6,27 @@ from __future__ import annotations
 import typer
 import uvicorn
 
-from commex.bootstrap import build_services
+from commex.bootstrap import Services, build_services
 from commex.cli.common import console, handle_errors
 from commex.server import create_server
 from commex.services.demo import seed_demo
 from commex.services.queries import AnyAccounts
 
 app = typer.Typer(help="Run the exchange server.")
+
+TEST_GATEWAY_WARNING = (
+    "payments: the built-in TEST gateway is in use: it approves every valid card number and "
+    "moves no money (COMMEX_PAYMENT_GATEWAY=stripe for real payments)"
+)
+
+
+def startup_lines(services: Services) -> list[str]:
+    """What the server says first: its database, and plainly when payments are not real."""
+    url = services.settings.url()
+    lines = [f"database: {url.split('@')[-1] if '@' in url else url}"]
+    if services.gateway_name == "test":
+        lines.append(TEST_GATEWAY_WARNING)
+    return lines
 
 
 @app.callback(invoke_without_command=True)
@@ -26,8 +40,8 @@ def serve(
 
     Migrations are applied at start. Several servers may share one PostgreSQL database."""
     services = build_services()
-    url = services.settings.url()
-    console.print(f"database: {url.split('@')[-1] if '@' in url else url}")
+    for line in startup_lines(services):
+        console.print(line, highlight=False)
     if demo and not services.bus.handle(AnyAccounts()):
         logins = seed_demo(services.bus)
         console.print(
