@@ -52,7 +52,8 @@ def rate(cmd: c.Rate, uow: UnitOfWork, deps: Deps) -> Rating:
         contract, rater, owners, already, cmd.satisfied, cmd.score, cmd.comment, now,
         deps.ids.new("rat"),
     )  # fmt: skip
-    rating = replace(rating, weight=_worth(uow, contract, rater.account, now))
+    worth = _worth(uow, contract, rater.account, now)
+    rating = replace(rating, weight=worth, worth=worth)
     return record_rating(uow, rating, rater.account.owner, now)
 
 
@@ -72,7 +73,9 @@ def record_rating(uow: UnitOfWork, rating: Rating, counterparty: str, now: datet
     """Store ``rating`` and move the rated account's reputation in the caller's unit of work,
     with the rated account's row locked; ``counterparty`` is the rater's owner (its weight in
     the rated reputation is capped). The rating is stored with the weight it carried: its own
-    (``rating.weight``), or less where the cap leaves less room."""
+    (``rating.weight``), or less where the cap leaves less room. Its ``worth`` (its weight
+    before the cap) decides whether it is counted at all: a rating with nothing paid behind it
+    is not, a capped one still is."""
     rated_id, role = rating.rated_id, rating.rated_role.value
     uow.accounts.lock(rated_id)
     tally = uow.ratings.tallies([rated_id], role).get(rated_id)

@@ -52,7 +52,7 @@ class MemoryRatings:
                 and r.rated_role.value == role
                 and r.created_at >= since
                 and r.hidden_at is None
-                and r.weight > 0
+                and r.worth > 0
             ):
                 counts[r.rated_id] = counts.get(r.rated_id, 0) + 1
         return counts

@@ -23,7 +23,7 @@ _RECENT_COUNTS = (
         t.ratings.c.rated_role == bindparam("role"),
         t.ratings.c.created_us >= bindparam("since"),
         t.ratings.c.hidden_us.is_(None),
-        or_(t.ratings.c.weight.is_(None), t.ratings.c.weight > 0),
+        or_(t.ratings.c.worth.is_(None), t.ratings.c.worth > 0),
     )
     .group_by(t.ratings.c.rated_id)
 )
@@ -38,6 +38,7 @@ def _rating(x: Row[Any]) -> Rating:
         x.id, x.contract_id, x.rated_id, RatedRole(x.rated_role), x.rater_key,
         x.rater_account_id, x.device_id, bool(x.satisfied), x.score, x.comment,
         from_micros(x.created_us), 1.0 if x.weight is None else float(x.weight),
+        1.0 if x.worth is None else float(x.worth),
         None if x.hidden_us is None else from_micros(x.hidden_us), x.hidden_reason,
     )  # fmt: skip
 
@@ -60,6 +61,7 @@ class SqlRatings:
             "comment": rating.comment,
             "created_us": to_micros(rating.created_at),
             "weight": rating.weight,
+            "worth": rating.worth,
         }
         execute_unique(self._c, t.ratings.insert(), values, "rater_key", already_rated())
 

@@ -183,6 +183,7 @@ ratings = Table(
     Column("comment", Text, nullable=True),
     Column("created_us", BigInteger, nullable=False),
     Column("weight", Float, nullable=True),  # 0009: the weight it carried (NULL before: 1.0)
+    Column("worth", Float, nullable=True),  # 0009: its weight before the cap (NULL before: 1.0)
     Column("hidden_us", BigInteger, nullable=True),  # 0009: hidden by the operator
     Column("hidden_reason", String(500), nullable=True),
     UniqueConstraint("contract_id", "rated_role", "rater_key", name="uq_ratings_once"),

@@ -31,6 +31,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("revoked_us", sa.BigInteger(), nullable=True))
     with op.batch_alter_table("ratings") as batch:
         batch.add_column(sa.Column("weight", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("worth", sa.Float(), nullable=True))
         batch.add_column(sa.Column("hidden_us", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("hidden_reason", sa.String(500), nullable=True))
     op.create_table(
@@ -85,6 +86,7 @@ def downgrade() -> None:
     with op.batch_alter_table("ratings") as batch:
         batch.drop_column("hidden_reason")
         batch.drop_column("hidden_us")
+        batch.drop_column("worth")
         batch.drop_column("weight")
     with op.batch_alter_table("devices") as batch:
         batch.drop_column("revoked_us")
