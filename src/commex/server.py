@@ -24,7 +24,7 @@ from commex.api.contracts import router as contracts_router
 from commex.api.errors import error_body, http_error_response
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services
-from commex.services.commands import ChargeDue, CloseDue, StartDue
+from commex.services.commands import ChargeDue, CloseDue, CompleteDue, StartDue
 from commex.web import apidocs
 from commex.web.render import http_error_page
 from commex.web.routes import router as web_router
@@ -48,8 +48,10 @@ _HSTS = "max-age=31536000; includeSubDomains"  # one year, once the public addre
 
 
 class ClosingScheduler:
-    """Closes due auctions every ``interval`` seconds on a background thread. Several servers
-    may each run one against a shared database: a close locks its auction and happens once."""
+    """Closes due auctions, starts and completes contracts whose window opened or ended, and
+    charges what is due, every ``interval`` seconds on a background thread. Several servers
+    may each run one against a shared database: a close locks its auction and happens once,
+    and a contract completes once (an atomic conditional update)."""
 
     def __init__(self, services: Services, interval: float = 1.0) -> None:
         self._services = services
@@ -72,6 +74,8 @@ class ClosingScheduler:
                     log.info("closed auction %s", auction.id)
                 for contract in bus.handle(StartDue()):
                     log.info("started contract %s", contract.id)
+                for contract in bus.handle(CompleteDue()):
+                    log.info("completed contract %s: its window ended", contract.id)
                 bus.handle(ChargeDue())
             except Exception:  # keep closing later auctions whatever one failure was
                 log.exception("closing due auctions failed; retrying")

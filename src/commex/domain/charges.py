@@ -44,12 +44,17 @@ _NO_CARD_MESSAGE = "No card is registered: add one under your cards and it is tr
 
 
 class ChargeStatus(StrEnum):
-    """Pending until an attempt succeeds, or the last decline or error ends it."""
+    """Pending until an attempt succeeds, or the last decline or error ends it, or its
+    contract is cancelled first."""
 
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     DECLINED = "declined"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_FAILURES = frozenset({ChargeStatus.DECLINED, ChargeStatus.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +245,14 @@ def unanswered(charge: Charge, message: str, now: datetime) -> Charge:
     )
 
 
+def void(charge: Charge, why: str) -> Charge | None:
+    """A pending charge no attempt holds, cancelled with its contract (``why``); None for one
+    settled already or being tried right now (that attempt settles as it will)."""
+    if charge.status is not ChargeStatus.PENDING or charge.claimed_until is not None:
+        return None
+    return replace(charge, status=ChargeStatus.CANCELLED, message=why)
+
+
 def payment_rating(
     charge: Charge, provider_account_id: str, rating_id: str, now: datetime
 ) -> Rating | None:
@@ -278,8 +291,9 @@ def payout_for(charge: Charge, payout_id: str, now: datetime) -> Payout | None:
 
 @dataclass(frozen=True, slots=True)
 class Refund:
-    """Money given back on a succeeded charge through the gateway, on the operator's word: a
-    negative payout of the provider (``amount`` is what was given back, positive)."""
+    """Money given back on a succeeded charge through the gateway, on the operator's word (or
+    the exchange's): a negative payout of the provider (``amount`` is what was given back,
+    positive)."""
 
     id: str
     charge_id: str
@@ -287,7 +301,7 @@ class Refund:
     amount: Money
     reason: str
     gateway_refund_id: str | None
-    by_id: str
+    by_id: str | None  # the operator; None: the exchange (a group's contract was cancelled)
     created_at: datetime
 
     def as_payout(self) -> Payout:

@@ -1,4 +1,11 @@
-"""Contracts: one per winner of an auction (A7), between a provider and a recipient."""
+"""Contracts: one per winner of an auction (A7), between a provider and a recipient, and their
+lifecycle.
+
+A contract is *awarded* at the close, *active* once its window opens (at once without a window),
+and ends once: *completed* when its block is used up or its window ends, or *cancelled* when its
+charge fails for the last time (non-payment) or by the operator, who says why. An ended
+contract holds none of its provider's capacity, takes no more usage and is charged no more.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from commex.domain.errors import Conflict
 from commex.domain.money import Money
 from commex.domain.terms import ServiceTerms
 
@@ -17,9 +25,27 @@ class ContractStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+IN_FORCE = frozenset({ContractStatus.AWARDED, ContractStatus.ACTIVE})
+
+
+class EndReason(StrEnum):
+    """Why a contract ended: the first two complete it, the last two cancel it."""
+
+    USED_UP = "used_up"
+    WINDOW_ENDED = "window_ended"
+    NON_PAYMENT = "non_payment"
+    OPERATOR = "operator"
+
+
+_COMPLETING = frozenset({EndReason.USED_UP, EndReason.WINDOW_ENDED})
+
+
 @dataclass(frozen=True, slots=True)
 class Contract:
-    """The deal an auction made: who provides what to whom at which price."""
+    """The deal an auction made: who provides what to whom at which price, and how far along
+    it is. ``created_at`` is the award; ``ended_at`` the completion or cancellation, with its
+    ``end_reason``, what was said (``end_note``: the operator's reason, the gateway's answer)
+    and the operator who cancelled it (``ended_by``)."""
 
     id: str
     auction_id: str
@@ -32,6 +58,34 @@ class Contract:
     created_at: datetime
     started_at: datetime | None = None
     used_ms: int = 0  # of the block, by every member together (see commex.domain.usage)
+    ended_at: datetime | None = None
+    end_reason: EndReason | None = None
+    end_note: str | None = None
+    ended_by: str | None = None
+
+    @property
+    def in_force(self) -> bool:
+        """Awarded or active: it holds capacity, takes usage and may be charged."""
+        return self.status in IN_FORCE
+
+    @property
+    def completed_at(self) -> datetime | None:
+        return self.ended_at if self.status is ContractStatus.COMPLETED else None
+
+    @property
+    def cancelled_at(self) -> datetime | None:
+        return self.ended_at if self.status is ContractStatus.CANCELLED else None
+
+
+@dataclass(frozen=True, slots=True)
+class Defaulted:
+    """A winner whose contract was cancelled after the close (it did not pay, or the operator
+    cancelled it), as the auction's outcome keeps it."""
+
+    bid_id: str
+    bidder_id: str
+    contract_id: str
+    reason: EndReason
 
 
 def start(contract: Contract, now: datetime) -> Contract:
@@ -41,9 +95,51 @@ def start(contract: Contract, now: datetime) -> Contract:
     return replace(contract, status=ContractStatus.ACTIVE, started_at=now)
 
 
-def use(contract: Contract, used_ms: int) -> Contract:
+def use(contract: Contract, used_ms: int, now: datetime) -> Contract:
     """The contract with ``used_ms`` of its block consumed; one whose block is used up is
-    completed (its service is over, and the provider's capacity is free again)."""
-    done = used_ms >= contract.terms.duration_s * 1000
-    status = ContractStatus.COMPLETED if done else contract.status
-    return replace(contract, used_ms=used_ms, status=status)
+    completed at ``now`` (its service is over, and the provider's capacity is free again)."""
+    used = replace(contract, used_ms=used_ms)
+    if used_ms >= contract.terms.duration_s * 1000 and contract.in_force:
+        return end(used, EndReason.USED_UP, now)
+    return used
+
+
+def window_over(contract: Contract, now: datetime) -> bool:
+    """Whether the contract's usage window has ended by ``now`` (never, without a window)."""
+    end_at = contract.terms.window_end
+    return end_at is not None and end_at <= now
+
+
+def end(
+    contract: Contract,
+    reason: EndReason,
+    now: datetime,
+    note: str | None = None,
+    by_id: str | None = None,
+) -> Contract:
+    """End a contract in force, once: completed (block used up, window ended) or cancelled
+    (non-payment, the operator). An ended contract is a conflict, naming how it ended."""
+    if not contract.in_force:
+        raise Conflict(f"contract {contract.id} {describe_end(contract)}; it cannot end again")
+    status = ContractStatus.COMPLETED if reason in _COMPLETING else ContractStatus.CANCELLED
+    return replace(
+        contract, status=status, ended_at=now, end_reason=reason, end_note=note, ended_by=by_id
+    )
+
+
+_WHY = {
+    EndReason.USED_UP: "its block was used up",
+    EndReason.WINDOW_ENDED: "its window ended",
+    EndReason.NON_PAYMENT: "its charge failed for the last time (non-payment)",
+    EndReason.OPERATOR: "by the operator",
+}
+
+
+def describe_end(contract: Contract) -> str:
+    """For people: ``was completed on 2026-03-01 14:00 UTC: its block was used up``."""
+    if contract.ended_at is None or contract.end_reason is None:
+        return f"is {contract.status.value}"
+    at = contract.ended_at.strftime("%Y-%m-%d %H:%M UTC")
+    why = _WHY[contract.end_reason]
+    note = f" ({contract.end_note})" if contract.end_note else ""
+    return f"was {contract.status.value} on {at}: {why}{note}"

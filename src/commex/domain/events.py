@@ -53,6 +53,55 @@ class ContractStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class ContractCompleted:
+    """The service is over: the block was used up or the window ended (``reason``)."""
+
+    contract_id: str
+    provider_id: str
+    recipient_id: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ContractCancelled:
+    """A contract was cancelled: for non-payment (``by_id`` None), or by the operator."""
+
+    contract_id: str
+    auction_id: str
+    provider_id: str
+    recipient_id: str
+    reason: str
+    note: str
+    by_id: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionReawarded:
+    """A cancelled contract's block went to the next qualifying bid: a new contract."""
+
+    auction_id: str
+    cancelled_contract_id: str
+    contract_id: str
+    bid_id: str
+    bidder_id: str
+    price: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionUnsold:
+    """A cancelled contract's block went to nobody (no qualifying bid, or not a sealed
+    forward auction): it is reported unsold."""
+
+    auction_id: str
+    cancelled_contract_id: str
+    why: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AccountSuspended:
     """The operator suspended an account; ``withdrawn`` are its open bids taken back."""
 
@@ -124,7 +173,7 @@ class ChargeRefunded:
     provider_id: str
     amount: str
     currency: str
-    by_id: str
+    by_id: str | None  # None: the exchange refunded it by itself
     reason: str
     at: datetime
 
@@ -144,6 +193,14 @@ MODERATION_EVENTS: tuple[type[Moderation], ...] = (
     RatingHidden, ChargeRefunded,
 )  # fmt: skip
 
+Lifecycle = ContractCompleted | ContractCancelled | AuctionReawarded | AuctionUnsold
+
 Event = (
-    BidPlaced | AuctionClosed | AuctionCancelled | ContractAwarded | ContractStarted | Moderation
+    BidPlaced
+    | AuctionClosed
+    | AuctionCancelled
+    | ContractAwarded
+    | ContractStarted
+    | Lifecycle
+    | Moderation
 )

@@ -149,6 +149,13 @@ class StartDue(Command[list[Contract]]):
 
 
 @dataclass(frozen=True, slots=True)
+class CompleteDue(Command[list[Contract]]):
+    """Complete the contracts in force whose usage window has ended."""
+
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class PublishOffer(Command[OfferLine]):
     """A provider's processing offer: its node, the steps it performs and its price per 1,000
     packets (replacing its previous one)."""

@@ -16,6 +16,7 @@ from commex.services import (
     devices,
     group_views,
     groups,
+    lifecycle,
     moderation,
     offers,
     payments,
@@ -44,6 +45,7 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     c.CloseAuction: auctions.close_auction,
     c.CancelAuction: auctions.cancel_auction,
     c.StartDue: auctions.start_due,
+    c.CompleteDue: lifecycle.complete_due,
     q.ShowAuction: auction_views.show_auction,
     q.AuctionState: auction_views.auction_state,
     q.ListAuctions: auction_views.list_auctions,
@@ -88,6 +90,7 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     m.ReinstateAccount: moderation.reinstate_account,
     m.FindAccounts: moderation.find_accounts,
     m.HideRating: moderation.hide_rating,
+    m.CancelContract: lifecycle.cancel_contract,
     m.RevokeDevice: security.revoke_device,
     m.EndSessions: security.end_sessions,
 }

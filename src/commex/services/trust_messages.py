@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from commex.domain.accounts import Account
 from commex.domain.charges import Refund
+from commex.domain.contracts import Contract
 from commex.domain.members import Device
 from commex.domain.ratings import Rating
 from commex.services.messages import Command
@@ -58,6 +59,28 @@ class RefundCharge(Command[Refund]):
     by_id: str
     amount: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """A contract cancelled: the contract as it ended, the contract its block went to next
+    (None: unsold, or not given on), and the contract's charges that were paid (the money
+    stays paid until refunded)."""
+
+    contract: Contract
+    reawarded: Contract | None
+    paid_charges: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CancelContract(Command[Cancellation]):
+    """The operator cancels a contract in force, with a reason; ``reaward`` gives its block to
+    the next qualifying bid where the format allows."""
+
+    contract_id: str
+    by_id: str
+    reason: str
+    reaward: bool = False
 
 
 # -- each account's own security -----------------------------------------------------------------

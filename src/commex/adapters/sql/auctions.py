@@ -25,6 +25,7 @@ from commex.domain.auctions import (
     Status,
     Winner,
 )
+from commex.domain.contracts import Defaulted, EndReason
 from commex.domain.money import Money
 from commex.domain.terms import parse_terms
 from commex.domain.time import from_micros, to_micros
@@ -54,6 +55,10 @@ def _auction_values(a: Auction) -> dict[str, Any]:
                 "closed_by": o.closed_by,
                 "reason": o.reason,
                 "note": o.note,
+                "defaulted": [
+                    [d.bid_id, d.bidder_id, d.contract_id, d.reason.value] for d in o.defaulted
+                ],
+                "unsold": o.unsold,
             }
         )
     st = a.english
@@ -107,6 +112,11 @@ def _auction(r: Row[Any]) -> Auction:
             closed_by=o["closed_by"],
             reason=o["reason"],
             note=o["note"],
+            defaulted=tuple(
+                Defaulted(bid, bidder, contract, EndReason(why))
+                for bid, bidder, contract, why in o.get("defaulted", ())
+            ),
+            unsold=o.get("unsold", 0),
         )
     return Auction(
         id=r.id,

@@ -129,7 +129,14 @@ contracts = Table(
     Column("started_us", BigInteger, nullable=True),
     Column("window_start_us", BigInteger, nullable=True),
     Column("used_ms", BigInteger, nullable=False, server_default="0"),
+    # 0009: the end of its window (for completing it), and how and when it ended
+    Column("window_end_us", BigInteger, nullable=True),
+    Column("ended_us", BigInteger, nullable=True),
+    Column("end_reason", String(20), nullable=True),
+    Column("end_note", String(500), nullable=True),
+    Column("ended_by", String(40), nullable=True),
     Index("ix_contracts_status_window", "status", "window_start_us"),
+    Index("ix_contracts_status_window_end", "status", "window_end_us"),
 )
 
 processing_offers = Table(
@@ -361,7 +368,7 @@ refunds = Table(  # a refund is a negative payout of its charge
     Column("currency", String(3), nullable=False),
     Column("reason", String(500), nullable=False),
     Column("gateway_refund_id", String(100), nullable=True),
-    Column("by_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("by_id", String(40), ForeignKey("accounts.id"), nullable=True),  # None: the exchange
     Column("created_us", BigInteger, nullable=False),
 )
 

@@ -1,7 +1,9 @@
 """Trust and safety: every account name is unique under Unicode folding (its folded key,
 backfilled for the accounts already there), accounts can be suspended, devices deregistered
 and ratings hidden, each with what the operator said; a rating keeps the weight it carried;
-refunds are recorded beside their charges; failed logins, signups and card saves are counted
+refunds are recorded beside their charges (by the operator, or by the exchange when a
+group's contract is cancelled); a contract keeps how and when it ended, and the end of its
+window; failed logins, signups and card saves are counted
 per key so every server process throttles alike.
 
 Revision ID: 0009_trust_and_safety
@@ -9,9 +11,13 @@ Revises: 0008
 Create Date: 2026-12-03
 """
 
+import json
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 
+from commex.domain.time import to_micros
 from commex.services.names import name_key
 
 revision = "0009_trust_and_safety"
@@ -43,10 +49,18 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("reason", sa.String(500), nullable=False),
         sa.Column("gateway_refund_id", sa.String(100), nullable=True),
-        sa.Column("by_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
+        sa.Column("by_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=True),
         sa.Column("created_us", sa.BigInteger(), nullable=False),
     )
     op.create_index("ix_refunds_charge_id", "refunds", ["charge_id"])
+    with op.batch_alter_table("contracts") as batch:
+        batch.add_column(sa.Column("window_end_us", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("ended_us", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("end_reason", sa.String(20), nullable=True))
+        batch.add_column(sa.Column("end_note", sa.String(500), nullable=True))
+        batch.add_column(sa.Column("ended_by", sa.String(40), nullable=True))
+        batch.create_index("ix_contracts_status_window_end", ["status", "window_end_us"])
+    _backfill_window_ends()
     op.create_table(
         "throttles",
         sa.Column("key", sa.String(200), primary_key=True),
@@ -79,8 +93,30 @@ def _backfill_name_folds() -> None:
         conn.execute(sa.update(accounts).where(accounts.c.id == account_id).values(name_fold=key))
 
 
+def _backfill_window_ends() -> None:
+    """The end of each stored contract's window, from its terms, so the scheduler can complete
+    the contracts whose window ended before this version."""
+    conn = op.get_bind()
+    contracts = sa.table(
+        "contracts",
+        sa.column("id", sa.String),
+        sa.column("terms", sa.Text),
+        sa.column("window_end_us", sa.BigInteger),
+    )
+    for contract_id, terms in conn.execute(sa.select(contracts.c.id, contracts.c.terms)).all():
+        end = json.loads(terms).get("window_end")
+        if end is not None:
+            micros = to_micros(datetime.fromisoformat(end))
+            q = sa.update(contracts).where(contracts.c.id == contract_id)
+            conn.execute(q.values(window_end_us=micros))
+
+
 def downgrade() -> None:
     op.drop_table("throttles")
+    with op.batch_alter_table("contracts") as batch:
+        batch.drop_index("ix_contracts_status_window_end")
+        for column in ("ended_by", "end_note", "end_reason", "ended_us", "window_end_us"):
+            batch.drop_column(column)
     op.drop_index("ix_refunds_charge_id", "refunds")
     op.drop_table("refunds")
     with op.batch_alter_table("ratings") as batch:
