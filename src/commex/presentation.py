@@ -102,3 +102,20 @@ def reputation_words(rep: Mapping[str, Any]) -> str:
     return Reputation(
         rep["positive"], rep["negative"], rep["count"], rep["window_days"], service
     ).describe()
+
+
+_ENDINGS = {
+    "used_up": "its block was used up",
+    "window_ended": "its window ended",
+    "non_payment": "its charge failed for the last time (non-payment)",
+    "operator": "by the operator",
+}
+
+
+def ending(status: str, reason: str | None, at: datetime | None, note: str | None) -> str:
+    """How a contract ended, for people: ``completed 2026-03-01 14:00 UTC: its window ended``;
+    ``cancelled ... by the operator: fraud report``; "" for one still in force."""
+    if at is None or reason is None:
+        return ""
+    said = f": {note}" if note else ""
+    return f"{status} {when(at)}: {_ENDINGS.get(reason, reason)}{said}"

@@ -41,7 +41,7 @@ def _won_contract(
     operator = services.bus.handle(Register("Op", ("operator",), operator=True)).token
     services.shutdown()
     with httpx.Client(base_url=url, timeout=10) as http:
-        tokens = {}
+        tokens = {"operator": operator}
         for name, role in (("provider", "provider"), ("recipient", "recipient")):
             r = http.post("/v1/accounts", json={"name": name.title(), "roles": [role]})
             assert r.status_code == 201, r.text
@@ -238,3 +238,26 @@ def test_members_use_a_block_from_the_command_line_until_it_is_used_up(
     assert done.returncode == 0  # a recipient has declared nothing
     done = commex("provider", "capacity", "--set", "5", token=recipient, exchange=server)
     assert (done.returncode, done.stderr.strip()) == (4, "error: only a provider declares capacity")
+
+
+def test_a_contract_shows_when_it_was_awarded_started_and_cancelled_and_why(
+    server: str, tmp_path: Path
+) -> None:
+    contract, tokens = _won_contract(server, tmp_path)
+    cid = contract["id"]
+    done = commex("contract", "show", cid, token=tokens["recipient"], exchange=server)
+    assert done.returncode == 0, done.stderr
+    assert "awarded" in done.stdout and "started" in done.stdout
+    assert "ended" not in done.stdout
+
+    r = httpx.post(
+        f"{server}/v1/contracts/{cid}/cancel",
+        headers={"Authorization": f"Bearer {tokens['operator']}"},
+        json={"reason": "provider lost its licence"},
+    )
+    assert r.status_code == 200, r.text
+    done = commex("contract", "show", cid, token=tokens["recipient"], exchange=server)
+    assert done.returncode == 0, done.stderr
+    assert "cancelled" in done.stdout
+    words = " ".join(done.stdout.replace("│", " ").split())  # the table's cells, read as text
+    assert "by the operator: provider lost its licence" in words

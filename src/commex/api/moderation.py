@@ -11,6 +11,7 @@ from pydantic import StringConstraints
 
 from commex.api.deps import BusDep, CallerDep
 from commex.api.schemas import Amount, _Body
+from commex.api.wire import contracts as contracts_wire
 from commex.domain.accounts import Account
 from commex.domain.charges import Refund
 from commex.domain.ratings import Rating
@@ -24,6 +25,11 @@ RequiredReason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 class ModerationIn(_Body):
     reason: RequiredReason
+
+
+class CancelContractIn(_Body):
+    reason: RequiredReason
+    reaward: bool = False
 
 
 class RefundIn(_Body):
@@ -122,6 +128,22 @@ def refund(charge_id: str, body: RefundIn, who: CallerDep, bus: BusDep) -> dict[
     """The operator refunds a paid charge, fully or in part, through the payment gateway: a
     negative payout of the provider."""
     return refund_line(bus.handle(m.RefundCharge(charge_id, who.id, body.amount, body.reason)))
+
+
+@router.post("/contracts/{contract_id}/cancel", tags=["moderation"])
+def cancel_contract(
+    contract_id: str, body: CancelContractIn, who: CallerDep, bus: BusDep
+) -> dict[str, Any]:
+    """The operator cancels a contract in force, with a reason: its provider's capacity is
+    free again and its pending charges are cancelled (money paid stays paid until refunded).
+    With ``reaward`` the block goes to the next qualifying bid of a sealed forward auction;
+    otherwise, or with none qualifying, it is reported unsold."""
+    done = bus.handle(m.CancelContract(contract_id, who.id, body.reason, body.reaward))
+    return {
+        "contract": contracts_wire.contract(done.contract),
+        "reawarded": None if done.reawarded is None else contracts_wire.contract(done.reawarded),
+        "paid_charges": list(done.paid_charges),
+    }
 
 
 # -- each account's own security -----------------------------------------------------------------
