@@ -86,6 +86,7 @@ class WebWorld:
     app: FastAPI
     reputations: FixedReputations | None = None  # set by hand, when the world was given one
     clients: list[TestClient] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)  # id of a person's browser -> name
 
     @property
     def bus(self) -> MessageBus:
@@ -98,7 +99,14 @@ class WebWorld:
         answer = client.post("/login", data={"name": name, "password": PASSWORD})
         assert answer.status_code == 303
         self.clients.append(client)
+        self.names[id(client)] = name
         return client, reg.account.id
+
+    def log_in_again(self) -> None:
+        """Everyone logs in again, as people do after a session ended (an idle hour)."""
+        for client in self.clients:
+            data = {"name": self.names[id(client)], "password": PASSWORD}
+            assert client.post("/login", data=data).status_code == 303
 
     def browser(self, https: bool = False) -> TestClient:
         """A browser nobody is logged in on (over https, given ``https``)."""

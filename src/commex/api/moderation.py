@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import StringConstraints
 
-from commex.api.deps import BusDep, CallerDep
+from commex.api.deps import BusDep, CallerDep, ServicesDep
 from commex.api.schemas import Amount, _Body
 from commex.api.wire import contracts as contracts_wire
 from commex.domain.accounts import Account
@@ -30,6 +30,11 @@ class ModerationIn(_Body):
 class CancelContractIn(_Body):
     reason: RequiredReason
     reaward: bool = False
+
+
+class PasswordChangeIn(_Body):
+    current_password: Annotated[str, StringConstraints(max_length=256)]
+    new_password: Annotated[str, StringConstraints(max_length=256)]
 
 
 class RefundIn(_Body):
@@ -146,7 +151,34 @@ def cancel_contract(
     }
 
 
+@router.post("/accounts/{account_id}/password-reset", status_code=201, tags=["moderation"])
+def issue_password_reset(
+    account_id: str, request: Request, who: CallerDep, services: ServicesDep
+) -> dict[str, Any]:
+    """The operator issues a one-time password-reset link for an account that lost its
+    password (there is no mail server: hand it over). It is shown this once, works once, for
+    24 hours, and replaces any earlier link of the account."""
+    link = services.bus.handle(m.IssuePasswordReset(account_id, who.id))
+    base = services.settings.public_url or str(request.base_url)
+    return {
+        "account_id": link.account.id,
+        "url": f"{base.rstrip('/')}/reset-password/{link.token}",
+        "expires_at": link.expires_at.isoformat(),
+    }
+
+
 # -- each account's own security -----------------------------------------------------------------
+
+
+@router.post("/accounts/me/password", tags=["accounts"])
+def change_password(
+    body: PasswordChangeIn, request: Request, who: CallerDep, bus: BusDep
+) -> dict[str, Any]:
+    """Change the caller's password, given the current one; every web session of the account
+    ends. A wrong current password counts against the login throttle."""
+    client = request.client.host if request.client else None
+    cmd = m.ChangePassword(who.id, body.current_password, body.new_password, None, client)
+    return {"id": who.id, "sessions_ended": bus.handle(cmd)}
 
 
 @router.post("/accounts/me/token", tags=["accounts"])

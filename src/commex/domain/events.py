@@ -140,6 +140,27 @@ class SessionsEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class PasswordChanged:
+    """An account's password was changed (by its owner, ``how`` "changed") or set through a
+    reset link (``how`` "reset"); its other sessions ended."""
+
+    account_id: str
+    by_id: str
+    how: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordResetIssued:
+    """The operator issued a one-time password-reset link for an account."""
+
+    account_id: str
+    by_id: str
+    expires_at: datetime
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceRevoked:
     """A device was deregistered; its token stopped working."""
 
@@ -183,14 +204,17 @@ Moderation = (
     | AccountReinstated
     | TokenRotated
     | SessionsEnded
+    | PasswordChanged
+    | PasswordResetIssued
     | DeviceRevoked
     | RatingHidden
     | ChargeRefunded
+    | ContractCancelled
 )
 
 MODERATION_EVENTS: tuple[type[Moderation], ...] = (
-    AccountSuspended, AccountReinstated, TokenRotated, SessionsEnded, DeviceRevoked,
-    RatingHidden, ChargeRefunded,
+    AccountSuspended, AccountReinstated, TokenRotated, SessionsEnded, PasswordChanged,
+    PasswordResetIssued, DeviceRevoked, RatingHidden, ChargeRefunded, ContractCancelled,
 )  # fmt: skip
 
 Lifecycle = ContractCompleted | ContractCancelled | AuctionReawarded | AuctionUnsold

@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
 
 from commex.domain.accounts import MAX_NAME, Account, Role, check_name, parse_roles
+from commex.domain.credentials import SESSION_IDLE, SESSION_LIFETIME, needs_touch, session_over
 from commex.domain.errors import InvalidInput, Unauthenticated
 from commex.domain.events import TokenRotated
 from commex.domain.moderation import refuse_if_suspended
@@ -34,7 +34,7 @@ TOKEN_PREFIX = "cx_"  # noqa: S105 - a visible prefix, not a secret
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
 MAX_TOKEN = 128
-SESSION_TTL = timedelta(days=7)
+SESSION_TTL = SESSION_LIFETIME  # what a session cookie may live at most
 _BAD_TOKEN = "a valid bearer token is required"  # noqa: S105 - words, not a secret
 
 
@@ -139,23 +139,35 @@ def login(cmd: c.Login, bus: MessageBus) -> WebSession:
     token, csrf = new_token("cs_"), secrets.token_urlsafe(24)
     now = bus.clock.now()
     with bus.unit_of_work() as uow:
-        uow.accounts.delete_expired_sessions(now)
+        uow.accounts.delete_expired_sessions(now, now - SESSION_IDLE)
         uow.accounts.add_session(
-            SessionRecord(token_hash(token), account.id, csrf, now, now + SESSION_TTL)
+            SessionRecord(token_hash(token), account.id, csrf, now, now + SESSION_LIFETIME)
         )
         uow.commit()
     return WebSession(token, csrf, account)
 
 
-def current_session(query: q.CurrentSession, uow: UnitOfWork, deps: Deps) -> WebSession:
+def current_session(query: q.CurrentSession, bus: MessageBus) -> WebSession:
+    """A flow: the live session behind a cookie, ended an hour after its last use or 12 hours
+    after it began (see :mod:`commex.domain.credentials`); a use is written down at most once
+    a minute, in a transaction of its own."""
     token = query.token
     if not token or len(token) > MAX_TOKEN:
         raise Unauthenticated("please log in")
-    record = uow.accounts.session(token_hash(token))
-    account = uow.accounts.get(record.account_id) if record else None
-    if record is None or account is None or record.expires_at <= deps.clock.now():
+    hashed, now = token_hash(token), bus.clock.now()
+    with bus.unit_of_work(write=False) as uow:
+        record = uow.accounts.session(hashed)
+        account = uow.accounts.get(record.account_id) if record else None
+    if record is None or account is None:
         raise Unauthenticated("your session has ended; please log in again")
+    over = session_over(record.created_at, record.used_at, now)
+    if over is not None:
+        raise Unauthenticated(over)
     refuse_if_suspended(account)
+    if needs_touch(record.used_at, now):
+        with bus.unit_of_work() as uow:
+            uow.accounts.touch_session(hashed, now)
+            uow.commit()
     return WebSession(token, record.csrf, account)
 
 

@@ -19,6 +19,7 @@ from commex.services import (
     lifecycle,
     moderation,
     offers,
+    passwords,
     payments,
     ratings,
     refunds,
@@ -36,7 +37,6 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     c.RotateToken: accounts.rotate_token,
     c.Logout: accounts.logout,
     q.Authenticate: accounts.authenticated,
-    q.CurrentSession: accounts.current_session,
     q.ShowAccount: accounts.show_account,
     q.ShowParty: accounts.show_party,
     q.AnyAccounts: accounts.any_accounts,
@@ -91,6 +91,8 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     m.FindAccounts: moderation.find_accounts,
     m.HideRating: moderation.hide_rating,
     m.CancelContract: lifecycle.cancel_contract,
+    m.IssuePasswordReset: passwords.issue_reset,
+    m.ResetLinkAccount: passwords.reset_link_account,
     m.RevokeDevice: security.revoke_device,
     m.EndSessions: security.end_sessions,
 }
@@ -100,10 +102,13 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
 FLOWS: dict[type[Message[Any]], Flow] = {
     c.Register: accounts.register,
     c.Login: accounts.login,
+    q.CurrentSession: accounts.current_session,
     c.CloseDue: auctions.close_due,
     c.ChargeDue: billing.charge_due,
     c.RetryCharges: billing.retry_charges,
     c.AddCard: payments.add_card,
     c.PublishOffer: offers.publish,
     m.RefundCharge: refunds.refund_charge,
+    m.ChangePassword: passwords.change_password,
+    m.ResetPassword: passwords.reset_password,
 }

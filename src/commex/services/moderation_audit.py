@@ -1,8 +1,10 @@
 """Moderation and security actions as audit entries: the one place they meet the audit trail.
 
 Every moderation command (suspend, reinstate, hide a rating, refund, an operator's close or
-cancel) and every security action (a token rotated, a device deregistered, sessions ended) is
-published as a domain event naming who acted and why. :class:`ModerationAudit` subscribes to
+cancel of an auction or a contract, a password-reset link), every security action (a token
+rotated, a device deregistered, sessions ended, a password changed) and a contract cancelled
+for non-payment (the exchange acting: no actor) is published as a domain event naming who
+acted and why. :class:`ModerationAudit` subscribes to
 them all and turns each into one :class:`AuditEntry` handed to a sink: the audit trail's writer
 once it exists, an in-memory list in tests, and the log until then. Wiring the trail is a
 matter of passing its writer as the sink in the bootstrap.
@@ -55,6 +57,15 @@ def entry_of(event: Event) -> AuditEntry | None:
             return AuditEntry(
                 "sessions.ended", event.account_id, event.by_id, event.reason, event.at
             )
+        case e.PasswordChanged():
+            why = "password changed" if event.how == "changed" else "password reset by link"
+            return AuditEntry("password.changed", event.account_id, event.by_id, why, event.at)
+        case e.PasswordResetIssued():
+            why = f"one-time reset link, valid until {event.expires_at.isoformat()}"
+            return AuditEntry("password.reset_issued", event.account_id, event.by_id, why, event.at)
+        case e.ContractCancelled():
+            why = f"{event.reason}: {event.note}"
+            return AuditEntry("contract.cancelled", event.contract_id, event.by_id, why, event.at)
         case e.DeviceRevoked():
             return AuditEntry(
                 "device.revoked", event.device_id, event.by_id, "deregistered", event.at

@@ -5,6 +5,7 @@ which its event keeps (see :mod:`commex.services.moderation_audit`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from commex.domain.accounts import Account
 from commex.domain.charges import Refund
@@ -101,3 +102,51 @@ class EndSessions(Command[int]):
     account_id: str
     by_id: str
     reason: str = "logged out everywhere"
+
+
+# -- passwords -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePassword(Command[int]):
+    """Change the caller's password, given the current one; every other web session of the
+    account ends (``keep_session`` is the caller's own cookie value, which stays). Answers how
+    many sessions ended."""
+
+    account_id: str
+    current_password: str
+    new_password: str
+    keep_session: str | None = None
+    client: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResetLink:
+    """A reset link's token, shown this once, and until when it works."""
+
+    account: Account
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuePasswordReset(Command[ResetLink]):
+    """The operator issues a one-time password-reset link for an account with a login."""
+
+    account_id: str
+    by_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResetLinkAccount(Query[Account]):
+    """The account a live reset link is for (NotFound for a dead one)."""
+
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResetPassword(Command[Account]):
+    """Set a new password through a reset link: the link is used up, every session ends."""
+
+    token: str
+    new_password: str

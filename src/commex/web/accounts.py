@@ -27,9 +27,16 @@ Text = Annotated[str, Form(max_length=300)]
 SIGNUP_ROLES = (Role.PROVIDER.value, Role.RECIPIENT.value)
 
 
+_LOGIN_NOTICES = {
+    "reset": "Your new password is set: log in with it.",
+    "everywhere": "You are logged out everywhere.",
+}
+
+
 @router.get("/login")
-def login_form(request: Request, next: str = "/") -> Response:
-    return render(request, "login.html", {"next": safe_next(next), "name": "", "error": ""})
+def login_form(request: Request, next: str = "/", done: str = "") -> Response:
+    context = {"next": safe_next(next), "name": "", "error": "", "notice": _LOGIN_NOTICES.get(done)}
+    return render(request, "login.html", context)
 
 
 def client_of(request: Request) -> str | None:
@@ -102,10 +109,24 @@ def _signup_form(
 
 @router.get("/account")
 def account_page(request: Request, session: LoggedIn) -> Response:
-    view = services_of(request).bus.handle(ShowAccount(session.account.id))
+    notice = _NOTICES.get(request.query_params.get("done", ""), "")
+    return account_view(request, session.account.id, {"notice": notice})
+
+
+_NOTICES = {"password": "Your password is changed; your other sessions have ended."}
+
+
+def account_view(
+    request: Request, account_id: str, extra: dict[str, object], status: int = 200
+) -> Response:
+    """The account page, with ``extra`` (a notice, a form's errors) in its context."""
+    view = services_of(request).bus.handle(ShowAccount(account_id))
     context = {
         "account": view.account,
         "as_provider": view.as_provider,
         "as_recipient": view.as_recipient,
+        "notice": "",
+        "errors": {},
     }
-    return render(request, "account.html", context)
+    context.update(extra)
+    return render(request, "account.html", context, status)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from commex.domain.accounts import Account
 from commex.domain.members import Device
 from commex.domain.offers import ProcessingOffer
-from commex.services.ports import Login, SessionRecord
+from commex.services.ports import Login, ResetRecord, SessionRecord
 from commex.services.ports.accounts import name_taken
 from commex.services.ports.uow import stored_conflict
 
@@ -94,20 +94,54 @@ class MemoryAccounts:
     def session(self, token_hash: str) -> SessionRecord | None:
         return self._s.sessions.get(token_hash)
 
+    def touch_session(self, token_hash: str, at: datetime) -> None:
+        found = self._s.sessions.get(token_hash)
+        if found is not None:
+            self._s.sessions[token_hash] = replace(found, last_used_at=at)
+
     def delete_session(self, token_hash: str) -> None:
         self._s.sessions.pop(token_hash, None)
 
-    def delete_sessions_of(self, account_id: str) -> int:
-        gone = [h for h, s in self._s.sessions.items() if s.account_id == account_id]
+    def delete_sessions_of(self, account_id: str, keep: str | None = None) -> int:
+        gone = [h for h, s in self._s.sessions.items() if s.account_id == account_id and h != keep]
         for h in gone:
             del self._s.sessions[h]
         return len(gone)
 
-    def delete_expired_sessions(self, now: datetime) -> int:
-        gone = [h for h, s in self._s.sessions.items() if s.expires_at <= now]
+    def delete_expired_sessions(self, now: datetime, idle_since: datetime) -> int:
+        gone = [
+            h for h, s in self._s.sessions.items() if s.expires_at <= now or s.used_at <= idle_since
+        ]
         for h in gone:
             del self._s.sessions[h]
         return len(gone)
+
+    def password_hash(self, account_id: str) -> str | None:
+        for owner, digest in self._s.logins.values():
+            if owner == account_id:
+                return digest
+        return None
+
+    def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        for key, (owner, _) in list(self._s.logins.items()):
+            if owner == account_id:
+                self._s.logins[key] = (owner, password_hash)
+
+    def add_reset(self, record: ResetRecord) -> None:
+        for h, r in list(self._s.resets.items()):
+            if r.account_id == record.account_id:
+                del self._s.resets[h]
+        self._s.resets[record.token_hash] = record
+
+    def reset(self, token_hash: str) -> ResetRecord | None:
+        return self._s.resets.get(token_hash)
+
+    def use_reset(self, token_hash: str, now: datetime) -> bool:
+        found = self._s.resets.get(token_hash)
+        if found is None or found.used_at is not None or found.expires_at <= now:
+            return False
+        self._s.resets[token_hash] = replace(found, used_at=now)
+        return True
 
     def add_device(self, device: Device, token_hash: str) -> None:
         self._s.devices[device.id] = (device, token_hash)

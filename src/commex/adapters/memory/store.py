@@ -33,7 +33,7 @@ from commex.domain.reputation import PairTally, Tally
 from commex.domain.service_level import Delivery
 from commex.domain.throttling import ThrottleState
 from commex.domain.usage import UsageSession
-from commex.services.ports import EventLog, SessionRecord
+from commex.services.ports import EventLog, ResetRecord, SessionRecord
 
 
 class MemoryStore:
@@ -44,7 +44,7 @@ class MemoryStore:
         "auctions", "bids", "bid_keys", "contracts", "members", "usage", "deliveries",
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
         "group_sponsors", "group_auctions", "charges", "payouts", "names", "revoked_devices",
-        "refunds", "throttles",
+        "refunds", "throttles", "resets",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -77,6 +77,7 @@ class MemoryStore:
         self.revoked_devices: dict[str, datetime] = {}
         self.refunds: dict[str, Refund] = {}
         self.throttles: dict[str, ThrottleState] = {}
+        self.resets: dict[str, ResetRecord] = {}  # token hash -> password-reset link
 
 
 class MemoryUnitOfWork(EventLog):

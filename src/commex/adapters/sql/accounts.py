@@ -18,7 +18,7 @@ from commex.domain.members import Device
 from commex.domain.money import Money
 from commex.domain.offers import ProcessingOffer
 from commex.domain.time import from_micros, to_micros
-from commex.services.ports import Login, SessionRecord
+from commex.services.ports import Login, ResetRecord, SessionRecord
 from commex.services.ports.accounts import name_taken
 
 # Statements built once: executing a prebuilt statement skips SQLAlchemy's per-call cache-key
@@ -35,6 +35,10 @@ def account_of_row(r: Row[Any]) -> Account:
         r.id, r.name, roles, from_micros(r.created_us), r.owner_id, suspended,
         r.suspension_reason,
     )  # fmt: skip
+
+
+def _micros(moment: datetime | None) -> int | None:
+    return None if moment is None else to_micros(moment)
 
 
 def _device(r: Row[Any]) -> Device:
@@ -144,6 +148,9 @@ class SqlAccounts:
                 csrf=session.csrf,
                 created_us=to_micros(session.created_at),
                 expires_us=to_micros(session.expires_at),
+                last_used_us=None
+                if session.last_used_at is None
+                else to_micros(session.last_used_at),
             )
         )
 
@@ -151,20 +158,72 @@ class SqlAccounts:
         r = self._c.execute(select(t.sessions).where(t.sessions.c.token_hash == token_hash)).first()
         if r is None:
             return None
+        used = None if r.last_used_us is None else from_micros(r.last_used_us)
         return SessionRecord(
-            r.token_hash, r.account_id, r.csrf, from_micros(r.created_us), from_micros(r.expires_us)
-        )
+            r.token_hash, r.account_id, r.csrf, from_micros(r.created_us),
+            from_micros(r.expires_us), used,
+        )  # fmt: skip
+
+    def touch_session(self, token_hash: str, at: datetime) -> None:
+        q = update(t.sessions).where(t.sessions.c.token_hash == token_hash)
+        self._c.execute(q.values(last_used_us=to_micros(at)))
 
     def delete_session(self, token_hash: str) -> None:
         self._c.execute(t.sessions.delete().where(t.sessions.c.token_hash == token_hash))
 
-    def delete_sessions_of(self, account_id: str) -> int:
-        q = t.sessions.delete().where(t.sessions.c.account_id == account_id)
+    def delete_sessions_of(self, account_id: str, keep: str | None = None) -> int:
+        s = t.sessions.c
+        q = t.sessions.delete().where(s.account_id == account_id)
+        if keep is not None:
+            q = q.where(s.token_hash != keep)
         return int(self._c.execute(q).rowcount)
 
-    def delete_expired_sessions(self, now: datetime) -> int:
-        q = t.sessions.delete().where(t.sessions.c.expires_us <= to_micros(now))
+    def delete_expired_sessions(self, now: datetime, idle_since: datetime) -> int:
+        s = t.sessions.c
+        idle = func.coalesce(s.last_used_us, s.created_us) <= to_micros(idle_since)
+        q = t.sessions.delete().where(or_(s.expires_us <= to_micros(now), idle))
         return int(self._c.execute(q).rowcount)
+
+    def password_hash(self, account_id: str) -> str | None:
+        q = select(t.accounts.c.password_hash).where(t.accounts.c.id == account_id)
+        value = self._c.execute(q).scalar()
+        return None if value is None else str(value)
+
+    def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        q = update(t.accounts).where(t.accounts.c.id == account_id)
+        self._c.execute(q.values(password_hash=password_hash))
+
+    def add_reset(self, record: ResetRecord) -> None:
+        r = t.password_resets
+        self._c.execute(r.delete().where(r.c.account_id == record.account_id))
+        self._c.execute(
+            r.insert().values(
+                token_hash=record.token_hash,
+                account_id=record.account_id,
+                by_id=record.by_id,
+                created_us=to_micros(record.created_at),
+                expires_us=to_micros(record.expires_at),
+            )
+        )
+
+    def reset(self, token_hash: str) -> ResetRecord | None:
+        r = t.password_resets
+        x = self._c.execute(select(r).where(r.c.token_hash == token_hash)).first()
+        if x is None:
+            return None
+        used = None if x.used_us is None else from_micros(x.used_us)
+        return ResetRecord(
+            x.token_hash, x.account_id, x.by_id, from_micros(x.created_us),
+            from_micros(x.expires_us), used,
+        )  # fmt: skip
+
+    def use_reset(self, token_hash: str, now: datetime) -> bool:
+        r = t.password_resets.c
+        at = to_micros(now)
+        q = update(t.password_resets).where(
+            r.token_hash == token_hash, r.used_us.is_(None), r.expires_us > at
+        )
+        return int(self._c.execute(q.values(used_us=at)).rowcount) == 1
 
     def add_device(self, device: Device, token_hash: str) -> None:
         self._c.execute(

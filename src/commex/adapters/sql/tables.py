@@ -53,6 +53,7 @@ sessions = Table(
     Column("csrf", String(64), nullable=False),
     Column("created_us", BigInteger, nullable=False),
     Column("expires_us", BigInteger, nullable=False),
+    Column("last_used_us", BigInteger, nullable=True),  # 0009: for the idle timeout
 )
 
 idempotency_keys = Table(
@@ -379,4 +380,15 @@ throttles = Table(  # failures counted per key (a login name, a client address, 
     Column("failures", Integer, nullable=False),
     Column("window_us", BigInteger, nullable=False),
     Column("blocked_until_us", BigInteger, nullable=False),
+)
+
+password_resets = Table(  # one-time links the operator issues; only the token's hash is kept
+    "password_resets",
+    metadata,
+    Column("token_hash", String(128), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("by_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("used_us", BigInteger, nullable=True),
 )

@@ -7,7 +7,13 @@ with its members and usage, an account with its credentials), not tables. One co
 PostgreSQL.
 """
 
-from commex.services.ports.accounts import AccountRepository, Login, OfferRepository, SessionRecord
+from commex.services.ports.accounts import (
+    AccountRepository,
+    Login,
+    OfferRepository,
+    ResetRecord,
+    SessionRecord,
+)
 from commex.services.ports.auctions import AuctionRepository
 from commex.services.ports.base import (
     Clock,
@@ -44,6 +50,7 @@ __all__ = [
     "PaymentMethodRepository",
     "RatingRepository",
     "ReputationSource",
+    "ResetRecord",
     "SessionRecord",
     "ThrottleRepository",
     "UnitOfWork",

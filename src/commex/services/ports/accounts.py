@@ -22,7 +22,24 @@ class SessionRecord:
     account_id: str
     csrf: str
     created_at: datetime
+    expires_at: datetime  # its absolute end (see commex.domain.credentials)
+    last_used_at: datetime | None = None  # None: not since it began
+
+    @property
+    def used_at(self) -> datetime:
+        return self.last_used_at or self.created_at
+
+
+@dataclass(frozen=True, slots=True)
+class ResetRecord:
+    """A one-time password-reset link as stored: only the hash of its token is kept."""
+
+    token_hash: str
+    account_id: str
+    by_id: str
+    created_at: datetime
     expires_at: datetime
+    used_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +109,37 @@ class AccountRepository(Protocol):
 
     def session(self, token_hash: str) -> SessionRecord | None: ...
 
-    def delete_session(self, token_hash: str) -> None: ...
-
-    def delete_sessions_of(self, account_id: str) -> int:
-        """End every web session of the account; how many there were."""
+    def touch_session(self, token_hash: str, at: datetime) -> None:
+        """Write down that the session was used at ``at``."""
         ...
 
-    def delete_expired_sessions(self, now: datetime) -> int:
-        """Forget sessions expired at ``now``; how many there were."""
+    def delete_session(self, token_hash: str) -> None: ...
+
+    def delete_sessions_of(self, account_id: str, keep: str | None = None) -> int:
+        """End every web session of the account but the one whose hash is ``keep``; how many
+        ended."""
+        ...
+
+    def delete_expired_sessions(self, now: datetime, idle_since: datetime) -> int:
+        """Forget sessions past their end at ``now``, or unused since ``idle_since``; how many
+        there were."""
+        ...
+
+    def password_hash(self, account_id: str) -> str | None:
+        """The account's password hash (None: it has no login)."""
+        ...
+
+    def set_password_hash(self, account_id: str, password_hash: str) -> None: ...
+
+    def add_reset(self, record: ResetRecord) -> None:
+        """Store a password-reset link, replacing every earlier link of its account."""
+        ...
+
+    def reset(self, token_hash: str) -> ResetRecord | None: ...
+
+    def use_reset(self, token_hash: str, now: datetime) -> bool:
+        """Mark the link used, only if it is unused and not expired at ``now``, in one atomic
+        statement: whether it was (so a link works once, however many use it at once)."""
         ...
 
     def add_device(self, device: Device, token_hash: str) -> None: ...

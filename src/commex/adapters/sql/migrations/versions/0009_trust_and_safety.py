@@ -61,6 +61,18 @@ def upgrade() -> None:
         batch.add_column(sa.Column("ended_by", sa.String(40), nullable=True))
         batch.create_index("ix_contracts_status_window_end", ["status", "window_end_us"])
     _backfill_window_ends()
+    with op.batch_alter_table("sessions") as batch:
+        batch.add_column(sa.Column("last_used_us", sa.BigInteger(), nullable=True))
+    op.create_table(
+        "password_resets",
+        sa.Column("token_hash", sa.String(128), primary_key=True),
+        sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
+        sa.Column("by_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
+        sa.Column("created_us", sa.BigInteger(), nullable=False),
+        sa.Column("expires_us", sa.BigInteger(), nullable=False),
+        sa.Column("used_us", sa.BigInteger(), nullable=True),
+    )
+    op.create_index("ix_password_resets_account_id", "password_resets", ["account_id"])
     op.create_table(
         "throttles",
         sa.Column("key", sa.String(200), primary_key=True),
@@ -113,6 +125,10 @@ def _backfill_window_ends() -> None:
 
 def downgrade() -> None:
     op.drop_table("throttles")
+    op.drop_index("ix_password_resets_account_id", "password_resets")
+    op.drop_table("password_resets")
+    with op.batch_alter_table("sessions") as batch:
+        batch.drop_column("last_used_us")
     with op.batch_alter_table("contracts") as batch:
         batch.drop_index("ix_contracts_status_window_end")
         for column in ("ended_by", "end_note", "end_reason", "ended_us", "window_end_us"):
