@@ -89,6 +89,7 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     m.SuspendAccount: moderation.suspend_account,
     m.ReinstateAccount: moderation.reinstate_account,
     m.FindAccounts: moderation.find_accounts,
+    m.FindAuctions: moderation.find_auctions,
     m.HideRating: moderation.hide_rating,
     m.CancelContract: lifecycle.cancel_contract,
     m.IssuePasswordReset: passwords.issue_reset,

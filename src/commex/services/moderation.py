@@ -15,6 +15,7 @@ from datetime import datetime
 
 from commex.domain import moderation as rules
 from commex.domain.accounts import Account
+from commex.domain.auctions import Auction
 from commex.domain.errors import NotFound
 from commex.domain.events import RatingHidden
 from commex.domain.ratings import Rating
@@ -73,6 +74,18 @@ def find_accounts(query: m.FindAccounts, uow: UnitOfWork, deps: Deps) -> list[Ac
     operator_of(uow, query.by_id, "search accounts")
     text = " ".join(str(query.text).split())[:80]
     return uow.accounts.find(text, max(1, min(query.limit, MAX_FIND)))
+
+
+def find_auctions(query: m.FindAuctions, uow: UnitOfWork, deps: Deps) -> list[Auction]:
+    operator_of(uow, query.by_id, "search auctions")
+    text = " ".join(str(query.text).split())[:80]
+    limit = max(1, min(query.limit, MAX_FIND))
+    exact = uow.auctions.get(text) if text else None
+    if exact is not None:
+        return [exact]
+    wanted = text.casefold()
+    newest = uow.auctions.page(None, m.FIND_AUCTIONS_AMONG, 0)
+    return [a for a in newest if wanted in a.title.casefold()][:limit]
 
 
 def hide_rating(cmd: m.HideRating, uow: UnitOfWork, deps: Deps) -> Rating:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from commex.domain.accounts import Account
+from commex.domain.auctions import Auction
 from commex.domain.charges import Refund
 from commex.domain.contracts import Contract
 from commex.domain.members import Device
@@ -41,6 +42,19 @@ class FindAccounts(Query[list[Account]]):
     text: str
     by_id: str
     limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class FindAuctions(Query[list[Auction]]):
+    """Auctions whose id is ``text`` or, among the newest :data:`FIND_AUCTIONS_AMONG`, whose
+    title holds it, newest first (the operator's)."""
+
+    text: str
+    by_id: str
+    limit: int = 50
+
+
+FIND_AUCTIONS_AMONG = 500
 
 
 @dataclass(frozen=True, slots=True)

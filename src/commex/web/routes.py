@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from commex.web import accounts, contracts, devices, groups, live, pages, payments, security
+from commex.web import (
+    accounts,
+    contract_moderation,
+    contracts,
+    devices,
+    groups,
+    live,
+    moderation,
+    pages,
+    payments,
+    security,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
@@ -15,3 +26,5 @@ router.include_router(devices.router)
 router.include_router(payments.router)
 router.include_router(groups.router)
 router.include_router(security.router)
+router.include_router(moderation.router)
+router.include_router(contract_moderation.router)
