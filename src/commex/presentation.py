@@ -119,3 +119,16 @@ def ending(status: str, reason: str | None, at: datetime | None, note: str | Non
         return ""
     said = f": {note}" if note else ""
     return f"{status} {when(at)}: {_ENDINGS.get(reason, reason)}{said}"
+
+
+def standing(since: datetime | None, payments: int | None) -> str:
+    """What stands behind a name (against look-alike accounts): ``account since 2026-03-01 ·
+    2 verified payments`` (the payments left out where they were not looked up)."""
+    parts = [] if since is None else [f"account since {since.strftime('%Y-%m-%d')}"]
+    if payments is not None:
+        parts.append(
+            "no verified payment yet"
+            if payments == 0
+            else f"{payments} verified payment{'' if payments == 1 else 's'}"
+        )
+    return " · ".join(parts)

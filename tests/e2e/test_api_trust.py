@@ -19,7 +19,8 @@ import pytest
 from commex.adapters.clock import ManualClock
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import Services, build_services, in_memory_services
-from commex.services.commands import ChargeDue
+from commex.services.commands import Caller, ChargeDue
+from commex.services.queries import ShowContract
 from commex.settings import Settings
 
 Actor = Any  # ApiActor from conftest: id, name, token, headers
@@ -110,6 +111,27 @@ def test_a_name_that_reads_like_a_taken_one_is_refused_and_leaves_nothing(
 def test_a_different_name_is_still_welcome(world: World) -> None:
     world.account("Northwind Carrier", "provider")
     assert world.account("Nordwind Carrier", "provider").name == "Nordwind Carrier"
+
+
+def test_pages_show_what_stands_behind_a_name(world: World) -> None:
+    """The impersonation finding's second half: a name that is allowed but reads alike shows,
+    beside it, how new the account is and that it has paid nothing through the exchange."""
+    w = world
+    start = w.clock.now()
+    established = w.account("Northwind Carrier", "provider")
+    family = w.account("Harbour Family", "recipient")
+    contract_id = paid_contract(w, established, family)
+    w.clock.advance(timedelta(days=40).total_seconds())
+    newcomer = w.account("Northwind Carriers", "provider")
+    theirs, mine = w.create_auction(established), w.create_auction(newcomer)
+
+    page = w.client.get(f"/auctions/{theirs['id']}").text
+    assert "account since 2026-03-01 · 1 verified payment<" in page
+    page = w.client.get(f"/auctions/{mine['id']}").text
+    assert "account since 2026-04-10 · no verified payment yet" in page
+    view = w.services.bus.handle(ShowContract(contract_id, Caller(family.id)))
+    assert (view.provider.since, view.provider.payments) == (start, 1)
+    assert (view.recipient.payments, view.recipient.name) == (1, "Harbour Family")
 
 
 # -- suspension ----------------------------------------------------------------------------------

@@ -283,6 +283,7 @@ def test_ratings_wait_for_delivery_to_start(deal: Deal) -> None:
     place_bid(deal.services.bus, auction.id, deal.buyer_id, "10.00")
     deal.clock.advance(2 * 3600)
     close_due(deal.services.bus)
+    deal.world.log_in_again()  # two hours on, the sessions have ended (an idle hour)
     (contract,) = [
         c for c in contracts_of(deal.services.bus, deal.buyer_id) if c.auction_id == auction.id
     ]

@@ -48,6 +48,7 @@ class Deal:
         close_due(self.bus)
         if paid:
             self.bus.handle(ChargeDue())
+        world.log_in_again()  # two hours on, the sessions have ended (an idle hour)
         (contract,) = contracts_of(self.bus, self.buyer_id)
         self.contract_id = contract.id
 

@@ -191,7 +191,8 @@ def show_account(query: q.ShowAccount, uow: UnitOfWork, deps: Deps) -> AccountVi
 def show_party(query: q.ShowParty, uow: UnitOfWork, deps: Deps) -> Party:
     account = account_of(uow, query.account_id)
     rep = deps.reputations.of(uow, account.id, query.role)
-    return party(account, account.id, query.role, rep)
+    paid = uow.charges.settled_counts([account.id])
+    return party(account, account.id, query.role, rep, paid)
 
 
 def any_accounts(query: q.AnyAccounts, uow: UnitOfWork, deps: Deps) -> bool:

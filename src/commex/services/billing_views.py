@@ -35,7 +35,8 @@ def contract_charges(
     payer_ids = {x.payer_id for x in charges}
     accounts = uow.accounts.get_many(payer_ids)
     reps = deps.reputations.of_many(uow, payer_ids, Role.RECIPIENT)
-    payers = {i: party(accounts.get(i), i, Role.RECIPIENT, reps[i]) for i in payer_ids}
+    paid = uow.charges.settled_counts(payer_ids)
+    payers = {i: party(accounts.get(i), i, Role.RECIPIENT, reps[i], paid) for i in payer_ids}
     group_id = uow.groups.group_of_auction(contract.auction_id)
     group, lines = (None, ()) if group_id is None else provided_to(uow, deps, group_id)
     refunds = uow.charges.refunds_of([x.id for x in charges])  # negative payouts

@@ -22,7 +22,16 @@ from starlette.concurrency import run_in_threadpool
 
 from commex.domain.contracts import Contract
 from commex.domain.errors import CommexError, InvalidInput, Unauthenticated, status_of
-from commex.presentation import duration, ending, kind, rate, seconds_text, time_left, when
+from commex.presentation import (
+    duration,
+    ending,
+    kind,
+    rate,
+    seconds_text,
+    standing,
+    time_left,
+    when,
+)
 from commex.web.session import current_session, services_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -57,6 +66,7 @@ def _environment() -> Environment:
         when=when,
         duration=duration,
         ended=_ended,
+        standing=standing,
     )
     env.filters["rate"] = rate
     env.filters["secs"] = seconds_text

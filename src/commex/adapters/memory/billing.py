@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -89,6 +89,9 @@ class MemoryCharges:
             for c in self._s.charges.values()
             if c.status is ChargeStatus.SUCCEEDED and account_id in (c.payer_id, c.provider_id)
         )
+
+    def settled_counts(self, account_ids: Collection[str]) -> dict[str, int]:
+        return {i: self.settled_count(i) for i in set(account_ids)}
 
     def add_refund(self, refund: Refund) -> None:
         self._s.refunds[refund.id] = refund

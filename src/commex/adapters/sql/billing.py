@@ -3,7 +3,7 @@ stored, by a conditional update on its version, so two processes never both own 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -191,6 +191,22 @@ class SqlCharges:
             or_(c.payer_id == account_id, c.provider_id == account_id),
         )
         return int(self._c.execute(q).scalar_one())
+
+    def settled_counts(self, account_ids: Collection[str]) -> dict[str, int]:
+        ids = sorted(set(account_ids))
+        counts: dict[str, int] = {}
+        if not ids:
+            return counts
+        c = t.charges.c
+        for side in (c.payer_id, c.provider_id):
+            q = (
+                select(side, func.count())
+                .where(c.status == ChargeStatus.SUCCEEDED.value, side.in_(ids))
+                .group_by(side)
+            )
+            for account_id, n in self._c.execute(q):
+                counts[account_id] = counts.get(account_id, 0) + int(n)
+        return counts
 
     def add_refund(self, refund: Refund) -> None:
         self._c.execute(

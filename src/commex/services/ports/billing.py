@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -57,6 +57,10 @@ class ChargeRepository(Protocol):
 
     def settled_count(self, account_id: str) -> int:
         """How many charges succeeded with the account as their payer or their provider."""
+        ...
+
+    def settled_counts(self, account_ids: Collection[str]) -> dict[str, int]:
+        """:meth:`settled_count` of each account (those with none may be left out)."""
         ...
 
     def add_refund(self, refund: Refund) -> None:
