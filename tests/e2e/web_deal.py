@@ -17,7 +17,9 @@ class Deal:
     """A closed auction's contract between a logged-in seller and buyer, in a web world;
     charged on the buyer's card when ``paid`` (only a paid contract's ratings carry weight)."""
 
-    def __init__(self, world: WebWorld, paid: bool = False) -> None:
+    def __init__(
+        self, world: WebWorld, paid: bool = False, min_rate_bps: int | None = None
+    ) -> None:
         self.world = world
         self.services, self.clock, self.app, self.bus = (
             world.services,
@@ -35,7 +37,8 @@ class Deal:
                 "direction": "forward",
                 "format": "english",
                 "title": "Voice minutes",
-                "terms": {"service": "voice", "duration_s": 3600, "max_members": 2},
+                "terms": {"service": "voice", "duration_s": 3600, "max_members": 2}
+                | ({} if min_rate_bps is None else {"min_rate_bps": min_rate_bps}),
                 "currency": "EUR",
                 "closes_at": "2026-03-01T13:00:00Z",
             },
@@ -58,9 +61,9 @@ class Deal:
 
 
 @contextmanager
-def open_deal(paid: bool = False) -> Iterator[Deal]:
+def open_deal(paid: bool = False, min_rate_bps: int | None = None) -> Iterator[Deal]:
     world = web_world(START)
     try:
-        yield Deal(world, paid)
+        yield Deal(world, paid, min_rate_bps)
     finally:
         world.close()

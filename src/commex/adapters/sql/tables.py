@@ -39,7 +39,7 @@ accounts = Table(
     Column("name_key", String(80), nullable=True, unique=True),
     Column("password_hash", String(256), nullable=True),
     Column("owner_id", String(40), nullable=True, index=True),
-    # 0009: the name folded for uniqueness (NFKC, case, UTS #39 skeleton), and a suspension
+    # 0010: the name folded for uniqueness (NFKC, case, UTS #39 skeleton), and a suspension
     Column("name_fold", String(320), nullable=True, unique=True),
     Column("suspended_us", BigInteger, nullable=True),
     Column("suspension_reason", String(500), nullable=True),
@@ -53,7 +53,7 @@ sessions = Table(
     Column("csrf", String(64), nullable=False),
     Column("created_us", BigInteger, nullable=False),
     Column("expires_us", BigInteger, nullable=False),
-    Column("last_used_us", BigInteger, nullable=True),  # 0009: for the idle timeout
+    Column("last_used_us", BigInteger, nullable=True),  # 0010: for the idle timeout
 )
 
 idempotency_keys = Table(
@@ -130,7 +130,7 @@ contracts = Table(
     Column("started_us", BigInteger, nullable=True),
     Column("window_start_us", BigInteger, nullable=True),
     Column("used_ms", BigInteger, nullable=False, server_default="0"),
-    # 0009: the end of its window (for completing it), and how and when it ended
+    # 0010: the end of its window (for completing it), and how and when it ended
     Column("window_end_us", BigInteger, nullable=True),
     Column("ended_us", BigInteger, nullable=True),
     Column("end_reason", String(20), nullable=True),
@@ -161,7 +161,7 @@ devices = Table(
     Column("phone_numbers", Text, nullable=False),
     Column("token_hash", String(128), nullable=False, unique=True),
     Column("created_us", BigInteger, nullable=False),
-    Column("revoked_us", BigInteger, nullable=True),  # 0009: deregistered, its token dead
+    Column("revoked_us", BigInteger, nullable=True),  # 0010: deregistered, its token dead
 )
 
 contract_members = Table(
@@ -190,9 +190,9 @@ ratings = Table(
     Column("score", Integer, nullable=True),
     Column("comment", Text, nullable=True),
     Column("created_us", BigInteger, nullable=False),
-    Column("weight", Float, nullable=True),  # 0009: the weight it carried (NULL before: 1.0)
-    Column("worth", Float, nullable=True),  # 0009: its weight before the cap (NULL before: 1.0)
-    Column("hidden_us", BigInteger, nullable=True),  # 0009: hidden by the operator
+    Column("weight", Float, nullable=True),  # 0010: the weight it carried (NULL before: 1.0)
+    Column("worth", Float, nullable=True),  # 0010: its weight before the cap (NULL before: 1.0)
+    Column("hidden_us", BigInteger, nullable=True),  # 0010: hidden by the operator
     Column("hidden_reason", String(500), nullable=True),
     UniqueConstraint("contract_id", "rated_role", "rater_key", name="uq_ratings_once"),
     Index("ix_ratings_rated_recent", "rated_id", "rated_role", "created_us"),
@@ -246,6 +246,12 @@ deliveries = Table(
     Column("min_rate_bps", BigInteger, nullable=True),
     Column("breach", Boolean, nullable=False),
     Column("created_us", BigInteger, nullable=False),
+    # What the receivers reported over RTCP (S9); rx_streams is null when they did not.
+    Column("rx_streams", Integer, nullable=True),
+    Column("rx_fraction_lost_ppm", Integer, nullable=True),
+    Column("rx_cumulative_lost", BigInteger, nullable=True),
+    Column("rx_jitter_us", BigInteger, nullable=True),
+    Column("rx_round_trip_us", BigInteger, nullable=True),
     UniqueConstraint("contract_id", "run_id", name="uq_deliveries_run"),
     Index("ix_deliveries_provider_recent", "provider_id", "created_us"),
 )
@@ -357,7 +363,7 @@ payouts = Table(
     Column("created_us", BigInteger, nullable=False),
 )
 
-# -- trust and safety (0009) ---------------------------------------------------------------------
+# -- trust and safety (0010) ---------------------------------------------------------------------
 
 refunds = Table(  # a refund is a negative payout of its charge
     "refunds",

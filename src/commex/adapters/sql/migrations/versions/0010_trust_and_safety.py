@@ -6,8 +6,8 @@ group's contract is cancelled); a contract keeps how and when it ended, and the 
 window; failed logins, signups and card saves are counted
 per key so every server process throttles alike.
 
-Revision ID: 0009_trust_and_safety
-Revises: 0008
+Revision ID: 0010_trust_and_safety
+Revises: 0009
 Create Date: 2026-12-03
 """
 
@@ -20,8 +20,8 @@ from alembic import op
 from commex.domain.time import to_micros
 from commex.services.names import name_key
 
-revision = "0009_trust_and_safety"
-down_revision = "0008"
+revision = "0010_trust_and_safety"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
