@@ -7,6 +7,7 @@ the administrator's commands the bus with the live pages' hub subscribed to it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from commex.adapters.clock import RandomIds, SystemClock
@@ -18,13 +19,15 @@ from commex.adapters.payments.stripe_gateway import StripeGateway
 from commex.adapters.payments.testgateway import TestGateway
 from commex.adapters.sql.engine import make_engine
 from commex.adapters.sql.migrate import upgrade
+from commex.adapters.sql.notify import PgRelay
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.domain.errors import InvalidInput
-from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced
+from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced, CredentialsChanged
 from commex.domain.urls import Resolver, UrlPolicy
 from commex.services.bidding import BidDesk
 from commex.services.bus import Deps, MessageBus
-from commex.services.commands import PlaceBid
+from commex.services.commands import PlaceBid, ReportUsage
+from commex.services.desks import UsageDesk
 from commex.services.handlers import FLOWS, HANDLERS
 from commex.services.moderation_audit import ModerationAudit
 from commex.services.ports import (
@@ -35,7 +38,9 @@ from commex.services.ports import (
     ReputationSource,
     UnitOfWorkFactory,
 )
+from commex.services.queries import Authenticate
 from commex.services.reputation import TallyReputations
+from commex.services.tokens import CachedAuthentication, TokenCache
 from commex.settings import Settings
 
 
@@ -47,6 +52,8 @@ class Services:
     bus: MessageBus
     hub: ChangeHub
     settings: Settings
+    tokens: TokenCache
+    relay: PgRelay | None = None  # on PostgreSQL: live pages follow every server's changes
 
     @property
     def clock(self) -> Clock:
@@ -57,6 +64,8 @@ class Services:
         return self.bus.deps.gateway.name
 
     def shutdown(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
         self.bus.dispose()
 
 
@@ -69,10 +78,11 @@ def make_bus(
     hasher: PasswordHasher | None = None,
     gateway: PaymentGateway | None = None,
     urls: UrlPolicy | None = None,
+    tokens: TokenCache | None = None,
 ) -> MessageBus:
     """The bus over ``uow``: every handler, the bid desk, and the system's clock, random ids,
-    reputations from the tallies, argon2, the built-in test gateway and public URLs only (with
-    the system's resolver) unless told otherwise."""
+    reputations from the tallies, argon2, the built-in test gateway, public URLs only (with
+    the system's resolver) and a token cache of its own unless told otherwise."""
     clock = clock or SystemClock()
     deps = Deps(
         clock=clock,
@@ -83,7 +93,13 @@ def make_bus(
         urls=urls or UrlPolicy(allow_private=False, resolve=system_resolve),
     )
     bus = MessageBus(uow, deps, HANDLERS, FLOWS)
-    bus.add_flow(PlaceBid, BidDesk(bus).place)
+    desk = BidDesk(bus)
+    bus.add_flow(PlaceBid, desk.place, submit=desk.submit, close=desk.close)
+    usage = UsageDesk(bus)
+    bus.add_flow(ReportUsage, usage.handle, submit=usage.submit, close=usage.close)
+    tokens = tokens or TokenCache(time.monotonic)
+    bus.add_flow(Authenticate, CachedAuthentication(tokens))
+    bus.subscribe(CredentialsChanged, tokens.on_events)
     audit = ModerationAudit()  # the audit trail's writer goes here as its sink
     for event in ModerationAudit.EVENTS:
         bus.subscribe(event, audit)
@@ -100,6 +116,7 @@ def build_exchange(
     gateway: PaymentGateway | None = None,
     migrate: bool = True,
     resolve: Resolver | None = None,
+    tokens: TokenCache | None = None,
 ) -> MessageBus:
     """The engine on the configured database (SQLite by default), migrated to the newest
     schema; the payment gateway is ``COMMEX_PAYMENT_GATEWAY``'s unless given, and ``resolve``
@@ -117,6 +134,7 @@ def build_exchange(
         hasher=hasher,
         gateway=gateway,
         urls=UrlPolicy(settings.allow_private_urls, resolve or system_resolve),
+        tokens=tokens,
     )
 
 
@@ -128,6 +146,7 @@ def in_memory_exchange(
     hasher: PasswordHasher | None = None,
     gateway: PaymentGateway | None = None,
     resolve: Resolver | None = None,
+    tokens: TokenCache | None = None,
 ) -> MessageBus:
     """The engine held in memory: for tests, experiments and library users without a
     database."""
@@ -139,6 +158,7 @@ def in_memory_exchange(
         hasher=hasher,
         gateway=gateway,
         urls=UrlPolicy(allow_private=False, resolve=resolve or system_resolve),
+        tokens=tokens,
     )
 
 
@@ -156,6 +176,7 @@ def build_services(
     """The services on the configured database (SQLite by default), migrated to the newest
     schema. ``resolve`` looks up node hosts (the system's resolver unless given)."""
     settings = settings or Settings.from_env()
+    tokens = TokenCache(time.monotonic)
     bus = build_exchange(
         settings,
         clock=clock,
@@ -165,8 +186,9 @@ def build_services(
         gateway=gateway,
         migrate=migrate,
         resolve=resolve,
+        tokens=tokens,
     )
-    return _with_hub(bus, settings)
+    return _with_hub(bus, settings, tokens)
 
 
 def in_memory_services(
@@ -179,6 +201,7 @@ def in_memory_services(
     resolve: Resolver | None = None,
 ) -> Services:
     """The services held in memory: for tests and experiments without a database."""
+    tokens = TokenCache(time.monotonic)
     bus = in_memory_exchange(
         clock=clock,
         ids=ids,
@@ -186,16 +209,20 @@ def in_memory_services(
         hasher=hasher,
         gateway=gateway,
         resolve=resolve,
+        tokens=tokens,
     )
-    return _with_hub(bus, Settings.from_env({}))
+    return _with_hub(bus, Settings.from_env({}), tokens)
 
 
-def _with_hub(bus: MessageBus, settings: Settings) -> Services:
-    """Live pages wake when a bid, a close or a cancel is committed."""
+def _with_hub(bus: MessageBus, settings: Settings, tokens: TokenCache) -> Services:
+    """Live pages wake when a bid, a close or a cancel is committed; on PostgreSQL, in every
+    process on the database (the server starts the relay's listener)."""
     hub = ChangeHub()
     for event in (BidPlaced, AuctionClosed, AuctionCancelled):
         bus.subscribe(event, hub.publish)
-    return Services(bus, hub, settings)
+    url = settings.url()
+    relay = PgRelay(url, hub) if url.startswith("postgresql") else None
+    return Services(bus, hub, settings, tokens, relay)
 
 
 def make_gateway(settings: Settings, clock: Clock | None = None) -> PaymentGateway:

@@ -219,6 +219,15 @@ MODERATION_EVENTS: tuple[type[Moderation], ...] = (
 
 Lifecycle = ContractCompleted | ContractCancelled | AuctionReawarded | AuctionUnsold
 
+
+@dataclass(frozen=True, slots=True)
+class CredentialsChanged:
+    """An account's API token stopped being what it was (rotated, revoked, or the account
+    suspended): whatever remembered who the old token belonged to must forget it."""
+
+    account_id: str
+
+
 Event = (
     BidPlaced
     | AuctionClosed
@@ -227,4 +236,5 @@ Event = (
     | ContractStarted
     | Lifecycle
     | Moderation
+    | CredentialsChanged
 )

@@ -19,7 +19,7 @@ import secrets
 from commex.domain.accounts import MAX_NAME, Account, Role, check_name, parse_roles
 from commex.domain.credentials import SESSION_IDLE, SESSION_LIFETIME, needs_touch, session_over
 from commex.domain.errors import InvalidInput, Unauthenticated
-from commex.domain.events import TokenRotated
+from commex.domain.events import CredentialsChanged, TokenRotated
 from commex.domain.moderation import refuse_if_suspended
 from commex.services import commands as c
 from commex.services import queries as q
@@ -93,7 +93,9 @@ def rotate_token(cmd: c.RotateToken, uow: UnitOfWork, deps: Deps) -> str:
     token = new_token()
     account = account_of(uow, cmd.account_id)
     uow.accounts.set_token_hash(account.id, token_hash(token))
-    uow.record([TokenRotated(account.id, account.id, deps.clock.now())])
+    uow.record(
+        [TokenRotated(account.id, account.id, deps.clock.now()), CredentialsChanged(account.id)]
+    )
     return token
 
 

@@ -17,7 +17,7 @@ from commex.domain import moderation as rules
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction
 from commex.domain.errors import NotFound
-from commex.domain.events import RatingHidden
+from commex.domain.events import CredentialsChanged, RatingHidden
 from commex.domain.ratings import Rating
 from commex.domain.reputation import remove_rating
 from commex.services import trust_messages as m
@@ -44,7 +44,8 @@ def suspend_account(cmd: m.SuspendAccount, uow: UnitOfWork, deps: Deps) -> Accou
     uow.accounts.set_suspension(done.id, done.suspended_at, done.suspension_reason)
     withdrawn = _withdraw_open_bids(uow, done.id)
     uow.accounts.delete_sessions_of(done.id)
-    uow.record([replace(event, withdrawn=withdrawn)])
+    # The token cache forgets the account, so its next call is refused (CredentialsChanged).
+    uow.record([replace(event, withdrawn=withdrawn), CredentialsChanged(done.id)])
     return done
 
 
@@ -66,7 +67,7 @@ def reinstate_account(cmd: m.ReinstateAccount, uow: UnitOfWork, deps: Deps) -> A
     target = account_of(uow, cmd.account_id)
     done, event = rules.reinstate(target, by, cmd.reason, deps.clock.now())
     uow.accounts.set_suspension(done.id, None, None)
-    uow.record([event])
+    uow.record([event, CredentialsChanged(done.id)])
     return done
 
 
