@@ -29,6 +29,8 @@ GROUPS: list[tuple[str, str, str]] = [
     ("commex.cli.groups", "app", "group"),
     ("commex.cli.billing", "app", "billing"),
     ("commex.cli.cards", "app", "card"),
+    ("commex.cli.nodekeys", "app", "node-key"),
+    ("commex.cli.subcontracts", "app", "subcontract"),
 ]
 # Each group's help line, as its sub-app says it (a test checks that they agree), so that
 # `commex --help` can list the groups without importing them.
@@ -51,6 +53,8 @@ HELP: dict[str, str] = {
     "group": "Groups of recipients that buy together.",
     "billing": "Charges of awarded contracts.",
     "card": "Payment cards of a recipient account.",
+    "node-key": "Keys for your processing nodes.",
+    "subcontract": "Subcontracts between providers.",
 }
 # Plural spellings accepted for convenience but not listed in --help.
 HIDDEN = {"auctions"}

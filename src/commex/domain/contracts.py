@@ -1,10 +1,15 @@
 """Contracts: one per winner of an auction (A7), between a provider and a recipient, and their
-lifecycle.
+lifecycle; and subcontracts (S10), between the provider of a contract and another provider
+that does one of its steps (see :mod:`commex.domain.subcontracts`).
 
 A contract is *awarded* at the close, *active* once its window opens (at once without a window),
 and ends once: *completed* when its block is used up or its window ends, or *cancelled* when its
 charge fails for the last time (non-payment) or by the operator, who says why. An ended
 contract holds none of its provider's capacity, takes no more usage and is charged no more.
+
+A subcontract is active from its award and ends once too: *completed* when the plane's check
+closes it, or *cancelled* by the operator or with its parent (when the parent is cancelled).
+The window and block rules of its parent do not end it: the plane closes it after its run.
 """
 
 from __future__ import annotations
@@ -18,6 +23,14 @@ from commex.domain.money import Money
 from commex.domain.terms import ServiceTerms
 
 
+class ContractKind(StrEnum):
+    """How a contract was made: won in an auction, or awarded at once from another provider's
+    processing offer under a parent contract."""
+
+    AUCTION = "auction"
+    SUBCONTRACT = "subcontract"
+
+
 class ContractStatus(StrEnum):
     AWARDED = "awarded"
     ACTIVE = "active"
@@ -29,15 +42,17 @@ IN_FORCE = frozenset({ContractStatus.AWARDED, ContractStatus.ACTIVE})
 
 
 class EndReason(StrEnum):
-    """Why a contract ended: the first two complete it, the last two cancel it."""
+    """Why a contract ended: the first three complete it, the others cancel it."""
 
     USED_UP = "used_up"
     WINDOW_ENDED = "window_ended"
+    CHECKED = "checked"  # a subcontract, closed by the plane's check
     NON_PAYMENT = "non_payment"
     OPERATOR = "operator"
+    PARENT_CANCELLED = "parent_cancelled"  # a subcontract, cancelled with its parent
 
 
-_COMPLETING = frozenset({EndReason.USED_UP, EndReason.WINDOW_ENDED})
+_COMPLETING = frozenset({EndReason.USED_UP, EndReason.WINDOW_ENDED, EndReason.CHECKED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +60,13 @@ class Contract:
     """The deal an auction made: who provides what to whom at which price, and how far along
     it is. ``created_at`` is the award; ``ended_at`` the completion or cancellation, with its
     ``end_reason``, what was said (``end_note``: the operator's reason, the gateway's answer)
-    and the operator who cancelled it (``ended_by``)."""
+    and the operator who cancelled it (``ended_by``). A subcontract has no bid: its recipient
+    is the parent contract's provider, its price is per 1,000 packets, and ``auction_id`` is
+    the parent's auction."""
 
     id: str
     auction_id: str
-    bid_id: str
+    bid_id: str | None
     provider_id: str
     recipient_id: str
     price: Money
@@ -62,6 +79,12 @@ class Contract:
     end_reason: EndReason | None = None
     end_note: str | None = None
     ended_by: str | None = None
+    kind: ContractKind = ContractKind.AUCTION
+    parent_contract_id: str | None = None
+
+    @property
+    def is_subcontract(self) -> bool:
+        return self.kind is ContractKind.SUBCONTRACT
 
     @property
     def in_force(self) -> bool:
@@ -97,9 +120,11 @@ def start(contract: Contract, now: datetime) -> Contract:
 
 def use(contract: Contract, used_ms: int, now: datetime) -> Contract:
     """The contract with ``used_ms`` of its block consumed; one whose block is used up is
-    completed at ``now`` (its service is over, and the provider's capacity is free again)."""
+    completed at ``now`` (its service is over, and the provider's capacity is free again). A
+    subcontract is not: the plane's check closes it."""
     used = replace(contract, used_ms=used_ms)
-    if used_ms >= contract.terms.duration_s * 1000 and contract.in_force:
+    full = used_ms >= contract.terms.duration_s * 1000
+    if full and contract.in_force and not contract.is_subcontract:
         return end(used, EndReason.USED_UP, now)
     return used
 
@@ -131,7 +156,9 @@ _WHY = {
     EndReason.USED_UP: "its block was used up",
     EndReason.WINDOW_ENDED: "its window ended",
     EndReason.NON_PAYMENT: "its charge failed for the last time (non-payment)",
+    EndReason.CHECKED: "the plane's check closed it",
     EndReason.OPERATOR: "by the operator",
+    EndReason.PARENT_CANCELLED: "its parent contract was cancelled",
 }
 
 

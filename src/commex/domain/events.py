@@ -228,6 +228,28 @@ class CredentialsChanged:
     account_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class SubcontractOpened:
+    """A provider awarded a step of its contract to another provider's offer (S10)."""
+
+    subcontract_id: str
+    parent_contract_id: str
+    step: str
+    provider_id: str  # the subcontractor
+    recipient_id: str  # the subcontracting provider
+
+
+@dataclass(frozen=True, slots=True)
+class SubcontractClosed:
+    """The subcontracting plane's check closed a subcontract: its subcontractor is rated and
+    its packets are charged."""
+
+    subcontract_id: str
+    outcome: str
+    packets: int
+    closed_at: datetime
+
+
 Event = (
     BidPlaced
     | AuctionClosed
@@ -237,4 +259,6 @@ Event = (
     | Lifecycle
     | Moderation
     | CredentialsChanged
+    | SubcontractOpened
+    | SubcontractClosed
 )

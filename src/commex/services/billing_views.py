@@ -37,7 +37,8 @@ def contract_charges(
     reps = deps.reputations.of_many(uow, payer_ids, Role.RECIPIENT)
     paid = uow.charges.settled_counts(payer_ids)
     payers = {i: party(accounts.get(i), i, Role.RECIPIENT, reps[i], paid) for i in payer_ids}
-    group_id = uow.groups.group_of_auction(contract.auction_id)
+    # A subcontract shares its parent's auction, never the group the parent was bought for.
+    group_id = None if contract.is_subcontract else uow.groups.group_of_auction(contract.auction_id)
     group, lines = (None, ()) if group_id is None else provided_to(uow, deps, group_id)
     refunds = uow.charges.refunds_of([x.id for x in charges])  # negative payouts
     paid_out = uow.charges.payouts_for_contract(contract.id)

@@ -18,16 +18,19 @@ from commex.services import (
     groups,
     lifecycle,
     moderation,
+    nodekeys,
     offers,
     passwords,
     payments,
     ratings,
     refunds,
     security,
+    subcontracts,
     usage,
 )
 from commex.services import commands as c
 from commex.services import queries as q
+from commex.services import subcontract_messages as sm
 from commex.services import trust_messages as m
 from commex.services.bus import Flow, Handler
 from commex.services.commands import Message
@@ -96,6 +99,17 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     m.ResetLinkAccount: passwords.reset_link_account,
     m.RevokeDevice: security.revoke_device,
     m.EndSessions: security.end_sessions,
+    # subcontracts between providers, and their nodes' keys
+    sm.OpenSubcontract: subcontracts.open_subcontract,
+    sm.MeterPackets: subcontracts.meter_packets,
+    sm.CloseSubcontract: subcontracts.close_subcontract,
+    sm.CheckWork: subcontracts.check_work,
+    sm.ShowSubcontract: subcontracts.show_subcontract,
+    sm.MySubcontracts: subcontracts.my_subcontracts,
+    sm.IssueNodeKey: nodekeys.issue_node_key,
+    sm.RevokeNodeKey: nodekeys.revoke_node_key,
+    sm.NodeKeys: nodekeys.node_keys,
+    sm.AuthenticateNode: nodekeys.authenticate_node,
 }
 
 # Use cases that span several transactions (a slow hash, a payment gateway, one close per

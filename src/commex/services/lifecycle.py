@@ -4,6 +4,13 @@ scheduler, :func:`complete_due`) or its block is used up (metering, in
 (:func:`cancel_for_non_payment`, in the charge's own transaction) or by the operator
 (:func:`cancel_contract`), who may give the block to the next qualifying bid.
 
+Subcontracts (S10) follow their own rules: the scheduler and metering never complete them (the
+plane's check closes them, see :mod:`commex.services.subcontracts`), and a parent that
+completes leaves them open for that check. A parent that is cancelled (non-payment, the
+operator) closes its open subcontracts with it, and the operator may cancel one alone; either
+way it closes without a check, rates nobody, and the packets metered so far are charged to
+the subcontracting provider (they were processed; the operator can refund the charge).
+
 Completing is one atomic conditional update per contract, so several servers running the
 scheduler at once complete each contract once. Cancelling locks the auction's row and then the
 contract's (the order closing and bidding take them in), so a cancellation and its re-award are
@@ -16,8 +23,10 @@ from __future__ import annotations
 
 from commex.domain import contracts as rules
 from commex.domain import reaward
+from commex.domain import subcontracts as subcontract_rules
 from commex.domain.charges import Charge, ChargeStatus, void
 from commex.domain.contracts import Contract, EndReason
+from commex.domain.errors import Conflict, NotFound
 from commex.domain.events import ContractCancelled, ContractCompleted
 from commex.domain.moderation import check_reason
 from commex.services import commands as c
@@ -51,6 +60,8 @@ def cancel_contract(cmd: m.CancelContract, uow: UnitOfWork, deps: Deps) -> m.Can
     by = operator_of(uow, cmd.by_id, "cancel a contract")
     reason = check_reason(cmd.reason)
     found = contract_of(uow, cmd.contract_id)
+    if found.is_subcontract:
+        return _cancel_subcontract(uow, deps, found.id, reason, by.id)
     return cancel_in(uow, deps, found.id, EndReason.OPERATOR, reason, by.id, cmd.reaward)
 
 
@@ -87,6 +98,10 @@ def cancel_in(
         voided = void(charge, f"contract {contract.id} was cancelled")
         if voided is not None:
             uow.charges.swap(charge, voided)
+    for sub in uow.subcontracts.under_parent(contract.id):
+        if sub.is_open:
+            why = f"contract {contract.id} was cancelled"
+            _end_subcontract(uow, deps, sub.id, EndReason.PARENT_CANCELLED, why, None)
     uow.record(
         [
             ContractCancelled(
@@ -112,6 +127,45 @@ def cancel_in(
         x.id for x in uow.charges.for_contract(contract.id) if x.status is ChargeStatus.SUCCEEDED
     )
     return m.Cancellation(ended, result.contract, paid)
+
+
+def _cancel_subcontract(
+    uow: UnitOfWork, deps: Deps, contract_id: str, note: str, by_id: str
+) -> m.Cancellation:
+    """The operator cancels a subcontract: it closes without a check, and its packets metered
+    so far are charged (a refund undoes that). Nothing is given on: it had no auction."""
+    ended = _end_subcontract(uow, deps, contract_id, EndReason.OPERATOR, note, by_id)
+    paid = tuple(
+        x.id for x in uow.charges.for_contract(ended.id) if x.status is ChargeStatus.SUCCEEDED
+    )
+    return m.Cancellation(ended, None, paid)
+
+
+def _end_subcontract(
+    uow: UnitOfWork, deps: Deps, contract_id: str, reason: EndReason, note: str, by_id: str | None
+) -> Contract:
+    """Cancel an open subcontract under its row lock and charge what was metered; a conflict,
+    naming how it ended, when it was closed already."""
+    sub = uow.subcontracts.get_for_update(contract_id)
+    if sub is None:
+        raise NotFound(f"subcontract {contract_id} not found")
+    now = deps.clock.now()
+    closed = subcontract_rules.cancel(sub, reason, note, now, by_id)
+    if closed is None:
+        raise Conflict(f"subcontract {sub.id} {rules.describe_end(sub.contract)}")
+    uow.subcontracts.update(closed)
+    charge = subcontract_rules.settlement(closed, deps.ids.new("chg"), now)
+    if charge is not None:
+        uow.charges.add_many([charge])
+    c = closed.contract
+    uow.record(
+        [
+            ContractCancelled(
+                c.id, c.auction_id, c.provider_id, c.recipient_id, reason.value, note, by_id, now
+            )
+        ]
+    )
+    return c
 
 
 def _auction_of(uow: UnitOfWork, contract_id: str) -> str:

@@ -246,6 +246,8 @@ def page(
         "hide_problem": "",
         "refund_problem": "",
         "refund_values": {},
+        "subcontract": view.subcontract,
+        "subcontracts": view.subcontracts,
     }
     context.update(charges_context(services.bus, contract.id, viewer))
     context.update(extra)

@@ -52,7 +52,10 @@ class MemoryContracts:
         due = [
             c
             for c in self._s.contracts.values()
-            if c.in_force and c.terms.window_end is not None and c.terms.window_end <= now
+            if c.in_force
+            and not c.is_subcontract  # a subcontract ends by the plane's check
+            and c.terms.window_end is not None
+            and c.terms.window_end <= now
         ]
         return sorted(due, key=lambda c: (c.terms.window_end or now, c.id))[:limit]
 
@@ -63,13 +66,19 @@ class MemoryContracts:
         found = [
             c
             for c in self._s.contracts.values()
-            if c.provider_id == provider_id and (status is None or c.status.value == status)
+            if c.provider_id == provider_id
+            and not c.is_subcontract
+            and (status is None or c.status.value == status)
         ]
         return sorted(found, key=lambda c: (c.created_at, c.id), reverse=True)
 
     def for_auction(self, auction_id: str) -> list[Contract]:
         return sorted(
-            (c for c in self._s.contracts.values() if c.auction_id == auction_id),
+            (
+                c
+                for c in self._s.contracts.values()
+                if c.auction_id == auction_id and not c.is_subcontract
+            ),
             key=lambda c: c.id,
         )
 

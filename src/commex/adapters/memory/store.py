@@ -20,6 +20,7 @@ from commex.adapters.memory.billing import MemoryCharges, MemoryPaymentMethods
 from commex.adapters.memory.contracts import MemoryContracts
 from commex.adapters.memory.groups import MemoryGroups
 from commex.adapters.memory.ratings import MemoryRatings
+from commex.adapters.memory.subcontracts import MemoryNodeKeys, MemorySubcontracts
 from commex.adapters.memory.throttles import MemoryThrottles
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction, Bid
@@ -27,11 +28,13 @@ from commex.domain.charges import Charge, Payout, Refund
 from commex.domain.contracts import Contract
 from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member
+from commex.domain.nodekeys import NodeKey
 from commex.domain.offers import ProcessingOffer
 from commex.domain.payment_methods import PaymentMethod
 from commex.domain.ratings import Rating
 from commex.domain.reputation import PairTally, Tally
 from commex.domain.service_level import Delivery
+from commex.domain.subcontracts import Subcontract
 from commex.domain.throttling import ThrottleState
 from commex.domain.usage import UsageSession
 from commex.services.ports import EventLog, ResetRecord, SessionRecord
@@ -45,7 +48,7 @@ class MemoryStore:
         "auctions", "bids", "bid_keys", "contracts", "members", "usage", "deliveries",
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
         "group_sponsors", "group_auctions", "charges", "payouts", "names", "revoked_devices",
-        "refunds", "throttles", "resets",
+        "refunds", "throttles", "resets", "subcontracts", "subcontract_runs", "node_keys",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -79,6 +82,9 @@ class MemoryStore:
         self.refunds: dict[str, Refund] = {}
         self.throttles: dict[str, ThrottleState] = {}
         self.resets: dict[str, ResetRecord] = {}  # token hash -> password-reset link
+        self.subcontracts: dict[str, tuple[Subcontract, str]] = {}  # id -> (it, token hash)
+        self.subcontract_runs: dict[tuple[str, str], int] = {}  # (id, run id) -> packets
+        self.node_keys: dict[str, tuple[NodeKey, str]] = {}  # id -> (key, key hash)
 
 
 class MemoryUnitOfWork(EventLog):
@@ -96,6 +102,8 @@ class MemoryUnitOfWork(EventLog):
         self.charges = MemoryCharges(store)
         self.payment_methods = MemoryPaymentMethods(store)
         self.throttles = MemoryThrottles(store)
+        self.subcontracts = MemorySubcontracts(store)
+        self.node_keys = MemoryNodeKeys(store)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -14,7 +14,7 @@ from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.rows import terms_json
 from commex.adapters.sql.usage import SqlUsage
-from commex.domain.contracts import IN_FORCE, Contract, ContractStatus, EndReason
+from commex.domain.contracts import IN_FORCE, Contract, ContractKind, ContractStatus, EndReason
 from commex.domain.members import Member, MemberKind
 from commex.domain.money import Money
 from commex.domain.terms import parse_terms
@@ -39,10 +39,12 @@ def _contract(r: Row[Any]) -> Contract:
         end_reason=None if r.end_reason is None else EndReason(r.end_reason),
         end_note=r.end_note,
         ended_by=r.ended_by,
+        kind=ContractKind(r.kind),
+        parent_contract_id=r.parent_contract_id,
     )
 
 
-def _state(c: Contract) -> dict[str, Any]:
+def lifecycle(c: Contract) -> dict[str, Any]:
     """The columns a contract's lifecycle changes."""
     return {
         "status": c.status.value,
@@ -110,7 +112,9 @@ class SqlContracts(SqlUsage):
                     "created_us": to_micros(c.created_at),
                     "window_start_us": _micros(c.terms.window_start),
                     "window_end_us": _micros(c.terms.window_end),
-                    **_state(c),
+                    "kind": c.kind.value,
+                    "parent_contract_id": c.parent_contract_id,
+                    **lifecycle(c),
                 }
                 for c in contracts
             ],
@@ -118,18 +122,24 @@ class SqlContracts(SqlUsage):
 
     def update(self, contract: Contract) -> None:
         q = update(t.contracts).where(t.contracts.c.id == contract.id)
-        self._c.execute(q.values(**_state(contract)))
+        self._c.execute(q.values(**lifecycle(contract)))
 
     def end_if_in_force(self, contract: Contract) -> bool:
         c = t.contracts.c
         q = update(t.contracts).where(and_(c.id == contract.id, c.status.in_(_IN_FORCE)))
-        return self._c.execute(q.values(**_state(contract))).rowcount == 1
+        return self._c.execute(q.values(**lifecycle(contract))).rowcount == 1
 
     def due_to_complete(self, now: datetime, limit: int) -> list[Contract]:
         c = t.contracts.c
         q = (
             select(t.contracts)
-            .where(and_(c.status.in_(_IN_FORCE), c.window_end_us <= to_micros(now)))
+            .where(
+                and_(
+                    c.status.in_(_IN_FORCE),
+                    c.window_end_us <= to_micros(now),
+                    c.kind == "auction",  # a subcontract ends by the plane's check
+                )
+            )
             .order_by(c.window_end_us, c.id)
             .limit(limit)
         )
@@ -160,14 +170,15 @@ class SqlContracts(SqlUsage):
 
     def of_provider(self, provider_id: str, status: str | None) -> list[Contract]:
         c = t.contracts.c
-        q = select(t.contracts).where(c.provider_id == provider_id)
+        q = select(t.contracts).where(and_(c.provider_id == provider_id, c.kind == "auction"))
         if status is not None:
             q = q.where(c.status == status)
         q = q.order_by(c.created_us.desc(), c.id.desc())
         return [_contract(r) for r in self._c.execute(q)]
 
     def for_auction(self, auction_id: str) -> list[Contract]:
-        q = select(t.contracts).where(t.contracts.c.auction_id == auction_id)
+        c = t.contracts.c
+        q = select(t.contracts).where(and_(c.auction_id == auction_id, c.kind == "auction"))
         return [_contract(r) for r in self._c.execute(q.order_by(t.contracts.c.id))]
 
     def for_account(self, account_id: str) -> list[Contract]:

@@ -30,6 +30,7 @@ from commex.services.ports.billing import (
 from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
 from commex.services.ports.ratings import RatingRepository
+from commex.services.ports.subcontracts import NodeKeyRepository, SubcontractRepository
 from commex.services.ports.throttles import ThrottleRepository
 from commex.services.ports.uow import EventLog, UnitOfWork, UnitOfWorkFactory
 
@@ -44,6 +45,7 @@ __all__ = [
     "GroupRepository",
     "IdGenerator",
     "Login",
+    "NodeKeyRepository",
     "OfferRepository",
     "PasswordHasher",
     "PaymentGateway",
@@ -52,6 +54,7 @@ __all__ = [
     "ReputationSource",
     "ResetRecord",
     "SessionRecord",
+    "SubcontractRepository",
     "ThrottleRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",

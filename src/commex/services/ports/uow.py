@@ -20,6 +20,7 @@ from commex.services.ports.billing import ChargeRepository, PaymentMethodReposit
 from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
 from commex.services.ports.ratings import RatingRepository
+from commex.services.ports.subcontracts import NodeKeyRepository, SubcontractRepository
 from commex.services.ports.throttles import ThrottleRepository
 
 
@@ -56,6 +57,12 @@ class UnitOfWork(Protocol):
 
     @property
     def throttles(self) -> ThrottleRepository: ...
+
+    @property
+    def subcontracts(self) -> SubcontractRepository: ...
+
+    @property
+    def node_keys(self) -> NodeKeyRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

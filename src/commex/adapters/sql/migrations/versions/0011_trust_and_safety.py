@@ -2,12 +2,13 @@
 backfilled for the accounts already there), accounts can be suspended, devices deregistered
 and ratings hidden, each with what the operator said; a rating keeps the weight it carried;
 refunds are recorded beside their charges (by the operator, or by the exchange when a
-group's contract is cancelled); a contract keeps how and when it ended, and the end of its
-window; failed logins, signups and card saves are counted
-per key so every server process throttles alike.
+group's contract is cancelled); a contract keeps how and when it ended (a subcontract closed
+before this version ended when the plane's check closed it), and the end of its window;
+failed logins, signups and card saves are counted per key so every server process throttles
+alike.
 
-Revision ID: 0010_trust_and_safety
-Revises: 0009
+Revision ID: 0011_trust_and_safety
+Revises: 0010_subcontracts
 Create Date: 2026-12-03
 """
 
@@ -20,8 +21,8 @@ from alembic import op
 from commex.domain.time import to_micros
 from commex.services.names import name_key
 
-revision = "0010_trust_and_safety"
-down_revision = "0009"
+revision = "0011_trust_and_safety"
+down_revision = "0010_subcontracts"
 branch_labels = None
 depends_on = None
 
@@ -61,6 +62,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("ended_by", sa.String(40), nullable=True))
         batch.create_index("ix_contracts_status_window_end", ["status", "window_end_us"])
     _backfill_window_ends()
+    _backfill_subcontract_ends()
     with op.batch_alter_table("sessions") as batch:
         batch.add_column(sa.Column("last_used_us", sa.BigInteger(), nullable=True))
     op.create_table(
@@ -121,6 +123,22 @@ def _backfill_window_ends() -> None:
             micros = to_micros(datetime.fromisoformat(end))
             q = sa.update(contracts).where(contracts.c.id == contract_id)
             conn.execute(q.values(window_end_us=micros))
+
+
+def _backfill_subcontract_ends() -> None:
+    """A subcontract the plane's check closed before this version ended then, completed."""
+    conn = op.get_bind()
+    contracts = sa.table(
+        "contracts",
+        sa.column("id", sa.String),
+        sa.column("ended_us", sa.BigInteger),
+        sa.column("end_reason", sa.String),
+    )
+    subs = sa.table("subcontracts", sa.column("contract_id", sa.String), sa.column("closed_us"))
+    closed = sa.select(subs.c.contract_id, subs.c.closed_us).where(subs.c.closed_us.is_not(None))
+    for contract_id, closed_us in conn.execute(closed).all():
+        q = sa.update(contracts).where(contracts.c.id == contract_id)
+        conn.execute(q.values(ended_us=closed_us, end_reason="checked"))
 
 
 def downgrade() -> None:
