@@ -26,6 +26,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "commex.services.bus": ("MessageBus",),
     "commex.adapters.clock": ("ManualClock", "SequentialIds"),
     "commex.domain.money": ("Money",),
+    "commex.domain.audit": ("AuditEntry",),
     "commex.services.commands": (
         "AddCard", "AddMember", "AnswerGroup", "CancelAuction", "Caller", "ChargeDue",
         "CloseAuction", "CloseDue", "Command", "CompleteDue", "CreateGroup", "Eligibility",
@@ -40,10 +41,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "DefaultCard", "DevicesOf", "FindProcessors", "ListAuctions", "ListCards", "MyCharges",
         "MyContractLines", "MyContracts", "MyGroups", "PartyContract", "ProviderContracts",
         "Query", "ShowAccount", "ShowAuction", "ShowCapacity", "ShowContract",
-        "ShowContractCharges", "ShowGroup", "ShowParty", "ShowUsage",
+        "ShowAudit", "ShowContractCharges", "ShowGroup", "ShowParty", "ShowUsage",
     ),
     "commex.services.results": (
-        "AccountView", "AuctionSummary", "AuctionView", "BidView", "CapacityView",
+        "AccountView", "AuditPage", "AuctionSummary", "AuctionView", "BidView", "CapacityView",
         "CardRemoved", "ChargeRun", "ContractCharges", "ContractLine", "ContractView",
         "DeliveryAnswer", "GroupAuction", "GroupBadge", "GroupView", "MemberLine",
         "MemberShare", "OfferLine", "Party", "PlacedBid", "Registered", "RegisteredDevice",
@@ -84,6 +85,8 @@ __all__ = [
     "AuctionState",
     "AuctionSummary",
     "AuctionView",
+    "AuditEntry",
+    "AuditPage",
     "Authenticate",
     "AuthenticateDevice",
     "AuthenticateNode",
@@ -183,6 +186,7 @@ __all__ = [
     "Share",
     "ShowAccount",
     "ShowAuction",
+    "ShowAudit",
     "ShowCapacity",
     "ShowContract",
     "ShowContractCharges",
@@ -231,6 +235,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
     from commex.adapters.payments.stripe_gateway import GatewayUnavailable
     from commex.bootstrap import build_exchange, in_memory_exchange
     from commex.client.plane import DeliveryNotRecorded
+    from commex.domain.audit import AuditEntry
     from commex.domain.errors import (
         AuctionNotOpen,
         BidRejected,
@@ -305,6 +310,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
         Query,
         ShowAccount,
         ShowAuction,
+        ShowAudit,
         ShowCapacity,
         ShowContract,
         ShowContractCharges,
@@ -316,6 +322,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
         AccountView,
         AuctionSummary,
         AuctionView,
+        AuditPage,
         BidView,
         CapacityView,
         CardRemoved,

@@ -14,6 +14,7 @@ from commex.adapters.clock import RandomIds, SystemClock
 from commex.adapters.dns import system_resolve
 from commex.adapters.events import ChangeHub
 from commex.adapters.memory import MemoryUnitOfWorkFactory
+from commex.adapters.metrics import ExchangeMetrics
 from commex.adapters.passwords import Argon2Hasher
 from commex.adapters.payments.stripe_gateway import StripeGateway
 from commex.adapters.payments.testgateway import TestGateway
@@ -24,12 +25,12 @@ from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.domain.errors import InvalidInput
 from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced, CredentialsChanged
 from commex.domain.urls import Resolver, UrlPolicy
+from commex.services import moderation_audit
 from commex.services.bidding import BidDesk
 from commex.services.bus import Deps, MessageBus
 from commex.services.commands import PlaceBid, ReportUsage
 from commex.services.desks import UsageDesk
 from commex.services.handlers import FLOWS, HANDLERS
-from commex.services.moderation_audit import ModerationAudit
 from commex.services.ports import (
     Clock,
     IdGenerator,
@@ -100,9 +101,7 @@ def make_bus(
     tokens = tokens or TokenCache(time.monotonic)
     bus.add_flow(Authenticate, CachedAuthentication(tokens))
     bus.subscribe(CredentialsChanged, tokens.on_events)
-    audit = ModerationAudit()  # the audit trail's writer goes here as its sink
-    for event in ModerationAudit.EVENTS:
-        bus.subscribe(event, audit)
+    bus.on_record(moderation_audit.write)
     return bus
 
 
@@ -216,10 +215,12 @@ def in_memory_services(
 
 def _with_hub(bus: MessageBus, settings: Settings, tokens: TokenCache) -> Services:
     """Live pages wake when a bid, a close or a cancel is committed; on PostgreSQL, in every
-    process on the database (the server starts the relay's listener)."""
+    process on the database (the server starts the relay's listener). The server's figures
+    count what the bus handles."""
     hub = ChangeHub()
     for event in (BidPlaced, AuctionClosed, AuctionCancelled):
         bus.subscribe(event, hub.publish)
+    ExchangeMetrics().install(bus)
     url = settings.url()
     relay = PgRelay(url, hub) if url.startswith("postgresql") else None
     return Services(bus, hub, settings, tokens, relay)

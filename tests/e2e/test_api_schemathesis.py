@@ -165,6 +165,7 @@ def test_the_document_lists_every_operation_of_the_api() -> None:
         "GET /v1/contracts/{contract_id}/charges",
         "POST /v1/contracts/{contract_id}/charges/retry",
         "GET /v1/charges",
+        "GET /v1/audit",
         "POST /v1/subcontracts",
         "GET /v1/subcontracts",
         "GET /v1/subcontracts/{subcontract_id}",

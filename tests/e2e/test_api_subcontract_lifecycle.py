@@ -98,3 +98,11 @@ def test_the_operator_cancels_one_subcontract_and_refunds_its_charge(world: Worl
     assert [(p["provider_id"], p["amount"]) for p in payouts] == [
         (m.c.id, "3.50"), (m.c.id, "-3.50")
     ]  # fmt: skip
+    # the cancel and the refund: one entry each in the audit trail, by the operator, with why
+    op_id = world.operator.id
+    trail = world.get(f"/v1/audit?subject={sub['id']}", world.operator).json()["items"]
+    assert [(i["actor"], i["reason"]) for i in trail if i["action"] == "contract.cancelled"] == [
+        (op_id, "operator: the node sent another provider's results")
+    ]
+    trail = world.get(f"/v1/audit?subject={charge['id']}", m.a).json()["items"]
+    assert [(i["action"], i["actor"]) for i in trail] == [("charge.refunded", op_id)]

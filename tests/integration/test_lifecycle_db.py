@@ -30,7 +30,7 @@ from commex.services.commands import (
     Register,
     SetCapacity,
 )
-from commex.services.queries import ShowAuction, ShowCapacity, ShowContractCharges
+from commex.services.queries import ShowAuction, ShowAudit, ShowCapacity, ShowContractCharges
 from commex.settings import Settings
 from support.engine import close_due, contract, open_auction, open_group_auction, place_bid
 
@@ -110,6 +110,10 @@ def test_a_winner_that_never_pays_loses_the_block_to_the_next_qualifying_bid(
     lost = contract(s.bus, first.contract_id, seller.id)
     assert (lost.status.value, lost.end_reason.value) == ("cancelled", "non_payment")
     assert "declined" in (lost.end_note or "") and lost.cancelled_at is not None
+    trail = s.bus.handle(ShowAudit(operator.id, subject_id=lost.id, limit=100)).entries
+    (cancelled,) = [e for e in trail if e.action == "contract.cancelled"]
+    assert cancelled.actor_id is None and (cancelled.reason or "").startswith("non_payment: ")
+    assert {cheat.id, seller.id} <= set(cancelled.accounts)  # each reads why it ended
     view = s.bus.handle(ShowAuction(auction.id, seller.id)).auction
     (now_winner,) = view.outcome.winners
     assert (now_winner.bidder_id, str(now_winner.price)) == (honest.id, "30.00")
@@ -176,6 +180,11 @@ def test_a_groups_contract_cancelled_for_non_payment_refunds_the_payer_who_paid(
     assert status == {ann.id: "succeeded", bob.id: "declined"}
     # Ann's 30.00 went back through the gateway, by the exchange itself: a negative payout.
     assert sorted(str(p.amount) for p in found.payouts) == ["-30.00", "30.00"]
+    (paid,) = [x for x in found.charges if x.payer_id == ann.id]
+    refunds = s.bus.handle(ShowAudit(ann.id, subject_id=paid.id, limit=100)).entries
+    assert [(e.action, e.actor_id) for e in refunds if e.action == "charge.refunded"] == [
+        ("charge.refunded", None)
+    ]
     outcome = s.bus.handle(ShowAuction(auction.id, seller.id)).auction.outcome
     assert outcome.unsold == 1  # a reverse auction's buyer did not pay: no other bid helps
 

@@ -1,7 +1,7 @@
-"""The trust-and-safety migration (0011) on a database that already holds an exchange's rows
-at the subcontracts revision (0010), on SQLite and PostgreSQL: nothing is lost, the end of
-each contract's window and the end of each closed subcontract are filled in, and the
-scheduler then completes the contract whose window ended, never a subcontract."""
+"""The audit trail (0011) and trust-and-safety (0012) migrations on a database that already
+holds an exchange's rows at the subcontracts revision (0010), on SQLite and PostgreSQL: nothing
+is lost, the end of each contract's window and the end of each closed subcontract are filled
+in, and the scheduler then completes the contract whose window ended, never a subcontract."""
 
 from __future__ import annotations
 
@@ -101,11 +101,11 @@ def _fill_at_0010(engine: Engine) -> None:
         )  # fmt: skip
 
 
-def test_0011_upgrades_a_database_with_rows(engine: Engine) -> None:
+def test_0011_and_0012_upgrade_a_database_with_rows(engine: Engine) -> None:
     assert upgrade(engine, to="0010_subcontracts") == "0010_subcontracts"
     _fill_at_0010(engine)
     assert upgrade(engine) == head()
-    assert current(engine) == "0011_trust_and_safety"
+    assert current(engine) == "0012_trust_and_safety"
     uow = SqlUnitOfWorkFactory(engine)
     with uow(write=False) as u:
         parent = u.contracts.get("con_1")

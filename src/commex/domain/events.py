@@ -53,6 +53,16 @@ class ContractStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargeAttempted:
+    """An attempt to charge a payer ended: ``succeeded``, ``declined``, ``no_card`` or
+    ``error`` (see :func:`commex.domain.charges.attempt_outcome`)."""
+
+    charge_id: str
+    contract_id: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
 class ContractCompleted:
     """The service is over: the block was used up or the window ended (``reason``)."""
 
@@ -258,6 +268,7 @@ Event = (
     | ContractStarted
     | Lifecycle
     | Moderation
+    | ChargeAttempted
     | CredentialsChanged
     | SubcontractOpened
     | SubcontractClosed

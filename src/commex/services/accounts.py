@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 
 from commex.domain.accounts import MAX_NAME, Account, Role, check_name, parse_roles
@@ -21,9 +22,9 @@ from commex.domain.credentials import SESSION_IDLE, SESSION_LIFETIME, needs_touc
 from commex.domain.errors import InvalidInput, Unauthenticated
 from commex.domain.events import CredentialsChanged, TokenRotated
 from commex.domain.moderation import refuse_if_suspended
+from commex.services import audit, security
 from commex.services import commands as c
 from commex.services import queries as q
-from commex.services import security
 from commex.services.bus import Deps, MessageBus
 from commex.services.loading import account_of
 from commex.services.names import name_key
@@ -36,6 +37,7 @@ MAX_PASSWORD = 256
 MAX_TOKEN = 128
 SESSION_TTL = SESSION_LIFETIME  # what a session cookie may live at most
 _BAD_TOKEN = "a valid bearer token is required"  # noqa: S105 - words, not a secret
+log = logging.getLogger("commex.accounts")
 
 
 def new_token(prefix: str = TOKEN_PREFIX) -> str:
@@ -84,17 +86,24 @@ def register(cmd: c.Register, bus: MessageBus) -> Registered:
         if cmd.owner_id is not None:
             account_of(uow, cmd.owner_id)
         uow.accounts.add(account, token_hash(token), login, name_key(name))
+        by = None if cmd.operator else cmd.owner_id or account.id  # an operator: the admin's CLI
+        audit.record(
+            uow, bus.deps, "account.opened", account.id, by=by, accounts=(account.id,),
+            detail={"name": name, "roles": " ".join(sorted(r.value for r in roles))},
+        )  # fmt: skip
         uow.commit()
+    log.info("account opened", extra={"account_id": account.id, "web_login": login is not None})
     return Registered(account, token)
 
 
 def rotate_token(cmd: c.RotateToken, uow: UnitOfWork, deps: Deps) -> str:
     """A new API token, shown once; the old one stops working with this commit."""
     token = new_token()
-    account = account_of(uow, cmd.account_id)
-    uow.accounts.set_token_hash(account.id, token_hash(token))
+    account_id = account_of(uow, cmd.account_id).id
+    uow.accounts.set_token_hash(account_id, token_hash(token))
+    audit.record(uow, deps, "token.rotated", account_id, by=account_id)
     uow.record(
-        [TokenRotated(account.id, account.id, deps.clock.now()), CredentialsChanged(account.id)]
+        [TokenRotated(account_id, account_id, deps.clock.now()), CredentialsChanged(account_id)]
     )
     return token
 
@@ -131,10 +140,12 @@ def login(cmd: c.Login, bus: MessageBus) -> WebSession:
     if found is None:
         bus.deps.hasher.hash(password)  # spend the same time as a real check
         security.count_attempt(bus, keys)
+        log.info("login refused: no such name")  # never the name: it may be a password
         raise failure
     account, digest = found
     if not bus.deps.hasher.verify(digest, password):
         security.count_attempt(bus, keys)
+        log.info("login refused: wrong password", extra={"account_id": account.id})
         raise failure
     security.forget_attempts(bus, keys[:1])
     refuse_if_suspended(account)
@@ -146,6 +157,7 @@ def login(cmd: c.Login, bus: MessageBus) -> WebSession:
             SessionRecord(token_hash(token), account.id, csrf, now, now + SESSION_LIFETIME)
         )
         uow.commit()
+    log.info("logged in", extra={"account_id": account.id})
     return WebSession(token, csrf, account)
 
 

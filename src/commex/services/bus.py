@@ -10,6 +10,9 @@ A few use cases span several transactions by nature (a payment gateway or a slow
 must not run inside one; the bid desk shares one commit among concurrent bids; closing due
 auctions closes each on its own): those are *flows*, which get the bus and open the units of
 work they need.
+
+Observers (:meth:`MessageBus.observe`) are told of every message handled and how it ended,
+refusals included, which is what the operator's figures count.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from commex.domain.events import Event
@@ -27,6 +31,7 @@ from commex.services.ports import (
     Clock,
     EventSubscriber,
     IdGenerator,
+    Observer,
     PasswordHasher,
     PaymentGateway,
     ReputationSource,
@@ -53,6 +58,7 @@ class Deps:
 Handler = Callable[[Any, UnitOfWork, Deps], Any]
 Flow = Callable[[Any, "MessageBus"], Any]
 Submitter = Callable[[Any], "Future[Any]"]
+Recorder = Callable[[UnitOfWork, Deps, Sequence[Event]], None]
 
 
 class MessageBus:
@@ -71,8 +77,10 @@ class MessageBus:
         self._handlers = dict(handlers)
         self._flows = dict(flows or {})
         self._subscribers = {k: list(v) for k, v in (subscribers or {}).items()}
+        self._observers: list[Observer] = []
         self._submitters: dict[type[Message[Any]], Submitter] = {}
         self._closers: list[Callable[[], None]] = []
+        self._recorders: list[Recorder] = []
 
     @property
     def clock(self) -> Clock:
@@ -86,6 +94,19 @@ class MessageBus:
     def handle(self, message: Message[R]) -> R:
         """Handle ``message`` in a unit of work of its own and answer its result (or raise the
         error that refused it)."""
+        if not self._observers:
+            return self._handle(message)
+        try:
+            result = self._handle(message)
+        except Exception as exc:
+            for observer in self._observers:
+                observer.handled(message, None, exc)
+            raise
+        for observer in self._observers:
+            observer.handled(message, result, None)
+        return result
+
+    def _handle(self, message: Message[R]) -> R:
         flow = self._flows.get(type(message))
         if flow is not None:
             result: R = flow(message, self)
@@ -105,7 +126,17 @@ class MessageBus:
         if submitter is None:
             raise TypeError(f"{type(message).__name__} cannot be submitted; handle it instead")
         future: Future[R] = submitter(message)
+        if self._observers:
+            future.add_done_callback(lambda done: self._observed(message, done))
         return future
+
+    def _observed(self, message: Message[Any], done: Future[Any]) -> None:
+        if done.cancelled():
+            return
+        error = done.exception()
+        result = done.result() if error is None else None
+        for observer in self._observers:
+            observer.handled(message, result, error)
 
     def handle_in(self, uow: UnitOfWork, message: Message[R]) -> R:
         """Handle ``message`` in the caller's unit of work; the caller commits it."""
@@ -116,8 +147,16 @@ class MessageBus:
     def unit_of_work(self, *, write: bool = True) -> Iterator[UnitOfWork]:
         """A unit of work the caller commits; its events are published after a commit."""
         with self._uow(write=write) as uow:
+            for recorder in self._recorders:
+                uow.watch(partial(recorder, uow, self.deps))
             yield uow
         self.publish(uow.collect_events())
+
+    def on_record(self, recorder: Recorder) -> None:
+        """Call ``recorder`` with each batch of events recorded in a unit of work this bus
+        opens, in that unit of work before it commits (the moderation audit writes its
+        entries so: with the change, or not at all)."""
+        self._recorders.append(recorder)
 
     def publish(self, events: Sequence[Event]) -> None:
         """Hand committed events to their subscribers, each its share in one call."""
@@ -132,6 +171,10 @@ class MessageBus:
 
     def subscribe(self, event: type[Event], subscriber: EventSubscriber) -> None:
         self._subscribers.setdefault(event, []).append(subscriber)
+
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` of every message handled from now on, submitted ones included."""
+        self._observers.append(observer)
 
     def add_flow(
         self,

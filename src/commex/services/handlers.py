@@ -9,6 +9,7 @@ from commex.services import (
     accounts,
     auction_views,
     auctions,
+    audit,
     billing,
     billing_views,
     capacity,
@@ -99,6 +100,8 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     m.ResetLinkAccount: passwords.reset_link_account,
     m.RevokeDevice: security.revoke_device,
     m.EndSessions: security.end_sessions,
+    # the audit trail
+    q.ShowAudit: audit.show_audit,
     # subcontracts between providers, and their nodes' keys
     sm.OpenSubcontract: subcontracts.open_subcontract,
     sm.MeterPackets: subcontracts.meter_packets,

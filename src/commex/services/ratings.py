@@ -20,6 +20,7 @@ from commex.domain.errors import Forbidden, InvalidInput, NotFound
 from commex.domain.members import Member, MemberKind
 from commex.domain.ratings import Rater, Rating
 from commex.domain.reputation import add_rating, rating_weight
+from commex.services import audit
 from commex.services import commands as c
 from commex.services.bus import Deps
 from commex.services.loading import account_of, check_id, contract_of
@@ -56,7 +57,9 @@ def rate(cmd: c.Rate, uow: UnitOfWork, deps: Deps) -> Rating:
     )  # fmt: skip
     worth = _worth(uow, contract, rater.account, now)
     rating = replace(rating, weight=worth, worth=worth)
-    return record_rating(uow, rating, rater.account.owner, now)
+    stored = record_rating(uow, rating, rater.account.owner, now)
+    audit_rating(uow, deps, stored, rater.account.id)
+    return stored
 
 
 def _worth(uow: UnitOfWork, contract: Contract, rater: Account, now: datetime) -> float:
@@ -69,6 +72,17 @@ def _worth(uow: UnitOfWork, contract: Contract, rater: Account, now: datetime) -
     )
     age_days = (now - rater.created_at).total_seconds() / 86400
     return rating_weight(total, age_days, uow.charges.settled_count(rater.id))
+
+
+def audit_rating(uow: UnitOfWork, deps: Deps, rating: Rating, by: str | None) -> None:
+    """A rating recorded: by an account, a member device for its account, or (``by`` None) the
+    exchange itself for a payment outcome."""
+    audit.record(
+        uow, deps, "rating.recorded", rating.contract_id, by=by, device=rating.device_id,
+        accounts=(rating.rater_account_id, rating.rated_id),
+        detail={"rating": rating.id, "rated": rating.rated_id, "role": rating.rated_role.value,
+                "satisfied": "yes" if rating.satisfied else "no", "score": rating.score},
+    )  # fmt: skip
 
 
 def record_rating(uow: UnitOfWork, rating: Rating, counterparty: str, now: datetime) -> Rating:

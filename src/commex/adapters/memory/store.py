@@ -16,6 +16,7 @@ from typing import Self
 
 from commex.adapters.memory.accounts import MemoryAccounts, MemoryOffers
 from commex.adapters.memory.auctions import MemoryAuctions
+from commex.adapters.memory.audit import MemoryAudit
 from commex.adapters.memory.billing import MemoryCharges, MemoryPaymentMethods
 from commex.adapters.memory.contracts import MemoryContracts
 from commex.adapters.memory.groups import MemoryGroups
@@ -24,6 +25,7 @@ from commex.adapters.memory.subcontracts import MemoryNodeKeys, MemorySubcontrac
 from commex.adapters.memory.throttles import MemoryThrottles
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction, Bid
+from commex.domain.audit import AuditEntry
 from commex.domain.charges import Charge, Payout, Refund
 from commex.domain.contracts import Contract
 from commex.domain.groups import Group, GroupMember, Sponsorship
@@ -48,7 +50,7 @@ class MemoryStore:
         "auctions", "bids", "bid_keys", "contracts", "members", "usage", "deliveries",
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
         "group_sponsors", "group_auctions", "charges", "payouts", "names", "revoked_devices",
-        "refunds", "throttles", "resets", "subcontracts", "subcontract_runs", "node_keys",
+        "refunds", "throttles", "resets", "subcontracts", "subcontract_runs", "node_keys", "audit",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -82,6 +84,7 @@ class MemoryStore:
         self.refunds: dict[str, Refund] = {}
         self.throttles: dict[str, ThrottleState] = {}
         self.resets: dict[str, ResetRecord] = {}  # token hash -> password-reset link
+        self.audit: dict[int, AuditEntry] = {}  # seq -> entry, appended only
         self.subcontracts: dict[str, tuple[Subcontract, str]] = {}  # id -> (it, token hash)
         self.subcontract_runs: dict[tuple[str, str], int] = {}  # (id, run id) -> packets
         self.node_keys: dict[str, tuple[NodeKey, str]] = {}  # id -> (key, key hash)
@@ -102,6 +105,7 @@ class MemoryUnitOfWork(EventLog):
         self.charges = MemoryCharges(store)
         self.payment_methods = MemoryPaymentMethods(store)
         self.throttles = MemoryThrottles(store)
+        self.audit = MemoryAudit(store)
         self.subcontracts = MemorySubcontracts(store)
         self.node_keys = MemoryNodeKeys(store)
 

@@ -15,10 +15,12 @@ from commex.services.ports.accounts import (
     SessionRecord,
 )
 from commex.services.ports.auctions import AuctionRepository
+from commex.services.ports.audit import AuditTrail
 from commex.services.ports.base import (
     Clock,
     EventSubscriber,
     IdGenerator,
+    Observer,
     PasswordHasher,
     ReputationSource,
 )
@@ -37,6 +39,7 @@ from commex.services.ports.uow import EventLog, UnitOfWork, UnitOfWorkFactory
 __all__ = [
     "AccountRepository",
     "AuctionRepository",
+    "AuditTrail",
     "ChargeRepository",
     "Clock",
     "ContractRepository",
@@ -46,6 +49,7 @@ __all__ = [
     "IdGenerator",
     "Login",
     "NodeKeyRepository",
+    "Observer",
     "OfferRepository",
     "PasswordHasher",
     "PaymentGateway",

@@ -3,11 +3,13 @@
 Everything read through it is consistent and everything written commits together or not at
 all. Its caller owns it: the caller opens it, hands it to handlers, and commits. Handlers record
 the events of what they did on it; the message bus publishes them once the commit has happened.
+Handlers also append what they changed to its audit trail (:func:`commex.services.audit.record`),
+which commits with the change or not at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Protocol
@@ -16,6 +18,7 @@ from commex.domain.errors import Conflict
 from commex.domain.events import Event
 from commex.services.ports.accounts import AccountRepository, OfferRepository
 from commex.services.ports.auctions import AuctionRepository
+from commex.services.ports.audit import AuditTrail
 from commex.services.ports.billing import ChargeRepository, PaymentMethodRepository
 from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
@@ -59,6 +62,11 @@ class UnitOfWork(Protocol):
     def throttles(self) -> ThrottleRepository: ...
 
     @property
+    def audit(self) -> AuditTrail:
+        """The append-only audit trail: see :func:`commex.services.audit.record`."""
+        ...
+
+    @property
     def subcontracts(self) -> SubcontractRepository: ...
 
     @property
@@ -83,6 +91,11 @@ class UnitOfWork(Protocol):
 
     def collect_events(self) -> list[Event]:
         """The events recorded, if the unit of work committed (else none), handed over once."""
+        ...
+
+    def watch(self, watcher: Callable[[Sequence[Event]], None]) -> None:
+        """Show ``watcher`` each batch of events as it is recorded, before the commit, so that
+        it can write what they imply (their audit entries) in this same transaction."""
         ...
 
 
@@ -110,9 +123,16 @@ class EventLog:
     def __init__(self) -> None:
         self.committed = False
         self._events: list[Event] = []
+        self._watchers: list[Callable[[Sequence[Event]], None]] = []
 
     def record(self, events: Iterable[Event]) -> None:
-        self._events.extend(events)
+        batch = list(events)
+        for watcher in self._watchers:
+            watcher(batch)
+        self._events.extend(batch)
+
+    def watch(self, watcher: Callable[[Sequence[Event]], None]) -> None:
+        self._watchers.append(watcher)
 
     def collect_events(self) -> list[Event]:
         events, self._events = self._events, []

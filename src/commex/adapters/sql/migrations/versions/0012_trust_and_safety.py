@@ -7,8 +7,8 @@ before this version ended when the plane's check closed it), and the end of its 
 failed logins, signups and card saves are counted per key so every server process throttles
 alike.
 
-Revision ID: 0011_trust_and_safety
-Revises: 0010_subcontracts
+Revision ID: 0012_trust_and_safety
+Revises: 0011_audit_trail
 Create Date: 2026-12-03
 """
 
@@ -21,8 +21,8 @@ from alembic import op
 from commex.domain.time import to_micros
 from commex.services.names import name_key
 
-revision = "0011_trust_and_safety"
-down_revision = "0010_subcontracts"
+revision = "0012_trust_and_safety"
+down_revision = "0011_audit_trail"
 branch_labels = None
 depends_on = None
 
