@@ -25,6 +25,7 @@ from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.domain.errors import InvalidInput
 from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced, CredentialsChanged
 from commex.domain.urls import Resolver, UrlPolicy
+from commex.services import moderation_audit
 from commex.services.bidding import BidDesk
 from commex.services.bus import Deps, MessageBus
 from commex.services.commands import PlaceBid, ReportUsage
@@ -100,6 +101,7 @@ def make_bus(
     tokens = tokens or TokenCache(time.monotonic)
     bus.add_flow(Authenticate, CachedAuthentication(tokens))
     bus.subscribe(CredentialsChanged, tokens.on_events)
+    bus.on_record(moderation_audit.write)
     return bus
 
 

@@ -102,3 +102,33 @@ def reputation_words(rep: Mapping[str, Any]) -> str:
     return Reputation(
         rep["positive"], rep["negative"], rep["count"], rep["window_days"], service
     ).describe()
+
+
+_ENDINGS = {
+    "used_up": "its block was used up",
+    "window_ended": "its window ended",
+    "non_payment": "its charge failed for the last time (non-payment)",
+    "operator": "by the operator",
+}
+
+
+def ending(status: str, reason: str | None, at: datetime | None, note: str | None) -> str:
+    """How a contract ended, for people: ``completed 2026-03-01 14:00 UTC: its window ended``;
+    ``cancelled ... by the operator: fraud report``; "" for one still in force."""
+    if at is None or reason is None:
+        return ""
+    said = f": {note}" if note else ""
+    return f"{status} {when(at)}: {_ENDINGS.get(reason, reason)}{said}"
+
+
+def standing(since: datetime | None, payments: int | None) -> str:
+    """What stands behind a name (against look-alike accounts): ``account since 2026-03-01 ·
+    2 verified payments`` (the payments left out where they were not looked up)."""
+    parts = [] if since is None else [f"account since {since.strftime('%Y-%m-%d')}"]
+    if payments is not None:
+        parts.append(
+            "no verified payment yet"
+            if payments == 0
+            else f"{payments} verified payment{'' if payments == 1 else 's'}"
+        )
+    return " · ".join(parts)

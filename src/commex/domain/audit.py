@@ -48,6 +48,17 @@ ACTIONS = frozenset(
         "subcontract.closed",
         "node_key.issued",
         "node_key.revoked",
+        # moderation and each account's own security (see commex.services.moderation_audit)
+        "account.suspended",
+        "account.reinstated",
+        "sessions.ended",
+        "password.changed",
+        "password.reset_issued",
+        "password.reset_used",
+        "device.revoked",
+        "rating.hidden",
+        "charge.refunded",
+        "contract.cancelled",
     }
 )
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from commex.domain.events import Event
@@ -57,6 +58,7 @@ class Deps:
 Handler = Callable[[Any, UnitOfWork, Deps], Any]
 Flow = Callable[[Any, "MessageBus"], Any]
 Submitter = Callable[[Any], "Future[Any]"]
+Recorder = Callable[[UnitOfWork, Deps, Sequence[Event]], None]
 
 
 class MessageBus:
@@ -78,6 +80,7 @@ class MessageBus:
         self._observers: list[Observer] = []
         self._submitters: dict[type[Message[Any]], Submitter] = {}
         self._closers: list[Callable[[], None]] = []
+        self._recorders: list[Recorder] = []
 
     @property
     def clock(self) -> Clock:
@@ -144,8 +147,16 @@ class MessageBus:
     def unit_of_work(self, *, write: bool = True) -> Iterator[UnitOfWork]:
         """A unit of work the caller commits; its events are published after a commit."""
         with self._uow(write=write) as uow:
+            for recorder in self._recorders:
+                uow.watch(partial(recorder, uow, self.deps))
             yield uow
         self.publish(uow.collect_events())
+
+    def on_record(self, recorder: Recorder) -> None:
+        """Call ``recorder`` with each batch of events recorded in a unit of work this bus
+        opens, in that unit of work before it commits (the moderation audit writes its
+        entries so: with the change, or not at all)."""
+        self._recorders.append(recorder)
 
     def publish(self, events: Sequence[Event]) -> None:
         """Hand committed events to their subscribers, each its share in one call."""

@@ -17,16 +17,22 @@ from commex.services import (
     devices,
     group_views,
     groups,
+    lifecycle,
+    moderation,
     nodekeys,
     offers,
+    passwords,
     payments,
     ratings,
+    refunds,
+    security,
     subcontracts,
     usage,
 )
 from commex.services import commands as c
 from commex.services import queries as q
 from commex.services import subcontract_messages as sm
+from commex.services import trust_messages as m
 from commex.services.bus import Flow, Handler
 from commex.services.commands import Message
 
@@ -35,7 +41,6 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     c.RotateToken: accounts.rotate_token,
     c.Logout: accounts.logout,
     q.Authenticate: accounts.authenticated,
-    q.CurrentSession: accounts.current_session,
     q.ShowAccount: accounts.show_account,
     q.ShowParty: accounts.show_party,
     q.AnyAccounts: accounts.any_accounts,
@@ -44,6 +49,7 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     c.CloseAuction: auctions.close_auction,
     c.CancelAuction: auctions.cancel_auction,
     c.StartDue: auctions.start_due,
+    c.CompleteDue: lifecycle.complete_due,
     q.ShowAuction: auction_views.show_auction,
     q.AuctionState: auction_views.auction_state,
     q.ListAuctions: auction_views.list_auctions,
@@ -83,6 +89,17 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     c.MakeDefaultCard: payments.make_default_card,
     q.ListCards: payments.list_cards,
     q.DefaultCard: payments.default_card,
+    # moderation and each account's own security
+    m.SuspendAccount: moderation.suspend_account,
+    m.ReinstateAccount: moderation.reinstate_account,
+    m.FindAccounts: moderation.find_accounts,
+    m.FindAuctions: moderation.find_auctions,
+    m.HideRating: moderation.hide_rating,
+    m.CancelContract: lifecycle.cancel_contract,
+    m.IssuePasswordReset: passwords.issue_reset,
+    m.ResetLinkAccount: passwords.reset_link_account,
+    m.RevokeDevice: security.revoke_device,
+    m.EndSessions: security.end_sessions,
     # the audit trail
     q.ShowAudit: audit.show_audit,
     # subcontracts between providers, and their nodes' keys
@@ -103,9 +120,13 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
 FLOWS: dict[type[Message[Any]], Flow] = {
     c.Register: accounts.register,
     c.Login: accounts.login,
+    q.CurrentSession: accounts.current_session,
     c.CloseDue: auctions.close_due,
     c.ChargeDue: billing.charge_due,
     c.RetryCharges: billing.retry_charges,
     c.AddCard: payments.add_card,
     c.PublishOffer: offers.publish,
+    m.RefundCharge: refunds.refund_charge,
+    m.ChangePassword: passwords.change_password,
+    m.ResetPassword: passwords.reset_password,
 }

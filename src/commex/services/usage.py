@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from commex.domain import usage as rules
 from commex.domain.contracts import Contract, use
 from commex.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from commex.domain.events import ContractCompleted
 from commex.domain.members import Member
 from commex.domain.receiver import receiver_report
 from commex.domain.service_level import Delivery, check_achieved, check_packets
@@ -67,7 +68,7 @@ def report_usage(cmd: c.ReportUsage, uow: UnitOfWork, deps: Deps) -> UsageReport
         uow.contracts.add_session(session)
     else:
         uow.contracts.update_session(session)
-    _consume(uow, contract, metered.accepted_ms)
+    _consume(uow, contract, metered.accepted_ms, now)
     return UsageReport(metered, session)
 
 
@@ -123,17 +124,20 @@ def record_delivery(cmd: c.RecordDelivery, uow: UnitOfWork, deps: Deps) -> Deliv
         volume, count, achieved, contract.terms.min_rate_bps, now, receiver,
     )  # fmt: skip
     uow.contracts.add_delivery(delivery)
-    _consume(uow, contract, metered.accepted_ms)
+    _consume(uow, contract, metered.accepted_ms, now)
     return DeliveryAnswer(delivery, metered.remaining_ms)
 
 
-def _consume(uow: UnitOfWork, contract: Contract, accepted_ms: int) -> None:
+def _consume(uow: UnitOfWork, contract: Contract, accepted_ms: int, now: datetime) -> None:
     """Add accepted usage to the block (the contract's row is locked by the caller); the
     contract completes when its block is used up."""
-    used = use(contract, contract.used_ms + accepted_ms)
+    used = use(contract, contract.used_ms + accepted_ms, now)
     uow.contracts.set_used(contract.id, used.used_ms)
     if used.status is not contract.status:
         uow.contracts.update(used)
+        uow.record(
+            [ContractCompleted(used.id, used.provider_id, used.recipient_id, "used_up", now)]
+        )
 
 
 def _session(

@@ -39,6 +39,9 @@ _NOTICES = {
     "rated": "Thank you: your rating is in.",
     "member": "The member is added.",
     "removed": "The member is removed; its usage so far stays on record.",
+    "cancelled": "The contract is cancelled.",
+    "hidden": "The rating is hidden: it no longer counts, and stays on record.",
+    "refunded": "The refund is made, and paid back out of the provider's payouts.",
 }
 
 
@@ -77,7 +80,7 @@ def contracts_page(request: Request, session: LoggedIn) -> Response:
 @router.get("/contracts/{contract_id}")
 def contract_page(request: Request, contract_id: str, session: LoggedIn) -> Response:
     notice = _NOTICES.get(request.query_params.get("done", ""), "")
-    return _page(request, contract_id, session.account, {"notice": notice})
+    return page(request, contract_id, session.account, {"notice": notice})
 
 
 @router.post("/contracts/{contract_id}/ratings")
@@ -99,7 +102,7 @@ def rate_contract(
         raise
     except CommexError as exc:
         values = {"satisfied": satisfied, "score": score, "comment": comment}
-        return _refused(request, contract.id, session.account, "rate", exc, values)
+        return refused(request, contract.id, session.account, "rate", exc, values)
     return RedirectResponse(f"/contracts/{contract.id}?done=rated#ratings", status_code=303)
 
 
@@ -126,7 +129,7 @@ def add_member(
         given = [name for name, value in chosen.items() if value is not None]
         about_input = len(given) == 1 and not isinstance(exc, Forbidden)  # not who may add
         field = given[0] if about_input else ""
-        return _refused(request, contract.id, session.account, "member", exc, values, field)
+        return refused(request, contract.id, session.account, "member", exc, values, field)
     return RedirectResponse(f"/contracts/{contract.id}?done=member#members", status_code=303)
 
 
@@ -138,7 +141,7 @@ def remove_member(request: Request, contract_id: str, member_id: str, session: C
     except (Unauthenticated, NotFound):
         raise
     except CommexError as exc:
-        return _refused(request, contract_id, session.account, "member", exc, {})
+        return refused(request, contract_id, session.account, "member", exc, {})
     return RedirectResponse(f"/contracts/{contract_id}?done=removed#members", status_code=303)
 
 
@@ -161,12 +164,12 @@ def report_usage(
     except (Unauthenticated, NotFound):
         raise
     except CommexError as exc:
-        return _refused(request, contract_id, session.account, "usage", exc, values)
+        return refused(request, contract_id, session.account, "usage", exc, values)
     m = report.metered
     notice = f"Accepted {seconds_text(m.accepted_ms)} s; {seconds_text(m.remaining_ms)} s remain."
     if m.cut:
         notice += f" Not all was accepted: {m.cut}."
-    return _page(request, contract_id, session.account, {"notice": notice, "usage_notice": True})
+    return page(request, contract_id, session.account, {"notice": notice, "usage_notice": True})
 
 
 @router.get("/contracts/{contract_id}/usage")
@@ -179,7 +182,7 @@ def usage_fragment(request: Request, contract_id: str, session: LoggedIn) -> Res
     return render(request, "_usage.html", context)
 
 
-def _refused(
+def refused(
     request: Request,
     contract_id: str,
     viewer: Account,
@@ -196,10 +199,10 @@ def _refused(
         f"{form}_problem": "" if field else exc.message,
         f"{form}_values": values,
     }
-    return _page(request, contract_id, viewer, extra, status_of(exc)[0])
+    return page(request, contract_id, viewer, extra, status_of(exc)[0])
 
 
-def _page(
+def page(
     request: Request,
     contract_id: str,
     viewer: Account,
@@ -238,6 +241,11 @@ def _page(
         "usage_errors": {},
         "usage_problem": "",
         "usage_values": {},
+        "cancel_problem": "",  # the operator's forms (commex.web.contract_moderation)
+        "cancel_values": {},
+        "hide_problem": "",
+        "refund_problem": "",
+        "refund_values": {},
         "subcontract": view.subcontract,
         "subcontracts": view.subcontracts,
     }

@@ -20,8 +20,18 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
+from commex.domain.contracts import Contract
 from commex.domain.errors import CommexError, InvalidInput, Unauthenticated, status_of
-from commex.presentation import duration, kind, rate, seconds_text, time_left, when
+from commex.presentation import (
+    duration,
+    ending,
+    kind,
+    rate,
+    seconds_text,
+    standing,
+    time_left,
+    when,
+)
 from commex.web.session import current_session, services_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -29,6 +39,12 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 def seconds_left(until: datetime, now: datetime) -> int:
     return max(0, int((until - now).total_seconds()))
+
+
+def _ended(c: Contract) -> str:
+    """How a contract ended, in words ("" while it is in force)."""
+    reason = None if c.end_reason is None else c.end_reason.value
+    return ending(c.status.value, reason, c.ended_at, c.end_note)
 
 
 def pairs(values: Iterable[str]) -> list[tuple[str, str]]:
@@ -44,7 +60,13 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        kind=kind, time_left=time_left, seconds_left=seconds_left, when=when, duration=duration
+        kind=kind,
+        time_left=time_left,
+        seconds_left=seconds_left,
+        when=when,
+        duration=duration,
+        ended=_ended,
+        standing=standing,
     )
     env.filters["rate"] = rate
     env.filters["secs"] = seconds_text

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from commex.web import accounts, contracts, devices, groups, live, pages, payments
+from commex.web import (
+    accounts,
+    contract_moderation,
+    contracts,
+    devices,
+    groups,
+    live,
+    moderation,
+    pages,
+    payments,
+    security,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
@@ -14,3 +25,6 @@ router.include_router(contracts.router)
 router.include_router(devices.router)
 router.include_router(payments.router)
 router.include_router(groups.router)
+router.include_router(security.router)
+router.include_router(moderation.router)
+router.include_router(contract_moderation.router)

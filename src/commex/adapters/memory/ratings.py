@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -33,13 +34,26 @@ class MemoryRatings:
         found = [r for r in self._s.ratings.values() if r.contract_id == contract_id]
         return sorted(found, key=lambda r: (r.created_at, r.id))
 
+    def get(self, rating_id: str) -> Rating | None:
+        return self._s.ratings.get(rating_id)
+
+    def hide(self, rating_id: str, at: datetime, reason: str) -> None:
+        found = self._s.ratings[rating_id]
+        self._s.ratings[rating_id] = replace(found, hidden_at=at, hidden_reason=reason)
+
     def recent_counts(
         self, account_ids: Iterable[str], role: str, since: datetime
     ) -> dict[str, int]:
         wanted = set(account_ids)
         counts: dict[str, int] = {}
         for r in self._s.ratings.values():
-            if r.rated_id in wanted and r.rated_role.value == role and r.created_at >= since:
+            if (
+                r.rated_id in wanted
+                and r.rated_role.value == role
+                and r.created_at >= since
+                and r.hidden_at is None
+                and r.worth > 0
+            ):
                 counts[r.rated_id] = counts.get(r.rated_id, 0) + 1
         return counts
 

@@ -22,10 +22,11 @@ from commex.adapters.memory.contracts import MemoryContracts
 from commex.adapters.memory.groups import MemoryGroups
 from commex.adapters.memory.ratings import MemoryRatings
 from commex.adapters.memory.subcontracts import MemoryNodeKeys, MemorySubcontracts
+from commex.adapters.memory.throttles import MemoryThrottles
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction, Bid
 from commex.domain.audit import AuditEntry
-from commex.domain.charges import Charge, Payout
+from commex.domain.charges import Charge, Payout, Refund
 from commex.domain.contracts import Contract
 from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member
@@ -36,8 +37,9 @@ from commex.domain.ratings import Rating
 from commex.domain.reputation import PairTally, Tally
 from commex.domain.service_level import Delivery
 from commex.domain.subcontracts import Subcontract
+from commex.domain.throttling import ThrottleState
 from commex.domain.usage import UsageSession
-from commex.services.ports import EventLog, SessionRecord
+from commex.services.ports import EventLog, ResetRecord, SessionRecord
 
 
 class MemoryStore:
@@ -47,8 +49,8 @@ class MemoryStore:
         "accounts", "tokens", "logins", "sessions", "devices", "capacities", "offers",
         "auctions", "bids", "bid_keys", "contracts", "members", "usage", "deliveries",
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
-        "group_sponsors", "group_auctions", "charges", "payouts", "audit", "subcontracts",
-        "subcontract_runs", "node_keys",
+        "group_sponsors", "group_auctions", "charges", "payouts", "names", "revoked_devices",
+        "refunds", "throttles", "resets", "subcontracts", "subcontract_runs", "node_keys", "audit",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -77,6 +79,11 @@ class MemoryStore:
         self.group_auctions: dict[str, tuple[str, datetime, bool]] = {}
         self.charges: dict[str, Charge] = {}
         self.payouts: dict[str, Payout] = {}
+        self.names: dict[str, str] = {}  # folded name -> account id
+        self.revoked_devices: dict[str, datetime] = {}
+        self.refunds: dict[str, Refund] = {}
+        self.throttles: dict[str, ThrottleState] = {}
+        self.resets: dict[str, ResetRecord] = {}  # token hash -> password-reset link
         self.audit: dict[int, AuditEntry] = {}  # seq -> entry, appended only
         self.subcontracts: dict[str, tuple[Subcontract, str]] = {}  # id -> (it, token hash)
         self.subcontract_runs: dict[tuple[str, str], int] = {}  # (id, run id) -> packets
@@ -97,6 +104,7 @@ class MemoryUnitOfWork(EventLog):
         self.groups = MemoryGroups(store)
         self.charges = MemoryCharges(store)
         self.payment_methods = MemoryPaymentMethods(store)
+        self.throttles = MemoryThrottles(store)
         self.audit = MemoryAudit(store)
         self.subcontracts = MemorySubcontracts(store)
         self.node_keys = MemoryNodeKeys(store)

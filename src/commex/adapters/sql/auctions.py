@@ -25,6 +25,7 @@ from commex.domain.auctions import (
     Status,
     Winner,
 )
+from commex.domain.contracts import Defaulted, EndReason
 from commex.domain.money import Money
 from commex.domain.terms import parse_terms
 from commex.domain.time import from_micros, to_micros
@@ -54,6 +55,10 @@ def _auction_values(a: Auction) -> dict[str, Any]:
                 "closed_by": o.closed_by,
                 "reason": o.reason,
                 "note": o.note,
+                "defaulted": [
+                    [d.bid_id, d.bidder_id, d.contract_id, d.reason.value] for d in o.defaulted
+                ],
+                "unsold": o.unsold,
             }
         )
     st = a.english
@@ -107,6 +112,11 @@ def _auction(r: Row[Any]) -> Auction:
             closed_by=o["closed_by"],
             reason=o["reason"],
             note=o["note"],
+            defaulted=tuple(
+                Defaulted(bid, bidder, contract, EndReason(why))
+                for bid, bidder, contract, why in o.get("defaulted", ())
+            ),
+            unsold=o.get("unsold", 0),
         )
     return Auction(
         id=r.id,
@@ -267,6 +277,17 @@ class SqlAuctions:
     def deactivate_bids(self, bid_ids: Sequence[str]) -> None:
         if bid_ids:
             self._c.execute(_BID_DEACTIVATE, [{"b_id": i} for i in bid_ids])
+
+    def open_auctions_bid_on(self, bidder_id: str) -> list[str]:
+        a, b = t.auctions.c, t.bids.c
+        q = (
+            select(a.id)
+            .join(t.bids, b.auction_id == a.id)
+            .where(b.bidder_id == bidder_id, b.active, a.status == "open")
+            .distinct()
+            .order_by(a.id)
+        )
+        return [r.id for r in self._c.execute(q)]
 
     def bid(self, bid_id: str) -> Bid | None:
         r = self._c.execute(_BID_GET, {"id": bid_id}).first()

@@ -24,6 +24,7 @@ from commex.adapters.sql.groups import SqlGroups
 from commex.adapters.sql.payments import SqlPaymentMethods
 from commex.adapters.sql.ratings import SqlRatings
 from commex.adapters.sql.subcontracts import SqlNodeKeys, SqlSubcontracts
+from commex.adapters.sql.throttles import SqlThrottles
 from commex.adapters.sql.writelock import WriterLock
 from commex.domain.errors import Conflict, InvalidInput
 from commex.services.ports import EventLog
@@ -66,6 +67,7 @@ class SqlUnitOfWork(EventLog):
         self.groups = SqlGroups(self._conn)
         self.charges = SqlCharges(self._conn)
         self.payment_methods = SqlPaymentMethods(self._conn)
+        self.throttles = SqlThrottles(self._conn)
         self.audit = SqlAudit(self._conn)
         self.subcontracts = SqlSubcontracts(self._conn)
         self.node_keys = SqlNodeKeys(self._conn)

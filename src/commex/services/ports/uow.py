@@ -9,7 +9,7 @@ which commits with the change or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Protocol
@@ -24,6 +24,7 @@ from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
 from commex.services.ports.ratings import RatingRepository
 from commex.services.ports.subcontracts import NodeKeyRepository, SubcontractRepository
+from commex.services.ports.throttles import ThrottleRepository
 
 
 def stored_conflict() -> Conflict:
@@ -58,6 +59,9 @@ class UnitOfWork(Protocol):
     def offers(self) -> OfferRepository: ...
 
     @property
+    def throttles(self) -> ThrottleRepository: ...
+
+    @property
     def audit(self) -> AuditTrail:
         """The append-only audit trail: see :func:`commex.services.audit.record`."""
         ...
@@ -89,6 +93,11 @@ class UnitOfWork(Protocol):
         """The events recorded, if the unit of work committed (else none), handed over once."""
         ...
 
+    def watch(self, watcher: Callable[[Sequence[Event]], None]) -> None:
+        """Show ``watcher`` each batch of events as it is recorded, before the commit, so that
+        it can write what they imply (their audit entries) in this same transaction."""
+        ...
+
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = True) -> UnitOfWork:
@@ -114,9 +123,16 @@ class EventLog:
     def __init__(self) -> None:
         self.committed = False
         self._events: list[Event] = []
+        self._watchers: list[Callable[[Sequence[Event]], None]] = []
 
     def record(self, events: Iterable[Event]) -> None:
-        self._events.extend(events)
+        batch = list(events)
+        for watcher in self._watchers:
+            watcher(batch)
+        self._events.extend(batch)
+
+    def watch(self, watcher: Callable[[Sequence[Event]], None]) -> None:
+        self._watchers.append(watcher)
 
     def collect_events(self) -> list[Event]:
         events, self._events = self._events, []
