@@ -5,7 +5,6 @@ running exchange, ranked by reputation and price; a plane sends them work only u
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 from serve_support import EXE, answers, free_port, wait_until
+
+from support.serving import stop_all
 
 REPO = Path(__file__).resolve().parents[2]
 FAX = REPO.parent / "shared" / "testdata" / "captures" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
@@ -35,13 +36,7 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
         return proc
 
     yield start
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        p.wait(timeout=30)
-        if p.stderr:
-            p.stderr.close()
+    stop_all(procs)
 
 
 def _register(exchange: str, name: str) -> dict[str, str]:

@@ -26,6 +26,8 @@ import httpx
 import pytest
 from serve_support import EXE, answers, free_port, wait_until
 
+from support.serving import stop_all
+
 REPO = Path(__file__).resolve().parents[2]
 FAX = REPO.parent / "shared" / "testdata" / "captures" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
 VISA = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
@@ -121,13 +123,7 @@ class Story:
         )  # fmt: skip
 
     def close(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            p.wait(timeout=30)
-            if p.stderr:
-                p.stderr.close()
+        stop_all(self.procs)
 
 
 @pytest.fixture

@@ -18,16 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from commex.domain.errors import (
-    CommexError,
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    Unauthenticated,
-)
-
-_REFUSED = (Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated)
+from commex.stream.reportoutbox import ReportOutbox
 
 
 class WorkGate:
@@ -66,12 +57,19 @@ class SubcontractMeter:
     warn: Callable[[str], None] = lambda message: None
     node_run: str = field(default_factory=lambda: uuid.uuid4().hex)
     _counts: dict[str, int] = field(default_factory=dict)
-    _unsent: list[tuple[str, str, int]] = field(default_factory=list)
     _reports: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _flushing: threading.Lock = field(default_factory=threading.Lock)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _outbox: ReportOutbox[tuple[str, str, int]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._outbox = ReportOutbox(
+            self._take,
+            lambda report: self.send(*report),
+            lambda report: f"packets {report[1]} of subcontract {report[0]}",
+            every_s=self.every_s,
+            warn=self.warn,
+            name="commex-work-meter",
+        )
 
     def add(self, subcontract_id: str, packets: int) -> None:
         """Count ``packets`` done under ``subcontract_id``."""
@@ -79,42 +77,28 @@ class SubcontractMeter:
             with self._lock:
                 self._counts[subcontract_id] = self._counts.get(subcontract_id, 0) + packets
 
+    def _take(self) -> list[tuple[str, str, int]]:
+        """The counts since the last flush, each under a run id of its own."""
+        with self._lock:
+            taken = []
+            for sid, packets in self._counts.items():
+                self._reports += 1
+                taken.append((sid, f"{self.node_run}-{self._reports}", packets))
+            self._counts = {}
+            return taken
+
     def flush(self) -> None:
         """Report what was counted since the last flush, and what was not taken before."""
-        with self._flushing:
-            with self._lock:
-                for sid, packets in self._counts.items():
-                    self._reports += 1
-                    self._unsent.append((sid, f"{self.node_run}-{self._reports}", packets))
-                self._counts = {}
-                batch, self._unsent = self._unsent, []
-            kept = []
-            for sid, run_id, packets in batch:
-                try:
-                    self.send(sid, run_id, packets)
-                except _REFUSED as exc:
-                    self.warn(f"subcontract {sid} refused packets {run_id}: {exc.message}")
-                except CommexError as exc:
-                    self.warn(f"packets {run_id} of subcontract {sid}: {exc.message}")
-                    kept.append((sid, run_id, packets))
-            with self._lock:
-                self._unsent = kept + self._unsent
+        self._outbox.flush()
 
     def unsent(self) -> int:
-        with self._lock:
-            return len(self._unsent)
+        """Reports waiting to be sent again."""
+        return self._outbox.unsent()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="commex-work-meter", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every_s):
-            self.flush()
+        """Report every ``every_s`` seconds on a background thread until :meth:`close`."""
+        self._outbox.start()
 
     def close(self) -> None:
         """Stop the thread and report what is left."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.flush()
+        self._outbox.close()

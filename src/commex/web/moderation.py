@@ -9,7 +9,6 @@ but the operator gets the 403 page and nothing changes. Forms carry the session'
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -53,7 +52,7 @@ def suspend(
     request: Request, account_id: str, session: Checked, reason: Reason = "", q: Search = ""
 ) -> Response:
     cmd = m.SuspendAccount(account_id, session.account.id, reason)
-    return _act(request, session.account, q, "suspended", lambda: _handle(request, cmd))
+    return _act(request, session.account, q, "suspended", cmd)
 
 
 @router.post("/operator/accounts/{account_id}/reinstate")
@@ -61,7 +60,7 @@ def reinstate(
     request: Request, account_id: str, session: Checked, reason: Reason = "", q: Search = ""
 ) -> Response:
     cmd = m.ReinstateAccount(account_id, session.account.id, reason)
-    return _act(request, session.account, q, "reinstated", lambda: _handle(request, cmd))
+    return _act(request, session.account, q, "reinstated", cmd)
 
 
 @router.post("/operator/accounts/{account_id}/password-reset")
@@ -88,7 +87,7 @@ def close_auction(
     request: Request, auction_id: str, session: Checked, reason: Reason = "", q: Search = ""
 ) -> Response:
     cmd = c.CloseAuction(auction_id, session.account.id, reason)
-    return _act(request, session.account, q, "closed", lambda: _handle(request, cmd))
+    return _act(request, session.account, q, "closed", cmd)
 
 
 @router.post("/operator/auctions/{auction_id}/cancel")
@@ -96,21 +95,15 @@ def cancel_auction(
     request: Request, auction_id: str, session: Checked, reason: Reason = "", q: Search = ""
 ) -> Response:
     cmd = c.CancelAuction(auction_id, session.account.id, reason)
-    return _act(request, session.account, q, "cancelled", lambda: _handle(request, cmd))
+    return _act(request, session.account, q, "cancelled", cmd)
 
 
-def _handle(request: Request, command: Any) -> None:
-    services_of(request).bus.handle(command)
-
-
-def _act(
-    request: Request, me: Account, text: str, done: str, action: Callable[[], None]
-) -> Response:
-    """Run an action; back to the search with a notice, or the page with the refusal. A caller
-    who may not act, or a thing that does not exist, gets the error page."""
+def _act(request: Request, me: Account, text: str, done: str, command: Any) -> Response:
+    """Handle a moderation command; back to the search with a notice, or the page with the
+    refusal. A caller who may not act, or a thing that does not exist, gets the error page."""
     try:
         require_operator(me)
-        action()
+        services_of(request).bus.handle(command)
     except (Unauthenticated, Forbidden, NotFound):
         raise
     except CommexError as exc:
