@@ -70,7 +70,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "commex.stream.wire": ("WireError",),
     "commex.stream.nodeclient": ("NodeError",),
     "commex.stream.node": ("BodyTooLarge", "ContractsUnavailable", "StepNotOffered"),
-    "commex.stream.subcontracting": ("StepUnavailable", "SubcontractFailed"),
+    "commex.stream.subcontracting": ("StepUnavailable", "SubcontractFailed", "SubcontractRequired"),
     "commex.stream.tasks": ("SegmentFailed",),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -201,6 +201,7 @@ __all__ = [
     "StepUnavailable",
     "SubcontractFailed",
     "SubcontractLine",
+    "SubcontractRequired",
     "Suspended",
     "Terms",
     "Throttled",
@@ -370,6 +371,10 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
     from commex.stream.records import MalformedCapture, UnsupportedCapture
     from commex.stream.rtcp import RtcpError
     from commex.stream.rtp import MalformedPacket
-    from commex.stream.subcontracting import StepUnavailable, SubcontractFailed
+    from commex.stream.subcontracting import (
+        StepUnavailable,
+        SubcontractFailed,
+        SubcontractRequired,
+    )
     from commex.stream.tasks import SegmentFailed
     from commex.stream.wire import WireError

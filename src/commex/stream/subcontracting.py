@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from commex.domain.errors import CommexError, InvalidInput, NotFound
-from commex.stream.nodeclient import NodeClient, NodeError
+from commex.stream.nodeclient import NodeError
 from commex.stream.packets import PacketBatch
 from commex.stream.steps.base import StepSpec
 from commex.stream.steps.g711 import AUDIO_PTS, CODECS
@@ -36,6 +36,14 @@ class StepUnavailable(NotFound):
     """Raised when a step is needed that neither this provider nor any other one offers."""
 
     code = "step_unavailable"
+
+
+class SubcontractRequired(InvalidInput):
+    """Raised when work would go to another provider's node without a subcontract: this
+    provider's node token never leaves its own nodes, so another provider's work goes only
+    under a subcontract on the exchange (with that subcontract's work token)."""
+
+    code = "subcontract_required"
 
 
 class SubcontractFailed(CommexError):
@@ -179,13 +187,11 @@ class Subcontractor:
         approved: Sequence[Provider] = (),
         directory: ProviderDirectory | None = None,
         *,
-        token: str | None = None,
         client_factory: ClientFactory | None = None,
         exclude: Iterable[str] = (),
     ) -> None:
         self.approved = tuple(approved)
         self.directory = directory
-        self._token = token
         self._client_factory = client_factory
         self._exclude = frozenset(exclude)
         self._clients: dict[str, StepNode] = {}
@@ -211,14 +217,26 @@ class Subcontractor:
 
     def _client_locked(self, provider: Provider) -> StepNode:
         if provider.name not in self._clients:
-            if self._client_factory is not None:
-                self._clients[provider.name] = self._client_factory(provider)
-            else:
-                from commex.stream.nodeclient import token_from_env  # noqa: PLC0415
-
-                token = self._token or token_from_env()
-                self._clients[provider.name] = NodeClient(provider.url, token, name=provider.name)
+            self._clients[provider.name] = self.reach(provider)
         return self._clients[provider.name]
+
+    def reach(self, provider: Provider) -> StepNode:
+        """How ``provider``'s node is called: only through the client factory the caller gave
+        (under a subcontract); there is no other way, so no secret of this provider's goes."""
+        if self._client_factory is None:
+            raise SubcontractRequired(
+                f"{provider.name} is another provider: its node takes work only under a "
+                "subcontract on the exchange, never with this provider's node token "
+                "(COMMEX_NODE_TOKEN); deliver under a contract (--contract CID) to subcontract",
+                field="subcontractor",
+            )
+        return self._client_factory(provider)
+
+    def check_reachable(self, spec: StepSpec) -> None:
+        """Fail before the run when the providers for ``spec`` could not be called."""
+        first = self.candidates(spec)[0]
+        if self._client_factory is None:
+            self.reach(first)
 
     def attempt(
         self, spec: StepSpec, task: SegmentTask, providers: list[Provider], start: int = 0

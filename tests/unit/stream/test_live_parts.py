@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from stream_helpers import TOKEN, fake_step_factory, make_batch, serve_in_thread
+from stream_helpers import TOKEN, fake_step_factory, make_batch, serve_in_thread, token_clients
 
 from commex.stream.dispersal import BaseExecutor, InlineExecutor, Waker
 from commex.stream.flow import Bundle, Flow, LocalStage
@@ -306,7 +306,9 @@ def test_a_late_subcontract_goes_to_the_next_provider_which_keeps_the_work(
     stalling_nodes,
 ) -> None:
     slow, quick = stalling_nodes
-    sub = Subcontractor([Provider("slow", slow), Provider("quick", quick)], token=TOKEN)
+    sub = Subcontractor(
+        [Provider("slow", slow), Provider("quick", quick)], client_factory=token_clients()
+    )
     stage = RemoteStage(sub, StepSpec("stall", "3000"), live=True)
     flow = Flow([stage])
     waker = Waker()
