@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from commex.client import ExchangeClient
 from commex.domain.errors import CommexError
 from commex.stream.nodeclient import NodeClient, NodeError
+from commex.stream.report import Subcontracted
 from commex.stream.steps.base import StepSpec
 from commex.stream.subcontracting import (
     Provider,
@@ -29,7 +31,8 @@ from commex.stream.subcontracting import (
 )
 from commex.stream.tasks import SegmentResult, SegmentTask
 
-_SEVERITY = {"passed": 0, "dead_node": 1, "failed_check": 2}
+_SEVERITY = {"passed": 0, "late": 1, "dead_node": 2, "failed_check": 3}
+LATE_SHARE = Decimal("0.01")  # late: more than 1 in 100 of the packets returned came late
 
 
 @dataclass
@@ -50,10 +53,13 @@ class Handle:
             self.packets += packets
 
     def failed(self, error: NodeError) -> None:
-        kind = "failed_check" if error.wrong_answer else "dead_node"
+        self.worsen("failed_check" if error.wrong_answer else "dead_node", error.message)
+
+    def worsen(self, kind: str, detail: str) -> None:
+        """Record ``kind`` as the outcome unless a worse one is recorded already."""
         with self.lock:
             if _SEVERITY[kind] > _SEVERITY[self.outcome]:
-                self.outcome, self.detail = kind, error.message[:500]
+                self.outcome, self.detail = kind, detail[:300]
 
 
 class SubcontractBook:
@@ -96,6 +102,20 @@ class SubcontractBook:
         """Open the subcontract of each step's first provider before the run starts."""
         for spec in steps:
             self.handle(sub.candidates(spec)[0], str(spec))
+
+    def judge_late(self, records: Iterable[Subcontracted]) -> None:
+        """Mark ``late`` each subcontract whose provider returned more than
+        :data:`LATE_SHARE` of its packets after their playout time (the run's records)."""
+        with self._lock:
+            handles = list(self.handles.values())
+        for rec in records:
+            for h in handles:
+                if (h.provider.name, h.step) != (rec.provider, rec.step) or not rec.late_packets:
+                    continue
+                returned = max(h.packets, rec.late_packets)
+                if rec.late_packets > LATE_SHARE * returned:
+                    h.worsen("late", f"{rec.late_packets} of the {returned} packets it returned "
+                             "came after their playout time")  # fmt: skip
 
     def close_all(self, *, wait_s: float = 20.0, warn: Callable[[str], None]) -> list[Any]:
         """Close every subcontract with its outcome once the exchange shows the packets the

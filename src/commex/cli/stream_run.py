@@ -158,6 +158,7 @@ def _execute(
     failure = None
     if under is not None:
         result, failure = under.run.settle(result)
+        under.book.judge_late(result.subcontracted)
         closed = under.book.close_all(warn=_warn)
         result = replace(result, contract={**(result.contract or {}), "subcontracts": closed})
     if options.report is not None:

@@ -6,13 +6,17 @@ packets, on threads of their own, while the run goes on. The answers are checked
 into the bundles they came from, and the bundles leave in order. A capture's bundles are
 gathered until a request is full; a live run's go out at every tick. A request that misses
 its bundles' deadline is sent to the next provider as well (the first right answer wins) and
-later requests start with that provider.
+later requests start with that provider. An answer (the winner's or a hedged loser's) that
+comes after its bundles' deadline is counted as late against the provider that gave it.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -42,6 +46,7 @@ class _Request:
     error: BaseException | None = None
     running: int = 0
     hedged: bool = False
+    deadline: float = math.inf
 
 
 @dataclass
@@ -68,8 +73,11 @@ class RemoteStage:
         live: bool,
         group_packets: int = DEFAULT_GROUP_PACKETS,
         threads: int = 4,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spec = spec
+        self._clock = clock
+        self._late: dict[str, int] = {}
         self.live = live
         self._sub = subcontractor
         self._providers: list[Provider] = subcontractor.candidates(spec)
@@ -102,12 +110,13 @@ class RemoteStage:
         whole = whole.take(np.argsort(whole.index, kind="stable"))
         need = needs_step(self.spec, whole)
         group = _Group(bundles, whole, need)
+        deadline = min(b.deadline for b in bundles)
         rows = np.flatnonzero(need)
         for start in range(0, rows.shape[0], self._group_packets):
             batch, present = compact(whole.take(rows[start : start + self._group_packets]))
             self._numbers += 1
             request = _Request(SegmentTask(self._numbers, batch, (self.spec,)), present,
-                               self._preferred)  # fmt: skip
+                               self._preferred, deadline=deadline)  # fmt: skip
             group.requests.append(request)
             self._start(request, request.provider)
         self._groups.append(group)
@@ -121,8 +130,12 @@ class RemoteStage:
         future.add_done_callback(lambda f: self._answered(request, f))
 
     def _answered(self, request: _Request, future: Future[tuple[str, SegmentResult]]) -> None:
+        late = self.live and not future.cancelled() and self._clock() > request.deadline
         with self._lock:
             request.running -= 1
+            if late and future.exception() is None:
+                name = future.result()[0]
+                self._late[name] = self._late.get(name, 0) + len(request.task.batch)
             if request.result is not None or future.cancelled():
                 return
             error = future.exception()
@@ -178,11 +191,15 @@ class RemoteStage:
         return len(self._groups) < 4
 
     def records(self) -> list[Subcontracted]:
-        """What went to whom so far."""
-        return [
-            Subcontracted(str(self.spec), name, requests, packets)
-            for name, (requests, packets) in self._usage.items()
-        ]
+        """What went to whom so far, and how many of the packets each returned came late
+        (also from a provider whose late answers lost to another's)."""
+        with self._lock:
+            names = [*self._usage, *(n for n in self._late if n not in self._usage)]
+            usage = {name: self._usage.get(name, [0, 0]) for name in names}
+            return [
+                Subcontracted(str(self.spec), name, u[0], u[1], self._late.get(name, 0))
+                for name, u in usage.items()
+            ]
 
     def close(self) -> None:
         self._threads.shutdown(wait=True, cancel_futures=True)

@@ -88,20 +88,26 @@ class StreamReport:
 
 @dataclass(frozen=True, slots=True)
 class Subcontracted:
-    """Work of one step done by one other provider: requests (``segments``) and packets."""
+    """Work of one step done by one other provider: requests (``segments``) and packets, and
+    on live input the packets it returned after their playout time (``late_packets``, shown
+    when there are any)."""
 
     step: str
     provider: str
     segments: int
     packets: int
+    late_packets: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "step": self.step,
             "provider": self.provider,
             "segments": self.segments,
             "packets": self.packets,
         }
+        if self.late_packets:
+            out["late_packets"] = self.late_packets
+        return out
 
 
 def dtmf_json(event: DtmfEvent) -> dict[str, Any]:

@@ -83,7 +83,7 @@ class Context:
 
 
 def _stages(
-    plan: Plan, executor: Executor | None, sub: Subcontractor
+    plan: Plan, executor: Executor | None, sub: Subcontractor, clock: Callable[[], float]
 ) -> tuple[list[Stage], list[RemoteStage]]:
     stages: list[Stage] = []
     remote: list[RemoteStage] = []
@@ -92,7 +92,7 @@ def _stages(
             assert executor is not None
             stages.append(LocalStage(executor, phase.steps, live=plan.live))
         else:
-            stage = RemoteStage(sub, phase.steps[0], live=plan.live)
+            stage = RemoteStage(sub, phase.steps[0], live=plan.live, clock=clock)
             remote.append(stage)
             stages.append(stage)
     return stages, remote
@@ -111,7 +111,7 @@ def execute(plan: Plan, services: Services) -> RunReport:
     sub = subcontractor(plan, services)
     remote: list[RemoteStage] = []
     try:
-        stages, remote = _stages(plan, executor, sub)
+        stages, remote = _stages(plan, executor, sub, services.clock)
         live_out = plan.live and plan.output.kind == "udp"
         ctx = Context(
             plan, services, Flow(stages), remote,

@@ -13,6 +13,7 @@ from commex.domain.errors import Conflict, InvalidInput, NotEligible, NotFound
 from commex.metering_client import ContractTerms
 from commex.stream.nodeclient import NodeError
 from commex.stream.pipeline import Plan
+from commex.stream.report import Subcontracted
 from commex.stream.steps.base import StepSpec
 from commex.stream.subcontracting import Provider
 from commex.stream.tasks import SegmentResult, SegmentTask
@@ -148,3 +149,43 @@ def test_a_provider_without_a_card_is_told_before_the_run() -> None:
     book = SubcontractBook(FakeExchange([], card=False), "con-1")  # type: ignore[arg-type]
     with pytest.raises(Conflict, match="save a card"):
         book.handle(Provider("Bravo", "http://b", id="acc-b"), "transcode:pcmu")
+
+
+@pytest.mark.parametrize(
+    ("late", "returned", "outcome"),
+    [(0, 200, "passed"), (2, 200, "passed"), (3, 200, "late"), (30, 60, "late")],
+)
+def test_a_subcontract_whose_results_came_late_closes_as_late(
+    late: int, returned: int, outcome: str
+) -> None:
+    """More than 1 in 100 of the packets returned after their playout time is late."""
+    exchange = FakeExchange([])
+    book = SubcontractBook(
+        exchange,  # type: ignore[arg-type]
+        "con-1",
+        make_client=lambda p, s, t: FakeNode(),  # type: ignore[arg-type]
+        sleep=lambda s: exchange.metered.update({"sub-1": returned}),
+    )
+    bravo = Provider("Bravo", "http://b", id="acc-b")
+    book.node_for(bravo).process(SegmentTask(1, make_batch(returned), (StepSpec.parse("gain:-6"),)))
+    book.judge_late([Subcontracted("gain:-6", "Bravo", 1, returned, late_packets=late)])
+    book.judge_late([Subcontracted("gain:-6", "Charlie", 1, returned, late_packets=returned)])
+    book.close_all(warn=pytest.fail)
+    assert exchange.closed["sub-1"][0] == outcome
+    if outcome == "late":
+        assert exchange.closed["sub-1"][1] == (
+            f"{late} of the {returned} packets it returned came after their playout time"
+        )
+
+
+def test_a_wrong_answer_outweighs_lateness() -> None:
+    exchange = FakeExchange([])
+    node = FakeNode(NodeError("node Bravo sent a wrong result", wrong_answer=True))
+    book = SubcontractBook(exchange, "con-1", make_client=lambda p, s, t: node)  # type: ignore[arg-type]
+    with pytest.raises(NodeError):
+        book.node_for(Provider("Bravo", "http://b", id="acc-b")).process(
+            SegmentTask(1, make_batch(5), (StepSpec.parse("gain:-6"),))
+        )
+    book.judge_late([Subcontracted("gain:-6", "Bravo", 1, 5, late_packets=5)])
+    book.close_all(warn=pytest.fail)
+    assert exchange.closed["sub-1"][0] == "failed_check"
