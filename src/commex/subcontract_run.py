@@ -6,7 +6,14 @@ first provider of each step (so a provider without a saved card learns it before
 read: the exchange's 409) and when failover reaches another. The work goes to the node with the
 subcontract's work token, never a shared secret. Each answer is checked; at the end every
 subcontract is closed with the worst outcome seen (``failed_check`` before ``dead_node`` before
-``passed``), once the exchange shows the packets the plane got back, so the charge is exact.
+``late`` before ``passed``) and the packets sent under it (the most the exchange charges), once
+the exchange shows the packets the plane got back, so the charge is exact.
+
+On live input a subcontract is ``late`` when more than :data:`LATE_SHARE` of the packets its
+provider returned came after their playout time (:meth:`SubcontractBook.judge_late`): a single
+stray late segment in a long call is tolerated, a node that keeps missing the deadline is not.
+The run has already moved such work to the next provider (the remote stage hedges a late
+request), so the late provider's rating is what is left to decide.
 """
 
 from __future__ import annotations
@@ -43,10 +50,15 @@ class Handle:
     provider: Provider
     step: str
     client: NodeClient
-    packets: int = 0
+    packets: int = 0  # returned by the node, checked
+    sent: int = 0  # sent to the node: the most the exchange may charge
     outcome: str = "passed"
     detail: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def sending(self, packets: int) -> None:
+        with self.lock:
+            self.sent += packets
 
     def done(self, packets: int) -> None:
         with self.lock:
@@ -128,7 +140,7 @@ class SubcontractBook:
         for h in handles:
             try:
                 self._await_metered(h, wait_s)
-                closed.append(self._client.close_subcontract(h.id, h.outcome, h.detail))
+                closed.append(self._client.close_subcontract(h.id, h.outcome, h.sent, h.detail))
             except CommexError as exc:
                 warn(f"subcontract {h.id} with {h.provider.name}: {exc.message}")
             finally:
@@ -162,6 +174,7 @@ class SubcontractedNode:
             if isinstance(exc, NodeError):
                 raise
             raise NodeError(f"subcontract refused: {exc.message}", retriable=False) from exc
+        h.sending(len(task.batch))
         try:
             result = h.client.process(task)
             check_payload_types(spec, task.batch, result.batch)

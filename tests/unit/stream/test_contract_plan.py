@@ -31,6 +31,7 @@ class FakeExchange:
         self.opened: list[tuple[str, str, str]] = []
         self.closed: dict[str, tuple[str, str | None]] = {}
         self.metered: dict[str, int] = {}
+        self.sent: dict[str, int] = {}
 
     def auction(self, auction_id: str) -> dict[str, Any]:
         return {"id": auction_id, "eligibility": {"approved_providers": self.approved}}
@@ -57,8 +58,11 @@ class FakeExchange:
     def subcontract(self, sid: str) -> dict[str, Any]:
         return {"id": sid, "packets": self.metered.get(sid, 0)}
 
-    def close_subcontract(self, sid: str, outcome: str, detail: str | None = None) -> Any:
+    def close_subcontract(
+        self, sid: str, outcome: str, sent: int, detail: str | None = None
+    ) -> Any:
         self.closed[sid] = (outcome, detail)
+        self.sent[sid] = sent
         return {"id": sid, "outcome": outcome}
 
 
@@ -130,6 +134,8 @@ def test_each_subcontract_closes_with_its_worst_outcome_once_its_packets_are_met
     assert len(closed) == 2
     assert exchange.closed["sub-1"] == ("passed", None)  # after the node metered its 30
     assert exchange.closed["sub-2"] == ("dead_node", "node Charlie timed out")
+    # Each close says how many packets went to that node: the most the exchange will charge.
+    assert exchange.sent == {"sub-1": 30, "sub-2": 30}
     assert nodes["Bravo"].closed and nodes["Charlie"].closed
 
 
