@@ -29,12 +29,13 @@ from commex.client import ExchangeClient
 from commex.domain.errors import CommexError
 from commex.stream.nodeclient import NodeClient, NodeError
 from commex.stream.report import Subcontracted
+from commex.stream.spotcheck import SpotCheck
 from commex.stream.steps.base import StepSpec
 from commex.stream.subcontracting import (
     Provider,
     StepNode,
     Subcontractor,
-    check_payload_types,
+    check_answer,
 )
 from commex.stream.tasks import SegmentResult, SegmentTask
 
@@ -85,8 +86,10 @@ class SubcontractBook:
         make_client: Callable[[Provider, str, str], NodeClient] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        spot_check: SpotCheck | None = None,
     ) -> None:
         self._client = client
+        self.spot_check = spot_check or SpotCheck()
         self.contract_id = contract_id
         self._make = make_client or _node_client
         self._sleep, self._clock = sleep, clock
@@ -177,7 +180,7 @@ class SubcontractedNode:
         h.sending(len(task.batch))
         try:
             result = h.client.process(task)
-            check_payload_types(spec, task.batch, result.batch)
+            check_answer(spec, task.batch, result.batch, self._book.spot_check)
         except NodeError as exc:
             h.failed(exc)
             raise

@@ -6,7 +6,8 @@ streams (see :mod:`commex.stream.remotestage`) and sent to another provider: the
 pre-approved list in its order, or else the providers a :class:`ProviderDirectory` finds for
 the capability, best reputation first, then lowest price. A provider whose answer fails
 (transport, timeout, an error status, packets other than those sent, changed headers, an
-unexpected payload type) is passed over for the next one.
+unexpected payload type, a sampled payload that is not its G.711 transcoding: see
+:mod:`commex.stream.spotcheck`) is passed over for the next one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 from commex.domain.errors import CommexError, InvalidInput, NotFound
 from commex.stream.nodeclient import NodeError
 from commex.stream.packets import PacketBatch
+from commex.stream.spotcheck import SpotCheck
 from commex.stream.steps.base import StepSpec
 from commex.stream.steps.g711 import AUDIO_PTS, CODECS
 from commex.stream.tasks import SegmentResult, SegmentTask
@@ -167,6 +169,15 @@ def check_payload_types(spec: StepSpec, sent: PacketBatch, got: PacketBatch) -> 
         raise NodeError(f"result has unexpected payload types for {spec}", wrong_answer=True)
 
 
+def check_answer(
+    spec: StepSpec, sent: PacketBatch, got: PacketBatch, spot: SpotCheck | None = None
+) -> None:
+    """Refuse an answer with the wrong payload types, or whose sampled payloads are not
+    what ``spec`` makes of them here (a wrong-answer NodeError)."""
+    check_payload_types(spec, sent, got)
+    (spot or SpotCheck())(spec, sent, got)
+
+
 class StepNode(Protocol):
     """What the subcontractor calls for a provider: a :class:`NodeClient`, or one that does the
     work under a subcontract on the exchange."""
@@ -189,7 +200,9 @@ class Subcontractor:
         *,
         client_factory: ClientFactory | None = None,
         exclude: Iterable[str] = (),
+        spot_check: SpotCheck | None = None,
     ) -> None:
+        self.spot_check = spot_check or SpotCheck()
         self.approved = tuple(approved)
         self.directory = directory
         self._client_factory = client_factory
@@ -248,7 +261,7 @@ class Subcontractor:
             provider = providers[(start + k) % len(providers)]
             try:
                 result = self._client(provider).process(task)
-                check_payload_types(spec, task.batch, result.batch)
+                check_answer(spec, task.batch, result.batch, self.spot_check)
             except NodeError as exc:
                 errors.append(f"{provider.name}: {exc.message}")
                 continue
