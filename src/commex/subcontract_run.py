@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -51,6 +51,8 @@ class Handle:
     provider: Provider
     step: str
     client: NodeClient
+    price: Decimal | None = None  # per 1,000 packets, as the subcontract was opened
+    currency: str = ""
     packets: int = 0  # returned by the node, checked
     sent: int = 0  # sent to the node: the most the exchange may charge
     outcome: str = "passed"
@@ -106,7 +108,11 @@ class SubcontractBook:
                     raise NodeError(f"{provider.name} is not a provider on the exchange")
                 opened = self._client.open_subcontract(self.contract_id, provider.id, step)
                 client = self._make(provider, str(opened["id"]), str(opened["work_token"]))
-                self.handles[key] = Handle(str(opened["id"]), provider, step, client)
+                h = Handle(str(opened["id"]), provider, step, client)
+                if opened.get("price_per_1000_packets") is not None:
+                    h.price = Decimal(str(opened["price_per_1000_packets"]))
+                    h.currency = str(opened.get("currency") or "")
+                self.handles[key] = h
             return self.handles[key]
 
     def node_for(self, provider: Provider) -> StepNode:
@@ -131,6 +137,33 @@ class SubcontractBook:
                 if rec.late_packets > LATE_SHARE * returned:
                     h.worsen("late", f"{rec.late_packets} of the {returned} packets it returned "
                              "came after their playout time")  # fmt: skip
+
+    def class_costs(
+        self, records: Iterable[Subcontracted], packets_in: Mapping[str, int]
+    ) -> dict[str, dict[str, Any]]:
+        """Per content class: the packets read, those sent to each subcontracted step, and
+        what they cost at the subcontracts' prices (exact; the charge rounds the total)."""
+        with self._lock:
+            prices = {(h.provider.name, h.step): h for h in self.handles.values()}
+        out: dict[str, dict[str, Any]] = {
+            kind: {"packets": n, "subcontracted": {}, "cost": Decimal(0)}
+            for kind, n in packets_in.items()
+        }
+        currency = ""
+        for rec in records:
+            h = prices.get((rec.provider, rec.step))
+            for kind, n in rec.classes.items():
+                entry = out.setdefault(
+                    kind, {"packets": 0, "subcontracted": {}, "cost": Decimal(0)}
+                )
+                entry["subcontracted"][rec.step] = entry["subcontracted"].get(rec.step, 0) + n
+                if h is not None and h.price is not None:
+                    entry["cost"] += h.price * n / 1000
+                    currency = currency or h.currency
+        for entry in out.values():
+            entry["cost"] = f"{entry['cost'].normalize():f}"
+            entry["currency"] = currency or None
+        return out
 
     def close_all(self, *, wait_s: float = 20.0, warn: Callable[[str], None]) -> list[Any]:
         """Close every subcontract with its outcome once the exchange shows the packets the

@@ -226,3 +226,33 @@ def test_a_dead_node_is_rated_negatively_and_the_next_covers_exactly_its_packets
     offers = story.call("GET", "/v1/providers?capability=transcode", story.a["token"])["items"]
     reputation = {o["provider"]["name"]: o["provider"]["reputation"] for o in offers}
     assert (reputation["Bravo"]["negative"], reputation["Charlie"]["positive"]) == (1.0, 1.0)
+
+
+def test_content_segments_send_only_audio_to_the_paid_transcoder_and_show_each_class_cost(
+    story: Story,
+) -> None:
+    story.node(story.b, "2.50")
+    story.offer_dtmf()
+    story.call("POST", "/v1/payment-methods", story.a["token"], json=VISA)
+    contract_id = story.contract(story.b)
+    report_path = story.tmp / "report.json"
+    done = story.process(contract_id, "--segment", "content", "--report", str(report_path))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(report_path.read_text())
+    classes = report["contract"]["classes"]
+    assert sum(c["packets"] for c in classes.values()) == report["packets_in"] == 1330
+    for kind in ("telephone-event", "comfort-noise"):  # read and relayed, never paid for
+        assert classes[kind]["packets"] > 0
+        assert (classes[kind]["subcontracted"]["transcode:pcmu"], classes[kind]["cost"]) == (0, "0")
+    audio = {k: classes[k]["subcontracted"]["transcode:pcmu"] for k in ("speech", "silence")}
+    assert audio == {
+        "speech": classes["speech"]["packets"],
+        "silence": classes["silence"]["packets"],
+    }
+    for kind, packets in audio.items():
+        assert Decimal(classes[kind]["cost"]) == Decimal("2.50") * packets / 1000
+    (closed,) = report["contract"]["subcontracts"]
+    assert closed["packets"] == sum(audio.values()) == 1163
+    total = sum(Decimal(c["cost"]) for c in classes.values())
+    assert closed["amount"] == str(total.quantize(Decimal("0.01"), ROUND_HALF_UP))
+    assert "content classes" in done.stdout

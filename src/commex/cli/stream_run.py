@@ -159,8 +159,11 @@ def _execute(
     if under is not None:
         result, failure = under.run.settle(result)
         under.book.judge_late(result.subcontracted)
-        closed = under.book.close_all(warn=_warn)
-        result = replace(result, contract={**(result.contract or {}), "subcontracts": closed})
+        contract = dict(result.contract or {})
+        if result.classes:
+            contract["classes"] = under.book.class_costs(result.subcontracted, result.classes)
+        contract["subcontracts"] = under.book.close_all(warn=_warn)
+        result = replace(result, contract=contract)
     if options.report is not None:
         options.report.write_text(_json(result) + "\n")
     return result, failure
@@ -214,6 +217,7 @@ def summary(report: RunReport) -> None:
         _contract_summary(dict(report.contract))
     if report.streams:
         _streams(report)
+    _classes(report)
     for item in report.subcontracted:
         console.print(
             f"subcontracted {item.step} to {item.provider}: "
@@ -237,6 +241,22 @@ def _streams(report: RunReport) -> None:
             str(s.payload_type_out),
         )
     console.print(streams)
+
+
+def _classes(report: RunReport) -> None:
+    """--segment content: packets per class and, under a contract, what each cost."""
+    costs = dict((report.contract or {}).get("classes") or {})
+    if not report.classes:
+        return
+    table = Table(title="content classes")
+    for name in ("class", "packets", "subcontracted", "cost"):
+        table.add_column(name, justify="right")
+    for kind, packets in report.classes.items():
+        sent = sum(s.classes.get(kind, 0) for s in report.subcontracted)
+        cost = costs.get(kind, {})
+        money = f"{cost['cost']} {cost.get('currency') or ''}".strip() if cost else "-"
+        table.add_row(kind, str(packets), str(sent), money)
+    console.print(table)
 
 
 def _contract_summary(c: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from commex.stream.flow import Bundle, compact, widen
 from commex.stream.packets import I64, PacketBatch, concat
 from commex.stream.pcap import with_streams
 from commex.stream.report import Subcontracted
+from commex.stream.segmenting import KINDS
 from commex.stream.steps.base import DtmfEvent, StepSpec
 from commex.stream.subcontracting import (
     DEFAULT_GROUP_PACKETS,
@@ -47,6 +48,7 @@ class _Request:
     running: int = 0
     hedged: bool = False
     deadline: float = math.inf
+    kinds: I64 | None = None  # each packet's content class (an index into KINDS), if known
 
 
 @dataclass
@@ -78,6 +80,7 @@ class RemoteStage:
         self.spec = spec
         self._clock = clock
         self._late: dict[str, int] = {}
+        self._classes: dict[str, I64] = {}
         self.live = live
         self._sub = subcontractor
         self._providers: list[Provider] = subcontractor.candidates(spec)
@@ -107,16 +110,21 @@ class RemoteStage:
             return
         bundles, self._gathered, self._gathered_need = self._gathered, [], 0
         whole = concat(with_streams([b.batch for b in bundles]))
-        whole = whole.take(np.argsort(whole.index, kind="stable"))
+        order = np.argsort(whole.index, kind="stable")
+        whole = whole.take(order)
+        kinds = _kinds(bundles)
+        kinds = None if kinds is None else kinds[order]
         need = needs_step(self.spec, whole)
         group = _Group(bundles, whole, need)
         deadline = min(b.deadline for b in bundles)
         rows = np.flatnonzero(need)
         for start in range(0, rows.shape[0], self._group_packets):
-            batch, present = compact(whole.take(rows[start : start + self._group_packets]))
+            taken = rows[start : start + self._group_packets]
+            batch, present = compact(whole.take(taken))
             self._numbers += 1
             request = _Request(SegmentTask(self._numbers, batch, (self.spec,)), present,
-                               self._preferred, deadline=deadline)  # fmt: skip
+                               self._preferred, deadline=deadline,
+                               kinds=None if kinds is None else kinds[taken])  # fmt: skip
             group.requests.append(request)
             self._start(request, request.provider)
         self._groups.append(group)
@@ -133,7 +141,12 @@ class RemoteStage:
         late = self.live and not future.cancelled() and self._clock() > request.deadline
         with self._lock:
             request.running -= 1
-            if late and future.exception() is None:
+            answered = not future.cancelled() and future.exception() is None
+            if answered and request.kinds is not None:
+                name = future.result()[0]
+                counts = np.bincount(request.kinds, minlength=len(KINDS))
+                self._classes[name] = self._classes.get(name, np.zeros_like(counts)) + counts
+            if late and answered:
                 name = future.result()[0]
                 self._late[name] = self._late.get(name, 0) + len(request.task.batch)
             if request.result is not None or future.cancelled():
@@ -197,7 +210,14 @@ class RemoteStage:
             names = [*self._usage, *(n for n in self._late if n not in self._usage)]
             usage = {name: self._usage.get(name, [0, 0]) for name in names}
             return [
-                Subcontracted(str(self.spec), name, u[0], u[1], self._late.get(name, 0))
+                Subcontracted(
+                    str(self.spec),
+                    name,
+                    u[0],
+                    u[1],
+                    self._late.get(name, 0),
+                    _by_class(self._classes.get(name)),
+                )
                 for name, u in usage.items()
             ]
 
@@ -217,3 +237,25 @@ def _split_back(group: _Group, done: PacketBatch) -> list[Bundle]:
         replace(b, batch=done.take(rows[bounds[k] : bounds[k + 1]]))
         for k, b in enumerate(group.bundles)
     ]
+
+
+def _kinds(bundles: list[Bundle]) -> I64 | None:
+    """Each packet's content class, in the order of the bundles' batches (None unless every
+    bundle was cut by content)."""
+    parts = []
+    for b in bundles:
+        if not b.kinds or any(k not in KINDS for k, _ in b.kinds):
+            return None
+        codes = np.repeat([KINDS.index(k) for k, _ in b.kinds], [n for _, n in b.kinds])
+        if codes.shape[0] != b.sent_index.shape[0]:
+            return None
+        order = np.argsort(b.sent_index, kind="stable")
+        parts.append(codes[order[np.searchsorted(b.sent_index, b.batch.index, sorter=order)]])
+    return np.concatenate(parts).astype(np.int64)
+
+
+def _by_class(counts: I64 | None) -> dict[str, int]:
+    """Packets per content class (every class, so that a class sent nothing shows 0)."""
+    if counts is None:
+        return {}
+    return {kind: int(n) for kind, n in zip(KINDS, counts.tolist(), strict=True)}

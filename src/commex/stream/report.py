@@ -97,6 +97,7 @@ class Subcontracted:
     segments: int
     packets: int
     late_packets: int = 0
+    classes: Mapping[str, int] = field(default_factory=dict)  # packets per content class
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -107,6 +108,8 @@ class Subcontracted:
         }
         if self.late_packets:
             out["late_packets"] = self.late_packets
+        if self.classes:
+            out["classes"] = dict(self.classes)
         return out
 
 
@@ -147,6 +150,7 @@ class RunReport:
     latency: Latency | None = None
     realtime: bool = False
     contract: Mapping[str, Any] | None = field(default=None)
+    classes: Mapping[str, int] = field(default_factory=dict)  # --segment content: packets
 
     def to_json(self) -> dict[str, Any]:
         elapsed = max(self.elapsed_s, 1e-9)
@@ -173,6 +177,8 @@ class RunReport:
             "latency_ms": None if self.latency is None else self.latency.to_json(),
             "realtime": self.realtime,
         }
+        if self.classes:
+            out["classes"] = dict(self.classes)
         if self.contract is not None:
             out["contract"] = dict(self.contract)
         return out

@@ -165,7 +165,8 @@ def bundles(
 
 def _bundle(group: list[Segment], chunk: int, number: int) -> Bundle:
     batch = group[0].batch if len(group) == 1 else concat([s.batch for s in group])
-    return Bundle.of(number, batch, len(group), chunk=chunk)
+    kinds = tuple((s.kind, len(s.batch)) for s in group if s.kind != "unclassified")
+    return Bundle.of(number, batch, len(group), chunk=chunk, kinds=kinds)
 
 
 @dataclass
@@ -185,7 +186,9 @@ def _preparer(ctx: Context) -> Callable[[endpoints.Chunk], _Prepared]:
 
     def prepare(chunk: endpoints.Chunk) -> _Prepared:
         ctx.tally.instats.add(chunk.batch)
-        return _Prepared(chunk, list(bundles(chunk.batch, policy, next(chunks), numbers)))
+        cut = list(bundles(chunk.batch, policy, next(chunks), numbers))
+        ctx.tally.count_classes(k for b, _ in cut for k in b.kinds)
+        return _Prepared(chunk, cut)
 
     return prepare
 

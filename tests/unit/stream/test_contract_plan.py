@@ -53,7 +53,8 @@ class FakeExchange:
             raise Conflict("a subcontract is charged to your card: save a card first")
         sid = f"sub-{len(self.opened) + 1}"
         self.opened.append((parent, provider_id, step))
-        return {"id": sid, "work_token": f"cxw_{sid}"}
+        return {"id": sid, "work_token": f"cxw_{sid}", "price_per_1000_packets": "2.50",
+                "currency": "EUR"}  # fmt: skip
 
     def subcontract(self, sid: str) -> dict[str, Any]:
         return {"id": sid, "packets": self.metered.get(sid, 0)}
@@ -195,3 +196,20 @@ def test_a_wrong_answer_outweighs_lateness() -> None:
     book.judge_late([Subcontracted("gain:-6", "Bravo", 1, 5, late_packets=5)])
     book.close_all(warn=pytest.fail)
     assert exchange.closed["sub-1"][0] == "failed_check"
+
+
+def test_each_content_class_shows_its_packets_and_what_it_cost() -> None:
+    exchange = FakeExchange([])
+    book = SubcontractBook(exchange, "con-1", make_client=lambda p, s, t: FakeNode())  # type: ignore[arg-type]
+    book.handle(Provider("Bravo", "http://b", id="acc-b"), "transcode:pcmu")
+    sent = {"speech": 118, "silence": 1045, "comfort-noise": 0, "telephone-event": 0, "other": 0}
+    record = Subcontracted("transcode:pcmu", "Bravo", 1, 1163, classes=sent)
+    read = {"speech": 118, "silence": 1045, "comfort-noise": 163, "telephone-event": 4}
+    costs = book.class_costs([record], read)
+    assert costs["speech"] == {
+        "packets": 118, "subcontracted": {"transcode:pcmu": 118}, "cost": "0.295", "currency": "EUR"
+    }  # fmt: skip
+    assert costs["silence"]["cost"] == "2.6125"  # 2.50 x 1,045 / 1,000, exact
+    for kind in ("comfort-noise", "telephone-event"):  # read, never sent to the transcoder
+        assert (costs[kind]["packets"], costs[kind]["cost"]) == (read[kind], "0")
+        assert costs[kind]["subcontracted"] == {"transcode:pcmu": 0}

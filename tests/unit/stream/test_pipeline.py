@@ -155,6 +155,25 @@ def test_a_missing_step_is_subcontracted_and_the_output_matches(tmp_path, refere
     assert result["dtmf"] == reference[1]["dtmf"]
 
 
+def test_content_segments_count_by_class_and_only_audio_goes_to_a_transcoder(tmp_path) -> None:
+    good = create_node_app({"transcode"}, TOKEN)
+    with serve_in_thread(good) as url:
+        plan = Plan.build(
+            str(FAX), str(tmp_path / "out.pcap"), steps=["transcode:pcmu", "dtmf"],
+            capabilities={"dtmf"}, subcontractors=[f"b={url}"], segment="content",
+        )  # fmt: skip
+        result = run(plan, Services(client_factory=token_clients())).to_json()
+    assert sum(result["classes"].values()) == result["packets_in"] == 1330
+    assert result["classes"]["telephone-event"] > 0 and result["classes"]["comfort-noise"] > 0
+    (sent,) = result["subcontracted"]
+    by_class = sent["classes"]
+    assert by_class["telephone-event"] == by_class["comfort-noise"] == by_class["other"] == 0
+    assert by_class["speech"] == result["classes"]["speech"]
+    assert by_class["silence"] == result["classes"]["silence"]
+    assert sent["packets"] == by_class["speech"] + by_class["silence"] == 1163
+    assert result["packets_out"] == 1330  # the events and comfort noise still go out
+
+
 def test_no_node_token_goes_to_another_providers_node(tmp_path, monkeypatch) -> None:
     """Without a subcontract the run is refused before it calls the other provider's node:
     the only credential it has, this provider's node token, never leaves for it."""
