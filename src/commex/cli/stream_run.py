@@ -27,6 +27,7 @@ from rich.table import Table
 from commex.cli.common import console, err_console
 from commex.client import ExchangeClient, ExchangeDirectory, api_token_from_env
 from commex.contract_plan import prepare
+from commex.contract_streams import parse_contracts
 from commex.domain.errors import CommexError, InvalidInput
 from commex.metering_client import ContractRun
 from commex.stream import pipeline
@@ -77,10 +78,15 @@ class Options:
     """What the command was told, besides the plan."""
 
     exchange: str | None
-    contract: str | None
+    contracts: tuple[str, ...]
     meter_every: float
     report: Path | None
     quiet: bool
+
+    @property
+    def contract(self) -> str | None:
+        """The one contract of a run under one (several: see :mod:`commex.contract_streams`)."""
+        return self.contracts[0] if len(self.contracts) == 1 else None
 
 
 @dataclass
@@ -93,6 +99,11 @@ class _Under:
 
 
 def run(plan: pipeline.Plan, options: Options) -> tuple[RunReport, CommexError | None]:
+    contracts = parse_contracts(options.contracts)
+    if any(contracts.values()):
+        from commex.cli.stream_several import run_several
+
+        return run_several(plan, options, contracts)
     exchange = options.exchange
     if options.contract:
         exchange = exchange or os.environ.get("COMMEX_EXCHANGE_URL") or None
@@ -260,7 +271,9 @@ def _classes(report: RunReport) -> None:
 
 
 def _contract_summary(c: dict[str, Any]) -> None:
-    if c.get("recorded") is False:
+    for each in c.get("contracts") or ():
+        _contract_summary(dict(each))
+    if c.get("recorded") is False or "contract_id" not in c:
         return  # the error says it
     breach = (
         f"; below the contract's minimum of {c['min_rate_bps']:,} bit/s: a breach is recorded"
