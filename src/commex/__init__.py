@@ -69,7 +69,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "commex.stream.rtcp": ("RtcpError",),
     "commex.stream.wire": ("WireError",),
     "commex.stream.nodeclient": ("NodeError",),
-    "commex.stream.node": ("BodyTooLarge", "ContractsUnavailable", "StepNotOffered"),
+    "commex.stream.node": (
+        "BodyTooLarge", "ContractsUnavailable", "StepNotOffered", "StepsDisagree",
+    ),
     "commex.stream.subcontracting": ("StepUnavailable", "SubcontractFailed", "SubcontractRequired"),
     "commex.stream.tasks": ("SegmentFailed",),
 }  # fmt: skip
@@ -199,6 +201,7 @@ __all__ = [
     "StartSession",
     "StepNotOffered",
     "StepUnavailable",
+    "StepsDisagree",
     "SubcontractFailed",
     "SubcontractLine",
     "SubcontractRequired",
@@ -366,7 +369,12 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
         OpenedSubcontract,
         SubcontractLine,
     )
-    from commex.stream.node import BodyTooLarge, ContractsUnavailable, StepNotOffered
+    from commex.stream.node import (
+        BodyTooLarge,
+        ContractsUnavailable,
+        StepNotOffered,
+        StepsDisagree,
+    )
     from commex.stream.nodeclient import NodeError
     from commex.stream.records import MalformedCapture, UnsupportedCapture
     from commex.stream.rtcp import RtcpError
