@@ -69,8 +69,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "commex.stream.rtcp": ("RtcpError",),
     "commex.stream.wire": ("WireError",),
     "commex.stream.nodeclient": ("NodeError",),
-    "commex.stream.node": ("BodyTooLarge", "ContractsUnavailable", "StepNotOffered"),
-    "commex.stream.subcontracting": ("StepUnavailable", "SubcontractFailed"),
+    "commex.stream.node": (
+        "BodyTooLarge", "ContractsUnavailable", "StepNotOffered", "StepsDisagree",
+    ),
+    "commex.stream.subcontracting": ("StepUnavailable", "SubcontractFailed", "SubcontractRequired"),
     "commex.stream.tasks": ("SegmentFailed",),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -199,8 +201,10 @@ __all__ = [
     "StartSession",
     "StepNotOffered",
     "StepUnavailable",
+    "StepsDisagree",
     "SubcontractFailed",
     "SubcontractLine",
+    "SubcontractRequired",
     "Suspended",
     "Terms",
     "Throttled",
@@ -365,11 +369,20 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
         OpenedSubcontract,
         SubcontractLine,
     )
-    from commex.stream.node import BodyTooLarge, ContractsUnavailable, StepNotOffered
+    from commex.stream.node import (
+        BodyTooLarge,
+        ContractsUnavailable,
+        StepNotOffered,
+        StepsDisagree,
+    )
     from commex.stream.nodeclient import NodeError
     from commex.stream.records import MalformedCapture, UnsupportedCapture
     from commex.stream.rtcp import RtcpError
     from commex.stream.rtp import MalformedPacket
-    from commex.stream.subcontracting import StepUnavailable, SubcontractFailed
+    from commex.stream.subcontracting import (
+        StepUnavailable,
+        SubcontractFailed,
+        SubcontractRequired,
+    )
     from commex.stream.tasks import SegmentFailed
     from commex.stream.wire import WireError

@@ -34,7 +34,8 @@ def test_cancelling_the_parent_closes_its_open_subcontracts_and_charges_their_pa
     m = market(world, approved=())
     key = node_key(world, m.b)
     done = _metered(m, m.b, 400, key)
-    ok = world.post(f"/v1/subcontracts/{done['id']}/outcome", m.a, json={"outcome": "passed"})
+    passed = {"outcome": "passed", "packets": 400}
+    ok = world.post(f"/v1/subcontracts/{done['id']}/outcome", m.a, json=passed)
     assert ok.status_code == 200, ok.text
     still_open = _metered(m, m.b, 1000, key)
 
@@ -61,9 +62,7 @@ def test_cancelling_the_parent_closes_its_open_subcontracts_and_charges_their_pa
         headers=bearer(key),
     )  # fmt: skip
     assert "is closed" in error(more, 409)["message"]
-    late = world.post(
-        f"/v1/subcontracts/{still_open['id']}/outcome", m.a, json={"outcome": "passed"}
-    )
+    late = world.post(f"/v1/subcontracts/{still_open['id']}/outcome", m.a, json=passed)
     assert "parent contract was cancelled" in error(late, 409)["message"]
     assert error(open_sub(m, m.b), 409)["code"] == "conflict"
 

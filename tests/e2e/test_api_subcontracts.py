@@ -147,7 +147,9 @@ def test_a_subcontract_is_opened_metered_rated_charged_and_paid_out(world: World
 
     # A's plane checked the results: B is rated, A is charged 2.50 x 1,330 / 1,000 = 3.325,
     # rounded half up to 3.33 EUR, and B is paid that.
-    r = world.post(f"/v1/subcontracts/{sub['id']}/outcome", m.a, json={"outcome": "passed"})
+    r = world.post(
+        f"/v1/subcontracts/{sub['id']}/outcome", m.a, json={"outcome": "passed", "packets": 1330}
+    )
     assert r.status_code == 200, r.text
     closed = r.json()
     assert (closed["status"], closed["outcome"], closed["amount"]) == (
@@ -210,16 +212,20 @@ def test_a_dead_node_rates_negatively_and_the_failover_is_charged_only_its_packe
             headers=bearer(node_key(world, who)),
         )  # fmt: skip
         assert r.status_code == 201, r.text
-    dead = {"outcome": "dead_node", "detail": "no answer after 400 packets"}
+    dead = {"outcome": "dead_node", "detail": "no answer after 400 packets", "packets": 450}
     assert world.post(f"/v1/subcontracts/{bravo['id']}/outcome", m.a, json=dead).status_code == 200
-    ok = world.post(f"/v1/subcontracts/{charlie['id']}/outcome", m.a, json={"outcome": "passed"})
+    ok = world.post(
+        f"/v1/subcontracts/{charlie['id']}/outcome", m.a, json={"outcome": "passed", "packets": 930}
+    )
     assert ok.json()["amount"] == "1.63"  # 1.75 x 930 / 1,000 = 1.6275
     assert reputation(world, m.a, m.b.id, "provider")["negative"] == 1
     assert reputation(world, m.a, m.c.id, "provider")["positive"] == 1
     # Closing again the same way changes nothing; another way is refused.
     again = world.post(f"/v1/subcontracts/{bravo['id']}/outcome", m.a, json=dead)
     assert again.status_code == 200 and again.json()["rating"]["satisfied"] is False
-    r = world.post(f"/v1/subcontracts/{bravo['id']}/outcome", m.a, json={"outcome": "passed"})
+    r = world.post(
+        f"/v1/subcontracts/{bravo['id']}/outcome", m.a, json={"outcome": "passed", "packets": 450}
+    )
     assert "closed as dead_node already" in error(r, 409)["message"]
     assert reputation(world, m.a, m.b.id, "provider")["count"] == 1
     # Nothing is metered after the close.
@@ -374,3 +380,33 @@ def test_a_run_is_metered_once_and_its_count_cannot_change(world: World) -> None
     r = world.post(path, json={"run_id": "r3", "packets": -1}, headers=bearer(key))
     assert r.status_code == 422
     assert world.get(f"/v1/subcontracts/{sub['id']}", m.a).json()["packets"] == 10
+
+
+@pytest.mark.parametrize(
+    ("outcome", "metered", "sent", "packets", "charged"),
+    [
+        ("passed", 5000, 1330, 1330, "3.33"),  # metered above what was sent: the sent count
+        ("dead_node", 400, 1330, 400, "1.00"),  # metered below: what was metered
+        ("failed_check", 1330, 1330, 1330, None),  # a wrong answer is not paid for
+    ],
+)
+def test_the_charge_is_the_fewer_of_the_packets_metered_and_sent(
+    world: World, outcome: str, metered: int, sent: int, packets: int, charged: str | None
+) -> None:
+    m = market(world, approved=())
+    sub = open_sub(m, m.b).json()
+    r = world.post(
+        f"/v1/subcontracts/{sub['id']}/packets", json={"run_id": "r1", "packets": metered},
+        headers=bearer(node_key(world, m.b)),
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    missing = world.post(f"/v1/subcontracts/{sub['id']}/outcome", m.a, json={"outcome": outcome})
+    assert error(missing, 422)["field"] == "packets"  # the plane must say what it sent
+    body = {"outcome": outcome, "packets": sent}
+    closed = world.post(f"/v1/subcontracts/{sub['id']}/outcome", m.a, json=body).json()
+    assert (closed["packets"], closed["amount"]) == (packets, charged or "0.00")
+    assert (closed["charge"] and closed["charge"]["amount"]) == charged
+    world.services.bus.handle(ChargeDue())
+    charges = world.get(f"/v1/contracts/{sub['id']}/charges", m.a).json()
+    assert [c["amount"] for c in charges["charges"]] == ([charged] if charged else [])
+    assert closed["rating"]["satisfied"] is (outcome == "passed")

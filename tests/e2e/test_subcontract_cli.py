@@ -82,7 +82,7 @@ def test_a_subcontract_on_a_running_exchange_is_metered_charged_and_paid(server:
         node.meter_packets(sub["id"], "run-1", 1000)
         node.meter_packets(sub["id"], "run-2", 330)
         assert node.meter_packets(sub["id"], "run-2", 330)["repeated"] is True
-        closed = plane.close_subcontract(sub["id"], "passed")
+        closed = plane.close_subcontract(sub["id"], "passed", 1330)
     assert (closed["packets"], closed["amount"], closed["rating"]["satisfied"]) == (
         1330,
         "3.33",

@@ -91,14 +91,14 @@ class Story:
         wait_until(lambda: answers(f"{url}/v1/node"), "a node")  # answers 401: it is up
         return url, proc
 
-    def contract(self, *approved: dict[str, str]) -> str:
+    def contract(self, *approved: dict[str, str], recipient: dict[str, str] | None = None) -> str:
         """The recipient's reverse auction for ``STEPS``, approving A and ``approved``, won by
         A, who offers dtmf and has a card unless told otherwise."""
         terms = {"service": "stream-processing", "duration_s": 3600, "steps": STEPS}
         closes = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
         ids = [self.a["id"], *(p["id"] for p in approved)]
         auction = self.call(
-            "POST", "/v1/auctions", self.recipient["token"],
+            "POST", "/v1/auctions", (recipient or self.recipient)["token"],
             json={"direction": "reverse", "format": "first-price", "title": "Clinic calls",
                   "terms": terms, "currency": "EUR", "closes_at": closes, "reserve": "80.00",
                   "eligibility": {"approved_providers": ids}},
@@ -226,3 +226,75 @@ def test_a_dead_node_is_rated_negatively_and_the_next_covers_exactly_its_packets
     offers = story.call("GET", "/v1/providers?capability=transcode", story.a["token"])["items"]
     reputation = {o["provider"]["name"]: o["provider"]["reputation"] for o in offers}
     assert (reputation["Bravo"]["negative"], reputation["Charlie"]["positive"]) == (1.0, 1.0)
+
+
+def test_content_segments_send_only_audio_to_the_paid_transcoder_and_show_each_class_cost(
+    story: Story,
+) -> None:
+    story.node(story.b, "2.50")
+    story.offer_dtmf()
+    story.call("POST", "/v1/payment-methods", story.a["token"], json=VISA)
+    contract_id = story.contract(story.b)
+    report_path = story.tmp / "report.json"
+    done = story.process(contract_id, "--segment", "content", "--report", str(report_path))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(report_path.read_text())
+    classes = report["contract"]["classes"]
+    assert sum(c["packets"] for c in classes.values()) == report["packets_in"] == 1330
+    for kind in ("telephone-event", "comfort-noise"):  # read and relayed, never paid for
+        assert classes[kind]["packets"] > 0
+        assert (classes[kind]["subcontracted"]["transcode:pcmu"], classes[kind]["cost"]) == (0, "0")
+    audio = {k: classes[k]["subcontracted"]["transcode:pcmu"] for k in ("speech", "silence")}
+    assert audio == {
+        "speech": classes["speech"]["packets"],
+        "silence": classes["silence"]["packets"],
+    }
+    for kind, packets in audio.items():
+        assert Decimal(classes[kind]["cost"]) == Decimal("2.50") * packets / 1000
+    (closed,) = report["contract"]["subcontracts"]
+    assert closed["packets"] == sum(audio.values()) == 1163
+    total = sum(Decimal(c["cost"]) for c in classes.values())
+    assert closed["amount"] == str(total.quantize(Decimal("0.01"), ROUND_HALF_UP))
+    assert "content classes" in done.stdout
+
+
+def test_two_recipients_streams_in_one_run_are_grouped_once_and_metered_each_exactly(
+    story: Story,
+) -> None:
+    """One capture, two calls: the clinic's (SSRC 0x0eaf0eaf) and the school's (0x17d90134),
+    each under its own contract with A. Their audio goes to Bravo in one shared request, sent
+    in one part per contract under that contract's subcontract."""
+    story.node(story.b, "2.50")
+    story.offer_dtmf()
+    story.call("POST", "/v1/payment-methods", story.a["token"], json=VISA)
+    school = story.account("Valley School", "recipient")
+    clinic_cid, school_cid = story.contract(story.b), story.contract(story.b, recipient=school)
+    report_path = story.tmp / "report.json"
+    done = story.process(
+        clinic_cid + "=0x0eaf0eaf", "--contract", school_cid + "=0x17d90134",
+        "--report", str(report_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(report_path.read_text())
+    assert report["packets_in"] == report["packets_out"] == 1330
+    (sent,) = report["subcontracted"]
+    assert (sent["provider"], sent["segments"], sent["packets"]) == ("Bravo", 1, 1163)  # one group
+    streams = {s["ssrc"]: s for s in report["streams"]}
+    parents = {c["contract_id"]: c for c in report["contract"]["contracts"]}
+    for cid, ssrc, audio in ((clinic_cid, 0x0EAF0EAF, 158), (school_cid, 0x17D90134, 1005)):
+        parent = parents[cid]
+        (sub,) = parent["subcontracts"]  # its own subcontract, for its own audio packets
+        assert (sub["provider"]["name"], sub["packets"], sub["outcome"]) == (
+            "Bravo",
+            audio,
+            "passed",
+        )
+        amount = (Decimal("2.50") * audio / 1000).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        assert sub["amount"] == str(amount)
+        # Each parent is metered on its own stream only.
+        usage = story.call("GET", f"/v1/contracts/{cid}/usage", story.a["token"])
+        (delivery,) = usage["deliveries"]
+        assert delivery["packets"] == streams[ssrc]["packets_out"]
+        seen = story.call("GET", f"/v1/contracts/{cid}", story.a["token"])
+        assert [(s["packets"], s["status"]) for s in seen["subcontracts"]] == [(audio, "completed")]
+    assert sum(streams[s]["packets_out"] for s in streams) == 1330

@@ -238,18 +238,22 @@ def test_subcontracts_and_node_keys_are_audited(bus: MessageBus) -> None:
     key = bus.handle(m.IssueNodeKey(bravo, "rack 4")).key.id
     sid = bus.handle(m.OpenSubcontract(parent, alpha, bravo, "transcode:pcmu")).line.subcontract.id
     bus.handle(m.MeterPackets(sid, NodeCaller(bravo), "run-1", 1330))
-    bus.handle(m.CloseSubcontract(sid, alpha, "failed_check", "two segments differ"))
+    bus.handle(m.CloseSubcontract(sid, alpha, "failed_check", "two segments differ", 1330))
     bus.handle(m.RevokeNodeKey(bravo, key))
     story = [(e.action, e.actor_id) for e in _trail(bus, op, subject_id=sid)]
     assert story == [
         ("subcontract.opened", alpha),
         ("subcontract.closed", alpha),
         ("rating.recorded", alpha),
-        ("charge.created", None),
-    ]
+    ]  # a failed check is charged nothing
     close = next(e for e in _trail(bus, op, subject_id=sid) if e.action == "subcontract.closed")
     assert close.reason == "two segments differ"
-    assert dict(close.detail) == {"outcome": "failed_check", "packets": "1330"}
+    assert dict(close.detail) == {
+        "outcome": "failed_check",
+        "packets": "1330",
+        "metered": "1330",
+        "sent": "1330",
+    }
     keys = [(e.action, e.actor_id) for e in _trail(bus, op, subject_id=key)]
     assert keys == [("node_key.issued", bravo), ("node_key.revoked", bravo)]
     # the subcontractor reads the subcontract's entries, as an account it concerns

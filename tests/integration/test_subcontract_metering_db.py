@@ -73,7 +73,7 @@ def test_concurrent_metering_counts_each_run_once_and_none_after_the_close(
         for t in threads:
             t.start()
         threads[0].join()  # close while the others may still be metering
-        closed = bus.handle(m.CloseSubcontract(sid, alpha.id, "passed"))
+        closed = bus.handle(m.CloseSubcontract(sid, alpha.id, "passed", sent=10**9))
         for t in threads:
             t.join()
         assert len({run for run, _ in accepted}) == len(accepted)  # no run counted twice

@@ -211,6 +211,7 @@ class PacketsIn(_Body):
 
 class OutcomeIn(_Body):
     outcome: Literal["passed", "failed_check", "dead_node", "late"]
+    packets: Annotated[StrictInt, Field(ge=0, le=10**12)]
     detail: Annotated[str, StringConstraints(max_length=300)] | None = None
 
 

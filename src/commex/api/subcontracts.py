@@ -67,10 +67,11 @@ def close_subcontract(
     subcontract_id: str, body: OutcomeIn, who: CallerDep, bus: BusDep
 ) -> dict[str, Any]:
     """The subcontracting plane closes the subcontract with its check: ``passed`` rates the
-    subcontractor positively; ``failed_check``, ``dead_node`` and ``late`` negatively. The
-    packets metered are charged to the caller's card. Closing again the same way is answered
-    the same."""
-    cmd = m.CloseSubcontract(subcontract_id, who.id, body.outcome, body.detail)
+    subcontractor positively; ``failed_check``, ``dead_node`` and ``late`` negatively.
+    ``packets`` is how many the plane sent under it: the fewer of those and the packets
+    metered are charged to the caller's card (nothing after a failed check). Closing again
+    the same way is answered the same."""
+    cmd = m.CloseSubcontract(subcontract_id, who.id, body.outcome, body.detail, body.packets)
     return wire.subcontract(bus.handle(cmd))
 
 

@@ -95,8 +95,10 @@ def serve(
     where other providers' packet planes find it to subcontract. It takes work under a
     subcontract naming its provider (checked with the exchange with the node key in
     COMMEX_NODE_KEY, or the provider's token) and meters its packets per subcontract. It also
-    takes requests tagged with one of its provider's active contracts (X-Commex-Contract), and
-    reports what it processed for each contract every --meter-every seconds and on exit.
+    takes requests tagged with one of its provider's active contracts (X-Commex-Contract), held
+    to the steps the contract bought (its terms.steps: a request's steps must be a run of them,
+    or left out to take them), and reports what it processed for each contract every
+    --meter-every seconds and on exit.
     GET /metrics (with the node token) shows segments, packets and each step's time."""
     log_config = logs.configure(log_format.value, log_level.value)
     token = os.environ.get(TOKEN_ENV) or None
@@ -163,7 +165,7 @@ def _on_exchange(
     exchange, url = where
     client.publish_offer(url, sorted(offered), price, currency)
     console.print(f"offer published on {exchange}: {url}, {price} {currency} per 1,000 packets")
-    gate = ContractGate(lambda: [str(c["id"]) for c in client.provider_contracts("active")])
+    gate = ContractGate(lambda: _active_steps(client.provider_contracts("active")))
     meter = NodeMeter(
         lambda cid, body: deliver_with_retries(client, cid, body, attempts=2),
         every_s=meter_every,
@@ -171,6 +173,15 @@ def _on_exchange(
     )
     meter.start()
     return gate, meter
+
+
+def _active_steps(contracts: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each active contract's id and the steps it bought (its ``terms.steps``)."""
+    out = {}
+    for c in contracts:
+        steps = (c.get("terms") or {}).get("steps") or []
+        out[str(c["id"])] = [str(s) for s in steps] if isinstance(steps, list) else []
+    return out
 
 
 def _run(

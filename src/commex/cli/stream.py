@@ -71,12 +71,13 @@ ExchangeOpt = Annotated[
     ),
 ]
 ContractOpt = Annotated[
-    str | None,
+    list[str],
     typer.Option(
         "--contract",
-        metavar="CID",
+        metavar="CID[=SSRC,...]",
         help="Deliver under this active contract of yours: shape to its max_rate_bps and "
-        "report the delivery to the exchange.",
+        "report the delivery to the exchange. Several, each naming its streams by SSRC, "
+        "serve several recipients' streams of one capture in one run.",
     ),
 ]
 MeterEvery = Annotated[
@@ -149,7 +150,7 @@ def process(
     capabilities: Capabilities = None,
     subcontractor: Subcontractors = [],  # noqa: B006
     exchange: ExchangeOpt = None,
-    contract: ContractOpt = None,
+    contract: ContractOpt = [],  # noqa: B006
     meter_every: MeterEvery = DEFAULT_METER_EVERY_S,
     report: ReportOpt = None,
     max_rate: MaxRate = None,
@@ -178,7 +179,7 @@ def process(
         idle_timeout_s=idle_timeout, stream_timeout_s=stream_timeout,
         playout_delay_ms=playout_delay, rtcp=rtcp, realtime=realtime,
     )  # fmt: skip
-    options = stream_run.Options(exchange, contract, meter_every, report, quiet)
+    options = stream_run.Options(exchange, tuple(contract), meter_every, report, quiet)
     result, failure = stream_run.run(plan, options)
     stream_run.summary(result)
     if failure is not None:

@@ -27,6 +27,7 @@ from rich.table import Table
 from commex.cli.common import console, err_console
 from commex.client import ExchangeClient, ExchangeDirectory, api_token_from_env
 from commex.contract_plan import prepare
+from commex.contract_streams import parse_contracts
 from commex.domain.errors import CommexError, InvalidInput
 from commex.metering_client import ContractRun
 from commex.stream import pipeline
@@ -77,10 +78,15 @@ class Options:
     """What the command was told, besides the plan."""
 
     exchange: str | None
-    contract: str | None
+    contracts: tuple[str, ...]
     meter_every: float
     report: Path | None
     quiet: bool
+
+    @property
+    def contract(self) -> str | None:
+        """The one contract of a run under one (several: see :mod:`commex.contract_streams`)."""
+        return self.contracts[0] if len(self.contracts) == 1 else None
 
 
 @dataclass
@@ -93,6 +99,11 @@ class _Under:
 
 
 def run(plan: pipeline.Plan, options: Options) -> tuple[RunReport, CommexError | None]:
+    contracts = parse_contracts(options.contracts)
+    if any(contracts.values()):
+        from commex.cli.stream_several import run_several
+
+        return run_several(plan, options, contracts)
     exchange = options.exchange
     if options.contract:
         exchange = exchange or os.environ.get("COMMEX_EXCHANGE_URL") or None
@@ -158,8 +169,12 @@ def _execute(
     failure = None
     if under is not None:
         result, failure = under.run.settle(result)
-        closed = under.book.close_all(warn=_warn)
-        result = replace(result, contract={**(result.contract or {}), "subcontracts": closed})
+        under.book.judge_late(result.subcontracted)
+        contract = dict(result.contract or {})
+        if result.classes:
+            contract["classes"] = under.book.class_costs(result.subcontracted, result.classes)
+        contract["subcontracts"] = under.book.close_all(warn=_warn)
+        result = replace(result, contract=contract)
     if options.report is not None:
         options.report.write_text(_json(result) + "\n")
     return result, failure
@@ -213,6 +228,7 @@ def summary(report: RunReport) -> None:
         _contract_summary(dict(report.contract))
     if report.streams:
         _streams(report)
+    _classes(report)
     for item in report.subcontracted:
         console.print(
             f"subcontracted {item.step} to {item.provider}: "
@@ -238,8 +254,26 @@ def _streams(report: RunReport) -> None:
     console.print(streams)
 
 
+def _classes(report: RunReport) -> None:
+    """--segment content: packets per class and, under a contract, what each cost."""
+    costs = dict((report.contract or {}).get("classes") or {})
+    if not report.classes:
+        return
+    table = Table(title="content classes")
+    for name in ("class", "packets", "subcontracted", "cost"):
+        table.add_column(name, justify="right")
+    for kind, packets in report.classes.items():
+        sent = sum(s.classes.get(kind, 0) for s in report.subcontracted)
+        cost = costs.get(kind, {})
+        money = f"{cost['cost']} {cost.get('currency') or ''}".strip() if cost else "-"
+        table.add_row(kind, str(packets), str(sent), money)
+    console.print(table)
+
+
 def _contract_summary(c: dict[str, Any]) -> None:
-    if c.get("recorded") is False:
+    for each in c.get("contracts") or ():
+        _contract_summary(dict(each))
+    if c.get("recorded") is False or "contract_id" not in c:
         return  # the error says it
     breach = (
         f"; below the contract's minimum of {c['min_rate_bps']:,} bit/s: a breach is recorded"

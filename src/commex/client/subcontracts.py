@@ -31,12 +31,15 @@ class SubcontractCalls(ClientBase):
         return self._send("POST", "/v1/subcontracts", json=body)
 
     def close_subcontract(
-        self, subcontract_id: str, outcome: str, detail: str | None = None
+        self, subcontract_id: str, outcome: str, sent: int, detail: str | None = None
     ) -> dict[str, Any]:
         """Close the subcontract with the plane's check (``passed``, ``failed_check``,
-        ``dead_node`` or ``late``): it rates the subcontractor and charges the packets.
-        Repeating the same close is answered the same."""
-        body = {"outcome": outcome} | ({"detail": detail} if detail is not None else {})
+        ``dead_node`` or ``late``) and the packets the plane ``sent`` under it: it rates the
+        subcontractor and charges the fewer of those and the packets metered. Repeating the
+        same close is answered the same."""
+        body: dict[str, Any] = {"outcome": outcome, "packets": sent}
+        if detail is not None:
+            body["detail"] = detail
         return self._send("POST", _path(subcontract_id, "/outcome"), json=body)
 
     def subcontracts(self, limit: int = 100) -> list[dict[str, Any]]:

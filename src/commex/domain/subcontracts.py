@@ -4,8 +4,12 @@ When a provider's plane needs a step it does not offer, it opens a subcontract w
 provider found on the exchange: an instant award of that provider's processing offer, for one
 step, at the offer's price per 1,000 packets. The subcontractor's node meters the packets it
 processes, once per run; the plane's own check of the results closes the subcontract with an
-outcome, which rates the subcontractor by itself (once), and the packets are charged to the
-subcontracting provider, price x packets / 1,000, rounded to the currency's minor unit.
+outcome and the packets it sent under the subcontract, which rates the subcontractor by itself
+(once), and the packets are charged to the subcontracting provider, price x packets / 1,000,
+rounded to the currency's minor unit. The packets charged are the fewer of those metered and
+those sent: a node cannot bill for packets the plane never sent it. A failed check is charged
+nothing: the plane could not use a wrong answer and had the work done again elsewhere, and
+paying for it would pay a node for lying.
 Cancelled by the operator or with its parent contract, a subcontract closes without a check
 (no rating), and the packets metered until then are charged all the same: they were done.
 
@@ -49,6 +53,7 @@ from commex.domain.terms import ServiceTerms
 _STEP = re.compile(r"^[a-z][a-z0-9-]{0,31}(:[A-Za-z0-9.+-]{1,32})?$")
 _RUN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_PACKETS_PER_RUN = 10**9
+MAX_PACKETS_SENT = 10**12
 MAX_DETAIL = 300
 MAX_OPEN_PER_PARENT = 20
 CHECK_RATER = "plane-check"  # the rater key of the automatic rating: one per subcontract
@@ -105,8 +110,10 @@ class Subcontract:
 
     @property
     def amount(self) -> Money:
-        """What the packets metered so far cost."""
-        return amount_for(self.contract.price, self.packets)
+        """What is owed: the packets metered so far (settled at the close), nothing after a
+        failed check."""
+        charged = 0 if self.outcome is CheckOutcome.FAILED_CHECK else self.packets
+        return amount_for(self.contract.price, charged)
 
 
 def closed_conflict(sub: Subcontract) -> Conflict:
@@ -243,11 +250,22 @@ def check_outcome(outcome: object, detail: object) -> tuple[CheckOutcome, str | 
     return found, detail or None
 
 
+def check_sent(sent: object) -> int:
+    """The packets the plane says it sent under a subcontract, or InvalidInput naming it."""
+    if isinstance(sent, bool) or not isinstance(sent, int) or not 0 <= sent <= MAX_PACKETS_SENT:
+        raise InvalidInput(
+            f"packets must be the whole number of packets sent, 0 to {MAX_PACKETS_SENT:,}",
+            "packets",
+        )
+    return sent
+
+
 def close(
-    sub: Subcontract, outcome: CheckOutcome, detail: str | None, now: datetime
+    sub: Subcontract, outcome: CheckOutcome, detail: str | None, now: datetime, *, sent: int
 ) -> Subcontract | None:
-    """The subcontract closed with the plane's outcome; None when it was closed with this
-    outcome before (a retry); Conflict when it was closed with another."""
+    """The subcontract closed with the plane's outcome, its packets settled at the fewer of
+    those metered and the ``sent`` the plane sent; None when it was closed with this outcome
+    before (a retry); Conflict when it was closed with another."""
     if sub.closed_at is not None:
         if sub.outcome is outcome:
             return None
@@ -255,7 +273,10 @@ def close(
             raise Conflict(f"subcontract {sub.id} {describe_end(sub.contract)}")
         raise Conflict(f"subcontract {sub.id} was closed as {sub.outcome} already")
     contract = end(sub.contract, EndReason.CHECKED, now)
-    return replace(sub, contract=contract, outcome=outcome, detail=detail, closed_at=now)
+    packets = min(sub.packets, check_sent(sent))
+    return replace(
+        sub, contract=contract, packets=packets, outcome=outcome, detail=detail, closed_at=now
+    )
 
 
 def cancel(
@@ -295,7 +316,7 @@ def check_rating(sub: Subcontract, rating_id: str, now: datetime) -> Rating:
 def settlement(sub: Subcontract, charge_id: str, now: datetime) -> Charge | None:
     """The charge of a closed subcontract's packets to the subcontracting provider, due now
     (none when nothing is owed)."""
-    owed = sub.amount
+    owed = sub.amount  # nothing after a failed check
     if owed.amount <= 0:
         return None
     return Charge(

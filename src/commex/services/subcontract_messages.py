@@ -43,13 +43,15 @@ class MeterPackets(Command[MeteredRun]):
 
 @dataclass(frozen=True, slots=True)
 class CloseSubcontract(Command[SubcontractLine]):
-    """The subcontracting plane closes the subcontract with its check's outcome: the
-    subcontractor is rated by it and the packets are charged."""
+    """The subcontracting plane closes the subcontract with its check's outcome and the
+    packets it sent under it (``sent``): the subcontractor is rated by it and the fewer of
+    the packets metered and those sent are charged."""
 
     subcontract_id: str
     provider_id: str
     outcome: str
     detail: str | None = None
+    sent: object = None
 
 
 @dataclass(frozen=True, slots=True)

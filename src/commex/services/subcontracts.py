@@ -101,14 +101,16 @@ def meter_packets(cmd: m.MeterPackets, uow: UnitOfWork, deps: Deps) -> MeteredRu
 def close_subcontract(cmd: m.CloseSubcontract, uow: UnitOfWork, deps: Deps) -> SubcontractLine:
     """The subcontracting plane's check closes the subcontract: an automatic rating of the
     subcontractor (positive for a clean run; negative for a failed check, a dead node or late
-    results) and the charge of its packets, in one transaction. Closing again with the same
-    outcome changes nothing."""
+    results) and the charge of its packets, the fewer of those metered and those the plane
+    sent (none after a failed check), in one transaction. Closing again with the same outcome
+    changes nothing."""
     sub = _visible(uow, cmd.subcontract_id, cmd.provider_id, lock=True)
     if sub.subcontracting_id != cmd.provider_id:
         raise Forbidden("only the subcontracting provider closes a subcontract")
     outcome, detail = rules.check_outcome(cmd.outcome, cmd.detail)
+    sent = rules.check_sent(cmd.sent)
     now = deps.clock.now()
-    closed = rules.close(sub, outcome, detail, now)
+    closed = rules.close(sub, outcome, detail, now, sent=sent)
     if closed is None:
         return line_of(uow, deps, sub, priced=True)
     uow.subcontracts.update(closed)
@@ -118,20 +120,26 @@ def close_subcontract(cmd: m.CloseSubcontract, uow: UnitOfWork, deps: Deps) -> S
     charge = rules.settlement(closed, deps.ids.new("chg"), now)
     if charge is not None:
         uow.charges.add_many([charge])
-    _audit_close(uow, deps, closed, rating, charge)
+    _audit_close(uow, deps, closed, rating, charge, (sub.packets, sent))
     uow.record([SubcontractClosed(closed.id, outcome.value, closed.packets, now)])
     return line_of(uow, deps, closed, priced=True)
 
 
 def _audit_close(
-    uow: UnitOfWork, deps: Deps, closed: Subcontract, rating: Rating, charge: Charge | None
+    uow: UnitOfWork,
+    deps: Deps,
+    closed: Subcontract,
+    rating: Rating,
+    charge: Charge | None,
+    counts: tuple[int, int],
 ) -> None:
-    """The close, its automatic rating and its charge, each an entry of the audit trail."""
+    """The close (with the packets metered and sent it settled from), its automatic rating
+    and its charge, each an entry of the audit trail."""
     audit.record(
         uow, deps, "subcontract.closed", closed.id, by=closed.subcontracting_id,
         accounts=(closed.subcontractor_id,), reason=closed.detail,
         detail={"outcome": closed.outcome.value if closed.outcome else None,
-                "packets": closed.packets},
+                "packets": closed.packets, "metered": counts[0], "sent": counts[1]},
     )  # fmt: skip
     audit_rating(uow, deps, rating, closed.subcontracting_id)
     if charge is not None:

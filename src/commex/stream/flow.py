@@ -43,15 +43,17 @@ class Bundle:
     dtmf: tuple[DtmfEvent, ...] = ()
     sent_index: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     sent_stream: I32 = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    kinds: tuple[tuple[str, int], ...] = ()  # content segments' classes and sizes, in order
 
     @classmethod
     def of(
         cls, number: int, batch: PacketBatch, segments: int, *, chunk: int = -1,
-        deadline: float = math.inf,
+        deadline: float = math.inf, kinds: tuple[tuple[str, int], ...] = (),
     ) -> Bundle:  # fmt: skip
-        """A new bundle of ``batch``."""
+        """A new bundle of ``batch``; ``kinds`` the class and size of each of its segments
+        when they were cut by content."""
         return cls(number, batch, segments, chunk, deadline, number, (), batch.index,
-                   batch.stream)  # fmt: skip
+                   batch.stream, kinds)  # fmt: skip
 
 
 def merged(bundles: list[Bundle]) -> Bundle:
@@ -65,6 +67,7 @@ def merged(bundles: list[Bundle]) -> Bundle:
         tuple(e for b in bundles for e in b.dtmf),
         np.concatenate([b.sent_index for b in bundles]),
         np.concatenate([b.sent_stream for b in bundles]),
+        tuple(k for b in bundles for k in b.kinds),
     )  # fmt: skip
 
 

@@ -12,6 +12,11 @@ contract as active (403 otherwise), and what it processed is counted into that c
 node's :class:`~commex.stream.nodecontracts.NodeMeter`, unless the caller meters the run itself
 (``X-Commex-Metered-By: caller``).
 
+Work under a contract or a subcontract is held to the steps bought: the steps a request names
+must be a run of the contract's ``terms.steps`` in their order (a subcontract's: its one step),
+422 ``steps_disagree`` otherwise; a request that names none takes those of them this node
+offers. A request with no contract names its steps.
+
 A request with ``X-Commex-Subcontract: SID`` is another provider's work: its bearer is the
 subcontract's work token, which the node's :class:`~commex.stream.nodework.WorkGate` checks
 with the exchange (401 when the exchange does not know it as this provider's), and its packets
@@ -61,6 +66,12 @@ class StepNotOffered(InvalidInput):
     code = "step_not_offered"
 
 
+class StepsDisagree(InvalidInput):
+    """Raised when the steps a request names are not those of the contract it is under."""
+
+    code = "steps_disagree"
+
+
 class ContractsUnavailable(CommexError):
     """Raised when the node cannot learn its provider's active contracts from the exchange."""
 
@@ -107,10 +118,11 @@ class _Node:
             "max_packets": self.limits.max_packets,
         }
 
-    async def admit(self, contract_id: str | None) -> None:
-        """Refuse work under a contract that is not one of the provider's active ones."""
+    async def admit(self, contract_id: str | None) -> tuple[str, ...]:
+        """Refuse work under a contract that is not one of the provider's active ones; the
+        steps it bought (none known: empty)."""
         if contract_id is None:
-            return
+            return ()
         if self.contracts is None:
             raise Forbidden(
                 f"this node takes no contract streams (contract {contract_id}): it was "
@@ -128,13 +140,15 @@ class _Node:
                 f"contract {contract_id} is not an active contract of this node's provider",
                 field="contract",
             )
+        return self.contracts.steps_of(contract_id)
 
     async def process(self, request: Request) -> Response:
         contract_id = request.headers.get(CONTRACT_HEADER) or None
-        await self.admit(contract_id)
+        bought = getattr(request.state, "work_steps", ()) or await self.admit(contract_id)
         body = await _read_body(request, self.limits.max_bytes)
         batch, meta = wire.decode(body, self.limits)
-        task = SegmentTask(_segment_id(meta), batch, _steps(meta, self.offered))
+        steps = _steps(meta, self.offered, bought)
+        task = SegmentTask(_segment_id(meta), batch, steps)
         result = await run_in_threadpool(run_task, task, self.step_factory)
         nodemetrics.served(task.batch)
         if await request.is_disconnected():  # its caller stopped waiting: a late result
@@ -177,7 +191,7 @@ def create_node_app(
         given = request.headers.get("authorization", "")
         subcontract_id = request.headers.get(SUBCONTRACT_HEADER)
         if subcontract_id and request.url.path in _WORK_PATHS:  # never the node's figures
-            await _admit_work(work, subcontract_id, given)
+            request.state.work_steps = await _admit_work(work, subcontract_id, given)
             return
         if expected is None or not hmac.compare_digest(given.encode(), expected):
             raise Unauthenticated("missing or wrong node token")
@@ -194,16 +208,18 @@ def create_node_app(
     return app
 
 
-async def _admit_work(work: WorkGate | None, subcontract_id: str, authorization: str) -> None:
+async def _admit_work(
+    work: WorkGate | None, subcontract_id: str, authorization: str
+) -> tuple[str, ...]:
     """Refuse work under a subcontract the exchange does not know as this provider's, with
-    this work token."""
+    this work token; the subcontract's step."""
     scheme, _, work_token = authorization.partition(" ")
     if work is None:
         raise Unauthenticated("this node takes no subcontracted work: it has no exchange")
     if scheme.lower() != "bearer" or not work_token or len(subcontract_id) > 64:
         raise Unauthenticated("send the subcontract's work token as the bearer")
     try:
-        await run_in_threadpool(work.admit, subcontract_id, work_token)
+        return await run_in_threadpool(work.admit, subcontract_id, work_token)
     except (NotFound, Forbidden, Conflict) as exc:
         raise Unauthenticated(f"work refused: {exc.message}") from exc
     except CommexError as exc:
@@ -247,11 +263,23 @@ def _segment_id(meta: dict[str, Any]) -> int:
     return value
 
 
-def _steps(meta: dict[str, Any], offered: frozenset[str]) -> tuple[StepSpec, ...]:
+def _steps(
+    meta: dict[str, Any], offered: frozenset[str], bought: tuple[str, ...] = ()
+) -> tuple[StepSpec, ...]:
+    """The steps to run: those the request names, which must agree with what the contract
+    bought; or, named none under a contract, the contract's steps this node offers."""
     raw = meta.get("steps")
+    if bought and raw in (None, []):
+        raw = [s for s in bought if StepSpec.parse(s).name in offered] or list(bought)
     if not isinstance(raw, list) or not raw or not all(isinstance(s, str) for s in raw):
         raise wire.WireError("segment frame meta lacks a list of 'steps'")
     steps = tuple(StepSpec.parse(s) for s in raw)
+    if bought and not _a_run_of([str(s) for s in steps], [str(StepSpec.parse(b)) for b in bought]):
+        raise StepsDisagree(
+            f"steps {', '.join(str(s) for s in steps)} disagree with the contract's, "
+            f"{', '.join(bought)}: name a run of them in their order, or none",
+            field="steps",
+        )
     refused = [str(s) for s in steps if s.name not in offered]
     if refused:
         raise StepNotOffered(
@@ -260,3 +288,9 @@ def _steps(meta: dict[str, Any], offered: frozenset[str]) -> tuple[StepSpec, ...
             field="steps",
         )
     return steps
+
+
+def _a_run_of(steps: list[str], bought: list[str]) -> bool:
+    """Whether ``steps`` are consecutive steps of ``bought``, in its order."""
+    n = len(steps)
+    return any(bought[i : i + n] == steps for i in range(len(bought) - n + 1))

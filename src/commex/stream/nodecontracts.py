@@ -1,12 +1,13 @@
 """A processing node working under its provider's contracts (S7).
 
 :class:`ContractGate` says whether a contract id is one of the provider's active contracts,
-from a list fetched through an injected function (the exchange's
-``GET /v1/providers/me/contracts?status=active``), cached for ``ttl_s`` and fetched again on a
-miss, at most every ``min_refresh_s``. :class:`NodeMeter` adds up what the node processed per
-contract (an :class:`~commex.stream.metering.IntervalMeter` each, so the silences between the
-segments of a stream count) and sends it as deliveries, each under a run id of its own, every
-``every_s`` seconds and when the node stops; a report the exchange did not take is sent again
+and which steps it bought (its ``terms.steps``), from a list fetched through an injected
+function (the exchange's ``GET /v1/providers/me/contracts?status=active``), cached for
+``ttl_s`` and fetched again on a miss, at most every ``min_refresh_s``. :class:`NodeMeter`
+adds up what the node processed per contract (an
+:class:`~commex.stream.metering.IntervalMeter` each, so the silences between the segments of a
+stream count) and sends it as deliveries, each under a run id of its own, every ``every_s``
+seconds and when the node stops; a report the exchange did not take is sent again
 under the same run id at the next flush, unless the exchange refused it. A caller that meters
 its run itself says so (``X-Commex-Metered-By: caller``): its segments are checked against the
 gate but not counted twice.
@@ -19,7 +20,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,12 +38,16 @@ METERED_BY_CALLER = "caller"
 SUBCONTRACT_HEADER = "X-Commex-Subcontract"
 
 
+Steps = tuple[str, ...]
+
+
 class ContractGate:
-    """Whether a contract is active for this node's provider, from a briefly cached list."""
+    """Whether a contract is active for this node's provider, from a briefly cached list:
+    ``fetch`` gives the active contracts' ids, or a mapping of each id to its steps."""
 
     def __init__(
         self,
-        fetch: Callable[[], Iterable[str]],
+        fetch: Callable[[], Iterable[str] | Mapping[str, Sequence[str]]],
         *,
         ttl_s: float = 30.0,
         min_refresh_s: float = 1.0,
@@ -50,7 +55,7 @@ class ContractGate:
     ) -> None:
         self._fetch = fetch
         self._ttl, self._min_refresh, self._clock = ttl_s, min_refresh_s, clock
-        self._active: frozenset[str] = frozenset()
+        self._active: dict[str, Steps] = {}
         self._fetched = -float("inf")
         self._lock = threading.Lock()
 
@@ -60,9 +65,18 @@ class ContractGate:
             age = self._clock() - self._fetched
             stale = age >= self._ttl
             if stale or (contract_id not in self._active and age >= self._min_refresh):
-                self._active = frozenset(self._fetch())
+                found = self._fetch()
+                if isinstance(found, Mapping):
+                    self._active = {str(k): tuple(str(s) for s in v) for k, v in found.items()}
+                else:
+                    self._active = {str(k): () for k in found}
                 self._fetched = self._clock()
             return contract_id in self._active
+
+    def steps_of(self, contract_id: str) -> Steps:
+        """The steps the contract bought, as last fetched (none known: empty)."""
+        with self._lock:
+            return self._active.get(contract_id, ())
 
 
 @dataclass

@@ -33,19 +33,23 @@ class WorkGate:
     ) -> None:
         self._check = check
         self._ttl, self._clock = ttl_s, clock
-        self._known: dict[tuple[str, str], float] = {}
+        self._known: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
 
-    def admit(self, subcontract_id: str, work_token: str) -> None:
-        """Return when the exchange says yes (or said so lately); raise its refusal."""
+    def admit(self, subcontract_id: str, work_token: str) -> tuple[str, ...]:
+        """The subcontract's step (as a one-step tuple; empty when the exchange named none)
+        when the exchange says yes (or said so lately); raise its refusal."""
         key = (subcontract_id, hashlib.sha256(work_token.encode()).hexdigest())
         with self._lock:
-            until = self._known.get(key)
-            if until is not None and self._clock() < until:
-                return
-        self._check(subcontract_id, work_token)  # raises NotFound / Forbidden / Conflict
+            known = self._known.get(key)
+            if known is not None and self._clock() < known[0]:
+                return known[1]
+        answer = self._check(subcontract_id, work_token)  # raises NotFound/Forbidden/Conflict
+        step = answer.get("step") if isinstance(answer, dict) else None
+        steps = (str(step),) if step else ()
         with self._lock:
-            self._known[key] = self._clock() + self._ttl
+            self._known[key] = (self._clock() + self._ttl, steps)
+        return steps
 
 
 @dataclass

@@ -210,13 +210,13 @@ def subcontractor(plan: Plan, services: Services) -> Subcontractor:
     return Subcontractor(
         plan.subcontractors,
         services.directory,
-        token=services.token,
         client_factory=services.client_factory,
     )
 
 
 def check(plan: Plan, services: Services | None = None) -> None:
-    """Fail before reading anything when a step's argument is bad or no provider offers it."""
+    """Fail before reading anything when a step's argument is bad, no provider offers it, or
+    the run has no subcontract to send another provider's node work under."""
     services = services or Services()
     sub = subcontractor(plan, services)
     for phase in plan.phases():
@@ -224,7 +224,7 @@ def check(plan: Plan, services: Services | None = None) -> None:
             for spec in phase.steps:
                 services.step_factory(spec)
         else:
-            sub.candidates(phase.steps[0])
+            sub.check_reachable(phase.steps[0])
 
 
 def run(plan: Plan, services: Services | None = None) -> RunReport:

@@ -6,13 +6,17 @@ packets, on threads of their own, while the run goes on. The answers are checked
 into the bundles they came from, and the bundles leave in order. A capture's bundles are
 gathered until a request is full; a live run's go out at every tick. A request that misses
 its bundles' deadline is sent to the next provider as well (the first right answer wins) and
-later requests start with that provider.
+later requests start with that provider. An answer (the winner's or a hedged loser's) that
+comes after its bundles' deadline is counted as late against the provider that gave it.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -23,6 +27,7 @@ from commex.stream.flow import Bundle, compact, widen
 from commex.stream.packets import I64, PacketBatch, concat
 from commex.stream.pcap import with_streams
 from commex.stream.report import Subcontracted
+from commex.stream.segmenting import KINDS
 from commex.stream.steps.base import DtmfEvent, StepSpec
 from commex.stream.subcontracting import (
     DEFAULT_GROUP_PACKETS,
@@ -42,6 +47,8 @@ class _Request:
     error: BaseException | None = None
     running: int = 0
     hedged: bool = False
+    deadline: float = math.inf
+    kinds: I64 | None = None  # each packet's content class (an index into KINDS), if known
 
 
 @dataclass
@@ -68,8 +75,12 @@ class RemoteStage:
         live: bool,
         group_packets: int = DEFAULT_GROUP_PACKETS,
         threads: int = 4,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spec = spec
+        self._clock = clock
+        self._late: dict[str, int] = {}
+        self._classes: dict[str, I64] = {}
         self.live = live
         self._sub = subcontractor
         self._providers: list[Provider] = subcontractor.candidates(spec)
@@ -99,15 +110,21 @@ class RemoteStage:
             return
         bundles, self._gathered, self._gathered_need = self._gathered, [], 0
         whole = concat(with_streams([b.batch for b in bundles]))
-        whole = whole.take(np.argsort(whole.index, kind="stable"))
+        order = np.argsort(whole.index, kind="stable")
+        whole = whole.take(order)
+        kinds = _kinds(bundles)
+        kinds = None if kinds is None else kinds[order]
         need = needs_step(self.spec, whole)
         group = _Group(bundles, whole, need)
+        deadline = min(b.deadline for b in bundles)
         rows = np.flatnonzero(need)
         for start in range(0, rows.shape[0], self._group_packets):
-            batch, present = compact(whole.take(rows[start : start + self._group_packets]))
+            taken = rows[start : start + self._group_packets]
+            batch, present = compact(whole.take(taken))
             self._numbers += 1
             request = _Request(SegmentTask(self._numbers, batch, (self.spec,)), present,
-                               self._preferred)  # fmt: skip
+                               self._preferred, deadline=deadline,
+                               kinds=None if kinds is None else kinds[taken])  # fmt: skip
             group.requests.append(request)
             self._start(request, request.provider)
         self._groups.append(group)
@@ -121,8 +138,17 @@ class RemoteStage:
         future.add_done_callback(lambda f: self._answered(request, f))
 
     def _answered(self, request: _Request, future: Future[tuple[str, SegmentResult]]) -> None:
+        late = self.live and not future.cancelled() and self._clock() > request.deadline
         with self._lock:
             request.running -= 1
+            answered = not future.cancelled() and future.exception() is None
+            if answered and request.kinds is not None:
+                name = future.result()[0]
+                counts = np.bincount(request.kinds, minlength=len(KINDS))
+                self._classes[name] = self._classes.get(name, np.zeros_like(counts)) + counts
+            if late and answered:
+                name = future.result()[0]
+                self._late[name] = self._late.get(name, 0) + len(request.task.batch)
             if request.result is not None or future.cancelled():
                 return
             error = future.exception()
@@ -178,11 +204,22 @@ class RemoteStage:
         return len(self._groups) < 4
 
     def records(self) -> list[Subcontracted]:
-        """What went to whom so far."""
-        return [
-            Subcontracted(str(self.spec), name, requests, packets)
-            for name, (requests, packets) in self._usage.items()
-        ]
+        """What went to whom so far, and how many of the packets each returned came late
+        (also from a provider whose late answers lost to another's)."""
+        with self._lock:
+            names = [*self._usage, *(n for n in self._late if n not in self._usage)]
+            usage = {name: self._usage.get(name, [0, 0]) for name in names}
+            return [
+                Subcontracted(
+                    str(self.spec),
+                    name,
+                    u[0],
+                    u[1],
+                    self._late.get(name, 0),
+                    _by_class(self._classes.get(name)),
+                )
+                for name, u in usage.items()
+            ]
 
     def close(self) -> None:
         self._threads.shutdown(wait=True, cancel_futures=True)
@@ -200,3 +237,25 @@ def _split_back(group: _Group, done: PacketBatch) -> list[Bundle]:
         replace(b, batch=done.take(rows[bounds[k] : bounds[k + 1]]))
         for k, b in enumerate(group.bundles)
     ]
+
+
+def _kinds(bundles: list[Bundle]) -> I64 | None:
+    """Each packet's content class, in the order of the bundles' batches (None unless every
+    bundle was cut by content)."""
+    parts = []
+    for b in bundles:
+        if not b.kinds or any(k not in KINDS for k, _ in b.kinds):
+            return None
+        codes = np.repeat([KINDS.index(k) for k, _ in b.kinds], [n for _, n in b.kinds])
+        if codes.shape[0] != b.sent_index.shape[0]:
+            return None
+        order = np.argsort(b.sent_index, kind="stable")
+        parts.append(codes[order[np.searchsorted(b.sent_index, b.batch.index, sorter=order)]])
+    return np.concatenate(parts).astype(np.int64)
+
+
+def _by_class(counts: I64 | None) -> dict[str, int]:
+    """Packets per content class (every class, so that a class sent nothing shows 0)."""
+    if counts is None:
+        return {}
+    return {kind: int(n) for kind, n in zip(KINDS, counts.tolist(), strict=True)}

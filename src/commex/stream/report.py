@@ -88,20 +88,29 @@ class StreamReport:
 
 @dataclass(frozen=True, slots=True)
 class Subcontracted:
-    """Work of one step done by one other provider: requests (``segments``) and packets."""
+    """Work of one step done by one other provider: requests (``segments``) and packets, and
+    on live input the packets it returned after their playout time (``late_packets``, shown
+    when there are any)."""
 
     step: str
     provider: str
     segments: int
     packets: int
+    late_packets: int = 0
+    classes: Mapping[str, int] = field(default_factory=dict)  # packets per content class
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "step": self.step,
             "provider": self.provider,
             "segments": self.segments,
             "packets": self.packets,
         }
+        if self.late_packets:
+            out["late_packets"] = self.late_packets
+        if self.classes:
+            out["classes"] = dict(self.classes)
+        return out
 
 
 def dtmf_json(event: DtmfEvent) -> dict[str, Any]:
@@ -141,6 +150,7 @@ class RunReport:
     latency: Latency | None = None
     realtime: bool = False
     contract: Mapping[str, Any] | None = field(default=None)
+    classes: Mapping[str, int] = field(default_factory=dict)  # --segment content: packets
 
     def to_json(self) -> dict[str, Any]:
         elapsed = max(self.elapsed_s, 1e-9)
@@ -167,6 +177,8 @@ class RunReport:
             "latency_ms": None if self.latency is None else self.latency.to_json(),
             "realtime": self.realtime,
         }
+        if self.classes:
+            out["classes"] = dict(self.classes)
         if self.contract is not None:
             out["contract"] = dict(self.contract)
         return out

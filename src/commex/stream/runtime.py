@@ -83,7 +83,7 @@ class Context:
 
 
 def _stages(
-    plan: Plan, executor: Executor | None, sub: Subcontractor
+    plan: Plan, executor: Executor | None, sub: Subcontractor, clock: Callable[[], float]
 ) -> tuple[list[Stage], list[RemoteStage]]:
     stages: list[Stage] = []
     remote: list[RemoteStage] = []
@@ -92,7 +92,7 @@ def _stages(
             assert executor is not None
             stages.append(LocalStage(executor, phase.steps, live=plan.live))
         else:
-            stage = RemoteStage(sub, phase.steps[0], live=plan.live)
+            stage = RemoteStage(sub, phase.steps[0], live=plan.live, clock=clock)
             remote.append(stage)
             stages.append(stage)
     return stages, remote
@@ -111,7 +111,7 @@ def execute(plan: Plan, services: Services) -> RunReport:
     sub = subcontractor(plan, services)
     remote: list[RemoteStage] = []
     try:
-        stages, remote = _stages(plan, executor, sub)
+        stages, remote = _stages(plan, executor, sub, services.clock)
         live_out = plan.live and plan.output.kind == "udp"
         ctx = Context(
             plan, services, Flow(stages), remote,
@@ -165,7 +165,8 @@ def bundles(
 
 def _bundle(group: list[Segment], chunk: int, number: int) -> Bundle:
     batch = group[0].batch if len(group) == 1 else concat([s.batch for s in group])
-    return Bundle.of(number, batch, len(group), chunk=chunk)
+    kinds = tuple((s.kind, len(s.batch)) for s in group if s.kind != "unclassified")
+    return Bundle.of(number, batch, len(group), chunk=chunk, kinds=kinds)
 
 
 @dataclass
@@ -185,7 +186,9 @@ def _preparer(ctx: Context) -> Callable[[endpoints.Chunk], _Prepared]:
 
     def prepare(chunk: endpoints.Chunk) -> _Prepared:
         ctx.tally.instats.add(chunk.batch)
-        return _Prepared(chunk, list(bundles(chunk.batch, policy, next(chunks), numbers)))
+        cut = list(bundles(chunk.batch, policy, next(chunks), numbers))
+        ctx.tally.count_classes(k for b, _ in cut for k in b.kinds)
+        return _Prepared(chunk, cut)
 
     return prepare
 

@@ -6,7 +6,8 @@ streams (see :mod:`commex.stream.remotestage`) and sent to another provider: the
 pre-approved list in its order, or else the providers a :class:`ProviderDirectory` finds for
 the capability, best reputation first, then lowest price. A provider whose answer fails
 (transport, timeout, an error status, packets other than those sent, changed headers, an
-unexpected payload type) is passed over for the next one.
+unexpected payload type, a sampled payload that is not its G.711 transcoding: see
+:mod:`commex.stream.spotcheck`) is passed over for the next one.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from commex.domain.errors import CommexError, InvalidInput, NotFound
-from commex.stream.nodeclient import NodeClient, NodeError
+from commex.stream.nodeclient import NodeError
 from commex.stream.packets import PacketBatch
+from commex.stream.spotcheck import SpotCheck
 from commex.stream.steps.base import StepSpec
 from commex.stream.steps.g711 import AUDIO_PTS, CODECS
 from commex.stream.tasks import SegmentResult, SegmentTask
@@ -36,6 +38,14 @@ class StepUnavailable(NotFound):
     """Raised when a step is needed that neither this provider nor any other one offers."""
 
     code = "step_unavailable"
+
+
+class SubcontractRequired(InvalidInput):
+    """Raised when work would go to another provider's node without a subcontract: this
+    provider's node token never leaves its own nodes, so another provider's work goes only
+    under a subcontract on the exchange (with that subcontract's work token)."""
+
+    code = "subcontract_required"
 
 
 class SubcontractFailed(CommexError):
@@ -159,6 +169,15 @@ def check_payload_types(spec: StepSpec, sent: PacketBatch, got: PacketBatch) -> 
         raise NodeError(f"result has unexpected payload types for {spec}", wrong_answer=True)
 
 
+def check_answer(
+    spec: StepSpec, sent: PacketBatch, got: PacketBatch, spot: SpotCheck | None = None
+) -> None:
+    """Refuse an answer with the wrong payload types, or whose sampled payloads are not
+    what ``spec`` makes of them here (a wrong-answer NodeError)."""
+    check_payload_types(spec, sent, got)
+    (spot or SpotCheck())(spec, sent, got)
+
+
 class StepNode(Protocol):
     """What the subcontractor calls for a provider: a :class:`NodeClient`, or one that does the
     work under a subcontract on the exchange."""
@@ -179,13 +198,13 @@ class Subcontractor:
         approved: Sequence[Provider] = (),
         directory: ProviderDirectory | None = None,
         *,
-        token: str | None = None,
         client_factory: ClientFactory | None = None,
         exclude: Iterable[str] = (),
+        spot_check: SpotCheck | None = None,
     ) -> None:
+        self.spot_check = spot_check or SpotCheck()
         self.approved = tuple(approved)
         self.directory = directory
-        self._token = token
         self._client_factory = client_factory
         self._exclude = frozenset(exclude)
         self._clients: dict[str, StepNode] = {}
@@ -211,14 +230,26 @@ class Subcontractor:
 
     def _client_locked(self, provider: Provider) -> StepNode:
         if provider.name not in self._clients:
-            if self._client_factory is not None:
-                self._clients[provider.name] = self._client_factory(provider)
-            else:
-                from commex.stream.nodeclient import token_from_env  # noqa: PLC0415
-
-                token = self._token or token_from_env()
-                self._clients[provider.name] = NodeClient(provider.url, token, name=provider.name)
+            self._clients[provider.name] = self.reach(provider)
         return self._clients[provider.name]
+
+    def reach(self, provider: Provider) -> StepNode:
+        """How ``provider``'s node is called: only through the client factory the caller gave
+        (under a subcontract); there is no other way, so no secret of this provider's goes."""
+        if self._client_factory is None:
+            raise SubcontractRequired(
+                f"{provider.name} is another provider: its node takes work only under a "
+                "subcontract on the exchange, never with this provider's node token "
+                "(COMMEX_NODE_TOKEN); deliver under a contract (--contract CID) to subcontract",
+                field="subcontractor",
+            )
+        return self._client_factory(provider)
+
+    def check_reachable(self, spec: StepSpec) -> None:
+        """Fail before the run when the providers for ``spec`` could not be called."""
+        first = self.candidates(spec)[0]
+        if self._client_factory is None:
+            self.reach(first)
 
     def attempt(
         self, spec: StepSpec, task: SegmentTask, providers: list[Provider], start: int = 0
@@ -230,7 +261,7 @@ class Subcontractor:
             provider = providers[(start + k) % len(providers)]
             try:
                 result = self._client(provider).process(task)
-                check_payload_types(spec, task.batch, result.batch)
+                check_answer(spec, task.batch, result.batch, self.spot_check)
             except NodeError as exc:
                 errors.append(f"{provider.name}: {exc.message}")
                 continue

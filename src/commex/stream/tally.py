@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from commex.stream.aggregation import merge_dtmf
@@ -29,6 +30,12 @@ class Tally:
     bytes_read: int = 0
     total_bytes: int | None = None
     realtime: bool = False
+    classes: dict[str, int] = field(default_factory=dict)  # packets per content class
+
+    def count_classes(self, kinds: Iterable[tuple[str, int]]) -> None:
+        """Add the packets of content segments, by the segment's class."""
+        for kind, packets in kinds:
+            self.classes[kind] = self.classes.get(kind, 0) + packets
 
     def __post_init__(self) -> None:
         self.outstats = OutStats(latency=self.latency)
@@ -104,4 +111,5 @@ class Tally:
             late=sum(s.late for s in streams),
             latency=self.outstats.run_latency(),
             realtime=self.realtime,
+            classes=dict(self.classes),
         )

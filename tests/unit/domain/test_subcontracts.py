@@ -153,7 +153,7 @@ def test_a_run_is_metered_once_and_never_after_the_close() -> None:
     assert rules.meter(s, 1000, 1000) is None  # the same run again: counted once
     with pytest.raises(Conflict, match="metered with 1000 packets, not 999"):
         rules.meter(s, 999, 1000)
-    closed = rules.close(s, CheckOutcome.PASSED, None, T0)
+    closed = rules.close(s, CheckOutcome.PASSED, None, T0, sent=10**6)
     assert closed is not None
     with pytest.raises(Conflict, match="is closed: its packets are settled"):
         rules.meter(closed, 5, None)
@@ -167,14 +167,14 @@ def test_a_run_is_metered_once_and_never_after_the_close() -> None:
 
 def test_closing_rates_the_subcontractor_once_and_charges_the_packets() -> None:
     s = replace(opened(), packets=1330)
-    closed = rules.close(s, CheckOutcome.PASSED, None, T0 + timedelta(minutes=5))
+    closed = rules.close(s, CheckOutcome.PASSED, None, T0 + timedelta(minutes=5), sent=1330)
     assert closed is not None
     assert (closed.contract.status, closed.closed_at) == (
         ContractStatus.COMPLETED, T0 + timedelta(minutes=5)
     )  # fmt: skip
-    assert rules.close(closed, CheckOutcome.PASSED, None, T0) is None  # a retry
+    assert rules.close(closed, CheckOutcome.PASSED, None, T0, sent=1330) is None  # a retry
     with pytest.raises(Conflict, match="closed as passed already"):
-        rules.close(closed, CheckOutcome.LATE, None, T0)
+        rules.close(closed, CheckOutcome.LATE, None, T0, sent=1330)
     rating = rules.check_rating(closed, "rat_1", T0)
     assert (rating.rated_id, rating.rated_role, rating.rater_key, rating.rater_account_id) == (
         BRAVO.id, RatedRole.PROVIDER, rules.CHECK_RATER, ALPHA.id
@@ -195,7 +195,7 @@ def test_closing_rates_the_subcontractor_once_and_charges_the_packets() -> None:
 @pytest.mark.parametrize("outcome", ["failed_check", "dead_node", "late"])
 def test_a_failed_check_a_dead_node_or_late_results_rate_negatively(outcome: str) -> None:
     found, detail = rules.check_outcome(outcome, "after 400 packets")
-    closed = rules.close(opened(), found, detail, T0)
+    closed = rules.close(opened(), found, detail, T0, sent=0)
     assert closed is not None and closed.detail == "after 400 packets"
     assert rules.check_rating(closed, "rat_1", T0).satisfied is False
 
@@ -207,3 +207,38 @@ def test_an_outcome_and_its_detail_are_checked() -> None:
         rules.check_outcome("passed", "\x1b[31mred")
     with pytest.raises(InvalidInput, match="at most 300"):
         rules.check_outcome("passed", "x" * 301)
+
+
+@pytest.mark.parametrize(
+    ("metered", "sent", "packets", "owed"),
+    [(1330, 1330, 1330, "3.33"), (5000, 1330, 1330, "3.33"), (1000, 1330, 1000, "2.50"),
+     (1330, 0, 0, None)],
+)  # fmt: skip
+def test_the_charge_is_capped_at_the_packets_the_plane_sent(
+    metered: int, sent: int, packets: int, owed: str | None
+) -> None:
+    """A node that meters more than the plane sent it is paid for what it was sent."""
+    closed = rules.close(
+        replace(opened(), packets=metered), CheckOutcome.PASSED, None, T0, sent=sent
+    )
+    assert closed is not None and closed.packets == packets
+    charge = rules.settlement(closed, "chg_1", T0)
+    assert (None if charge is None else str(charge.amount.amount)) == owed
+
+
+def test_a_failed_check_is_charged_nothing() -> None:
+    closed = rules.close(
+        replace(opened(), packets=1330), CheckOutcome.FAILED_CHECK, "wrong payloads", T0,
+        sent=1330,
+    )  # fmt: skip
+    assert closed is not None and closed.packets == 1330
+    assert closed.amount == Money(Decimal("0.00"), "EUR")
+    assert rules.settlement(closed, "chg_1", T0) is None
+    assert rules.check_rating(closed, "rat_1", T0).satisfied is False
+
+
+@pytest.mark.parametrize("sent", [None, -1, True, "1330", 1.5, 10**12 + 1])
+def test_the_packets_sent_are_checked(sent: object) -> None:
+    with pytest.raises(InvalidInput, match="packets must be the whole number") as err:
+        rules.close(opened(), CheckOutcome.PASSED, None, T0, sent=sent)  # type: ignore[arg-type]
+    assert err.value.field == "packets"

@@ -30,6 +30,14 @@ FAX = CAPTURES / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
 TOKEN = "test-node-token"
 
 
+def token_clients(token: str = TOKEN) -> Any:
+    """A subcontractor's client factory calling each provider's node with ``token``: the
+    tests' stand-in for the work token a subcontract on the exchange gives."""
+    from commex.stream.nodeclient import NodeClient  # noqa: PLC0415
+
+    return lambda provider: NodeClient(provider.url, token, name=provider.name)
+
+
 def make_batch(
     n: int, *, streams: int = 2, payload: int = 160, pt: int = 8, seed: int = 7
 ) -> PacketBatch:

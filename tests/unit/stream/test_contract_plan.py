@@ -13,6 +13,7 @@ from commex.domain.errors import Conflict, InvalidInput, NotEligible, NotFound
 from commex.metering_client import ContractTerms
 from commex.stream.nodeclient import NodeError
 from commex.stream.pipeline import Plan
+from commex.stream.report import Subcontracted
 from commex.stream.steps.base import StepSpec
 from commex.stream.subcontracting import Provider
 from commex.stream.tasks import SegmentResult, SegmentTask
@@ -30,6 +31,7 @@ class FakeExchange:
         self.opened: list[tuple[str, str, str]] = []
         self.closed: dict[str, tuple[str, str | None]] = {}
         self.metered: dict[str, int] = {}
+        self.sent: dict[str, int] = {}
 
     def auction(self, auction_id: str) -> dict[str, Any]:
         return {"id": auction_id, "eligibility": {"approved_providers": self.approved}}
@@ -51,13 +53,17 @@ class FakeExchange:
             raise Conflict("a subcontract is charged to your card: save a card first")
         sid = f"sub-{len(self.opened) + 1}"
         self.opened.append((parent, provider_id, step))
-        return {"id": sid, "work_token": f"cxw_{sid}"}
+        return {"id": sid, "work_token": f"cxw_{sid}", "price_per_1000_packets": "2.50",
+                "currency": "EUR"}  # fmt: skip
 
     def subcontract(self, sid: str) -> dict[str, Any]:
         return {"id": sid, "packets": self.metered.get(sid, 0)}
 
-    def close_subcontract(self, sid: str, outcome: str, detail: str | None = None) -> Any:
+    def close_subcontract(
+        self, sid: str, outcome: str, sent: int, detail: str | None = None
+    ) -> Any:
         self.closed[sid] = (outcome, detail)
+        self.sent[sid] = sent
         return {"id": sid, "outcome": outcome}
 
 
@@ -129,6 +135,8 @@ def test_each_subcontract_closes_with_its_worst_outcome_once_its_packets_are_met
     assert len(closed) == 2
     assert exchange.closed["sub-1"] == ("passed", None)  # after the node metered its 30
     assert exchange.closed["sub-2"] == ("dead_node", "node Charlie timed out")
+    # Each close says how many packets went to that node: the most the exchange will charge.
+    assert exchange.sent == {"sub-1": 30, "sub-2": 30}
     assert nodes["Bravo"].closed and nodes["Charlie"].closed
 
 
@@ -148,3 +156,60 @@ def test_a_provider_without_a_card_is_told_before_the_run() -> None:
     book = SubcontractBook(FakeExchange([], card=False), "con-1")  # type: ignore[arg-type]
     with pytest.raises(Conflict, match="save a card"):
         book.handle(Provider("Bravo", "http://b", id="acc-b"), "transcode:pcmu")
+
+
+@pytest.mark.parametrize(
+    ("late", "returned", "outcome"),
+    [(0, 200, "passed"), (2, 200, "passed"), (3, 200, "late"), (30, 60, "late")],
+)
+def test_a_subcontract_whose_results_came_late_closes_as_late(
+    late: int, returned: int, outcome: str
+) -> None:
+    """More than 1 in 100 of the packets returned after their playout time is late."""
+    exchange = FakeExchange([])
+    book = SubcontractBook(
+        exchange,  # type: ignore[arg-type]
+        "con-1",
+        make_client=lambda p, s, t: FakeNode(),  # type: ignore[arg-type]
+        sleep=lambda s: exchange.metered.update({"sub-1": returned}),
+    )
+    bravo = Provider("Bravo", "http://b", id="acc-b")
+    book.node_for(bravo).process(SegmentTask(1, make_batch(returned), (StepSpec.parse("gain:-6"),)))
+    book.judge_late([Subcontracted("gain:-6", "Bravo", 1, returned, late_packets=late)])
+    book.judge_late([Subcontracted("gain:-6", "Charlie", 1, returned, late_packets=returned)])
+    book.close_all(warn=pytest.fail)
+    assert exchange.closed["sub-1"][0] == outcome
+    if outcome == "late":
+        assert exchange.closed["sub-1"][1] == (
+            f"{late} of the {returned} packets it returned came after their playout time"
+        )
+
+
+def test_a_wrong_answer_outweighs_lateness() -> None:
+    exchange = FakeExchange([])
+    node = FakeNode(NodeError("node Bravo sent a wrong result", wrong_answer=True))
+    book = SubcontractBook(exchange, "con-1", make_client=lambda p, s, t: node)  # type: ignore[arg-type]
+    with pytest.raises(NodeError):
+        book.node_for(Provider("Bravo", "http://b", id="acc-b")).process(
+            SegmentTask(1, make_batch(5), (StepSpec.parse("gain:-6"),))
+        )
+    book.judge_late([Subcontracted("gain:-6", "Bravo", 1, 5, late_packets=5)])
+    book.close_all(warn=pytest.fail)
+    assert exchange.closed["sub-1"][0] == "failed_check"
+
+
+def test_each_content_class_shows_its_packets_and_what_it_cost() -> None:
+    exchange = FakeExchange([])
+    book = SubcontractBook(exchange, "con-1", make_client=lambda p, s, t: FakeNode())  # type: ignore[arg-type]
+    book.handle(Provider("Bravo", "http://b", id="acc-b"), "transcode:pcmu")
+    sent = {"speech": 118, "silence": 1045, "comfort-noise": 0, "telephone-event": 0, "other": 0}
+    record = Subcontracted("transcode:pcmu", "Bravo", 1, 1163, classes=sent)
+    read = {"speech": 118, "silence": 1045, "comfort-noise": 163, "telephone-event": 4}
+    costs = book.class_costs([record], read)
+    assert costs["speech"] == {
+        "packets": 118, "subcontracted": {"transcode:pcmu": 118}, "cost": "0.295", "currency": "EUR"
+    }  # fmt: skip
+    assert costs["silence"]["cost"] == "2.6125"  # 2.50 x 1,045 / 1,000, exact
+    for kind in ("comfort-noise", "telephone-event"):  # read, never sent to the transcoder
+        assert (costs[kind]["packets"], costs[kind]["cost"]) == (read[kind], "0")
+        assert costs[kind]["subcontracted"] == {"transcode:pcmu": 0}

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from stream_helpers import TOKEN, fake_step_factory, make_batch, serve_in_thread
+from stream_helpers import TOKEN, fake_step_factory, make_batch, serve_in_thread, token_clients
 
 from commex.stream.dispersal import BaseExecutor, InlineExecutor, Waker
 from commex.stream.flow import Bundle, Flow, LocalStage
@@ -306,7 +306,9 @@ def test_a_late_subcontract_goes_to_the_next_provider_which_keeps_the_work(
     stalling_nodes,
 ) -> None:
     slow, quick = stalling_nodes
-    sub = Subcontractor([Provider("slow", slow), Provider("quick", quick)], token=TOKEN)
+    sub = Subcontractor(
+        [Provider("slow", slow), Provider("quick", quick)], client_factory=token_clients()
+    )
     stage = RemoteStage(sub, StepSpec("stall", "3000"), live=True)
     flow = Flow([stage])
     waker = Waker()
@@ -326,7 +328,10 @@ def test_a_late_subcontract_goes_to_the_next_provider_which_keeps_the_work(
         sub.close()
         waker.close()
     assert back.first == 0 and len(back.batch) == 10
-    assert {(r.provider, r.segments) for r in stage.records()} == {("quick", 2)}
+    # Quick keeps the work; slow's answer came after quick's, past the deadline: late, and
+    # not taken (both bundles were due out already, so quick's answers were late too).
+    records = {r.provider: (r.segments, r.late_packets) for r in stage.records()}
+    assert records == {"quick": (2, 20), "slow": (0, 10)}
 
 
 def test_a_late_task_on_a_node_is_hedged_on_the_next(stalling_nodes) -> None:
@@ -354,3 +359,33 @@ def test_the_rate_achieved_is_measured_on_the_departures() -> None:
     playout.put(packets, T0)
     playout.due(T0 + 2_000_000)
     assert playout.rate.rate_bps() == 68_800
+
+
+class _Answering:
+    """Another provider's node answering at once with what it was sent."""
+
+    def process(self, task: SegmentTask) -> SegmentResult:
+        return SegmentResult(task.id, task.batch, ())
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("deadline", "late"), [(50.0, 10), (200.0, 0)])
+def test_a_live_answer_after_its_bundles_deadline_is_counted_late(deadline, late) -> None:
+    sub = Subcontractor([Provider("bravo", "http://b")], client_factory=lambda p: _Answering())
+    stage = RemoteStage(sub, StepSpec("invert"), live=True, clock=lambda: 100.0)
+    flow = Flow([stage])
+    waker = Waker()
+    flow.listen(waker.notify)
+    try:
+        (bundle,) = _bundles(1, deadline=deadline)
+        flow.push(bundle)
+        flow.flush()
+        _wait_for(flow, waker, 1)
+    finally:
+        stage.close()
+        waker.close()
+    (record,) = stage.records()
+    assert (record.provider, record.packets, record.late_packets) == ("bravo", 10, late)
+    assert ("late_packets" in record.to_json()) is bool(late)

@@ -220,3 +220,49 @@ def test_a_caller_that_meters_its_run_is_checked_but_not_counted_twice(node) -> 
     )
     with pytest.raises(NodeError, match="403"):
         refused.process(SegmentTask(1, make_batch(10), (StepSpec("invert"),)))
+
+
+class BoughtSteps(Exchange):
+    """Active contracts with the steps each bought."""
+
+    def fetch(self) -> dict[str, list[str]]:  # type: ignore[override]
+        self.fetches += 1
+        return {"c-1": ["invert", "tag"], "c-2": []}
+
+
+@pytest.mark.parametrize(
+    ("contract", "steps", "status"),
+    [
+        ("c-1", ["invert", "tag"], 200),
+        ("c-1", ["tag"], 200),  # this node's part of the contract
+        ("c-1", None, 200),  # none named: the contract's
+        ("c-1", ["tag", "invert"], 422),  # not in the contract's order
+        ("c-1", ["drop"], 422),  # not bought
+        ("c-2", ["invert"], 200),  # a contract that names no steps: the request's
+    ],
+)
+def test_work_under_a_contract_is_held_to_the_steps_it_bought(
+    contract: str, steps: list[str] | None, status: int
+) -> None:
+    exchange = BoughtSteps(set())
+    app = create_node_app(
+        {"invert", "tag", "drop"}, TOKEN, step_factory=fake_step_factory,
+        contracts=ContractGate(exchange.fetch, min_refresh_s=0), meter=NodeMeter(exchange.send),
+    )  # fmt: skip
+    batch = make_batch(20)
+    meta: dict[str, Any] = {"segment": 1} | ({} if steps is None else {"steps": steps})
+    with TestClient(app) as client:
+        answer = client.post(
+            "/v1/node/process", content=wire.encode(batch, meta),
+            headers=AUTH | {CONTRACT_HEADER: contract},
+        )  # fmt: skip
+    assert answer.status_code == status, answer.text
+    if status == 422:
+        error = answer.json()["error"]
+        assert error["code"] == "steps_disagree" and "invert, tag" in error["message"]
+        return
+    got, info = wire.decode(answer.content)
+    ran = steps or ["invert", "tag"]
+    inverted = batch.payload ^ 0xFF if "invert" in ran else batch.payload
+    assert np.array_equal(got.payload, inverted)
+    assert bool(info.get("dtmf")) is ("tag" in ran)

@@ -132,3 +132,21 @@ def test_packets_not_taken_are_sent_again_under_the_same_run_id_and_counted_once
     meter.add("sub-2", 5)  # not this provider's any more: refused, not kept
     meter.flush()
     assert meter.unsent() == 0 and "sub-2" in warnings[-1]
+
+
+class OneStep(Exchange):
+    def check(self, subcontract_id: str, work_token: str) -> object:
+        super().check(subcontract_id, work_token)
+        return {"id": subcontract_id, "step": "invert"}
+
+
+def test_work_under_a_subcontract_is_held_to_its_step() -> None:
+    exchange = OneStep()
+    app = create_node_app(["invert", "tag"], TOKEN, step_factory=fake_step_factory,
+                          work=WorkGate(exchange.check))  # fmt: skip
+    client = TestClient(app, base_url="http://node")
+    caller = NodeClient("http://node", WORK, client=client, subcontract="sub-1")
+    with pytest.raises(NodeError, match=r"422.*steps_disagree.*tag disagree") as refused:
+        caller.process(SegmentTask(1, make_batch(10), (StepSpec("tag"),)))
+    assert refused.value.retriable is False
+    assert len(caller.process(_task()).batch) == 10  # its own step is done

@@ -17,6 +17,7 @@ from stream_helpers import (
     fake_step_factory,
     make_batch,
     serve_in_thread,
+    token_clients,
 )
 
 from commex.domain.errors import InvalidInput, NotFound
@@ -29,7 +30,7 @@ from commex.stream.pcap import read_capture, write_pcap
 from commex.stream.pipeline import Plan, Services, run
 from commex.stream.steps.base import StepOutput, StepSpec
 from commex.stream.steps.registry import CAPABILITIES
-from commex.stream.subcontracting import StepUnavailable
+from commex.stream.subcontracting import StepUnavailable, Subcontractor, SubcontractRequired
 from commex.stream.tasks import SegmentTask
 from commex.stream.workerpool import ProcessExecutor
 
@@ -143,7 +144,7 @@ def test_a_missing_step_is_subcontracted_and_the_output_matches(tmp_path, refere
             capabilities={"transcode"},
             subcontractors=[f"first={liar_url}", f"second={good_url}"],
         )
-        result = run(plan, Services(token=TOKEN)).to_json()
+        result = run(plan, Services(client_factory=token_clients())).to_json()
     assert out.read_bytes() == reference[0]
     audio = int(np.isin(read_capture(FAX).batch.payload_type, [0, 8]).sum())
     assert audio == 1163  # gain goes to audio only, not to comfort noise or events
@@ -152,6 +153,50 @@ def test_a_missing_step_is_subcontracted_and_the_output_matches(tmp_path, refere
         {"step": "dtmf", "provider": "second", "segments": 1, "packets": 1330},
     ]
     assert result["dtmf"] == reference[1]["dtmf"]
+
+
+def test_content_segments_count_by_class_and_only_audio_goes_to_a_transcoder(tmp_path) -> None:
+    good = create_node_app({"transcode"}, TOKEN)
+    with serve_in_thread(good) as url:
+        plan = Plan.build(
+            str(FAX), str(tmp_path / "out.pcap"), steps=["transcode:pcmu", "dtmf"],
+            capabilities={"dtmf"}, subcontractors=[f"b={url}"], segment="content",
+        )  # fmt: skip
+        result = run(plan, Services(client_factory=token_clients())).to_json()
+    assert sum(result["classes"].values()) == result["packets_in"] == 1330
+    assert result["classes"]["telephone-event"] > 0 and result["classes"]["comfort-noise"] > 0
+    (sent,) = result["subcontracted"]
+    by_class = sent["classes"]
+    assert by_class["telephone-event"] == by_class["comfort-noise"] == by_class["other"] == 0
+    assert by_class["speech"] == result["classes"]["speech"]
+    assert by_class["silence"] == result["classes"]["silence"]
+    assert sent["packets"] == by_class["speech"] + by_class["silence"] == 1163
+    assert result["packets_out"] == 1330  # the events and comfort noise still go out
+
+
+def test_no_node_token_goes_to_another_providers_node(tmp_path, monkeypatch) -> None:
+    """Without a subcontract the run is refused before it calls the other provider's node:
+    the only credential it has, this provider's node token, never leaves for it."""
+    monkeypatch.setenv("COMMEX_NODE_TOKEN", TOKEN)
+    seen: list[str] = []
+    app = create_node_app({"gain", "dtmf"}, TOKEN)
+
+    @app.middleware("http")
+    async def record(request, call_next):
+        seen.append(request.headers.get("authorization", ""))
+        return await call_next(request)
+
+    with serve_in_thread(app) as url:
+        out = tmp_path / "out.pcap"
+        plan = fax_plan(out, capabilities={"transcode"}, subcontractors=[f"other={url}"])
+        with pytest.raises(SubcontractRequired, match="other is another provider") as refused:
+            run(plan, Services(token=TOKEN))
+        with Subcontractor(plan.subcontractors) as sub, pytest.raises(SubcontractRequired):
+            sub.attempt(
+                StepSpec("gain", "-6"), SegmentTask(0, make_batch(4), ()), [*plan.subcontractors]
+            )
+    assert refused.value.field == "subcontractor"
+    assert seen == [] and not out.exists()
 
 
 def test_a_step_no_provider_offers_stops_the_run_before_any_output(tmp_path) -> None:

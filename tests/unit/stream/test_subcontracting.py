@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from stream_helpers import TOKEN, fake_step_factory, make_batch, same, serve_in_thread
+from stream_helpers import (
+    TOKEN,
+    fake_step_factory,
+    make_batch,
+    same,
+    serve_in_thread,
+    token_clients,
+)
 
 from commex.domain.errors import InvalidInput
 from commex.stream.dispersal import Waker
@@ -168,7 +175,7 @@ def through(sub, spec, parts, *, group_packets=4000, live=False):
 def test_a_failing_first_provider_is_passed_over_for_the_second(nodes, first) -> None:
     parts = segments_of_two_streams()
     approved = [Provider(first, nodes[first]), Provider("good", nodes["good"])]
-    with Subcontractor(approved, token=TOKEN) as sub:
+    with Subcontractor(approved, client_factory=token_clients(TOKEN)) as sub:
         out, records = through(sub, S("invert"), parts, group_packets=25)
     # Bundles of 10 are gathered until 25 packets need the step: 30 go as 25 + 5, twice.
     assert records == [{"step": "invert", "provider": "good", "segments": 4, "packets": 60}]
@@ -181,7 +188,9 @@ def test_a_failing_first_provider_is_passed_over_for_the_second(nodes, first) ->
 
 def test_packets_are_grouped_across_segments_and_streams(nodes) -> None:
     parts = segments_of_two_streams(n=60, size=10)  # six segments, one stream each
-    with Subcontractor([Provider("good", nodes["good"])], token=TOKEN) as sub:
+    with Subcontractor(
+        [Provider("good", nodes["good"])], client_factory=token_clients(TOKEN)
+    ) as sub:
         out, records = through(sub, S("tag"), parts, group_packets=40)
     assert records[0]["segments"] == 2  # 60 packets in groups of at most 40
     # The tag step names each group's first packet. The first four segments (the three of
@@ -194,7 +203,9 @@ def test_packets_are_grouped_across_segments_and_streams(nodes) -> None:
 
 def test_live_bundles_go_out_at_every_flush(nodes) -> None:
     parts = segments_of_two_streams(n=60, size=10)
-    with Subcontractor([Provider("good", nodes["good"])], token=TOKEN) as sub:
+    with Subcontractor(
+        [Provider("good", nodes["good"])], client_factory=token_clients(TOKEN)
+    ) as sub:
         out, records = through(sub, S("invert"), parts, live=True)
     assert records[0]["packets"] == 60 and len(out) == 6
 
@@ -202,7 +213,7 @@ def test_live_bundles_go_out_at_every_flush(nodes) -> None:
 def test_every_provider_failing_is_an_error_naming_each(nodes) -> None:
     approved = [Provider("broken", nodes["broken"]), Provider("liar", nodes["liar"])]
     with (
-        Subcontractor(approved, token=TOKEN) as sub,
+        Subcontractor(approved, client_factory=token_clients(TOKEN)) as sub,
         pytest.raises(SubcontractFailed, match=r"broken: .*500.*liar: .*wrong result"),
     ):
         through(sub, S("invert"), segments_of_two_streams())
@@ -210,7 +221,9 @@ def test_every_provider_failing_is_an_error_naming_each(nodes) -> None:
 
 def test_a_wrong_token_is_a_failure_of_that_provider(nodes) -> None:
     with (
-        Subcontractor([Provider("good", nodes["good"])], token="not-the-token") as sub,
+        Subcontractor(
+            [Provider("good", nodes["good"])], client_factory=token_clients("not-the-token")
+        ) as sub,
         pytest.raises(SubcontractFailed, match="401"),
     ):
         through(sub, S("invert"), segments_of_two_streams())
