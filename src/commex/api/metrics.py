@@ -69,8 +69,12 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, send_counted)
         finally:
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            route = route_of(scope)
-            f = figures()
-            f.http_requests.labels(method, route, str(status)).inc()
-            f.http_latency.labels(method, route).observe(time.perf_counter() - started)
+            count_request(scope["method"], route_of(scope), status, time.perf_counter() - started)
+
+
+def count_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one answered request and its time."""
+    method = method if method in _METHODS else "other"
+    f = figures()
+    f.http_requests.labels(method, route, str(status)).inc()
+    f.http_latency.labels(method, route).observe(seconds)
