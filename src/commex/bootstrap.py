@@ -94,7 +94,7 @@ def make_bus(
         urls=urls or UrlPolicy(allow_private=False, resolve=system_resolve),
     )
     bus = MessageBus(uow, deps, HANDLERS, FLOWS)
-    desk = BidDesk(bus)
+    desk = BidDesk(bus, monotonic=time.monotonic)
     bus.add_flow(PlaceBid, desk.place, submit=desk.submit, close=desk.close)
     usage = UsageDesk(bus)
     bus.add_flow(ReportUsage, usage.handle, submit=usage.submit, close=usage.close)

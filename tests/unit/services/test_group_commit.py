@@ -102,9 +102,9 @@ def desk_world(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     sizes: list[int] = []
     real = bidding.place_bids
 
-    def counted(cmds, uow, deps, request_ids=None):  # type: ignore[no-untyped-def]
+    def counted(cmds, uow, deps, *args):  # type: ignore[no-untyped-def]
         sizes.append(len(cmds))
-        return real(cmds, uow, deps, request_ids)
+        return real(cmds, uow, deps, *args)
 
     monkeypatch.setattr(bidding, "place_bids", counted)
     return store, bus, desk, buyers, auction.id, sizes
