@@ -21,7 +21,6 @@ accepted or refused by reason, by the message bus's observers when its commit an
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -151,7 +150,7 @@ async def _place_bid(scope: Scope, receive: Receive, auction_id: str, max_body: 
     body = bid_body(await _body(receive, max_body), _text(headers.get(b"content-type")))
     key = _text(headers.get(b"idempotency-key"))
     cmd = c.PlaceBid(auction_id, who.id, body.amount, body.max_amount, key)
-    return await asyncio.wrap_future(services.bus.submit(cmd))
+    return await services.bus.submit_on_loop(cmd)
 
 
 async def placed_bid_response(
@@ -159,7 +158,7 @@ async def placed_bid_response(
 ) -> JSONResponse:
     """Queue the bid for the bid desk, await its commit, answer 201 with the bid."""
     cmd = c.PlaceBid(auction_id, who.id, body.amount, body.max_amount, key)
-    placed = await asyncio.wrap_future(bus.submit(cmd))
+    placed = await bus.submit_on_loop(cmd)
     return JSONResponse(wire.placed_bid(placed), status_code=201)
 
 
