@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, select, true, update
+from sqlalchemy import Connection, Row, and_, bindparam, select, true, tuple_, update
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
@@ -37,6 +37,12 @@ _AUCTION_GET = select(t.auctions).where(t.auctions.c.id == bindparam("id"))
 _AUCTION_CURRENCY = select(t.auctions.c.currency).where(t.auctions.c.id == bindparam("id"))
 _AUCTION_LOCK = _AUCTION_GET.with_for_update()
 _AUCTION_UPDATE = update(t.auctions).where(t.auctions.c.id == bindparam("b_id"))
+_BIDDING_UPDATE = _AUCTION_UPDATE.values(
+    {c: bindparam(f"b_{c}") for c in (
+        "bid_count", "bid_seq", "leader_id", "leader_bid_id", "price_minor", "limit_minor",
+        "closes_us",
+    )}
+)  # fmt: skip
 _BIDS_INSERT = t.bids.insert()
 _BID_DEACTIVATE = update(t.bids).where(t.bids.c.id == bindparam("b_id")).values(active=False)
 
@@ -168,9 +174,10 @@ _BID_OWN_ACTIVE = select(*_BID_COLS).where(
     t.bids.c.bidder_id == bindparam("bidder_id"),
     t.bids.c.active == true(),
 )
+# By exact (auction, bidder) pairs: a batch's auctions times its bidders would read every
+# active bid of every pair, most of them not asked for.
 _BIDS_OWN_ACTIVE = select(*_BID_COLS).where(
-    t.bids.c.auction_id.in_(bindparam("auction_ids", expanding=True)),
-    t.bids.c.bidder_id.in_(bindparam("bidder_ids", expanding=True)),
+    tuple_(t.bids.c.auction_id, t.bids.c.bidder_id).in_(bindparam("pairs", expanding=True)),
     t.bids.c.active == true(),
 )
 
@@ -197,6 +204,22 @@ class SqlAuctions:
         values = _auction_values(auction)
         values["b_id"] = values.pop("id")
         self._c.execute(_AUCTION_UPDATE, values)
+
+    def update_bidding(self, auction: Auction) -> None:
+        st = auction.english
+        self._c.execute(
+            _BIDDING_UPDATE,
+            {
+                "b_id": auction.id,
+                "b_bid_count": auction.bid_count,
+                "b_bid_seq": auction.bid_seq,
+                "b_leader_id": st.leader_id,
+                "b_leader_bid_id": st.leader_bid_id,
+                "b_price_minor": minor_or_none(st.price),
+                "b_limit_minor": minor_or_none(st.limit),
+                "b_closes_us": to_micros(auction.closes_at),
+            },
+        )
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
         q = select(t.auctions)
@@ -301,14 +324,9 @@ class SqlAuctions:
     def own_active_bids(self, pairs: Collection[tuple[str, str]]) -> dict[tuple[str, str], Bid]:
         if not pairs:
             return {}
-        params = {
-            "auction_ids": sorted({a for a, _ in pairs}),
-            "bidder_ids": sorted({b for _, b in pairs}),
-        }
         found: dict[tuple[str, str], Bid] = {}
-        for r in self._c.execute(_BIDS_OWN_ACTIVE, params):
-            if (r.auction_id, r.bidder_id) in pairs:
-                found[(r.auction_id, r.bidder_id)] = self._rows([r], r.auction_id)[0]
+        for r in self._c.execute(_BIDS_OWN_ACTIVE, {"pairs": sorted(pairs)}):
+            found[(r.auction_id, r.bidder_id)] = self._rows([r], r.auction_id)[0]
         return found
 
     def active_bids(self, auction_id: str) -> list[Bid]:

@@ -26,6 +26,11 @@ class AuctionRepository(Protocol):
 
     def update(self, auction: Auction) -> None: ...
 
+    def update_bidding(self, auction: Auction) -> None:
+        """Write what taking bids changes (the bid count and sequence, the english auction's
+        leader and price, a soft close's new close time); the rest stays as it is."""
+        ...
+
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
         """Auctions (in one status, if given), newest first."""
         ...
