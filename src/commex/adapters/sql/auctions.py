@@ -193,12 +193,17 @@ class SqlAuctions:
 
     def get(self, auction_id: str) -> Auction | None:
         r = self._c.execute(_AUCTION_GET, {"id": auction_id}).first()
-        return None if r is None else _auction(r)
+        return None if r is None else self._read(r)
 
     def get_for_update(self, auction_id: str) -> Auction | None:
         r = self._c.execute(_AUCTION_LOCK if self._lock_rows else _AUCTION_GET, {"id": auction_id})
         row = r.first()
-        return None if row is None else _auction(row)
+        return None if row is None else self._read(row)
+
+    def _read(self, row: Row[Any]) -> Auction:
+        """The auction of ``row``; its currency is noted for its bids' rows (one query less)."""
+        self._currency[row.id] = row.currency
+        return _auction(row)
 
     def update(self, auction: Auction) -> None:
         values = _auction_values(auction)
