@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, bindparam, select, true, tuple_, update
 
 from commex.adapters.sql import tables as t
+from commex.adapters.sql.bulk import BulkInsert
 from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.rows import minor_or_none, money_or_none, terms_json
 from commex.domain.auctions import (
@@ -43,7 +44,11 @@ _BIDDING_UPDATE = _AUCTION_UPDATE.values(
         "closes_us",
     )}
 )  # fmt: skip
-_BIDS_INSERT = t.bids.insert()
+_BIDS_INSERT = BulkInsert(
+    t.bids,
+    ("id", "auction_id", "bidder_id", "amount_minor", "max_minor", "seq", "created_us", "proxy",
+     "active"),
+)  # fmt: skip
 _BID_DEACTIVATE = update(t.bids).where(t.bids.c.id == bindparam("b_id")).values(active=False)
 
 
@@ -284,8 +289,8 @@ class SqlAuctions:
     def add_bids(self, bids: Sequence[Bid]) -> None:
         if not bids:
             return
-        self._c.execute(
-            _BIDS_INSERT,
+        _BIDS_INSERT.run(
+            self._c,
             [
                 {
                     "id": b.id,
