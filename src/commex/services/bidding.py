@@ -34,7 +34,7 @@ from commex.services.capacity import check_reverse_bid
 from commex.services.commands import PlaceBid
 from commex.services.desks import Desk
 from commex.services.group_commit import Pending
-from commex.services.loading import account_of, locked_auction
+from commex.services.loading import account_of, check_id, locked_auction
 from commex.services.opening import parse_amount
 from commex.services.ports import UnitOfWork
 from commex.services.recent import RecentReputations
@@ -102,11 +102,13 @@ def _prefetch(uow: UnitOfWork, cmds: Sequence[PlaceBid], batch: _Batch) -> None:
     auctions (in id order, so batches in different processes cannot deadlock on PostgreSQL),
     then read its bidders and, on sealed auctions, their standing bids. An id that is not
     found is left out here; the bid that names it is refused with the reason in :func:`_place`."""
-    for auction_id in sorted({c.auction_id for c in cmds}):
+    wanted = set()
+    for auction_id in {c.auction_id for c in cmds}:
         try:
-            batch.auctions[auction_id] = locked_auction(uow, auction_id)
+            wanted.add(check_id("auction", auction_id))
         except CommexError:
             continue
+    batch.auctions.update(uow.auctions.many_for_update(wanted))
     bidders = {c.bidder_id for c in cmds}
     batch.accounts.update(uow.accounts.get_many(bidders))
     pairs = {

@@ -76,6 +76,21 @@ def test_taking_bids_writes_the_bidding_state_and_leaves_the_rest(
         assert u.auctions.get("auc_1") == bidding
 
 
+def test_several_auctions_are_read_and_locked_at_once(store: UnitOfWorkFactory) -> None:
+    put_accounts(store, "acc_p")
+    made = [auction(id=f"auc_{i}", english=EnglishState()) for i in (2, 1)]
+    with store() as u:
+        for a in made:
+            u.auctions.add(a)
+        u.commit()
+    with store() as u:
+        assert u.auctions.many_for_update({"auc_1", "auc_2", "auc_9"}) == {
+            "auc_1": made[1],
+            "auc_2": made[0],
+        }
+        assert u.auctions.many_for_update(set()) == {}
+
+
 def test_due_and_pages_are_ordered(store: UnitOfWorkFactory) -> None:
     put_accounts(store, "acc_p")
     with store() as u:

@@ -26,6 +26,10 @@ class MemoryAuctions:
 
     get_for_update = get  # the unit of work holds the store's lock
 
+    def many_for_update(self, auction_ids: Collection[str]) -> dict[str, Auction]:
+        found = (self._s.auctions.get(i) for i in sorted(auction_ids))
+        return {a.id: a for a in found if a is not None}
+
     def update(self, auction: Auction) -> None:
         self._s.auctions[auction.id] = auction
 

@@ -37,6 +37,12 @@ from commex.services.ports.auctions import key_used
 _AUCTION_GET = select(t.auctions).where(t.auctions.c.id == bindparam("id"))
 _AUCTION_CURRENCY = select(t.auctions.c.currency).where(t.auctions.c.id == bindparam("id"))
 _AUCTION_LOCK = _AUCTION_GET.with_for_update()
+_AUCTIONS_GET = (
+    select(t.auctions)
+    .where(t.auctions.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.auctions.c.id)
+)
+_AUCTIONS_LOCK = _AUCTIONS_GET.with_for_update()  # sorted before locking: in id order
 _AUCTION_UPDATE = update(t.auctions).where(t.auctions.c.id == bindparam("b_id"))
 _BIDDING_UPDATE = _AUCTION_UPDATE.values(
     {c: bindparam(f"b_{c}") for c in (
@@ -204,6 +210,13 @@ class SqlAuctions:
         r = self._c.execute(_AUCTION_LOCK if self._lock_rows else _AUCTION_GET, {"id": auction_id})
         row = r.first()
         return None if row is None else self._read(row)
+
+    def many_for_update(self, auction_ids: Collection[str]) -> dict[str, Auction]:
+        if not auction_ids:
+            return {}
+        statement = _AUCTIONS_LOCK if self._lock_rows else _AUCTIONS_GET
+        rows = self._c.execute(statement, {"ids": sorted(auction_ids)})
+        return {row.id: self._read(row) for row in rows}
 
     def _read(self, row: Row[Any]) -> Auction:
         """The auction of ``row``; its currency is noted for its bids' rows (one query less)."""

@@ -24,6 +24,11 @@ class AuctionRepository(Protocol):
         """Read the auction and hold its row lock until the unit of work ends."""
         ...
 
+    def many_for_update(self, auction_ids: Collection[str]) -> dict[str, Auction]:
+        """Read those of the auctions that exist, in one statement, and hold their row locks
+        (taken in id order) until the unit of work ends."""
+        ...
+
     def update(self, auction: Auction) -> None: ...
 
     def update_bidding(self, auction: Auction) -> None:
