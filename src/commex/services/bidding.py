@@ -90,8 +90,8 @@ def place_bids(
         now = deps.clock.now()
         for (bidder_id, key), (print_, bid) in batch.keys.items():
             uow.auctions.add_bid_key(bidder_id, key, print_, bid.id, now)
-        for auction_id in {b.auction_id for b in batch.rows.values()}:
-            uow.auctions.update_bidding(batch.auctions[auction_id])
+        bid_on = sorted({b.auction_id for b in batch.rows.values()})
+        uow.auctions.update_bidding([batch.auctions[i] for i in bid_on])
     uow.audit.add(batch.audit)
     reps = answer_reputations or deps.reputations
     return _answers(uow, reps, [placed[i] for i in range(len(cmds))], batch)

@@ -70,7 +70,8 @@ def test_taking_bids_writes_the_bidding_state_and_leaves_the_rest(
     # What bidding never changes is not written: a close made meanwhile stays.
     stray = replace(bidding, title="not written", status=Status.CANCELLED)
     with store() as u:
-        u.auctions.update_bidding(stray)
+        u.auctions.update_bidding([stray])
+        u.auctions.update_bidding([])
         u.commit()
     with store(write=False) as u:
         assert u.auctions.get("auc_1") == bidding

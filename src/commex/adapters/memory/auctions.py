@@ -33,15 +33,15 @@ class MemoryAuctions:
     def update(self, auction: Auction) -> None:
         self._s.auctions[auction.id] = auction
 
-    def update_bidding(self, auction: Auction) -> None:
-        stored = self._s.auctions[auction.id]
-        self._s.auctions[auction.id] = replace(
-            stored,
-            bid_count=auction.bid_count,
-            bid_seq=auction.bid_seq,
-            english=auction.english,
-            closes_at=auction.closes_at,
-        )
+    def update_bidding(self, auctions: Sequence[Auction]) -> None:
+        for a in auctions:
+            self._s.auctions[a.id] = replace(
+                self._s.auctions[a.id],
+                bid_count=a.bid_count,
+                bid_seq=a.bid_seq,
+                english=a.english,
+                closes_at=a.closes_at,
+            )
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
         items = [a for a in self._s.auctions.values() if status is None or a.status is status]

@@ -228,21 +228,23 @@ class SqlAuctions:
         values["b_id"] = values.pop("id")
         self._c.execute(_AUCTION_UPDATE, values)
 
-    def update_bidding(self, auction: Auction) -> None:
-        st = auction.english
-        self._c.execute(
-            _BIDDING_UPDATE,
+    def update_bidding(self, auctions: Sequence[Auction]) -> None:
+        if not auctions:
+            return
+        rows = [
             {
-                "b_id": auction.id,
-                "b_bid_count": auction.bid_count,
-                "b_bid_seq": auction.bid_seq,
-                "b_leader_id": st.leader_id,
-                "b_leader_bid_id": st.leader_bid_id,
-                "b_price_minor": minor_or_none(st.price),
-                "b_limit_minor": minor_or_none(st.limit),
-                "b_closes_us": to_micros(auction.closes_at),
-            },
-        )
+                "b_id": a.id,
+                "b_bid_count": a.bid_count,
+                "b_bid_seq": a.bid_seq,
+                "b_leader_id": a.english.leader_id,
+                "b_leader_bid_id": a.english.leader_bid_id,
+                "b_price_minor": minor_or_none(a.english.price),
+                "b_limit_minor": minor_or_none(a.english.limit),
+                "b_closes_us": to_micros(a.closes_at),
+            }
+            for a in auctions
+        ]
+        self._c.execute(_BIDDING_UPDATE, rows)
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
         q = select(t.auctions)

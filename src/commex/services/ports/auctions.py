@@ -31,9 +31,10 @@ class AuctionRepository(Protocol):
 
     def update(self, auction: Auction) -> None: ...
 
-    def update_bidding(self, auction: Auction) -> None:
-        """Write what taking bids changes (the bid count and sequence, the english auction's
-        leader and price, a soft close's new close time); the rest stays as it is."""
+    def update_bidding(self, auctions: Sequence[Auction]) -> None:
+        """Write what taking bids changed in each auction (the bid count and sequence, the
+        english auction's leader and price, a soft close's new close time), in one statement;
+        the rest stays as it is."""
         ...
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
