@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Response
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commex.adapters.metrics import exposition, figures
@@ -75,6 +76,23 @@ class HttpMetrics:
 def count_request(method: str, route: str, status: int, seconds: float) -> None:
     """Count one answered request and its time."""
     method = method if method in _METHODS else "other"
-    f = figures()
-    f.http_requests.labels(method, route, str(status)).inc()
-    f.http_latency.labels(method, route).observe(seconds)
+    key = (method, route, status)
+    found = _series.get(key)
+    if found is None:  # looking a series up by its labels costs more than counting in it
+        f = figures()
+        found = (
+            f.http_requests.labels(method, route, str(status)),
+            f.http_latency.labels(method, route),
+        )
+        if len(_series) >= _MAX_SERIES:
+            _series.clear()
+        _series[key] = found
+    requests, latency = found
+    requests.inc()
+    latency.observe(seconds)
+
+
+# The series of each (method, route template, status) met so far; routes are templates, so
+# there are few of them.
+_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+_MAX_SERIES = 10_000
