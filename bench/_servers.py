@@ -18,6 +18,10 @@ from pathlib import Path
 
 import httpx
 
+from commex.bootstrap import build_services
+from commex.services.commands import Register
+from commex.settings import Settings
+
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[1]
 COMMEX = str(Path(sys.executable).with_name("commex"))
@@ -112,23 +116,32 @@ def starlette_baseline(log_dir: Path) -> Iterator[Server]:
         yield server
 
 
-def open_market(url: str, bidders: int, auctions: int) -> Market:
-    """A provider with ``auctions`` open sealed first-price forward auctions without a reserve
-    (any positive bid is accepted), and ``bidders`` recipients, made through the API."""
+def open_accounts(data_dir: Path, bidders: int) -> tuple[str, list[str]]:
+    """A provider's token and ``bidders`` recipients' tokens, opened through the library on the
+    SQLite file in ``data_dir`` before the server starts: over HTTP from one address the signup
+    throttle stops new accounts after ten, which is its point, and the benchmark is not about
+    signups."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    services = build_services(Settings(data_dir))
+    try:
+        seller = services.bus.handle(Register("Bench Seller", ("provider",))).token
+        tokens = [
+            services.bus.handle(Register(f"Bench Bidder {i}", ("recipient",))).token
+            for i in range(bidders)
+        ]
+    finally:
+        services.shutdown()
+    return seller, tokens
+
+
+def open_market(url: str, seller: str, tokens: list[str], auctions: int) -> Market:
+    """``auctions`` open sealed first-price forward auctions of ``seller`` without a reserve
+    (any positive bid is accepted), made through the API, for the bidders of ``tokens``."""
+    closes = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    paths = []
     with httpx.Client(base_url=url, timeout=30) as client:
-
-        def post(path: str, body: Mapping[str, object], token: str | None = None) -> str:
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            answer = client.post(path, json=body, headers=headers)
-            if answer.status_code != 201:
-                raise RuntimeError(f"POST {path}: {answer.status_code} {answer.text}")
-            return str(answer.json()["token" if path == "/v1/accounts" else "id"])
-
-        seller = post("/v1/accounts", {"name": "Bench Seller", "roles": ["provider"]})
-        closes = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
-        paths = []
         for i in range(auctions):
-            auction = {
+            auction: Mapping[str, object] = {
                 "direction": "forward",
                 "format": "first-price",
                 "title": f"Benchmark block of voice {i}",
@@ -136,11 +149,12 @@ def open_market(url: str, bidders: int, auctions: int) -> Market:
                 "currency": "EUR",
                 "closes_at": closes,
             }
-            paths.append(f"/v1/auctions/{post('/v1/auctions', auction, seller)}/bids")
-        tokens = [
-            post("/v1/accounts", {"name": f"Bench Bidder {i}", "roles": ["recipient"]})
-            for i in range(bidders)
-        ]
+            answer = client.post(
+                "/v1/auctions", json=auction, headers={"Authorization": f"Bearer {seller}"}
+            )
+            if answer.status_code != 201:
+                raise RuntimeError(f"POST /v1/auctions: {answer.status_code} {answer.text}")
+            paths.append(f"/v1/auctions/{answer.json()['id']}/bids")
     return Market(paths, tokens)
 
 

@@ -39,6 +39,7 @@ from bench._servers import (
     Market,
     Server,
     commex_serve,
+    open_accounts,
     open_market,
     serve_has_workers,
     starlette_baseline,
@@ -106,8 +107,9 @@ def commex_rows(options: Options, workers: int | None, data_dir: Path) -> list[R
     """``GET /v1/health`` and durable bids on one fresh ``commex serve``."""
     n = workers or 1
     label = f"{n} worker" + ("s" if n > 1 else "")
+    seller, tokens = open_accounts(data_dir, options.bidders)
     with commex_serve(data_dir, workers) as server:
-        market = open_market(server.url, options.bidders, options.auctions)
+        market = open_market(server.url, seller, tokens, options.auctions)
         health = measure(f"health_{n}w", f"commex GET /v1/health, {label}", server, options)
         bids_name = f"commex POST .../bids ({options.bidders} bidders), {label}"
         bids = measure(f"bids_{n}w", bids_name, server, options, market)

@@ -94,8 +94,14 @@ def make_bus(
         urls=urls or UrlPolicy(allow_private=False, resolve=system_resolve),
     )
     bus = MessageBus(uow, deps, HANDLERS, FLOWS)
-    desk = BidDesk(bus)
-    bus.add_flow(PlaceBid, desk.place, submit=desk.submit, close=desk.close)
+    desk = BidDesk(bus, monotonic=time.monotonic)
+    bus.add_flow(
+        PlaceBid,
+        desk.place,
+        submit=desk.submit,
+        submit_on_loop=desk.submit_on_loop,
+        close=desk.close,
+    )
     usage = UsageDesk(bus)
     bus.add_flow(ReportUsage, usage.handle, submit=usage.submit, close=usage.close)
     tokens = tokens or TokenCache(time.monotonic)

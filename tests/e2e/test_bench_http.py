@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from bench import _wrk
-from bench._servers import Server, commex_serve, open_market, starlette_baseline
+from bench._servers import Server, commex_serve, open_accounts, open_market, starlette_baseline
 
 ONE_SECOND = _wrk.Settings(connections=4, threads=1, seconds=1)
 TOKENS = ["cx_bench_a", "cx_bench_b"]
@@ -50,8 +50,9 @@ def test_a_plain_run_gets_the_url(baseline: Server) -> None:
 
 
 def test_the_bid_requests_are_bids_commex_serve_accepts_and_keeps(tmp_path: Path) -> None:
+    seller, tokens = open_accounts(tmp_path / "data", bidders=3)
     with commex_serve(tmp_path / "data") as server:
-        market = open_market(server.url, bidders=3, auctions=2)
+        market = open_market(server.url, seller, tokens, auctions=2)
         load = _wrk.run(server.url, ONE_SECOND, market.paths, market.tokens)
 
         assert load.ok > 0

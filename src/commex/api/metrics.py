@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Response
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commex.adapters.metrics import exposition, figures
@@ -69,8 +70,29 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, send_counted)
         finally:
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            route = route_of(scope)
-            f = figures()
-            f.http_requests.labels(method, route, str(status)).inc()
-            f.http_latency.labels(method, route).observe(time.perf_counter() - started)
+            count_request(scope["method"], route_of(scope), status, time.perf_counter() - started)
+
+
+def count_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one answered request and its time."""
+    method = method if method in _METHODS else "other"
+    key = (method, route, status)
+    found = _series.get(key)
+    if found is None:  # looking a series up by its labels costs more than counting in it
+        f = figures()
+        found = (
+            f.http_requests.labels(method, route, str(status)),
+            f.http_latency.labels(method, route),
+        )
+        if len(_series) >= _MAX_SERIES:
+            _series.clear()
+        _series[key] = found
+    requests, latency = found
+    requests.inc()
+    latency.observe(seconds)
+
+
+# The series of each (method, route template, status) met so far; routes are templates, so
+# there are few of them.
+_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+_MAX_SERIES = 10_000

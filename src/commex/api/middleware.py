@@ -11,10 +11,8 @@ one context variable of :mod:`commex.services.request_context`, and
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from starlette.middleware import Middleware
@@ -23,43 +21,39 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commex.api.errors import error_body
 from commex.api.fastpath import BidFastPath
+from commex.api.layers import (
+    MAX_BODY,
+    REQUEST_ID_HEADER,
+    TOO_LARGE,
+    access_log,
+    header,
+    incoming_id,
+    log_access,
+    security_headers,
+)
 from commex.api.metrics import HttpMetrics
 from commex.services.request_context import REQUEST_ID
-
-MAX_BODY = 1 << 20
-REQUEST_ID_HEADER = b"x-request-id"
-_SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-_TOO_LARGE = "the request body is too large"
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": (
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
-    ),
-}
-access_log = logging.getLogger("commex.access")
-
-
-HSTS = "max-age=31536000; includeSubDomains"  # one year, once the public address is https
 
 
 def stack(
     *, access_log_enabled: bool = True, max_body: int = MAX_BODY, hsts: bool = False
 ) -> list[Middleware]:
-    """Every middleware of the server, outermost first: the request id, the access log, the
+    """Every middleware of the server, outermost first: the bids' fast path (which does every
+    later layer's work for the bids it answers, inline), the request id, the access log, the
     request metrics (outside the body limit, so its 413s count too), the security headers (with
-    HSTS given ``hsts``: the public address is https), the body limit, then the bids' fast path
-    (innermost, just before FastAPI's routing)."""
-    layers = [Middleware(RequestId)]
+    HSTS given ``hsts``: the public address is https), then the body limit."""
+    layers = [
+        Middleware(
+            BidFastPath, access_log_enabled=access_log_enabled, max_body=max_body, hsts=hsts
+        ),
+        Middleware(RequestId),
+    ]
     if access_log_enabled:
         layers.append(Middleware(AccessLog))
     layers += [
         Middleware(HttpMetrics),
         Middleware(SecurityHeaders, hsts=hsts),
         Middleware(BodyLimit, max_body=max_body),
-        Middleware(BidFastPath),
     ]
     return layers
 
@@ -84,7 +78,7 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         # 128 random bits: an id names its request in the audit trail for years, across servers.
-        rid = _incoming_id(scope["headers"]) or secrets.token_hex(16)
+        rid = incoming_id(scope["headers"]) or secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = rid
         header = (REQUEST_ID_HEADER, rid.encode())
         token = REQUEST_ID.set(rid)
@@ -98,13 +92,6 @@ class RequestId:
             await self.app(scope, receive, send_with_id)
         finally:
             REQUEST_ID.reset(token)
-
-
-def _incoming_id(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
-    for name, value in headers:
-        if name == REQUEST_ID_HEADER:
-            return value.decode("ascii") if _SANE_ID.fullmatch(value) else None
-    return None
 
 
 class AccessLog:
@@ -131,25 +118,17 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
-            method, path, ms = scope["method"], scope["path"], (time.perf_counter() - started) * 1e3
-            access_log.info(
-                "%s %s %d %.1fms id=%s",
-                method,
-                path,
-                status,
-                ms,
-                request_id_of(scope),
-                extra={"method": method, "path": path, "status": status, "ms": round(ms, 1)},
-            )
+            ms = (time.perf_counter() - started) * 1e3
+            log_access(scope["method"], scope["path"], status, ms, request_id_of(scope))
 
 
 class SecurityHeaders:
-    """Adds :data:`SECURITY_HEADERS` to every answer that does not set them itself."""
+    """Adds the security headers (:data:`~commex.api.layers.SECURITY_HEADERS`) to every
+    answer that does not set them itself."""
 
     def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
         self.app = app
-        wanted = SECURITY_HEADERS | ({"Strict-Transport-Security": HSTS} if hsts else {})
-        self._raw = [(k.lower().encode(), v.encode()) for k, v in wanted.items()]
+        self._raw = security_headers(hsts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -179,9 +158,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = _header(scope["headers"], b"content-length")
+        length = header(scope["headers"], b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await JSONResponse(error_body("too_large", _TOO_LARGE), 413)(scope, receive, send)
+            await JSONResponse(error_body("too_large", TOO_LARGE), 413)(scope, receive, send)
             return
         # Read the body here (it is small by definition), so a chunked body is refused as soon
         # as it passes the limit, before any handler sees it; then replay it to the app.
@@ -195,20 +174,13 @@ class BodyLimit:
             chunk = message.get("body", b"")
             received += len(chunk)
             if received > self.max_body:
-                await JSONResponse(error_body("too_large", _TOO_LARGE), 413)(scope, receive, send)
+                await JSONResponse(error_body("too_large", TOO_LARGE), 413)(scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         await self.app(scope, _replay([body], receive), send)
-
-
-def _header(headers: Sequence[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
-    for name, value in headers:
-        if name == wanted:
-            return value
-    return None
 
 
 def _replay(first: list[Message], receive: Receive) -> Receive:

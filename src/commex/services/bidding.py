@@ -15,8 +15,9 @@ id of the caller that sent it (not of the caller that happens to lead the batch)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from commex.domain import auctions as rules
 from commex.domain.accounts import Account, Role
@@ -33,9 +34,10 @@ from commex.services.capacity import check_reverse_bid
 from commex.services.commands import PlaceBid
 from commex.services.desks import Desk
 from commex.services.group_commit import Pending
-from commex.services.loading import account_of, locked_auction
+from commex.services.loading import account_of, check_id, locked_auction
 from commex.services.opening import parse_amount
 from commex.services.ports import UnitOfWork
+from commex.services.recent import RecentReputations
 from commex.services.request_context import current_request_id
 from commex.services.results import PlacedBid
 
@@ -64,10 +66,13 @@ def place_bids(
     uow: UnitOfWork,
     deps: Deps,
     request_ids: Sequence[str | None] | None = None,
+    answer_reputations: ReputationsOf | None = None,
 ) -> list[PlacedBid | CommexError]:
     """Handle a batch of bids in the caller's unit of work; each answer is the placed bid or
     the error that refused it, in the order of ``cmds``. ``request_ids`` are the requests the
-    bids answer, for the audit trail (by default the one being served now)."""
+    bids answer, for the audit trail (by default the one being served now);
+    ``answer_reputations`` are where the answers' reputations are read (by default fresh from
+    ``deps``)."""
     batch = _Batch()
     # Bidders before auctions, as a suspension locks them (see AccountRepository.lock_shared).
     uow.accounts.lock_shared(c.bidder_id for c in cmds)
@@ -85,10 +90,11 @@ def place_bids(
         now = deps.clock.now()
         for (bidder_id, key), (print_, bid) in batch.keys.items():
             uow.auctions.add_bid_key(bidder_id, key, print_, bid.id, now)
-        for auction_id in {b.auction_id for b in batch.rows.values()}:
-            uow.auctions.update(batch.auctions[auction_id])
+        bid_on = sorted({b.auction_id for b in batch.rows.values()})
+        uow.auctions.update_bidding([batch.auctions[i] for i in bid_on])
     uow.audit.add(batch.audit)
-    return _answers(uow, deps, [placed[i] for i in range(len(cmds))], batch)
+    reps = answer_reputations or deps.reputations
+    return _answers(uow, reps, [placed[i] for i in range(len(cmds))], batch)
 
 
 def _prefetch(uow: UnitOfWork, cmds: Sequence[PlaceBid], batch: _Batch) -> None:
@@ -96,11 +102,13 @@ def _prefetch(uow: UnitOfWork, cmds: Sequence[PlaceBid], batch: _Batch) -> None:
     auctions (in id order, so batches in different processes cannot deadlock on PostgreSQL),
     then read its bidders and, on sealed auctions, their standing bids. An id that is not
     found is left out here; the bid that names it is refused with the reason in :func:`_place`."""
-    for auction_id in sorted({c.auction_id for c in cmds}):
+    wanted = set()
+    for auction_id in {c.auction_id for c in cmds}:
         try:
-            batch.auctions[auction_id] = locked_auction(uow, auction_id)
+            wanted.add(check_id("auction", auction_id))
         except CommexError:
             continue
+    batch.auctions.update(uow.auctions.many_for_update(wanted))
     bidders = {c.bidder_id for c in cmds}
     batch.accounts.update(uow.accounts.get_many(bidders))
     pairs = {
@@ -198,7 +206,7 @@ def _replay(uow: UnitOfWork, cmd: PlaceBid, batch: _Batch) -> Bid | None:
 
 
 def _answers(
-    uow: UnitOfWork, deps: Deps, placed: list[Bid | CommexError], batch: _Batch
+    uow: UnitOfWork, reputations: ReputationsOf, placed: list[Bid | CommexError], batch: _Batch
 ) -> list[PlacedBid | CommexError]:
     """Each placed bid as its bidder sees it, reputations read once per auction's bidder role."""
     bids = [p for p in placed if isinstance(p, Bid)]
@@ -217,7 +225,7 @@ def _answers(
     reps = {
         (i, role): rep
         for role, ids in by_role.items()
-        for i, rep in deps.reputations.of_many(uow, ids, role).items()
+        for i, rep in reputations.of_many(uow, ids, role).items()
     }
     out: list[PlacedBid | CommexError] = []
     for p in placed:
@@ -232,10 +240,25 @@ def _answers(
     return out
 
 
+class ReputationsOf(Protocol):
+    def of_many(
+        self, uow: UnitOfWork, account_ids: Iterable[str], role: Role
+    ) -> dict[str, Reputation]: ...
+
+
 class BidDesk(Desk[PlaceBid, PlacedBid]):
     """Takes PlaceBid commands from any number of threads, or from an event loop, and answers
     each with its placed bid or its error; one commit (one fsync on SQLite) serves every bid
-    of a batch."""
+    of a batch. Given ``monotonic`` (a clock in seconds), its answers show reputations read
+    less than a second ago (:class:`~commex.services.recent.RecentReputations`)."""
+
+    def __init__(
+        self, bus: MessageBus, max_batch: int = 256, monotonic: Callable[[], float] | None = None
+    ) -> None:
+        super().__init__(bus, max_batch)
+        self._reputations: ReputationsOf = bus.deps.reputations
+        if monotonic is not None:
+            self._reputations = RecentReputations(bus.deps.reputations, monotonic)
 
     def place(self, cmd: PlaceBid, bus: MessageBus | None = None) -> PlacedBid:
         """The message bus's flow for PlaceBid: queue the bid, answer it once committed."""
@@ -244,7 +267,8 @@ class BidDesk(Desk[PlaceBid, PlacedBid]):
     def apply_together(self, batch: Sequence[Pending[PlaceBid, PlacedBid]]) -> None:
         with self._bus.unit_of_work() as uow:
             cmds = [p.request for p in batch]
-            answers = place_bids(cmds, uow, self._bus.deps, [p.request_id for p in batch])
+            rids = [p.request_id for p in batch]
+            answers = place_bids(cmds, uow, self._bus.deps, rids, self._reputations)
             uow.commit()
         for p, answer in zip(batch, answers, strict=True):
             if isinstance(answer, CommexError):

@@ -17,6 +17,7 @@ refusals included, which is what the operator's figures count.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -58,6 +59,7 @@ class Deps:
 Handler = Callable[[Any, UnitOfWork, Deps], Any]
 Flow = Callable[[Any, "MessageBus"], Any]
 Submitter = Callable[[Any], "Future[Any]"]
+LoopSubmitter = Callable[[Any], "asyncio.Future[Any]"]
 Recorder = Callable[[UnitOfWork, Deps, Sequence[Event]], None]
 
 
@@ -79,6 +81,7 @@ class MessageBus:
         self._subscribers = {k: list(v) for k, v in (subscribers or {}).items()}
         self._observers: list[Observer] = []
         self._submitters: dict[type[Message[Any]], Submitter] = {}
+        self._loop_submitters: dict[type[Message[Any]], LoopSubmitter] = {}
         self._closers: list[Callable[[], None]] = []
         self._recorders: list[Recorder] = []
 
@@ -130,7 +133,19 @@ class MessageBus:
             future.add_done_callback(lambda done: self._observed(message, done))
         return future
 
-    def _observed(self, message: Message[Any], done: Future[Any]) -> None:
+    def submit_on_loop(self, message: Message[R]) -> asyncio.Future[R]:
+        """From a running event loop: hand ``message`` over and return a future of that loop
+        for its result or its error (the bid desk wakes the loop once per batch). Only
+        messages whose flow queues its work can be submitted; anything else is a TypeError."""
+        submitter = self._loop_submitters.get(type(message))
+        if submitter is None:
+            raise TypeError(f"{type(message).__name__} cannot be submitted; handle it instead")
+        future: asyncio.Future[R] = submitter(message)
+        if self._observers:
+            future.add_done_callback(lambda done: self._observed(message, done))
+        return future
+
+    def _observed(self, message: Message[Any], done: Future[Any] | asyncio.Future[Any]) -> None:
         if done.cancelled():
             return
         error = done.exception()
@@ -182,6 +197,7 @@ class MessageBus:
         flow: Flow,
         *,
         submit: Submitter | None = None,
+        submit_on_loop: LoopSubmitter | None = None,
         close: Callable[[], None] | None = None,
     ) -> None:
         """Handle ``message`` by ``flow`` (for flows that hold state, such as the bid desk);
@@ -190,6 +206,8 @@ class MessageBus:
         self._flows[message] = flow
         if submit is not None:
             self._submitters[message] = submit
+        if submit_on_loop is not None:
+            self._loop_submitters[message] = submit_on_loop
         if close is not None:
             self._closers.append(close)
 

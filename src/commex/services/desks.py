@@ -10,6 +10,7 @@ cannot sink the rest. :class:`UsageDesk` takes usage reports; the bid desk
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -48,6 +49,11 @@ class Desk(ABC, Generic[Req, Res]):
         """Queue the command without waiting: the future is answered once its batch is
         committed (for an event loop, which must not block)."""
         return self._group.submit_future(cmd)
+
+    def submit_on_loop(self, cmd: Req) -> asyncio.Future[Res]:
+        """From a running event loop: queue the command; the loop's future is answered once
+        its batch is committed, every answer of a batch with one wake-up of the loop."""
+        return self._group.submit_on_loop(cmd)
 
     def close(self) -> None:
         self._group.close()

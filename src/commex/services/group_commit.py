@@ -6,9 +6,11 @@ result or its own error), and the next waiting caller, if any, leads the next ba
 alone gets a batch of one, so there is no added latency; under load the cost of a commit (an
 fsync) is shared by everyone who arrived during the previous one.
 
-A caller that must not block (an event loop) uses :meth:`GroupCommit.submit_future` instead:
-its request is queued the same way, and its batch is led by one runner thread of the group's
-own, so no thread waits per request.
+A caller that must not block uses :meth:`GroupCommit.submit_future` instead: its request is
+queued the same way, and its batch is led by one runner thread of the group's own, so no thread
+waits per request. An event loop uses :meth:`GroupCommit.submit_on_loop`: its answers come back
+as the loop's own futures, and a batch wakes each loop once (one ``call_soon_threadsafe`` per
+batch, not one per request).
 
 Where writers take turns (several processes on one SQLite file), the leader first waits for its
 turn to write (``turn``) and only then takes the queue: what arrived while it waited joins the
@@ -17,6 +19,7 @@ batch, instead of waiting for another turn.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,10 +41,16 @@ class Pending(Generic[Req, Res]):
     runner, where that caller's context is not."""
 
     __slots__ = (
-        "_event", "error", "finished", "future", "lead", "request", "request_id", "result"
+        "_event", "error", "finished", "future", "lead", "loop", "request", "request_id",
+        "result", "waiter",
     )  # fmt: skip
 
-    def __init__(self, request: Req, future: Future[Res] | None = None) -> None:
+    def __init__(
+        self,
+        request: Req,
+        future: Future[Res] | None = None,
+        waiter: asyncio.Future[Res] | None = None,
+    ) -> None:
         self.request = request
         self.request_id = current_request_id()
         self.result: Res | None = None
@@ -49,7 +58,15 @@ class Pending(Generic[Req, Res]):
         self.finished = False
         self.lead = False
         self.future = future  # set for a caller that does not wait in a thread
-        self._event = threading.Event() if future is None else _NO_EVENT
+        self.waiter = waiter  # set for a caller on an event loop
+        self.loop = waiter.get_loop() if waiter is not None else None
+        threaded = future is None and waiter is None
+        self._event = threading.Event() if threaded else _NO_EVENT
+
+    @property
+    def threaded(self) -> bool:
+        """Whether a thread waits for this request (and so may lead the next batch)."""
+        return self.future is None and self.waiter is None
 
     def answer(self, result: Res) -> None:
         self.result = result
@@ -118,6 +135,21 @@ class GroupCommit(Generic[Req, Res]):
         assert mine.future is not None
         return mine.future
 
+    def submit_on_loop(self, request: Req) -> asyncio.Future[Res]:
+        """From a running event loop: queue ``request`` and return a future of that loop,
+        answered once its batch is committed."""
+        mine: Pending[Req, Res] = Pending(
+            request, waiter=asyncio.get_running_loop().create_future()
+        )
+        with self._lock:
+            self._queue.append(mine)
+            lead = not self._busy
+            self._busy = True
+        if lead:
+            self._run_on_runner()
+        assert mine.waiter is not None
+        return mine.waiter
+
     def close(self) -> None:
         """Stop the runner thread once the batches under way are done."""
         if self._runner is not None:
@@ -161,13 +193,38 @@ class GroupCommit(Generic[Req, Res]):
                 successor = self._queue[0] if self._queue else None
                 if successor is None:
                     self._busy = False
-                elif successor.future is None:
+                elif successor.threaded:
                     successor.lead = True
-            for p in batch:
-                _settle(p)
-            if successor is not None and successor.future is None:
+            _settle_all(batch)
+            if successor is not None and successor.threaded:
                 successor._event.set()
-        return successor is not None and successor.future is not None
+        return successor is not None and not successor.threaded
+
+
+def _settle_all(batch: Sequence[Pending[Req, Res]]) -> None:
+    """Hand every finished request its answer; those of an event loop in one call per loop."""
+    on_loops: dict[asyncio.AbstractEventLoop, list[Pending[Req, Res]]] = {}
+    for p in batch:
+        if p.loop is not None:
+            on_loops.setdefault(p.loop, []).append(p)
+        else:
+            _settle(p)
+    for loop, waiting in on_loops.items():
+        try:
+            loop.call_soon_threadsafe(_settle_on_loop, waiting)
+        except RuntimeError:  # the loop was closed: nobody awaits these any more
+            continue
+
+
+def _settle_on_loop(batch: Sequence[Pending[Req, Res]]) -> None:
+    for p in batch:
+        assert p.waiter is not None
+        if p.waiter.done():  # its caller gave up (a cancelled request)
+            continue
+        if p.error is not None:
+            p.waiter.set_exception(p.error)
+        else:
+            p.waiter.set_result(p.result)  # type: ignore[arg-type]
 
 
 def _settle(p: Pending[Req, Res]) -> None:

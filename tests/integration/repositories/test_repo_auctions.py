@@ -55,6 +55,43 @@ def test_an_auction_and_its_bids_round_trip(store: UnitOfWorkFactory) -> None:
         assert u.auctions.own_active_bids(set()) == {}
 
 
+def test_taking_bids_writes_the_bidding_state_and_leaves_the_rest(
+    store: UnitOfWorkFactory,
+) -> None:
+    a = auction(english=EnglishState(), bid_count=0, bid_seq=0)
+    put_accounts(store, "acc_p", "acc_r")
+    with store() as u:
+        u.auctions.add(a)
+        u.commit()
+    state = EnglishState("acc_r", "bid_7", Money(Decimal(1200), "JPY"), Money(Decimal(2000), "JPY"))
+    bidding = replace(
+        a, bid_count=7, bid_seq=9, english=state, closes_at=a.closes_at + timedelta(minutes=2)
+    )
+    # What bidding never changes is not written: a close made meanwhile stays.
+    stray = replace(bidding, title="not written", status=Status.CANCELLED)
+    with store() as u:
+        u.auctions.update_bidding([stray])
+        u.auctions.update_bidding([])
+        u.commit()
+    with store(write=False) as u:
+        assert u.auctions.get("auc_1") == bidding
+
+
+def test_several_auctions_are_read_and_locked_at_once(store: UnitOfWorkFactory) -> None:
+    put_accounts(store, "acc_p")
+    made = [auction(id=f"auc_{i}", english=EnglishState()) for i in (2, 1)]
+    with store() as u:
+        for a in made:
+            u.auctions.add(a)
+        u.commit()
+    with store() as u:
+        assert u.auctions.many_for_update({"auc_1", "auc_2", "auc_9"}) == {
+            "auc_1": made[1],
+            "auc_2": made[0],
+        }
+        assert u.auctions.many_for_update(set()) == {}
+
+
 def test_due_and_pages_are_ordered(store: UnitOfWorkFactory) -> None:
     put_accounts(store, "acc_p")
     with store() as u:

@@ -4,10 +4,12 @@ whole each of its requests is retried alone, so one bad request cannot sink the 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -102,9 +104,9 @@ def desk_world(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     sizes: list[int] = []
     real = bidding.place_bids
 
-    def counted(cmds, uow, deps, request_ids=None):  # type: ignore[no-untyped-def]
+    def counted(cmds, uow, deps, *args):  # type: ignore[no-untyped-def]
         sizes.append(len(cmds))
-        return real(cmds, uow, deps, request_ids)
+        return real(cmds, uow, deps, *args)
 
     monkeypatch.setattr(bidding, "place_bids", counted)
     return store, bus, desk, buyers, auction.id, sizes
@@ -323,3 +325,48 @@ def test_a_turn_that_fails_refuses_one_request_and_the_rest_go_on() -> None:
         assert second.result(DEADLINE_S) == 2 and batches == [[2]]
     finally:
         group.close()
+
+
+def test_an_event_loop_is_woken_once_per_batch_and_each_request_gets_its_own_answer() -> None:
+    turn = _Turn()
+    batches: list[list[int]] = []
+
+    def apply(batch: Sequence[Pending[int, int]]) -> None:
+        batches.append([p.request for p in batch])
+        for p in batch:
+            if p.request == 3:
+                p.fail(ValueError("three is refused"))
+            else:
+                p.answer(p.request * 2)
+
+    group: GroupCommit[int, int] = GroupCommit(apply, turn=turn)
+
+    async def main() -> tuple[list[object], int]:
+        loop = asyncio.get_running_loop()
+        wakes = 0
+        original = loop.call_soon_threadsafe
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal wakes
+            wakes += 1
+            return original(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        first = group.submit_on_loop(1)
+        assert await asyncio.to_thread(turn.asked.wait, DEADLINE_S)  # the runner holds batch 1
+        later = [group.submit_on_loop(n) for n in (2, 3, 4)]
+        wakes = 0  # to_thread's own wake-up is not the group's
+        turn.given.set()
+        answers = await asyncio.wait_for(
+            asyncio.gather(first, *later, return_exceptions=True), DEADLINE_S
+        )
+        return answers, wakes
+
+    try:
+        answers, wakes = asyncio.run(main())
+    finally:
+        group.close()
+    assert answers[:2] + answers[3:] == [2, 4, 8]
+    assert isinstance(answers[2], ValueError)
+    assert batches == [[1, 2, 3, 4]]
+    assert wakes == 1  # one batch, one wake-up, four answers

@@ -26,8 +26,22 @@ class MemoryAuctions:
 
     get_for_update = get  # the unit of work holds the store's lock
 
+    def many_for_update(self, auction_ids: Collection[str]) -> dict[str, Auction]:
+        found = (self._s.auctions.get(i) for i in sorted(auction_ids))
+        return {a.id: a for a in found if a is not None}
+
     def update(self, auction: Auction) -> None:
         self._s.auctions[auction.id] = auction
+
+    def update_bidding(self, auctions: Sequence[Auction]) -> None:
+        for a in auctions:
+            self._s.auctions[a.id] = replace(
+                self._s.auctions[a.id],
+                bid_count=a.bid_count,
+                bid_seq=a.bid_seq,
+                english=a.english,
+                closes_at=a.closes_at,
+            )
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
         items = [a for a in self._s.auctions.values() if status is None or a.status is status]

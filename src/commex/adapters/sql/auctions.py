@@ -3,31 +3,23 @@ built once."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, select, true, update
+from sqlalchemy import Connection, Row, and_, bindparam, select, true, tuple_, update
 
 from commex.adapters.sql import tables as t
+from commex.adapters.sql.auction_rows import auction_row, auction_values
+from commex.adapters.sql.bulk import BulkInsert
 from commex.adapters.sql.conflicts import execute_unique
-from commex.adapters.sql.rows import minor_or_none, money_or_none, terms_json
+from commex.adapters.sql.rows import minor_or_none
 from commex.domain.auctions import (
     Auction,
     Bid,
-    Direction,
-    Eligibility,
-    EnglishState,
-    Format,
-    Outcome,
     Status,
-    Winner,
 )
-from commex.domain.contracts import Defaulted, EndReason
 from commex.domain.money import Money
-from commex.domain.terms import parse_terms
 from commex.domain.time import from_micros, to_micros
 from commex.services.ports.auctions import key_used
 
@@ -36,119 +28,25 @@ from commex.services.ports.auctions import key_used
 _AUCTION_GET = select(t.auctions).where(t.auctions.c.id == bindparam("id"))
 _AUCTION_CURRENCY = select(t.auctions.c.currency).where(t.auctions.c.id == bindparam("id"))
 _AUCTION_LOCK = _AUCTION_GET.with_for_update()
+_AUCTIONS_GET = (
+    select(t.auctions)
+    .where(t.auctions.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.auctions.c.id)
+)
+_AUCTIONS_LOCK = _AUCTIONS_GET.with_for_update()  # sorted before locking: in id order
 _AUCTION_UPDATE = update(t.auctions).where(t.auctions.c.id == bindparam("b_id"))
-_BIDS_INSERT = t.bids.insert()
+_BIDDING_UPDATE = _AUCTION_UPDATE.values(
+    {c: bindparam(f"b_{c}") for c in (
+        "bid_count", "bid_seq", "leader_id", "leader_bid_id", "price_minor", "limit_minor",
+        "closes_us",
+    )}
+)  # fmt: skip
+_BIDS_INSERT = BulkInsert(
+    t.bids,
+    ("id", "auction_id", "bidder_id", "amount_minor", "max_minor", "seq", "created_us", "proxy",
+     "active"),
+)  # fmt: skip
 _BID_DEACTIVATE = update(t.bids).where(t.bids.c.id == bindparam("b_id")).values(active=False)
-
-
-def _auction_values(a: Auction) -> dict[str, Any]:
-    e = a.eligibility
-    outcome = None
-    if a.outcome is not None:
-        o = a.outcome
-        outcome = json.dumps(
-            {
-                "winners": [
-                    [w.bid_id, w.bidder_id, w.price.to_minor(), w.contract_id] for w in o.winners
-                ],
-                "closed_us": to_micros(o.closed_at),
-                "closed_by": o.closed_by,
-                "reason": o.reason,
-                "note": o.note,
-                "defaulted": [
-                    [d.bid_id, d.bidder_id, d.contract_id, d.reason.value] for d in o.defaulted
-                ],
-                "unsold": o.unsold,
-            }
-        )
-    st = a.english
-    return {
-        "id": a.id,
-        "owner_id": a.owner_id,
-        "direction": a.direction.value,
-        "format": a.format.value,
-        "title": a.title,
-        "terms": terms_json(a.terms),
-        "currency": a.currency,
-        "quantity": a.quantity,
-        "reserve_minor": minor_or_none(a.reserve),
-        "min_increment_minor": a.min_increment.to_minor(),
-        "soft_close_s": a.soft_close_s,
-        "reputation_weight": str(a.reputation_weight),
-        "eligibility": json.dumps(
-            {
-                "min_provider_score": e.min_provider_score,
-                "min_recipient_score": e.min_recipient_score,
-                "approved_providers": sorted(e.approved_providers),
-            }
-        ),
-        "closes_us": to_micros(a.closes_at),
-        "created_us": to_micros(a.created_at),
-        "status": a.status.value,
-        "bid_count": a.bid_count,
-        "bid_seq": a.bid_seq,
-        "leader_id": st.leader_id,
-        "leader_bid_id": st.leader_bid_id,
-        "price_minor": minor_or_none(st.price),
-        "limit_minor": minor_or_none(st.limit),
-        "outcome": outcome,
-        "cancel_reason": a.cancel_reason,
-        "owner_group": a.owner_group or None,
-    }
-
-
-def _auction(r: Row[Any]) -> Auction:
-    cur = r.currency
-    e = json.loads(r.eligibility)
-    outcome = None
-    if r.outcome is not None:
-        o = json.loads(r.outcome)
-        outcome = Outcome(
-            winners=tuple(
-                Winner(bid, bidder, Money.from_minor(price, cur), contract)
-                for bid, bidder, price, contract in o["winners"]
-            ),
-            closed_at=from_micros(o["closed_us"]),
-            closed_by=o["closed_by"],
-            reason=o["reason"],
-            note=o["note"],
-            defaulted=tuple(
-                Defaulted(bid, bidder, contract, EndReason(why))
-                for bid, bidder, contract, why in o.get("defaulted", ())
-            ),
-            unsold=o.get("unsold", 0),
-        )
-    return Auction(
-        id=r.id,
-        owner_id=r.owner_id,
-        direction=Direction(r.direction),
-        format=Format(r.format),
-        title=r.title,
-        terms=parse_terms(json.loads(r.terms)),
-        currency=cur,
-        quantity=r.quantity,
-        reserve=money_or_none(r.reserve_minor, cur),
-        min_increment=Money.from_minor(r.min_increment_minor, cur),
-        soft_close_s=r.soft_close_s,
-        reputation_weight=Decimal(r.reputation_weight),
-        eligibility=Eligibility(
-            e["min_provider_score"], e["min_recipient_score"], frozenset(e["approved_providers"])
-        ),
-        closes_at=from_micros(r.closes_us),
-        created_at=from_micros(r.created_us),
-        status=Status(r.status),
-        bid_count=r.bid_count,
-        bid_seq=r.bid_seq,
-        english=EnglishState(
-            r.leader_id,
-            r.leader_bid_id,
-            money_or_none(r.price_minor, cur),
-            money_or_none(r.limit_minor, cur),
-        ),
-        outcome=outcome,
-        cancel_reason=r.cancel_reason,
-        owner_group=r.owner_group or "",
-    )
 
 
 _BID_COLS = (
@@ -168,9 +66,10 @@ _BID_OWN_ACTIVE = select(*_BID_COLS).where(
     t.bids.c.bidder_id == bindparam("bidder_id"),
     t.bids.c.active == true(),
 )
+# By exact (auction, bidder) pairs: a batch's auctions times its bidders would read every
+# active bid of every pair, most of them not asked for.
 _BIDS_OWN_ACTIVE = select(*_BID_COLS).where(
-    t.bids.c.auction_id.in_(bindparam("auction_ids", expanding=True)),
-    t.bids.c.bidder_id.in_(bindparam("bidder_ids", expanding=True)),
+    tuple_(t.bids.c.auction_id, t.bids.c.bidder_id).in_(bindparam("pairs", expanding=True)),
     t.bids.c.active == true(),
 )
 
@@ -182,33 +81,63 @@ class SqlAuctions:
         self._currency: dict[str, str] = {}
 
     def add(self, auction: Auction) -> None:
-        self._c.execute(t.auctions.insert(), _auction_values(auction))
+        self._c.execute(t.auctions.insert(), auction_values(auction))
 
     def get(self, auction_id: str) -> Auction | None:
         r = self._c.execute(_AUCTION_GET, {"id": auction_id}).first()
-        return None if r is None else _auction(r)
+        return None if r is None else self._read(r)
 
     def get_for_update(self, auction_id: str) -> Auction | None:
         r = self._c.execute(_AUCTION_LOCK if self._lock_rows else _AUCTION_GET, {"id": auction_id})
         row = r.first()
-        return None if row is None else _auction(row)
+        return None if row is None else self._read(row)
+
+    def many_for_update(self, auction_ids: Collection[str]) -> dict[str, Auction]:
+        if not auction_ids:
+            return {}
+        statement = _AUCTIONS_LOCK if self._lock_rows else _AUCTIONS_GET
+        rows = self._c.execute(statement, {"ids": sorted(auction_ids)})
+        return {row.id: self._read(row) for row in rows}
+
+    def _read(self, row: Row[Any]) -> Auction:
+        """The auction of ``row``; its currency is noted for its bids' rows (one query less)."""
+        self._currency[row.id] = row.currency
+        return auction_row(row)
 
     def update(self, auction: Auction) -> None:
-        values = _auction_values(auction)
+        values = auction_values(auction)
         values["b_id"] = values.pop("id")
         self._c.execute(_AUCTION_UPDATE, values)
+
+    def update_bidding(self, auctions: Sequence[Auction]) -> None:
+        if not auctions:
+            return
+        rows = [
+            {
+                "b_id": a.id,
+                "b_bid_count": a.bid_count,
+                "b_bid_seq": a.bid_seq,
+                "b_leader_id": a.english.leader_id,
+                "b_leader_bid_id": a.english.leader_bid_id,
+                "b_price_minor": minor_or_none(a.english.price),
+                "b_limit_minor": minor_or_none(a.english.limit),
+                "b_closes_us": to_micros(a.closes_at),
+            }
+            for a in auctions
+        ]
+        self._c.execute(_BIDDING_UPDATE, rows)
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
         q = select(t.auctions)
         if status is not None:
             q = q.where(t.auctions.c.status == status.value)
         q = q.order_by(t.auctions.c.created_us.desc(), t.auctions.c.id.desc())
-        return [_auction(r) for r in self._c.execute(q.limit(limit).offset(offset))]
+        return [auction_row(r) for r in self._c.execute(q.limit(limit).offset(offset))]
 
     def open_of_owner(self, owner_id: str) -> list[Auction]:
         a = t.auctions.c
         q = select(t.auctions).where(and_(a.owner_id == owner_id, a.status == "open"))
-        return [_auction(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
+        return [auction_row(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
 
     def open_bid_on_by(self, bidder_id: str) -> list[Auction]:
         a, b = t.auctions.c, t.bids.c
@@ -218,7 +147,7 @@ class SqlAuctions:
             .distinct()
         )
         q = select(t.auctions).where(and_(a.status == "open", a.id.in_(bid_on)))
-        return [_auction(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
+        return [auction_row(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
 
     def due(self, now: datetime, limit: int) -> list[str]:
         q = (
@@ -256,8 +185,8 @@ class SqlAuctions:
     def add_bids(self, bids: Sequence[Bid]) -> None:
         if not bids:
             return
-        self._c.execute(
-            _BIDS_INSERT,
+        _BIDS_INSERT.run(
+            self._c,
             [
                 {
                     "id": b.id,
@@ -301,14 +230,9 @@ class SqlAuctions:
     def own_active_bids(self, pairs: Collection[tuple[str, str]]) -> dict[tuple[str, str], Bid]:
         if not pairs:
             return {}
-        params = {
-            "auction_ids": sorted({a for a, _ in pairs}),
-            "bidder_ids": sorted({b for _, b in pairs}),
-        }
         found: dict[tuple[str, str], Bid] = {}
-        for r in self._c.execute(_BIDS_OWN_ACTIVE, params):
-            if (r.auction_id, r.bidder_id) in pairs:
-                found[(r.auction_id, r.bidder_id)] = self._rows([r], r.auction_id)[0]
+        for r in self._c.execute(_BIDS_OWN_ACTIVE, {"pairs": sorted(pairs)}):
+            found[(r.auction_id, r.bidder_id)] = self._rows([r], r.auction_id)[0]
         return found
 
     def active_bids(self, auction_id: str) -> list[Bid]:

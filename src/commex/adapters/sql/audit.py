@@ -16,12 +16,17 @@ from typing import Any
 from sqlalchemy import Connection, Row, exists, or_, select
 
 from commex.adapters.sql import audit_tables
+from commex.adapters.sql.bulk import BulkInsert
 from commex.domain.audit import AuditEntry
 from commex.domain.time import from_micros, to_micros
 
 _LOG = audit_tables.audit_log
 _ACC = audit_tables.audit_accounts
-_INSERT = _LOG.insert()
+_INSERT = BulkInsert(
+    _LOG,
+    ("at_us", "actor_id", "actor_concerned", "action", "subject_id", "request_id", "reason",
+     "detail"),
+)  # fmt: skip
 _INSERT_SEQS = _LOG.insert().returning(_LOG.c.seq, sort_by_parameter_order=True)
 
 
@@ -55,7 +60,7 @@ class SqlAudit:
             for e, (concerned, _) in zip(entries, split, strict=True)
         ]
         if not any(others for _, others in split):
-            self._c.execute(_INSERT, rows)
+            _INSERT.run(self._c, rows)
             return
         seqs = self._c.execute(_INSERT_SEQS, rows).scalars().all()
         links = [

@@ -24,7 +24,18 @@ class AuctionRepository(Protocol):
         """Read the auction and hold its row lock until the unit of work ends."""
         ...
 
+    def many_for_update(self, auction_ids: Collection[str]) -> dict[str, Auction]:
+        """Read those of the auctions that exist, in one statement, and hold their row locks
+        (taken in id order) until the unit of work ends."""
+        ...
+
     def update(self, auction: Auction) -> None: ...
+
+    def update_bidding(self, auctions: Sequence[Auction]) -> None:
+        """Write what taking bids changed in each auction (the bid count and sequence, the
+        english auction's leader and price, a soft close's new close time), in one statement;
+        the rest stays as it is."""
+        ...
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
         """Auctions (in one status, if given), newest first."""

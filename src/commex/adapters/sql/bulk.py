@@ -1,0 +1,46 @@
+"""Many rows into one table in one ``executemany`` of the driver, for the hot path's inserts
+(a batch's bids, its audit entries).
+
+SQLAlchemy's own ``execute(insert, rows)`` processes every row's parameters in Python against
+the compiled statement, which costs more than the insert itself for a batch of small rows. A
+:class:`BulkInsert` compiles its statement once per dialect and hands the driver plain rows in
+the dialect's own parameter style; the columns' values must be what the driver takes as they
+are (strings, integers, booleans, None), which is all these tables hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+
+class BulkInsert:
+    """``INSERT INTO table (columns) VALUES (...)`` for many rows at once."""
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self._insert = table.insert().values({c: None for c in columns})
+        self._columns = tuple(columns)
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        sql, order = self._for(conn)
+        params: list[Any]
+        if order is None:
+            params = [{c: row[c] for c in self._columns} for row in rows]
+        else:
+            params = [tuple(row[c] for c in order) for row in rows]
+        conn.exec_driver_sql(sql, params)
+
+    def _for(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+        dialect = conn.dialect
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self._insert.compile(dialect=dialect, column_keys=list(self._columns))
+            positional = compiled.positiontup if dialect.positional else None
+            found = (str(compiled), None if positional is None else tuple(positional))
+            self._compiled[dialect.name] = found
+        return found

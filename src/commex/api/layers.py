@@ -1,0 +1,59 @@
+"""What every answer carries and every request leaves behind, shared by the middleware of
+:mod:`commex.api.middleware` and the bids' fast path (:mod:`commex.api.fastpath`), which does
+the same work inline: the request id, the security headers, the access log line."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+MAX_BODY = 1 << 20
+REQUEST_ID_HEADER = b"x-request-id"
+_SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+TOO_LARGE = "the request body is too large"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    ),
+}
+HSTS = "max-age=31536000; includeSubDomains"  # one year, once the public address is https
+access_log = logging.getLogger("commex.access")
+
+
+def security_headers(hsts: bool) -> list[tuple[bytes, bytes]]:
+    """:data:`SECURITY_HEADERS` (and HSTS given ``hsts``) as raw ASGI headers."""
+    wanted = SECURITY_HEADERS | ({"Strict-Transport-Security": HSTS} if hsts else {})
+    return [(k.lower().encode(), v.encode()) for k, v in wanted.items()]
+
+
+def incoming_id(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
+    """The caller's ``X-Request-Id`` when it is sane (1 to 128 letters, digits and ``._:-``)."""
+    for name, value in headers:
+        if name == REQUEST_ID_HEADER:
+            return value.decode("ascii") if _SANE_ID.fullmatch(value) else None
+    return None
+
+
+def header(headers: Sequence[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
+    for name, value in headers:
+        if name == wanted:
+            return value
+    return None
+
+
+def log_access(method: str, path: str, status: int, ms: float, request_id: str | None) -> None:
+    """The access log's line for one answered request (INFO on ``commex.access``)."""
+    access_log.info(
+        "%s %s %d %.1fms id=%s",
+        method,
+        path,
+        status,
+        ms,
+        request_id,
+        extra={"method": method, "path": path, "status": status, "ms": round(ms, 1)},
+    )
