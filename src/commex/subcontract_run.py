@@ -41,6 +41,9 @@ from commex.stream.tasks import SegmentResult, SegmentTask
 
 _SEVERITY = {"passed": 0, "late": 1, "dead_node": 2, "failed_check": 3}
 LATE_SHARE = Decimal("0.01")  # late: more than 1 in 100 of the packets returned came late
+# How long a dead node's meter is awaited: nodes report every second, so a live one has
+# reported by then, and a killed one never will.
+DEAD_WAIT_S = 3.0
 
 
 @dataclass
@@ -62,6 +65,12 @@ class Handle:
     def sending(self, packets: int) -> None:
         with self.lock:
             self.sent += packets
+
+    def unsent(self, packets: int) -> None:
+        """``packets`` counted by :meth:`sending` never reached the node (it could not be
+        connected to), so they do not count towards what the exchange may charge."""
+        with self.lock:
+            self.sent -= packets
 
     def done(self, packets: int) -> None:
         with self.lock:
@@ -184,13 +193,19 @@ class SubcontractBook:
         return closed
 
     def _await_metered(self, h: Handle, wait_s: float) -> None:
-        deadline = self._clock() + wait_s
+        """Wait until the exchange shows the packets the node returned; a node that meters
+        fewer failed the check. A dead node (``dead_node``) may have died before it could
+        report them: it is given :data:`DEAD_WAIT_S`, then closed as it is, the exchange
+        charging what it did meter."""
+        dead = h.outcome == "dead_node"
+        deadline = self._clock() + (min(wait_s, DEAD_WAIT_S) if dead else wait_s)
         while h.packets and int(self._client.subcontract(h.id)["packets"]) < h.packets:
             if self._clock() >= deadline:
-                h.outcome, h.detail = (
-                    "failed_check",
-                    (f"the node metered fewer packets than the {h.packets} it returned"),
-                )
+                if not dead:
+                    h.outcome, h.detail = (
+                        "failed_check",
+                        f"the node metered fewer packets than the {h.packets} it returned",
+                    )
                 return
             self._sleep(0.2)
 
@@ -215,6 +230,8 @@ class SubcontractedNode:
             result = h.client.process(task)
             check_answer(spec, task.batch, result.batch, self._book.spot_check)
         except NodeError as exc:
+            if not exc.delivered:
+                h.unsent(len(task.batch))
             h.failed(exc)
             raise
         h.done(len(task.batch))

@@ -8,6 +8,10 @@ contract, opens a subcontract with Bravo, sends the work with the subcontract's 
 node secret shared across providers), and closes it with its check; Bravo's node checked the
 work with its node key and metered the packets; the server's scheduler charges A and pays
 Bravo exactly for those packets.
+
+In the failover story a forwarder stands between the plane and Bravo's node (published as
+Bravo's node URL), so that the test decides the moment Bravo's node is killed: after it has
+answered two requests, with the run in progress.
 """
 
 from __future__ import annotations
@@ -23,9 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from serve_support import EXE, answers, free_port, wait_until
 
+from commex.stream.pcap import read_capture
+from commex.stream.steps.g711 import AUDIO_PTS
+from support.forwarder import Forwarded, Forwarder
 from support.serving import stop_all
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,16 +86,23 @@ class Story:
         assert r.is_success, (r.status_code, r.text)
         return r.json()
 
-    def node(self, who: dict[str, str], price: str) -> tuple[str, subprocess.Popen[bytes]]:
-        """``who``'s transcoding node, published on the exchange, with a node key of its own."""
+    def node(
+        self, who: dict[str, str], price: str, front: Forwarder | None = None
+    ) -> tuple[str, subprocess.Popen[bytes]]:
+        """``who``'s transcoding node, published on the exchange (at ``front``'s URL when
+        given: a forwarder in front of it), with a node key of its own."""
         key = self.call("POST", "/v1/providers/me/node-keys", who["token"], json={"name": "n1"})
         port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        public = url
+        if front is not None:
+            front.forward_to(url)
+            public = front.url
         proc = self.launch(
             "node", "serve", "--capabilities", "transcode", "--port", str(port),
-            "--exchange", self.url, "--price", price,
+            "--exchange", self.url, "--price", price, "--public-url", public,
             COMMEX_TOKEN=who["token"], COMMEX_NODE_KEY=key["key"],
         )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
         wait_until(lambda: answers(f"{url}/v1/node"), "a node")  # answers 401: it is up
         return url, proc
 
@@ -115,9 +130,12 @@ class Story:
         self.call("PUT", "/v1/providers/me/offer", self.a["token"], json=offer)
 
     def process(self, contract_id: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.stream("--contract", contract_id, "--capabilities", "dtmf", *args)
+
+    def stream(self, *args: str, out: str = "out.pcap") -> subprocess.CompletedProcess[str]:
+        """`commex stream process` of the capture as provider A, into ``out``."""
         return subprocess.run(
-            [EXE, "stream", "process", str(FAX), "--out", str(self.tmp / "out.pcap"),
-             "--contract", contract_id, "--capabilities", "dtmf", "--quiet", *args],
+            [EXE, "stream", "process", str(FAX), "--out", str(self.tmp / out), "--quiet", *args],
             env=self.env | {"COMMEX_TOKEN": self.a["token"], "COMMEX_EXCHANGE_URL": self.url},
             capture_output=True, text=True, timeout=180, check=False,
         )  # fmt: skip
@@ -199,33 +217,122 @@ def test_a_contracts_missing_step_is_subcontracted_metered_closed_and_charged(
     assert "amount" not in parent["subcontracts"][0]
 
 
-def test_a_dead_node_is_rated_negatively_and_the_next_covers_exactly_its_packets(
-    story: Story,
+@pytest.fixture
+def fronts() -> Iterator[list[Forwarder]]:
+    """Forwarders the test puts in front of nodes, closed after it."""
+    made: list[Forwarder] = []
+    try:
+        yield made
+    finally:
+        for front in made:
+            front.close()
+
+
+def test_a_node_killed_mid_run_is_rated_negatively_and_the_next_covers_exactly_its_packets(
+    story: Story, fronts: list[Forwarder]
 ) -> None:
-    _, bravo = story.node(story.b, "1.00")  # the cheapest: asked first
-    story.node(story.c, "3.00")
+    """Bravo's node answers A's first two requests; as the third arrives it is killed
+    (SIGKILL: it cannot say another word), with the run in progress. The rest of the work
+    fails over to Charlie."""
+    bravo: list[subprocess.Popen[bytes]] = []
+
+    def kill(answered: list[Forwarded]) -> None:
+        # The node reports its meter every second: let the exchange show what it answered
+        # (so the charge is exact), then kill it.
+        sid, done = answered[0].subcontract, sum(len(f.rows) for f in answered)
+        seen = lambda: story.call("GET", f"/v1/subcontracts/{sid}", story.b["token"])  # noqa: E731
+        wait_until(lambda: seen()["packets"] == done, "Bravo's node to report its packets", 30)
+        bravo[0].send_signal(signal.SIGKILL)
+        bravo[0].wait(timeout=30)
+
+    front_b, front_c = Forwarder(through=2, dying=kill), Forwarder()
+    fronts += [front_b, front_c]
+    bravo.append(story.node(story.b, "1.00", front_b)[1])  # the cheaper: asked first
+    story.node(story.c, "3.00", front_c)
     story.offer_dtmf()
     story.call("POST", "/v1/payment-methods", story.a["token"], json=VISA)
     contract_id = story.contract(story.b, story.c)
-    bravo.send_signal(signal.SIGTERM)
-    bravo.wait(timeout=30)
 
     report_path = story.tmp / "report.json"
-    done = story.process(contract_id, "--report", str(report_path))
+    done = story.process(contract_id, "--group-packets", "200", "--report", str(report_path))
     assert done.returncode == 0, done.stderr
+    assert front_b.errors == [] and bravo[0].returncode == -signal.SIGKILL
+    assert len(front_b.answered) == 2 and front_b.dropped  # killed in the middle
+
+    # The output is complete and right: what the same steps give done here, every packet once,
+    # in order, the audio PCMU as bought.
+    local = story.stream("--step", "transcode:pcmu", "--step", "dtmf",
+                         "--capabilities", "transcode,dtmf", out="local.pcap")  # fmt: skip
+    assert local.returncode == 0, local.stderr
+    assert (story.tmp / "out.pcap").read_bytes() == (story.tmp / "local.pcap").read_bytes()
+    source, written = read_capture(FAX).batch, read_capture(story.tmp / "out.pcap").batch
+    audio = np.isin(source.payload_type, AUDIO_PTS)
+    assert len(written) == len(source) == 1330
+    assert np.all(written.payload_type[audio] == 0)
+    assert np.array_equal(written.payload_type[~audio], source.payload_type[~audio])
+    for column in ("ssrc", "seq", "timestamp"):  # each packet once, in the capture's order
+        assert np.array_equal(getattr(written, column), getattr(source, column)), column
+
+    # Bravo's answers and Charlie's cover every packet that needed the step, none twice.
+    by_b, by_c = front_b.rows(), front_c.rows()
+    assert len(by_b) > 0 and len(by_c) > 0
+    together = np.concatenate([by_b, by_c])
+    assert np.array_equal(np.sort(together), np.sort(source.index[audio]))  # none twice
     report = json.loads(report_path.read_text())
-    (sent,) = report["subcontracted"]
-    assert sent["provider"] == "Charlie" and report["packets_out"] == 1330
+    assert {s["provider"]: s["packets"] for s in report["subcontracted"]} == {
+        "Bravo": len(by_b), "Charlie": len(by_c),
+    }  # fmt: skip
+
+    # Bravo: dead_node, rated negatively, charged for what it metered before it died (what it
+    # answered), less than the plane sent it; Charlie: passed, exactly the packets it did.
     subs = {s["provider"]["name"]: s for s in report["contract"]["subcontracts"]}
-    assert (subs["Bravo"]["outcome"], subs["Bravo"]["packets"]) == ("dead_node", 0)
-    assert (subs["Charlie"]["outcome"], subs["Charlie"]["packets"]) == ("passed", sent["packets"])
-    amount = (Decimal("3.00") * sent["packets"] / 1000).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    assert subs["Charlie"]["amount"] == str(amount)
-    seen_by_b = story.call("GET", f"/v1/subcontracts/{subs['Bravo']['id']}", story.b["token"])
-    assert seen_by_b["rating"]["satisfied"] is False
+    assert (subs["Bravo"]["outcome"], subs["Bravo"]["packets"]) == ("dead_node", len(by_b))
+    assert (subs["Charlie"]["outcome"], subs["Charlie"]["packets"]) == ("passed", len(by_c))
+    price = {"Bravo": Decimal("1.00"), "Charlie": Decimal("3.00")}
+    amount = {
+        name: (price[name] * n / 1000).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        for name, n in (("Bravo", len(by_b)), ("Charlie", len(by_c)))
+    }
+    assert {name: s["amount"] for name, s in subs.items()} == {
+        name: str(a) for name, a in amount.items()
+    }
+    # The exchange settled Bravo on what it metered: what it answered. The plane said it sent
+    # Bravo that and the requests that reached Bravo's address unanswered (those that found
+    # the address refusing connections were never sent, and are not counted).
+    settled = {name: _closing(story, s["id"]) for name, s in subs.items()}
+    unanswered = len(front_b.rows(dropped=True))
+    assert settled["Bravo"] == {
+        "metered": len(by_b), "packets": len(by_b), "sent": len(by_b) + unanswered,
+    }  # fmt: skip
+    assert settled["Charlie"] == dict.fromkeys(("metered", "packets", "sent"), len(by_c))
+    for name, who in (("Bravo", story.b), ("Charlie", story.c)):
+        seen = story.call("GET", f"/v1/subcontracts/{subs[name]['id']}", who["token"])
+        assert seen["rating"]["satisfied"] is (name == "Charlie")
     offers = story.call("GET", "/v1/providers?capability=transcode", story.a["token"])["items"]
     reputation = {o["provider"]["name"]: o["provider"]["reputation"] for o in offers}
     assert (reputation["Bravo"]["negative"], reputation["Charlie"]["positive"]) == (1.0, 1.0)
+
+    # The server's scheduler charges A for both, and pays each exactly its amount.
+    def charges(name: str) -> dict[str, Any]:
+        path = f"/v1/contracts/{subs[name]['id']}/charges"
+        return dict(story.call("GET", path, story.a["token"]))
+
+    for name, who in (("Bravo", story.b), ("Charlie", story.c)):
+        wait_until(lambda n=name: charges(n)["charges"][0]["status"] == "succeeded",
+                   f"the charge for {name}", 30)  # fmt: skip
+        paid = charges(name)
+        assert [c["amount"] for c in paid["charges"]] == [str(amount[name])]
+        assert [(p["provider_id"], p["amount"]) for p in paid["payouts"]] == [
+            (who["id"], str(amount[name]))
+        ]
+
+
+def _closing(story: Story, subcontract_id: str) -> dict[str, Any]:
+    """What the audit trail keeps of a subcontract's close: the packets metered, the packets
+    the plane said it sent, and the packets settled (charged)."""
+    trail = story.call("GET", f"/v1/audit?subject={subcontract_id}", story.a["token"])
+    (closing,) = [e for e in trail["items"] if e["action"] == "subcontract.closed"]
+    return {k: int(closing["detail"][k]) for k in ("metered", "sent", "packets")}
 
 
 def test_content_segments_send_only_audio_to_the_paid_transcoder_and_show_each_class_cost(

@@ -19,6 +19,7 @@ DEFAULT_SEGMENT = "packets:1000"
 LIVE_SEGMENT = "ms:20"
 LIVE_CONTEXT_SEGMENT = "ms:60"
 DEFAULT_METER_EVERY_S = 10.0
+DEFAULT_GROUP_PACKETS = 4000
 
 app = typer.Typer(help="The packet-stream plane: process RTP streams.", no_args_is_help=True)
 
@@ -136,6 +137,14 @@ Realtime = Annotated[
         "does not hold packets.",
     ),
 ]
+GroupPackets = Annotated[
+    int,
+    typer.Option(
+        "--group-packets",
+        metavar="N",
+        help="At most this many packets in one request to a subcontractor's node.",
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress display.")]
 
 
@@ -160,6 +169,7 @@ def process(
     playout_delay: PlayoutDelay = None,
     rtcp: Rtcp = "pair",
     realtime: Realtime = True,
+    group_packets: GroupPackets = DEFAULT_GROUP_PACKETS,
     quiet: Quiet = False,
 ) -> None:
     """Read INPUT, apply the steps (subcontracting those not offered here), write --out.
@@ -178,6 +188,7 @@ def process(
         subcontractors=subcontractor, max_rate_bps=max_rate, burst_bytes=burst,
         idle_timeout_s=idle_timeout, stream_timeout_s=stream_timeout,
         playout_delay_ms=playout_delay, rtcp=rtcp, realtime=realtime,
+        group_packets=group_packets,
     )  # fmt: skip
     options = stream_run.Options(exchange, tuple(contract), meter_every, report, quiet)
     result, failure = stream_run.run(plan, options)

@@ -30,7 +30,9 @@ INFO_PATH = "/v1/node"
 
 class NodeError(CommexError):
     """Raised when a node call fails; ``retriable`` says whether another node may succeed,
-    ``wrong_answer`` whether the node answered, wrongly (a failed check, not a dead node)."""
+    ``wrong_answer`` whether the node answered, wrongly (a failed check, not a dead node), and
+    ``delivered`` whether the request may have reached the node (not when no connection to it
+    could be made: then nothing was sent)."""
 
     code = "node_failed"
 
@@ -41,11 +43,13 @@ class NodeError(CommexError):
         status: int | None = None,
         retriable: bool = True,
         wrong_answer: bool = False,
+        delivered: bool = True,
     ):
         super().__init__(message)
         self.status = status
         self.retriable = retriable
         self.wrong_answer = wrong_answer
+        self.delivered = delivered
 
 
 def token_from_env() -> str:
@@ -135,8 +139,12 @@ class NodeClient:
         headers = {**self._headers(), **kwargs.pop("headers", {})}
         try:
             response = self._client.request(method, path, headers=headers, **kwargs)
+        except httpx.ConnectTimeout as exc:
+            raise NodeError(f"node {self.name} timed out", delivered=False) from exc
         except httpx.TimeoutException as exc:
             raise NodeError(f"node {self.name} timed out") from exc
+        except httpx.ConnectError as exc:  # refused, no route: the request never left
+            raise NodeError(f"node {self.name} is unreachable: {exc}", delivered=False) from exc
         except httpx.HTTPError as exc:
             raise NodeError(f"node {self.name} is unreachable: {exc}") from exc
         if response.status_code != 200:

@@ -27,6 +27,7 @@ from commex.stream.packets import PacketBatch
 from commex.stream.report import RunReport, StreamReport
 from commex.stream.steps.base import StepSpec
 from commex.stream.subcontracting import (
+    DEFAULT_GROUP_PACKETS,
     ClientFactory,
     Phase,
     Provider,
@@ -50,6 +51,7 @@ LIVE_CONTEXT_SEGMENT = "ms:60"
 CONTEXT_STEPS = frozenset({"dtmf", "vad"})
 RTCP_MODES = ("pair", "mux", "off")
 INLINE = ExecutorSpec("inline")
+MAX_GROUP_PACKETS = 100_000  # packets in one request to a subcontractor's node, at most
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Plan:
     rtcp: str = "pair"
     realtime: bool = False
     chunk_bytes: int = 4 << 20
+    group_packets: int = DEFAULT_GROUP_PACKETS
 
     @classmethod
     def build(
@@ -90,6 +93,7 @@ class Plan:
         playout_delay_ms: float | None = None,
         rtcp: str = "pair",
         realtime: bool = False,
+        group_packets: int = DEFAULT_GROUP_PACKETS,
     ) -> Plan:
         """A plan from command-line words; each bad word is an InvalidInput naming it."""
         source = Endpoint.parse(input, field="input")
@@ -103,6 +107,11 @@ class Plan:
             raise InvalidInput(
                 f"--playout-delay must be 0 to 10000 ms, not {playout_delay_ms}",
                 field="playout_delay",
+            )
+        if not 1 <= group_packets <= MAX_GROUP_PACKETS:
+            raise InvalidInput(
+                f"--group-packets must be 1 to {MAX_GROUP_PACKETS}, not {group_packets}",
+                field="group_packets",
             )
         if rtcp not in RTCP_MODES:
             raise InvalidInput(
@@ -125,6 +134,7 @@ class Plan:
             playout_delay_ms=playout_delay_ms,
             rtcp=rtcp,
             realtime=realtime,
+            group_packets=group_packets,
         )
 
     @property

@@ -92,7 +92,9 @@ def _stages(
             assert executor is not None
             stages.append(LocalStage(executor, phase.steps, live=plan.live))
         else:
-            stage = RemoteStage(sub, phase.steps[0], live=plan.live, clock=clock)
+            stage = RemoteStage(
+                sub, phase.steps[0], live=plan.live, clock=clock, group_packets=plan.group_packets
+            )
             remote.append(stage)
             stages.append(stage)
     return stages, remote

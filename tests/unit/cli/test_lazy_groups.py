@@ -68,3 +68,4 @@ def test_the_stream_help_shows_the_planes_own_defaults() -> None:
     assert stream_cli.LIVE_SEGMENT == pipeline.LIVE_SEGMENT
     assert stream_cli.LIVE_CONTEXT_SEGMENT == pipeline.LIVE_CONTEXT_SEGMENT
     assert stream_cli.DEFAULT_METER_EVERY_S == metering.DEFAULT_EVERY_S
+    assert stream_cli.DEFAULT_GROUP_PACKETS == pipeline.DEFAULT_GROUP_PACKETS

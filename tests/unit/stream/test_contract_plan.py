@@ -3,6 +3,7 @@ opens, checks and closes on the exchange (S5, S10)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -213,3 +214,61 @@ def test_each_content_class_shows_its_packets_and_what_it_cost() -> None:
     for kind in ("comfort-noise", "telephone-event"):  # read, never sent to the transcoder
         assert (costs[kind]["packets"], costs[kind]["cost"]) == (read[kind], "0")
         assert costs[kind]["subcontracted"] == {"transcode:pcmu": 0}
+
+
+class DyingNode(FakeNode):
+    """Answers its first ``answers`` calls, then fails each as ``death`` says."""
+
+    def __init__(self, answers: int, death: NodeError) -> None:
+        super().__init__()
+        self.answers, self.death = answers, death
+
+    def process(self, task: SegmentTask) -> SegmentResult:
+        if self.answers == 0:
+            raise self.death
+        self.answers -= 1
+        return super().process(task)
+
+
+def _run_on(book: SubcontractBook, sizes: list[int]) -> None:
+    node = book.node_for(Provider("Bravo", "http://b", id="acc-b"))
+    for n, size in enumerate(sizes):
+        with contextlib.suppress(NodeError):  # the plane moves such work to the next
+            node.process(SegmentTask(n, make_batch(size), (StepSpec.parse("gain:-6"),)))
+
+
+def test_a_node_killed_before_it_reported_its_meter_closes_as_dead_not_failed_check() -> None:
+    """A node killed mid-run (SIGKILL) cannot report the packets it answered last: the plane
+    waits a few of its report intervals, not 20 s, and closes it as the dead node it is; the
+    exchange charges only what it metered (here nothing)."""
+    exchange = FakeExchange([])
+    waited: list[float] = []
+    now = [0.0]
+
+    def sleep(s: float) -> None:
+        waited.append(s)
+        now[0] += s
+
+    died = DyingNode(2, NodeError("node Bravo is unreachable: Server disconnected"))
+    book = SubcontractBook(exchange, "con-1", make_client=lambda p, s, t: died,  # type: ignore[arg-type]
+                           sleep=sleep, clock=lambda: now[0])  # fmt: skip
+    _run_on(book, [30, 30, 40])
+    book.close_all(warn=pytest.fail)
+    assert exchange.closed["sub-1"] == (
+        "dead_node",
+        "node Bravo is unreachable: Server disconnected",
+    )
+    assert exchange.sent["sub-1"] == 100  # the last request may have reached it
+    assert 0 < sum(waited) <= 3.2
+
+
+def test_packets_that_never_reached_a_dead_node_are_not_counted_as_sent() -> None:
+    exchange = FakeExchange([])
+    refused = NodeError("node Bravo is unreachable: Connection refused", delivered=False)
+    died = DyingNode(1, refused)
+    book = SubcontractBook(exchange, "con-1", make_client=lambda p, s, t: died,  # type: ignore[arg-type]
+                           sleep=lambda s: exchange.metered.update({"sub-1": 30}))  # fmt: skip
+    _run_on(book, [30, 40, 50])
+    book.close_all(warn=pytest.fail)
+    assert exchange.closed["sub-1"][0] == "dead_node"
+    assert exchange.sent["sub-1"] == 30  # only what it answered: the rest could not connect

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import httpx
 import numpy as np
 import pytest
@@ -145,3 +148,34 @@ def test_node_executor_moves_segments_off_a_failing_node(url) -> None:
     assert {r.worker for r in results} == {url}
     for r in results:
         assert np.array_equal(r.batch.payload, tasks[r.id].batch.payload ^ 0xFF)
+
+
+def test_a_node_that_cannot_be_connected_to_was_sent_nothing() -> None:
+    """Refused at connect: nothing left, so nothing counts as sent; a node that takes the
+    request and closes without an answer may have got it."""
+    task = SegmentTask(1, make_batch(10), (StepSpec("invert"),))
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        node = NodeClient(f"http://127.0.0.1:{closed.getsockname()[1]}", TOKEN, timeout=5)
+        with pytest.raises(NodeError, match="unreachable") as refused:
+            node.process(task)
+        node.close()
+    assert refused.value.retriable and not refused.value.delivered
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def take_and_hang_up() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)  # the request arrives, and no answer ever goes back
+
+        taker = threading.Thread(target=take_and_hang_up)
+        taker.start()
+        node = NodeClient(f"http://127.0.0.1:{listener.getsockname()[1]}", TOKEN, timeout=5)
+        with pytest.raises(NodeError) as dropped:
+            node.process(task)
+        node.close()
+        taker.join(timeout=10)
+    assert dropped.value.retriable and dropped.value.delivered

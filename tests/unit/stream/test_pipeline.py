@@ -31,7 +31,7 @@ from commex.stream.pipeline import Plan, Services, run
 from commex.stream.steps.base import StepOutput, StepSpec
 from commex.stream.steps.registry import CAPABILITIES
 from commex.stream.subcontracting import StepUnavailable, Subcontractor, SubcontractRequired
-from commex.stream.tasks import SegmentTask
+from commex.stream.tasks import SegmentTask, default_step_factory
 from commex.stream.workerpool import ProcessExecutor
 
 STEPS = ["transcode:pcmu", "gain:-6", "dtmf"]
@@ -155,6 +155,35 @@ def test_a_missing_step_is_subcontracted_and_the_output_matches(tmp_path, refere
     assert result["dtmf"] == reference[1]["dtmf"]
 
 
+def test_a_subcontractor_gets_requests_of_at_most_group_packets(tmp_path, reference) -> None:
+    sizes: dict[str, list[int]] = {}
+
+    def recording(spec: StepSpec):
+        step = default_step_factory(spec)
+
+        class Recorded:
+            def apply(self, batch):
+                sizes.setdefault(spec.name, []).append(len(batch))
+                return step.apply(batch)
+
+        return Recorded()
+
+    good = create_node_app({"gain", "dtmf"}, TOKEN, step_factory=recording)
+    with serve_in_thread(good) as url:
+        out = tmp_path / "out.pcap"
+        plan = fax_plan(out, capabilities={"transcode"}, subcontractors=[f"b={url}"],
+                        group_packets=200)  # fmt: skip
+        result = run(plan, Services(client_factory=token_clients())).to_json()
+    assert out.read_bytes() == reference[0]
+    assert max(sizes["gain"] + sizes["dtmf"]) <= 200
+    assert (sum(sizes["gain"]), sum(sizes["dtmf"])) == (1163, 1330)  # each packet sent once
+    assert len(sizes["gain"]) >= 6 and len(sizes["dtmf"]) >= 7
+    assert result["subcontracted"] == [
+        {"step": "gain:-6", "provider": "b", "segments": len(sizes["gain"]), "packets": 1163},
+        {"step": "dtmf", "provider": "b", "segments": len(sizes["dtmf"]), "packets": 1330},
+    ]
+
+
 def test_content_segments_count_by_class_and_only_audio_goes_to_a_transcoder(tmp_path) -> None:
     good = create_node_app({"transcode"}, TOKEN)
     with serve_in_thread(good) as url:
@@ -233,6 +262,8 @@ def test_dropped_packets_leave_continuous_sequence_numbers(tmp_path) -> None:
         ({"output": "udp://host"}, InvalidInput, "udp://HOST:PORT"),
         ({"max_rate_bps": 0}, InvalidInput, "max-rate"),
         ({"burst_bytes": -1}, InvalidInput, "burst"),
+        ({"group_packets": 0}, InvalidInput, "--group-packets must be 1 to 100000, not 0"),
+        ({"group_packets": 100_001}, InvalidInput, "group-packets"),
     ],
 )
 def test_a_bad_plan_is_refused_naming_what_is_wrong(kw, error, match) -> None:
