@@ -170,8 +170,14 @@ def iter_chunks(
     *,
     chunk: int = DEFAULT_CHUNK,
     min_packets: int = MIN_STREAM_PACKETS,
+    by_stream: bool = False,
 ) -> Iterator[CaptureChunk]:
-    """Read a capture chunk by chunk; see the module notes for how streams are decided."""
+    """Read a capture chunk by chunk; see the module notes for how streams are decided.
+
+    With ``by_stream`` a chunk's rows come stream by stream (in stream id order, each stream's
+    in capture order) rather than in capture order: a stream's packets are then one slice of
+    the chunk, and cutting it into segments copies nothing.
+    """
     total = Path(path).stat().st_size
     table = StreamTable(min_packets)
     with open(path, "rb") as f:
@@ -182,10 +188,10 @@ def iter_chunks(
             next_index += int(records.starts.shape[0])
             table.count(decoded.keys)
             if pending is not None:
-                yield _finish(pending, table, total)
+                yield _finish(pending, table, total, by_stream=by_stream)
             pending = decoded
         if pending is not None:
-            yield _finish(pending, table, total)
+            yield _finish(pending, table, total, by_stream=by_stream)
 
 
 def _decode(records: Records, first_index: int, bytes_read: int) -> _Decoded:
@@ -219,11 +225,15 @@ def _decode(records: Records, first_index: int, bytes_read: int) -> _Decoded:
     )
 
 
-def _finish(d: _Decoded, table: StreamTable, total: int) -> CaptureChunk:
+def _finish(
+    d: _Decoded, table: StreamTable, total: int, *, by_stream: bool = False
+) -> CaptureChunk:
     ids = table.assign(d.keys)
-    keep = ids >= 0
+    keep = np.flatnonzero(ids >= 0)
     reasons = dict(d.reasons)
-    reasons["not-rtp-stream"] = int(keep.shape[0] - np.count_nonzero(keep))
+    reasons["not-rtp-stream"] = int(ids.shape[0] - keep.shape[0])
+    if by_stream:
+        keep = keep[_stable_order(ids[keep])]
     sel = d.candidates[keep]
     rows = d.udp[sel]
     batch = columns_to_batch(
@@ -246,6 +256,15 @@ def _finish(d: _Decoded, table: StreamTable, total: int) -> CaptureChunk:
         bytes_read=d.bytes_read,
         total_bytes=total,
     )
+
+
+def _stable_order(ids: np.ndarray) -> I64:
+    """The positions of ``ids`` sorted by id, equal ids in their order (a radix sort for
+    ids that fit 16 bits, numpy's fastest stable sort)."""
+    if ids.shape[0] and int(ids.max()) < 1 << 16:
+        ids = ids.astype(np.uint16)
+    order: I64 = np.argsort(ids, kind="stable")
+    return order
 
 
 # --- writing ---------------------------------------------------------------------------------
