@@ -29,7 +29,7 @@ from types import TracebackType
 
 import numpy as np
 
-from commex.stream.frameencode import encode_records
+from commex.stream.frameencode import encode_into, encode_records, record_sizes
 from commex.stream.frames import (
     FRAGMENT,
     MALFORMED,
@@ -286,6 +286,31 @@ class PcapWriter:
         for lo in range(0, len(batch), _WRITE_ROWS):  # cache-sized pieces
             self._file.write(encode_records(rows(batch, lo, lo + _WRITE_ROWS)).data)
         self.packets += len(batch)
+
+    def write_merged(
+        self, parts: list[PacketBatch], order: I64, arrival_us: I64 | None = None
+    ) -> None:
+        """Append the rows of ``parts`` (as they stand end to end) in ``order``, each record
+        encoded straight to its place, so the packets are not first merged into one batch;
+        ``arrival_us`` (in the written order), when given, are the times recorded."""
+        sizes = np.concatenate([record_sizes(p) for p in parts])
+        n = sizes.shape[0]
+        place = np.empty(n, dtype=np.int64)  # where each row goes among the written ones
+        place[order] = np.arange(n, dtype=np.int64)
+        start = np.zeros(n, dtype=np.int64)
+        np.cumsum(sizes[order][:-1], out=start[1:])
+        at = start[place]
+        out = np.empty(int(sizes.sum()), dtype=np.uint8)
+        first = 0
+        for part in parts:
+            rows = slice(first, first + len(part))
+            timed = (
+                part if arrival_us is None else replace(part, arrival_us=arrival_us[place[rows]])
+            )
+            encode_into(out, at[rows], timed)
+            first += len(part)
+        self._file.write(out.data)
+        self.packets += n
 
     def close(self) -> None:
         """Flush and close the file."""

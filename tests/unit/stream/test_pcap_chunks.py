@@ -1,16 +1,18 @@
-"""A capture read stream by stream and cut into segments gives the same packets as the
-capture read and cut in order."""
+"""A capture read stream by stream, cut into segments and written back out of order gives
+the same packets and the same file as the capture read, cut and written in order."""
 
 from __future__ import annotations
 
 import ipaddress
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from commex.stream.packets import PacketBatch
-from commex.stream.pcap import iter_chunks
+from commex.stream.aggregation import merge_order
+from commex.stream.packets import PacketBatch, concat
+from commex.stream.pcap import PcapWriter, iter_chunks, with_streams
 from commex.stream.rtp import build_rtp
 from commex.stream.segmenting import SegmentPolicy, segment
 
@@ -84,3 +86,24 @@ def test_segments_of_a_chunk_read_by_stream_are_the_same(tmp_path: Path) -> None
         assert [s.id for s in plain] == [s.id for s in grouped]
         for x, y in zip(plain, grouped, strict=True):
             _same(x.batch, y.batch)
+
+
+def test_writing_rows_out_of_order_gives_the_file_of_the_merged_rows(tmp_path: Path) -> None:
+    path = _capture(tmp_path / "calls.pcap")
+    batches = [c.batch for c in iter_chunks(path, chunk=1 << 16, by_stream=True)]
+    batch = concat(with_streams(batches))
+    parts = [s.batch for s in segment(batch, SegmentPolicy.parse("packets:25"))]
+    order = merge_order(parts)
+    assert order is not None
+    merged = concat(parts, order)
+    assert np.all(np.diff(merged.index) > 0)
+    departures = merged.arrival_us + np.arange(len(merged)) * 7  # a shaper's later times
+    for times in (None, departures):
+        with PcapWriter(tmp_path / "merged.pcap") as writer:
+            writer.write_merged(parts, order, times)
+        expected = merged if times is None else replace(merged, arrival_us=times)
+        with PcapWriter(tmp_path / "plain.pcap") as writer:
+            writer.write(expected)
+        written = (tmp_path / "merged.pcap").read_bytes()
+        assert written == (tmp_path / "plain.pcap").read_bytes()
+        assert len(written) > 24 + len(merged) * 70
