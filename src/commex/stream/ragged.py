@@ -163,6 +163,16 @@ def _spans(buf: U8, width: int) -> np.ndarray:
     return np.ndarray((max(count, 0),), dtype=_span_type(width), buffer=buf, strides=(1,))
 
 
+def take_rows(matrix: U8, rows: I64) -> U8:
+    """``matrix[rows]`` for a 2-D byte matrix, each row moved as one element (see
+    :func:`_spans`), about three times faster than numpy's row gather."""
+    if matrix.ndim != 2 or not matrix.flags.c_contiguous or matrix.shape[1] == 0:
+        return np.asarray(matrix[rows])
+    width = matrix.shape[1]
+    picked: U8 = matrix.view(_span_type(width)).ravel()[rows].view(np.uint8)
+    return picked.reshape(-1, width)
+
+
 def scatter_spans(out: U8, dest: I64, data: U8, offsets: I64) -> None:
     """Copy row ``i`` of the ragged ``data``/``offsets`` into ``out`` at ``dest[i]``."""
     sizes = np.diff(offsets)
@@ -231,14 +241,23 @@ def windows(buf: U8, at: I64, width: int) -> U8:
 
 
 def col16(win: U8, col: int) -> I64:
-    """Big-endian 16-bit values at column ``col`` of a :func:`windows` array."""
-    value: I64 = (win[:, col].astype(np.int64) << 8) | win[:, col + 1]
-    return value
+    """Big-endian 16-bit values at column ``col`` of a :func:`windows` array (read through a
+    big-endian view: one strided load per row instead of two loads, a shift and an or)."""
+    return _column(win, col, ">u2")
 
 
 def col32(win: U8, col: int) -> I64:
     """Big-endian 32-bit values at column ``col`` of a :func:`windows` array."""
-    return (col16(win, col) << 16) | col16(win, col + 2)
+    return _column(win, col, ">u4")
+
+
+def _column(win: U8, col: int, kind: str) -> I64:
+    width = np.dtype(kind).itemsize
+    cells = win[:, col : col + width]
+    if cells.strides[-1] != 1:
+        cells = np.ascontiguousarray(cells)
+    value: I64 = cells.view(kind)[:, 0].astype(np.int64)
+    return value
 
 
 def interleave(parts: list[tuple[U8, I64]]) -> U8:

@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commex.stream.ragged import gather_spans, interleave, scatter_spans, windows
+from commex.stream.ragged import (
+    col16,
+    col32,
+    gather_spans,
+    interleave,
+    scatter_spans,
+    take_rows,
+    windows,
+)
 
 
 def _buffer(size: int, seed: int = 1) -> np.ndarray:
@@ -99,3 +107,20 @@ def test_windows_pad_with_zeros_past_either_end(size: int, at: list[int], width:
             assert row.tobytes() == tail + bytes(width - len(tail))
         else:
             assert not row.any()
+
+
+def test_columns_read_big_endian_fields_of_every_row() -> None:
+    win = _buffer(64 * 30, seed=9).reshape(30, 64)
+    for view in (win, win[:, 3:40], win[:, ::2]):  # contiguous rows, a slice, strided columns
+        for col in (0, 5, 14):
+            rows = [bytes(r) for r in view]
+            assert col16(view, col).tolist() == [int.from_bytes(r[col : col + 2]) for r in rows]
+            assert col32(view, col).tolist() == [int.from_bytes(r[col : col + 4]) for r in rows]
+
+
+def test_take_rows_is_numpy_row_indexing() -> None:
+    matrix = _buffer(40 * 50, seed=11).reshape(50, 40)
+    rows = np.array([3, 3, 0, 49, 17], dtype=np.int64)
+    for m in (matrix, matrix[:, 5:30], matrix[::2]):  # contiguous, and two views that are not
+        picked = rows[rows < m.shape[0]]
+        assert take_rows(m, picked).tolist() == m[picked].tolist()
