@@ -9,7 +9,7 @@ extensions and payloads are interleaved into one buffer. The decoder is
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -111,10 +111,23 @@ def _layout(batch: PacketBatch) -> _Layout:
     return _Layout(table, sid, v6, udp_len, 14 + np.where(v6, 40, 20) + udp_len)
 
 
-def record_sizes(batch: PacketBatch) -> I64:
-    """The bytes each packet of ``batch`` takes in a pcap file: record header and frame."""
-    sizes: I64 = 16 + _layout(batch).frame
-    return sizes
+class RecordLayout:
+    """How ``batch`` is laid out as pcap records: ``sizes`` holds the bytes each packet takes
+    (record header and frame); :meth:`encode_into` writes them."""
+
+    def __init__(self, batch: PacketBatch) -> None:
+        self.batch = batch
+        self._layout = _layout(batch)
+        self.sizes: I64 = 16 + self._layout.frame
+
+    def encode_into(self, out: U8, at: I64, arrival_us: I64 | None = None) -> None:
+        """Write packet ``i``'s record (see :func:`encode_records`) into ``out`` at byte
+        ``at[i]``, timed ``arrival_us[i]`` when given: records of other batches may lie
+        between them, so batches whose rows interleave go straight to their places in one
+        buffer."""
+        batch = self.batch if arrival_us is None else replace(self.batch, arrival_us=arrival_us)
+        if len(batch):
+            _encode_at(out, at, batch, self._layout)
 
 
 def encode_records(batch: PacketBatch) -> U8:
@@ -135,14 +148,6 @@ def encode_records(batch: PacketBatch) -> U8:
     out = np.empty(int(at[-1] + 16 + layout.frame[-1]), dtype=np.uint8)
     _encode_at(out, at, batch, layout)
     return out
-
-
-def encode_into(out: U8, at: I64, batch: PacketBatch) -> None:
-    """Write the record of packet ``i`` of ``batch`` (see :func:`encode_records`) into ``out``
-    at byte ``at[i]``: records of other batches may lie between them, so batches whose rows
-    interleave are written straight to their places in one buffer."""
-    if len(batch):
-        _encode_at(out, at, batch, _layout(batch))
 
 
 def _encode_at(out: U8, at: I64, batch: PacketBatch, layout: _Layout) -> None:

@@ -29,7 +29,7 @@ from types import TracebackType
 
 import numpy as np
 
-from commex.stream.frameencode import encode_into, encode_records, record_sizes
+from commex.stream.frameencode import RecordLayout, encode_records
 from commex.stream.frames import (
     FRAGMENT,
     MALFORMED,
@@ -293,7 +293,8 @@ class PcapWriter:
         """Append the rows of ``parts`` (as they stand end to end) in ``order``, each record
         encoded straight to its place, so the packets are not first merged into one batch;
         ``arrival_us`` (in the written order), when given, are the times recorded."""
-        sizes = np.concatenate([record_sizes(p) for p in parts])
+        layouts = [RecordLayout(p) for p in parts]
+        sizes = np.concatenate([layout.sizes for layout in layouts])
         n = sizes.shape[0]
         place = np.empty(n, dtype=np.int64)  # where each row goes among the written ones
         place[order] = np.arange(n, dtype=np.int64)
@@ -302,13 +303,12 @@ class PcapWriter:
         at = start[place]
         out = np.empty(int(sizes.sum()), dtype=np.uint8)
         first = 0
-        for part in parts:
-            rows = slice(first, first + len(part))
-            timed = (
-                part if arrival_us is None else replace(part, arrival_us=arrival_us[place[rows]])
+        for layout in layouts:
+            rows = slice(first, first + len(layout.batch))
+            layout.encode_into(
+                out, at[rows], None if arrival_us is None else arrival_us[place[rows]]
             )
-            encode_into(out, at[rows], timed)
-            first += len(part)
+            first += len(layout.batch)
         self._file.write(out.data)
         self.packets += n
 
