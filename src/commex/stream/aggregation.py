@@ -4,14 +4,14 @@ Bundles leave the last processing stage in input order. :class:`Aggregator` clos
 sequence-number gaps that dropped packets (VAD) leave in each stream, so every output stream
 stays continuous while real loss in the input stays visible, and gathers the key presses
 found (a key press that a segment cut in two is one event again, see :func:`merge_dtmf`).
-:func:`merge` puts the bundles of one input chunk back in input order for a capture.
+:func:`merge_order` says how the bundles of one input chunk go back in input order for a
+capture, and :func:`merge` puts them there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 
@@ -29,29 +29,20 @@ def merge(results: Iterable[PacketBatch]) -> PacketBatch:
     batches = with_streams([b for b in results if len(b)])
     if not batches:
         return PacketBatch()
-    index = np.concatenate([b.index for b in batches])
-    order = None if _is_sorted(index) else np.argsort(index, kind="stable")
-    merged = concat(batches, order)
-    if merged.index.shape[0] > 1 and bool(np.any(np.diff(merged.index) == 0)):
-        raise SegmentFailed("a packet came back from two segments")
-    return merged
+    return concat(batches, merge_order(batches))
 
 
-def in_order(results: Iterable[PacketBatch]) -> list[PacketBatch]:
-    """The result rows in input order, as few batches as that takes: the results as they are
-    when they already follow each other (the usual case: payloads are not copied to join
-    them), else the one batch of :func:`merge`. A packet present twice is an error."""
-    batches = with_streams([b for b in results if len(b)])
-    if len(batches) < 2:
-        return batches
+def merge_order(batches: list[PacketBatch]) -> I64 | None:
+    """The order that puts the rows of ``batches`` (as they stand end to end) in input order,
+    or None when they are in it already. A packet present twice is an error, never output."""
     index = np.concatenate([b.index for b in batches])
     if bool(np.all(index[1:] > index[:-1])):
-        return batches
-    return [merge(batches)]
-
-
-def _is_sorted(values: Any) -> bool:
-    return values.shape[0] < 2 or bool(np.all(values[1:] >= values[:-1]))
+        return None
+    order: I64 = np.argsort(index, kind="stable")
+    ordered = index[order]
+    if bool(np.any(ordered[1:] == ordered[:-1])):
+        raise SegmentFailed("a packet came back from two segments")
+    return order
 
 
 def merge_dtmf(events: Iterable[DtmfEvent], gap_ms: int = DTMF_GAP_MS) -> list[DtmfEvent]:

@@ -60,8 +60,9 @@ class Chunk:
 
 
 def read(endpoint: Endpoint, *, chunk_bytes: int = pcap.DEFAULT_CHUNK) -> Iterator[Chunk]:
-    """The packets of a capture, chunk by chunk."""
-    for c in pcap.iter_chunks(endpoint.path, chunk=chunk_bytes):
+    """The packets of a capture, chunk by chunk, each chunk's rows stream by stream (so a
+    segment is a slice of its chunk: see :func:`~commex.stream.pcap.iter_chunks`)."""
+    for c in pcap.iter_chunks(endpoint.path, chunk=chunk_bytes, by_stream=True):
         yield Chunk(c.batch, sum(c.skip_reasons.values()), c.bytes_read, c.total_bytes)
 
 

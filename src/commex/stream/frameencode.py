@@ -9,12 +9,13 @@ extensions and payloads are interleaved into one buffer. The decoder is
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from commex.domain.errors import InvalidInput
 from commex.stream.packets import I64, U8, Bools, PacketBatch, StreamKey
-from commex.stream.ragged import gather_spans, interleave
+from commex.stream.ragged import gather_spans, scatter_spans
 from commex.stream.rtp import fixed_headers, rtp_sizes
 from commex.stream.streamtable import address_bytes
 
@@ -85,45 +86,94 @@ def _be16(matrix: U8, col: int, values: I64) -> None:
     matrix[:, col : col + 2].view(">u2")[:, 0] = values.astype(np.uint16)
 
 
-def encode_records(batch: PacketBatch) -> U8:
-    """pcap records (little-endian, microseconds) of Ethernet/IP/UDP frames around each packet.
+_Table = tuple[Bools, U8, U8, I64, I64]
 
-    Addresses and ports come from each packet's stream; a packet without a known stream gets
-    192.0.2.1:5004 -> 192.0.2.2:5004. IPv4 headers carry a correct checksum and a zero UDP
-    checksum (allowed for IPv4); IPv6 UDP datagrams carry their mandatory checksum. Every
-    record's headers are built as one row of a matrix, then rows and payloads are interleaved.
-    """
-    n = len(batch)
-    if n == 0:
-        return np.zeros(0, dtype=np.uint8)
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Per packet: its stream's row of the address table, IPv6 or not, UDP and frame
+    lengths."""
+
+    table: _Table
+    sid: I64
+    v6: Bools
+    udp_len: I64
+    frame: I64
+
+
+def _layout(batch: PacketBatch) -> _Layout:
     table = _stream_columns(batch.streams)
     known = len(batch.streams)
     sid = batch.stream.astype(np.int64)
     sid = np.where((sid >= 0) & (sid < known), sid, known)
     v6 = table[0][sid]
     udp_len = 8 + rtp_sizes(batch)
-    frame = 14 + np.where(v6, 40, 20) + udp_len
-    prefix = _prefixes(batch, table, sid, v6, udp_len, frame)
-    prefix_len = np.where(v6, 90, 70)
-    mixed = 0 < int(v6.sum()) < n
-    flat = prefix[np.arange(prefix.shape[1]) < prefix_len[:, None]] if mixed else prefix.ravel()
-    out = interleave(
-        [
-            (flat, prefix_len),
-            (batch.header_extra, np.diff(batch.extra_offsets)),
-            (batch.payload, np.diff(batch.offsets)),
-        ]
-    )
-    rows6 = np.flatnonzero(v6)
-    if rows6.shape[0]:
-        pos = np.zeros(n, dtype=np.int64)
-        np.cumsum(16 + frame[:-1], out=pos[1:])
-        udp = pos[rows6] + 70
-        _udp6_checksums(out, udp, udp_len[rows6], src=table[1], dst=table[2], sid=sid[rows6])
+    return _Layout(table, sid, v6, udp_len, 14 + np.where(v6, 40, 20) + udp_len)
+
+
+class RecordLayout:
+    """How ``batch`` is laid out as pcap records: ``sizes`` holds the bytes each packet takes
+    (record header and frame); :meth:`encode_into` writes them."""
+
+    def __init__(self, batch: PacketBatch) -> None:
+        self.batch = batch
+        self._layout = _layout(batch)
+        self.sizes: I64 = 16 + self._layout.frame
+
+    def encode_into(self, out: U8, at: I64, arrival_us: I64 | None = None) -> None:
+        """Write packet ``i``'s record (see :func:`encode_records`) into ``out`` at byte
+        ``at[i]``, timed ``arrival_us[i]`` when given: records of other batches may lie
+        between them, so batches whose rows interleave go straight to their places in one
+        buffer."""
+        batch = self.batch if arrival_us is None else replace(self.batch, arrival_us=arrival_us)
+        if len(batch):
+            _encode_at(out, at, batch, self._layout)
+
+
+def encode_records(batch: PacketBatch) -> U8:
+    """pcap records (little-endian, microseconds) of Ethernet/IP/UDP frames around each packet.
+
+    Addresses and ports come from each packet's stream; a packet without a known stream gets
+    192.0.2.1:5004 -> 192.0.2.2:5004. IPv4 headers carry a correct checksum and a zero UDP
+    checksum (allowed for IPv4); IPv6 UDP datagrams carry their mandatory checksum. Every
+    record's headers are built as one row of a matrix, then rows and payloads are laid out
+    side by side.
+    """
+    n = len(batch)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint8)
+    layout = _layout(batch)
+    at = np.zeros(n, dtype=np.int64)
+    np.cumsum(16 + layout.frame[:-1], out=at[1:])
+    out = np.empty(int(at[-1] + 16 + layout.frame[-1]), dtype=np.uint8)
+    _encode_at(out, at, batch, layout)
     return out
 
 
-_Table = tuple[Bools, U8, U8, I64, I64]
+def _encode_at(out: U8, at: I64, batch: PacketBatch, layout: _Layout) -> None:
+    n = len(batch)
+    v6 = layout.v6
+    prefix = _prefixes(batch, layout.table, layout.sid, v6, layout.udp_len, layout.frame)
+    mixed = 0 < int(v6.sum()) < n
+    prefix_len = np.where(v6, 90, 70) if mixed else np.full(n, prefix.shape[1], dtype=np.int64)
+    flat = prefix[np.arange(prefix.shape[1]) < prefix_len[:, None]] if mixed else prefix.ravel()
+    body = at + prefix_len
+    scatter_spans(out, at, flat, _offsets(prefix_len))
+    if batch.header_extra.shape[0]:
+        scatter_spans(out, body, batch.header_extra, batch.extra_offsets)
+        body = body + np.diff(batch.extra_offsets)
+    scatter_spans(out, body, batch.payload, batch.offsets)
+    rows6 = np.flatnonzero(v6)
+    if rows6.shape[0]:
+        table = layout.table
+        _udp6_checksums(out, at[rows6] + 70, layout.udp_len[rows6], src=table[1], dst=table[2],
+                        sid=layout.sid[rows6])  # fmt: skip
+
+
+def _offsets(sizes: I64) -> I64:
+    offsets = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    return offsets
 
 
 def _prefixes(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from commex.stream.packets import I64, U8, Bools
-from commex.stream.ragged import byte_at, col16, windows
+from commex.stream.ragged import byte_at, col16, take_rows, windows
 
 LINK_NULL = 0
 LINK_ETHERNET = 1
@@ -175,7 +175,7 @@ def addresses(frames: Frames, rows: I64) -> tuple[U8, U8]:
     """Source and destination addresses of ``rows`` as ``(n, 16)`` bytes (IPv4 in the last
     four), read from the IP header window."""
     n = rows.shape[0]
-    ip = frames.ip[rows]
+    ip = take_rows(frames.ip, rows)
     v6 = frames.is_v6[rows]
     src = np.zeros((n, 16), dtype=np.uint8)
     dst = np.zeros((n, 16), dtype=np.uint8)

@@ -32,8 +32,11 @@ class Groups:
 
     @classmethod
     def of(cls, stream: Any, index: Any) -> Groups:
-        order = np.lexsort((index, stream)).astype(np.int64)
-        s = np.asarray(stream)[order].astype(np.int64)
+        stream, index = np.asarray(stream), np.asarray(index)
+        order = sorted_order(stream, index)
+        s = (stream if order is None else stream[order]).astype(np.int64)
+        if order is None:
+            order = np.arange(s.shape[0], dtype=np.int64)
         first = np.ones(s.shape[0], dtype=np.bool_)
         first[1:] = s[1:] != s[:-1]
         return cls(order, s, first, np.cumsum(first) - 1)
@@ -83,12 +86,38 @@ class Groups:
         """For the sorted rows where ``mask`` holds: each one's position among its stream's
         masked rows, and how many masked rows its stream has."""
         streams = int(self.rank[-1]) + 1 if self.rank.shape[0] else 0
+        if bool(mask.all()):  # every row: positions are the rows' places in their group
+            counts = np.bincount(self.rank, minlength=streams)
+            starts = np.flatnonzero(self.first)
+            every: I64 = np.arange(mask.shape[0], dtype=np.int64) - starts[self.rank]
+            return every, counts[self.rank]
         counts = np.bincount(self.rank[mask], minlength=streams)
         before: I64 = np.cumsum(mask) - mask
         base: I64 = before[self.first]
         pos: I64 = (before - base[self.rank])[mask]
         total: I64 = counts[self.rank[mask]]
         return pos, total
+
+
+def sorted_order(stream: Any, index: Any) -> I64 | None:
+    """``np.lexsort((index, stream))``, or None when that is the rows as they stand. Rows
+    usually come grouped by stream already (a capture read stream by stream) or in input
+    order (then a stable sort by stream alone does, a radix sort for small ids): both are
+    found with a few passes instead of a sort by two keys."""
+    n = stream.shape[0]
+    if n < 2:
+        return None
+    up = stream[1:] > stream[:-1]
+    level = stream[1:] == stream[:-1]
+    if bool(np.all(up | (level & (index[1:] >= index[:-1])))):
+        return None
+    if bool(np.all(index[1:] >= index[:-1])):
+        low, high = int(stream.min()), int(stream.max())
+        keys = (stream - low).astype(np.uint16) if high - low < 1 << 16 else stream
+        by_stream: I64 = np.argsort(keys, kind="stable")
+        return by_stream
+    order: I64 = np.lexsort((index, stream))
+    return order
 
 
 def recurrence_end(

@@ -14,13 +14,14 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from commex.stream.aggregation import in_order
+from commex.stream.aggregation import merge_order
 from commex.stream.outstats import OutStats
-from commex.stream.packets import PacketBatch
-from commex.stream.pcap import PcapWriter
+from commex.stream.packets import I32, I64, U8, PacketBatch, concat
+from commex.stream.pcap import PcapWriter, with_streams
 from commex.stream.rtp import rtp_sizes
 from commex.stream.shaping import Schedule, Shaper, retimed
 from commex.stream.udp import UdpSink
@@ -74,17 +75,42 @@ class ChunkOutput:
             self._release()
 
     def _release(self) -> None:
-        parts, self._parts = self._parts, []
-        # The shaper, the meter and the figures carry their state from one batch to the
-        # next, so the parts in turn come out as the chunk in one piece would.
-        for batch in in_order(parts):
-            schedule = self.shaper.schedule(batch.arrival_us, rtp_sizes(batch))
-            self.rate.add(schedule)
-            self.stats.add(batch)
-            self.emit(batch, schedule)
+        parts = with_streams([b for b in self._parts if len(b)])
+        self._parts = []
+        order = merge_order(parts) if len(parts) > 1 else None
+        if order is None:
+            # The shaper, the meter and the figures carry their state from one batch to the
+            # next, so the parts in turn come out as the chunk in one piece would.
+            for batch in parts:
+                schedule = self._count(
+                    batch.arrival_us, rtp_sizes(batch), batch.stream, batch.payload_type
+                )
+                self.emit(batch, schedule)
+            return
+
+        # Out of order (each stream's segments came back on their own): the figures and the
+        # schedule from the columns in input order, the packets left where they are.
+        def column(get: Callable[[PacketBatch], np.ndarray]) -> Any:
+            return np.concatenate([get(b) for b in parts])[order]
+
+        schedule = self._count(
+            column(lambda b: b.arrival_us), column(rtp_sizes), column(lambda b: b.stream),
+            column(lambda b: b.payload_type),
+        )  # fmt: skip
+        self.emit_merged(parts, order, schedule)
+
+    def _count(self, arrival_us: I64, sizes: I64, stream: I32, payload_type: U8) -> Schedule:
+        schedule = self.shaper.schedule(arrival_us, sizes)
+        self.rate.add(schedule)
+        self.stats.count(stream, arrival_us, payload_type, sizes)
+        return schedule
 
     def emit(self, batch: PacketBatch, schedule: Schedule) -> None:
         raise NotImplementedError
+
+    def emit_merged(self, parts: list[PacketBatch], order: I64, schedule: Schedule) -> None:
+        """Send the rows of ``parts`` (end to end) in ``order``, on ``schedule``."""
+        self.emit(concat(parts, order), schedule)
 
     def due(self, now: float) -> float:
         """Send what is due; when the next packet is due (inf when none waits)."""
@@ -111,6 +137,10 @@ class CaptureOutput(ChunkOutput):
 
     def emit(self, batch: PacketBatch, schedule: Schedule) -> None:
         self._writer.write(retimed(batch, schedule))
+
+    def emit_merged(self, parts: list[PacketBatch], order: I64, schedule: Schedule) -> None:
+        departures = None if schedule.rate_bps is None else schedule.departure_us()
+        self._writer.write_merged(parts, order, departures)
 
     def finish(self) -> None:
         super().finish()

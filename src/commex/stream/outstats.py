@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from commex.stream.grouping import Groups
-from commex.stream.packets import I64, PacketBatch
+from commex.stream.packets import I32, I64, U8, PacketBatch
 from commex.stream.report import Latency
 from commex.stream.rtp import rtp_sizes
 from commex.stream.streamstats import FOLD_ROWS, UNSET, Columns, counts_into, mode_of
@@ -109,14 +109,18 @@ class OutStats:
     def add(self, batch: PacketBatch) -> None:
         """Count packets that left (in the order they left). The per-stream figures are
         worked out for many batches at once, when asked for or every few thousand packets."""
-        if not len(batch):
+        if len(batch):
+            self.count(batch.stream, batch.arrival_us, batch.payload_type, rtp_sizes(batch))
+
+    def count(self, stream: I32, arrival_us: I64, payload_type: U8, sizes: I64) -> None:
+        """Count packets that left, given by their columns (stream, time, payload type and
+        RTP size), in the order they left."""
+        if not stream.shape[0]:
             return
-        sizes = rtp_sizes(batch)
         self.bytes_total += int(sizes.sum())
-        self.packets_total += len(batch)
-        self._left.append((batch.stream.astype(np.int64), batch.arrival_us,
-                           batch.payload_type, sizes))  # fmt: skip
-        self._hold(len(batch))
+        self.packets_total += int(stream.shape[0])
+        self._left.append((stream.astype(np.int64), arrival_us, payload_type, sizes))
+        self._hold(int(stream.shape[0]))
 
     def _hold(self, rows: int) -> None:
         self._held += rows

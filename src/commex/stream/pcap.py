@@ -29,7 +29,7 @@ from types import TracebackType
 
 import numpy as np
 
-from commex.stream.frameencode import encode_records
+from commex.stream.frameencode import RecordLayout, encode_records
 from commex.stream.frames import (
     FRAGMENT,
     MALFORMED,
@@ -170,8 +170,14 @@ def iter_chunks(
     *,
     chunk: int = DEFAULT_CHUNK,
     min_packets: int = MIN_STREAM_PACKETS,
+    by_stream: bool = False,
 ) -> Iterator[CaptureChunk]:
-    """Read a capture chunk by chunk; see the module notes for how streams are decided."""
+    """Read a capture chunk by chunk; see the module notes for how streams are decided.
+
+    With ``by_stream`` a chunk's rows come stream by stream (in stream id order, each stream's
+    in capture order) rather than in capture order: a stream's packets are then one slice of
+    the chunk, and cutting it into segments copies nothing.
+    """
     total = Path(path).stat().st_size
     table = StreamTable(min_packets)
     with open(path, "rb") as f:
@@ -182,10 +188,10 @@ def iter_chunks(
             next_index += int(records.starts.shape[0])
             table.count(decoded.keys)
             if pending is not None:
-                yield _finish(pending, table, total)
+                yield _finish(pending, table, total, by_stream=by_stream)
             pending = decoded
         if pending is not None:
-            yield _finish(pending, table, total)
+            yield _finish(pending, table, total, by_stream=by_stream)
 
 
 def _decode(records: Records, first_index: int, bytes_read: int) -> _Decoded:
@@ -219,11 +225,15 @@ def _decode(records: Records, first_index: int, bytes_read: int) -> _Decoded:
     )
 
 
-def _finish(d: _Decoded, table: StreamTable, total: int) -> CaptureChunk:
+def _finish(
+    d: _Decoded, table: StreamTable, total: int, *, by_stream: bool = False
+) -> CaptureChunk:
     ids = table.assign(d.keys)
-    keep = ids >= 0
+    keep = np.flatnonzero(ids >= 0)
     reasons = dict(d.reasons)
-    reasons["not-rtp-stream"] = int(keep.shape[0] - np.count_nonzero(keep))
+    reasons["not-rtp-stream"] = int(ids.shape[0] - keep.shape[0])
+    if by_stream:
+        keep = keep[_stable_order(ids[keep])]
     sel = d.candidates[keep]
     rows = d.udp[sel]
     batch = columns_to_batch(
@@ -248,6 +258,15 @@ def _finish(d: _Decoded, table: StreamTable, total: int) -> CaptureChunk:
     )
 
 
+def _stable_order(ids: np.ndarray) -> I64:
+    """The positions of ``ids`` sorted by id, equal ids in their order (a radix sort for
+    ids that fit 16 bits, numpy's fastest stable sort)."""
+    if ids.shape[0] and int(ids.max()) < 1 << 16:
+        ids = ids.astype(np.uint16)
+    order: I64 = np.argsort(ids, kind="stable")
+    return order
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 _LINK_ETHERNET = 1
@@ -267,6 +286,31 @@ class PcapWriter:
         for lo in range(0, len(batch), _WRITE_ROWS):  # cache-sized pieces
             self._file.write(encode_records(rows(batch, lo, lo + _WRITE_ROWS)).data)
         self.packets += len(batch)
+
+    def write_merged(
+        self, parts: list[PacketBatch], order: I64, arrival_us: I64 | None = None
+    ) -> None:
+        """Append the rows of ``parts`` (as they stand end to end) in ``order``, each record
+        encoded straight to its place, so the packets are not first merged into one batch;
+        ``arrival_us`` (in the written order), when given, are the times recorded."""
+        layouts = [RecordLayout(p) for p in parts]
+        sizes = np.concatenate([layout.sizes for layout in layouts])
+        n = sizes.shape[0]
+        place = np.empty(n, dtype=np.int64)  # where each row goes among the written ones
+        place[order] = np.arange(n, dtype=np.int64)
+        start = np.zeros(n, dtype=np.int64)
+        np.cumsum(sizes[order][:-1], out=start[1:])
+        at = start[place]
+        out = np.empty(int(sizes.sum()), dtype=np.uint8)
+        first = 0
+        for layout in layouts:
+            rows = slice(first, first + len(layout.batch))
+            layout.encode_into(
+                out, at[rows], None if arrival_us is None else arrival_us[place[rows]]
+            )
+            first += len(layout.batch)
+        self._file.write(out.data)
+        self.packets += n
 
     def close(self) -> None:
         """Flush and close the file."""

@@ -7,6 +7,8 @@ with a few numpy operations whatever the number of packets, and never raise on b
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from commex.stream.types import I64, U8, Bools
@@ -120,11 +122,16 @@ def _rows_by_size(buf: U8, starts: I64, sizes: I64, offsets: I64) -> U8 | None:
     if distinct.shape[0] > _MAX_ROW_SIZES:
         return None
     out = np.empty(int(offsets[-1]), dtype=np.uint8)
+    if distinct.shape[0] == 1:  # one size: the result is the spans end to end
+        width = int(distinct[0])
+        if width:
+            out.view(_span_type(width))[...] = _spans(buf, width)[starts]
+        return out
     for width in distinct.tolist():
         if width == 0:
             continue
-        rows = np.flatnonzero(sizes == width) if distinct.shape[0] > 1 else slice(None)
-        _rows_view(out, width)[offsets[:-1][rows]] = _rows_view(buf, width)[starts[rows]]
+        rows = np.flatnonzero(sizes == width)
+        _spans(out, width)[offsets[:-1][rows]] = _spans(buf, width)[starts[rows]]
     return out
 
 
@@ -140,12 +147,30 @@ def _distinct(sizes: I64) -> I64:
     return found
 
 
-def _rows_view(buf: U8, width: int) -> U8:
-    """Every ``width`` bytes of ``buf`` from each offset on, as rows of a 2-D view (what
-    ``sliding_window_view`` gives, without its checks, which cost more than a small copy)."""
-    rows = buf.shape[0] - width + 1
-    view: U8 = np.ndarray((max(rows, 0), width), dtype=np.uint8, buffer=buf, strides=(1, 1))
-    return view
+@functools.lru_cache(maxsize=256)
+def _span_type(width: int) -> np.dtype[np.void]:
+    return np.dtype((np.void, width))
+
+
+def _spans(buf: U8, width: int) -> np.ndarray:
+    """The ``width`` bytes of ``buf`` from each offset on, as one opaque element each (a
+    1-D view of overlapping ``width``-byte elements). numpy's indexing moves such an element
+    as one block, where a row of a 2-D byte view costs an inner loop of its own: gathering
+    or scattering spans through this view is about three times faster."""
+    count = buf.shape[0] - width + 1
+    if buf.strides[0] != 1:
+        buf = np.ascontiguousarray(buf)
+    return np.ndarray((max(count, 0),), dtype=_span_type(width), buffer=buf, strides=(1,))
+
+
+def take_rows(matrix: U8, rows: I64) -> U8:
+    """``matrix[rows]`` for a 2-D byte matrix, each row moved as one element (see
+    :func:`_spans`), about three times faster than numpy's row gather."""
+    if matrix.ndim != 2 or not matrix.flags.c_contiguous or matrix.shape[1] == 0:
+        return np.asarray(matrix[rows])
+    width = matrix.shape[1]
+    picked: U8 = matrix.view(_span_type(width)).ravel()[rows].view(np.uint8)
+    return picked.reshape(-1, width)
 
 
 def scatter_spans(out: U8, dest: I64, data: U8, offsets: I64) -> None:
@@ -174,11 +199,18 @@ def _scatter_rows_by_size(out: U8, dest: I64, data: U8, offsets: I64, sizes: I64
     distinct = _distinct(sizes)
     if distinct.shape[0] > _MAX_ROW_SIZES:
         return False
+    if distinct.shape[0] == 1:  # one size: the rows lie end to end in ``data``
+        width = int(distinct[0])
+        if width:
+            first = int(offsets[0])
+            packed = data[first : first + width * sizes.shape[0]]
+            _spans(out, width)[dest] = packed.view(_span_type(width))
+        return True
     for width in distinct.tolist():
         if width == 0:
             continue
-        rows = np.flatnonzero(sizes == width) if distinct.shape[0] > 1 else slice(None)
-        _rows_view(out, width)[dest[rows]] = _rows_view(data, width)[offsets[:-1][rows]]
+        rows = np.flatnonzero(sizes == width)
+        _spans(out, width)[dest[rows]] = _spans(data, width)[offsets[:-1][rows]]
     return True
 
 
@@ -189,15 +221,13 @@ def windows(buf: U8, at: I64, width: int) -> U8:
     header fields at fixed offsets are plain column slices.
     """
     size = buf.shape[0]
+    out: U8
     if size < width:
         out = np.zeros((at.shape[0], width), dtype=np.uint8)
         outside = np.ones(at.shape[0], dtype=np.bool_)
     else:
-        view = np.lib.stride_tricks.as_strided(
-            buf, shape=(size - width + 1, width), strides=(1, 1), writeable=False
-        )
         clipped = np.minimum(np.maximum(at, 0), size - width)
-        out = np.asarray(view[clipped], dtype=np.uint8)
+        out = _spans(buf, width)[clipped].view(np.uint8).reshape(at.shape[0], width)
         outside = at != clipped
         if not outside.any():
             return out
@@ -211,14 +241,23 @@ def windows(buf: U8, at: I64, width: int) -> U8:
 
 
 def col16(win: U8, col: int) -> I64:
-    """Big-endian 16-bit values at column ``col`` of a :func:`windows` array."""
-    value: I64 = (win[:, col].astype(np.int64) << 8) | win[:, col + 1]
-    return value
+    """Big-endian 16-bit values at column ``col`` of a :func:`windows` array (read through a
+    big-endian view: one strided load per row instead of two loads, a shift and an or)."""
+    return _column(win, col, ">u2")
 
 
 def col32(win: U8, col: int) -> I64:
     """Big-endian 32-bit values at column ``col`` of a :func:`windows` array."""
-    return (col16(win, col) << 16) | col16(win, col + 2)
+    return _column(win, col, ">u4")
+
+
+def _column(win: U8, col: int, kind: str) -> I64:
+    width = np.dtype(kind).itemsize
+    cells = win[:, col : col + width]
+    if cells.strides[-1] != 1:
+        cells = np.ascontiguousarray(cells)
+    value: I64 = cells.view(kind)[:, 0].astype(np.int64)
+    return value
 
 
 def interleave(parts: list[tuple[U8, I64]]) -> U8:

@@ -11,17 +11,25 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
 
 import numpy as np
 
 from commex.domain.errors import InvalidInput
 from commex.stream.frames import SUPPORTED_LINK_TYPES
 from commex.stream.packets import I64, U8
-from commex.stream.ragged import be32, byte_at
+from commex.stream.ragged import be32, byte_at, windows
 
 _MAX_RECORD = 1 << 24
 _PCAPNG_SHB = 0x0A0D0D0A
+
+
+class Source(Protocol):
+    """An open capture file, read in blocks."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: memoryview, /) -> int: ...
 
 
 class UnsupportedCapture(InvalidInput):
@@ -49,7 +57,7 @@ class Records:
     truncated_tail: int = 0
 
 
-def read_records(f: BinaryIO, chunk: int) -> Iterator[tuple[Records, int]]:
+def read_records(f: Source, chunk: int) -> Iterator[tuple[Records, int]]:
     """Yield the records of an open capture about every ``chunk`` bytes, with bytes read."""
     head = f.read(24)
     if head[:4] == b"\x0a\x0d\x0d\x0a":
@@ -71,24 +79,26 @@ def read_records(f: BinaryIO, chunk: int) -> Iterator[tuple[Records, int]]:
     length_at = struct.Struct(order + "I").unpack_from
     read, rest = 24, b""
     while True:
-        block = f.read(chunk)
-        read += len(block)
-        data = rest + block if rest else block
-        buf = np.frombuffer(data, dtype=np.uint8)
+        # The rest of the last chunk and the next block read in one buffer, not joined after.
+        space = bytearray(len(rest) + chunk)
+        space[: len(rest)] = rest
+        got = f.readinto(memoryview(space)[len(rest) :])
+        read += got
+        data = memoryview(space)[: len(rest) + got]
         at, pos = _walk_pcap(data, order)
-        rest = data[pos:]
-        if block and len(rest) >= 16 and length_at(rest, 8)[0] > _MAX_RECORD:
+        rest = bytes(data[pos:])
+        if got and len(rest) >= 16 and length_at(rest, 8)[0] > _MAX_RECORD:
             raise MalformedCapture(f"corrupt pcap record header at byte {read - len(data) + pos}")
-        if at.shape[0] or (not block and rest):
-            # Every byte offset read as a 32-bit field: a record header's fields are gathers.
-            words = np.ndarray((max(len(data) - 3, 0),), order + "u4", data, strides=(1,))
-            seconds = words[at].astype(np.int64)
-            arrival = seconds * 1_000_000 + words[at + 4].astype(np.int64) // per_us
-            caplen = words[at + 8].astype(np.int64)
+        if at.shape[0] or (not got and rest):
+            buf = np.frombuffer(data, dtype=np.uint8)
+            # Every record header as one 16-byte row: its fields are columns.
+            fields = windows(buf, at, 16).view(order + "u4")
+            arrival = fields[:, 0].astype(np.int64) * 1_000_000 + fields[:, 1] // per_us
+            caplen = fields[:, 2].astype(np.int64)
             records = Records(buf, at + 16, caplen, arrival, np.full(at.shape, link))
-            records.truncated_tail = int(not block and bool(rest))
+            records.truncated_tail = int(not got and bool(rest))
             yield records, read
-        if not block:
+        if not got:
             return
 
 
@@ -98,7 +108,7 @@ _MAX_LEAP = 8192
 _STEPS = np.arange(_MAX_LEAP, dtype=np.int64)
 
 
-def _walk_pcap(data: bytes, order: str) -> tuple[I64, int]:
+def _walk_pcap(data: bytes | memoryview, order: str) -> tuple[I64, int]:
     """Offsets of the whole pcap records in ``data`` and where the first incomplete one starts.
 
     Records follow each other, so finding them is sequential: one ``struct`` read per record.
@@ -167,7 +177,7 @@ def _check_links(links: I64) -> None:
 class _PcapngReader:
     """Walks pcapng blocks: section headers, interface descriptions, enhanced/simple packets."""
 
-    def __init__(self, f: BinaryIO, head: bytes, chunk: int) -> None:
+    def __init__(self, f: Source, head: bytes, chunk: int) -> None:
         self.f, self.rest, self.chunk, self.read = f, head, chunk, len(head)
         self.order: str | None = None
         self.interfaces: list[tuple[int, int, int]] = []  # link type, tsresol byte, snaplen

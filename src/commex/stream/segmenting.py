@@ -28,6 +28,7 @@ import numpy as np
 
 from commex.domain.errors import InvalidInput
 from commex.stream.packets import I64, PacketBatch
+from commex.stream.packets import rows as row_slice
 from commex.stream.ragged import gather_spans
 from commex.stream.steps.dtmf import is_telephone_event
 from commex.stream.steps.vad import CN_PT, F64, levels_dbov, voice_activity
@@ -155,7 +156,11 @@ def segment(
 
 
 def _take(batch: PacketBatch, rows: I64) -> PacketBatch:
-    """``batch.take(rows)`` with the faster span gathers of :mod:`commex.stream.rtp`."""
+    """``batch.take(rows)``: a view when the rows are a slice of the batch (a stream's rows
+    of a chunk read stream by stream), else with the span gathers of :mod:`commex.stream.ragged`."""
+    n = rows.shape[0]
+    if n and int(rows[-1]) - int(rows[0]) == n - 1 and bool(np.all(np.diff(rows) == 1)):
+        return row_slice(batch, int(rows[0]), int(rows[-1]) + 1)
     sizes = np.diff(batch.offsets)[rows]
     payload, offsets = gather_spans(batch.payload, batch.offsets[:-1][rows], sizes)
     extra_sizes = np.diff(batch.extra_offsets)[rows]

@@ -85,8 +85,13 @@ class _InColumns(Columns):
 def counts_into(table: np.ndarray, stream: I64, values: np.ndarray) -> None:
     """Add one to ``table[stream[i], values[i]]`` for every row, without a loop per row."""
     width = table.shape[1]
-    keys, counts = np.unique(stream * width + values.astype(np.int64), return_counts=True)
-    table.reshape(-1)[keys] += counts
+    keys = stream * width + values.astype(np.int64)
+    flat = table.reshape(-1)
+    if flat.shape[0] <= 4 * keys.shape[0] + 4096:  # a count per cell beats sorting the keys
+        flat += np.bincount(keys, minlength=flat.shape[0])[: flat.shape[0]].astype(flat.dtype)
+        return
+    cells, counts = np.unique(keys, return_counts=True)
+    flat[cells] += counts
 
 
 def _headers(batches: list[PacketBatch]) -> PacketBatch:

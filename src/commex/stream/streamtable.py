@@ -21,10 +21,10 @@ def key_rows(src: U8, dst: U8, *, is_v6: Bools, sport: I64, dport: I64, ssrc: I6
     rows[:, 0] = is_v6
     rows[:, 1:17] = src
     rows[:, 17:33] = dst
-    for col, (value, width) in enumerate(((sport, 2), (dport, 2), (ssrc, 4))):
-        base = 33 + (0, 2, 4)[col]
-        for k in range(width):
-            rows[:, base + k] = (value >> (8 * (width - 1 - k))) & 0xFF
+    # Ports and SSRC stored big-endian through views: one strided store per field.
+    rows[:, 33:35].view(">u2")[:, 0] = sport & 0xFFFF
+    rows[:, 35:37].view(">u2")[:, 0] = dport & 0xFFFF
+    rows[:, 37:41].view(">u4")[:, 0] = ssrc & 0xFFFFFFFF
     return rows
 
 

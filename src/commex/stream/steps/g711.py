@@ -81,31 +81,15 @@ ALAW_TO_ULAW = ULAW_ENCODE[ALAW_DECODE.view(np.uint16)]
 ULAW_TO_ALAW = ALAW_ENCODE[ULAW_DECODE.view(np.uint16)]
 
 
-def _pair_table(table: U8) -> npt.NDArray[np.uint16]:
-    """A byte table applied to two bytes at once (indexed by a native-order uint16)."""
-    pair = np.arange(65536, dtype=np.uint32).astype(np.uint16).reshape(-1, 1).view(np.uint8)
-    mapped: npt.NDArray[np.uint16] = table[pair].view(np.uint16).ravel()
-    return mapped
-
-
-_PAIRS = {id(ALAW_TO_ULAW): _pair_table(ALAW_TO_ULAW), id(ULAW_TO_ALAW): _pair_table(ULAW_TO_ALAW)}
-
-
 def map_bytes(table: U8, data: U8) -> U8:
-    """``table[data]`` for a 256-entry byte table, two bytes per lookup when a pair table
-    exists (half the lookups, in a table that stays in cache)."""
-    pairs = _PAIRS.get(id(table))
-    if pairs is None or data.shape[0] < 2:
-        out: U8 = lookup(table, data)
-        return out
-    even = data.shape[0] - (data.shape[0] & 1)
-    result = np.empty(data.shape[0], dtype=np.uint8)
-    result[:even].view(np.uint16)[:] = lookup(
-        pairs, np.ascontiguousarray(data[:even]).view(np.uint16)
-    )
-    if even < data.shape[0]:
-        result[-1] = table[data[-1]]
-    return result
+    """``table[data]`` for a 256-entry byte table. ``bytes.translate`` is exactly this, a
+    byte at a time in C, and about twice as fast as a numpy lookup, which widens every byte
+    to a 64-bit index first."""
+    if table.shape[0] != 256 or table.dtype != np.uint8:
+        raise ValueError("map_bytes takes a table of 256 bytes")
+    mapped = bytearray(np.ascontiguousarray(data, dtype=np.uint8)).translate(table.tobytes())
+    out: U8 = np.frombuffer(mapped, dtype=np.uint8)
+    return out
 
 
 def alaw_decode(codes: U8) -> I16:
