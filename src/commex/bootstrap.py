@@ -19,13 +19,14 @@ from commex.adapters.payments.testgateway import TestGateway
 from commex.adapters.sql.engine import make_engine
 from commex.adapters.sql.migrate import upgrade
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
+from commex.adapters.webhook_http import HttpWebhookTransport
 from commex.domain.errors import InvalidInput
-from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced
+from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced, Notified
 from commex.domain.urls import Resolver, UrlPolicy
 from commex.services.bidding import BidDesk
 from commex.services.bus import Deps, MessageBus
 from commex.services.commands import PlaceBid
-from commex.services.handlers import FLOWS, HANDLERS
+from commex.services.handlers import FLOWS, HANDLERS, IN_TRANSACTION
 from commex.services.ports import (
     Clock,
     IdGenerator,
@@ -35,17 +36,20 @@ from commex.services.ports import (
     UnitOfWorkFactory,
 )
 from commex.services.reputation import TallyReputations
+from commex.services.webhook_sender import WebhookSender
 from commex.settings import Settings
 
 
 @dataclass(frozen=True)
 class Services:
     """What the server, the pages and the administrator's commands use, built once: the bus,
-    the hub that wakes live pages, and the settings."""
+    the hub that wakes live pages, the settings, and the sender of webhook deliveries (which
+    the server starts)."""
 
     bus: MessageBus
     hub: ChangeHub
     settings: Settings
+    webhooks: WebhookSender
 
     @property
     def clock(self) -> Clock:
@@ -56,6 +60,7 @@ class Services:
         return self.bus.deps.gateway.name
 
     def shutdown(self) -> None:
+        self.webhooks.stop()
         self.bus.dispose()
 
 
@@ -81,7 +86,7 @@ def make_bus(
         gateway=gateway or TestGateway(clock),
         urls=urls or UrlPolicy(allow_private=False, resolve=system_resolve),
     )
-    bus = MessageBus(uow, deps, HANDLERS, FLOWS)
+    bus = MessageBus(uow, deps, HANDLERS, FLOWS, in_transaction=IN_TRANSACTION)
     bus.add_flow(PlaceBid, BidDesk(bus).place)
     return bus
 
@@ -187,11 +192,14 @@ def in_memory_services(
 
 
 def _with_hub(bus: MessageBus, settings: Settings) -> Services:
-    """Live pages wake when a bid, a close or a cancel is committed."""
+    """Live pages wake when a bid, a close or a cancel is committed, and badges when notices
+    are; the webhook sender looks for deliveries as soon as notices are committed."""
     hub = ChangeHub()
-    for event in (BidPlaced, AuctionClosed, AuctionCancelled):
+    for event in (BidPlaced, AuctionClosed, AuctionCancelled, Notified):
         bus.subscribe(event, hub.publish)
-    return Services(bus, hub, settings)
+    sender = WebhookSender(bus, HttpWebhookTransport())
+    bus.subscribe(Notified, lambda _events: sender.wake())
+    return Services(bus, hub, settings, sender)
 
 
 def make_gateway(settings: Settings, clock: Clock | None = None) -> PaymentGateway:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from commex.domain.money import Money
+
 
 @dataclass(frozen=True, slots=True)
 class BidPlaced:
@@ -45,4 +47,137 @@ class ContractStarted:
     started_at: datetime
 
 
-Event = BidPlaced | AuctionClosed | AuctionCancelled | ContractAwarded | ContractStarted
+# -- what people and programs hear of (notifications and webhooks) ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BidOutbid:
+    """An english auction's leader lost the lead to another bidder (or to a proxy bid)."""
+
+    auction_id: str
+    title: str
+    outbid_id: str
+    price: Money  # the new standing price
+    closes_at: datetime
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionClosingSoon:
+    """A watched auction closes soon: its watchers (not yet reminded) are told once."""
+
+    auction_id: str
+    title: str
+    closes_at: datetime
+    watcher_ids: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ContractCompleted:
+    """The contract's block is used up: its service is over."""
+
+    contract_id: str
+    provider_id: str
+    recipient_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ContractCancelled:
+    """The contract was cancelled (by moderation; nothing cancels one by itself yet)."""
+
+    contract_id: str
+    provider_id: str
+    recipient_id: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeSettled:
+    """An attempt at a charge ended: ``succeeded``, or ``declined`` (by the card, for want of
+    one, or for the last time, ``final``); gateway errors that will be retried are not told."""
+
+    charge_id: str
+    contract_id: str
+    payer_id: str
+    amount: Money
+    succeeded: bool
+    code: str | None
+    message: str | None
+    next_attempt_at: datetime | None  # None when no further try is scheduled
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GroupInvited:
+    group_id: str
+    group_name: str
+    account_id: str
+    inviter_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RatingReceived:
+    rating_id: str
+    contract_id: str
+    rated_id: str
+    role: str  # the rated account's role: provider or recipient
+    satisfied: bool
+    score: int | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryBreached:
+    """A delivery ran below the contract's minimum rate (T4, R6)."""
+
+    delivery_id: str
+    contract_id: str
+    provider_id: str
+    recipient_id: str
+    achieved_rate_bps: int
+    min_rate_bps: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubcontractOpened:
+    """A provider subcontracted part of a contract to another provider (S10). Defined ahead of
+    subcontracts as contracts: nothing records it yet."""
+
+    contract_id: str
+    parent_contract_id: str
+    provider_id: str
+    subcontractor_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Notified:
+    """These accounts' notification centres gained notices (live badges wake on it);
+    ``everyone``: so may others' (an auction's losers, told in one statement)."""
+
+    account_ids: tuple[str, ...]
+    everyone: bool = False
+
+
+Event = (
+    BidPlaced
+    | AuctionClosed
+    | AuctionCancelled
+    | ContractAwarded
+    | ContractStarted
+    | BidOutbid
+    | AuctionClosingSoon
+    | ContractCompleted
+    | ContractCancelled
+    | ChargeSettled
+    | GroupInvited
+    | RatingReceived
+    | DeliveryBreached
+    | SubcontractOpened
+    | Notified
+)

@@ -22,6 +22,7 @@ from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Direction
 from commex.domain.errors import CommexError, Conflict
 from commex.domain.idempotency import check_idempotency_key
+from commex.domain.notices import outbid
 from commex.domain.reputation import NO_RATINGS, Reputation
 from commex.services.auction_views import bid_views
 from commex.services.bus import Deps, MessageBus
@@ -115,6 +116,9 @@ def _place(uow: UnitOfWork, deps: Deps, cmd: PlaceBid, batch: _Batch) -> Bid:
     if cmd.idempotency_key is not None:
         batch.keys[(bidder.id, cmd.idempotency_key)] = (fingerprint(cmd), result.placed)
     uow.record(result.events)
+    lead_lost = outbid(auction, result.auction, now)
+    if lead_lost is not None:
+        uow.record([lead_lost])
     return result.placed
 
 

@@ -120,6 +120,9 @@ def _attempt(
         if not uow.charges.swap(charge, settled):
             return None  # the claim lapsed and another process retried the same attempt
         _record(bus, uow, settled)
+        told = rules.settled_event(charge, settled, now)
+        if told is not None:
+            uow.record([told])
         uow.commit()
     log.info("charge %s attempt %d: %s", settled.id, settled.attempts, settled.status.value)
     return replace(settled, version=charge.version + 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from commex.domain.events import Event
 from commex.services import (
     accounts,
     auction_views,
@@ -14,16 +15,20 @@ from commex.services import (
     capacity,
     contracts,
     devices,
+    finding,
     group_views,
     groups,
+    notifications,
     offers,
     payments,
     ratings,
     usage,
+    webhooks,
 )
 from commex.services import commands as c
+from commex.services import marketplace as m
 from commex.services import queries as q
-from commex.services.bus import Flow, Handler
+from commex.services.bus import Flow, Handler, TransactionSubscriber
 from commex.services.commands import Message
 
 HANDLERS: dict[type[Message[Any]], Handler] = {
@@ -79,6 +84,21 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     c.MakeDefaultCard: payments.make_default_card,
     q.ListCards: payments.list_cards,
     q.DefaultCard: payments.default_card,
+    # the marketplace: finding, following, hearing
+    m.FindAuctions: finding.find_auctions,
+    m.Watch: finding.watch,
+    m.Unwatch: finding.unwatch,
+    m.MyWatchlist: finding.my_watchlist,
+    m.RemindWatchers: finding.remind_watchers,
+    m.MyNotifications: notifications.my_notifications,
+    m.UnreadCount: notifications.unread_count,
+    m.MarkRead: notifications.mark_read,
+    m.CreateWebhook: webhooks.create_webhook,
+    m.MyWebhooks: webhooks.my_webhooks,
+    m.DeleteWebhook: webhooks.delete_webhook,
+    m.WebhookDeliveries: webhooks.webhook_deliveries,
+    m.ShowDelivery: webhooks.show_delivery,
+    m.RetryDelivery: webhooks.retry_delivery,
 }
 
 # Use cases that span several transactions (a slow hash, a payment gateway, one close per
@@ -91,4 +111,10 @@ FLOWS: dict[type[Message[Any]], Flow] = {
     c.RetryCharges: billing.retry_charges,
     c.AddCard: payments.add_card,
     c.PublishOffer: offers.publish,
+    m.CreateWebhook: webhooks.create,
+}
+
+# What is written in the change's own transaction: notices, and the webhook outbox they fill.
+IN_TRANSACTION: dict[type[Event], list[TransactionSubscriber]] = {
+    event: [notifications.record_notices] for event in notifications.TOLD
 }

@@ -14,6 +14,7 @@ from commex.domain import ratings as rating_rules
 from commex.domain.accounts import Account
 from commex.domain.contracts import Contract
 from commex.domain.errors import Forbidden, InvalidInput, NotFound
+from commex.domain.events import RatingReceived
 from commex.domain.members import Member, MemberKind
 from commex.domain.ratings import Rater, Rating
 from commex.domain.reputation import add_rating
@@ -65,6 +66,9 @@ def record_rating(uow: UnitOfWork, rating: Rating, counterparty: str, now: datet
     new_tally, new_pair, _ = add_rating(tally, pair, rating.satisfied, now)
     uow.ratings.put_tally(rated_id, role, new_tally)
     uow.ratings.put_pair(rated_id, role, counterparty, new_pair)
+    uow.record([RatingReceived(
+        rating.id, rating.contract_id, rated_id, role, rating.satisfied, rating.score, now
+    )])  # fmt: skip
 
 
 def is_account_member(members: Sequence[Member], account_id: str) -> bool:

@@ -12,8 +12,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from commex.domain import usage as rules
-from commex.domain.contracts import Contract, use
+from commex.domain.contracts import Contract, ContractStatus, use
 from commex.domain.errors import Forbidden, InvalidInput, NotFound
+from commex.domain.events import ContractCompleted, DeliveryBreached
 from commex.domain.members import Member
 from commex.domain.service_level import Delivery, check_achieved, check_packets
 from commex.domain.usage import MemberUsage, Metered, UsageSession
@@ -66,7 +67,7 @@ def report_usage(cmd: c.ReportUsage, uow: UnitOfWork, deps: Deps) -> UsageReport
         uow.contracts.add_session(session)
     else:
         uow.contracts.update_session(session)
-    _consume(uow, contract, metered.accepted_ms)
+    _consume(uow, contract, metered.accepted_ms, now)
     return UsageReport(metered, session)
 
 
@@ -118,17 +119,25 @@ def record_delivery(cmd: c.RecordDelivery, uow: UnitOfWork, deps: Deps) -> Deliv
         volume, count, achieved, contract.terms.min_rate_bps, now,
     )  # fmt: skip
     uow.contracts.add_delivery(delivery)
-    _consume(uow, contract, metered.accepted_ms)
+    _consume(uow, contract, metered.accepted_ms, now)
+    if delivery.breach and delivery.min_rate_bps is not None:
+        uow.record([DeliveryBreached(
+            delivery.id, contract.id, contract.provider_id, contract.recipient_id,
+            delivery.achieved_rate_bps, delivery.min_rate_bps, now,
+        )])  # fmt: skip
     return DeliveryAnswer(delivery, metered.remaining_ms)
 
 
-def _consume(uow: UnitOfWork, contract: Contract, accepted_ms: int) -> None:
+def _consume(uow: UnitOfWork, contract: Contract, accepted_ms: int, now: datetime) -> None:
     """Add accepted usage to the block (the contract's row is locked by the caller); the
     contract completes when its block is used up."""
     used = use(contract, contract.used_ms + accepted_ms)
     uow.contracts.set_used(contract.id, used.used_ms)
     if used.status is not contract.status:
         uow.contracts.update(used)
+        if used.status is ContractStatus.COMPLETED:
+            completed = ContractCompleted(used.id, used.provider_id, used.recipient_id, now)
+            uow.record([completed])
 
 
 def _session(

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from commex.domain.auctions import Auction, Bid, Status
+from commex.domain.finding import AuctionFilter, Sort, follows, in_order, matches, sort_key
+from commex.domain.paging import Key
 from commex.services.ports.auctions import key_used
 
 if TYPE_CHECKING:
@@ -33,6 +35,12 @@ class MemoryAuctions:
         items = [a for a in self._s.auctions.values() if status is None or a.status is status]
         items.sort(key=lambda a: (a.created_at, a.id), reverse=True)
         return items[offset : offset + limit]
+
+    def find(self, f: AuctionFilter, sort: Sort, after: Key | None, limit: int) -> list[Auction]:
+        found = in_order((x for x in self._s.auctions.values() if matches(x, f)), sort)
+        if after is not None:
+            found = [x for x in found if follows(sort_key(x, sort), after, sort)]
+        return found[:limit]
 
     def open_of_owner(self, owner_id: str) -> list[Auction]:
         found = [

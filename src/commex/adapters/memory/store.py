@@ -18,6 +18,7 @@ from commex.adapters.memory.auctions import MemoryAuctions
 from commex.adapters.memory.billing import MemoryCharges, MemoryPaymentMethods
 from commex.adapters.memory.contracts import MemoryContracts
 from commex.adapters.memory.groups import MemoryGroups
+from commex.adapters.memory.market import MemoryNotifications, MemoryWatches, MemoryWebhooks
 from commex.adapters.memory.ratings import MemoryRatings
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction, Bid
@@ -25,12 +26,14 @@ from commex.domain.charges import Charge, Payout
 from commex.domain.contracts import Contract
 from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member
+from commex.domain.notices import Notice
 from commex.domain.offers import ProcessingOffer
 from commex.domain.payment_methods import PaymentMethod
 from commex.domain.ratings import Rating
 from commex.domain.reputation import PairTally, Tally
 from commex.domain.service_level import Delivery
 from commex.domain.usage import UsageSession
+from commex.domain.webhooks import Attempt, Webhook, WebhookDelivery
 from commex.services.ports import EventLog, SessionRecord
 
 
@@ -41,7 +44,8 @@ class MemoryStore:
         "accounts", "tokens", "logins", "sessions", "devices", "capacities", "offers",
         "auctions", "bids", "bid_keys", "contracts", "members", "usage", "deliveries",
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
-        "group_sponsors", "group_auctions", "charges", "payouts",
+        "group_sponsors", "group_auctions", "charges", "payouts", "watches", "notices",
+        "webhooks", "deliveries_out", "webhook_attempts",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -70,6 +74,13 @@ class MemoryStore:
         self.group_auctions: dict[str, tuple[str, datetime, bool]] = {}
         self.charges: dict[str, Charge] = {}
         self.payouts: dict[str, Payout] = {}
+        # the marketplace: (account, auction) -> (watched since, reminded at)
+        self.watches: dict[tuple[str, str], tuple[datetime, datetime | None]] = {}
+        self.notices: dict[str, Notice] = {}
+        self.webhooks: dict[str, Webhook] = {}
+        self.deliveries_out: dict[str, tuple[WebhookDelivery, datetime | None]] = {}  # claimed
+        self.webhook_attempts: dict[tuple[str, int], Attempt] = {}
+        self.delivery_seq = 0
 
 
 class MemoryUnitOfWork(EventLog):
@@ -86,6 +97,9 @@ class MemoryUnitOfWork(EventLog):
         self.groups = MemoryGroups(store)
         self.charges = MemoryCharges(store)
         self.payment_methods = MemoryPaymentMethods(store)
+        self.watches = MemoryWatches(store)
+        self.notifications = MemoryNotifications(store)
+        self.webhooks = MemoryWebhooks(store)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -107,6 +121,7 @@ class MemoryUnitOfWork(EventLog):
             self._store.lock.release()
 
     def commit(self) -> None:
+        self.run_before_commit()
         self.committed = True
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Row, and_, bindparam, select, true, update
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
+from commex.adapters.sql.finding import SqlAuctionFinder
 from commex.adapters.sql.rows import minor_or_none, money_or_none, terms_json
 from commex.domain.auctions import (
     Auction,
@@ -25,6 +26,7 @@ from commex.domain.auctions import (
     Status,
     Winner,
 )
+from commex.domain.finding import fold, listed_price, price_key
 from commex.domain.money import Money
 from commex.domain.terms import parse_terms
 from commex.domain.time import from_micros, to_micros
@@ -56,7 +58,7 @@ def _auction_values(a: Auction) -> dict[str, Any]:
                 "note": o.note,
             }
         )
-    st = a.english
+    st, terms = a.english, a.terms
     return {
         "id": a.id,
         "owner_id": a.owner_id,
@@ -89,10 +91,18 @@ def _auction_values(a: Auction) -> dict[str, Any]:
         "outcome": outcome,
         "cancel_reason": a.cancel_reason,
         "owner_group": a.owner_group or None,
+        # what search filters and sorts on (commex.domain.finding)
+        "service": terms.service,
+        "min_rate_bps": terms.min_rate_bps,
+        "max_rate_bps": terms.max_rate_bps,
+        "window_start_us": None if terms.window_start is None else to_micros(terms.window_start),
+        "window_end_us": None if terms.window_end is None else to_micros(terms.window_end),
+        "list_price": price_key(listed_price(a)),
+        "title_key": fold(a.title),
     }
 
 
-def _auction(r: Row[Any]) -> Auction:
+def auction_of_row(r: Row[Any]) -> Auction:
     cur = r.currency
     e = json.loads(r.eligibility)
     outcome = None
@@ -160,7 +170,7 @@ _BID_OWN_ACTIVE = select(*_BID_COLS).where(
 )
 
 
-class SqlAuctions:
+class SqlAuctions(SqlAuctionFinder):
     def __init__(self, conn: Connection, lock_rows: bool) -> None:
         self._c = conn
         self._lock_rows = lock_rows
@@ -169,14 +179,17 @@ class SqlAuctions:
     def add(self, auction: Auction) -> None:
         self._c.execute(t.auctions.insert(), _auction_values(auction))
 
+    def _auctions(self, rows: Iterable[Row[Any]]) -> list[Auction]:
+        return [auction_of_row(r) for r in rows]
+
     def get(self, auction_id: str) -> Auction | None:
         r = self._c.execute(_AUCTION_GET, {"id": auction_id}).first()
-        return None if r is None else _auction(r)
+        return None if r is None else auction_of_row(r)
 
     def get_for_update(self, auction_id: str) -> Auction | None:
         r = self._c.execute(_AUCTION_LOCK if self._lock_rows else _AUCTION_GET, {"id": auction_id})
         row = r.first()
-        return None if row is None else _auction(row)
+        return None if row is None else auction_of_row(row)
 
     def update(self, auction: Auction) -> None:
         values = _auction_values(auction)
@@ -188,12 +201,12 @@ class SqlAuctions:
         if status is not None:
             q = q.where(t.auctions.c.status == status.value)
         q = q.order_by(t.auctions.c.created_us.desc(), t.auctions.c.id.desc())
-        return [_auction(r) for r in self._c.execute(q.limit(limit).offset(offset))]
+        return [auction_of_row(r) for r in self._c.execute(q.limit(limit).offset(offset))]
 
     def open_of_owner(self, owner_id: str) -> list[Auction]:
         a = t.auctions.c
         q = select(t.auctions).where(and_(a.owner_id == owner_id, a.status == "open"))
-        return [_auction(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
+        return [auction_of_row(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
 
     def open_bid_on_by(self, bidder_id: str) -> list[Auction]:
         a, b = t.auctions.c, t.bids.c
@@ -203,7 +216,7 @@ class SqlAuctions:
             .distinct()
         )
         q = select(t.auctions).where(and_(a.status == "open", a.id.in_(bid_on)))
-        return [_auction(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
+        return [auction_of_row(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
 
     def due(self, now: datetime, limit: int) -> list[str]:
         q = (

@@ -89,8 +89,21 @@ auctions = Table(
     Column("outcome", Text, nullable=True),
     Column("cancel_reason", String(500), nullable=True),
     Column("owner_group", String(40), nullable=True),
+    # 0009: what search filters and sorts on (see commex.domain.finding), kept with every write
+    Column("service", String(32), nullable=False, server_default=""),
+    Column("min_rate_bps", BigInteger, nullable=True),
+    Column("max_rate_bps", BigInteger, nullable=True),
+    Column("window_start_us", BigInteger, nullable=True),
+    Column("window_end_us", BigInteger, nullable=True),
+    Column("list_price", BigInteger, nullable=True),
+    Column("title_key", String(800), nullable=False, server_default=""),
     Index("ix_auctions_status_closes", "status", "closes_us"),
     Index("ix_auctions_status_created", "status", "created_us"),
+    Index("ix_auctions_status_price", "status", "list_price", "id"),
+    Index("ix_auctions_service_status", "service", "status", "closes_us"),
+    Index("ix_auctions_closes", "closes_us", "id"),
+    Index("ix_auctions_created", "created_us", "id"),
+    Index("ix_auctions_price", "list_price", "id"),
 )
 
 bids = Table(
@@ -339,3 +352,8 @@ payouts = Table(
     Column("currency", String(3), nullable=False),
     Column("created_us", BigInteger, nullable=False),
 )
+
+
+# The marketplace's tables (watchlists, notifications, webhooks) live in their own module, on
+# this metadata; importing them here puts them in every use of it (migrations, checks).
+from commex.adapters.sql import market_tables as _market_tables  # noqa: E402, F401

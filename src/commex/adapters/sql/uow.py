@@ -18,8 +18,10 @@ from commex.adapters.sql.billing import SqlCharges
 from commex.adapters.sql.contracts import SqlContracts
 from commex.adapters.sql.engine import BEGIN_MODE, is_sqlite
 from commex.adapters.sql.groups import SqlGroups
+from commex.adapters.sql.notices import SqlNotifications, SqlWatches
 from commex.adapters.sql.payments import SqlPaymentMethods
 from commex.adapters.sql.ratings import SqlRatings
+from commex.adapters.sql.webhooks import SqlWebhooks
 from commex.domain.errors import Conflict, InvalidInput
 from commex.services.ports import EventLog
 from commex.services.ports.uow import stored_conflict
@@ -48,9 +50,13 @@ class SqlUnitOfWork(EventLog):
         self.groups = SqlGroups(self._conn)
         self.charges = SqlCharges(self._conn)
         self.payment_methods = SqlPaymentMethods(self._conn)
+        self.watches = SqlWatches(self._conn, self.auctions._auctions)
+        self.notifications = SqlNotifications(self._conn)
+        self.webhooks = SqlWebhooks(self._conn, skip_locked=lock_rows)
         return self
 
     def commit(self) -> None:
+        self.run_before_commit()
         self._tx.commit()
         self.committed = True
 

@@ -8,6 +8,8 @@ from typing import Protocol
 
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.errors import Conflict
+from commex.domain.finding import AuctionFilter, Sort
+from commex.domain.paging import Key
 
 
 def key_used() -> Conflict:
@@ -28,6 +30,11 @@ class AuctionRepository(Protocol):
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
         """Auctions (in one status, if given), newest first."""
+        ...
+
+    def find(self, f: AuctionFilter, sort: Sort, after: Key | None, limit: int) -> list[Auction]:
+        """Auctions passing ``f`` in ``sort`` order (see :mod:`commex.domain.finding`), only
+        those after the key ``after``, at most ``limit``."""
         ...
 
     def open_of_owner(self, owner_id: str) -> list[Auction]:

@@ -2,12 +2,14 @@
 
 Everything read through it is consistent and everything written commits together or not at
 all. Its caller owns it: the caller opens it, hands it to handlers, and commits. Handlers record
-the events of what they did on it; the message bus publishes them once the commit has happened.
+the events of what they did on it; the message bus publishes them once the commit has happened,
+and hands them, just before the commit, to what must be written in the same transaction (the
+notifications and the webhook outbox).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Protocol
 
@@ -18,6 +20,11 @@ from commex.services.ports.auctions import AuctionRepository
 from commex.services.ports.billing import ChargeRepository, PaymentMethodRepository
 from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
+from commex.services.ports.market import (
+    NotificationRepository,
+    WatchRepository,
+    WebhookRepository,
+)
 from commex.services.ports.ratings import RatingRepository
 
 
@@ -52,6 +59,15 @@ class UnitOfWork(Protocol):
     @property
     def offers(self) -> OfferRepository: ...
 
+    @property
+    def watches(self) -> WatchRepository: ...
+
+    @property
+    def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(
@@ -64,6 +80,12 @@ class UnitOfWork(Protocol):
         ...
 
     def commit(self) -> None: ...
+
+    def before_commit(self, hook: Callable[[Sequence[Event]], None]) -> None:
+        """Call ``hook`` with the events recorded, inside this transaction, just before it
+        commits (and with any events the hooks record in turn); a hook that raises stops the
+        commit."""
+        ...
 
     def record(self, events: Iterable[Event]) -> None:
         """Keep events to publish once this unit of work has committed."""
@@ -84,16 +106,35 @@ class UnitOfWorkFactory(Protocol):
         ...
 
 
+_HOOK_ROUNDS = 4  # events a hook records are handed over too, in a bounded number of rounds
+
+
 class EventLog:
     """The events part of a unit of work, for adapters to inherit: events recorded during the
-    transaction are handed over only after a commit."""
+    transaction go to the before-commit hooks when the adapter calls :meth:`run_before_commit`
+    (first thing in its ``commit``), and are handed over only after a commit."""
 
     def __init__(self) -> None:
         self.committed = False
         self._events: list[Event] = []
+        self._hooks: list[Callable[[Sequence[Event]], None]] = []
+        self._handed = 0
 
     def record(self, events: Iterable[Event]) -> None:
         self._events.extend(events)
+
+    def before_commit(self, hook: Callable[[Sequence[Event]], None]) -> None:
+        self._hooks.append(hook)
+
+    def run_before_commit(self) -> None:
+        """Hand the events recorded since the last call to every hook, in the transaction."""
+        for _ in range(_HOOK_ROUNDS):
+            fresh = self._events[self._handed :]
+            if not fresh or not self._hooks:
+                return
+            self._handed = len(self._events)
+            for hook in self._hooks:
+                hook(fresh)
 
     def collect_events(self) -> list[Event]:
         events, self._events = self._events, []
