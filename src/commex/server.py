@@ -18,12 +18,14 @@ from commex import __version__
 from commex.api import billing as billing_api
 from commex.api import errors
 from commex.api import groups as groups_api
+from commex.api import market as market_api
 from commex.api import payments as payments_api
 from commex.api.contracts import router as contracts_router
 from commex.api.errors import error_body, http_error_response
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services
 from commex.services.commands import ChargeDue, CloseDue, StartDue
+from commex.services.marketplace import RemindWatchers
 from commex.web import apidocs
 from commex.web.render import http_error_page
 from commex.web.routes import router as web_router
@@ -69,6 +71,7 @@ class ClosingScheduler:
                 for contract in bus.handle(StartDue()):
                     log.info("started contract %s", contract.id)
                 bus.handle(ChargeDue())
+                bus.handle(RemindWatchers())
             except Exception:  # keep closing later auctions whatever one failure was
                 log.exception("closing due auctions failed; retrying")
             self._stop.wait(self._interval)
@@ -126,18 +129,21 @@ def _replay(first: list[Message], receive: Receive) -> Receive:
 
 
 def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
-    """The ASGI app. ``scheduler=False`` for tests that drive closing themselves."""
+    """The ASGI app. ``scheduler=False`` for tests that drive closing (and webhook deliveries)
+    themselves."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         closer = ClosingScheduler(services) if scheduler else None
         if closer:
             closer.start()
+            services.webhooks.start()  # sends webhook deliveries, outside any request
         try:
             yield
         finally:
             if closer:
                 closer.stop()
+                services.webhooks.stop()
 
     app = FastAPI(
         title="commex",
@@ -172,6 +178,7 @@ def create_server(services: Services, *, scheduler: bool = True) -> FastAPI:
     app.include_router(payments_api.router)
     app.include_router(groups_api.router)
     app.include_router(billing_api.router)
+    app.include_router(market_api.router)
     app.include_router(web_router)
     apidocs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
