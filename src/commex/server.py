@@ -25,7 +25,7 @@ from commex.api.errors import error_body, http_error_response
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services
 from commex.services.commands import ChargeDue, CloseDue, StartDue
-from commex.services.marketplace import RemindWatchers
+from commex.services.marketplace import RemindWatchers, SpreadNotices
 from commex.web import apidocs
 from commex.web.render import http_error_page
 from commex.web.routes import router as web_router
@@ -72,6 +72,9 @@ class ClosingScheduler:
                     log.info("started contract %s", contract.id)
                 bus.handle(ChargeDue())
                 bus.handle(RemindWatchers())
+                for _ in range(20):  # told a chunk per transaction, the lock held briefly
+                    if not bus.handle(SpreadNotices()):
+                        break
             except Exception:  # keep closing later auctions whatever one failure was
                 log.exception("closing due auctions failed; retrying")
             self._stop.wait(self._interval)

@@ -258,10 +258,28 @@ def won(auction: Auction, new_id: NewId) -> list[Notice]:
     ]
 
 
-def lost(auction: Auction, event_id: str) -> tuple[Notice, frozenset[str]] | None:
-    """What every other bidder of a closed auction hears (a notice without its account yet:
-    the store gives each bidder its own copy, id :func:`fanned_id`), and the winners, who hear
-    :func:`won` instead."""
+@dataclass(frozen=True, slots=True)
+class Fanout:
+    """One notice on its way to every bidder of an auction but ``exclude``, told a chunk of
+    bidders at a time in bidder-id order: ``after`` is the last bidder told so far."""
+
+    notice: Notice  # without its account: each bidder gets its own copy (:func:`fanned_id`)
+    auction_id: str
+    exclude: frozenset[str]
+    after: str | None = None
+
+    def copies(self, bidders: Iterable[str]) -> list[Notice]:
+        """This notice for each of ``bidders`` it is meant for."""
+        n = self.notice
+        return [
+            Notice(fanned_id(n.id, b), b, n.type, n.subject_id, n.data, n.created_at)
+            for b in bidders
+            if b not in self.exclude
+        ]
+
+
+def lost(auction: Auction, event_id: str) -> Fanout | None:
+    """What every other bidder of a closed auction hears; the winners hear :func:`won`."""
     if auction.status is not Status.CLOSED or auction.outcome is None:
         return None
     out = auction.outcome
@@ -271,7 +289,7 @@ def lost(auction: Auction, event_id: str) -> tuple[Notice, frozenset[str]] | Non
         "winners": len(out.winners),
     }
     notice = Notice(event_id, "", EventType.AUCTION_LOST, auction.id, data, out.closed_at)
-    return notice, frozenset(w.bidder_id for w in out.winners)
+    return Fanout(notice, auction.id, frozenset(w.bidder_id for w in out.winners))
 
 
 def outbid(before: Auction, after: Auction, at: datetime) -> BidOutbid | None:

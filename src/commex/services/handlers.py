@@ -93,6 +93,7 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     m.MyNotifications: notifications.my_notifications,
     m.UnreadCount: notifications.unread_count,
     m.MarkRead: notifications.mark_read,
+    m.SpreadNotices: notifications.spread_notices,
     m.CreateWebhook: webhooks.create_webhook,
     m.MyWebhooks: webhooks.my_webhooks,
     m.DeleteWebhook: webhooks.delete_webhook,

@@ -148,6 +148,12 @@ class MarkRead(Command[int]):
     ids: tuple[str, ...] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SpreadNotices(Command[int]):
+    """Tell the next chunk of an auction's many losers that they lost (the close told the
+    first thousand itself); how many were told, 0 once none wait."""
+
+
 # -- webhooks -------------------------------------------------------------------------------------
 
 

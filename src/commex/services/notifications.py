@@ -10,6 +10,7 @@ exactly when the change does: none is lost, and none is left by a change that ro
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from commex.domain import notices as rules
 from commex.domain.auctions import Status
@@ -33,9 +34,16 @@ from commex.domain.notices import Notice, parse_types
 from commex.domain.paging import Key, check_key, check_limit
 from commex.domain.time import to_micros
 from commex.services.bus import Deps
-from commex.services.marketplace import MarkRead, MyNotifications, NoticePage, UnreadCount
+from commex.services.marketplace import (
+    MarkRead,
+    MyNotifications,
+    NoticePage,
+    SpreadNotices,
+    UnreadCount,
+)
 from commex.services.ports import UnitOfWork
 
+CHUNK = 1000  # bidders told that they lost, per transaction
 MAX_MARK = 500
 MAX_ID = 100
 
@@ -75,17 +83,45 @@ def record_notices(events: Sequence[Event], uow: UnitOfWork, deps: Deps) -> None
 def _closed(
     uow: UnitOfWork, event: AuctionClosed, notices: list[Notice], new_id: rules.NewId
 ) -> bool:
-    """Winners hear they won; every other bidder, however many, gets its copy of one "lost"
-    notice in a single statement. True when any did."""
+    """Winners hear they won; the other bidders that it lost: the first :data:`CHUNK` of them
+    here, and any more (an auction of thousands of bidders) a chunk at a time afterwards (see
+    :func:`spread_notices`), from a fan-out kept in this same transaction, so the close stays
+    quick however many bid. True when any loser was told here."""
     auction = uow.auctions.get(event.auction_id)
     if auction is None or auction.status is not Status.CLOSED:  # pragma: no cover - just closed
         return False
     notices.extend(rules.won(auction, new_id))
-    lost = rules.lost(auction, new_id())
-    if lost is None:
+    fanout = rules.lost(auction, new_id())
+    if fanout is None:
         return False
-    notice, winners = lost
-    return uow.notifications.add_to_bidders(notice, auction.id, winners) > 0
+    told, rest = _tell_chunk(uow, fanout)
+    if rest is not None:
+        uow.notifications.add_fanout(rest)
+    return told > 0
+
+
+def _tell_chunk(uow: UnitOfWork, fanout: rules.Fanout) -> tuple[int, rules.Fanout | None]:
+    """Tell the next chunk of an auction's bidders; how many were told, and the fan-out that
+    remains (None once every bidder has been told)."""
+    bidders = uow.auctions.bidders(fanout.auction_id, fanout.after, CHUNK)
+    copies = fanout.copies(bidders)
+    uow.notifications.add_many(copies)
+    if len(bidders) < CHUNK:
+        return len(copies), None
+    return len(copies), replace(fanout, after=bidders[-1])
+
+
+def spread_notices(cmd: SpreadNotices, uow: UnitOfWork, deps: Deps) -> int:
+    """Tell the next chunk of bidders of the oldest fan-out still going; how many were told.
+    The fan-out's row stays locked meanwhile, so two processes never tell the same bidders."""
+    fanout = uow.notifications.next_fanout()
+    if fanout is None:
+        return 0
+    told, rest = _tell_chunk(uow, fanout)
+    uow.notifications.advance_fanout(fanout.notice.id, None if rest is None else rest.after)
+    if told:
+        uow.record([Notified((), everyone=True)])
+    return told
 
 
 def my_notifications(query: MyNotifications, uow: UnitOfWork, deps: Deps) -> NoticePage:

@@ -13,7 +13,7 @@ import pytest
 from commex.domain.auctions import Direction, EnglishState, Format, Status
 from commex.domain.finding import AuctionFilter, Sort, parse_filter, sort_key
 from commex.domain.money import Money
-from commex.domain.notices import EventType, Notice
+from commex.domain.notices import EventType, Fanout, Notice
 from commex.domain.terms import ServiceTerms
 from commex.domain.time import to_micros
 from commex.domain.webhooks import Attempt, DeliveryStatus, Webhook, after_attempt
@@ -139,8 +139,10 @@ def test_notices_page_count_and_are_marked_read_and_queue_their_webhooks(
         u.webhooks.add(_hook("whk_s", "acc_s", EventType.AUCTION_WON))
         u.webhooks.add(_hook("whk_off", "acc_r", EventType.BID_OUTBID, active=False))
         u.notifications.add_many([_notice("evt_1", "acc_r", 1), _notice("evt_2", "acc_s", 2)])
-        lost = _notice("evt_9", "", 3, EventType.AUCTION_LOST)
-        assert u.notifications.add_to_bidders(lost, "auc_1", ["acc_s"]) == 1
+        lost = Fanout(
+            _notice("evt_9", "", 3, EventType.AUCTION_LOST), "auc_1", frozenset({"acc_s"})
+        )
+        u.notifications.add_many(lost.copies(u.auctions.bidders("auc_1", None, 10)))
         u.commit()
     with store() as u:
         page = u.notifications.page("acc_r", None, 10)
@@ -222,3 +224,24 @@ def test_auctions_of_every_kind_keep_their_search_columns_through_updates(
         u.commit()
     f = parse_filter(min_price="1500")
     assert ids(store, f, Sort.PRICE) == ["auc_1"]
+
+
+def test_a_fanout_waits_its_turn_and_ends(store: UnitOfWorkFactory) -> None:
+    put_auction_world(store)  # bidders acc_r (twice) and acc_s
+    later = Fanout(_notice("evt_8", "", 9, EventType.AUCTION_LOST), "auc_1", frozenset())
+    first = Fanout(_notice("evt_7", "", 1, EventType.AUCTION_LOST), "auc_1", frozenset(), "acc_a")
+    with store() as u:
+        assert u.auctions.bidders("auc_1", None, 10) == ["acc_r", "acc_s"]
+        assert u.auctions.bidders("auc_1", "acc_r", 10) == ["acc_s"]
+        u.notifications.add_fanout(later)
+        u.notifications.add_fanout(first)
+        u.commit()
+    with store() as u:
+        assert u.notifications.next_fanout() == first
+        u.notifications.advance_fanout("evt_7", "acc_r")
+        u.commit()
+    with store() as u:
+        assert u.notifications.next_fanout() == replace(first, after="acc_r")
+        u.notifications.advance_fanout("evt_7", None)
+        assert u.notifications.next_fanout() == later
+        u.commit()

@@ -13,12 +13,14 @@ from commex.domain.errors import Forbidden, InvalidInput
 from commex.domain.events import ContractCancelled, SubcontractOpened
 from commex.domain.notices import Notice
 from commex.services import commands as c
+from commex.services import notifications
 from commex.services.bidding import place_bids
 from commex.services.bus import MessageBus
 from commex.services.marketplace import (
     MarkRead,
     MyNotifications,
     RemindWatchers,
+    SpreadNotices,
     UnreadCount,
     Watch,
 )
@@ -103,6 +105,23 @@ def test_losers_of_a_sealed_auction_hear_it_once_each(bus: MessageBus, clock: Ma
         (lost,) = notices(bus, loser.id)
         assert (lost.type.value, lost.data["winners"], lost.subject_id) == ("auction.lost", 1, a.id)
     assert kinds(bus, seller.id) == ["contract.started"]  # the owner hears of its contract
+
+
+def test_the_losers_of_a_crowded_auction_are_told_a_chunk_at_a_time(
+    bus: MessageBus, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notifications, "CHUNK", 2)
+    seller = register(bus, "Seller", ["provider"])
+    bidders = [register(bus, f"B{i}", ["recipient"]) for i in range(6)]
+    a = open_auction(bus, seller.id, auction_request())
+    for i, b in enumerate(bidders):
+        place_bid(bus, a.id, b.id, f"{10 + i}.00")
+    clock.advance(3601)
+    bus.handle(c.CloseDue())
+    told = lambda: sum("auction.lost" in kinds(bus, b.id) for b in bidders)  # noqa: E731
+    assert told() == 2  # the first chunk, in the close's own transaction
+    assert [bus.handle(SpreadNotices()) for _ in range(4)] == [2, 1, 0, 0]
+    assert told() == 5 and kinds(bus, bidders[5].id).count("auction.lost") == 0
 
 
 def test_both_parties_hear_a_contract_start_and_complete_and_a_breach(

@@ -95,6 +95,10 @@ class MemoryAuctions:
     def recent_bids(self, auction_id: str, limit: int) -> list[Bid]:
         return self.bids(auction_id)[::-1][:limit]
 
+    def bidders(self, auction_id: str, after: str | None, limit: int) -> list[str]:
+        found = {b.bidder_id for b in self._s.bids.values() if b.auction_id == auction_id}
+        return sorted(b for b in found if after is None or b > after)[:limit]
+
     def bids(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:
         out = [
             b

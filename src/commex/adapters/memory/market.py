@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from commex.domain.auctions import Status
-from commex.domain.notices import EventType, Notice, fanned_id
+from commex.domain.notices import EventType, Fanout, Notice
 from commex.domain.paging import Key
 from commex.domain.time import to_micros
 from commex.domain.webhooks import (
@@ -79,15 +79,18 @@ class MemoryNotifications:
             self._s.notices[n.id] = n
             self._queue(n)
 
-    def add_to_bidders(self, notice: Notice, auction_id: str, exclude: Iterable[str]) -> int:
-        skip = set(exclude)
-        bidders = sorted(
-            {b.bidder_id for b in self._s.bids.values() if b.auction_id == auction_id} - skip
-        )
-        self.add_many(
-            [replace(notice, id=fanned_id(notice.id, who), account_id=who) for who in bidders]
-        )
-        return len(bidders)
+    def add_fanout(self, fanout: Fanout) -> None:
+        self._s.fanouts[fanout.notice.id] = fanout
+
+    def next_fanout(self) -> Fanout | None:
+        waiting = sorted(self._s.fanouts.values(), key=lambda f: (f.notice.created_at, f.notice.id))
+        return waiting[0] if waiting else None
+
+    def advance_fanout(self, event_id: str, after: str | None) -> None:
+        if after is None:
+            self._s.fanouts.pop(event_id, None)
+        else:
+            self._s.fanouts[event_id] = replace(self._s.fanouts[event_id], after=after)
 
     def _queue(self, n: Notice) -> None:
         """The outbox: a delivery to each active webhook of the account hearing this type."""

@@ -26,7 +26,7 @@ from commex.domain.charges import Charge, Payout
 from commex.domain.contracts import Contract
 from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member
-from commex.domain.notices import Notice
+from commex.domain.notices import Fanout, Notice
 from commex.domain.offers import ProcessingOffer
 from commex.domain.payment_methods import PaymentMethod
 from commex.domain.ratings import Rating
@@ -45,7 +45,7 @@ class MemoryStore:
         "auctions", "bids", "bid_keys", "contracts", "members", "usage", "deliveries",
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
         "group_sponsors", "group_auctions", "charges", "payouts", "watches", "notices",
-        "webhooks", "deliveries_out", "webhook_attempts",
+        "webhooks", "deliveries_out", "webhook_attempts", "fanouts",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -81,6 +81,7 @@ class MemoryStore:
         self.deliveries_out: dict[str, tuple[WebhookDelivery, datetime | None]] = {}  # claimed
         self.webhook_attempts: dict[tuple[str, int], Attempt] = {}
         self.delivery_seq = 0
+        self.fanouts: dict[str, Fanout] = {}
 
 
 class MemoryUnitOfWork(EventLog):

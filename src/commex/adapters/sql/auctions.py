@@ -38,6 +38,13 @@ _AUCTION_GET = select(t.auctions).where(t.auctions.c.id == bindparam("id"))
 _AUCTION_CURRENCY = select(t.auctions.c.currency).where(t.auctions.c.id == bindparam("id"))
 _AUCTION_LOCK = _AUCTION_GET.with_for_update()
 _AUCTION_UPDATE = update(t.auctions).where(t.auctions.c.id == bindparam("b_id"))
+# What a bid, a close or a cancel can change: an update writes these only, so the indexes on
+# what never changes after opening (search's service, rates, window, title; the creation time)
+# are left alone on the bid path.
+_CHANGING = (
+    "status", "bid_count", "bid_seq", "closes_us", "leader_id", "leader_bid_id", "price_minor",
+    "limit_minor", "outcome", "cancel_reason", "list_price",
+)  # fmt: skip
 _BIDS_INSERT = t.bids.insert()
 _BID_DEACTIVATE = update(t.bids).where(t.bids.c.id == bindparam("b_id")).values(active=False)
 
@@ -193,8 +200,8 @@ class SqlAuctions(SqlAuctionFinder):
 
     def update(self, auction: Auction) -> None:
         values = _auction_values(auction)
-        values["b_id"] = values.pop("id")
-        self._c.execute(_AUCTION_UPDATE, values)
+        changing = {name: values[name] for name in _CHANGING}
+        self._c.execute(_AUCTION_UPDATE, changing | {"b_id": auction.id})
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
         q = select(t.auctions)
@@ -320,6 +327,13 @@ class SqlAuctions(SqlAuctionFinder):
             .limit(limit)
         )
         return self._rows(self._c.execute(q).all(), auction_id)
+
+    def bidders(self, auction_id: str, after: str | None, limit: int) -> list[str]:
+        b = t.bids.c
+        q = select(b.bidder_id).where(b.auction_id == auction_id).distinct()
+        if after is not None:
+            q = q.where(b.bidder_id > after)
+        return [r.bidder_id for r in self._c.execute(q.order_by(b.bidder_id).limit(limit))]
 
     def bids(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:
         q = select(*_BID_COLS).where(t.bids.c.auction_id == auction_id)

@@ -1,4 +1,5 @@
-"""The marketplace's tables: watchlists, notification centres, webhooks, their outbox of
+"""The marketplace's tables: watchlists, notification centres (and notices still being told to
+an auction's many bidders), webhooks, their outbox of
 deliveries and its attempts (migration 0009). Same conventions as :mod:`tables`: integer minor
 units and microseconds since the epoch, UTC."""
 
@@ -45,6 +46,20 @@ notifications = Table(
     Column("read_us", BigInteger, nullable=True),
     Index("ix_notifications_account_created", "account_id", "created_us", "id"),
     Index("ix_notifications_account_read", "account_id", "read_us"),
+)
+
+# A notice still to be told to the rest of an auction's bidders, a chunk at a time.
+notice_fanouts = Table(
+    "notice_fanouts",
+    metadata,
+    Column("event_id", String(100), primary_key=True),
+    Column("auction_id", String(40), ForeignKey("auctions.id"), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("subject_id", String(40), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("exclude", Text, nullable=False),
+    Column("after_bidder", String(40), nullable=True),
 )
 
 webhooks = Table(

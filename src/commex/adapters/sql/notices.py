@@ -13,8 +13,8 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
-    Select,
     and_,
+    bindparam,
     func,
     literal,
     or_,
@@ -26,7 +26,7 @@ from sqlalchemy import (
 from commex.adapters.sql import market_tables as m
 from commex.adapters.sql import tables as t
 from commex.domain.auctions import Auction
-from commex.domain.notices import EventType, Notice
+from commex.domain.notices import EventType, Fanout, Notice
 from commex.domain.paging import Key
 from commex.domain.time import from_micros, to_micros
 from commex.domain.webhooks import GIVE_UP_AFTER, DeliveryStatus
@@ -52,6 +52,37 @@ def _newest_after(created: Any, ident: Any, after: Key | None) -> list[ColumnEle
         return []
     at, key_id = after[0], after[1]
     return [or_(created < at, and_(created == at, ident < key_id))]
+
+
+def _queue_statement() -> Any:
+    """INSERT … SELECT of the outbox rows for the notices ``:ids`` (built once: on the bid
+    path, building it anew would cost more than running it)."""
+    n, hooks, e, d = m.notifications.c, m.webhooks.c, m.webhook_events.c, m.webhook_deliveries
+    rows = (
+        select(
+            hooks.id,
+            n.id,
+            n.type,
+            literal(DeliveryStatus.PENDING.value),
+            literal(0),
+            n.created_us,
+            n.created_us,
+            n.created_us + _DAY_US,
+        )
+        .select_from(m.notifications)
+        .join(m.webhooks, and_(hooks.account_id == n.account_id, hooks.active.is_(True)))
+        .join(m.webhook_events, and_(e.webhook_id == hooks.id, e.type == n.type))
+        .where(n.id.in_(bindparam("ids", expanding=True)))
+    )
+    cols = [
+        d.c.webhook_id, d.c.event_id, d.c.event_type, d.c.status, d.c.attempts,
+        d.c.next_attempt_us, d.c.created_us, d.c.give_up_us,
+    ]  # fmt: skip
+    return d.insert().from_select(cols, rows)
+
+
+_QUEUE = _queue_statement()
+_INSERT = m.notifications.insert()
 
 
 class SqlWatches:
@@ -125,14 +156,15 @@ class SqlWatches:
 
 
 class SqlNotifications:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, lock_rows: bool) -> None:
         self._c = conn
+        self._lock_rows = lock_rows
 
     def add_many(self, notices: Sequence[Notice]) -> None:
         if not notices:
             return
         self._c.execute(
-            m.notifications.insert(),
+            _INSERT,
             [
                 {
                     "id": n.id,
@@ -146,63 +178,49 @@ class SqlNotifications:
                 for n in notices
             ],
         )
-        self._queue_new(m.notifications.c.id.in_([n.id for n in notices]))
+        self._queue([n.id for n in notices])
 
-    def add_to_bidders(self, notice: Notice, auction_id: str, exclude: Iterable[str]) -> int:
-        b = t.bids.c
-        bidders = select(b.bidder_id).where(b.auction_id == auction_id).distinct()
-        skip = sorted(set(exclude))
-        if skip:
-            bidders = bidders.where(b.bidder_id.not_in(skip))
-        sub = bidders.subquery()
-        rows = select(
-            literal(f"{notice.id}-") + sub.c.bidder_id,
-            sub.c.bidder_id,
-            literal(notice.type.value),
-            literal(notice.subject_id),
-            literal(data_json(notice.data)),
-            literal(to_micros(notice.created_at)),
+    def add_fanout(self, fanout: Fanout) -> None:
+        n = fanout.notice
+        self._c.execute(
+            m.notice_fanouts.insert(),
+            {
+                "event_id": n.id,
+                "auction_id": fanout.auction_id,
+                "type": n.type.value,
+                "subject_id": n.subject_id,
+                "data": data_json(n.data),
+                "created_us": to_micros(n.created_at),
+                "exclude": json.dumps(sorted(fanout.exclude)),
+                "after_bidder": fanout.after,
+            },
         )
-        n = m.notifications.c
-        cols = [n.id, n.account_id, n.type, n.subject_id, n.data, n.created_us]
-        insert = m.notifications.insert().from_select(cols, rows)
-        added = self._c.execute(insert.execution_options(preserve_rowcount=True)).rowcount
-        # From the (few) webhooks hearing this type to each one's copy, by its key.
-        hooks, e = m.webhooks.c, m.webhook_events.c
-        fanned = (
-            select(m.webhooks)
-            .join(m.webhook_events, e.webhook_id == hooks.id)
-            .where(e.type == notice.type.value, hooks.active.is_(True))
-            .subquery()
-        )
-        mine = m.notifications.join(fanned, n.id == literal(f"{notice.id}-") + fanned.c.account_id)
-        self._queue(self._deliveries(mine, fanned.c.id))
-        return int(added)
 
-    @staticmethod
-    def _deliveries(source: Any, webhook_id: Any) -> Select[Any]:
-        n = m.notifications.c
-        return select(
-            webhook_id, n.id, n.type, literal(DeliveryStatus.PENDING.value), literal(0),
-            n.created_us, n.created_us, n.created_us + _DAY_US,
-        ).select_from(source)  # fmt: skip
+    def next_fanout(self) -> Fanout | None:
+        f = m.notice_fanouts.c
+        q = select(m.notice_fanouts).order_by(f.created_us, f.event_id).limit(1)
+        if self._lock_rows:
+            q = q.with_for_update(skip_locked=True)
+        r = self._c.execute(q).first()
+        if r is None:
+            return None
+        notice = Notice(
+            r.event_id, "", EventType(r.type), r.subject_id, json.loads(r.data),
+            from_micros(r.created_us),
+        )  # fmt: skip
+        return Fanout(notice, r.auction_id, frozenset(json.loads(r.exclude)), r.after_bidder)
 
-    def _queue_new(self, which: ColumnElement[bool]) -> None:
-        """The outbox: a pending delivery of each notice ``which`` picks to every active
-        webhook of its account that subscribes to its type."""
-        n, hooks, e = m.notifications.c, m.webhooks.c, m.webhook_events.c
-        source = m.notifications.join(
-            m.webhooks, and_(hooks.account_id == n.account_id, hooks.active.is_(True))
-        ).join(m.webhook_events, and_(e.webhook_id == hooks.id, e.type == n.type))
-        self._queue(self._deliveries(source, hooks.id).where(which))
+    def advance_fanout(self, event_id: str, after: str | None) -> None:
+        f = m.notice_fanouts
+        if after is None:
+            self._c.execute(f.delete().where(f.c.event_id == event_id))
+        else:
+            self._c.execute(update(f).where(f.c.event_id == event_id).values(after_bidder=after))
 
-    def _queue(self, rows: Select[Any]) -> None:
-        d = m.webhook_deliveries
-        cols = [
-            d.c.webhook_id, d.c.event_id, d.c.event_type, d.c.status, d.c.attempts,
-            d.c.next_attempt_us, d.c.created_us, d.c.give_up_us,
-        ]  # fmt: skip
-        self._c.execute(d.insert().from_select(cols, rows))
+    def _queue(self, ids: list[str]) -> None:
+        """The outbox: a pending delivery of each of these notices to every active webhook of
+        its account that subscribes to its type."""
+        self._c.execute(_QUEUE, {"ids": ids})
 
     def page(
         self,

@@ -51,7 +51,7 @@ class SqlUnitOfWork(EventLog):
         self.charges = SqlCharges(self._conn)
         self.payment_methods = SqlPaymentMethods(self._conn)
         self.watches = SqlWatches(self._conn, self.auctions._auctions)
-        self.notifications = SqlNotifications(self._conn)
+        self.notifications = SqlNotifications(self._conn, lock_rows)
         self.webhooks = SqlWebhooks(self._conn, skip_locked=lock_rows)
         return self
 

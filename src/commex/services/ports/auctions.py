@@ -77,6 +77,10 @@ class AuctionRepository(Protocol):
         """The newest ``limit`` bids of the auction, newest first."""
         ...
 
+    def bidders(self, auction_id: str, after: str | None, limit: int) -> list[str]:
+        """The auction's distinct bidders in id order, those after ``after`` only."""
+        ...
+
     def bids(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:
         """Every bid of the auction (or of one bidder in it), in arrival order."""
         ...

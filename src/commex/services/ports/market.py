@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from commex.domain.auctions import Auction
-from commex.domain.notices import EventType, Notice
+from commex.domain.notices import EventType, Fanout, Notice
 from commex.domain.paging import Key
 from commex.domain.urls import Pinned
 from commex.domain.webhooks import Attempt, Webhook, WebhookDelivery
@@ -55,10 +55,17 @@ class NotificationRepository(Protocol):
         transaction."""
         ...
 
-    def add_to_bidders(self, notice: Notice, auction_id: str, exclude: Iterable[str]) -> int:
-        """Give every bidder of the auction but ``exclude`` its own copy of ``notice`` (id
-        :func:`~commex.domain.notices.fanned_id`), queued to webhooks as :meth:`add_many` does;
-        how many accounts got one. One statement, however many bidders there are."""
+    def add_fanout(self, fanout: Fanout) -> None:
+        """Keep a notice still to be told to the rest of an auction's bidders."""
+        ...
+
+    def next_fanout(self) -> Fanout | None:
+        """The oldest fan-out not yet done, with its row locked until the unit of work ends
+        (so two processes never tell the same bidders)."""
+        ...
+
+    def advance_fanout(self, event_id: str, after: str | None) -> None:
+        """Record how far a fan-out got (``after`` None: it is done)."""
         ...
 
     def page(

@@ -1,5 +1,6 @@
 """The marketplace (O4): what auction search filters and sorts on, with its indexes; watchlists;
-notification centres; webhooks with their outbox of deliveries and the attempts' log.
+notification centres (and notices still being told to many bidders); webhooks with their
+outbox of deliveries and the attempts' log.
 
 Revision ID: 0009_marketplace
 Revises: 0008
@@ -59,6 +60,19 @@ def upgrade() -> None:
         "ix_notifications_account_created", "notifications", ["account_id", "created_us", "id"]
     )
     op.create_index("ix_notifications_account_read", "notifications", ["account_id", "read_us"])
+    op.create_table(
+        "notice_fanouts",
+        sa.Column("event_id", sa.String(100), nullable=False),
+        sa.Column("auction_id", sa.String(40), nullable=False),
+        sa.Column("type", sa.String(32), nullable=False),
+        sa.Column("subject_id", sa.String(40), nullable=False),
+        sa.Column("data", sa.Text(), nullable=False),
+        sa.Column("created_us", sa.BigInteger(), nullable=False),
+        sa.Column("exclude", sa.Text(), nullable=False),
+        sa.Column("after_bidder", sa.String(40), nullable=True),
+        _fk("notice_fanouts", "auction_id", "auctions"),
+        sa.PrimaryKeyConstraint("event_id", name="pk_notice_fanouts"),
+    )
     _webhook_tables()
 
 
@@ -179,6 +193,7 @@ def _webhook_tables() -> None:
 def downgrade() -> None:
     for table in ("webhook_attempts", "webhook_deliveries", "webhook_events", "webhooks"):
         op.drop_table(table)
+    op.drop_table("notice_fanouts")
     op.drop_table("notifications")
     op.drop_table("watches")
     for index in (
