@@ -18,6 +18,7 @@ from commex.services.marketplace import (
     RemindWatchers,
     Unwatch,
     Watch,
+    Watching,
 )
 from commex.services.ports import UnitOfWork
 
@@ -53,6 +54,10 @@ def watch(cmd: Watch, uow: UnitOfWork, deps: Deps) -> bool:
 def unwatch(cmd: Unwatch, uow: UnitOfWork, deps: Deps) -> bool:
     auction_of(uow, cmd.auction_id)
     return uow.watches.remove(cmd.account_id, cmd.auction_id)
+
+
+def watching(query: Watching, uow: UnitOfWork, deps: Deps) -> frozenset[str]:
+    return frozenset(uow.watches.watching(query.account_id, query.auction_ids))
 
 
 def my_watchlist(query: MyWatchlist, uow: UnitOfWork, deps: Deps) -> AuctionPage:

@@ -102,6 +102,14 @@ class Unwatch(Command[bool]):
 
 
 @dataclass(frozen=True, slots=True)
+class Watching(Query[frozenset[str]]):
+    """Which of these auctions the account watches."""
+
+    account_id: str
+    auction_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class MyWatchlist(Query[AuctionPage]):
     """The auctions the account watches, most recently added first."""
 

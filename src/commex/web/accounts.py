@@ -11,6 +11,7 @@ from commex.domain.accounts import Role
 from commex.domain.errors import CommexError, Unauthenticated, status_of
 from commex.services import commands as c
 from commex.services.queries import ShowAccount
+from commex.web.chart_pages import reputation_charts
 from commex.web.forms import input_of
 from commex.web.render import PageRoute, render, safe_next
 from commex.web.session import (
@@ -92,10 +93,12 @@ def _signup_form(
 
 @router.get("/account")
 def account_page(request: Request, session: LoggedIn) -> Response:
-    view = services_of(request).bus.handle(ShowAccount(session.account.id))
+    bus = services_of(request).bus
+    view = bus.handle(ShowAccount(session.account.id))
     context = {
         "account": view.account,
         "as_provider": view.as_provider,
         "as_recipient": view.as_recipient,
+        "charts": reputation_charts(bus, view),
     }
     return render(request, "account.html", context)

@@ -25,11 +25,13 @@ from commex.domain.usage import MemberUsage
 from commex.presentation import seconds_text
 from commex.services import commands as c
 from commex.services import queries as q
+from commex.services.directory import RecipientNamed
 from commex.services.results import ContractView
+from commex.web.chart_pages import contract_charts
 from commex.web.forms import input_of, member_choice, member_command, rating_command
 from commex.web.groups import charges_context
 from commex.web.render import PageRoute, render
-from commex.web.session import Checked, LoggedIn, services_of
+from commex.web.session import Checked, LoggedIn, require_session, services_of
 
 router = APIRouter(route_class=PageRoute)
 Choice = Annotated[str, Form(max_length=40)]
@@ -111,14 +113,24 @@ def add_member(
     device_id: Ref = "",
     phone_number: Ref = "",
     account_id: Ref = "",
+    account_name: Ref = "",
 ) -> Response:
-    """Share the contract with a device, a telephone number or another recipient account."""
+    """Share the contract with a device, a telephone number or another recipient account (by
+    its name, or its id)."""
     bus = services_of(request).bus
     me = session.account.id
     contract = bus.handle(q.PartyContract(contract_id, me))  # parties only, else 404
-    values = {"device_id": device_id, "phone_number": phone_number, "account_id": account_id}
+    values = {
+        "device_id": device_id,
+        "phone_number": phone_number,
+        "account_id": account_id,
+        "account_name": account_name,
+    }
     chosen = member_choice(values)
     try:
+        if account_name.strip() and not account_id.strip():
+            named = bus.handle(RecipientNamed(account_name))
+            chosen = member_choice(values | {"account_id": named.id, "account_name": ""})
         bus.handle(member_command(contract.id, me, chosen))
     except Unauthenticated:
         raise
@@ -177,6 +189,13 @@ def usage_fragment(request: Request, contract_id: str, session: LoggedIn) -> Res
     )
     context = {"c": view.contract, "usage": view.usage, "shares": _shares(view), "fragment": True}
     return render(request, "_usage.html", context)
+
+
+def contract_page_with(
+    request: Request, contract_id: str, extra: Mapping[str, Any], status: int
+) -> Response:
+    """The contract's page with more in it (a form's refusal from another module)."""
+    return _page(request, contract_id, require_session(request).account, extra, status)
 
 
 def _refused(
@@ -240,6 +259,8 @@ def _page(
         "usage_values": {},
     }
     context.update(charges_context(services.bus, contract.id, viewer))
+    names = {line.member.member.id: line.member.label for line in shares}
+    context.update(contract_charts(services.bus, contract.id, viewer.id, names))
     context.update(extra)
     return render(request, "contract.html", context, status)
 

@@ -18,10 +18,12 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
 from commex.domain.errors import CommexError, InvalidInput, Unauthenticated, status_of
 from commex.presentation import duration, kind, rate, seconds_text, time_left, when
+from commex.services.marketplace import UnreadCount
 from commex.web.session import current_session, services_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -29,6 +31,17 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 def seconds_left(until: datetime, now: datetime) -> int:
     return max(0, int((until - now).total_seconds()))
+
+
+def moment(at: datetime | None, seconds: bool = False) -> Markup:
+    """A time for people: UTC in the page, which ``localtime.js`` shows in the viewer's own
+    time zone (the ``datetime`` attribute keeps the exact instant)."""
+    if at is None:
+        return Markup("")
+    text = escape(when(at, seconds))
+    stamp = escape(at.isoformat())
+    style = "seconds" if seconds else "minutes"
+    return Markup(f'<time datetime="{stamp}" data-local="{style}">{text}</time>')  # noqa: S704
 
 
 def pairs(values: Iterable[str]) -> list[tuple[str, str]]:
@@ -44,7 +57,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        kind=kind, time_left=time_left, seconds_left=seconds_left, when=when, duration=duration
+        kind=kind, time_left=time_left, seconds_left=seconds_left, when=moment, duration=duration
     )
     env.filters["rate"] = rate
     env.filters["secs"] = seconds_text
@@ -60,10 +73,12 @@ def render(
 ) -> Response:
     """Render ``name`` with the viewer, its CSRF token and the exchange's clock in reach."""
     session = current_session(request)
+    services = services_of(request)
     base: dict[str, Any] = {
         "viewer": session.account if session else None,
         "csrf": session.csrf if session else "",
-        "now": services_of(request).clock.now(),
+        "now": services.clock.now(),
+        "unread": services.bus.handle(UnreadCount(session.account.id)) if session else 0,
     }
     base.update(context or {})
     response = templates.TemplateResponse(request, name, base, status_code=status)

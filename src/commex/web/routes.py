@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from commex.web import accounts, contracts, devices, groups, live, pages, payments
+from commex.web import accounts, contracts, devices, groups, live, market, pages, payments
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
@@ -14,3 +14,4 @@ router.include_router(contracts.router)
 router.include_router(devices.router)
 router.include_router(payments.router)
 router.include_router(groups.router)
+router.include_router(market.router)

@@ -71,6 +71,18 @@ class SqlAccounts:
     def count(self) -> int:
         return int(self._c.execute(select(func.count()).select_from(t.accounts)).scalar_one())
 
+    def named(self, text: str, role: str, limit: int) -> list[Account]:
+        a = t.accounts.c
+        lowered = "".join(ch.lower() if ch.isascii() else ch for ch in text)
+        name = func.lower(a.name) if self._c.dialect.name == "sqlite" else _ascii_lower(a.name)
+        q = (
+            select(t.accounts)
+            .where(name.contains(lowered, autoescape=True), a.roles.contains(role))
+            .order_by(a.name, a.id)
+            .limit(limit)
+        )
+        return [account_of_row(r) for r in self._c.execute(q)]
+
     def lock(self, account_id: str) -> None:
         if self._c.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already serialises
             q = select(t.accounts.c.id).where(t.accounts.c.id == account_id).with_for_update()
@@ -195,3 +207,9 @@ class SqlOffers:
             for r in rows
         ]
         return [x for x in offers if capability in x.capabilities]
+
+
+def _ascii_lower(column: Any) -> Any:
+    """PostgreSQL's lower() of ASCII letters only, as SQLite's ``lower()`` (so every store
+    finds the same names)."""
+    return func.translate(column, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

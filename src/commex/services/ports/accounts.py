@@ -52,6 +52,11 @@ class AccountRepository(Protocol):
 
     def count(self) -> int: ...
 
+    def named(self, text: str, role: str, limit: int) -> list[Account]:
+        """Accounts in ``role`` whose name holds ``text`` (any case of ASCII letters), by
+        name."""
+        ...
+
     def lock(self, account_id: str) -> None:
         """Hold the account's row lock until the unit of work ends (serialises updates of its
         reputation, its cards and its capacity)."""
