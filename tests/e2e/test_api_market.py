@@ -167,7 +167,8 @@ def test_webhooks_are_created_listed_logged_retried_and_stopped(
     again = w.post(f"{base}/{queued['id']}/retry", ann)
     assert again.status_code == 202 and again.json()["status"] == "pending"
     assert w.client.delete(f"/v1/webhooks/{hook['id']}", headers=bob.headers).status_code == 404
-    assert w.client.delete(f"/v1/webhooks/{hook['id']}", headers=ann.headers).status_code == 204
+    gone = w.client.delete(f"/v1/webhooks/{hook['id']}", headers=ann.headers)
+    assert gone.status_code == 200 and gone.json() == {"id": hook["id"], "active": False}
     assert items(w.get("/v1/webhooks", ann)) == []
     assert error(w.post(f"{base}/{queued['id']}/retry", ann), 409)["code"] == "conflict"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
 from commex.api import paging
 from commex.api.deps import BusDep, CallerDep
@@ -95,11 +95,11 @@ def webhooks(
     return paging.answer("webhooks", [wire.webhook(w) for w in found.items], found.next_key)
 
 
-@router.delete("/webhooks/{webhook_id}", status_code=204, tags=["webhooks"])
-def delete_webhook(webhook_id: str, who: CallerDep, bus: BusDep) -> Response:
+@router.delete("/webhooks/{webhook_id}", tags=["webhooks"])
+def delete_webhook(webhook_id: str, who: CallerDep, bus: BusDep) -> dict[str, Any]:
     """Stop the webhook: nothing more is sent to it; its deliveries stay readable."""
     bus.handle(m.DeleteWebhook(who.id, webhook_id))
-    return Response(status_code=204)
+    return {"id": webhook_id, "active": False}
 
 
 @router.get("/webhooks/{webhook_id}/deliveries", tags=["webhooks"])

@@ -25,9 +25,12 @@ GROUPS: list[tuple[str, str, str]] = [
     ("commex.cli.groups", "app", "group"),
     ("commex.cli.billing", "app", "billing"),
     ("commex.cli.cards", "app", "card"),
+    ("commex.cli.notifications", "app", "notification"),
+    ("commex.cli.notifications", "app", "notifications"),
+    ("commex.cli.notifications", "hooks", "webhook"),
 ]
 # Plural spellings accepted for convenience but not listed in --help.
-HIDDEN = {"auctions"}
+HIDDEN = {"auctions", "notifications"}
 
 
 def build_app() -> typer.Typer:

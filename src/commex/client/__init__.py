@@ -10,6 +10,7 @@ from commex.client.auctions import AuctionCalls
 from commex.client.base import api_token_from_env
 from commex.client.billing import BillingCalls
 from commex.client.contracts import ContractCalls
+from commex.client.market import MarketCalls
 from commex.client.plane import (
     DeliveryNotRecorded,
     ExchangeDirectory,
@@ -18,7 +19,7 @@ from commex.client.plane import (
 )
 
 
-class ExchangeClient(AuctionCalls, ContractCalls, BillingCalls):
+class ExchangeClient(AuctionCalls, ContractCalls, BillingCalls, MarketCalls):
     """A small client of the exchange's ``/v1`` API."""
 
 
