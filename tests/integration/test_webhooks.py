@@ -10,8 +10,9 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,10 @@ def _outbid_world(services: Services, url: str) -> tuple[str, str, str]:
     ann, bob = (register(bus, n, ["recipient"]).id for n in ("Ann", "Bob"))
     hook = bus.handle(m.CreateWebhook(ann, url, ("bid.outbid",))).webhook
     assert hook.secret.startswith("whsec_")
-    a = open_auction(bus, seller.id, auction_request(format="english", title="Fibre"))
+    closes = (services.clock.now() + timedelta(hours=1)).isoformat()
+    a = open_auction(
+        bus, seller.id, auction_request(format="english", title="Fibre", closes_at=closes)
+    )
     place_bid(bus, a.id, ann, "10.00")
     return ann, bob, a.id
 
@@ -181,3 +185,31 @@ def test_a_slow_endpoint_holds_up_no_other_delivery(services: Services) -> None:
 def _delivered(services: Services, account_id: str, hook_id: str) -> bool:
     log = services.bus.handle(m.WebhookDeliveries(account_id, hook_id)).items
     return bool(log) and log[0].status is DeliveryStatus.DELIVERED
+
+
+def _readme_verify() -> Any:
+    """The ``verify`` function of the README's snippet, run as a receiver would copy it."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    after = text.split("Verifying a delivery", 1)[1]
+    code = after.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    return scope["verify"]
+
+
+def test_the_readmes_snippet_verifies_a_real_delivery(database_url: str, tmp_path: Path) -> None:
+    verify = _readme_verify()
+    found = _services(database_url, tmp_path, ManualClock(datetime.now(UTC)))
+    try:
+        with receiver() as box:
+            ann, bob, auction_id = _outbid_world(found, box.url)
+            place_bid(found.bus, auction_id, bob, "12.00")
+            found.webhooks.deliver_due()
+        (got,) = box.got
+        _, secret = _secret(found, ann)
+        header = got.headers["Commex-Signature"]
+        assert verify(secret, header, got.body)
+        assert not verify(secret, header, got.body.replace(b"12.00", b"1.00"))
+        assert not verify("whsec_another", header, got.body)
+    finally:
+        found.shutdown()
