@@ -122,10 +122,13 @@ class ContractMeter:
         :class:`~commex.domain.errors.Conflict` when nothing of the block remains.
         """
         if self._meter is not None:
-            body = self._meter.rest(total).body(self._next_id())
+            rest = self._meter.rest(total)
+            # The reports so far may already hold every stream-second: a rest of none is not
+            # a delivery (the exchange meters seconds and refuses a report of none).
+            body = rest.body(self._next_id()) if rest.body("-")["seconds"] else None
         else:
             body = total.body(self.run_id)
-        for pending in [*self._unsent, body]:
+        for pending in [*self._unsent, *([body] if body else [])]:
             self._send(pending)
             if pending in self._unsent:
                 self._unsent.remove(pending)

@@ -58,6 +58,8 @@ class FakeExchange:
         async def deliver(cid: str, request: Request) -> Any:
             body = await request.json()
             self.posts.append(body["run_id"])
+            if not 0 < body["seconds"]:  # as the exchange: a report of no seconds is refused
+                return JSONResponse({"error": {"code": "x", "message": "seconds > 0"}}, 422)
             if self.failures:
                 self.failures -= 1
                 return JSONResponse({"error": {"code": "down", "message": "busy"}}, 503)
@@ -217,6 +219,18 @@ def test_a_live_run_is_metered_while_it_runs(fake) -> None:
     assert sum(b["seconds"] for b in bodies) == pytest.approx(total.seconds, abs=1e-3)
     assert sum(b["bytes"] for b in bodies) == total.bytes
     assert summary["deliveries"] == len(ids)
+
+
+def test_a_run_whose_reports_already_hold_every_second_ends_without_an_empty_one(fake) -> None:
+    exchange, url = fake
+    packets = read_capture(FAX).batch
+    with ExchangeClient(url, PROVIDER_TOKEN) as client:
+        meter = ContractMeter(client, "c-1", live=True, every_s=10.0, sleep=lambda s: None)
+        meter.add(packets)
+        sent = sum(b["seconds"] for b in exchange.deliveries.values())
+        summary = meter.finish(Delivery(sent, 0, 0, 1000))
+    assert sent > 0 and summary["deliveries"] == len(exchange.deliveries) == len(exchange.posts)
+    assert summary["accepted_seconds"] == pytest.approx(sent)
 
 
 def test_a_report_that_fails_mid_run_is_sent_again_at_the_end(fake) -> None:
