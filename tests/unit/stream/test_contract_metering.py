@@ -58,7 +58,7 @@ class FakeExchange:
         async def deliver(cid: str, request: Request) -> Any:
             body = await request.json()
             self.posts.append(body["run_id"])
-            if not 0 < body["seconds"]:  # as the exchange: a report of no seconds is refused
+            if body["seconds"] <= 0:  # as the exchange: a report of no seconds is refused
                 return JSONResponse({"error": {"code": "x", "message": "seconds > 0"}}, 422)
             if self.failures:
                 self.failures -= 1
