@@ -9,6 +9,9 @@
    small segments with a near-free step.
 4. Shaping (T4): the token bucket's departures for the same packets, as two running maxima,
    beside the same bucket as a per-packet loop (virtual scheduling).
+5. Memory: the peak resident size of a run over a 2,000,000-packet capture beside the same
+   run over a 200,000-packet one (each in a fresh process); a streaming run holds what is in
+   flight, not the capture, so the two should be close (target: at most 1.5x).
 
 Run: ``python -m bench stream`` (or ``python -m bench.stream [--packets N]``).
 """
@@ -37,15 +40,17 @@ import httpx
 import numpy as np
 
 from commex.stream.cluster import DaskExecutor
-from commex.stream.dispersal import Executor, InlineExecutor, ProcessExecutor, SegmentTask
-from commex.stream.nodeclient import NodeExecutor
+from commex.stream.dispersal import Executor, InlineExecutor
+from commex.stream.nodeexecutor import NodeExecutor
 from commex.stream.packets import PacketBatch, concat
-from commex.stream.pcap import read_capture, write_pcap
+from commex.stream.pcap import PcapWriter, read_capture, write_pcap
 from commex.stream.pipeline import Plan, Services, run
 from commex.stream.rtp import rtp_sizes
 from commex.stream.shaping import shape
 from commex.stream.steps.base import StepSpec
 from commex.stream.steps.registry import CAPABILITIES
+from commex.stream.tasks import SegmentTask
+from commex.stream.workerpool import ProcessExecutor
 
 REPO = Path(__file__).resolve().parents[1]
 FAX = REPO.parent / "shared" / "testdata" / "captures" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
@@ -250,19 +255,84 @@ def shaping(packets: int, rate_bps: int = 16_000) -> None:
           f"({loop / ours:.0f}x)")  # fmt: skip
 
 
+RUN_ONE = """
+import resource, sys
+from commex.stream.pipeline import Plan, run
+report = run(Plan.build(sys.argv[1], sys.argv[2], steps=["transcode:pcmu"]))
+print(report.packets_out)
+"""
+
+
+def peak_rss(src: Path, dst: Path) -> tuple[int, float, int]:
+    """Packets out, wall seconds and the peak resident size (bytes) of one run over ``src``
+    in a fresh process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN_ONE, str(src), str(dst)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, out
+    return int(out.strip()), time.perf_counter() - start, usage.ru_maxrss * 1024
+
+
+def memory(root: Path, small: int, large: int) -> None:
+    print(f"peak memory of a run (transcode:pcmu, pcap to pcap), {small} and {large} packets:")
+    write_repeated(root / "small.pcap", small)
+    base = peak_rss(root / "small.pcap", root / "small-out.pcap")
+    (root / "small-out.pcap").unlink()
+    write_repeated(root / "large.pcap", large)
+    big = peak_rss(root / "large.pcap", root / "large-out.pcap")
+    for label, (n, seconds, rss) in (("baseline", base), ("", big)):
+        note = "(baseline)" if label else f"({rss / base[2]:.2f}x the baseline; target 1.5x)"
+        print(f"  {n:9d} packets: {rss / 2**20:7.1f} MiB peak, {seconds:6.1f} s {note}")
+    for name in ("small.pcap", "large.pcap", "large-out.pcap"):
+        (root / name).unlink(missing_ok=True)
+
+
+def write_repeated(path: Path, packets: int, block: int = 200_000) -> None:
+    """A capture of about ``packets`` packets, written a block at a time (the repeated fax
+    capture, later in time and sequence each time)."""
+    base = big_batch(min(packets, block))
+    with PcapWriter(path) as writer:
+        for r in range(max(1, packets // len(base))):
+            span_us = int(base.arrival_us.max() - base.arrival_us.min()) + 20_000
+            step = len(base) * r
+            writer.write(
+                replace(
+                    base,
+                    index=base.index + step,
+                    arrival_us=base.arrival_us + r * span_us,
+                    seq=((base.seq.astype(np.int64) + step) % 65536).astype(np.uint16),
+                )
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--packets", type=int, default=200_000)
     parser.add_argument("--scaling-packets", type=int, default=200_000)
     parser.add_argument("--segments", type=int, default=300)
+    parser.add_argument("--memory", default="200000,2000000", help="SMALL,LARGE packets")
+    parser.add_argument("--only", default="", help="end-to-end,scaling,dispatch,shaping,memory")
     args = parser.parse_args(argv or [])
+    only = set(filter(None, args.only.split(",")))
     logging.getLogger("distributed").setLevel(logging.ERROR)
+    small, large = (int(n) for n in args.memory.split(","))
     with tempfile.TemporaryDirectory() as tmp:
-        end_to_end(Path(tmp), args.packets)
-    scaling(args.scaling_packets)
-    dispatch(args.segments)
-    shaping(args.packets)
+        if not only or "end-to-end" in only:
+            end_to_end(Path(tmp), args.packets)
+        if not only or "memory" in only:
+            memory(Path(tmp), small, large)
+    if not only or "scaling" in only:
+        scaling(args.scaling_packets)
+    if not only or "dispatch" in only:
+        dispatch(args.segments)
+    if not only or "shaping" in only:
+        shaping(args.packets)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -61,7 +61,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "commex.stream.nodeclient": ("NodeError",),
     "commex.stream.node": ("BodyTooLarge", "ContractsUnavailable", "StepNotOffered"),
     "commex.stream.subcontracting": ("StepUnavailable", "SubcontractFailed"),
-    "commex.stream.dispersal": ("SegmentFailed",),
+    "commex.stream.tasks": ("SegmentFailed",),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -307,11 +307,11 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
         UsageView,
         WebSession,
     )
-    from commex.stream.dispersal import SegmentFailed
     from commex.stream.node import BodyTooLarge, ContractsUnavailable, StepNotOffered
     from commex.stream.nodeclient import NodeError
     from commex.stream.records import MalformedCapture, UnsupportedCapture
     from commex.stream.rtcp import RtcpError
     from commex.stream.rtp import MalformedPacket
     from commex.stream.subcontracting import StepUnavailable, SubcontractFailed
+    from commex.stream.tasks import SegmentFailed
     from commex.stream.wire import WireError

@@ -1,15 +1,19 @@
-"""Metering a packet-plane run into a contract on the exchange (S7, T3, T4).
+"""Metering a packet-plane run into a contract on the exchange (S7, T3, T4, S9).
 
 Before a run, :func:`open_contract` checks that the contract is active and the caller is its
 provider, and gives its rate terms. During a live run, :class:`ContractMeter` reports every
-``every_s`` stream-seconds under the run id plus a part number; at the end it reports the
-rest. Every report is retried with the same run id, so the exchange counts it once however
-often it is sent; one that still fails is kept and sent again at the end. :class:`ContractRun`
-puts these together for ``commex stream process --contract``.
+``every_s`` stream-seconds under the run id plus a part number, from a thread of its own so
+that the relay never waits on the exchange; at the end it reports the rest, with what the
+receivers measured over RTCP, which the exchange keeps in the delivery record (S9). Every
+report is retried with the same run id, so the exchange counts it once however often it is
+sent; one that still fails is kept and sent again at the end. :class:`ContractRun` puts these
+together for ``commex stream process --contract``.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -18,10 +22,12 @@ from typing import Any
 
 from commex.client import DeliveryNotRecorded, ExchangeClient, deliver_with_retries
 from commex.domain.errors import CommexError, Conflict, Forbidden
-from commex.stream.metering import DEFAULT_EVERY_S, Delivery, IntervalMeter
-from commex.stream.nodeclient import NodeExecutor, token_from_env
+from commex.stream.metering import DEFAULT_EVERY_S, Delivery, IntervalMeter, ReceiverSummary
+from commex.stream.nodeclient import token_from_env
+from commex.stream.nodeexecutor import NodeExecutor
 from commex.stream.packets import PacketBatch
 from commex.stream.pipeline import Plan
+from commex.stream.report import RunReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +68,8 @@ class ContractMeter:
     """Reports one run's deliveries into contract ``contract_id``.
 
     ``live`` runs report as they go (:meth:`add` is the pipeline's ``on_result``), under
-    ``RUN-1``, ``RUN-2``...; a file run reports once, at :meth:`finish`, under ``RUN``.
+    ``RUN-1``, ``RUN-2``..., sent by a background thread; a file run reports once, at
+    :meth:`finish`, under ``RUN``.
     """
 
     client: ExchangeClient
@@ -79,10 +86,16 @@ class ContractMeter:
     _parts: int = 0
     _meter: IntervalMeter | None = None
     _used_up: bool = False
+    _outbox: queue.Queue[dict[str, Any] | None] = field(default_factory=queue.Queue)
+    _sender: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         if self.live:
             self._meter = IntervalMeter(self._emit, self.every_s, self.rate_bps)
+            self._sender = threading.Thread(
+                target=self._send_loop, name="commex-contract-meter", daemon=True
+            )
+            self._sender.start()
 
     def add(self, batch: PacketBatch) -> None:
         """Count packets that went through (live runs report every ``every_s``)."""
@@ -94,10 +107,23 @@ class ContractMeter:
         return f"{self.run_id}-{self._parts}"
 
     def _emit(self, delivery: Delivery) -> None:
+        self._outbox.put(delivery.body(self._next_id()))
+
+    def _send_loop(self) -> None:
+        while (body := self._outbox.get()) is not None:
+            try:
+                self._deliver_part(body)
+            finally:
+                self._outbox.task_done()
+        self._outbox.task_done()
+
+    def settled(self) -> None:
+        """Wait until every report made so far was sent (or kept for the end)."""
+        self._outbox.join()
+
+    def _deliver_part(self, body: dict[str, Any]) -> None:
         if self._used_up:
-            self._parts += 1  # counted in the final report, which says the block is used up
-            return
-        body = delivery.body(self._next_id())
+            return  # counted in the final report, which says the block is used up
         try:
             self._send(body)
         except DeliveryNotRecorded as exc:
@@ -114,6 +140,13 @@ class ContractMeter:
         )
         self.answers.append({"run_id": body["run_id"], **answer})
 
+    def drain(self) -> None:
+        """Wait until the reports made so far are sent (or kept for the end)."""
+        if self._sender is not None:
+            self._outbox.put(None)
+            self._sender.join()
+            self._sender = None
+
     def finish(self, total: Delivery) -> dict[str, Any]:
         """Report what the run delivered beyond the reports so far; the exchange's answer to
         the last report, with the run id and how many reports were recorded.
@@ -121,8 +154,9 @@ class ContractMeter:
         Raises :class:`DeliveryNotRecorded` when a report still cannot be recorded, and
         :class:`~commex.domain.errors.Conflict` when nothing of the block remains.
         """
+        self.drain()
         if self._meter is not None:
-            rest = self._meter.rest(total)
+            rest = replace(self._meter.rest(total), receiver=total.receiver)
             # The reports so far may already hold every stream-second: a rest of none is not
             # a delivery (the exchange meters seconds and refuses a report of none).
             body = rest.body(self._next_id()) if rest.body("-")["seconds"] else None
@@ -147,13 +181,15 @@ class ContractMeter:
         }
 
 
-def delivery_of(report: dict[str, Any]) -> Delivery:
-    """What a run's report says it delivered, in a delivery's units."""
+def delivery_of(report: RunReport) -> Delivery:
+    """What a run's report says it delivered, in a delivery's units, with what the
+    receivers reported of it."""
     return Delivery(
-        seconds=float(report["duration_s"]),
-        bytes=int(report["bytes_out"]),
-        packets=int(report["packets_out"]),
-        achieved_rate_bps=int(report["achieved_rate_bps"]),
+        seconds=report.duration_s,
+        bytes=report.bytes_out,
+        packets=report.packets_out,
+        achieved_rate_bps=report.achieved_rate_bps,
+        receiver=ReceiverSummary.of(s.receiver for s in report.streams),
     )
 
 
@@ -184,7 +220,7 @@ class ContractRun:
         meter = ContractMeter(
             client,
             contract_id,
-            live=plan.input.kind == "udp",
+            live=plan.live,
             every_s=every_s,
             rate_bps=plan.max_rate_bps,
             warn=warn,
@@ -193,24 +229,26 @@ class ContractRun:
         if plan.executor.kind == "node":
             # The provider's own nodes take the segments as work under the contract; this run
             # reports the delivery itself, so the nodes do not count it again.
-            urls = [u for u in (plan.executor.address or "").split(",") if u]
             executor = NodeExecutor(
-                urls, token=token_from_env(), contract=contract_id, metered_by_caller=True
+                plan.executor.urls(),
+                token=token_from_env(),
+                contract=contract_id,
+                metered_by_caller=True,
             )
         return cls(plan, meter, executor)
 
-    def settle(self, report: dict[str, Any]) -> CommexError | None:
-        """Report the run to the contract and put the answer in ``report["contract"]``; a
-        delivery that was not recorded is returned (and said in the report), not raised, so
-        the caller can keep the report first."""
+    def settle(self, report: RunReport) -> tuple[RunReport, CommexError | None]:
+        """Report the run to the contract: the report with the exchange's answer as its
+        ``contract``, and a delivery that was not recorded (returned, not raised, so the
+        caller can keep the report first)."""
         try:
-            report["contract"] = self.meter.finish(delivery_of(report))
+            return replace(report, contract=self.meter.finish(delivery_of(report))), None
         except (DeliveryNotRecorded, Conflict) as exc:
-            report["contract"] = self.meter.summary() | {"recorded": False, "error": exc.message}
-            return exc
-        return None
+            summary = self.meter.summary() | {"recorded": False, "error": exc.message}
+            return replace(report, contract=summary), exc
 
     def close(self) -> None:
-        """Release the node executor, if any."""
+        """Stop the meter's sender and release the node executor, if any."""
+        self.meter.drain()
         if self.executor is not None:
             self.executor.close()

@@ -516,6 +516,50 @@ def test_deliveries_meter_the_block_and_breaches_follow_the_provider(
     assert reputation(w, recipient, provider.id, "provider")["sla"] == sla
 
 
+def test_a_delivery_carries_the_receivers_figures_and_a_breach_names_its_measure(
+    world: World,  # noqa: F811
+    parties: tuple[Actor, Actor],
+) -> None:
+    w = world
+    provider, recipient = parties
+    (contract,) = won_contracts(w, provider, recipient, duration_s=600, min_rate_bps=64_000)
+    cid = contract["id"]
+    path = f"/v1/contracts/{cid}/deliveries"
+    heard = {"streams": 1, "fraction_lost": 0.25, "cumulative_lost": 30, "jitter_ms": 4.5,
+             "round_trip_ms": 12.25}  # fmt: skip
+
+    def deliver(run_id: str, achieved: int, receiver: Any) -> Any:
+        body = {"run_id": run_id, "seconds": 30, "bytes": 10_000, "packets": 1500,
+                "achieved_rate_bps": achieved, "receiver": receiver}  # fmt: skip
+        return w.post(path, provider, json=body)
+
+    # Sent at 80 kbit/s, the provider's own measure meets 64 kbit/s; the receiver got 60.
+    r = deliver("run-rx", 80_000, heard)
+    assert r.status_code == 201, r.text
+    assert (r.json()["breach"], r.json()["breach_measured_by"]) == (True, "receiver")
+    assert r.json()["receiver"] == heard
+    r = deliver("run-slow", 32_000, None)  # below by its own measure; no receiver heard
+    assert (r.json()["breach_measured_by"], r.json()["receiver"]) == ("sender", None)
+    r = deliver("run-met", 90_000, {**heard, "round_trip_ms": None})
+    assert (r.json()["breach"], r.json()["breach_measured_by"]) == (False, None)
+    got = w.get(f"/v1/contracts/{cid}", recipient).json()
+    assert sorted((b["run_id"], b["breach_measured_by"]) for b in got["breaches"]) == [
+        ("run-rx", "receiver"), ("run-slow", "sender"),
+    ]  # fmt: skip
+    shown = {d["run_id"]: d["receiver"] for d in usage(w, cid, recipient.headers)["deliveries"]}
+    assert shown["run-rx"] == heard and shown["run-slow"] is None
+
+    for bad, field in [
+        ({**heard, "fraction_lost": 2}, "fraction_lost"),
+        ({**heard, "jitter_ms": -1}, "jitter_ms"),
+        ({**heard, "streams": "one"}, "streams"),
+        ({**heard, "extra": 1}, "extra"),
+    ]:
+        e = error(deliver("run-bad", 80_000, bad), 422)
+        assert field in e["message"], e
+    assert "run-bad" not in {d["run_id"] for d in usage(w, cid, recipient.headers)["deliveries"]}
+
+
 # -- capacity ----------------------------------------------------------------------------------
 
 

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from commex.stream import rtp
-from commex.stream.dispersal import SegmentTask, run_task
-from commex.stream.nodeclient import NodeExecutor
+from commex.stream.nodeexecutor import NodeExecutor
 from commex.stream.pcap import read_capture
 from commex.stream.steps.base import StepSpec
 from commex.stream.steps.g711 import ALAW_TO_ULAW
+from commex.stream.tasks import SegmentTask, run_task
 from support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]

@@ -18,13 +18,16 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from live_support import Plane, Receiver, RtcpAnswerer, send_at_pace, synthetic_calls
 from serve_support import EXE, answers, free_port, wait_until
 
 from commex.stream import rtp
-from commex.stream.dispersal import SegmentTask
 from commex.stream.nodeclient import NodeClient, NodeError
 from commex.stream.pcap import read_capture
+from commex.stream.rtcp import ReceiverReport
+from commex.stream.rtcpbuild import bye_compound
 from commex.stream.steps.base import StepSpec
+from commex.stream.tasks import SegmentTask
 
 REPO = Path(__file__).resolve().parents[2]
 FAX = REPO.parent / "shared" / "testdata" / "captures" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
@@ -263,8 +266,47 @@ def test_a_live_stream_is_metered_while_it_runs(world: World) -> None:
     usage = world.view(contract_id)["usage"]
     run_id = result["contract"]["run_id"]
     reports = result["contract"]["deliveries"]
-    assert reports >= 2  # at least one while it ran, and the rest at the end
+    # At least one while it ran; the rest at the end, unless those already held every
+    # stream-second (the sum below shows that nothing was left out).
+    assert reports >= 1
     assert {d["run_id"] for d in usage["deliveries"]} == {
         f"{run_id}-{i}" for i in range(1, reports + 1)
     }
     assert usage["used_seconds"] == pytest.approx(result["duration_s"], abs=0.01)
+
+
+def test_the_receivers_rtcp_reports_reach_the_delivery_and_name_the_breach(world: World) -> None:
+    contract_id = world.contract()
+    call = synthetic_calls(1, 4.0, first_ssrc=0xCA11)
+    receiver = Receiver(pair=True)
+    # The far end says it lost 3 of every 4 packets: the plane sends about 64 kbit/s, above the
+    # 20 kbit/s minimum by its own measure, but the receiver got about 16.
+    answerer = RtcpAnswerer(receiver.port + 1, fraction_lost=192, packets_lost=150, jitter=160)
+    plane = Plane(
+        receiver.port, world.tmp, "--step", "transcode:pcmu", "--contract", contract_id,
+        COMMEX_TOKEN=world.provider["token"], COMMEX_EXCHANGE_URL=world.url,
+    )  # fmt: skip
+    try:
+        send_at_pace(call, [plane.port])
+        wait_until(lambda: answerer.answered > 0, "a receiver report", timeout=15)
+        bye = bye_compound(ReceiverReport(0xCA11), "caller@test")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as caller:
+            caller.sendto(bye, ("127.0.0.1", plane.port))
+        wait_until(lambda: any("ended (bye)" in line for line in plane.stderr), "the BYE",
+                   timeout=10)  # fmt: skip
+        plane.stop(signal.SIGTERM)
+        report = plane.finish()
+    finally:
+        plane.kill()
+        answerer.close()
+        receiver.close()
+    assert report["contract"]["breach"] is True
+    (delivery,) = world.view(contract_id)["usage"]["deliveries"]
+    assert delivery["run_id"].startswith(report["contract"]["run_id"])
+    assert delivery["achieved_rate_bps"] >= MIN_RATE  # met by the plane's own measure
+    assert (delivery["breach"], delivery["breach_measured_by"]) == (True, "receiver")
+    heard = delivery["receiver"]
+    assert (heard["streams"], heard["fraction_lost"], heard["cumulative_lost"]) == (1, 0.75, 150)
+    assert heard["jitter_ms"] == 20.0 and 0 <= heard["round_trip_ms"] < 100
+    (breach,) = world.view(contract_id)["breaches"]
+    assert breach["breach_measured_by"] == "receiver"

@@ -10,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from web_deal import Deal, csrf_of, open_deal
 
+from commex.services.commands import RecordDelivery
+
 
 @pytest.fixture
 def deal() -> Iterator[Deal]:
@@ -138,3 +140,16 @@ def test_a_member_account_finds_the_shared_contract_among_its_contracts(deal: De
     listed = text(friend.get("/contracts").text)
     assert "voice, 1 h member Northwind Carrier" in listed
     assert f'href="{d.path}"' in friend.get("/contracts").text
+
+
+def test_the_page_shows_what_the_receiver_reported_and_whose_measure_found_a_breach() -> None:
+    figures = {"streams": 1, "fraction_lost": 0.25, "cumulative_lost": 30, "jitter_ms": 4.5,
+               "round_trip_ms": 12.25}  # fmt: skip
+    with open_deal(min_rate_bps=64_000) as d:
+        for run, sent in (("run-rx", 80_000), ("run-slow", 32_000)):
+            cmd = RecordDelivery(d.contract_id, d.seller_id, run, "30", 1, 1, sent, figures)
+            d.bus.handle(cmd)
+        page = text(d.buyer.get(d.path).text)
+    assert "25.00% lost at worst, 30 lost, jitter 4.5 ms, round trip 12.25 ms" in page
+    assert "breach: the receiver got less than the minimum rate" in page
+    assert "breach: sent below the minimum rate" in page

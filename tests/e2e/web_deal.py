@@ -15,7 +15,7 @@ __all__ = ["PASSWORD", "START", "Deal", "csrf_of", "open_deal"]
 class Deal:
     """A closed auction's contract between a logged-in seller and buyer, in a web world."""
 
-    def __init__(self, world: WebWorld) -> None:
+    def __init__(self, world: WebWorld, min_rate_bps: int | None = None) -> None:
         self.world = world
         self.services, self.clock, self.app, self.bus = (
             world.services,
@@ -33,7 +33,8 @@ class Deal:
                 "direction": "forward",
                 "format": "english",
                 "title": "Voice minutes",
-                "terms": {"service": "voice", "duration_s": 3600, "max_members": 2},
+                "terms": {"service": "voice", "duration_s": 3600, "max_members": 2}
+                | ({} if min_rate_bps is None else {"min_rate_bps": min_rate_bps}),
                 "currency": "EUR",
                 "closes_at": "2026-03-01T13:00:00Z",
             },
@@ -50,9 +51,9 @@ class Deal:
 
 
 @contextmanager
-def open_deal() -> Iterator[Deal]:
+def open_deal(min_rate_bps: int | None = None) -> Iterator[Deal]:
     world = web_world(START)
     try:
-        yield Deal(world)
+        yield Deal(world, min_rate_bps)
     finally:
         world.close()

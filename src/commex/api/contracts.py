@@ -123,11 +123,12 @@ def report_delivery(
     contract_id: str, body: DeliveryIn, who: CallerDep, bus: BusDep
 ) -> dict[str, Any]:
     """The provider's packet plane reports a run (S7): its stream-seconds are metered into the
-    block, and an achieved rate below the terms' minimum records a breach (T4, R6). Reporting
-    the same ``run_id`` again is answered the same and counted once."""
+    block, and an achieved rate below the terms' minimum records a breach (T4, R6), as does a
+    rate the receivers' RTCP reports say they got below it (S9). Reporting the same ``run_id``
+    again is answered the same and counted once."""
     cmd = c.RecordDelivery(
         contract_id, who.id, body.run_id, body.seconds, body.bytes, body.packets,
-        body.achieved_rate_bps,
+        body.achieved_rate_bps, None if body.receiver is None else body.receiver.model_dump(),
     )  # fmt: skip
     answer = bus.handle(cmd)
     return wire.delivery(answer.delivery) | {"remaining_seconds": seconds(answer.remaining_ms)}

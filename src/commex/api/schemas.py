@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+)
 
 from commex.domain.errors import InvalidInput
 from commex.services.commands import Eligibility, OpenAuction, Terms
@@ -155,6 +163,20 @@ class UsageIn(_Body):
     end: StrictBool = Field(False, description="End the session with this report.")
 
 
+_Figure = Annotated[StrictInt | StrictFloat, Field(ge=0, le=3_600_000)]
+
+
+class ReceiverIn(_Body):
+    """What the receivers measured over RTCP (S9): over ``streams`` streams, the worst fraction
+    lost in one report interval, the packets lost in all, the highest jitter and round trip."""
+
+    streams: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+    fraction_lost: Annotated[StrictInt | StrictFloat, Field(ge=0, le=1)]
+    cumulative_lost: Annotated[StrictInt, Field(ge=0, le=10**12)]
+    jitter_ms: _Figure
+    round_trip_ms: _Figure | None = None
+
+
 class DeliveryIn(_Body):
     run_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     seconds: Seconds = Field(
@@ -163,6 +185,9 @@ class DeliveryIn(_Body):
     bytes: Annotated[StrictInt, Field(ge=0, le=10**15)]
     packets: Annotated[StrictInt, Field(ge=0, le=10**12)]
     achieved_rate_bps: Annotated[StrictInt, Field(ge=0, le=10**12)]
+    receiver: ReceiverIn | None = Field(
+        None, description="What the receivers reported over RTCP, when they did."
+    )
 
 
 class CapacityIn(_Body):

@@ -157,8 +157,14 @@ def usage(
     console.print(table)
     for d in found["deliveries"]:
         if d["breach"]:
+            rx = d.get("receiver") or {}
+            side = (
+                f"the receiver reported {rx.get('fraction_lost', 0):.2%} lost of "
+                if d.get("breach_measured_by") == "receiver"
+                else "achieved "
+            )
             console.print(
-                f"[red]breach:[/] run {d['run_id']} achieved {d['achieved_rate_bps']} bit/s, "
+                f"[red]breach:[/] run {d['run_id']} {side}{d['achieved_rate_bps']} bit/s, "
                 f"below the minimum {d['min_rate_bps']} bit/s",
                 highlight=False,
             )

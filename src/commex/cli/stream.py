@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -25,6 +30,7 @@ from commex.metering_client import ContractRun
 from commex.stream import pipeline
 from commex.stream.endpoints import Endpoint
 from commex.stream.metering import DEFAULT_EVERY_S
+from commex.stream.report import RunReport, StreamReport
 from commex.stream.subcontracting import parse_capabilities
 
 app = typer.Typer(help="The packet-stream plane: process RTP streams.", no_args_is_help=True)
@@ -43,202 +49,318 @@ class _Display:
         if not live_input:
             columns += [BarColumn(), DownloadColumn()]
         columns += [TextColumn("{task.fields[counts]}"), TimeElapsedColumn()]
+        self.live = live_input
         self.bar = Progress(*columns, console=err_console, disable=not enabled, transient=False)
         self.task: TaskID = self.bar.add_task("reading", total=None, counts="")
 
     def update(self, p: pipeline.Progress) -> None:
-        phase = f"step {p.phase + 1}/{p.phases}" if p.phases > 1 else "processing"
+        counts = f"{p.packets_in} packets in, {p.packets_done} out"
+        if self.live:
+            counts += f", {p.streams} streams, {p.late} late"
         self.bar.update(
             self.task,
-            description=phase,
+            description="relaying" if self.live else "processing",
             total=p.total_bytes,
             completed=p.bytes_read,
-            counts=f"{p.packets_in} packets in, {p.packets_done} done",
+            counts=counts,
         )
 
     def ready(self, where: Endpoint) -> None:
         self.bar.console.print(f"listening on {where}", highlight=False)
 
+    def stream_ended(self, s: StreamReport) -> None:
+        latency = f", p99 {s.latency.p99_ms:.1f} ms" if s.latency else ""
+        self.bar.console.print(
+            f"stream {s.ssrc:#010x} from {s.src}:{s.src_port} ended ({s.finished}): "
+            f"{s.packets} in, {s.packets_out} out, {s.lost} lost, {s.late} late{latency}",
+            highlight=False,
+        )
 
-_EXCHANGE = typer.Option(
-    None,
-    "--exchange",
-    help="Find subcontractors on this exchange (URL; your API token in COMMEX_TOKEN or the "
-    "profile `commex login` saved) when no --subcontractor is given; with --contract, also "
-    "COMMEX_EXCHANGE_URL.",
-)
-_CONTRACT = typer.Option(
-    None,
-    "--contract",
-    metavar="CID",
-    help="Deliver under this active contract of yours: shape to its max_rate_bps and "
-    "report the delivery to the exchange.",
-)
-_METER_EVERY = typer.Option(
-    DEFAULT_EVERY_S,
-    "--meter-every",
-    metavar="SECONDS",
-    min=0.1,
-    help="With --contract and udp:// input, report every this many stream-seconds.",
-)
-_MAX_RATE = typer.Option(
-    None,
-    "--max-rate",
-    metavar="BPS",
-    help="Shape the output to at most this many bit/s (RTP header and payload bytes).",
-)
-_BURST = typer.Option(
-    None, "--burst", metavar="BYTES", help="Bytes the shaper may send at once (one packet)."
-)
+
+@dataclass(frozen=True)
+class _Options:
+    """What the command was told, besides the plan."""
+
+    exchange: str | None
+    contract: str | None
+    meter_every: float
+    report: Path | None
+    quiet: bool
+
+
+Input = Annotated[
+    str, typer.Argument(metavar="INPUT", help="A pcap/pcapng path or udp://HOST:PORT.")
+]
+Out = Annotated[str, typer.Option("--out", help="A pcap path or udp://HOST:PORT.")]
+Steps = Annotated[
+    list[str],
+    typer.Option(
+        "--step", help="NAME[:ARG], applied in order (transcode:pcmu, gain:-6, dtmf, vad)."
+    ),
+]
+Segment = Annotated[
+    str | None,
+    typer.Option(
+        "--segment",
+        help=f"packets:N, ms:N or content (default {pipeline.DEFAULT_SEGMENT}; for udp:// "
+        f"input {pipeline.LIVE_SEGMENT}, or {pipeline.LIVE_CONTEXT_SEGMENT} with dtmf or vad).",
+    ),
+]
+ExecutorOpt = Annotated[
+    str, typer.Option("--executor", help="inline, process[:N], dask[:ADDRESS] or node:URL[,URL].")
+]
+Capabilities = Annotated[
+    str | None,
+    typer.Option("--capabilities", help="The steps offered here, a,b (default: every local one)."),
+]
+Subcontractors = Annotated[
+    list[str],
+    typer.Option("--subcontractor", help="NAME=URL of a pre-approved provider, tried in order."),
+]
+ExchangeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--exchange",
+        help="Find subcontractors on this exchange (URL; your API token in COMMEX_TOKEN or the "
+        "profile `commex login` saved) when no --subcontractor is given; with --contract, also "
+        "COMMEX_EXCHANGE_URL.",
+    ),
+]
+ContractOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--contract",
+        metavar="CID",
+        help="Deliver under this active contract of yours: shape to its max_rate_bps and "
+        "report the delivery to the exchange.",
+    ),
+]
+MeterEvery = Annotated[
+    float,
+    typer.Option(
+        "--meter-every",
+        metavar="SECONDS",
+        min=0.1,
+        help="With --contract and udp:// input, report every this many stream-seconds.",
+    ),
+]
+ReportOpt = Annotated[Path | None, typer.Option("--report", help="Write the JSON report here.")]
+MaxRate = Annotated[
+    int | None,
+    typer.Option(
+        "--max-rate",
+        metavar="BPS",
+        help="Shape the output to at most this many bit/s (RTP header and payload bytes).",
+    ),
+]
+Burst = Annotated[
+    int | None,
+    typer.Option(
+        "--burst", metavar="BYTES", help="Bytes the shaper may send at once (one packet)."
+    ),
+]
+IdleTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--idle-timeout",
+        metavar="SECONDS",
+        help="UDP input ends this long after the last packet (default: run until stopped).",
+    ),
+]
+StreamTimeout = Annotated[
+    float,
+    typer.Option("--stream-timeout", metavar="SECONDS", help="A live stream this quiet has ended."),
+]
+PlayoutDelay = Annotated[
+    float | None,
+    typer.Option(
+        "--playout-delay",
+        metavar="MS",
+        help="Live: the delay every packet leaves at after its arrival (default: the "
+        "segment plus a margin for the executor).",
+    ),
+]
+Rtcp = Annotated[
+    str, typer.Option("--rtcp", help="Live RTCP: pair (port+1), mux (the RTP port) or off.")
+]
+Realtime = Annotated[
+    bool,
+    typer.Option(
+        "--realtime/--no-realtime",
+        help="Live: ask for real-time scheduling (root or CAP_SYS_NICE), so a busy machine "
+        "does not hold packets.",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress display.")]
 
 
 @app.command("process")
 @handle_errors
 def process(
-    source: str = typer.Argument(
-        ..., metavar="INPUT", help="A pcap/pcapng path or udp://HOST:PORT."
-    ),
-    out: str = typer.Option(..., "--out", help="A pcap path or udp://HOST:PORT."),
-    step: list[str] = typer.Option(
-        [], "--step", help="NAME[:ARG], applied in order (transcode:pcmu, gain:-6, dtmf, vad)."
-    ),
-    segment: str = typer.Option(
-        pipeline.DEFAULT_SEGMENT, "--segment", help="packets:N, ms:N or content."
-    ),
-    executor: str = typer.Option(
-        "inline", "--executor", help="inline, process[:N], dask[:ADDRESS] or node:URL[,URL]."
-    ),
-    capabilities: str | None = typer.Option(
-        None, "--capabilities", help="The steps offered here, a,b (default: every local one)."
-    ),
-    subcontractor: list[str] = typer.Option(
-        [], "--subcontractor", help="NAME=URL of a pre-approved provider, tried in order."
-    ),
-    exchange: str | None = _EXCHANGE,
-    contract: str | None = _CONTRACT,
-    meter_every: float = _METER_EVERY,
-    report: Path | None = typer.Option(None, "--report", help="Write the JSON report here."),
-    max_rate: int | None = _MAX_RATE,
-    burst: int | None = _BURST,
-    idle_timeout: float = typer.Option(
-        2.0, "--idle-timeout", help="UDP input ends after this many quiet seconds."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+    source: Input,
+    out: Out,
+    step: Steps = [],  # noqa: B006 - typer reads the default, never mutates it
+    segment: Segment = None,
+    executor: ExecutorOpt = "inline",
+    capabilities: Capabilities = None,
+    subcontractor: Subcontractors = [],  # noqa: B006
+    exchange: ExchangeOpt = None,
+    contract: ContractOpt = None,
+    meter_every: MeterEvery = DEFAULT_EVERY_S,
+    report: ReportOpt = None,
+    max_rate: MaxRate = None,
+    burst: Burst = None,
+    idle_timeout: IdleTimeout = None,
+    stream_timeout: StreamTimeout = 10.0,
+    playout_delay: PlayoutDelay = None,
+    rtcp: Rtcp = "pair",
+    realtime: Realtime = True,
+    quiet: Quiet = False,
 ) -> None:
-    """Read INPUT, apply the steps (subcontracting those not offered here), write --out."""
+    """Read INPUT, apply the steps (subcontracting those not offered here), write --out.
+
+    A udp:// input is a live relay: each packet leaves at its arrival plus a constant
+    playout delay, calls are told apart by address and SSRC, and the run lasts until it is
+    stopped (Ctrl-C or SIGTERM finish what is in flight) or --idle-timeout after the last
+    packet."""
     plan = pipeline.Plan.build(
-        source,
-        out,
-        steps=step,
-        segment=segment,
-        executor=executor,
+        source, out, steps=step, segment=segment, executor=executor,
         capabilities=None if capabilities is None else parse_capabilities(capabilities),
-        subcontractors=subcontractor,
-        max_rate_bps=max_rate,
-        burst_bytes=burst,
-        idle_timeout_s=idle_timeout,
-    )
-    if contract:
+        subcontractors=subcontractor, max_rate_bps=max_rate, burst_bytes=burst,
+        idle_timeout_s=idle_timeout, stream_timeout_s=stream_timeout,
+        playout_delay_ms=playout_delay, rtcp=rtcp, realtime=realtime,
+    )  # fmt: skip
+    options = _Options(exchange, contract, meter_every, report, quiet)
+    result, failure = _run(plan, options)
+    _summary(result)
+    if failure is not None:
+        raise failure
+
+
+def _run(plan: pipeline.Plan, options: _Options) -> tuple[RunReport, CommexError | None]:
+    exchange = options.exchange
+    if options.contract:
         exchange = exchange or os.environ.get("COMMEX_EXCHANGE_URL") or None
         if not exchange:
             raise InvalidInput(
                 "--contract needs the exchange: --exchange URL or COMMEX_EXCHANGE_URL",
                 field="exchange",
             )
-    _run(
-        plan,
-        out,
-        exchange,
-        contract,
-        meter_every,
-        report,
-        _Display(plan.input.kind == "udp", enabled=not quiet),
-    )
-
-
-def _run(
-    plan: pipeline.Plan,
-    out: str,
-    exchange: str | None,
-    contract: str | None,
-    meter_every: float,
-    report: Path | None,
-    display: _Display,
-) -> None:
-    """Run the plan, under the contract if given, and print what it did."""
     client = ExchangeClient(exchange, api_token_from_env()) if exchange else None
     under: ContractRun | None = None
-    failure: CommexError | None = None
     try:
-        if contract and client is not None:
-            under = ContractRun.open(client, contract, plan, every_s=meter_every, warn=_warn)
+        if options.contract and client is not None:
+            under = ContractRun.open(
+                client, options.contract, plan, every_s=options.meter_every, warn=_warn
+            )
             plan = under.plan
-        services = pipeline.Services(
-            executor=under.executor if under else None,
-            progress=display.update,
-            on_ready=display.ready,
-            directory=ExchangeDirectory(client) if client else None,
-            on_result=under.meter.add if under else None,
-        )
-        pipeline.check(plan, services)
-        with display.bar:
-            result = pipeline.run(plan, services)
-        if under is not None:
-            failure = under.settle(result.report)
-        if report is not None:
-            report.write_text(json.dumps(result.report, indent=2) + "\n")
+        return _execute(plan, options, client, under)
     except OSError as exc:
-        raise CommexError(f"{exc.strerror or exc}: {exc.filename or out}") from exc
+        raise CommexError(f"{exc.strerror or exc}: {exc.filename or plan.output}") from exc
     finally:
         if under is not None:
             under.close()
         if client is not None:
             client.close()
-    _summary(result.report)
-    if failure is not None:
-        raise failure
+
+
+def _execute(
+    plan: pipeline.Plan,
+    options: _Options,
+    client: ExchangeClient | None,
+    under: ContractRun | None,
+) -> tuple[RunReport, CommexError | None]:
+    display = _Display(plan.live, enabled=not options.quiet)
+    services = pipeline.Services(
+        executor=under.executor if under else None,
+        progress=display.update,
+        on_ready=display.ready,
+        on_stream=display.stream_ended,
+        directory=ExchangeDirectory(client) if client else None,
+        on_result=under.meter.add if under else None,
+    )
+    pipeline.check(plan, services)
+    with display.bar, _stopping(services.stop, plan.live):
+        result = pipeline.run(plan, services)
+    failure = None
+    if under is not None:
+        result, failure = under.settle(result)
+    if options.report is not None:
+        options.report.write_text(_json(result) + "\n")
+    return result, failure
+
+
+@contextlib.contextmanager
+def _stopping(stop: threading.Event, live: bool) -> Iterator[None]:
+    """While a live run goes on, SIGINT and SIGTERM ask it to finish what it holds."""
+    if not live or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _json(report: RunReport) -> str:
+    return json.dumps(report.to_json(), indent=2)
 
 
 def _warn(message: str) -> None:
     err_console.print(f"warning: {message}", highlight=False)
 
 
-def _summary(report: dict[str, Any]) -> None:
+def _summary(report: RunReport) -> None:
+    r = report.to_json()
     table = Table(title="stream processed", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
     for key in ("packets_in", "packets_out", "skipped", "segments", "bytes_out"):
-        table.add_row(key.replace("_", " "), str(report[key]))
-    table.add_row("dtmf events", str(len(report["dtmf"])))
-    table.add_row("elapsed", f"{report['elapsed_s']:.3f} s")
-    table.add_row("rate", f"{report['rate_pps']:,.0f} packets/s")
-    table.add_row("media", f"{report['duration_s']:,.3f} stream-seconds")
-    shaped = f" (shaped to {report['shaped_to_bps']:,})" if report["shaped_to_bps"] else ""
-    table.add_row("achieved rate", f"{report['achieved_rate_bps']:,} bit/s{shaped}")
+        table.add_row(key.replace("_", " "), str(r[key]))
+    table.add_row("dtmf events", str(len(r["dtmf"])))
+    table.add_row("elapsed", f"{r['elapsed_s']:.3f} s")
+    table.add_row("rate", f"{r['rate_pps']:,.0f} packets/s")
+    table.add_row("media", f"{r['duration_s']:,.3f} stream-seconds")
+    shaped = f" (shaped to {r['shaped_to_bps']:,})" if r["shaped_to_bps"] else ""
+    table.add_row("achieved rate", f"{r['achieved_rate_bps']:,} bit/s{shaped}")
+    if report.playout_delay_ms is not None:
+        table.add_row("playout delay", f"{report.playout_delay_ms:g} ms")
+        table.add_row("late packets", str(report.late))
+    if (lat := report.latency) is not None:
+        figures = f"p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, max {lat.max_ms:.1f} ms"
+        table.add_row("added latency", figures)
     console.print(table)
-    if "contract" in report:
-        _contract_summary(report["contract"])
-    if report["streams"]:
-        streams = Table(title="streams")
-        for name in ("ssrc", "packets", "out", "lost", "jitter ms", "pt in", "pt out"):
-            streams.add_column(name, justify="right")
-        for s in report["streams"]:
-            streams.add_row(
-                f"{s['ssrc']:#010x}",
-                str(s["packets"]),
-                str(s["packets_out"]),
-                str(s["lost"]),
-                f"{s['jitter_ms']:.2f}",
-                str(s["payload_type_in"]),
-                str(s["payload_type_out"]),
-            )
-        console.print(streams)
-    for item in report["subcontracted"]:
+    if report.contract is not None:
+        _contract_summary(dict(report.contract))
+    if report.streams:
+        _streams(report)
+    for item in report.subcontracted:
         console.print(
-            f"subcontracted {item['step']} to {item['provider']}: "
-            f"{item['segments']} segments, {item['packets']} packets",
+            f"subcontracted {item.step} to {item.provider}: "
+            f"{item.segments} segments, {item.packets} packets",
             highlight=False,
         )
+
+
+def _streams(report: RunReport) -> None:
+    streams = Table(title="streams")
+    for name in ("ssrc", "packets", "out", "lost", "jitter ms", "pt in", "pt out"):
+        streams.add_column(name, justify="right")
+    for s in report.streams:
+        streams.add_row(
+            f"{s.ssrc:#010x}",
+            str(s.packets),
+            str(s.packets_out),
+            str(s.lost),
+            f"{s.jitter_ms:.2f}",
+            str(s.payload_type_in),
+            str(s.payload_type_out),
+        )
+    console.print(streams)
 
 
 def _contract_summary(c: dict[str, Any]) -> None:

@@ -2,8 +2,10 @@
 
 The packet plane measures the rate it achieved for a contract's streams and reports each
 delivery. A delivery of a contract with a minimum rate is *measured*; one below that minimum is
-a *breach*. The counts of both, over the reputation window, are shown beside the provider's
-reputation wherever it appears, as objective evidence next to the ratings people gave.
+a *breach*: below by the provider's own measure (the rate it sent), or, when the receiving side
+reported over RTCP, by the receiver's (what it got of that rate in its worst interval). The
+counts of both, over the reputation window, are shown beside the provider's reputation wherever
+it appears, as objective evidence next to the ratings people gave.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from commex.domain.errors import InvalidInput
+from commex.domain.receiver import ReceiverReport
 
 MAX_PACKETS = 10**12
 MAX_ACHIEVED_BPS = 10**12
@@ -32,11 +35,26 @@ class Delivery:
     achieved_rate_bps: int
     min_rate_bps: int | None
     created_at: datetime
+    receiver: ReceiverReport | None = None
+
+    @property
+    def breach_by(self) -> str | None:
+        """Which side's measure found the delivery below the contract's minimum rate:
+        ``"sender"`` (the rate the provider's plane sent), ``"receiver"`` (what the receiver
+        reported it got), or None when neither did."""
+        if self.min_rate_bps is None:
+            return None
+        if self.achieved_rate_bps < self.min_rate_bps:
+            return "sender"
+        got = None if self.receiver is None else self.receiver.received_rate_bps
+        if got is not None and got(self.achieved_rate_bps) < self.min_rate_bps:
+            return "receiver"
+        return None
 
     @property
     def breach(self) -> bool:
-        """Delivered below the contract's minimum rate."""
-        return self.min_rate_bps is not None and self.achieved_rate_bps < self.min_rate_bps
+        """Delivered below the contract's minimum rate, by either side's measure."""
+        return self.breach_by is not None
 
 
 @dataclass(frozen=True, slots=True)

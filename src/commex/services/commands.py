@@ -9,6 +9,7 @@ datetimes or ISO 8601 text. The handlers check every field and name the field of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -225,6 +226,7 @@ class RecordDelivery(Command[DeliveryAnswer]):
     bytes: int
     packets: int
     achieved_rate_bps: int
+    receiver: Mapping[str, object] | None = None  # the receiver's RTCP figures (S9), if any
 
 
 @dataclass(frozen=True, slots=True)

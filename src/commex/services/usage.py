@@ -16,6 +16,7 @@ from commex.domain.contracts import Contract, ContractStatus, use
 from commex.domain.errors import Forbidden, InvalidInput, NotFound
 from commex.domain.events import ContractCompleted, DeliveryBreached
 from commex.domain.members import Member
+from commex.domain.receiver import receiver_report
 from commex.domain.service_level import Delivery, check_achieved, check_packets
 from commex.domain.usage import MemberUsage, Metered, UsageSession
 from commex.services import commands as c
@@ -98,13 +99,15 @@ def usage_view(uow: UnitOfWork, contract: Contract) -> UsageView:
 
 def record_delivery(cmd: c.RecordDelivery, uow: UnitOfWork, deps: Deps) -> DeliveryAnswer:
     """The provider's plane reports a run for the contract: its stream-seconds are metered into
-    the block and its achieved rate is compared with the minimum (a breach, R6). A retried
-    report (the same ``run_id``) is counted once and answered the same."""
+    the block and its achieved rate, and what its receivers reported getting of it (S9), are
+    compared with the minimum (a breach, R6). A retried report (the same ``run_id``) is
+    counted once and answered the same."""
     run = rules.check_run_id(cmd.run_id)
     requested = rules.seconds_to_ms(cmd.seconds)
     volume = rules.check_bytes(cmd.bytes)
     count = check_packets(cmd.packets)
     achieved = check_achieved(cmd.achieved_rate_bps)
+    receiver = receiver_report(cmd.receiver)
     now = deps.clock.now()
     contract = access(uow, cmd.contract_id, c.Caller(cmd.provider_id), lock=True).contract
     if cmd.provider_id != contract.provider_id:
@@ -116,7 +119,7 @@ def record_delivery(cmd: c.RecordDelivery, uow: UnitOfWork, deps: Deps) -> Deliv
     metered = rules.meter(contract, contract.used_ms, requested, now, elapsed=False)
     delivery = Delivery(
         deps.ids.new("dlv"), contract.id, cmd.provider_id, run, requested, metered.accepted_ms,
-        volume, count, achieved, contract.terms.min_rate_bps, now,
+        volume, count, achieved, contract.terms.min_rate_bps, now, receiver,
     )  # fmt: skip
     uow.contracts.add_delivery(delivery)
     _consume(uow, contract, metered.accepted_ms, now)

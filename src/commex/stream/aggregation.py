@@ -1,38 +1,27 @@
-"""S6: merge processed segments into the output stream and describe the run.
+"""S6: put processed packets back together into the output stream, bundle by bundle.
 
-The aggregator is a pure function of the input packets and the results: it orders the output
-by input position, closes the sequence-number gaps that dropped packets (VAD) would leave so
-every output stream stays continuous, keeps timestamps and SSRCs, merges DTMF events that a
-segment cut split in two, and measures loss, RFC 3550 interarrival jitter and the media
-duration per stream.
+Bundles leave the last processing stage in input order. :class:`Aggregator` closes the
+sequence-number gaps that dropped packets (VAD) leave in each stream, so every output stream
+stays continuous while real loss in the input stays visible, and gathers the key presses
+found (a key press that a segment cut in two is one event again, see :func:`merge_dtmf`).
+:func:`merge` puts the bundles of one input chunk back in input order for a capture.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from commex.stream.dispersal import SegmentFailed
-from commex.stream.metering import stream_durations
-from commex.stream.packets import PacketBatch, concat
+from commex.stream.grouping import Groups
+from commex.stream.packets import I32, I64, PacketBatch, concat
 from commex.stream.pcap import with_streams
-from commex.stream.rtp import rtp_sizes
 from commex.stream.steps.base import DtmfEvent
+from commex.stream.tasks import SegmentFailed
 
-CLOCK_HZ = 8000  # the G.711 family's RTP clock, used for jitter
-DTMF_GAP_MS = 30
-COMFORT_NOISE_PT = 13  # fragments of one key press closer than this are one event
-
-
-@dataclass(frozen=True)
-class Aggregate:
-    """The output stream and the run's report (a JSON-ready dict)."""
-
-    batch: PacketBatch
-    report: dict[str, Any]
+DTMF_GAP_MS = 30  # fragments of one key press closer than this are one event
 
 
 def merge(results: Iterable[PacketBatch]) -> PacketBatch:
@@ -50,27 +39,6 @@ def merge(results: Iterable[PacketBatch]) -> PacketBatch:
 
 def _is_sorted(values: Any) -> bool:
     return values.shape[0] < 2 or bool(np.all(values[1:] >= values[:-1]))
-
-
-def renumber(original: PacketBatch, out: PacketBatch) -> PacketBatch:
-    """``out`` with each stream's sequence numbers closed over the packets a step dropped.
-
-    A packet's new number is its input number minus the packets of its stream dropped before
-    it, so gaps that were already in the input (real loss) stay visible downstream.
-    """
-    if len(out) == len(original) or not len(out):
-        return out
-    pos = np.searchsorted(original.index, out.index)
-    if bool(np.any(pos >= len(original))) or not np.array_equal(original.index[pos], out.index):
-        raise SegmentFailed("the output holds packets that were never input")
-    dropped = np.ones(len(original), dtype=np.int64)
-    dropped[pos] = 0
-    before = np.zeros(len(original), dtype=np.int64)
-    for s in np.unique(original.stream):
-        mask = original.stream == s
-        before[mask] = np.cumsum(dropped[mask])
-    seq = (out.seq.astype(np.int64) - before[pos]) % 65536
-    return replace(out, seq=seq.astype(np.uint16))
 
 
 def merge_dtmf(events: Iterable[DtmfEvent], gap_ms: int = DTMF_GAP_MS) -> list[DtmfEvent]:
@@ -92,110 +60,49 @@ def merge_dtmf(events: Iterable[DtmfEvent], gap_ms: int = DTMF_GAP_MS) -> list[D
     return sorted(merged, key=lambda e: (e.start_ms, e.ssrc, e.digit))
 
 
-def lost_packets(seq: Any) -> int:
-    """Packets missing from a stream's sequence numbers (wrap-around aware, RFC 3550 A.3)."""
-    if seq.shape[0] < 2:
-        return 0
-    steps = (np.diff(seq.astype(np.int64)) + 32768) % 65536 - 32768
-    extended = np.concatenate(([0], np.cumsum(steps)))
-    expected = int(extended.max() - extended.min()) + 1
-    return max(0, expected - int(seq.shape[0]))
+class Aggregator:
+    """Renumbers each stream over the packets steps dropped, and collects key presses.
 
-
-def jitter_ms(arrival_us: Any, timestamp: Any, clock_hz: int = CLOCK_HZ) -> float:
-    """The RFC 3550 interarrival jitter estimate after the last packet, in milliseconds.
-
-    Packets repeating the previous timestamp are not new samples and are left out, and so is
-    a step where the timestamp goes back by more than a second: that is the sender restarting
-    its clock, not the network. The recurrence J += (|D| - J) / 16 is summed in closed form.
+    A packet's new sequence number is its input number minus the packets of its stream
+    dropped before it (in this and every earlier bundle), so gaps that were already in the
+    input (real loss) stay visible downstream.
     """
-    ts = timestamp.astype(np.int64)
-    keep = np.concatenate(([True], ts[1:] != ts[:-1]))
-    ts, arrival = ts[keep], arrival_us[keep].astype(np.float64)
-    if ts.shape[0] < 2:
-        return 0.0
-    sent = (np.diff(ts) + (1 << 31)) % (1 << 32) - (1 << 31)
-    received = np.diff(arrival) * clock_hz / 1e6
-    # Older terms weigh (15/16)^k: beyond the last 1024 they are below 1e-28 and are left out.
-    d = np.abs(received - sent)[sent > -clock_hz][-1024:]
-    weights = (15.0 / 16.0) ** np.arange(d.shape[0] - 1, -1, -1, dtype=np.float64) / 16.0
-    return float(np.dot(weights, d)) * 1000.0 / clock_hz
 
+    def __init__(self) -> None:
+        self._dropped = np.zeros(0, dtype=np.int64)
+        self.dtmf: list[DtmfEvent] = []
 
-def _payload_type(values: Any) -> int | None:
-    return int(np.bincount(values, minlength=128).argmax()) if values.shape[0] else None
+    def take(
+        self, out: PacketBatch, sent_index: I64, sent_stream: I32, dtmf: Iterable[DtmfEvent] = ()
+    ) -> PacketBatch:
+        """``out``, the processed form of the packets ``sent_index`` (of ``sent_stream``),
+        renumbered; ``dtmf`` are the key presses found in them."""
+        self.dtmf.extend(dtmf)
+        if len(out) == sent_index.shape[0] and not self._dropped.any():
+            return out
+        size = int(max(sent_stream.max(initial=-1), out.stream.max(initial=-1))) + 1
+        if self._dropped.shape[0] < size:
+            self._dropped = np.concatenate(
+                [self._dropped, np.zeros(size - self._dropped.shape[0], dtype=np.int64)]
+            )
+        order = np.argsort(sent_index, kind="stable")
+        ordered = sent_index[order]
+        at = np.searchsorted(ordered, out.index)
+        if bool(np.any(at >= ordered.shape[0])) or not np.array_equal(ordered[at], out.index):
+            raise SegmentFailed("the output holds packets that were never input")
+        gone = np.ones(ordered.shape[0], dtype=np.bool_)
+        gone[at] = False
+        g = Groups.of(sent_stream[order], ordered)
+        dropped = gone[g.order]
+        running = np.cumsum(dropped)
+        base: I64 = (running - dropped)[g.first][g.rank]
+        before = np.empty(ordered.shape[0], dtype=np.int64)
+        before[g.order] = running - dropped - base + self._dropped[g.stream]
+        self._dropped += np.bincount(g.stream[dropped], minlength=self._dropped.shape[0])
+        seq = (out.seq.astype(np.int64) - before[at]) % 65536
+        return replace(out, seq=seq.astype(np.uint16))
 
-
-def stream_report(original: PacketBatch, out: PacketBatch) -> list[dict[str, Any]]:
-    """Per input stream: SSRC, packets in and out, loss, jitter, payload types and the media
-    duration of what went out (seconds)."""
-    durations = stream_durations(out)
-    rows = []
-    for s in np.unique(original.stream):
-        mine = original.stream == s
-        pts = original.payload_type[mine]
-        dst = out.payload_type[out.stream == s]
-        main = _payload_type(pts)
-        # Jitter is measured on the media clock: the main codec and comfort noise, not events.
-        media = np.isin(pts, [main or 0, COMFORT_NOISE_PT])
-        rows.append(
-            {
-                "ssrc": int(original.ssrc[mine][0]),
-                "packets": int(pts.shape[0]),
-                "packets_out": int(dst.shape[0]),
-                "lost": lost_packets(original.seq[mine]),
-                "jitter_ms": round(
-                    jitter_ms(original.arrival_us[mine][media], original.timestamp[mine][media]), 3
-                ),
-                "payload_type_in": main,
-                "payload_type_out": _payload_type(dst),
-                "duration_s": round(durations.get(int(s), 0.0), 3),
-            }
-        )
-    return rows
-
-
-def aggregate(
-    original: PacketBatch,
-    results: Iterable[PacketBatch],
-    dtmf: Iterable[DtmfEvent] = (),
-    *,
-    segments: int,
-    subcontracted: Sequence[dict[str, Any]] = (),
-    elapsed_s: float = 0.0,
-    skipped: int = 0,
-) -> Aggregate:
-    """The output stream of ``results`` and the report of the run that made it."""
-    merged = merge(results)
-    if len(merged) and merged.streams != original.streams:
-        merged = replace(merged, streams=original.streams)  # the input's table is the fullest
-    out = renumber(original, merged)
-    report: dict[str, Any] = {
-        "packets_in": len(original),
-        "packets_out": len(out),
-        "skipped": skipped,
-        "segments": segments,
-        "subcontracted": list(subcontracted),
-        "dtmf": [
-            {
-                "digit": e.digit,
-                "ssrc": e.ssrc,
-                "start_ms": e.start_ms,
-                "duration_ms": e.duration_ms,
-                "source": e.source,
-            }
-            for e in merge_dtmf(dtmf)
-        ],
-        "streams": stream_report(original, out),
-        "bytes_out": int(rtp_sizes(out).sum()),
-    }
-    return Aggregate(out, timed(report, elapsed_s))
-
-
-def timed(report: dict[str, Any], elapsed_s: float) -> dict[str, Any]:
-    """``report`` with the elapsed time and the achieved output rate over it."""
-    elapsed = max(elapsed_s, 1e-9)
-    report["elapsed_s"] = round(elapsed_s, 6)
-    report["rate_pps"] = round(report["packets_out"] / elapsed, 1)
-    report["rate_bps"] = round(report["bytes_out"] * 8 / elapsed, 1)
-    return report
+    def forget(self, sid: int) -> None:
+        """Stream ``sid`` ended; its id may start a new stream."""
+        if sid < self._dropped.shape[0]:
+            self._dropped[sid] = 0

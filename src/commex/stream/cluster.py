@@ -1,9 +1,10 @@
-"""The Dask executor: segments processed on a ``distributed`` cluster (D2).
+"""The Dask executor: tasks processed on a ``distributed`` cluster (D2).
 
 ``dask`` starts a :class:`distributed.LocalCluster` of worker processes on this machine;
 ``dask:ADDRESS`` joins a running scheduler. The scheduler already reruns a task whose worker
-died; when it gives up (``KilledWorker``) or the connection drops, the segment is submitted
-again under a fresh key, up to a bounded number of attempts.
+died; when it gives up (``KilledWorker``) or the connection drops, the task is submitted again
+under a fresh key, up to a bounded number of attempts. A late task is hedged under a fresh key
+too; the first answer wins.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import functools
 import importlib
 import itertools
 import logging
-from collections.abc import Iterable, Iterator
+import threading
+from dataclasses import dataclass
 from typing import Any
 
-from commex.stream.dispersal import (
+from commex.stream.dispersal import BaseExecutor
+from commex.stream.tasks import (
     MAX_ATTEMPTS,
     SegmentFailed,
     SegmentResult,
@@ -39,8 +42,17 @@ def _retriable(exc: BaseException) -> bool:
     return isinstance(exc, dist.KilledWorker | closed | OSError)
 
 
-class DaskExecutor:
-    """Segments as Dask tasks; at most ``window`` in flight, each result yielded once."""
+@dataclass
+class _Job:
+    task: SegmentTask
+    attempts: int = 0
+    out: int = 0
+    answered: bool = False
+    hedged: bool = False
+
+
+class DaskExecutor(BaseExecutor):
+    """Tasks as Dask futures; at most ``window`` in flight, each result yielded once."""
 
     def __init__(
         self,
@@ -52,6 +64,7 @@ class DaskExecutor:
         step_factory: StepFactory = default_step_factory,
         max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
+        super().__init__()
         dist = _distributed()
         self._cluster: Any = None
         self._owns_client = client is None
@@ -63,7 +76,7 @@ class DaskExecutor:
                     n_workers=n_workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # no fixed port: another cluster may hold 8787
                     silence_logs=logging.ERROR,
                 )
                 client = dist.Client(self._cluster)
@@ -71,63 +84,88 @@ class DaskExecutor:
         workers = max(1, len(client.scheduler_info().get("workers", {})) or n_workers)
         self.name = f"dask:{address}" if address else "dask"
         self.window = window or 2 * workers + 1
-        self._factory = step_factory
+        self._run = functools.partial(run_task, factory=step_factory)
         self._max_attempts = max_attempts
+        self._lock = threading.Lock()
+        self._jobs: dict[int, _Job] = {}
+        self._finished: list[tuple[Any, _Job]] = []
 
-    def map_segments(self, tasks: Iterable[SegmentTask]) -> Iterator[SegmentResult]:
-        run = functools.partial(run_task, factory=self._factory)
-        attempts: dict[int, int] = {}
-        owner: dict[str, tuple[Any, SegmentTask]] = {}
-        flight = _distributed().as_completed([], with_results=False)
-        source = iter(tasks)
-        exhausted = False
+    def submit(self, task: SegmentTask) -> None:
+        with self._lock:
+            if task.id in self._jobs:
+                raise SegmentFailed(f"segment {task.id} was submitted twice")
+            job = self._jobs[task.id] = _Job(task)
+        self._send(job, counted=True)
 
-        def submit(task: SegmentTask) -> None:
-            attempts[task.id] = attempts.get(task.id, 0) + 1
-            if attempts[task.id] > self._max_attempts:
+    def _send(self, job: _Job, *, counted: bool) -> None:
+        if counted:
+            job.attempts += 1
+            if job.attempts > self._max_attempts:
                 raise SegmentFailed(
-                    f"segment {task.id} failed {self._max_attempts} times: its worker died"
+                    f"segment {job.task.id} failed {self._max_attempts} times: its worker died"
                 )
-            key = f"commex-segment-{task.id}-{next(_keys)}"
-            fut = self._client.submit(run, task, key=key, pure=False, retries=0)
-            owner[fut.key] = (fut, task)
-            flight.add(fut)
+        key = f"commex-segment-{job.task.id}-{next(_keys)}"
+        future = self._client.submit(self._run, job.task, key=key, pure=False, retries=0)
+        with self._lock:
+            job.out += 1
+        # Called on the client's event loop: only note it, the result is fetched by results().
+        future.add_done_callback(lambda f: self._arrived(f, job))
 
+    def _arrived(self, future: Any, job: _Job) -> None:
+        with self._lock:
+            self._finished.append((future, job))
+        self._notify()
+
+    def hedge(self, task_id: int) -> bool:
+        with self._lock:
+            job = self._jobs.get(task_id)
+            if job is None or job.answered or job.hedged:
+                return False
+            job.hedged = True
+        self._send(job, counted=False)
+        return True
+
+    def results(self) -> list[SegmentResult]:
+        with self._lock:
+            finished, self._finished = self._finished, []
+        out = []
+        for future, job in finished:
+            try:
+                result = self._collect(future, job)
+            finally:
+                future.release()
+            if result is not None:
+                out.append(result)
+        return out
+
+    def _collect(self, future: Any, job: _Job) -> SegmentResult | None:
+        with self._lock:
+            job.out -= 1
+            if job.answered:
+                return None
         try:
-            while True:
-                while not exhausted and len(owner) < self.window:
-                    task = next(source, None)
-                    if task is None:
-                        exhausted = True
-                    else:
-                        submit(task)
-                if not owner:
-                    return
-                fut = next(flight)
-                _, task = owner.pop(fut.key)
-                try:
-                    result: SegmentResult = fut.result()
-                except Exception as exc:
-                    if not _retriable(exc):
-                        raise
-                    submit(task)
-                    continue
-                finally:
-                    fut.release()
-                yield result
-        finally:
-            flight.clear()
-            if owner:
-                self._client.cancel([fut for fut, _ in owner.values()])
+            result: SegmentResult = future.result()
+        except Exception as exc:
+            if not _retriable(exc):
+                raise
+            if job.out == 0:
+                self._send(job, counted=True)
+            return None
+        with self._lock:
+            job.answered = True
+            self._jobs.pop(job.task.id, None)
+        return result
+
+    def discard(self) -> None:
+        with self._lock:
+            for job in self._jobs.values():
+                job.answered = True
+            self._jobs.clear()
+            self._finished.clear()
 
     def close(self) -> None:
+        self.discard()
         if self._owns_client:
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
-
-    def __enter__(self) -> DaskExecutor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

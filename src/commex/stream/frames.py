@@ -1,9 +1,9 @@
-"""Link, IP and UDP headers of captured frames, decoded and encoded for many frames at once.
+"""Link, IP and UDP headers of captured frames, decoded for many frames at once.
 
 The pcap reader hands over every frame of a chunk as offsets into one buffer; this module finds
 the UDP datagram in each (Ethernet with 802.1Q/802.1ad tags, Linux cooked capture v1/v2, raw
-IP, BSD loopback; IPv4 and IPv6 with extension headers) and says why a frame is not one. The
-encoder does the reverse for the pcap writer: Ethernet/IPv4 or IPv6/UDP around RTP datagrams.
+IP, BSD loopback; IPv4 and IPv6 with extension headers) and says why a frame is not one.
+:mod:`commex.stream.frameencode` does the reverse for the pcap writer.
 """
 
 from __future__ import annotations
@@ -12,11 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from commex.domain.errors import InvalidInput
-from commex.stream.packets import I64, U8, Bools, PacketBatch, StreamKey
-from commex.stream.ragged import byte_at, col16, gather_spans, interleave, windows
-from commex.stream.rtp import fixed_headers, rtp_sizes
-from commex.stream.streamtable import address_bytes
+from commex.stream.packets import I64, U8, Bools
+from commex.stream.ragged import byte_at, col16, windows
 
 LINK_NULL = 0
 LINK_ETHERNET = 1
@@ -95,9 +92,8 @@ def _link_layer(win: U8, lt: int) -> tuple[I64, I64]:
     return et.astype(np.int64), np.zeros(rows, dtype=np.int64)
 
 
-def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
-    """Locate the UDP datagram of every frame ``buf[starts[i]:starts[i] + caplen[i]]``."""
-    end = starts + caplen
+def _network_layer(buf: U8, starts: I64, link: I64) -> tuple[U8, I64, I64]:
+    """The first bytes of every frame, its ethertype and its IP header's offset."""
     link_win = windows(buf, starts, _FRAME_WINDOW)
     l3 = np.full(starts.shape, -(1 << 40), dtype=np.int64)
     ethertype = np.zeros(starts.shape, dtype=np.int64)
@@ -108,12 +104,31 @@ def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
             continue
         if uniform:
             ethertype, at = _link_layer(link_win, lt)
-            l3 = starts + at
-            break
+            return link_win, ethertype, starts + at
         rows = np.flatnonzero(link == lt)
         ethertype[rows], at = _link_layer(link_win[rows], lt)
         l3[rows] = starts[rows] + at
+    return link_win, ethertype, l3
 
+
+def _ipv6_extensions(buf: U8, is_v6: Bools, proto: I64, l4: I64) -> Bools:
+    """Walk up to three IPv6 extension headers (moving ``l4`` and ``proto`` past them);
+    which datagrams are fragments."""
+    for _ in range(3):
+        ext = np.flatnonzero(is_v6 & np.isin(proto, _IPV6_EXTENSIONS))
+        if not ext.shape[0]:
+            break
+        nxt = byte_at(buf, l4[ext])
+        l4[ext] += (byte_at(buf, l4[ext] + 1) + 1) * 8
+        proto[ext] = nxt
+    fragment: Bools = is_v6 & (proto == _IPV6_FRAGMENT)
+    return fragment
+
+
+def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
+    """Locate the UDP datagram of every frame ``buf[starts[i]:starts[i] + caplen[i]]``."""
+    end = starts + caplen
+    link_win, ethertype, l3 = _network_layer(buf, starts, link)
     ip = _at(buf, link_win, starts, l3, 40)
     first = ip[:, 0]
     is_v4 = (ethertype == _ETH_IPV4) & (first >> 4 == 4)
@@ -125,14 +140,7 @@ def decode_frames(buf: U8, starts: I64, caplen: I64, link: I64) -> Frames:
     l4 = np.where(is_v4, l3 + hl4, l3 + 40)
     fragment = is_v4 & ((col16(ip, 6) & 0x3FFF) != 0)
     if is_v6.any():
-        for _ in range(3):
-            ext = np.flatnonzero(is_v6 & np.isin(proto, _IPV6_EXTENSIONS))
-            if not ext.shape[0]:
-                break
-            nxt = byte_at(buf, l4[ext])
-            l4[ext] += (byte_at(buf, l4[ext] + 1) + 1) * 8
-            proto[ext] = nxt
-        fragment |= is_v6 & (proto == _IPV6_FRAGMENT)
+        fragment |= _ipv6_extensions(buf, is_v6, proto, l4)
     udp = _at(buf, link_win, starts, l4, 20)
     ulen = col16(udp, 4)
     udp_end = l4 + ulen
@@ -177,167 +185,3 @@ def addresses(frames: Frames, rows: I64) -> tuple[U8, U8]:
         src[v6] = ip[v6, 8:24]
         dst[v6] = ip[v6, 24:40]
     return src, dst
-
-
-# --- encoding ----------------------------------------------------------------------------------
-
-_MAC = bytes.fromhex("020000000002020000000001")  # locally administered dst, src
-_ETH4 = np.frombuffer(_MAC + b"\x08\x00", dtype=np.uint8)
-_ETH6 = np.frombuffer(_MAC + b"\x86\xdd", dtype=np.uint8)
-_IP4 = np.frombuffer(bytes.fromhex("4500000000004000401100000000000000000000"), dtype=np.uint8)
-_IP6 = np.frombuffer(bytes.fromhex("6000000000001140") + bytes(32), dtype=np.uint8)
-_DEFAULT_KEY = StreamKey("192.0.2.1", 5004, "192.0.2.2", 5004, 0)
-
-
-def _put(out: U8, at: I64, value: I64, width: int) -> None:
-    for k in range(width):
-        out[at + k] = (value >> (8 * (width - 1 - k))) & 0xFF
-
-
-def _fold(total: I64) -> I64:
-    for _ in range(3):
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
-
-
-def _packed(host: str, stream: int) -> tuple[bytes, bool]:
-    try:
-        return address_bytes(host)
-    except ValueError:
-        raise InvalidInput(
-            f"stream {stream} has address {host!r}, which is not an IP address", field="streams"
-        ) from None
-
-
-def _stream_columns(streams: tuple[StreamKey, ...]) -> tuple[Bools, U8, U8, I64, I64]:
-    """Per stream (and a last default one): IPv6 or not, addresses, ports. A stream between
-    an IPv4 and an IPv6 address is written as IPv6, with the IPv4 one mapped (::ffff:a.b.c.d).
-    """
-    keys = (*streams, _DEFAULT_KEY)
-    packed = [(_packed(k.src, i), _packed(k.dst, i)) for i, k in enumerate(keys)]
-    v6 = np.array([s[1] or d[1] for s, d in packed], dtype=np.bool_)
-
-    def raw(address: tuple[bytes, bool], as_v6: bool) -> bytes:
-        data, is_v6 = address
-        return data[:10] + b"\xff\xff" + data[12:] if as_v6 and not is_v6 else data
-
-    src = np.frombuffer(
-        b"".join(raw(s, bool(m)) for (s, _), m in zip(packed, v6, strict=True)), dtype=np.uint8
-    ).reshape(-1, 16)
-    dst = np.frombuffer(
-        b"".join(raw(d, bool(m)) for (_, d), m in zip(packed, v6, strict=True)), dtype=np.uint8
-    ).reshape(-1, 16)
-    sport = np.array([k.src_port for k in keys], dtype=np.int64)
-    dport = np.array([k.dst_port for k in keys], dtype=np.int64)
-    if ((sport < 0) | (sport > 0xFFFF) | (dport < 0) | (dport > 0xFFFF)).any():
-        raise InvalidInput("a stream's UDP port is outside 0..65535", field="streams")
-    return v6, src, dst, sport, dport
-
-
-def _words(addr: U8) -> I64:
-    wide = addr.astype(np.int64)
-    words: I64 = (wide[:, 0::2] << 8).sum(axis=1) + wide[:, 1::2].sum(axis=1)
-    return words
-
-
-def _be16(matrix: U8, col: int, values: I64) -> None:
-    matrix[:, col] = (values >> 8) & 0xFF
-    matrix[:, col + 1] = values & 0xFF
-
-
-def encode_records(batch: PacketBatch) -> U8:
-    """pcap records (little-endian, microseconds) of Ethernet/IP/UDP frames around each packet.
-
-    Addresses and ports come from each packet's stream; a packet without a known stream gets
-    192.0.2.1:5004 -> 192.0.2.2:5004. IPv4 headers carry a correct checksum and a zero UDP
-    checksum (allowed for IPv4); IPv6 UDP datagrams carry their mandatory checksum. Every
-    record's headers are built as one row of a matrix, then rows and payloads are interleaved.
-    """
-    n = len(batch)
-    if n == 0:
-        return np.zeros(0, dtype=np.uint8)
-    v6t, srct, dstt, sportt, dportt = _stream_columns(batch.streams)
-    known = len(batch.streams)
-    sid = batch.stream.astype(np.int64)
-    sid = np.where((sid >= 0) & (sid < known), sid, known)
-    v6 = v6t[sid]
-    rows4, rows6 = np.flatnonzero(~v6), np.flatnonzero(v6)
-    udp_len = 8 + rtp_sizes(batch)
-    ip_len = np.where(v6, 40, 20)
-    frame = 14 + ip_len + udp_len
-
-    # Record header, Ethernet, IP, UDP and fixed RTP header of row i: prefix[i, :prefix_len[i]].
-    width = 90 if rows6.shape[0] else 70
-    prefix = np.zeros((n, width), dtype=np.uint8)
-    arrival = np.maximum(batch.arrival_us, 0)
-    record = np.empty((n, 4), dtype="<u4")
-    record[:, 0] = arrival // 1_000_000
-    record[:, 1] = arrival % 1_000_000
-    record[:, 2] = frame
-    record[:, 3] = frame
-    prefix[:, :16] = record.view(np.uint8).reshape(n, 16)
-    prefix[:, 16:30] = _ETH4
-    tail = np.empty((n, 20), dtype=np.uint8)  # UDP header and fixed RTP header
-    _be16(tail, 0, sportt[sid])
-    _be16(tail, 2, dportt[sid])
-    _be16(tail, 4, udp_len)
-    tail[:, 6:8] = 0
-    tail[:, 8:] = fixed_headers(batch)
-    if rows4.shape[0]:
-        s = sid[rows4]
-        ip = np.empty((rows4.shape[0], 20), dtype=np.uint8)
-        ip[:] = _IP4
-        total = 20 + udp_len[rows4]
-        ident = batch.index[rows4].astype(np.int64) & 0xFFFF
-        _be16(ip, 2, total)
-        _be16(ip, 4, ident)
-        ip[:, 12:16] = srct[s, 12:]
-        ip[:, 16:20] = dstt[s, 12:]
-        addr_sum = _words(srct[:, 12:]) + _words(dstt[:, 12:])
-        _be16(ip, 10, ~_fold(0x4500 + 0x4000 + 0x4011 + total + ident + addr_sum[s]) & 0xFFFF)
-        if rows6.shape[0]:
-            prefix[rows4, 30:50] = ip
-            prefix[rows4, 50:70] = tail[rows4]
-        else:
-            prefix[:, 30:50] = ip
-            prefix[:, 50:70] = tail
-    if rows6.shape[0]:
-        s = sid[rows6]
-        ip = np.empty((rows6.shape[0], 40), dtype=np.uint8)
-        ip[:] = _IP6
-        _be16(ip, 4, udp_len[rows6])
-        ip[:, 8:24] = srct[s]
-        ip[:, 24:40] = dstt[s]
-        prefix[rows6, 16:30] = _ETH6
-        prefix[rows6, 30:70] = ip
-        prefix[rows6, 70:90] = tail[rows6]
-    prefix_len = np.where(v6, 90, 70)
-    flat = (
-        prefix.ravel()
-        if rows4.shape[0] in (0, n)
-        else prefix[np.arange(width) < prefix_len[:, None]]
-    )
-    out = interleave(
-        [
-            (flat, prefix_len),
-            (batch.header_extra, np.diff(batch.extra_offsets)),
-            (batch.payload, np.diff(batch.offsets)),
-        ]
-    )
-    if rows6.shape[0]:
-        pos = np.zeros(n, dtype=np.int64)
-        np.cumsum(16 + frame[:-1], out=pos[1:])
-        udp = pos[rows6] + 70
-        _udp6_checksums(out, udp, udp_len[rows6], src=srct, dst=dstt, sid=sid[rows6])
-    return out
-
-
-def _udp6_checksums(out: U8, udp: I64, length: I64, *, src: U8, dst: U8, sid: I64) -> None:
-    data, offsets = gather_spans(out, udp, length)
-    row = np.repeat(np.arange(udp.shape[0]), length)
-    odd = (np.arange(data.shape[0]) - offsets[:-1][row]) & 1
-    weighted = data.astype(np.int64) * np.where(odd == 1, 1, 256)
-    body = np.add.reduceat(weighted, offsets[:-1])
-    pseudo = (_words(src) + _words(dst))[sid] + length + _UDP
-    checksum = ~_fold(body + pseudo) & 0xFFFF
-    _put(out, udp + 6, np.where(checksum == 0, 0xFFFF, checksum), 2)

@@ -10,17 +10,21 @@ the caller's business (the plane never talks to the exchange itself).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from commex.stream.packets import PacketBatch
+from commex.stream.rtcpsession import ReceiverFigures
 from commex.stream.rtp import rtp_sizes
 from commex.stream.shaping import Shaper
 from commex.stream.types import I64
 
 DEFAULT_EVERY_S = 10.0
+# The exchange's bounds on a receiver's figures (its delivery API refuses beyond them).
+MAX_LOST = 10**12
+MAX_FIGURE_MS = 3_600_000.0
 
 
 def _span_and_gap(times_us: I64) -> tuple[int, int, float]:
@@ -45,24 +49,69 @@ def stream_seconds(batch: PacketBatch) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceiverSummary:
+    """What the receivers of a delivery measured themselves (S9), from their RTCP receiver
+    reports: over ``streams`` reported streams, the worst fraction lost in a report
+    interval, the packets lost in all, and the highest jitter and round trip."""
+
+    streams: int
+    fraction_lost: float
+    cumulative_lost: int
+    jitter_ms: float
+    round_trip_ms: float | None
+
+    @classmethod
+    def of(cls, figures: Iterable[ReceiverFigures | None]) -> ReceiverSummary | None:
+        """The summary of the streams whose receivers reported; None when none did."""
+        known = [f for f in figures if f is not None and f.reports]
+        if not known:
+            return None
+        trips = [f.round_trip.max_ms for f in known if f.round_trip is not None]
+        return cls(
+            streams=len(known),
+            fraction_lost=max(f.max_fraction_lost or 0.0 for f in known),
+            cumulative_lost=sum(f.cumulative_lost or 0 for f in known),
+            jitter_ms=max(f.max_jitter_ms or 0.0 for f in known),
+            round_trip_ms=max(trips) if trips else None,
+        )
+
+    def to_json(self) -> dict[str, object]:
+        """The delivery's ``receiver`` object, each figure held within what the exchange takes
+        (a far end's report may claim anything: a signed loss, a jitter of hours), so what it
+        claims never costs the delivery its record."""
+        trip = self.round_trip_ms
+        return {
+            "streams": self.streams,
+            "fraction_lost": round(min(max(self.fraction_lost, 0.0), 1.0), 4),
+            "cumulative_lost": min(max(self.cumulative_lost, 0), MAX_LOST),
+            "jitter_ms": round(min(max(self.jitter_ms, 0.0), MAX_FIGURE_MS), 3),
+            "round_trip_ms": None if trip is None else round(min(max(trip, 0.0), MAX_FIGURE_MS), 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One report of delivered service: the body of ``POST /v1/contracts/{id}/deliveries``
-    without its run id."""
+    without its run id; ``receiver`` is what the far end measured, when it said."""
 
     seconds: float
     bytes: int
     packets: int
     achieved_rate_bps: int
+    receiver: ReceiverSummary | None = None
 
     def body(self, run_id: str) -> dict[str, object]:
         """The JSON body, under ``run_id`` (the exchange counts one run id once)."""
-        return {
+        body: dict[str, object] = {
             "run_id": run_id,
             "seconds": round(self.seconds, 3),
             "bytes": self.bytes,
             "packets": self.packets,
             "achieved_rate_bps": self.achieved_rate_bps,
         }
+        if self.receiver is not None:
+            body["receiver"] = self.receiver.to_json()
+        return body
 
 
 @dataclass

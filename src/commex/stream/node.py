@@ -25,7 +25,6 @@ from starlette.concurrency import run_in_threadpool
 
 from commex.domain.errors import CommexError, Forbidden, InvalidInput, Unauthenticated, status_of
 from commex.stream import wire
-from commex.stream.dispersal import SegmentTask, StepFactory, default_step_factory, run_task
 from commex.stream.nodecontracts import (
     CONTRACT_HEADER,
     METERED_BY_CALLER,
@@ -34,6 +33,7 @@ from commex.stream.nodecontracts import (
     NodeMeter,
 )
 from commex.stream.steps.base import StepSpec
+from commex.stream.tasks import SegmentTask, StepFactory, default_step_factory, run_task
 
 NODE_VERSION = "1"
 
@@ -62,6 +62,70 @@ def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse
     )
 
 
+class _Node:
+    """What the node's routes do, for ``capabilities`` and the contracts it takes."""
+
+    def __init__(
+        self,
+        capabilities: Iterable[str],
+        step_factory: StepFactory,
+        limits: wire.Limits,
+        contracts: ContractGate | None,
+        meter: NodeMeter | None,
+    ) -> None:
+        self.offered = frozenset(capabilities)
+        self.step_factory = step_factory
+        self.limits = limits
+        self.contracts = contracts
+        self.meter = meter
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "capabilities": sorted(self.offered),
+            "version": NODE_VERSION,
+            "wire_version": wire.VERSION,
+            "max_bytes": self.limits.max_bytes,
+            "max_packets": self.limits.max_packets,
+        }
+
+    async def admit(self, contract_id: str | None) -> None:
+        """Refuse work under a contract that is not one of the provider's active ones."""
+        if contract_id is None:
+            return
+        if self.contracts is None:
+            raise Forbidden(
+                f"this node takes no contract streams (contract {contract_id}): it was "
+                "started without --exchange",
+                field="contract",
+            )
+        try:
+            allowed = await run_in_threadpool(self.contracts.allows, contract_id)
+        except CommexError as exc:
+            raise ContractsUnavailable(
+                f"this node cannot check contract {contract_id} now: {exc.message}"
+            ) from exc
+        if not allowed:
+            raise Forbidden(
+                f"contract {contract_id} is not an active contract of this node's provider",
+                field="contract",
+            )
+
+    async def process(self, request: Request) -> Response:
+        contract_id = request.headers.get(CONTRACT_HEADER) or None
+        await self.admit(contract_id)
+        body = await _read_body(request, self.limits.max_bytes)
+        batch, meta = wire.decode(body, self.limits)
+        task = SegmentTask(_segment_id(meta), batch, _steps(meta, self.offered))
+        result = await run_in_threadpool(run_task, task, self.step_factory)
+        by_caller = request.headers.get(METERED_HEADER) == METERED_BY_CALLER
+        if contract_id is not None and self.meter is not None and not by_caller:
+            self.meter.add(contract_id, result.batch)
+        frame = wire.encode(
+            result.batch, {"segment": result.id, "dtmf": wire.events_to_meta(result.dtmf)}
+        )
+        return Response(frame, media_type=wire.MEDIA_TYPE)
+
+
 def create_node_app(
     capabilities: Iterable[str],
     token: str,
@@ -75,7 +139,7 @@ def create_node_app(
     (and ``meter``) it also takes its provider's contract streams."""
     if not token:
         raise Unauthenticated("a processing node needs a shared token (COMMEX_NODE_TOKEN)")
-    offered = frozenset(capabilities)
+    node = _Node(capabilities, step_factory, limits, contracts, meter)
     expected = f"Bearer {token}".encode()
 
     async def authenticate(request: Request) -> None:
@@ -89,7 +153,13 @@ def create_node_app(
         openapi_url=None,
         dependencies=[Depends(authenticate)],
     )
+    _errors(app)
+    app.get("/v1/node")(node.describe)
+    app.post("/v1/node/process")(node.process)
+    return app
 
+
+def _errors(app: FastAPI) -> None:
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
         return _error(401, exc.code, exc.message, **{"WWW-Authenticate": "Bearer"})
@@ -101,55 +171,6 @@ def create_node_app(
         else:
             status = status_of(exc)[0]
         return _error(status, exc.code, exc.message)
-
-    @app.get("/v1/node")
-    async def describe() -> dict[str, Any]:
-        return {
-            "capabilities": sorted(offered),
-            "version": NODE_VERSION,
-            "wire_version": wire.VERSION,
-            "max_bytes": limits.max_bytes,
-            "max_packets": limits.max_packets,
-        }
-
-    async def admit(contract_id: str | None) -> None:
-        if contract_id is None:
-            return
-        if contracts is None:
-            raise Forbidden(
-                f"this node takes no contract streams (contract {contract_id}): it was "
-                "started without --exchange",
-                field="contract",
-            )
-        try:
-            allowed = await run_in_threadpool(contracts.allows, contract_id)
-        except CommexError as exc:
-            raise ContractsUnavailable(
-                f"this node cannot check contract {contract_id} now: {exc.message}"
-            ) from exc
-        if not allowed:
-            raise Forbidden(
-                f"contract {contract_id} is not an active contract of this node's provider",
-                field="contract",
-            )
-
-    @app.post("/v1/node/process")
-    async def process(request: Request) -> Response:
-        contract_id = request.headers.get(CONTRACT_HEADER) or None
-        await admit(contract_id)
-        body = await _read_body(request, limits.max_bytes)
-        batch, meta = wire.decode(body, limits)
-        task = SegmentTask(_segment_id(meta), batch, _steps(meta, offered))
-        result = await run_in_threadpool(run_task, task, step_factory)
-        by_caller = request.headers.get(METERED_HEADER) == METERED_BY_CALLER
-        if contract_id is not None and meter is not None and not by_caller:
-            meter.add(contract_id, result.batch)
-        frame = wire.encode(
-            result.batch, {"segment": result.id, "dtmf": wire.events_to_meta(result.dtmf)}
-        )
-        return Response(frame, media_type=wire.MEDIA_TYPE)
-
-    return app
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

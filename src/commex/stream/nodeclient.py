@@ -1,31 +1,22 @@
-"""Calling processing nodes over HTTP: one client per node, and an executor over several.
+"""Calling a processing node over HTTP.
 
 The client sends a segment frame, checks the answer against what it sent, and turns every
 failure (transport, timeout, an error status, a bad frame, a wrong result) into a
 :class:`NodeError` that says whether trying another node may help. Subcontracting and the
-``node:`` executor both use it.
+``node:`` executor (:mod:`commex.stream.nodeexecutor`) both use it.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import httpx
 
 from commex.domain.errors import CommexError, Unauthenticated
 from commex.stream import wire
-from commex.stream.dispersal import (
-    MAX_ATTEMPTS,
-    SegmentFailed,
-    SegmentResult,
-    SegmentTask,
-    check_result,
-)
 from commex.stream.nodecontracts import CONTRACT_HEADER, METERED_BY_CALLER, METERED_HEADER
+from commex.stream.tasks import SegmentFailed, SegmentResult, SegmentTask, check_result
 
 TOKEN_ENV = "COMMEX_NODE_TOKEN"  # noqa: S105 - the variable's name, not a secret
 PROCESS_PATH = "/v1/node/process"
@@ -145,83 +136,3 @@ def _error_message(response: httpx.Response) -> str:
         return f"{error['code']}: {error['message']}"
     except (ValueError, KeyError, TypeError):
         return response.text[:200] or response.reason_phrase
-
-
-class NodeExecutor:
-    """Segments processed on remote nodes, spread round-robin. A segment whose node fails
-    (unreachable, timed out, 5xx, bad result) goes to the next node; a refusal (wrong token,
-    a step the node lacks) stops the run, because another attempt would be refused too."""
-
-    def __init__(
-        self,
-        urls: Sequence[str] = (),
-        *,
-        token: str | None = None,
-        clients: Sequence[NodeClient] | None = None,
-        window: int | None = None,
-        max_attempts: int = MAX_ATTEMPTS,
-        contract: str | None = None,
-        metered_by_caller: bool = False,
-    ) -> None:
-        if clients is None:
-            secret = token or token_from_env()
-            clients = [
-                NodeClient(url, secret, contract=contract, metered_by_caller=metered_by_caller)
-                for url in urls
-            ]
-        if not clients:
-            raise NodeError("the node executor needs at least one node URL", retriable=False)
-        self._clients = list(clients)
-        self.name = "node:" + ",".join(c.name for c in self._clients)
-        self.window = window or 2 * len(self._clients) + 2
-        self._max_attempts = max(max_attempts, len(self._clients))
-        self._next = 0
-        self._lock = threading.Lock()
-        self._threads = ThreadPoolExecutor(self.window, thread_name_prefix="commex-node")
-
-    def _process(self, task: SegmentTask) -> SegmentResult:
-        with self._lock:
-            start = self._next
-            self._next += 1
-        errors: list[str] = []
-        for attempt in range(self._max_attempts):
-            client = self._clients[(start + attempt) % len(self._clients)]
-            try:
-                return client.process(task)
-            except NodeError as exc:
-                if not exc.retriable:
-                    raise
-                errors.append(exc.message)
-        raise SegmentFailed(f"segment {task.id} failed on every node: {'; '.join(errors)}")
-
-    def map_segments(self, tasks: Iterable[SegmentTask]) -> Iterator[SegmentResult]:
-        pending: set[Future[SegmentResult]] = set()
-        source = iter(tasks)
-        exhausted = False
-        try:
-            while True:
-                while not exhausted and len(pending) < self.window:
-                    task = next(source, None)
-                    if task is None:
-                        exhausted = True
-                    else:
-                        pending.add(self._threads.submit(self._process, task))
-                if not pending:
-                    return
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield fut.result()
-        finally:
-            for fut in pending:
-                fut.cancel()
-
-    def close(self) -> None:
-        self._threads.shutdown(wait=True, cancel_futures=True)
-        for client in self._clients:
-            client.close()
-
-    def __enter__(self) -> NodeExecutor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

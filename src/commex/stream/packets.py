@@ -100,6 +100,32 @@ class PacketBatch:
         )
 
 
+def rows(batch: PacketBatch, lo: int, hi: int) -> PacketBatch:
+    """Rows ``lo:hi`` of ``batch`` as views, without copying payloads."""
+    if lo == 0 and hi >= len(batch):
+        return batch
+    hi = min(hi, len(batch))
+    p0, p1 = int(batch.offsets[lo]), int(batch.offsets[hi])
+    e0, e1 = int(batch.extra_offsets[lo]), int(batch.extra_offsets[hi])
+    return PacketBatch(
+        index=batch.index[lo:hi],
+        stream=batch.stream[lo:hi],
+        arrival_us=batch.arrival_us[lo:hi],
+        seq=batch.seq[lo:hi],
+        timestamp=batch.timestamp[lo:hi],
+        ssrc=batch.ssrc[lo:hi],
+        payload_type=batch.payload_type[lo:hi],
+        marker=batch.marker[lo:hi],
+        csrc_count=batch.csrc_count[lo:hi],
+        has_extension=batch.has_extension[lo:hi],
+        payload=batch.payload[p0:p1],
+        offsets=batch.offsets[lo : hi + 1] - p0,
+        header_extra=batch.header_extra[e0:e1],
+        extra_offsets=batch.extra_offsets[lo : hi + 1] - e0,
+        streams=batch.streams,
+    )
+
+
 def gather_ragged(buffer: U8, offsets: I64, rows: I64) -> tuple[U8, I64]:
     """Gather rows of a ragged byte array (``buffer`` cut at ``offsets``) without a Python loop."""
     starts = offsets[:-1][rows]

@@ -29,6 +29,7 @@ from types import TracebackType
 
 import numpy as np
 
+from commex.stream.frameencode import encode_records
 from commex.stream.frames import (
     FRAGMENT,
     MALFORMED,
@@ -37,9 +38,8 @@ from commex.stream.frames import (
     UDP,
     addresses,
     decode_frames,
-    encode_records,
 )
-from commex.stream.packets import I64, U8, PacketBatch, concat
+from commex.stream.packets import I64, U8, PacketBatch, concat, rows
 from commex.stream.records import MalformedCapture, Records, UnsupportedCapture, read_records
 from commex.stream.rtp import RtpColumns, columns_to_batch, decode_columns
 from commex.stream.streamtable import StreamTable, key_rows
@@ -265,7 +265,7 @@ class PcapWriter:
     def write(self, batch: PacketBatch) -> None:
         """Append every packet of ``batch`` as an Ethernet/IP/UDP/RTP frame."""
         for lo in range(0, len(batch), _WRITE_ROWS):  # cache-sized pieces
-            self._file.write(encode_records(_rows(batch, lo, lo + _WRITE_ROWS)).data)
+            self._file.write(encode_records(rows(batch, lo, lo + _WRITE_ROWS)).data)
         self.packets += len(batch)
 
     def close(self) -> None:
@@ -282,32 +282,6 @@ class PcapWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _rows(batch: PacketBatch, lo: int, hi: int) -> PacketBatch:
-    """Rows ``lo:hi`` of ``batch`` as views, without copying payloads."""
-    if lo == 0 and hi >= len(batch):
-        return batch
-    hi = min(hi, len(batch))
-    p0, p1 = int(batch.offsets[lo]), int(batch.offsets[hi])
-    e0, e1 = int(batch.extra_offsets[lo]), int(batch.extra_offsets[hi])
-    return PacketBatch(
-        index=batch.index[lo:hi],
-        stream=batch.stream[lo:hi],
-        arrival_us=batch.arrival_us[lo:hi],
-        seq=batch.seq[lo:hi],
-        timestamp=batch.timestamp[lo:hi],
-        ssrc=batch.ssrc[lo:hi],
-        payload_type=batch.payload_type[lo:hi],
-        marker=batch.marker[lo:hi],
-        csrc_count=batch.csrc_count[lo:hi],
-        has_extension=batch.has_extension[lo:hi],
-        payload=batch.payload[p0:p1],
-        offsets=batch.offsets[lo : hi + 1] - p0,
-        header_extra=batch.header_extra[e0:e1],
-        extra_offsets=batch.extra_offsets[lo : hi + 1] - e0,
-        streams=batch.streams,
-    )
 
 
 def write_pcap(path: str | os.PathLike[str], batch: PacketBatch) -> None:

@@ -97,7 +97,7 @@ def _rows_by_size(buf: U8, starts: I64, sizes: I64, offsets: I64) -> U8 | None:
         return None
     if int((starts + sizes).max()) > buf.shape[0]:
         return None
-    distinct = np.unique(sizes)
+    distinct = _distinct(sizes)
     if distinct.shape[0] > _MAX_ROW_SIZES:
         return None
     out = np.empty(int(offsets[-1]), dtype=np.uint8)
@@ -105,10 +105,28 @@ def _rows_by_size(buf: U8, starts: I64, sizes: I64, offsets: I64) -> U8 | None:
         if width == 0:
             continue
         rows = np.flatnonzero(sizes == width) if distinct.shape[0] > 1 else slice(None)
-        src = np.lib.stride_tricks.sliding_window_view(buf, width)
-        dst = np.lib.stride_tricks.sliding_window_view(out, width, writeable=True)
-        dst[offsets[:-1][rows]] = src[starts[rows]]
+        _rows_view(out, width)[offsets[:-1][rows]] = _rows_view(buf, width)[starts[rows]]
     return out
+
+
+def _distinct(sizes: I64) -> I64:
+    """The distinct values of ``sizes`` (one comparison when, as usual, there is one)."""
+    low, high = int(sizes.min()), int(sizes.max())
+    if low == high:
+        return np.array([low], dtype=np.int64)
+    if low >= 0 and high < 1 << 20:  # counting beats sorting for sizes of datagrams
+        counted: I64 = np.flatnonzero(np.bincount(sizes - low)) + low
+        return counted
+    found: I64 = np.unique(sizes)
+    return found
+
+
+def _rows_view(buf: U8, width: int) -> U8:
+    """Every ``width`` bytes of ``buf`` from each offset on, as rows of a 2-D view (what
+    ``sliding_window_view`` gives, without its checks, which cost more than a small copy)."""
+    rows = buf.shape[0] - width + 1
+    view: U8 = np.ndarray((max(rows, 0), width), dtype=np.uint8, buffer=buf, strides=(1, 1))
+    return view
 
 
 def scatter_spans(out: U8, dest: I64, data: U8, offsets: I64) -> None:
@@ -134,16 +152,14 @@ def _scatter_rows_by_size(out: U8, dest: I64, data: U8, offsets: I64, sizes: I64
         return False
     if int((dest + sizes).max()) > out.shape[0] or int(offsets[-1]) > data.shape[0]:
         return False
-    distinct = np.unique(sizes)
+    distinct = _distinct(sizes)
     if distinct.shape[0] > _MAX_ROW_SIZES:
         return False
     for width in distinct.tolist():
         if width == 0:
             continue
         rows = np.flatnonzero(sizes == width) if distinct.shape[0] > 1 else slice(None)
-        src = np.lib.stride_tricks.sliding_window_view(data, width)
-        dst = np.lib.stride_tricks.sliding_window_view(out, width, writeable=True)
-        dst[dest[rows]] = src[offsets[:-1][rows]]
+        _rows_view(out, width)[dest[rows]] = _rows_view(data, width)[offsets[:-1][rows]]
     return True
 
 

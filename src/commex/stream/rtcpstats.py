@@ -1,9 +1,9 @@
 """What a receiver measures about one incoming source, one packet at a time (RFC 3550 A.1,
 A.3, A.8), and the report block it sends back.
 
-This is the incremental form of :func:`commex.stream.aggregation.lost_packets` and
-:func:`~commex.stream.aggregation.jitter_ms`, which measure a whole stream after the fact: a
-live receiver keeps a few numbers per source instead of every packet. Sequence numbers are
+The run measures its own input streams the same way, many streams at once
+(:class:`commex.stream.streamstats.InStats`); a receiver keeps these few numbers per
+source. Sequence numbers are
 extended over their 16-bit wrap; a jump of more than ``MAX_DROPOUT`` ahead is taken for a
 restarted source only when the next packet follows it (A.1), so one stray packet cannot reset
 the counts. The caller passes every arrival time (Unix ns); nothing reads a clock here.

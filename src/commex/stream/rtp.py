@@ -321,6 +321,28 @@ def _as_v6(address: tuple[bytes, bool], v6: bool) -> bytes:
     return raw[:10] + b"\xff\xff" + raw[12:] if v6 and not is_v6 else raw
 
 
+def _key_rows(
+    sources: Sequence[Address], dests: Sequence[Address], picked: list[int], ssrc: U32
+) -> U8:
+    """The stream key rows of the datagrams ``picked``."""
+    n = len(picked)
+    src = [_address(sources[i][0].split("%", 1)[0]) for i in picked]
+    dst = [_address(dests[i][0].split("%", 1)[0]) for i in picked]
+    v6 = [a[1] or b[1] for a, b in zip(src, dst, strict=True)]
+    return key_rows(
+        np.frombuffer(
+            b"".join(_as_v6(a, m) for a, m in zip(src, v6, strict=True)), np.uint8
+        ).reshape(n, 16),
+        np.frombuffer(
+            b"".join(_as_v6(a, m) for a, m in zip(dst, v6, strict=True)), np.uint8
+        ).reshape(n, 16),
+        is_v6=np.array(v6, dtype=np.bool_),
+        sport=np.array([sources[i][1] for i in picked], dtype=np.int64),
+        dport=np.array([dests[i][1] for i in picked], dtype=np.int64),
+        ssrc=ssrc.astype(np.int64),
+    )
+
+
 def batch_from_datagrams(
     payloads: Sequence[bytes],
     sources: Sequence[Address],
@@ -353,21 +375,7 @@ def batch_from_datagrams(
         dests = [(destination[0], int(destination[1]))] * n_all  # type: ignore[arg-type]
     else:
         dests = destination  # type: ignore[assignment]
-    src = [_address(sources[i][0].split("%", 1)[0]) for i in picked]
-    dst = [_address(dests[i][0].split("%", 1)[0]) for i in picked]
-    v6 = [a[1] or b[1] for a, b in zip(src, dst, strict=True)]
-    keys = key_rows(
-        np.frombuffer(
-            b"".join(_as_v6(a, m) for a, m in zip(src, v6, strict=True)), np.uint8
-        ).reshape(n, 16),
-        np.frombuffer(
-            b"".join(_as_v6(a, m) for a, m in zip(dst, v6, strict=True)), np.uint8
-        ).reshape(n, 16),
-        is_v6=np.array(v6, dtype=np.bool_),
-        sport=np.array([sources[i][1] for i in picked], dtype=np.int64),
-        dport=np.array([dests[i][1] for i in picked], dtype=np.int64),
-        ssrc=cols.ssrc[rows].astype(np.int64),
-    )
+    keys = _key_rows(sources, dests, picked, cols.ssrc[rows])
     table.count(keys)
     arrival = np.zeros(n, dtype=np.int64)
     if arrival_us is not None:

@@ -1,31 +1,31 @@
 """S5: the steps this provider does not offer, done by another provider and checked.
 
 The run's steps are cut into phases: runs of steps this provider offers, and each missing step
-on its own. For a missing step the packets that need it are gathered from every segment and
-every stream of the run, cut into new segments and sent to another provider: the recipient's
+on its own. For a missing step the packets that need it are gathered across segments and
+streams (see :mod:`commex.stream.remotestage`) and sent to another provider: the recipient's
 pre-approved list in its order, or else the providers a :class:`ProviderDirectory` finds for
 the capability, best reputation first, then lowest price. A provider whose answer fails
 (transport, timeout, an error status, packets other than those sent, changed headers, an
-unexpected payload type) is passed over for the next one. What went to whom is recorded.
+unexpected payload type) is passed over for the next one.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
 import numpy as np
 
 from commex.domain.errors import CommexError, InvalidInput, NotFound
-from commex.stream.dispersal import SegmentTask
 from commex.stream.nodeclient import NodeClient, NodeError
-from commex.stream.packets import PacketBatch, concat
-from commex.stream.pcap import with_streams
-from commex.stream.steps.base import DtmfEvent, StepSpec
+from commex.stream.packets import PacketBatch
+from commex.stream.steps.base import StepSpec
 from commex.stream.steps.g711 import AUDIO_PTS, CODECS
+from commex.stream.tasks import SegmentResult, SegmentTask
 
 DEFAULT_GROUP_PACKETS = 4000
 COMFORT_NOISE_PT = 13
@@ -144,7 +144,8 @@ def needs_step(spec: StepSpec, batch: PacketBatch) -> Any:
 
 def check_payload_types(spec: StepSpec, sent: PacketBatch, got: PacketBatch) -> None:
     """Refuse a result whose payload types are not what ``spec`` gives (kept rows only)."""
-    pos = np.searchsorted(sent.index, got.index)
+    order = np.argsort(sent.index, kind="stable")
+    pos = order[np.minimum(np.searchsorted(sent.index, got.index, sorter=order), len(sent) - 1)]
     expected = sent.payload_type[pos].copy()
     codec = (spec.arg or "").lower()
     if spec.name == "transcode" and codec in CODECS:
@@ -155,15 +156,6 @@ def check_payload_types(spec: StepSpec, sent: PacketBatch, got: PacketBatch) -> 
         expected[audio] = COMFORT_NOISE_PT
     if not np.array_equal(expected, got.payload_type):
         raise NodeError(f"result has unexpected payload types for {spec}")
-
-
-@dataclass
-class Outcome:
-    """What a subcontracted phase gave back: each segment's packets, events, and records."""
-
-    parts: dict[int, PacketBatch]
-    dtmf: list[DtmfEvent] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)
 
 
 ClientFactory = Callable[[Provider], NodeClient]
@@ -179,16 +171,15 @@ class Subcontractor:
         *,
         token: str | None = None,
         client_factory: ClientFactory | None = None,
-        group_packets: int = DEFAULT_GROUP_PACKETS,
         exclude: Iterable[str] = (),
     ) -> None:
         self.approved = tuple(approved)
         self.directory = directory
         self._token = token
         self._client_factory = client_factory
-        self._group = max(1, group_packets)
         self._exclude = frozenset(exclude)
         self._clients: dict[str, NodeClient] = {}
+        self._lock = threading.Lock()
 
     def candidates(self, spec: StepSpec) -> list[Provider]:
         """Who may be asked for ``spec``, in the order they will be asked."""
@@ -205,6 +196,10 @@ class Subcontractor:
         return found
 
     def _client(self, provider: Provider) -> NodeClient:
+        with self._lock:
+            return self._client_locked(provider)
+
+    def _client_locked(self, provider: Provider) -> NodeClient:
         if provider.name not in self._clients:
             if self._client_factory is not None:
                 self._clients[provider.name] = self._client_factory(provider)
@@ -215,48 +210,21 @@ class Subcontractor:
                 self._clients[provider.name] = NodeClient(provider.url, token, name=provider.name)
         return self._clients[provider.name]
 
-    def run(self, spec: StepSpec, parts: Mapping[int, PacketBatch]) -> Outcome:
-        """Have ``spec`` done on every packet of ``parts`` (segment id -> packets) that needs
-        it; the packets come back to the segments they came from."""
-        providers = self.candidates(spec)
-        ids = sorted(parts)
-        batches = with_streams([parts[i] for i in ids])
-        whole = concat(batches) if batches else PacketBatch()
-        owner = np.repeat(np.asarray(ids, dtype=np.int64), [len(b) for b in batches])
-        order = np.argsort(whole.index, kind="stable")
-        whole, owner = whole.take(order), owner[order]
-        need = needs_step(spec, whole)
-        rows = np.flatnonzero(need)
-        outcome = Outcome({})
-        done: list[PacketBatch] = [whole.take(~need)]
-        usage: dict[str, list[int]] = {}
-        for number, start in enumerate(range(0, rows.shape[0], self._group)):
-            task = SegmentTask(number, whole.take(rows[start : start + self._group]), (spec,))
-            name, result_batch, events = self._send(spec, task, providers)
-            done.append(result_batch)
-            outcome.dtmf.extend(events)
-            count = usage.setdefault(name, [0, 0])
-            count[0] += 1
-            count[1] += len(task.batch)
-        outcome.records = [
-            {"step": str(spec), "provider": name, "segments": s, "packets": p}
-            for name, (s, p) in usage.items()
-        ]
-        outcome.parts = _split_back(whole, owner, done, ids)
-        return outcome
-
-    def _send(
-        self, spec: StepSpec, task: SegmentTask, providers: list[Provider]
-    ) -> tuple[str, PacketBatch, tuple[DtmfEvent, ...]]:
+    def attempt(
+        self, spec: StepSpec, task: SegmentTask, providers: list[Provider], start: int = 0
+    ) -> tuple[str, SegmentResult]:
+        """Have ``spec`` done on ``task`` by the first of ``providers`` (from ``start`` on,
+        round the list) whose answer is right; every failure is passed over for the next."""
         errors = []
-        for provider in providers:
+        for k in range(len(providers)):
+            provider = providers[(start + k) % len(providers)]
             try:
                 result = self._client(provider).process(task)
                 check_payload_types(spec, task.batch, result.batch)
             except NodeError as exc:
                 errors.append(f"{provider.name}: {exc.message}")
                 continue
-            return provider.name, result.batch, result.dtmf
+            return provider.name, result
         raise SubcontractFailed(f"no provider completed step {spec}: " + "; ".join(errors))
 
     def close(self) -> None:
@@ -269,17 +237,3 @@ class Subcontractor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _split_back(
-    whole: PacketBatch, owner: Any, done: list[PacketBatch], ids: list[int]
-) -> dict[int, PacketBatch]:
-    """The processed rows returned to the segment each came from, in input order."""
-    result = concat(with_streams([*done, whole])[:-1]) if done else PacketBatch()
-    pos = np.searchsorted(whole.index, result.index)
-    seg = owner[pos]
-    order = np.lexsort((result.index, seg))
-    seg = seg[order]
-    bounds = np.searchsorted(seg, np.asarray(ids, dtype=np.int64), side="left")
-    ends = np.searchsorted(seg, np.asarray(ids, dtype=np.int64), side="right")
-    return {i: result.take(order[b:e]) for i, b, e in zip(ids, bounds, ends, strict=True)}

@@ -11,6 +11,7 @@ import pytest
 from commex.domain.contracts import ContractStatus
 from commex.domain.errors import Conflict
 from commex.domain.members import Member, MemberKind
+from commex.domain.receiver import ReceiverReport
 from commex.domain.service_level import Delivery, ServiceLevel
 from commex.domain.terms import ServiceTerms
 from commex.domain.usage import MemberUsage, UsageSession
@@ -167,3 +168,24 @@ def test_deliveries_are_counted_once_and_measure_the_service(store: UnitOfWorkFa
         u.contracts.add_delivery(replace(rows[0], id="dlv_9"))
         u.commit()
     assert twice.value.message == "run run-1 of contract con_1 is recorded already"
+
+
+def test_a_delivery_keeps_its_receivers_figures_and_their_breach(store: UnitOfWorkFactory) -> None:
+    put_auction_world(store, contract())
+    heard = ReceiverReport(2, 250_000, 12, 20_125, 1_500)  # 2000 bit/s sent, 1500 got
+    silent = replace(heard, round_trip_us=None, fraction_lost_ppm=0)
+    rows = [
+        replace(_delivery(1, "con_1", False, 0), receiver=heard),
+        replace(_delivery(2, "con_1", False, 1), receiver=silent),
+        replace(_delivery(3, "con_1", False, 2, min_rate=1600), receiver=heard),
+    ]
+    with store() as u:
+        for d in rows:
+            u.contracts.add_delivery(d)
+        u.commit()
+    with store(write=False) as u:
+        assert u.contracts.deliveries("con_1", 5) == rows[::-1]
+        assert u.contracts.delivery_by_run("con_1", "run-3") == rows[2]
+        assert [d.breach_by for d in rows] == [None, None, "receiver"]
+        levels = u.contracts.service_levels(["acc_p"], T0 - timedelta(days=1))
+        assert levels == {"acc_p": ServiceLevel(3, 1, 30_000, 10_000)}

@@ -3,7 +3,7 @@ end and then refused, sessions, and the packet plane's deliveries counted once p
 
 import pytest
 
-from commex.domain.errors import Conflict, Forbidden
+from commex.domain.errors import Conflict, Forbidden, InvalidInput
 from commex.services.commands import (
     AddMember,
     Caller,
@@ -54,3 +54,19 @@ def test_a_delivery_is_counted_once_and_a_slow_one_is_a_breach(ex, won) -> None:
     assert ex.handle(ShowUsage(cid, Caller(seller))).contract.used_ms == 20_000
     with pytest.raises(Forbidden, match="only the contract's provider reports deliveries"):
         ex.handle(RecordDelivery(cid, won.buyer.id, "run-2", "1", 0, 0, 2000))
+
+
+def test_a_delivery_keeps_what_its_receivers_reported(ex, won) -> None:  # type: ignore[no-untyped-def]
+    cid, seller = won.contract_id, won.seller.id
+    figures = {"streams": 1, "fraction_lost": 0.5, "cumulative_lost": 40, "jitter_ms": 12.5}
+    # Sent at 1500 bit/s over a 1000 bit/s minimum, but the receiver lost half of it.
+    got = ex.handle(RecordDelivery(cid, seller, "run-rx", "5", 1000, 10, 1500, figures)).delivery
+    assert (got.breach, got.breach_by) == (True, "receiver")
+    assert got.receiver is not None and got.receiver.to_dict()["cumulative_lost"] == 40
+    (shown,) = ex.handle(ShowUsage(cid, Caller(won.buyer.id))).deliveries
+    assert shown == got
+    with pytest.raises(InvalidInput) as bad:
+        ex.handle(
+            RecordDelivery(cid, seller, "run-bad", "5", 1, 1, 1500, {**figures, "streams": -1})
+        )
+    assert bad.value.field == "receiver.streams"

@@ -126,6 +126,25 @@ class _Killer:
         return StepOutput(batch)
 
 
+class _Stall:
+    """``stall:MS``: the first worker to run it sleeps MS milliseconds (a marker file makes it
+    once); any later run of it is quick. Stands in for a worker or node that went slow."""
+
+    def __init__(self, spec: StepSpec, marker: str) -> None:
+        self.spec = spec
+        self.seconds = int(spec.arg or "1000") / 1000
+        self.marker = Path(marker)
+
+    def apply(self, batch: PacketBatch) -> StepOutput:
+        try:
+            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return StepOutput(batch)
+        os.close(fd)
+        time.sleep(self.seconds)
+        return StepOutput(batch)
+
+
 class _Fail:
     """``fail``: always refuses its input."""
 
@@ -153,6 +172,8 @@ def fake_step_factory(spec: StepSpec, marker: str = "") -> Step:
     """Build one of the test steps (``vad`` here is ``drop`` under the real dropping name)."""
     if spec.name == "killer":
         return _Killer(spec, marker)
+    if spec.name == "stall":
+        return _Stall(spec, marker)
     kinds: dict[str, Any] = {
         "invert": _Invert,
         "tag": _Tag,

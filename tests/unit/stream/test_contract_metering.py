@@ -204,6 +204,7 @@ def test_a_live_run_is_metered_while_it_runs(fake) -> None:
         meter = ContractMeter(client, "c-1", live=True, every_s=10.0, sleep=lambda s: None)
         for lo in range(0, len(packets), 100):
             meter.add(packets.take(np.arange(lo, min(lo + 100, len(packets)))))
+        meter.settled()  # the reports go from a thread of their own, never holding the run
         during = len(exchange.deliveries)
         sizes = rtp.rtp_sizes(packets)
         total = Delivery(stream_seconds(packets), int(sizes.sum()), len(packets), 1000)
@@ -227,6 +228,7 @@ def test_a_run_whose_reports_already_hold_every_second_ends_without_an_empty_one
     with ExchangeClient(url, PROVIDER_TOKEN) as client:
         meter = ContractMeter(client, "c-1", live=True, every_s=10.0, sleep=lambda s: None)
         meter.add(packets)
+        meter.settled()  # the reports so far went out from the meter's own thread
         sent = sum(b["seconds"] for b in exchange.deliveries.values())
         summary = meter.finish(Delivery(sent, 0, 0, 1000))
     assert sent > 0 and summary["deliveries"] == len(exchange.deliveries) == len(exchange.posts)
@@ -243,6 +245,7 @@ def test_a_report_that_fails_mid_run_is_sent_again_at_the_end(fake) -> None:
         )
         exchange.failures = 1
         meter.add(packets)
+        meter.settled()
         assert exchange.deliveries == {} and "sent again at the end" in warnings[0]
         meter.finish(Delivery(80.0, 100, 10, 1000))
     assert list(exchange.deliveries) == [f"{meter.run_id}-1", f"{meter.run_id}-2"]
@@ -265,6 +268,7 @@ def test_a_block_used_up_mid_stream_lets_the_stream_finish(fake) -> None:
         exchange.remaining = 0
         for lo in range(0, len(packets), 100):
             meter.add(packets.take(np.arange(lo, min(lo + 100, len(packets)))))
+        meter.settled()
         assert exchange.posts == [f"{meter.run_id}-1"]  # asked once, then no more
         assert "nothing of the block remains" in warnings[0]
         with pytest.raises(Conflict):

@@ -11,22 +11,11 @@ from stream_helpers import fake_step_factory, make_batch, same
 
 from commex.domain.errors import InvalidInput
 from commex.stream import wire
-from commex.stream.dispersal import (
-    Changed,
-    ExecutorSpec,
-    InlineExecutor,
-    ProcessExecutor,
-    ResultLedger,
-    SegmentFailed,
-    SegmentResult,
-    SegmentTask,
-    Unchanged,
-    check_result,
-    expand,
-    run_task,
-    run_task_compact,
-)
+from commex.stream.dispersal import ExecutorSpec, InlineExecutor
 from commex.stream.steps.base import DtmfEvent, StepSpec
+from commex.stream.tasks import SegmentFailed, SegmentTask, check_result, run_task
+from commex.stream.workerpool import ProcessExecutor
+from commex.stream.workers import Changed, Unchanged, expand, run_task_compact
 
 INVERT = (StepSpec("invert"),)
 
@@ -108,20 +97,6 @@ def test_check_result_lets_a_dropping_step_leave_packets_out() -> None:
     result = run_task(task, fake_step_factory)
     assert len(result.batch) == 10
     check_result(task, result)
-
-
-def test_ledger_refuses_a_second_result_and_reports_a_lost_one() -> None:
-    ledger = ResultLedger()
-    a, b = tasks(2)
-    ledger.expect(a)
-    ledger.expect(b)
-    ledger.accept(SegmentResult(0, a.batch))
-    with pytest.raises(SegmentFailed, match="came back twice"):
-        ledger.accept(SegmentResult(0, a.batch))
-    with pytest.raises(SegmentFailed, match="never submitted"):
-        ledger.accept(SegmentResult(5, a.batch))
-    with pytest.raises(SegmentFailed, match=r"lost on the way: \[1\]"):
-        ledger.complete()
 
 
 @pytest.mark.parametrize(

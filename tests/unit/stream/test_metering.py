@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from stream_helpers import make_batch
 
-from commex.stream.metering import Delivery, IntervalMeter, stream_durations, stream_seconds
+from commex.domain.receiver import receiver_report
+from commex.metering_client import delivery_of
+from commex.stream.metering import (
+    Delivery,
+    IntervalMeter,
+    ReceiverSummary,
+    stream_durations,
+    stream_seconds,
+)
+from commex.stream.report import RunReport, StreamReport
+from commex.stream.rtcpsession import ReceiverFigures, RoundTrip
 from commex.stream.rtp import rtp_sizes
 
 
@@ -55,3 +67,39 @@ def test_a_delivery_body_names_its_run() -> None:
         "packets": 10,
         "achieved_rate_bps": 8000,
     }
+
+
+def _stream(ssrc: int, receiver=None) -> StreamReport:
+    return StreamReport(ssrc, "192.0.2.1", 4000, "192.0.2.2", 5000, 100, 100, 0, 1.0, 8, 0,
+                        2.0, receiver=receiver)  # fmt: skip
+
+
+def test_a_delivery_carries_what_the_receivers_reported() -> None:
+    heard = ReceiverFigures(
+        ssrc=7, reports=3, reporters=(9,), fraction_lost=0.0, max_fraction_lost=0.25,
+        cumulative_lost=3, jitter_ms=1.5, max_jitter_ms=4.0,
+        round_trip=RoundTrip(2, 31.0, 29.0, 30.0, 31.0),
+    )  # fmt: skip
+    quiet = ReceiverFigures(ssrc=8)  # a receiver that never reported
+    report = RunReport(
+        packets_in=300, packets_out=300, skipped=0, segments=3, subcontracted=(), dtmf=(),
+        streams=(_stream(7, heard), _stream(8, quiet), _stream(9)), bytes_out=51_600,
+        elapsed_s=6.0, duration_s=6.0, achieved_rate_bps=68_800, shaped_to_bps=None,
+    )  # fmt: skip
+    delivery = delivery_of(report)
+    assert delivery.receiver == ReceiverSummary(1, 0.25, 3, 4.0, 31.0)
+    assert delivery.body("run")["receiver"] == {
+        "streams": 1, "fraction_lost": 0.25, "cumulative_lost": 3, "jitter_ms": 4.0,
+        "round_trip_ms": 31.0,
+    }  # fmt: skip
+    assert "receiver" not in replace(delivery, receiver=None).body("run")
+
+
+def test_a_far_ends_wild_figures_are_held_within_what_the_exchange_takes() -> None:
+    # A receiver report may carry a signed loss (duplicates) and a jitter of hours.
+    wild = ReceiverSummary(1, 1.5, -4, 9e9, 1e12)
+    assert wild.to_json() == {
+        "streams": 1, "fraction_lost": 1.0, "cumulative_lost": 0, "jitter_ms": 3_600_000.0,
+        "round_trip_ms": 3_600_000.0,
+    }  # fmt: skip
+    assert receiver_report(wild.to_json()) is not None  # the exchange's own reading takes it

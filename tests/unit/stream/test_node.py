@@ -11,11 +11,12 @@ from stream_helpers import TOKEN, fake_step_factory, make_batch, same, serve_in_
 
 from commex.domain.errors import InvalidInput, Unauthenticated
 from commex.stream import wire
-from commex.stream.dispersal import SegmentTask, run_task
 from commex.stream.node import create_node_app
-from commex.stream.nodeclient import NodeClient, NodeError, NodeExecutor
+from commex.stream.nodeclient import NodeClient, NodeError
+from commex.stream.nodeexecutor import NodeExecutor
 from commex.stream.steps.base import StepSpec
 from commex.stream.subcontracting import parse_capabilities
+from commex.stream.tasks import SegmentTask, run_task
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -11,18 +11,19 @@ from stream_helpers import TOKEN, fake_step_factory, make_batch
 
 from commex.domain.errors import CommexError, Conflict
 from commex.stream import wire
-from commex.stream.dispersal import SegmentTask
 from commex.stream.metering import stream_seconds
 from commex.stream.node import create_node_app
-from commex.stream.nodeclient import NodeClient, NodeError, NodeExecutor
+from commex.stream.nodeclient import NodeClient, NodeError
 from commex.stream.nodecontracts import (
     CONTRACT_HEADER,
     METERED_HEADER,
     ContractGate,
     NodeMeter,
 )
+from commex.stream.nodeexecutor import NodeExecutor
 from commex.stream.rtp import rtp_sizes
 from commex.stream.steps.base import StepSpec
+from commex.stream.tasks import SegmentTask
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stream_helpers import FAX
 
 from commex.domain.errors import InvalidInput
+from commex.stream import endpoints
 from commex.stream.packets import StreamKey, concat
 from commex.stream.pcap import (
     MalformedCapture,
@@ -424,3 +426,17 @@ def test_record_walk_finds_every_record(runs, cut: int, order: str) -> None:
         pos = end
     at, rest = _walk_pcap(data, order)
     assert at.tolist() == expected and rest == pos
+
+
+def test_reading_ahead_gives_the_same_chunks_and_stops_when_left(tmp_path) -> None:
+    where = endpoints.Endpoint.parse(str(FAX), field="input")
+    plain = [c.batch.index.tolist() for c in endpoints.read(where, chunk_bytes=1 << 16)]
+    indexes = lambda c: c.batch.index.tolist()  # noqa: E731
+    ahead = list(endpoints.read_ahead(where, indexes, chunk_bytes=1 << 16))
+    assert ahead == plain and len(plain) > 2
+    chunks = endpoints.read_ahead(where, indexes, chunk_bytes=1 << 16)
+    next(chunks)
+    chunks.close()  # a reader that stops early leaves no thread behind
+    missing = endpoints.Endpoint.parse(str(tmp_path / "gone.pcap"), field="input")
+    with pytest.raises(FileNotFoundError):
+        list(endpoints.read_ahead(missing, indexes))

@@ -22,17 +22,19 @@ from stream_helpers import (
 from commex.domain.errors import InvalidInput, NotFound
 from commex.stream import rtp
 from commex.stream.cluster import DaskExecutor
-from commex.stream.dispersal import InlineExecutor, ProcessExecutor, SegmentTask
+from commex.stream.dispersal import InlineExecutor
 from commex.stream.node import create_node_app
-from commex.stream.nodeclient import NodeExecutor
+from commex.stream.nodeexecutor import NodeExecutor
 from commex.stream.pcap import read_capture, write_pcap
 from commex.stream.pipeline import Plan, Services, run
 from commex.stream.steps.base import StepOutput, StepSpec
 from commex.stream.steps.registry import CAPABILITIES
 from commex.stream.subcontracting import StepUnavailable
+from commex.stream.tasks import SegmentTask
+from commex.stream.workerpool import ProcessExecutor
 
 STEPS = ["transcode:pcmu", "gain:-6", "dtmf"]
-TIMING = ("elapsed_s", "rate_pps", "rate_bps")
+TIMING = ("elapsed_s", "rate_pps", "rate_bps", "executor")
 
 
 def fax_plan(out: Path, **kw) -> Plan:
@@ -47,7 +49,7 @@ def stable(report: dict) -> dict:
 def reference(tmp_path_factory) -> tuple[bytes, dict]:
     out = tmp_path_factory.mktemp("ref") / "out.pcap"
     result = run(fax_plan(out), Services(executor=InlineExecutor()))
-    return out.read_bytes(), result.report
+    return out.read_bytes(), result.to_json()
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,7 @@ def dask_client():
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # no fixed port: another cluster may hold 8787
             silence_logs=logging.ERROR,
         ) as cluster,
         distributed.Client(cluster) as client,
@@ -84,13 +86,13 @@ def test_every_executor_gives_byte_identical_output(kind, reference, request, tm
         executor = NodeExecutor([request.getfixturevalue("node_url")], token=TOKEN)
     out = tmp_path / "out.pcap"
     try:
-        result = run(fax_plan(out), Services(executor=executor))
+        report = run(fax_plan(out), Services(executor=executor)).to_json()
     finally:
         executor.close()
     ref_bytes, ref_report = reference
     assert out.read_bytes() == ref_bytes
-    assert stable(result.report) == stable(ref_report)
-    assert result.report["segments"] > 10
+    assert stable(report) == stable(ref_report)
+    assert report["segments"] > 10
 
 
 def test_the_reference_run_transcodes_every_audio_packet(reference) -> None:
@@ -141,15 +143,15 @@ def test_a_missing_step_is_subcontracted_and_the_output_matches(tmp_path, refere
             capabilities={"transcode"},
             subcontractors=[f"first={liar_url}", f"second={good_url}"],
         )
-        result = run(plan, Services(token=TOKEN))
+        result = run(plan, Services(token=TOKEN)).to_json()
     assert out.read_bytes() == reference[0]
     audio = int(np.isin(read_capture(FAX).batch.payload_type, [0, 8]).sum())
     assert audio == 1163  # gain goes to audio only, not to comfort noise or events
-    assert result.report["subcontracted"] == [
+    assert result["subcontracted"] == [
         {"step": "gain:-6", "provider": "second", "segments": 1, "packets": audio},
         {"step": "dtmf", "provider": "second", "segments": 1, "packets": 1330},
     ]
-    assert result.report["dtmf"] == reference[1]["dtmf"]
+    assert result["dtmf"] == reference[1]["dtmf"]
 
 
 def test_a_step_no_provider_offers_stops_the_run_before_any_output(tmp_path) -> None:
@@ -170,7 +172,7 @@ def test_dropped_packets_leave_continuous_sequence_numbers(tmp_path) -> None:
     with pool:
         result = run(plan, Services(step_factory=fake_step_factory, executor=pool))
     written = read_capture(out).batch
-    assert len(written) == result.report["packets_out"] == 150
+    assert len(written) == result.packets_out == 150
     for s in np.unique(written.stream):
         assert np.all(np.diff(written.seq[written.stream == s].astype(int)) == 1)
 
@@ -224,14 +226,14 @@ def test_udp_in_and_out(tmp_path) -> None:
     result = run(plan, Services(on_ready=send))
     receiver.join(10)
     sink.close()
-    assert result.report["packets_in"] == result.report["packets_out"] == len(packets)
+    assert result.packets_in == result.packets_out == len(packets)
     assert len(received) == len(packets)
     headers = [rtp.parse_rtp(d) for d in received]
     assert {h.payload_type for h in headers} == {0}
     assert [h.sequence_number for h in headers] == packets.seq.tolist()
 
 
-def test_segments_are_handed_on_as_they_come_through_the_first_phase(tmp_path) -> None:
+def test_packets_are_handed_on_as_they_come_out(tmp_path) -> None:
     seen: list[int] = []
     pool = ProcessExecutor(2)
     with pool:
@@ -239,5 +241,18 @@ def test_segments_are_handed_on_as_they_come_through_the_first_phase(tmp_path) -
             fax_plan(tmp_path / "o.pcap"),
             Services(executor=pool, on_result=lambda b: seen.append(len(b))),
         )
-    assert len(seen) == result.report["segments"] > 10
-    assert sum(seen) == result.report["packets_out"] == 1330
+    assert len(seen) > 1  # bundle by bundle, not once at the end
+    assert sum(seen) == result.packets_out == 1330
+
+
+@pytest.mark.parametrize(
+    ("source", "steps", "segment"),
+    [
+        (str(FAX), ["transcode:pcmu"], "packets:1000"),
+        ("udp://127.0.0.1:0", ["transcode:pcmu", "gain:-3"], "ms:20"),
+        ("udp://127.0.0.1:0", ["transcode:pcmu", "dtmf"], "ms:60"),
+        ("udp://127.0.0.1:0", ["vad"], "ms:60"),
+    ],
+)
+def test_the_default_segment_fits_the_input_and_the_steps(source, steps, segment) -> None:
+    assert Plan.build(source, "out.pcap", steps=steps).segment == segment

@@ -8,10 +8,35 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from commex.domain.errors import InvalidInput
-from commex.stream.aggregation import jitter_ms, lost_packets
 from commex.stream.ntptime import compact, ntp_from_unix_ns
+from commex.stream.packets import PacketBatch, StreamKey
 from commex.stream.rtcp import SenderReport
 from commex.stream.rtcpstats import ReceptionStats
+from commex.stream.streamstats import InStats
+
+
+def _whole_stream(seqs, arrival_us=None, timestamps=None) -> InStats:
+    """The run's own figures (:class:`InStats`) for one stream of these packets."""
+    n = len(seqs)
+    batch = PacketBatch(
+        index=np.arange(n, dtype=np.int64),
+        stream=np.zeros(n, dtype=np.int32),
+        arrival_us=np.zeros(n, dtype=np.int64) if arrival_us is None else arrival_us,
+        seq=np.asarray(seqs, dtype=np.uint16),
+        timestamp=np.zeros(n, dtype=np.uint32) if timestamps is None else timestamps,
+        ssrc=np.ones(n, dtype=np.uint32),
+        payload_type=np.zeros(n, dtype=np.uint8),
+        marker=np.zeros(n, dtype=np.bool_),
+        csrc_count=np.zeros(n, dtype=np.uint8),
+        has_extension=np.zeros(n, dtype=np.bool_),
+        offsets=np.zeros(n + 1, dtype=np.int64),
+        extra_offsets=np.zeros(n + 1, dtype=np.int64),
+        streams=(StreamKey("192.0.2.1", 1, "192.0.2.2", 2, 1),),
+    )
+    stats = InStats()
+    stats.add(batch)
+    return stats
+
 
 T0 = 1_900_000_000 * 10**9  # 2030-03-17, Unix ns
 PTIME = 20_000_000
@@ -85,7 +110,7 @@ def test_loss_agrees_with_the_whole_stream_count(first_seq: int, keep: list[bool
     _feed(stats, sent, first_seq=first_seq)
     seqs = (first_seq + np.array(sent)) % 65536
     # the stream ends at the last packet received: what the receiver can know
-    assert stats.lost == lost_packets(seqs.astype(np.uint16))
+    assert stats.lost == _whole_stream(seqs).figures(0).lost
 
 
 def test_jitter_agrees_with_the_whole_stream_estimate() -> None:
@@ -95,7 +120,8 @@ def test_jitter_agrees_with_the_whole_stream_estimate() -> None:
     _feed(stats, range(400), delays_ns=delays)
     arrival_us = (np.arange(400) * PTIME + delays) // 1000
     timestamps = (1000 + 160 * np.arange(400)).astype(np.uint32)
-    assert stats.jitter_ms == pytest.approx(jitter_ms(arrival_us, timestamps), abs=0.01)
+    whole = _whole_stream(np.arange(400), arrival_us, timestamps)
+    assert stats.jitter_ms == pytest.approx(whole.figures(0).jitter_ms, abs=0.01)
     assert 1.0 < stats.jitter_ms < 4.0
     assert stats.report_block(T0).jitter == int(stats.jitter)
 

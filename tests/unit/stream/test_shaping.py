@@ -14,13 +14,15 @@ from hypothesis import strategies as st
 from stream_helpers import FAX, make_batch
 
 from commex.domain.errors import InvalidInput
-from commex.stream import endpoints
-from commex.stream.dispersal import InlineExecutor, ProcessExecutor
-from commex.stream.endpoints import Endpoint
+from commex.stream.dispersal import InlineExecutor
+from commex.stream.outputs import PacedUdpOutput
+from commex.stream.outstats import OutStats
 from commex.stream.pcap import read_capture
 from commex.stream.pipeline import Plan, Services, run
 from commex.stream.rtp import rtp_sizes
 from commex.stream.shaping import Shaper, achieved_rate_bps, retimed, shape
+from commex.stream.udp import UdpSink
+from commex.stream.workerpool import ProcessExecutor
 
 HEADER = 12  # the fixed RTP header; the shaper counts it with the payload
 
@@ -168,7 +170,7 @@ def test_a_shaped_run_writes_the_departures_as_the_capture_times(tmp_path, pool)
     out = tmp_path / "out.pcap"
     executor = ProcessExecutor(2) if pool else InlineExecutor()
     with executor:
-        report = run(_plan(out, max_rate_bps=16_000), Services(executor=executor)).report
+        report = run(_plan(out, max_rate_bps=16_000), Services(executor=executor)).to_json()
     written = read_capture(out).batch
     expected = shape(read_capture(FAX).batch, 16_000).departure_us()
     assert np.array_equal(written.arrival_us, expected)
@@ -185,7 +187,7 @@ def test_an_unshaped_run_keeps_the_capture_times_and_reports_the_streams_own_rat
     tmp_path,
 ) -> None:
     out = tmp_path / "out.pcap"
-    report = run(_plan(out), Services(executor=InlineExecutor())).report
+    report = run(_plan(out), Services(executor=InlineExecutor())).to_json()
     source = read_capture(FAX).batch
     assert np.array_equal(read_capture(out).batch.arrival_us, source.arrival_us)
     assert report["shaped_to_bps"] is None
@@ -210,21 +212,25 @@ class FakeClock:
 
 def test_udp_output_is_sent_on_the_shaped_schedule(monkeypatch) -> None:
     batch = packets([100] * 6, [0] * 6)
-    schedule = shape(batch, 8000)
     clock = FakeClock()
     sent_at: list[float] = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
         sink.bind(("127.0.0.1", 0))
         sink.settimeout(5)
-        original = endpoints.UdpSink.send
+        original = UdpSink.send
 
         def send(self, b):
             sent_at.extend([clock.now] * len(b))
             return original(self, b)
 
-        monkeypatch.setattr(endpoints.UdpSink, "send", send)
-        where = Endpoint("udp", host="127.0.0.1", port=sink.getsockname()[1])
-        endpoints.write(where, batch, schedule, clock=clock, sleep=clock.sleep)
+        monkeypatch.setattr(UdpSink, "send", send)
+        output = PacedUdpOutput(
+            UdpSink("127.0.0.1", sink.getsockname()[1]), Shaper(8000), OutStats(),
+            clock=clock, sleep=clock.sleep,
+        )  # fmt: skip
+        output.put(batch, 0)
+        output.finish()
+        output.close()
         received = [sink.recv(2048) for _ in range(6)]
     assert sent_at == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
     assert [len(d) for d in received] == [100] * 6

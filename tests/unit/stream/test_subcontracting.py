@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from decimal import Decimal
 
@@ -12,7 +13,10 @@ from fastapi.responses import JSONResponse
 from stream_helpers import TOKEN, fake_step_factory, make_batch, same, serve_in_thread
 
 from commex.domain.errors import InvalidInput
+from commex.stream.dispersal import Waker
+from commex.stream.flow import Bundle, Flow
 from commex.stream.node import create_node_app
+from commex.stream.remotestage import RemoteStage
 from commex.stream.steps.base import StepOutput, StepSpec
 from commex.stream.subcontracting import (
     Phase,
@@ -136,30 +140,63 @@ def test_directory_providers_are_ranked_and_this_provider_is_left_out() -> None:
     assert [p.name for p in found] == ["a", "b"]
 
 
+def through(sub, spec, parts, *, group_packets=4000, live=False):
+    """``parts`` (segment id -> packets) through a remote stage of ``spec``, as bundles."""
+    stage = RemoteStage(sub, spec, live=live, group_packets=group_packets)
+    flow = Flow([stage])
+    waker = Waker()
+    flow.listen(waker.notify)
+    try:
+        for k, sid in enumerate(sorted(parts)):
+            flow.push(Bundle.of(k, parts[sid], 1))
+        flow.end()
+        out: list[Bundle] = []
+        deadline = time.monotonic() + 30
+        while len(out) < len(parts):
+            got = flow.pump()
+            out += got
+            if not got:
+                assert time.monotonic() < deadline, "the subcontracted bundles did not come back"
+                waker.wait(0.2)
+    finally:
+        stage.close()
+        waker.close()
+    return out, [r.to_json() for r in stage.records()]
+
+
 @pytest.mark.parametrize("first", ["broken", "liar"])
 def test_a_failing_first_provider_is_passed_over_for_the_second(nodes, first) -> None:
     parts = segments_of_two_streams()
     approved = [Provider(first, nodes[first]), Provider("good", nodes["good"])]
-    with Subcontractor(approved, token=TOKEN, group_packets=25) as sub:
-        outcome = sub.run(S("invert"), parts)
-    assert outcome.records == [{"step": "invert", "provider": "good", "segments": 3, "packets": 60}]
-    assert sorted(outcome.parts) == sorted(parts)
-    for sid, part in parts.items():
-        back = outcome.parts[sid]
-        assert np.array_equal(back.index, part.index)  # each packet back in its own segment
-        assert np.array_equal(back.payload, part.payload ^ 0xFF)
+    with Subcontractor(approved, token=TOKEN) as sub:
+        out, records = through(sub, S("invert"), parts, group_packets=25)
+    # Bundles of 10 are gathered until 25 packets need the step: 30 go as 25 + 5, twice.
+    assert records == [{"step": "invert", "provider": "good", "segments": 4, "packets": 60}]
+    assert [b.first for b in out] == list(range(len(parts)))  # in order
+    for bundle, sid in zip(out, sorted(parts), strict=True):
+        part = parts[sid]
+        assert np.array_equal(bundle.batch.index, part.index)  # each packet back in its bundle
+        assert np.array_equal(bundle.batch.payload, part.payload ^ 0xFF)
 
 
 def test_packets_are_grouped_across_segments_and_streams(nodes) -> None:
     parts = segments_of_two_streams(n=60, size=10)  # six segments, one stream each
-    with Subcontractor([Provider("good", nodes["good"])], token=TOKEN, group_packets=40) as sub:
-        outcome = sub.run(S("tag"), parts)
-    assert outcome.records[0]["segments"] == 2  # 60 packets in groups of 40
-    # The tag step names each group's first packet: the groups start at 0 and 40, mixing
-    # the packets of both streams, whatever segment they came from.
-    assert sorted(e.start_ms for e in outcome.dtmf) == [0, 40]
-    for sid, part in parts.items():
-        assert same(outcome.parts[sid], part)
+    with Subcontractor([Provider("good", nodes["good"])], token=TOKEN) as sub:
+        out, records = through(sub, S("tag"), parts, group_packets=40)
+    assert records[0]["segments"] == 2  # 60 packets in groups of at most 40
+    # The tag step names each group's first packet. The first four segments (the three of
+    # one stream and the first of the other) make the first group, which starts at packet 0
+    # and mixes both streams; the last two segments make the second, from packet 21 on.
+    assert sorted(e.start_ms for b in out for e in b.dtmf) == [0, 21]
+    for bundle, sid in zip(out, sorted(parts), strict=True):
+        assert same(bundle.batch, parts[sid])
+
+
+def test_live_bundles_go_out_at_every_flush(nodes) -> None:
+    parts = segments_of_two_streams(n=60, size=10)
+    with Subcontractor([Provider("good", nodes["good"])], token=TOKEN) as sub:
+        out, records = through(sub, S("invert"), parts, live=True)
+    assert records[0]["packets"] == 60 and len(out) == 6
 
 
 def test_every_provider_failing_is_an_error_naming_each(nodes) -> None:
@@ -168,7 +205,7 @@ def test_every_provider_failing_is_an_error_naming_each(nodes) -> None:
         Subcontractor(approved, token=TOKEN) as sub,
         pytest.raises(SubcontractFailed, match=r"broken: .*500.*liar: .*wrong result"),
     ):
-        sub.run(S("invert"), segments_of_two_streams())
+        through(sub, S("invert"), segments_of_two_streams())
 
 
 def test_a_wrong_token_is_a_failure_of_that_provider(nodes) -> None:
@@ -176,7 +213,7 @@ def test_a_wrong_token_is_a_failure_of_that_provider(nodes) -> None:
         Subcontractor([Provider("good", nodes["good"])], token="not-the-token") as sub,
         pytest.raises(SubcontractFailed, match="401"),
     ):
-        sub.run(S("invert"), segments_of_two_streams())
+        through(sub, S("invert"), segments_of_two_streams())
 
 
 def test_payload_types_are_checked_against_the_step() -> None:

@@ -242,6 +242,12 @@ deliveries = Table(
     Column("min_rate_bps", BigInteger, nullable=True),
     Column("breach", Boolean, nullable=False),
     Column("created_us", BigInteger, nullable=False),
+    # What the receivers reported over RTCP (S9); rx_streams is null when they did not.
+    Column("rx_streams", Integer, nullable=True),
+    Column("rx_fraction_lost_ppm", Integer, nullable=True),
+    Column("rx_cumulative_lost", BigInteger, nullable=True),
+    Column("rx_jitter_us", BigInteger, nullable=True),
+    Column("rx_round_trip_us", BigInteger, nullable=True),
     UniqueConstraint("contract_id", "run_id", name="uq_deliveries_run"),
     Index("ix_deliveries_provider_recent", "provider_id", "created_us"),
 )

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Row, and_, case, func, select, update
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
+from commex.domain.receiver import ReceiverReport
 from commex.domain.service_level import Delivery, ServiceLevel
 from commex.domain.time import from_micros, to_micros
 from commex.domain.usage import MemberUsage, UsageSession
@@ -37,7 +38,30 @@ def _delivery(r: Row[Any]) -> Delivery:
         r.achieved_bps,
         r.min_rate_bps,
         from_micros(r.created_us),
+        _receiver(r),
     )
+
+
+def _receiver(r: Row[Any]) -> ReceiverReport | None:
+    if r.rx_streams is None:
+        return None
+    return ReceiverReport(
+        r.rx_streams,
+        r.rx_fraction_lost_ppm,
+        r.rx_cumulative_lost,
+        r.rx_jitter_us,
+        r.rx_round_trip_us,
+    )
+
+
+def _receiver_values(rx: ReceiverReport | None) -> dict[str, int | None]:
+    return {
+        "rx_streams": None if rx is None else rx.streams,
+        "rx_fraction_lost_ppm": None if rx is None else rx.fraction_lost_ppm,
+        "rx_cumulative_lost": None if rx is None else rx.cumulative_lost,
+        "rx_jitter_us": None if rx is None else rx.jitter_us,
+        "rx_round_trip_us": None if rx is None else rx.round_trip_us,
+    }
 
 
 class SqlUsage:
@@ -105,6 +129,7 @@ class SqlUsage:
             "min_rate_bps": d.min_rate_bps,
             "breach": d.breach,
             "created_us": to_micros(d.created_at),
+            **_receiver_values(d.receiver),
         }
         execute_unique(self._c, t.deliveries.insert(), values, "run_id", run_recorded(d))
 

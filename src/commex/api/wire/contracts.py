@@ -102,6 +102,8 @@ def delivery(d: Delivery) -> dict[str, Any]:
         "achieved_rate_bps": d.achieved_rate_bps,
         "min_rate_bps": d.min_rate_bps,
         "breach": d.breach,
+        "breach_measured_by": d.breach_by,
+        "receiver": None if d.receiver is None else d.receiver.to_dict(),
         "created_at": d.created_at.isoformat(),
     }
 
