@@ -89,7 +89,7 @@ auctions = Table(
     Column("outcome", Text, nullable=True),
     Column("cancel_reason", String(500), nullable=True),
     Column("owner_group", String(40), nullable=True),
-    # 0009: what search filters and sorts on (see commex.domain.finding), kept with every write
+    # 0010: what search filters and sorts on (see commex.domain.finding), kept with every write
     Column("service", String(32), nullable=False, server_default=""),
     Column("min_rate_bps", BigInteger, nullable=True),
     Column("max_rate_bps", BigInteger, nullable=True),
