@@ -152,7 +152,8 @@ def notice_words(kind: str, data: Mapping[str, Any]) -> tuple[str, str]:
         "delivery.breach": (
             "A delivery fell below the minimum rate",
             f"{rate(_int(data.get('achieved_rate_bps')))} against a minimum of "
-            f"{rate(_int(data.get('min_rate_bps')))}.",
+            f"{rate(_int(data.get('min_rate_bps')))}"
+            + (", as its receivers reported." if data.get("measured_by") == "receiver" else "."),
         ),
         "subcontract.opened": (
             "A subcontract was opened",

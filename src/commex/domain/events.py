@@ -141,6 +141,9 @@ class DeliveryBreached:
     achieved_rate_bps: int
     min_rate_bps: int
     at: datetime
+    # whose measure found it: "sender" (the rate sent) or "receiver" (the rate its receivers
+    # reported getting, which ``achieved_rate_bps`` then is)
+    measured_by: str = "sender"
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,6 +204,7 @@ def _breach(e: DeliveryBreached, new_id: NewId) -> list[Notice]:
         "contract_id": e.contract_id,
         "achieved_rate_bps": e.achieved_rate_bps,
         "min_rate_bps": e.min_rate_bps,
+        "measured_by": e.measured_by,
     }
     parties = (e.provider_id, e.recipient_id)
     return _each(parties, EventType.DELIVERY_BREACH, e.contract_id, data, e.at, new_id)

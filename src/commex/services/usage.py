@@ -123,12 +123,23 @@ def record_delivery(cmd: c.RecordDelivery, uow: UnitOfWork, deps: Deps) -> Deliv
     )  # fmt: skip
     uow.contracts.add_delivery(delivery)
     _consume(uow, contract, metered.accepted_ms, now)
-    if delivery.breach and delivery.min_rate_bps is not None:
-        uow.record([DeliveryBreached(
-            delivery.id, contract.id, contract.provider_id, contract.recipient_id,
-            delivery.achieved_rate_bps, delivery.min_rate_bps, now,
-        )])  # fmt: skip
+    if (breached := _breach(delivery, contract, now)) is not None:
+        uow.record([breached])
     return DeliveryAnswer(delivery, metered.remaining_ms)
+
+
+def _breach(delivery: Delivery, contract: Contract, now: datetime) -> DeliveryBreached | None:
+    """The breach a delivery is, with the rate of the measure that found it, or None."""
+    found_by = delivery.breach_by
+    if found_by is None or delivery.min_rate_bps is None:
+        return None
+    rate = delivery.achieved_rate_bps
+    if found_by == "receiver" and delivery.receiver is not None:
+        rate = delivery.receiver.received_rate_bps(rate)
+    return DeliveryBreached(
+        delivery.id, contract.id, contract.provider_id, contract.recipient_id, rate,
+        delivery.min_rate_bps, now, found_by,
+    )  # fmt: skip
 
 
 def _consume(uow: UnitOfWork, contract: Contract, accepted_ms: int, now: datetime) -> None:

@@ -12,6 +12,7 @@ from commex.domain.accounts import Account, Role
 from commex.domain.errors import Forbidden, InvalidInput
 from commex.domain.events import ContractCancelled, SubcontractOpened
 from commex.domain.notices import Notice
+from commex.presentation import notice_words
 from commex.services import commands as c
 from commex.services import notifications
 from commex.services.bidding import place_bids
@@ -140,6 +141,21 @@ def test_both_parties_hear_a_contract_start_and_complete_and_a_breach(
         assert [n.type.value for n in told[:2]] == ["contract.completed", "delivery.breach"]
         breach = told[1]
         assert (breach.data["achieved_rate_bps"], breach.data["min_rate_bps"]) == (500, 1000)
+        assert breach.data["measured_by"] == "sender"
+
+
+def test_a_breach_the_receivers_found_is_told_at_the_rate_they_got(
+    bus: MessageBus, clock: ManualClock
+) -> None:
+    terms = {"service": "voice", "duration_s": 100, "min_rate_bps": 1000, "max_members": 2}
+    won = award(bus, clock, direction="forward", terms=terms)
+    lost_half = {"streams": 1, "fraction_lost": 0.5, "cumulative_lost": 40, "jitter_ms": 12.5}
+    sent = c.RecordDelivery(won.contract_id, won.seller.id, "run-rx", "5", 1000, 10, 1500,
+                            lost_half)  # fmt: skip
+    bus.handle(sent)
+    (breach,) = notices(bus, won.buyer.id, types=("delivery.breach",))
+    assert (breach.data["achieved_rate_bps"], breach.data["measured_by"]) == (750, "receiver")
+    assert "as its receivers reported" in notice_words(breach.type.value, breach.data)[1]
 
 
 def test_the_payer_hears_a_charge_succeed_or_be_declined_with_what_to_do(
