@@ -7,6 +7,7 @@ the administrator's commands the bus with the live pages' hub subscribed to it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from commex.adapters.clock import RandomIds, SystemClock
@@ -18,14 +19,22 @@ from commex.adapters.payments.stripe_gateway import StripeGateway
 from commex.adapters.payments.testgateway import TestGateway
 from commex.adapters.sql.engine import make_engine
 from commex.adapters.sql.migrate import upgrade
+from commex.adapters.sql.notify import PgRelay
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.adapters.webhook_http import HttpWebhookTransport
 from commex.domain.errors import InvalidInput
-from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced, Notified
+from commex.domain.events import (
+    AuctionCancelled,
+    AuctionClosed,
+    BidPlaced,
+    CredentialsChanged,
+    Notified,
+)
 from commex.domain.urls import Resolver, UrlPolicy
 from commex.services.bidding import BidDesk
 from commex.services.bus import Deps, MessageBus
-from commex.services.commands import PlaceBid
+from commex.services.commands import PlaceBid, ReportUsage
+from commex.services.desks import UsageDesk
 from commex.services.handlers import FLOWS, HANDLERS, IN_TRANSACTION
 from commex.services.ports import (
     Clock,
@@ -35,7 +44,9 @@ from commex.services.ports import (
     ReputationSource,
     UnitOfWorkFactory,
 )
+from commex.services.queries import Authenticate
 from commex.services.reputation import TallyReputations
+from commex.services.tokens import CachedAuthentication, TokenCache
 from commex.services.webhook_sender import WebhookSender
 from commex.settings import Settings
 
@@ -49,7 +60,9 @@ class Services:
     bus: MessageBus
     hub: ChangeHub
     settings: Settings
+    tokens: TokenCache
     webhooks: WebhookSender
+    relay: PgRelay | None = None  # on PostgreSQL: live pages follow every server's changes
 
     @property
     def clock(self) -> Clock:
@@ -61,6 +74,8 @@ class Services:
 
     def shutdown(self) -> None:
         self.webhooks.stop()
+        if self.relay is not None:
+            self.relay.stop()
         self.bus.dispose()
 
 
@@ -73,10 +88,11 @@ def make_bus(
     hasher: PasswordHasher | None = None,
     gateway: PaymentGateway | None = None,
     urls: UrlPolicy | None = None,
+    tokens: TokenCache | None = None,
 ) -> MessageBus:
     """The bus over ``uow``: every handler, the bid desk, and the system's clock, random ids,
-    reputations from the tallies, argon2, the built-in test gateway and public URLs only (with
-    the system's resolver) unless told otherwise."""
+    reputations from the tallies, argon2, the built-in test gateway, public URLs only (with
+    the system's resolver) and a token cache of its own unless told otherwise."""
     clock = clock or SystemClock()
     deps = Deps(
         clock=clock,
@@ -87,7 +103,13 @@ def make_bus(
         urls=urls or UrlPolicy(allow_private=False, resolve=system_resolve),
     )
     bus = MessageBus(uow, deps, HANDLERS, FLOWS, in_transaction=IN_TRANSACTION)
-    bus.add_flow(PlaceBid, BidDesk(bus).place)
+    desk = BidDesk(bus)
+    bus.add_flow(PlaceBid, desk.place, submit=desk.submit, close=desk.close)
+    usage = UsageDesk(bus)
+    bus.add_flow(ReportUsage, usage.handle, submit=usage.submit, close=usage.close)
+    tokens = tokens or TokenCache(time.monotonic)
+    bus.add_flow(Authenticate, CachedAuthentication(tokens))
+    bus.subscribe(CredentialsChanged, tokens.on_events)
     return bus
 
 
@@ -101,6 +123,7 @@ def build_exchange(
     gateway: PaymentGateway | None = None,
     migrate: bool = True,
     resolve: Resolver | None = None,
+    tokens: TokenCache | None = None,
 ) -> MessageBus:
     """The engine on the configured database (SQLite by default), migrated to the newest
     schema; the payment gateway is ``COMMEX_PAYMENT_GATEWAY``'s unless given, and ``resolve``
@@ -118,6 +141,7 @@ def build_exchange(
         hasher=hasher,
         gateway=gateway,
         urls=UrlPolicy(settings.allow_private_urls, resolve or system_resolve),
+        tokens=tokens,
     )
 
 
@@ -129,6 +153,7 @@ def in_memory_exchange(
     hasher: PasswordHasher | None = None,
     gateway: PaymentGateway | None = None,
     resolve: Resolver | None = None,
+    tokens: TokenCache | None = None,
 ) -> MessageBus:
     """The engine held in memory: for tests, experiments and library users without a
     database."""
@@ -140,6 +165,7 @@ def in_memory_exchange(
         hasher=hasher,
         gateway=gateway,
         urls=UrlPolicy(allow_private=False, resolve=resolve or system_resolve),
+        tokens=tokens,
     )
 
 
@@ -157,6 +183,7 @@ def build_services(
     """The services on the configured database (SQLite by default), migrated to the newest
     schema. ``resolve`` looks up node hosts (the system's resolver unless given)."""
     settings = settings or Settings.from_env()
+    tokens = TokenCache(time.monotonic)
     bus = build_exchange(
         settings,
         clock=clock,
@@ -166,8 +193,9 @@ def build_services(
         gateway=gateway,
         migrate=migrate,
         resolve=resolve,
+        tokens=tokens,
     )
-    return _with_hub(bus, settings)
+    return _with_hub(bus, settings, tokens)
 
 
 def in_memory_services(
@@ -180,6 +208,7 @@ def in_memory_services(
     resolve: Resolver | None = None,
 ) -> Services:
     """The services held in memory: for tests and experiments without a database."""
+    tokens = TokenCache(time.monotonic)
     bus = in_memory_exchange(
         clock=clock,
         ids=ids,
@@ -187,19 +216,23 @@ def in_memory_services(
         hasher=hasher,
         gateway=gateway,
         resolve=resolve,
+        tokens=tokens,
     )
-    return _with_hub(bus, Settings.from_env({}))
+    return _with_hub(bus, Settings.from_env({}), tokens)
 
 
-def _with_hub(bus: MessageBus, settings: Settings) -> Services:
+def _with_hub(bus: MessageBus, settings: Settings, tokens: TokenCache) -> Services:
     """Live pages wake when a bid, a close or a cancel is committed, and badges when notices
-    are; the webhook sender looks for deliveries as soon as notices are committed."""
+    are; on PostgreSQL, in every process on the database (the server starts the relay's
+    listener). The webhook sender looks for deliveries as soon as notices are committed."""
     hub = ChangeHub()
     for event in (BidPlaced, AuctionClosed, AuctionCancelled, Notified):
         bus.subscribe(event, hub.publish)
+    url = settings.url()
+    relay = PgRelay(url, hub) if url.startswith("postgresql") else None
     sender = WebhookSender(bus, HttpWebhookTransport())
     bus.subscribe(Notified, lambda _events: sender.wake())
-    return Services(bus, hub, settings, sender)
+    return Services(bus, hub, settings, tokens, sender, relay)
 
 
 def make_gateway(settings: Settings, clock: Clock | None = None) -> PaymentGateway:

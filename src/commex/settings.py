@@ -17,7 +17,8 @@ class Settings:
     ``COMMEX_PAYMENT_GATEWAY`` (``test``, the default, or ``stripe`` with
     ``COMMEX_STRIPE_API_KEY`` and optionally ``COMMEX_STRIPE_API_BASE``).
     ``COMMEX_ALLOW_PRIVATE_URLS=1`` lets node offers name private addresses (a local
-    deployment); off by default."""
+    deployment); off by default. ``COMMEX_ACCESS_LOG=0`` switches the server's access log
+    off."""
 
     data_dir: Path
     database_url: str | None = None
@@ -25,6 +26,7 @@ class Settings:
     stripe_api_key: str | None = field(default=None, repr=False)  # a secret: never printed
     stripe_api_base: str | None = None
     allow_private_urls: bool = False
+    access_log: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +47,7 @@ class Settings:
             stripe_api_key=key,
             stripe_api_base=base,
             allow_private_urls=_flag(env, "COMMEX_ALLOW_PRIVATE_URLS"),
+            access_log=_flag(env, "COMMEX_ACCESS_LOG", default=True),
         )
 
     def url(self) -> str:
@@ -57,9 +60,11 @@ PAYMENT_GATEWAYS = ("test", "stripe")
 _YES, _NO = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    """An on/off setting: 1, true, yes, on or 0, false, no, off (unset is off)."""
+def _flag(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
+    """An on/off setting: 1, true, yes, on or 0, false, no, off (unset is ``default``)."""
     value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
     if value not in _YES + _NO:
         raise InvalidInput(f"{name} must be 1 or 0", field=name)
     return value in _YES

@@ -2,15 +2,17 @@
 
 The exchange publishes events from whatever thread committed them; a live page (an SSE stream
 on the server's event loop) waits for "something changed in auction X". The hub only wakes
-waiters: pages re-read the database, so several server processes sharing one database stay
-correct (a page in another process notices on its next periodic check).
+waiters: pages re-read the database. With several server processes on one PostgreSQL
+database, a relay (:mod:`commex.adapters.sql.notify`) carries every process's wake-ups to the
+others through LISTEN/NOTIFY (:attr:`ChangeHub.shared`); on SQLite a page in another process
+notices on its next periodic check.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced, Event, Notified
 
@@ -24,9 +26,12 @@ class ChangeHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._relays: list[Callable[[Collection[str]], None]] = []
         self.published = 0
+        self.shared = False  # True once a relay brings other processes' changes here
 
     def publish(self, events: Sequence[Event]) -> None:
+        """Wake this process's waiters for what ``events`` changed, and tell the relays."""
         keys = {"*"}
         everyone = False
         for e in events:
@@ -39,9 +44,26 @@ class ChangeHub:
             self.published += len(events)
             if everyone:
                 keys.update(k for k in self._waiters if k.startswith(ACCOUNT))
+        self.wake(keys)
+        for relay in self._relays:
+            relay(keys)
+
+    def relay_to(self, relay: Callable[[Collection[str]], None]) -> None:
+        """Hand the keys of every change published here to ``relay`` (other processes)."""
+        self._relays.append(relay)
+
+    def wake(self, keys: Collection[str]) -> None:
+        """Wake the waiters for ``keys`` (auction ids, "*"), wherever the change happened."""
+        with self._lock:
             targets = [w for k in keys for w in self._waiters.get(k, ())]
         for loop, event in targets:
             loop.call_soon_threadsafe(event.set)
+
+    def wake_all(self) -> None:
+        """Wake every waiter (after a gap in what the relay heard, anything may have changed)."""
+        with self._lock:
+            keys = list(self._waiters)
+        self.wake(keys)
 
     async def wait(self, key: str, timeout: float) -> bool:
         """Wait until something happens to ``key`` (an auction id, or "*"), or ``timeout``

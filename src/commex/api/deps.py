@@ -7,6 +7,7 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from commex.bootstrap import Services
 from commex.domain.accounts import Account
@@ -18,6 +19,7 @@ from commex.services.devices import DEVICE_TOKEN_PREFIX
 from commex.services.queries import Authenticate, AuthenticateDevice
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from POST /v1/accounts")
+_SEND_BEARER = "send Authorization: Bearer <token>"
 
 
 async def services(request: Request) -> Services:
@@ -30,18 +32,36 @@ async def bus(request: Request) -> MessageBus:
     return cast(Services, request.app.state.services).bus
 
 
-def caller(
+async def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Account:
     """The account behind ``Authorization: Bearer <token>``; 401 without a valid one."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("send Authorization: Bearer <token>")
-    if credentials.credentials.startswith(DEVICE_TOKEN_PREFIX):
-        raise Forbidden("a device token may only rate and report usage on its contracts")
-    return cast(Services, request.app.state.services).bus.handle(
-        Authenticate(credentials.credentials)
+        raise Unauthenticated(_SEND_BEARER)
+    return await account_for_token(
+        cast(Services, request.app.state.services), credentials.credentials
     )
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header; Unauthenticated without one."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated(_SEND_BEARER)
+    return token
+
+
+async def account_for_token(services: Services, token: str) -> Account:
+    """The account ``token`` belongs to. Async: a token seen in the last second is answered
+    from the token cache on the event loop; only a database lookup goes to the thread pool."""
+    if token.startswith(DEVICE_TOKEN_PREFIX):
+        raise Forbidden("a device token may only rate and report usage on its contracts")
+    cached = services.tokens.account(token)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(services.bus.handle, Authenticate(token))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +83,7 @@ def account_or_device(
 ) -> AnyCaller:
     """Who is calling, where a device's own token is accepted as well as an account's."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("send Authorization: Bearer <token>")
+        raise Unauthenticated(_SEND_BEARER)
     found = cast(Services, request.app.state.services)
     token = credentials.credentials
     if token.startswith(DEVICE_TOKEN_PREFIX):
@@ -71,14 +91,14 @@ def account_or_device(
     return AnyCaller(account=found.bus.handle(Authenticate(token)))
 
 
-def optional_caller(
+async def optional_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Account | None:
     """The caller where a token is optional (opening an account); a bad token is still 401."""
     if credentials is None:
         return None
-    return caller(request, credentials)
+    return await caller(request, credentials)
 
 
 ServicesDep = Annotated[Services, Depends(services)]

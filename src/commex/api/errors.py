@@ -47,19 +47,35 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        if first.get("type") == "json_invalid":
-            # The location of a JSON syntax error is a character position, not a field.
-            at = first.get("loc", ("body", "?"))[-1]
-            message = f"the request body is not valid JSON (at character {at})"
-            return JSONResponse(error_body("invalid", message), 422)
-        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body",))
-        message = f"{where}: {first.get('msg', 'invalid input')}" if where else "invalid input"
-        return JSONResponse(error_body("invalid", message, where or None), 422)
+        return validation_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return http_error_response(exc)
+
+
+def validation_response(exc: RequestValidationError) -> JSONResponse:
+    """A request that did not parse or validate, as a 422 naming the field."""
+    first = exc.errors()[0] if exc.errors() else {}
+    if first.get("type") == "json_invalid":
+        # The location of a JSON syntax error is a character position, not a field.
+        at = first.get("loc", ("body", "?"))[-1]
+        message = f"the request body is not valid JSON (at character {at})"
+        return JSONResponse(error_body("invalid", message), 422)
+    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body",))
+    message = f"{where}: {first.get('msg', 'invalid input')}" if where else "invalid input"
+    return JSONResponse(error_body("invalid", message, where or None), 422)
+
+
+def error_response_for(exc: Exception) -> JSONResponse | None:
+    """The answer the app's handlers give ``exc``, or None for an unexpected error (a 500)."""
+    if isinstance(exc, CommexError):
+        return error_response(exc)
+    if isinstance(exc, RequestValidationError):
+        return validation_response(exc)
+    if isinstance(exc, StarletteHTTPException):
+        return http_error_response(exc)
+    return None
 
 
 def http_error_response(exc: StarletteHTTPException) -> JSONResponse:

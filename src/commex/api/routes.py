@@ -1,8 +1,10 @@
 """The HTTP API under ``/v1`` (SPEC section 8). Each route builds one command or query, hands
 it to the message bus, and answers the typed result in its wire shape.
 
-Routes are plain functions: FastAPI runs them on its thread pool, where concurrent bids meet
-in the bid desk's group commit.
+Routes are plain functions, which FastAPI runs on its thread pool, except the hot ones: health
+touches nothing, and a bid is queued for the bid desk's next group commit and awaited there, so
+no thread waits per bid. Bids are served by :mod:`commex.api.fastpath`, ahead of this router;
+the route here describes the call in the OpenAPI document and answers the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from commex.api import paging
 from commex.api.deps import BusDep, CallerDep, OptionalCallerDep
+from commex.api.fastpath import placed_bid_response
 from commex.api.paging import CursorQuery, LimitQuery
 from commex.api.schemas import (
     AccountIn,
@@ -33,7 +36,7 @@ router = APIRouter(prefix="/v1")
 
 
 @router.get("/health", tags=["server"])
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:
     """Liveness: answers without touching the database."""
     return {"status": "ok"}
 
@@ -114,7 +117,7 @@ def get_auction(auction_id: str, who: CallerDep, bus: BusDep) -> dict[str, Any]:
 
 
 @router.post("/auctions/{auction_id}/bids", status_code=201, tags=["auctions"])
-def place_bid(
+async def place_bid(
     auction_id: str,
     body: BidIn,
     who: CallerDep,
@@ -123,8 +126,7 @@ def place_bid(
 ) -> JSONResponse:
     """Bid. With an ``Idempotency-Key`` header (1 to 128 printable characters) a retried
     request returns the first answer."""
-    cmd = c.PlaceBid(auction_id, who.id, body.amount, body.max_amount, idempotency_key)
-    return JSONResponse(wire.placed_bid(bus.handle(cmd)), status_code=201)
+    return await placed_bid_response(bus, who, auction_id, body, idempotency_key)
 
 
 @router.post("/auctions/{auction_id}/close", tags=["auctions"])

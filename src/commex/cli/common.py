@@ -13,13 +13,15 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
-from commex.client import ExchangeClient, api_token_from_env, profiles
 from commex.domain.errors import CommexError, InvalidInput, status_of
+
+if TYPE_CHECKING:
+    from commex.client import ExchangeClient
 
 console = Console()
 err_console = Console(stderr=True)
@@ -42,6 +44,8 @@ def connect(
     """A client of the exchange at ``exchange`` (else the saved profile's), acting with
     ``token`` or the account's (``COMMEX_TOKEN``, else the saved profile's); ``anonymous``
     for the one call that needs none (opening an account)."""
+    from commex.client import ExchangeClient, api_token_from_env, profiles
+
     saved = profiles.load(profiles.profile_name())
     url = exchange or (saved.exchange if saved else None)
     if not url:

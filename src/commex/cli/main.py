@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from commex.cli.registry import build_app
+import sys
+
+from commex.cli.registry import build_app, group_named
 
 
 def main() -> None:
-    """Console-script entrypoint."""
-    build_app()()
+    """Console-script entrypoint: imports only the group the command line names."""
+    build_app(only=group_named(sys.argv[1:]))()

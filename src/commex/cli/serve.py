@@ -1,16 +1,20 @@
 """`commex serve`: the exchange server (API, pages, closing scheduler). It opens the database
-(COMMEX_DATABASE_URL, or SQLite in COMMEX_DATA_DIR), so it needs access to the database file."""
+(COMMEX_DATABASE_URL, or SQLite in COMMEX_DATA_DIR), so it needs access to the database file.
+
+The server's own modules (FastAPI, SQLAlchemy, uvicorn) are imported when the command runs, not
+when `commex --help` lists it."""
 
 from __future__ import annotations
 
-import typer
-import uvicorn
+import os
+from typing import TYPE_CHECKING
 
-from commex.bootstrap import build_services
+import typer
+
 from commex.cli.common import console, handle_errors
-from commex.server import create_server
-from commex.services.demo import seed_demo
-from commex.services.queries import AnyAccounts
+
+if TYPE_CHECKING:
+    from commex.bootstrap import Services
 
 app = typer.Typer(help="Run the exchange server.")
 
@@ -21,24 +25,62 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
     demo: bool = typer.Option(False, "--demo", help="Add demo data if the database is empty."),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        max=64,
+        help="Server processes on this machine, sharing the port and the database (SQLite in "
+        "WAL mode, or PostgreSQL).",
+    ),
+    access_log: bool = typer.Option(
+        True,
+        "--access-log/--no-access-log",
+        envvar="COMMEX_ACCESS_LOG",
+        help="One line per request on the commex.access logger (or COMMEX_ACCESS_LOG=0).",
+    ),
 ) -> None:
     """Serve the HTTP API (/v1, docs at /docs), the web pages and the closing scheduler.
 
     Migrations are applied at start. Several servers may share one PostgreSQL database."""
+    import uvicorn
+
+    from commex.bootstrap import build_services
+    from commex.server import LOG_CONFIG, create_server, freeze_startup_objects
+
     services = build_services()
     url = services.settings.url()
     console.print(f"database: {url.split('@')[-1] if '@' in url else url}")
-    if demo and not services.bus.handle(AnyAccounts()):
-        logins = seed_demo(services.bus)
-        console.print(
-            f"[bold]Demo logins[/] (web: the name and the password [bold]{logins[0].password}"
-            "[/]; API: Authorization: Bearer TOKEN)"
-        )
-        for login in logins:
-            console.print(f"  {login.name} ({', '.join(login.roles)})", highlight=False)
-            console.print(f"    API token: {login.token}", soft_wrap=True, highlight=False)
-    elif demo:
-        console.print("demo data: the database already has accounts; nothing added")
+    if demo:
+        _demo(services)
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
-    console.print(f"[bold]commex is serving at http://{shown}:{port}/[/]  (API docs: /docs)")
-    uvicorn.run(create_server(services), host=host, port=port, log_level="info")
+    plural = f" ({workers} worker processes)" if workers > 1 else ""
+    console.print(
+        f"[bold]commex is serving at http://{shown}:{port}/[/]{plural}  (API docs: /docs)"
+    )
+    common = {"host": host, "port": port, "log_config": LOG_CONFIG, "access_log": False}
+    if workers == 1:
+        app = create_server(services, access_log=access_log)
+        freeze_startup_objects()
+        uvicorn.run(app, **common)  # type: ignore[arg-type]
+        return
+    # Each worker builds its own services from the environment; the schema is already migrated.
+    services.shutdown()
+    os.environ["COMMEX_ACCESS_LOG"] = "1" if access_log else "0"
+    uvicorn.run("commex.server:worker_app", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+
+
+def _demo(services: Services) -> None:
+    from commex.services.demo import seed_demo
+    from commex.services.queries import AnyAccounts
+
+    if services.bus.handle(AnyAccounts()):
+        console.print("demo data: the database already has accounts; nothing added")
+        return
+    logins = seed_demo(services.bus)
+    console.print(
+        f"[bold]Demo logins[/] (web: the name and the password [bold]{logins[0].password}"
+        "[/]; API: Authorization: Bearer TOKEN)"
+    )
+    for login in logins:
+        console.print(f"  {login.name} ({', '.join(login.roles)})", highlight=False)
+        console.print(f"    API token: {login.token}", soft_wrap=True, highlight=False)

@@ -1,37 +1,24 @@
-"""`commex stream process`: run RTP streams through processing steps, from a capture or UDP."""
+"""`commex stream process`: run RTP streams through processing steps, from a capture or UDP.
+
+This module only declares the command, so `commex stream process --help` imports nothing
+heavy; the packet plane and the exchange's client load when the command runs
+(:mod:`commex.cli.stream_run`)."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
-from commex.cli.common import console, err_console, handle_errors
-from commex.client import ExchangeClient, ExchangeDirectory, api_token_from_env
-from commex.domain.errors import CommexError, InvalidInput
-from commex.metering_client import ContractRun
-from commex.stream import pipeline
-from commex.stream.endpoints import Endpoint
-from commex.stream.metering import DEFAULT_EVERY_S
-from commex.stream.report import RunReport, StreamReport
-from commex.stream.subcontracting import parse_capabilities
+from commex.cli.common import handle_errors
+
+# The packet plane's defaults, repeated here so the help needs no import of it (a test checks
+# that they agree).
+DEFAULT_SEGMENT = "packets:1000"
+LIVE_SEGMENT = "ms:20"
+LIVE_CONTEXT_SEGMENT = "ms:60"
+DEFAULT_METER_EVERY_S = 10.0
 
 app = typer.Typer(help="The packet-stream plane: process RTP streams.", no_args_is_help=True)
 
@@ -39,53 +26,6 @@ app = typer.Typer(help="The packet-stream plane: process RTP streams.", no_args_
 @app.callback()
 def _group() -> None:
     """The packet-stream plane: process RTP streams."""
-
-
-class _Display:
-    """A progress bar over the bytes of a file, or live counters for UDP input."""
-
-    def __init__(self, live_input: bool, enabled: bool) -> None:
-        columns: list[Any] = [TextColumn("[progress.description]{task.description}")]
-        if not live_input:
-            columns += [BarColumn(), DownloadColumn()]
-        columns += [TextColumn("{task.fields[counts]}"), TimeElapsedColumn()]
-        self.live = live_input
-        self.bar = Progress(*columns, console=err_console, disable=not enabled, transient=False)
-        self.task: TaskID = self.bar.add_task("reading", total=None, counts="")
-
-    def update(self, p: pipeline.Progress) -> None:
-        counts = f"{p.packets_in} packets in, {p.packets_done} out"
-        if self.live:
-            counts += f", {p.streams} streams, {p.late} late"
-        self.bar.update(
-            self.task,
-            description="relaying" if self.live else "processing",
-            total=p.total_bytes,
-            completed=p.bytes_read,
-            counts=counts,
-        )
-
-    def ready(self, where: Endpoint) -> None:
-        self.bar.console.print(f"listening on {where}", highlight=False)
-
-    def stream_ended(self, s: StreamReport) -> None:
-        latency = f", p99 {s.latency.p99_ms:.1f} ms" if s.latency else ""
-        self.bar.console.print(
-            f"stream {s.ssrc:#010x} from {s.src}:{s.src_port} ended ({s.finished}): "
-            f"{s.packets} in, {s.packets_out} out, {s.lost} lost, {s.late} late{latency}",
-            highlight=False,
-        )
-
-
-@dataclass(frozen=True)
-class _Options:
-    """What the command was told, besides the plan."""
-
-    exchange: str | None
-    contract: str | None
-    meter_every: float
-    report: Path | None
-    quiet: bool
 
 
 Input = Annotated[
@@ -102,8 +42,8 @@ Segment = Annotated[
     str | None,
     typer.Option(
         "--segment",
-        help=f"packets:N, ms:N or content (default {pipeline.DEFAULT_SEGMENT}; for udp:// "
-        f"input {pipeline.LIVE_SEGMENT}, or {pipeline.LIVE_CONTEXT_SEGMENT} with dtmf or vad).",
+        help=f"packets:N, ms:N or content (default {DEFAULT_SEGMENT}; for udp:// "
+        f"input {LIVE_SEGMENT}, or {LIVE_CONTEXT_SEGMENT} with dtmf or vad).",
     ),
 ]
 ExecutorOpt = Annotated[
@@ -206,7 +146,7 @@ def process(
     subcontractor: Subcontractors = [],  # noqa: B006
     exchange: ExchangeOpt = None,
     contract: ContractOpt = None,
-    meter_every: MeterEvery = DEFAULT_EVERY_S,
+    meter_every: MeterEvery = DEFAULT_METER_EVERY_S,
     report: ReportOpt = None,
     max_rate: MaxRate = None,
     burst: Burst = None,
@@ -223,6 +163,10 @@ def process(
     playout delay, calls are told apart by address and SSRC, and the run lasts until it is
     stopped (Ctrl-C or SIGTERM finish what is in flight) or --idle-timeout after the last
     packet."""
+    from commex.cli import stream_run
+    from commex.stream import pipeline
+    from commex.stream.subcontracting import parse_capabilities
+
     plan = pipeline.Plan.build(
         source, out, steps=step, segment=segment, executor=executor,
         capabilities=None if capabilities is None else parse_capabilities(capabilities),
@@ -230,149 +174,8 @@ def process(
         idle_timeout_s=idle_timeout, stream_timeout_s=stream_timeout,
         playout_delay_ms=playout_delay, rtcp=rtcp, realtime=realtime,
     )  # fmt: skip
-    options = _Options(exchange, contract, meter_every, report, quiet)
-    result, failure = _run(plan, options)
-    _summary(result)
+    options = stream_run.Options(exchange, contract, meter_every, report, quiet)
+    result, failure = stream_run.run(plan, options)
+    stream_run.summary(result)
     if failure is not None:
         raise failure
-
-
-def _run(plan: pipeline.Plan, options: _Options) -> tuple[RunReport, CommexError | None]:
-    exchange = options.exchange
-    if options.contract:
-        exchange = exchange or os.environ.get("COMMEX_EXCHANGE_URL") or None
-        if not exchange:
-            raise InvalidInput(
-                "--contract needs the exchange: --exchange URL or COMMEX_EXCHANGE_URL",
-                field="exchange",
-            )
-    client = ExchangeClient(exchange, api_token_from_env()) if exchange else None
-    under: ContractRun | None = None
-    try:
-        if options.contract and client is not None:
-            under = ContractRun.open(
-                client, options.contract, plan, every_s=options.meter_every, warn=_warn
-            )
-            plan = under.plan
-        return _execute(plan, options, client, under)
-    except OSError as exc:
-        raise CommexError(f"{exc.strerror or exc}: {exc.filename or plan.output}") from exc
-    finally:
-        if under is not None:
-            under.close()
-        if client is not None:
-            client.close()
-
-
-def _execute(
-    plan: pipeline.Plan,
-    options: _Options,
-    client: ExchangeClient | None,
-    under: ContractRun | None,
-) -> tuple[RunReport, CommexError | None]:
-    display = _Display(plan.live, enabled=not options.quiet)
-    services = pipeline.Services(
-        executor=under.executor if under else None,
-        progress=display.update,
-        on_ready=display.ready,
-        on_stream=display.stream_ended,
-        directory=ExchangeDirectory(client) if client else None,
-        on_result=under.meter.add if under else None,
-    )
-    pipeline.check(plan, services)
-    with display.bar, _stopping(services.stop, plan.live):
-        result = pipeline.run(plan, services)
-    failure = None
-    if under is not None:
-        result, failure = under.settle(result)
-    if options.report is not None:
-        options.report.write_text(_json(result) + "\n")
-    return result, failure
-
-
-@contextlib.contextmanager
-def _stopping(stop: threading.Event, live: bool) -> Iterator[None]:
-    """While a live run goes on, SIGINT and SIGTERM ask it to finish what it holds."""
-    if not live or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _json(report: RunReport) -> str:
-    return json.dumps(report.to_json(), indent=2)
-
-
-def _warn(message: str) -> None:
-    err_console.print(f"warning: {message}", highlight=False)
-
-
-def _summary(report: RunReport) -> None:
-    r = report.to_json()
-    table = Table(title="stream processed", show_header=False)
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    for key in ("packets_in", "packets_out", "skipped", "segments", "bytes_out"):
-        table.add_row(key.replace("_", " "), str(r[key]))
-    table.add_row("dtmf events", str(len(r["dtmf"])))
-    table.add_row("elapsed", f"{r['elapsed_s']:.3f} s")
-    table.add_row("rate", f"{r['rate_pps']:,.0f} packets/s")
-    table.add_row("media", f"{r['duration_s']:,.3f} stream-seconds")
-    shaped = f" (shaped to {r['shaped_to_bps']:,})" if r["shaped_to_bps"] else ""
-    table.add_row("achieved rate", f"{r['achieved_rate_bps']:,} bit/s{shaped}")
-    if report.playout_delay_ms is not None:
-        table.add_row("playout delay", f"{report.playout_delay_ms:g} ms")
-        table.add_row("late packets", str(report.late))
-    if (lat := report.latency) is not None:
-        figures = f"p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, max {lat.max_ms:.1f} ms"
-        table.add_row("added latency", figures)
-    console.print(table)
-    if report.contract is not None:
-        _contract_summary(dict(report.contract))
-    if report.streams:
-        _streams(report)
-    for item in report.subcontracted:
-        console.print(
-            f"subcontracted {item.step} to {item.provider}: "
-            f"{item.segments} segments, {item.packets} packets",
-            highlight=False,
-        )
-
-
-def _streams(report: RunReport) -> None:
-    streams = Table(title="streams")
-    for name in ("ssrc", "packets", "out", "lost", "jitter ms", "pt in", "pt out"):
-        streams.add_column(name, justify="right")
-    for s in report.streams:
-        streams.add_row(
-            f"{s.ssrc:#010x}",
-            str(s.packets),
-            str(s.packets_out),
-            str(s.lost),
-            f"{s.jitter_ms:.2f}",
-            str(s.payload_type_in),
-            str(s.payload_type_out),
-        )
-    console.print(streams)
-
-
-def _contract_summary(c: dict[str, Any]) -> None:
-    if c.get("recorded") is False:
-        return  # the error says it
-    breach = (
-        f"; below the contract's minimum of {c['min_rate_bps']:,} bit/s: a breach is recorded"
-        if c.get("breach")
-        else ""
-    )
-    console.print(
-        f"delivered under contract {c['contract_id']}: {c['accepted_seconds']} s accepted, "
-        f"{c.get('remaining_seconds', '?')} s remaining{breach}",
-        highlight=False,
-    )

@@ -167,6 +167,14 @@ class Notified:
     everyone: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class CredentialsChanged:
+    """An account's API token stopped being what it was (rotated, revoked, or the account
+    suspended): whatever remembered who the old token belonged to must forget it."""
+
+    account_id: str
+
+
 Event = (
     BidPlaced
     | AuctionClosed
@@ -183,4 +191,5 @@ Event = (
     | DeliveryBreached
     | SubcontractOpened
     | Notified
+    | CredentialsChanged
 )

@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from commex.domain.accounts import Account, Role, check_name, parse_roles
 from commex.domain.errors import InvalidInput, Unauthenticated
+from commex.domain.events import CredentialsChanged
 from commex.services import commands as c
 from commex.services import queries as q
 from commex.services.bus import Deps, MessageBus
@@ -83,7 +84,9 @@ def register(cmd: c.Register, bus: MessageBus) -> Registered:
 
 def rotate_token(cmd: c.RotateToken, uow: UnitOfWork, deps: Deps) -> str:
     token = new_token()
-    uow.accounts.set_token_hash(account_of(uow, cmd.account_id).id, token_hash(token))
+    account_id = account_of(uow, cmd.account_id).id
+    uow.accounts.set_token_hash(account_id, token_hash(token))
+    uow.record([CredentialsChanged(account_id)])
     return token
 
 

@@ -7,8 +7,8 @@ bidder's reputation, the effective price), read in the same transaction. A bid r
 rules gets its own error and does not disturb the others.
 
 :class:`BidDesk` owns the units of work: bids that arrive while a commit is under way share the
-next one (see :mod:`group_commit`); if a batch as a whole fails, each bid is retried on its own,
-so one cannot sink the rest.
+next one (see :mod:`desks`); if a batch as a whole fails, each bid is retried on its own, so one
+cannot sink the rest.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from commex.services.auction_views import bid_views
 from commex.services.bus import Deps, MessageBus
 from commex.services.capacity import check_reverse_bid
 from commex.services.commands import PlaceBid
-from commex.services.group_commit import GroupCommit, Pending
+from commex.services.desks import Desk
+from commex.services.group_commit import Pending
 from commex.services.loading import account_of, locked_auction
 from commex.services.opening import parse_amount
 from commex.services.ports import UnitOfWork
@@ -59,9 +60,8 @@ def place_bids(
     """Handle a batch of bids in the caller's unit of work; each answer is the placed bid or
     the error that refused it, in the order of ``cmds``."""
     batch = _Batch()
+    _prefetch(uow, cmds, batch)
     placed: dict[int, Bid | CommexError] = {}
-    # Lock auctions in id order (a stable sort keeps each auction's arrival order), so batches
-    # in different processes cannot deadlock on PostgreSQL.
     for i in sorted(range(len(cmds)), key=lambda i: cmds[i].auction_id):
         try:
             placed[i] = _place(uow, deps, cmds[i], batch)
@@ -76,6 +76,27 @@ def place_bids(
         for auction_id in {b.auction_id for b in batch.rows.values()}:
             uow.auctions.update(batch.auctions[auction_id])
     return _answers(uow, deps, [placed[i] for i in range(len(cmds))], batch)
+
+
+def _prefetch(uow: UnitOfWork, cmds: Sequence[PlaceBid], batch: _Batch) -> None:
+    """Read what the batch needs in a few statements rather than a few per bid: lock its
+    auctions (in id order, so batches in different processes cannot deadlock on PostgreSQL),
+    then read its bidders and, on sealed auctions, their standing bids. An id that is not
+    found is left out here; the bid that names it is refused with the reason in :func:`_place`."""
+    for auction_id in sorted({c.auction_id for c in cmds}):
+        try:
+            batch.auctions[auction_id] = locked_auction(uow, auction_id)
+        except CommexError:
+            continue
+    bidders = {c.bidder_id for c in cmds}
+    batch.accounts.update(uow.accounts.get_many(bidders))
+    pairs = {
+        (c.auction_id, c.bidder_id)
+        for c in cmds
+        if c.auction_id in batch.auctions and batch.auctions[c.auction_id].sealed
+    }
+    found = uow.auctions.own_active_bids(pairs)
+    batch.own.update((pair, found.get(pair)) for pair in pairs)
 
 
 def _place(uow: UnitOfWork, deps: Deps, cmd: PlaceBid, batch: _Batch) -> Bid:
@@ -191,37 +212,16 @@ def _answers(
     return out
 
 
-class BidDesk:
-    """Takes PlaceBid commands from any number of threads and answers each with its placed
-    bid or its error; one commit (one fsync on SQLite) serves every bid of a batch."""
-
-    def __init__(self, bus: MessageBus, max_batch: int = 256) -> None:
-        self._bus = bus
-        self._group: GroupCommit[PlaceBid, PlacedBid] = GroupCommit(self._apply, max_batch)
-
-    @property
-    def waiting(self) -> int:
-        """Bids queued for the next batch."""
-        return self._group.waiting
+class BidDesk(Desk[PlaceBid, PlacedBid]):
+    """Takes PlaceBid commands from any number of threads, or from an event loop, and answers
+    each with its placed bid or its error; one commit (one fsync on SQLite) serves every bid
+    of a batch."""
 
     def place(self, cmd: PlaceBid, bus: MessageBus | None = None) -> PlacedBid:
         """The message bus's flow for PlaceBid: queue the bid, answer it once committed."""
-        return self._group.submit(cmd)
+        return self.handle(cmd)
 
-    def _apply(self, batch: Sequence[Pending[PlaceBid, PlacedBid]]) -> None:
-        try:
-            self._apply_together(batch)
-        except Exception:
-            if len(batch) == 1:
-                raise
-            for p in batch:
-                p.result, p.error = None, None
-                try:
-                    self._apply_together([p])
-                except Exception as exc:
-                    p.fail(exc)
-
-    def _apply_together(self, batch: Sequence[Pending[PlaceBid, PlacedBid]]) -> None:
+    def apply_together(self, batch: Sequence[Pending[PlaceBid, PlacedBid]]) -> None:
         with self._bus.unit_of_work() as uow:
             answers = place_bids([p.request for p in batch], uow, self._bus.deps)
             uow.commit()

@@ -20,6 +20,7 @@ work they need.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -58,6 +59,7 @@ Handler = Callable[[Any, UnitOfWork, Deps], Any]
 Flow = Callable[[Any, "MessageBus"], Any]
 TransactionSubscriber = Callable[[Sequence[Event], UnitOfWork, Deps], None]
 """Acts on events inside the transaction that recorded them (before it commits)."""
+Submitter = Callable[[Any], "Future[Any]"]
 
 
 class MessageBus:
@@ -78,6 +80,8 @@ class MessageBus:
         self._flows = dict(flows or {})
         self._subscribers = {k: list(v) for k, v in (subscribers or {}).items()}
         self._in_tx = {k: list(v) for k, v in (in_transaction or {}).items()}
+        self._submitters: dict[type[Message[Any]], Submitter] = {}
+        self._closers: list[Callable[[], None]] = []
 
     @property
     def clock(self) -> Clock:
@@ -101,6 +105,16 @@ class MessageBus:
             if message.writes:
                 uow.commit()
         return result
+
+    def submit(self, message: Message[R]) -> Future[R]:
+        """Hand ``message`` over without waiting for it (from an event loop): the future gets
+        its result or its error. Only messages whose flow queues its work (the bid desk) can
+        be submitted; anything else is a TypeError."""
+        submitter = self._submitters.get(type(message))
+        if submitter is None:
+            raise TypeError(f"{type(message).__name__} cannot be submitted; handle it instead")
+        future: Future[R] = submitter(message)
+        return future
 
     def handle_in(self, uow: UnitOfWork, message: Message[R]) -> R:
         """Handle ``message`` in the caller's unit of work; the caller commits it."""
@@ -146,12 +160,27 @@ class MessageBus:
         """Have ``subscriber`` act on ``event`` inside the transaction that recorded it."""
         self._in_tx.setdefault(event, []).append(subscriber)
 
-    def add_flow(self, message: type[Message[Any]], flow: Flow) -> None:
-        """Handle ``message`` by ``flow`` (for flows that hold state, such as the bid desk)."""
+    def add_flow(
+        self,
+        message: type[Message[Any]],
+        flow: Flow,
+        *,
+        submit: Submitter | None = None,
+        close: Callable[[], None] | None = None,
+    ) -> None:
+        """Handle ``message`` by ``flow`` (for flows that hold state, such as the bid desk);
+        ``submit`` queues it without waiting (see :meth:`submit`), and ``close`` is called on
+        :meth:`dispose`."""
         self._flows[message] = flow
+        if submit is not None:
+            self._submitters[message] = submit
+        if close is not None:
+            self._closers.append(close)
 
     def dispose(self) -> None:
-        """Release pooled connections."""
+        """Stop the flows' threads, then release pooled connections."""
+        for close in self._closers:
+            close()
         self._uow.dispose()
 
     def _handler(self, message: Message[Any]) -> Handler:

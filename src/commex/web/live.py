@@ -3,9 +3,10 @@
 The stream carries signals, not data: ``changed`` when the auction's state moved (a bid, a
 soft-close extension, the close), ``ended`` once it is no longer open. The page then re-fetches
 its panels through the same views as a reload, so what a viewer may see is decided in one place.
-A commit in this process wakes the stream at once (:class:`~commex.adapters.events.ChangeHub`);
-the stream also re-reads the auction every few seconds, so bids taken by another server process
-sharing the database show too.
+A commit in this process wakes the stream at once (:class:`~commex.adapters.events.ChangeHub`).
+On PostgreSQL a commit in any server process on the database does too (LISTEN/NOTIFY), and the
+stream re-reads only as a safety net, once a minute; on SQLite it re-reads every few seconds, so
+bids taken by another server process sharing the file show too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
+from commex.bootstrap import Services
 from commex.domain.auctions import Auction, Status
 from commex.domain.time import to_micros
 from commex.services.bus import MessageBus
@@ -29,6 +31,7 @@ from commex.web.session import services_of
 
 POLL_S = 2.0
 LIST_POLL_S = 5.0
+SHARED_RECHECK_S = 60.0  # with LISTEN/NOTIFY: changes wake the stream; this is a safety net
 OPEN_LISTED = 100
 PING_S = 15
 MAX_STREAM_S = 600.0  # then the browser reconnects: no stream outlives a deploy for long
@@ -56,6 +59,11 @@ def open_auctions(bus: MessageBus) -> list[AuctionSummary]:
     return bus.handle(ListAuctions(Status.OPEN, OPEN_LISTED))
 
 
+def _every(services: Services, poll_s: float) -> float:
+    """How long a stream waits before re-reading unbidden: polling only without a relay."""
+    return SHARED_RECHECK_S if services.hub.shared else poll_s
+
+
 def _response(signals: AsyncIterator[dict[str, Any]]) -> Response:
     return EventSourceResponse(
         signals,
@@ -81,7 +89,7 @@ async def list_events(
             if state != seen:
                 seen = state
                 yield {"event": "changed", "data": state}
-            await services.hub.wait("*", timeout=LIST_POLL_S)
+            await services.hub.wait("*", timeout=_every(services, LIST_POLL_S))
 
     return _response(signals())
 
@@ -111,6 +119,6 @@ async def auction_events(
             if auction.status is not Status.OPEN:
                 yield {"event": "ended", "data": auction.status.value}
                 return
-            await services.hub.wait(auction_id, timeout=POLL_S)
+            await services.hub.wait(auction_id, timeout=_every(services, POLL_S))
 
     return _response(signals())

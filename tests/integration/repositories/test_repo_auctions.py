@@ -47,6 +47,12 @@ def test_an_auction_and_its_bids_round_trip(store: UnitOfWorkFactory) -> None:
         assert [b.id for b in u.auctions.active_bids("auc_1")] == ["bid_2", "bid_3"]
         assert u.auctions.own_active_bid("auc_1", "acc_r") == bids[2]
         assert u.auctions.own_active_bid("auc_1", "acc_p") is None
+        pairs = {("auc_1", "acc_r"), ("auc_1", "acc_s"), ("auc_1", "acc_p"), ("auc_9", "acc_r")}
+        assert u.auctions.own_active_bids(pairs) == {
+            ("auc_1", "acc_r"): bids[2],
+            ("auc_1", "acc_s"): bids[1],
+        }
+        assert u.auctions.own_active_bids(set()) == {}
 
 
 def test_due_and_pages_are_ordered(store: UnitOfWorkFactory) -> None:

@@ -4,9 +4,10 @@ whole each of its requests is retried alone, so one bad request cannot sink the 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
@@ -159,3 +160,139 @@ def test_a_failing_bid_in_a_batch_is_retried_alone_and_fails_alone(desk_world) -
         buyers[3]: "40.00",
     }
     assert bus.handle(AuctionState(auction_id)).bid_count == 3
+
+
+def test_callers_without_a_thread_get_futures_and_share_batches_with_threads() -> None:
+    release = threading.Event()
+    batches: list[list[int]] = []
+
+    def apply(batch: Sequence[Pending[int, int]]) -> None:
+        batches.append([p.request for p in batch])
+        if len(batches) == 1:
+            assert release.wait(DEADLINE_S)
+        for p in batch:
+            if p.request == 3:
+                p.fail(ValueError("three is refused"))
+            else:
+                p.answer(p.request * 10)
+
+    group: GroupCommit[int, int] = GroupCommit(apply)
+    try:
+        first = group.submit_future(1)  # leads on the group's runner thread
+        wait_for(lambda: batches == [[1]], "the first batch to start")
+        answers: dict[int, int] = {}
+        thread = threading.Thread(target=lambda: answers.setdefault(2, group.submit(2)))
+        thread.start()
+        wait_for(lambda: group.waiting == 1, "a thread's request to queue")
+        third, fourth = group.submit_future(3), group.submit_future(4)
+        assert not first.done()  # nobody waited in a thread for these: they are queued
+        release.set()
+        assert first.result(DEADLINE_S) == 10
+        assert fourth.result(DEADLINE_S) == 40
+        with pytest.raises(ValueError, match="three is refused"):
+            third.result(DEADLINE_S)
+        thread.join(DEADLINE_S)
+        assert answers == {2: 20}
+        assert batches[0] == [1] and sorted(batches[1]) == [2, 3, 4] and len(batches) == 2
+    finally:
+        group.close()
+
+
+def test_a_thread_that_led_hands_the_next_batch_of_futures_to_the_runner() -> None:
+    release = threading.Event()
+    batches: list[list[int]] = []
+
+    def apply(batch: Sequence[Pending[int, int]]) -> None:
+        batches.append([p.request for p in batch])
+        if len(batches) == 1:
+            assert release.wait(DEADLINE_S)
+        for p in batch:
+            p.answer(-p.request)
+
+    group: GroupCommit[int, int] = GroupCommit(apply)
+    try:
+        answers: dict[int, int] = {}
+        thread = threading.Thread(target=lambda: answers.setdefault(1, group.submit(1)))
+        thread.start()
+        wait_for(lambda: batches == [[1]], "the thread's batch to start")
+        queued = [group.submit_future(n) for n in (2, 3)]
+        release.set()
+        assert [f.result(DEADLINE_S) for f in queued] == [-2, -3]
+        thread.join(DEADLINE_S)
+        assert answers == {1: -1} and batches == [[1], [2, 3]]
+    finally:
+        group.close()
+
+
+class _Turn:
+    """A turn to write that another writer holds until :meth:`give` (a SQLite file shared by
+    several processes); it may fail once when told to."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        self.asked = threading.Event()
+        self.given = threading.Event()
+        self.fail_first = fail_first
+
+    def __call__(self) -> contextlib.AbstractContextManager[None]:
+        return self._take()
+
+    @contextlib.contextmanager
+    def _take(self) -> Iterator[None]:
+        self.asked.set()
+        assert self.given.wait(DEADLINE_S)
+        if self.fail_first:
+            self.fail_first = False
+            raise OSError("the lock file is gone")
+        yield
+
+
+def test_requests_that_arrive_while_the_leader_waits_for_its_turn_join_its_batch() -> None:
+    turn = _Turn()
+    batches: list[list[int]] = []
+
+    def apply(batch: Sequence[Pending[int, int]]) -> None:
+        batches.append([p.request for p in batch])
+        for p in batch:
+            p.answer(p.request + 100)
+
+    group: GroupCommit[int, int] = GroupCommit(apply, turn=turn)
+    try:
+        first = group.submit_future(1)
+        assert turn.asked.wait(DEADLINE_S)  # the runner waits for the other writer
+        later = [group.submit_future(n) for n in (2, 3)]
+        turn.given.set()
+        assert [f.result(DEADLINE_S) for f in (first, *later)] == [101, 102, 103]
+        assert batches == [[1, 2, 3]]  # one transaction, one commit, not two
+    finally:
+        group.close()
+
+
+def test_a_turn_that_fails_refuses_one_request_and_the_rest_go_on() -> None:
+    turn = _Turn(fail_first=True)
+    batches: list[list[int]] = []
+
+    def apply(batch: Sequence[Pending[int, int]]) -> None:
+        batches.append([p.request for p in batch])
+        for p in batch:
+            p.answer(p.request)
+
+    group: GroupCommit[int, int] = GroupCommit(apply, turn=turn)
+    try:
+        errors: list[BaseException] = []
+
+        def lead() -> None:
+            try:
+                group.submit(1)
+            except OSError as exc:
+                errors.append(exc)
+
+        leader = threading.Thread(target=lead)
+        leader.start()
+        assert turn.asked.wait(DEADLINE_S)
+        second = group.submit_future(2)
+        turn.given.set()
+        leader.join(DEADLINE_S)
+        assert [str(e) for e in errors] == ["the lock file is gone"]
+        assert second.result(DEADLINE_S) == 2 and batches == [[2]]
+    finally:
+        group.close()

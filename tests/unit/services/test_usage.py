@@ -1,9 +1,12 @@
 """Blocks of time in use through the bus over the in-memory store: usage is cut at the block's
 end and then refused, sessions, and the packet plane's deliveries counted once per run."""
 
+import threading
+
 import pytest
 
 from commex.domain.errors import Conflict, Forbidden, InvalidInput
+from commex.services import desks
 from commex.services.commands import (
     AddMember,
     Caller,
@@ -54,6 +57,37 @@ def test_a_delivery_is_counted_once_and_a_slow_one_is_a_breach(ex, won) -> None:
     assert ex.handle(ShowUsage(cid, Caller(seller))).contract.used_ms == 20_000
     with pytest.raises(Forbidden, match="only the contract's provider reports deliveries"):
         ex.handle(RecordDelivery(cid, won.buyer.id, "run-2", "1", 0, 0, 2000))
+
+
+def test_reports_that_arrive_together_share_one_transaction_and_never_pass_the_block(
+    ex, won, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    cid, me = won.contract_id, Caller(won.buyer.id)
+    member = ex.handle(AddMember(cid, won.buyer.id, phone_number="+14155550123"))
+    first_in, release = threading.Event(), threading.Event()
+    units: list[object] = []  # each report's unit of work, kept alive so ids stay apart
+    real = desks.report_usage
+
+    def held(cmd, uow, deps):  # type: ignore[no-untyped-def]
+        units.append(uow)
+        if len(units) == 1:
+            first_in.set()
+            assert release.wait(10)
+        return real(cmd, uow, deps)
+
+    monkeypatch.setattr(desks, "report_usage", held)
+    leading = ex.submit(ReportUsage(cid, me, member.id, "30"))
+    assert first_in.wait(10)
+    queued = [ex.submit(ReportUsage(cid, me, member.id, s)) for s in ("50", "40", "5")]
+    release.set()
+    answers = [f.result(10) for f in (leading, *queued[:2])]
+    assert [a.metered.accepted_ms for a in answers] == [30_000, 50_000, 20_000]
+    assert answers[2].metered.cut  # the block held 100 s: the third report was cut
+    with pytest.raises(Conflict):
+        queued[2].result(10)  # nothing remained for the last, which alone is refused
+    assert len({id(u) for u in units}) == 2  # the leader's, then one for the three queued
+    view = ex.handle(ShowUsage(cid, me))
+    assert (view.contract.used_ms, view.remaining_ms) == (100_000, 0)
 
 
 def test_a_delivery_keeps_what_its_receivers_reported(ex, won) -> None:  # type: ignore[no-untyped-def]

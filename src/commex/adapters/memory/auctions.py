@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -75,6 +75,10 @@ class MemoryAuctions:
 
     def own_active_bid(self, auction_id: str, bidder_id: str) -> Bid | None:
         return next((b for b in self.active_bids(auction_id) if b.bidder_id == bidder_id), None)
+
+    def own_active_bids(self, pairs: Collection[tuple[str, str]]) -> dict[tuple[str, str], Bid]:
+        found = ((pair, self.own_active_bid(*pair)) for pair in pairs)
+        return {pair: bid for pair, bid in found if bid is not None}
 
     def active_bids(self, auction_id: str) -> list[Bid]:
         return [b for b in self.bids(auction_id) if b.active]

@@ -9,6 +9,7 @@ database's.
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -132,6 +133,9 @@ class MemoryUnitOfWorkFactory:
 
     def __call__(self, *, write: bool = True) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self.store)
+
+    def write_turn(self) -> AbstractContextManager[None]:
+        return nullcontext()  # every unit of work takes the store's lock in turn anyway
 
     def dispose(self) -> None:
         return None

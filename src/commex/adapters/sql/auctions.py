@@ -4,7 +4,7 @@ built once."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -175,6 +175,11 @@ _BID_OWN_ACTIVE = select(*_BID_COLS).where(
     t.bids.c.bidder_id == bindparam("bidder_id"),
     t.bids.c.active == true(),
 )
+_BIDS_OWN_ACTIVE = select(*_BID_COLS).where(
+    t.bids.c.auction_id.in_(bindparam("auction_ids", expanding=True)),
+    t.bids.c.bidder_id.in_(bindparam("bidder_ids", expanding=True)),
+    t.bids.c.active == true(),
+)
 
 
 class SqlAuctions(SqlAuctionFinder):
@@ -291,6 +296,19 @@ class SqlAuctions(SqlAuctionFinder):
         params = {"auction_id": auction_id, "bidder_id": bidder_id}
         r = self._c.execute(_BID_OWN_ACTIVE, params).first()
         return None if r is None else self._rows([r], auction_id)[0]
+
+    def own_active_bids(self, pairs: Collection[tuple[str, str]]) -> dict[tuple[str, str], Bid]:
+        if not pairs:
+            return {}
+        params = {
+            "auction_ids": sorted({a for a, _ in pairs}),
+            "bidder_ids": sorted({b for _, b in pairs}),
+        }
+        found: dict[tuple[str, str], Bid] = {}
+        for r in self._c.execute(_BIDS_OWN_ACTIVE, params):
+            if (r.auction_id, r.bidder_id) in pairs:
+                found[(r.auction_id, r.bidder_id)] = self._rows([r], r.auction_id)[0]
+        return found
 
     def active_bids(self, auction_id: str) -> list[Bid]:
         q = select(*_BID_COLS).where(

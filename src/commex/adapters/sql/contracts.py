@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, select, update
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
@@ -43,6 +43,24 @@ def _member(r: Row[Any]) -> Member:
     return Member(
         r.id, r.contract_id, MemberKind(r.kind), r.ref, from_micros(r.created_us), removed
     )
+
+
+# Prebuilt statements for the metering path (a usage report runs each once): building a
+# select per call costs more than executing it.
+_CONTRACT_GET = select(t.contracts).where(t.contracts.c.id == bindparam("id"))
+_CONTRACT_LOCK = _CONTRACT_GET.with_for_update()
+_SET_USED = (
+    update(t.contracts)
+    .where(t.contracts.c.id == bindparam("b_id"))
+    .values(used_ms=bindparam("used"))
+)
+_MEMBER_GET = select(t.contract_members).where(t.contract_members.c.id == bindparam("id"))
+_MEMBERS_ALL = (
+    select(t.contract_members)
+    .where(t.contract_members.c.contract_id == bindparam("contract_id"))
+    .order_by(t.contract_members.c.created_us, t.contract_members.c.id)
+)
+_MEMBERS_CURRENT = _MEMBERS_ALL.where(t.contract_members.c.removed_us.is_(None))
 
 
 class SqlContracts(SqlUsage):
@@ -96,19 +114,17 @@ class SqlContracts(SqlUsage):
         return [_contract(r) for r in self._c.execute(q)]
 
     def get(self, contract_id: str) -> Contract | None:
-        r = self._c.execute(select(t.contracts).where(t.contracts.c.id == contract_id)).first()
+        r = self._c.execute(_CONTRACT_GET, {"id": contract_id}).first()
         return None if r is None else _contract(r)
 
     def get_for_update(self, contract_id: str) -> Contract | None:
-        q = select(t.contracts).where(t.contracts.c.id == contract_id)
-        if self._c.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already serialises
-            q = q.with_for_update()
-        r = self._c.execute(q).first()
+        # SQLite's BEGIN IMMEDIATE already serialises writers.
+        q = _CONTRACT_GET if self._c.dialect.name == "sqlite" else _CONTRACT_LOCK
+        r = self._c.execute(q, {"id": contract_id}).first()
         return None if r is None else _contract(r)
 
     def set_used(self, contract_id: str, used_ms: int) -> None:
-        q = update(t.contracts).where(t.contracts.c.id == contract_id).values(used_ms=used_ms)
-        self._c.execute(q)
+        self._c.execute(_SET_USED, {"b_id": contract_id, "used": used_ms})
 
     def of_provider(self, provider_id: str, status: str | None) -> list[Contract]:
         c = t.contracts.c
@@ -143,8 +159,7 @@ class SqlContracts(SqlUsage):
         execute_unique(self._c, t.contract_members.insert(), values, "ref", member_taken(member))
 
     def member(self, member_id: str) -> Member | None:
-        q = select(t.contract_members).where(t.contract_members.c.id == member_id)
-        r = self._c.execute(q).first()
+        r = self._c.execute(_MEMBER_GET, {"id": member_id}).first()
         return None if r is None else _member(r)
 
     def remove_member(self, member_id: str, now: datetime) -> None:
@@ -158,8 +173,5 @@ class SqlContracts(SqlUsage):
         self._c.execute(update(t.contract_members).where(m.id == member_id).values(removed_us=None))
 
     def members(self, contract_id: str, *, removed: bool = False) -> list[Member]:
-        m = t.contract_members.c
-        q = select(t.contract_members).where(m.contract_id == contract_id)
-        if not removed:
-            q = q.where(m.removed_us.is_(None))
-        return [_member(r) for r in self._c.execute(q.order_by(m.created_us, m.id))]
+        q = _MEMBERS_ALL if removed else _MEMBERS_CURRENT
+        return [_member(r) for r in self._c.execute(q, {"contract_id": contract_id})]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
-SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+SIDE_SUFFIXES = ("-wal", "-shm", "-journal", "-writer")
 
 
 def secure_sqlite_files(database: Path) -> list[str]:

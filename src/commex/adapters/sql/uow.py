@@ -6,6 +6,8 @@ hot paths (accept a bid, close 100,000 bids) issue a handful of plain statements
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -22,6 +24,7 @@ from commex.adapters.sql.notices import SqlNotifications, SqlWatches
 from commex.adapters.sql.payments import SqlPaymentMethods
 from commex.adapters.sql.ratings import SqlRatings
 from commex.adapters.sql.webhooks import SqlWebhooks
+from commex.adapters.sql.writelock import WriterLock
 from commex.domain.errors import Conflict, InvalidInput
 from commex.services.ports import EventLog
 from commex.services.ports.uow import stored_conflict
@@ -31,12 +34,25 @@ class SqlUnitOfWork(EventLog):
     """One transaction on one connection. Uncommitted work is rolled back on exit; driver
     errors leave as commex errors (a constraint violation is a conflict)."""
 
-    def __init__(self, engine: Engine, write: bool = True) -> None:
+    def __init__(
+        self, engine: Engine, write: bool = True, writer: WriterLock | None = None
+    ) -> None:
         super().__init__()
         self._engine = engine
         self._write = write
+        self._writer = writer if write else None
 
     def __enter__(self) -> Self:
+        if self._writer is not None:
+            self._writer.__enter__()
+        try:
+            return self._begin()
+        except BaseException:
+            if self._writer is not None:
+                self._writer.__exit__(None, None, None)
+            raise
+
+    def _begin(self) -> Self:
         self._conn = self._engine.connect()
         if is_sqlite(self._engine):
             self._conn.info[BEGIN_MODE] = "IMMEDIATE" if self._write else "DEFERRED"
@@ -71,6 +87,8 @@ class SqlUnitOfWork(EventLog):
                 self._tx.rollback()
         finally:
             self._conn.close()
+            if self._writer is not None:
+                self._writer.__exit__(None, None, None)
         if isinstance(exc, IntegrityError):
             raise stored_conflict() from exc
         if isinstance(exc, DataError):  # e.g. a NUL character, which PostgreSQL cannot store
@@ -80,11 +98,22 @@ class SqlUnitOfWork(EventLog):
 
 
 class SqlUnitOfWorkFactory:
+    """Units of work on ``engine``; on a SQLite file, write transactions queue on a
+    :class:`WriterLock` shared with every other process on the file."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        database = engine.url.database if is_sqlite(engine) else None
+        on_file = database not in (None, "", ":memory:")
+        self._writer = WriterLock(Path(database)) if on_file and database else None
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write)
+        return SqlUnitOfWork(self.engine, write, self._writer)
+
+    def write_turn(self) -> AbstractContextManager[None]:
+        return self._writer if self._writer is not None else nullcontext()
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._writer is not None:
+            self._writer.close()

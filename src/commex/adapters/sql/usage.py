@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, case, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, case, func, select, update
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
@@ -42,6 +42,15 @@ def _delivery(r: Row[Any]) -> Delivery:
     )
 
 
+_SESSION_INSERT = t.usage_sessions.insert()
+_SESSION_GET = select(t.usage_sessions).where(t.usage_sessions.c.id == bindparam("id"))
+_SESSION_UPDATE = (
+    update(t.usage_sessions)
+    .where(t.usage_sessions.c.id == bindparam("b_id"))
+    .values(ended_us=bindparam("ended"), used_ms=bindparam("used"), bytes=bindparam("volume"))
+)
+
+
 def _receiver(r: Row[Any]) -> ReceiverReport | None:
     if r.rx_streams is None:
         return None
@@ -68,30 +77,25 @@ class SqlUsage:
     _c: Connection
 
     def add_session(self, session: UsageSession) -> None:
-        self._c.execute(
-            t.usage_sessions.insert().values(
-                id=session.id,
-                contract_id=session.contract_id,
-                member_id=session.member_id,
-                started_us=to_micros(session.started_at),
-                ended_us=None if session.ended_at is None else to_micros(session.ended_at),
-                used_ms=session.used_ms,
-                bytes=session.bytes,
-            )
-        )
+        values = {
+            "id": session.id,
+            "contract_id": session.contract_id,
+            "member_id": session.member_id,
+            "started_us": to_micros(session.started_at),
+            "ended_us": None if session.ended_at is None else to_micros(session.ended_at),
+            "used_ms": session.used_ms,
+            "bytes": session.bytes,
+        }
+        self._c.execute(_SESSION_INSERT, values)
 
     def session(self, session_id: str) -> UsageSession | None:
-        q = select(t.usage_sessions).where(t.usage_sessions.c.id == session_id)
-        r = self._c.execute(q).first()
+        r = self._c.execute(_SESSION_GET, {"id": session_id}).first()
         return None if r is None else _session(r)
 
     def update_session(self, session: UsageSession) -> None:
         ended = None if session.ended_at is None else to_micros(session.ended_at)
-        self._c.execute(
-            update(t.usage_sessions)
-            .where(t.usage_sessions.c.id == session.id)
-            .values(ended_us=ended, used_ms=session.used_ms, bytes=session.bytes)
-        )
+        values = {"b_id": session.id, "ended": ended, "used": session.used_ms}
+        self._c.execute(_SESSION_UPDATE, values | {"volume": session.bytes})
 
     def open_sessions(self, member_id: str) -> list[UsageSession]:
         u = t.usage_sessions.c

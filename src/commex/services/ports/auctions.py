@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -58,6 +58,10 @@ class AuctionRepository(Protocol):
     def bid(self, bid_id: str) -> Bid | None: ...
 
     def own_active_bid(self, auction_id: str, bidder_id: str) -> Bid | None: ...
+
+    def own_active_bids(self, pairs: Collection[tuple[str, str]]) -> dict[tuple[str, str], Bid]:
+        """The active bid of each (auction id, bidder id) pair that has one, in one read."""
+        ...
 
     def active_bids(self, auction_id: str) -> list[Bid]:
         """Every active bid of the auction, in arrival order."""

@@ -10,6 +10,7 @@ notifications and the webhook outbox).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Protocol
 
@@ -99,6 +100,13 @@ class UnitOfWork(Protocol):
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = True) -> UnitOfWork:
         """A new unit of work; ``write=False`` for a read-only one that takes no write lock."""
+        ...
+
+    def write_turn(self) -> AbstractContextManager[None]:
+        """Wait for this caller's turn to write, where the store lets one writer in at a time
+        (a SQLite file), and hold it: write units of work opened inside it by the same thread
+        do not wait again. A caller that gathers work while it waits (a desk) gathers it once
+        its turn has come. A store without a single writer gives the turn at once."""
         ...
 
     def dispose(self) -> None:

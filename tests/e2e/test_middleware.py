@@ -1,0 +1,110 @@
+"""Every answer passes the same middleware: a request id (kept when sane, made otherwise), the
+security headers, the body limit, and an access log that can be switched off; the bids' fast
+path answers through the same layers, with the same errors as the FastAPI routes."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from commex.bootstrap import in_memory_services
+from commex.server import create_server
+from conftest import ApiWorld
+
+SECURITY = (
+    "x-content-type-options",
+    "x-frame-options",
+    "referrer-policy",
+    "content-security-policy",
+)
+
+
+def _bid_path(w: ApiWorld) -> tuple[str, dict[str, str]]:
+    seller, buyer = w.account("Seller", "provider"), w.account("Buyer", "recipient")
+    auction = w.post("/v1/auctions", seller, json=w.auction_body()).json()
+    return f"/v1/auctions/{auction['id']}/bids", buyer.headers
+
+
+@pytest.mark.parametrize("incoming", ["req-42.a:b_c", "x" * 128])
+def test_a_sane_request_id_is_kept(api_world: ApiWorld, incoming: str) -> None:
+    path, auth = _bid_path(api_world)
+    for answer in (
+        api_world.client.get("/v1/health", headers={"X-Request-Id": incoming}),
+        api_world.client.post(
+            path, json={"amount": "5.00"}, headers=auth | {"X-Request-Id": incoming}
+        ),
+    ):
+        assert answer.headers["x-request-id"] == incoming
+
+
+@pytest.mark.parametrize("incoming", ["", "x" * 129, "two words", "new\u00e9line", "a/b"])
+def test_anything_else_gets_a_new_request_id(api_world: ApiWorld, incoming: str) -> None:
+    answer = api_world.client.get("/v1/health", headers={"X-Request-Id": incoming.encode()})
+    made = answer.headers["x-request-id"]
+    assert made != incoming and len(made) == 16 and int(made, 16) >= 0
+    again = api_world.client.get("/v1/health").headers["x-request-id"]
+    assert again != made  # each request its own
+
+
+def test_every_kind_of_answer_carries_the_security_headers_and_an_id(api_world: ApiWorld) -> None:
+    path, auth = _bid_path(api_world)
+    answers = [
+        api_world.client.get("/v1/health"),
+        api_world.client.get("/"),
+        api_world.client.get("/v1/no-such-thing"),
+        api_world.client.post(path, json={"amount": "5.00"}, headers=auth),  # the fast path
+        api_world.client.post(path, json={"amount": "-1"}, headers=auth),
+        api_world.client.post(path, json={"amount": "5.00"}),  # no token
+        api_world.client.post(path, content=b"x" * (2 << 20), headers=auth),  # too large
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 404, 201, 422, 401, 413]
+    for answer in answers:
+        assert all(name in answer.headers for name in SECURITY), answer.request.url
+        assert answer.headers["x-request-id"]
+
+
+def test_the_fast_path_answers_errors_as_the_routes_do(api_world: ApiWorld) -> None:
+    path, auth = _bid_path(api_world)
+    bad_json = api_world.client.post(
+        path, content=b'{"amount": ', headers=auth | {"content-type": "application/json"}
+    )
+    assert bad_json.status_code == 422
+    assert "not valid JSON" in bad_json.json()["error"]["message"]
+    missing = api_world.client.post(path, json={}, headers=auth).json()["error"]
+    assert (missing["code"], missing["field"]) == ("invalid", "amount")
+    as_text = api_world.client.post(
+        path, content=b'{"amount": "5.00"}', headers=auth | {"content-type": "text/plain"}
+    )
+    assert as_text.status_code == 422
+    device = api_world.client.post(
+        path, json={"amount": "5.00"}, headers={"Authorization": "Bearer cxd_x"}
+    )
+    assert device.status_code == 403
+    nowhere = api_world.client.post(
+        "/v1/auctions/auc_nosuchauction00000/bids", json={"amount": "5.00"}, headers=auth
+    )
+    assert nowhere.status_code == 404 and nowhere.json()["error"]["code"] == "not_found"
+    wrong_method = api_world.client.get(path, headers=auth)
+    assert wrong_method.status_code == 405
+
+
+def test_the_access_log_names_each_request_and_can_be_left_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for enabled in (True, False):
+        services = in_memory_services()
+        with TestClient(create_server(services, scheduler=False, access_log=enabled)) as client:
+            caplog.clear()
+            with caplog.at_level(logging.INFO, logger="commex.access"):
+                rid = client.get("/v1/health", headers={"X-Request-Id": "abc-1"}).headers[
+                    "x-request-id"
+                ]
+        lines = [r.getMessage() for r in caplog.records if r.name == "commex.access"]
+        if enabled:
+            assert len(lines) == 1
+            assert lines[0].startswith("GET /v1/health 200 ") and lines[0].endswith(f"id={rid}")
+        else:
+            assert lines == []
+        services.shutdown()
