@@ -157,7 +157,7 @@ def notice_words(kind: str, data: Mapping[str, Any]) -> tuple[str, str]:
         ),
         "subcontract.opened": (
             "A subcontract was opened",
-            "Part of a contract went to another provider.",
+            f"The step {data.get('step') or '?'} of a contract went to another provider.",
         ),
     }
     return words.get(kind, (kind, ""))

@@ -21,6 +21,7 @@ from commex.api import errors, middleware
 from commex.api import groups as groups_api
 from commex.api import market as market_api
 from commex.api import payments as payments_api
+from commex.api import subcontracts as subcontracts_api
 from commex.api.contracts import router as contracts_router
 from commex.api.errors import http_error_response
 from commex.api.routes import router as api_router
@@ -129,6 +130,7 @@ def create_server(
     app.include_router(groups_api.router)
     app.include_router(billing_api.router)
     app.include_router(market_api.router)
+    app.include_router(subcontracts_api.router)
     app.include_router(web_router)
     apidocs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -77,11 +77,11 @@ def test_a_bad_card_is_refused_naming_the_field_and_never_echoing_the_number(
     assert api_world.get("/v1/payment-methods", ann).json()["items"] == []
 
 
-def test_a_provider_only_account_cannot_save_a_card(api_world):
+def test_a_provider_saves_a_card_to_pay_for_its_subcontracts(api_world):
     carrier = api_world.account("Northwind", "provider")
     r = api_world.post("/v1/payment-methods", carrier, json=card())
-    assert r.status_code == 403
-    assert r.json()["error"]["message"] == "only a recipient account saves payment cards"
+    assert r.status_code == 201, r.text
+    assert r.json()["default"] is True
 
 
 def test_a_device_token_and_no_token_are_refused(api_world):

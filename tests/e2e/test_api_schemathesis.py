@@ -177,4 +177,13 @@ def test_the_document_lists_every_operation_of_the_api() -> None:
         "GET /v1/webhooks/{webhook_id}/deliveries",
         "GET /v1/webhooks/{webhook_id}/deliveries/{delivery_id}",
         "POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+        "POST /v1/subcontracts",
+        "GET /v1/subcontracts",
+        "GET /v1/subcontracts/{subcontract_id}",
+        "POST /v1/subcontracts/{subcontract_id}/outcome",
+        "POST /v1/subcontracts/{subcontract_id}/work-check",
+        "POST /v1/subcontracts/{subcontract_id}/packets",
+        "GET /v1/providers/me/node-keys",
+        "POST /v1/providers/me/node-keys",
+        "DELETE /v1/providers/me/node-keys/{key_id}",
     }

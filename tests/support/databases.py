@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ProgrammingError
+
+from support.net import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,5 +44,17 @@ def drop_postgres_database(admin_url: str, url: str) -> None:
     name = make_url(url).database
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        wait_until(lambda: _dropped(conn, name), f"database {name} to drop", timeout=30)
     engine.dispose()
+
+
+def _dropped(conn: Connection, name: str) -> bool:
+    """Drop the database, ending its sessions; False while the cluster's autovacuum works in
+    it, since a role that is not a superuser may not end that worker (it soon leaves)."""
+    try:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    except ProgrammingError as e:
+        if "pg_signal_backend" not in str(e.orig):
+            raise
+        return False
+    return True

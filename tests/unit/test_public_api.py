@@ -15,7 +15,13 @@ from pathlib import Path
 
 import commex
 from commex.domain.errors import CommexError
-from commex.services import commands, queries, results
+from commex.services import (
+    commands,
+    queries,
+    results,
+    subcontract_messages,
+    subcontract_results,
+)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -28,7 +34,7 @@ def test_every_listed_name_resolves_and_nothing_else_is_listed() -> None:
 
 
 def test_every_command_query_and_result_is_offered() -> None:
-    for module in (commands, queries, results):
+    for module in (commands, queries, results, subcontract_messages, subcontract_results):
         for name, value in vars(module).items():
             if inspect.isclass(value) and value.__module__ == module.__name__:
                 assert name in commex.__all__, f"{module.__name__}.{name} is not in commex"

@@ -13,12 +13,13 @@ from commex.bootstrap import Services
 from commex.domain.accounts import Account
 from commex.domain.errors import Forbidden, Unauthenticated
 from commex.domain.members import Device
+from commex.domain.nodekeys import NODE_KEY_PREFIX
 from commex.services.bus import MessageBus
 from commex.services.commands import Caller
 from commex.services.devices import DEVICE_TOKEN_PREFIX
 from commex.services.queries import Authenticate, AuthenticateDevice
 
-_bearer = HTTPBearer(auto_error=False, description="An API token from POST /v1/accounts")
+bearer = HTTPBearer(auto_error=False, description="An API token from POST /v1/accounts")
 _SEND_BEARER = "send Authorization: Bearer <token>"
 
 
@@ -34,7 +35,7 @@ async def bus(request: Request) -> MessageBus:
 
 async def caller(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Account:
     """The account behind ``Authorization: Bearer <token>``; 401 without a valid one."""
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -58,6 +59,8 @@ async def account_for_token(services: Services, token: str) -> Account:
     from the token cache on the event loop; only a database lookup goes to the thread pool."""
     if token.startswith(DEVICE_TOKEN_PREFIX):
         raise Forbidden("a device token may only rate and report usage on its contracts")
+    if token.startswith(NODE_KEY_PREFIX):
+        raise Forbidden("a node key may only check and meter work under its subcontracts")
     cached = services.tokens.account(token)
     if cached is not None:
         return cached
@@ -79,7 +82,7 @@ class AnyCaller:
 
 def account_or_device(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> AnyCaller:
     """Who is calling, where a device's own token is accepted as well as an account's."""
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -93,7 +96,7 @@ def account_or_device(
 
 async def optional_caller(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Account | None:
     """The caller where a token is optional (opening an account); a bad token is still 401."""
     if credentials is None:

@@ -217,3 +217,32 @@ class WebhookIn(_Body):
     events: Annotated[
         list[Annotated[str, StringConstraints(max_length=40)]], Field(min_length=1, max_length=13)
     ]
+
+
+# -- subcontracts and node keys (S10) ------------------------------------------------------------
+
+
+class SubcontractIn(_Body):
+    parent_contract_id: Id
+    provider_id: Id = Field(description="The provider whose offer does the step.")
+    step: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        examples=["transcode:pcmu"]
+    )
+
+
+class PacketsIn(_Body):
+    run_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    packets: Annotated[StrictInt, Field(ge=0, le=10**9)]
+
+
+class OutcomeIn(_Body):
+    outcome: Literal["passed", "failed_check", "dead_node", "late"]
+    detail: Annotated[str, StringConstraints(max_length=300)] | None = None
+
+
+class WorkCheckIn(_Body):
+    work_token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class NodeKeyIn(_Body):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=80)]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from commex.domain.errors import CommexError, InvalidInput, status_of
 
@@ -36,6 +37,13 @@ EXCHANGE_OPTION = typer.Option(
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 _DURATION = re.compile(r"^(\d{1,7})([smhd])$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: object) -> str:
+    """Text that came from elsewhere (the exchange, another provider's node), safe to print:
+    no terminal control sequences and no console markup."""
+    return escape(_CONTROL.sub("?", str(text)))
 
 
 def connect(
@@ -67,7 +75,9 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except CommexError as exc:
             where = f" ({exc.field})" if exc.field else ""
-            err_console.print(f"[bold red]error{where}:[/] {exc.message}", highlight=False)
+            err_console.print(
+                f"[bold red]error{plain(where)}:[/] {plain(exc.message)}", highlight=False
+            )
             raise typer.Exit(status_of(exc)[1]) from exc
 
     return wrapper

@@ -32,6 +32,8 @@ GROUPS: list[tuple[str, str, str]] = [
     ("commex.cli.notifications", "app", "notification"),
     ("commex.cli.notifications", "app", "notifications"),
     ("commex.cli.notifications", "hooks", "webhook"),
+    ("commex.cli.nodekeys", "app", "node-key"),
+    ("commex.cli.subcontracts", "app", "subcontract"),
 ]
 # Each group's help line, as its sub-app says it (a test checks that they agree), so that
 # `commex --help` can list the groups without importing them.
@@ -57,6 +59,8 @@ HELP: dict[str, str] = {
     "notification": "Your notification centre: what happened that concerns you.",
     "notifications": "Your notification centre: what happened that concerns you.",
     "webhook": "Webhooks: your events, signed, sent to a program.",
+    "node-key": "Keys for your processing nodes.",
+    "subcontract": "Subcontracts between providers.",
 }
 # Plural spellings accepted for convenience but not listed in --help.
 HIDDEN = {"auctions", "notifications"}

@@ -1,6 +1,7 @@
 """HTTP clients of the exchange, for programs that are not the server: the command line,
 processing nodes that publish their offers, packet planes that look for subcontractors and
-report deliveries, bidding bots and devices.
+report deliveries and open subcontracts, subcontractors' nodes that check and meter their
+work, bidding bots and devices.
 
 Every call presents an API token (``COMMEX_TOKEN``, or a profile saved by ``commex login``);
 the server's JSON errors come back as the same commex errors the library raises.
@@ -17,9 +18,10 @@ from commex.client.plane import (
     deliver_with_retries,
     report_delivery,
 )
+from commex.client.subcontracts import SubcontractCalls
 
 
-class ExchangeClient(AuctionCalls, ContractCalls, BillingCalls, MarketCalls):
+class ExchangeClient(AuctionCalls, ContractCalls, BillingCalls, MarketCalls, SubcontractCalls):
     """A small client of the exchange's ``/v1`` API."""
 
 

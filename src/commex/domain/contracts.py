@@ -1,4 +1,6 @@
-"""Contracts: one per winner of an auction (A7), between a provider and a recipient."""
+"""Contracts: one per winner of an auction (A7), between a provider and a recipient; and
+subcontracts (S10), between the provider of a contract and another provider that does one of
+its steps (see :mod:`commex.domain.subcontracts`)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,14 @@ from commex.domain.money import Money
 from commex.domain.terms import ServiceTerms
 
 
+class ContractKind(StrEnum):
+    """How a contract was made: won in an auction, or awarded at once from another provider's
+    processing offer under a parent contract."""
+
+    AUCTION = "auction"
+    SUBCONTRACT = "subcontract"
+
+
 class ContractStatus(StrEnum):
     AWARDED = "awarded"
     ACTIVE = "active"
@@ -19,11 +29,13 @@ class ContractStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Contract:
-    """The deal an auction made: who provides what to whom at which price."""
+    """The deal an auction made: who provides what to whom at which price. A subcontract has no
+    bid: its recipient is the parent contract's provider, its price is per 1,000 packets, and
+    ``auction_id`` is the parent's auction."""
 
     id: str
     auction_id: str
-    bid_id: str
+    bid_id: str | None
     provider_id: str
     recipient_id: str
     price: Money
@@ -32,6 +44,12 @@ class Contract:
     created_at: datetime
     started_at: datetime | None = None
     used_ms: int = 0  # of the block, by every member together (see commex.domain.usage)
+    kind: ContractKind = ContractKind.AUCTION
+    parent_contract_id: str | None = None
+
+    @property
+    def is_subcontract(self) -> bool:
+        return self.kind is ContractKind.SUBCONTRACT
 
 
 def start(contract: Contract, now: datetime) -> Contract:

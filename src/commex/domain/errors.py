@@ -62,6 +62,13 @@ class NotEligible(Forbidden):
     code = "not_eligible"
 
 
+class PaymentMethodRequired(Conflict):
+    """Raised when an account without a saved card asks for something charged to a card (a
+    subcontract is charged to the provider that opens it)."""
+
+    code = "payment_method_required"
+
+
 class AuctionNotOpen(Conflict):
     """Raised when a bid or a cancel reaches an auction that is closed or cancelled."""
 

@@ -147,18 +147,6 @@ class DeliveryBreached:
 
 
 @dataclass(frozen=True, slots=True)
-class SubcontractOpened:
-    """A provider subcontracted part of a contract to another provider (S10). Defined ahead of
-    subcontracts as contracts: nothing records it yet."""
-
-    contract_id: str
-    parent_contract_id: str
-    provider_id: str
-    subcontractor_id: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class Notified:
     """These accounts' notification centres gained notices (live badges wake on it);
     ``everyone``: so may others' (an auction's losers, told in one statement)."""
@@ -173,6 +161,29 @@ class CredentialsChanged:
     suspended): whatever remembered who the old token belonged to must forget it."""
 
     account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubcontractOpened:
+    """A provider awarded a step of its contract to another provider's offer (S10)."""
+
+    subcontract_id: str
+    parent_contract_id: str
+    step: str
+    provider_id: str  # the subcontractor
+    recipient_id: str  # the subcontracting provider
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubcontractClosed:
+    """The subcontracting plane's check closed a subcontract: its subcontractor is rated and
+    its packets are charged."""
+
+    subcontract_id: str
+    outcome: str
+    packets: int
+    closed_at: datetime
 
 
 Event = (
@@ -192,4 +203,6 @@ Event = (
     | SubcontractOpened
     | Notified
     | CredentialsChanged
+    | SubcontractOpened
+    | SubcontractClosed
 )

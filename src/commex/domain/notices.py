@@ -211,14 +211,16 @@ def _breach(e: DeliveryBreached, new_id: NewId) -> list[Notice]:
 
 
 def _subcontract(e: SubcontractOpened, new_id: NewId) -> list[Notice]:
+    # the subcontract is a contract whose recipient is the subcontracting provider
     data: dict[str, Scalar] = {
-        "contract_id": e.contract_id,
+        "contract_id": e.subcontract_id,
         "parent_contract_id": e.parent_contract_id,
-        "provider_id": e.provider_id,
-        "subcontractor_id": e.subcontractor_id,
+        "step": e.step,
+        "provider_id": e.recipient_id,
+        "subcontractor_id": e.provider_id,
     }
-    parties = (e.provider_id, e.subcontractor_id)
-    return _each(parties, EventType.SUBCONTRACT_OPENED, e.contract_id, data, e.at, new_id)
+    parties = (e.recipient_id, e.provider_id)
+    return _each(parties, EventType.SUBCONTRACT_OPENED, e.subcontract_id, data, e.at, new_id)
 
 
 _MAKERS: dict[type[Event], Callable[[object, NewId], list[Notice]]] = {

@@ -40,10 +40,10 @@ class PaymentMethod:
 
 
 def check_may_add(account: Account, saved: int) -> None:
-    """Refuse before any card data is sent anywhere: only a recipient pays, with at most
-    :data:`MAX_CARDS` cards."""
-    if not account.has(Role.RECIPIENT):
-        raise Forbidden("only a recipient account saves payment cards")
+    """Refuse before any card data is sent anywhere: only a recipient (for its contracts) or a
+    provider (for its subcontracts) pays, with at most :data:`MAX_CARDS` cards."""
+    if not (account.has(Role.RECIPIENT) or account.has(Role.PROVIDER)):
+        raise Forbidden("only a recipient or a provider account saves payment cards")
     if saved >= MAX_CARDS:
         raise Conflict(
             f"an account keeps at most {MAX_CARDS} cards and this one has {saved}; remove one first"

@@ -36,7 +36,8 @@ def contract_charges(
     accounts = uow.accounts.get_many(payer_ids)
     reps = deps.reputations.of_many(uow, payer_ids, Role.RECIPIENT)
     payers = {i: party(accounts.get(i), i, Role.RECIPIENT, reps[i]) for i in payer_ids}
-    group_id = uow.groups.group_of_auction(contract.auction_id)
+    # A subcontract shares its parent's auction, never the group the parent was bought for.
+    group_id = None if contract.is_subcontract else uow.groups.group_of_auction(contract.auction_id)
     group, lines = (None, ()) if group_id is None else provided_to(uow, deps, group_id)
     payouts = tuple(uow.charges.payouts_for_contract(contract.id))
     return ContractCharges(contract, charges, payouts, payers, group, lines)

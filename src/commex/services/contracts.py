@@ -24,6 +24,7 @@ from commex.services.loading import account_of, check_id, contract_of
 from commex.services.ports import UnitOfWork
 from commex.services.ratings import is_account_member
 from commex.services.results import ContractLine, ContractView, party
+from commex.services.subcontracts import line_of, lines_under
 from commex.services.usage import usage_view
 
 _STATUSES = {s.value for s in ContractStatus}
@@ -41,6 +42,8 @@ def add_member(cmd: c.AddMember, uow: UnitOfWork, deps: Deps) -> Member:
         raise InvalidInput("give exactly one of device_id, account_id or phone_number")
     contract = contract_of(uow, cmd.contract_id, lock=True)
     caller = account_of(uow, cmd.caller_id)
+    if contract.is_subcontract:
+        raise Forbidden("a subcontract between providers has no members")
     if cmd.device_id is not None:
         kind, ref = MemberKind.DEVICE, check_id("device", cmd.device_id)
         device = uow.accounts.device(ref)
@@ -128,6 +131,10 @@ def show_contract(query: q.ShowContract, uow: UnitOfWork, deps: Deps) -> Contrac
         ratings=ratings,
         names={i: a.name for i, a in accounts.items()},
         devices=tuple(uow.accounts.devices_of(contract.recipient_id)),
+        subcontracts=lines_under(uow, deps, contract, query.caller.account_id),
+        subcontract=(
+            line_of(uow, deps, sub) if (sub := uow.subcontracts.get(contract.id)) else None
+        ),
     )  # fmt: skip
 
 

@@ -20,16 +20,19 @@ from commex.services import (
     finding,
     group_views,
     groups,
+    nodekeys,
     notifications,
     offers,
     payments,
     ratings,
+    subcontracts,
     usage,
     webhooks,
 )
 from commex.services import commands as c
 from commex.services import marketplace as m
 from commex.services import queries as q
+from commex.services import subcontract_messages as sm
 from commex.services.bus import Flow, Handler, TransactionSubscriber
 from commex.services.commands import Message
 
@@ -107,6 +110,17 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     m.WebhookDeliveries: webhooks.webhook_deliveries,
     m.ShowDelivery: webhooks.show_delivery,
     m.RetryDelivery: webhooks.retry_delivery,
+    # subcontracts between providers, and their nodes' keys
+    sm.OpenSubcontract: subcontracts.open_subcontract,
+    sm.MeterPackets: subcontracts.meter_packets,
+    sm.CloseSubcontract: subcontracts.close_subcontract,
+    sm.CheckWork: subcontracts.check_work,
+    sm.ShowSubcontract: subcontracts.show_subcontract,
+    sm.MySubcontracts: subcontracts.my_subcontracts,
+    sm.IssueNodeKey: nodekeys.issue_node_key,
+    sm.RevokeNodeKey: nodekeys.revoke_node_key,
+    sm.NodeKeys: nodekeys.node_keys,
+    sm.AuthenticateNode: nodekeys.authenticate_node,
 }
 
 # Use cases that span several transactions (a slow hash, a payment gateway, one close per

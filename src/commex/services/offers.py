@@ -37,18 +37,22 @@ def publish(cmd: c.PublishOffer, bus: MessageBus) -> OfferLine:
 
 
 def find_processors(query: q.FindProcessors, uow: UnitOfWork, deps: Deps) -> list[OfferLine]:
-    """Providers whose nodes offer the step, best provider reputation first, then the lower
-    price."""
+    """Providers whose nodes offer the step, best provider reputation first (the planes'
+    automatic ratings of subcontracted work count in it), then the lower price; each with how
+    those checks came out."""
     offers = uow.offers.with_capability(query.capability)
     ids = {o.provider_id for o in offers}
     accounts = uow.accounts.get_many(ids)
     reps = deps.reputations.of_many(uow, ids, Role.PROVIDER)
+    checks = uow.subcontracts.check_tallies(ids)
     ranked = sorted(
         offers, key=lambda o: (-reps[o.provider_id].lower_bound, o.price.amount, o.provider_id)
     )
     return [
         OfferLine(
-            o, party(accounts.get(o.provider_id), o.provider_id, Role.PROVIDER, reps[o.provider_id])
+            o,
+            party(accounts.get(o.provider_id), o.provider_id, Role.PROVIDER, reps[o.provider_id]),
+            checks.get(o.provider_id, (0, 0)),
         )
         for o in ranked
     ]

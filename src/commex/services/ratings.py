@@ -28,6 +28,8 @@ def rate(cmd: c.Rate, uow: UnitOfWork, deps: Deps) -> Rating:
     """Rate the other side of a contract (from an account, or a member device of the
     recipient), once; the rated account's reputation moves in the same transaction."""
     contract = contract_of(uow, cmd.contract_id)
+    if contract.is_subcontract:
+        raise Forbidden("a subcontract is rated by the plane's own check of its results, once")
     rater = _rater(uow, contract, cmd.account_id, cmd.device_id)
     if (
         cmd.device_id is None

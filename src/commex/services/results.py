@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Direction
@@ -22,6 +23,9 @@ from commex.domain.ratings import Rating
 from commex.domain.reputation import Reputation
 from commex.domain.service_level import Delivery
 from commex.domain.usage import MemberUsage, Metered, UsageSession
+
+if TYPE_CHECKING:
+    from commex.services.subcontract_results import SubcontractLine
 
 # -- parties and accounts ------------------------------------------------------------------------
 
@@ -146,10 +150,12 @@ class AuctionSummary:
 
 @dataclass(frozen=True, slots=True)
 class OfferLine:
-    """A provider's processing offer, with the provider as others see it."""
+    """A provider's processing offer, with the provider as others see it, and how the planes'
+    checks of its subcontracted work came out (positive, negative)."""
 
     offer: ProcessingOffer
     provider: Party
+    checks: tuple[int, int] = (0, 0)
 
 
 # -- contracts in use ----------------------------------------------------------------------------
@@ -201,6 +207,8 @@ class ContractView:
     ratings: tuple[Rating, ...]
     names: dict[str, str]  # account id -> name, for members and raters
     devices: tuple[Device, ...]  # the recipient's devices (to name device members)
+    subcontracts: tuple[SubcontractLine, ...] = ()  # its steps done by other providers
+    subcontract: SubcontractLine | None = None  # when it is a subcontract itself
 
     @property
     def contract(self) -> Contract:

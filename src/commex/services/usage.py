@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from commex.domain import usage as rules
 from commex.domain.contracts import Contract, ContractStatus, use
-from commex.domain.errors import Forbidden, InvalidInput, NotFound
+from commex.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from commex.domain.events import ContractCompleted, DeliveryBreached
 from commex.domain.members import Member
 from commex.domain.receiver import receiver_report
@@ -112,6 +112,8 @@ def record_delivery(cmd: c.RecordDelivery, uow: UnitOfWork, deps: Deps) -> Deliv
     contract = access(uow, cmd.contract_id, c.Caller(cmd.provider_id), lock=True).contract
     if cmd.provider_id != contract.provider_id:
         raise Forbidden("only the contract's provider reports deliveries")
+    if contract.is_subcontract:
+        raise Conflict("a subcontract meters packets, not deliveries: report them as packets")
     remaining = rules.block_ms(contract) - contract.used_ms
     earlier = uow.contracts.delivery_by_run(contract.id, run)
     if earlier is not None:

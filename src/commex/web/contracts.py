@@ -257,6 +257,8 @@ def _page(
         "usage_errors": {},
         "usage_problem": "",
         "usage_values": {},
+        "subcontract": view.subcontract,
+        "subcontracts": view.subcontracts,
     }
     context.update(charges_context(services.bus, contract.id, viewer))
     names = {line.member.member.id: line.member.label for line in shares}

@@ -10,20 +10,23 @@ from commex.adapters.clock import ManualClock, SequentialIds
 from commex.bootstrap import in_memory_exchange
 from commex.domain.accounts import Account, Role
 from commex.domain.errors import Forbidden, InvalidInput
-from commex.domain.events import ContractCancelled, SubcontractOpened
+from commex.domain.events import ContractCancelled
 from commex.domain.notices import Notice
 from commex.presentation import notice_words
 from commex.services import commands as c
 from commex.services import notifications
+from commex.services import subcontract_messages as sm
 from commex.services.bidding import place_bids
 from commex.services.bus import MessageBus
 from commex.services.marketplace import (
+    CreateWebhook,
     MarkRead,
     MyNotifications,
     RemindWatchers,
     SpreadNotices,
     UnreadCount,
     Watch,
+    WebhookDeliveries,
 )
 from commex.services.queries import ListCards
 from support.engine import auction_request, open_auction, place_bid, register
@@ -199,16 +202,49 @@ def test_an_invitee_hears_of_the_group_and_a_rated_party_of_its_rating(
     )
 
 
-def test_events_not_yet_emitted_by_the_exchange_still_reach_both_parties(bus: MessageBus) -> None:
-    """Cancelling a contract and subcontracting are not built yet; their notices are."""
+def test_a_cancelled_contract_not_yet_emitted_by_the_exchange_reaches_both_parties(
+    bus: MessageBus,
+) -> None:
+    """Cancelling a contract is not built yet; its notice is."""
     with bus.unit_of_work() as uow:
         uow.record([ContractCancelled("con_1", "acc_p", "acc_r", "moderation", T0)])
-        uow.record([SubcontractOpened("con_2", "con_1", "acc_p", "acc_s", T0)])
-        register_in(uow, "acc_p", "acc_r", "acc_s")
+        register_in(uow, "acc_p", "acc_r")
         uow.commit()
     assert kinds(bus, "acc_r") == ["contract.cancelled"]
-    assert sorted(kinds(bus, "acc_p")) == ["contract.cancelled", "subcontract.opened"]
-    assert kinds(bus, "acc_s") == ["subcontract.opened"]
+    assert kinds(bus, "acc_p") == ["contract.cancelled"]
+
+
+def test_opening_a_subcontract_tells_both_providers_and_nobody_else(clock: ManualClock) -> None:
+    bus = in_memory_exchange(clock=clock, ids=SequentialIds(), resolve=lambda _h: ["93.184.215.14"])
+    won = award(bus, clock, "40.00", terms={"service": "stream-processing", "duration_s": 3600})
+    bravo = register(bus, "Bravo", ["provider"])
+    bus.handle(c.PublishOffer(bravo.id, "https://b.example", ("transcode",), "2.50", "EUR"))
+    bus.handle(c.AddCard(won.seller.id, GOOD, 12, 2040, "123"))
+    hooks = {
+        who: bus.handle(
+            CreateWebhook(who, f"https://{i}.example/hook", ("subcontract.opened",))
+        ).webhook.id
+        for i, who in enumerate((won.seller.id, bravo.id, won.buyer.id))
+    }
+    opened = bus.handle(
+        sm.OpenSubcontract(won.contract_id, won.seller.id, bravo.id, "transcode:pcmu")
+    )
+    sub_id = opened.line.subcontract.contract.id
+    for account in (won.seller.id, bravo.id):
+        (told,) = notices(bus, account, types=("subcontract.opened",))
+        assert told.subject_id == sub_id
+        assert told.data == {
+            "contract_id": sub_id,
+            "parent_contract_id": won.contract_id,
+            "step": "transcode:pcmu",
+            "provider_id": won.seller.id,
+            "subcontractor_id": bravo.id,
+        }
+        assert "transcode:pcmu" in notice_words(told.type.value, told.data)[1]
+        (queued,) = bus.handle(WebhookDeliveries(account, hooks[account])).items
+        assert (queued.event_id, queued.event_type.value) == (told.id, "subcontract.opened")
+    assert notices(bus, won.buyer.id, types=("subcontract.opened",)) == []
+    assert bus.handle(WebhookDeliveries(won.buyer.id, hooks[won.buyer.id])).items == ()
 
 
 def register_in(uow: object, *ids: str) -> None:

@@ -145,12 +145,18 @@ def test_cards_saved_at_once_still_respect_the_limit_and_one_default(services, a
     assert sum(m.is_default for m in services.bus.handle(ListCards(ann.id))) == 1
 
 
-def test_a_provider_cannot_save_a_card_and_its_number_is_never_sent(services, gateway):
-    carrier = services.bus.handle(Register("Northwind", ("provider",))).account
+def test_an_operator_cannot_save_a_card_and_its_number_is_never_sent(services, gateway):
+    moderator = services.bus.handle(Register("Moderator", ("operator",), operator=True)).account
     with pytest.raises(Forbidden) as err:
-        add(services, carrier)
-    assert err.value.message == "only a recipient account saves payment cards"
+        add(services, moderator)
+    assert err.value.message == "only a recipient or a provider account saves payment cards"
     assert gateway.numbers == []
+
+
+def test_a_provider_saves_a_card_for_its_subcontracts(services, gateway):
+    carrier = services.bus.handle(Register("Northwind", ("provider",))).account
+    assert add(services, carrier).is_default
+    assert gateway.numbers == ["4242424242424242"]
 
 
 def test_a_bad_card_is_refused_before_the_gateway(services, gateway, ann):

@@ -50,7 +50,11 @@ class MemoryCharges:
     def uncharged_contracts(self, limit: int) -> list[Contract]:
         charged = {c.contract_id for c in self._s.charges.values()}
         open_ = (ContractStatus.AWARDED, ContractStatus.ACTIVE)
-        found = [c for c in self._s.contracts.values() if c.status in open_ and c.id not in charged]
+        found = [
+            c
+            for c in self._s.contracts.values()
+            if c.status in open_ and c.id not in charged and not c.is_subcontract
+        ]
         return sorted(found, key=lambda c: (c.created_at, c.id))[:limit]
 
     def due(self, now: datetime, limit: int) -> list[str]:

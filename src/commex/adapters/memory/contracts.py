@@ -43,13 +43,19 @@ class MemoryContracts:
         found = [
             c
             for c in self._s.contracts.values()
-            if c.provider_id == provider_id and (status is None or c.status.value == status)
+            if c.provider_id == provider_id
+            and not c.is_subcontract
+            and (status is None or c.status.value == status)
         ]
         return sorted(found, key=lambda c: (c.created_at, c.id), reverse=True)
 
     def for_auction(self, auction_id: str) -> list[Contract]:
         return sorted(
-            (c for c in self._s.contracts.values() if c.auction_id == auction_id),
+            (
+                c
+                for c in self._s.contracts.values()
+                if c.auction_id == auction_id and not c.is_subcontract
+            ),
             key=lambda c: c.id,
         )
 

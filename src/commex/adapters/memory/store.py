@@ -21,18 +21,21 @@ from commex.adapters.memory.contracts import MemoryContracts
 from commex.adapters.memory.groups import MemoryGroups
 from commex.adapters.memory.market import MemoryNotifications, MemoryWatches, MemoryWebhooks
 from commex.adapters.memory.ratings import MemoryRatings
+from commex.adapters.memory.subcontracts import MemoryNodeKeys, MemorySubcontracts
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction, Bid
 from commex.domain.charges import Charge, Payout
 from commex.domain.contracts import Contract
 from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member
+from commex.domain.nodekeys import NodeKey
 from commex.domain.notices import Fanout, Notice
 from commex.domain.offers import ProcessingOffer
 from commex.domain.payment_methods import PaymentMethod
 from commex.domain.ratings import Rating
 from commex.domain.reputation import PairTally, Tally
 from commex.domain.service_level import Delivery
+from commex.domain.subcontracts import Subcontract
 from commex.domain.usage import UsageSession
 from commex.domain.webhooks import Attempt, Webhook, WebhookDelivery
 from commex.services.ports import EventLog, SessionRecord
@@ -47,6 +50,8 @@ class MemoryStore:
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
         "group_sponsors", "group_auctions", "charges", "payouts", "watches", "notices",
         "webhooks", "deliveries_out", "webhook_attempts", "fanouts",
+        "group_sponsors", "group_auctions", "charges", "payouts", "subcontracts",
+        "subcontract_runs", "node_keys",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -83,6 +88,9 @@ class MemoryStore:
         self.webhook_attempts: dict[tuple[str, int], Attempt] = {}
         self.delivery_seq = 0
         self.fanouts: dict[str, Fanout] = {}
+        self.subcontracts: dict[str, tuple[Subcontract, str]] = {}  # id -> (it, token hash)
+        self.subcontract_runs: dict[tuple[str, str], int] = {}  # (id, run id) -> packets
+        self.node_keys: dict[str, tuple[NodeKey, str]] = {}  # id -> (key, key hash)
 
 
 class MemoryUnitOfWork(EventLog):
@@ -102,6 +110,8 @@ class MemoryUnitOfWork(EventLog):
         self.watches = MemoryWatches(store)
         self.notifications = MemoryNotifications(store)
         self.webhooks = MemoryWebhooks(store)
+        self.subcontracts = MemorySubcontracts(store)
+        self.node_keys = MemoryNodeKeys(store)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -123,7 +123,7 @@ class SqlCharges:
         charged = exists().where(c.contract_id == k.id)
         q = (
             select(t.contracts)
-            .where(and_(k.status.in_(("awarded", "active")), ~charged))
+            .where(and_(k.status.in_(("awarded", "active")), k.kind == "auction", ~charged))
             .order_by(k.created_us, k.id)
             .limit(limit)
         )

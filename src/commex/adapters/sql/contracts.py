@@ -14,7 +14,7 @@ from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.rows import terms_json
 from commex.adapters.sql.usage import SqlUsage
-from commex.domain.contracts import Contract, ContractStatus
+from commex.domain.contracts import Contract, ContractKind, ContractStatus
 from commex.domain.members import Member, MemberKind
 from commex.domain.money import Money
 from commex.domain.terms import parse_terms
@@ -35,6 +35,8 @@ def _contract(r: Row[Any]) -> Contract:
         created_at=from_micros(r.created_us),
         started_at=None if r.started_us is None else from_micros(r.started_us),
         used_ms=r.used_ms,
+        kind=ContractKind(r.kind),
+        parent_contract_id=r.parent_contract_id,
     )
 
 
@@ -90,6 +92,8 @@ class SqlContracts(SqlUsage):
                     "window_start_us": (
                         None if c.terms.window_start is None else to_micros(c.terms.window_start)
                     ),
+                    "kind": c.kind.value,
+                    "parent_contract_id": c.parent_contract_id,
                 }
                 for c in contracts
             ],
@@ -128,14 +132,15 @@ class SqlContracts(SqlUsage):
 
     def of_provider(self, provider_id: str, status: str | None) -> list[Contract]:
         c = t.contracts.c
-        q = select(t.contracts).where(c.provider_id == provider_id)
+        q = select(t.contracts).where(and_(c.provider_id == provider_id, c.kind == "auction"))
         if status is not None:
             q = q.where(c.status == status)
         q = q.order_by(c.created_us.desc(), c.id.desc())
         return [_contract(r) for r in self._c.execute(q)]
 
     def for_auction(self, auction_id: str) -> list[Contract]:
-        q = select(t.contracts).where(t.contracts.c.auction_id == auction_id)
+        c = t.contracts.c
+        q = select(t.contracts).where(and_(c.auction_id == auction_id, c.kind == "auction"))
         return [_contract(r) for r in self._c.execute(q.order_by(t.contracts.c.id))]
 
     def for_account(self, account_id: str) -> list[Contract]:

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x636F6D6D6578  # "commex": one server migrates at a time on a shared PostgreSQL
@@ -24,12 +24,30 @@ def upgrade(engine: Engine) -> str | None:
     """Bring the schema to the newest revision; returns it. Safe to run from several servers at
     once: on PostgreSQL an advisory lock serialises them, on SQLite the write lock does."""
     cfg = _config()
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            _foreign_keys(conn, on=False)
+        try:
+            with conn.begin():
+                if engine.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise RuntimeError("a migration left rows that refer to nothing")
+        finally:
+            if sqlite:
+                _foreign_keys(conn, on=True)
     return current(engine)
+
+
+def _foreign_keys(conn: Connection, *, on: bool) -> None:
+    """Switch SQLite's foreign-key checks, outside any transaction (inside one the switch is
+    ignored): a migration that rebuilds a table (SQLite alters a column no other way) drops it
+    under the rows that refer to it, so the checks are off meanwhile, and every reference is
+    checked once before the migration commits."""
+    conn.connection.dbapi_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")  # type: ignore[union-attr]
 
 
 def current(engine: Engine) -> str | None:

@@ -89,7 +89,7 @@ auctions = Table(
     Column("outcome", Text, nullable=True),
     Column("cancel_reason", String(500), nullable=True),
     Column("owner_group", String(40), nullable=True),
-    # 0010: what search filters and sorts on (see commex.domain.finding), kept with every write
+    # 0011: what search filters and sorts on (see commex.domain.finding), kept with every write
     Column("service", String(32), nullable=False, server_default=""),
     Column("min_rate_bps", BigInteger, nullable=True),
     Column("max_rate_bps", BigInteger, nullable=True),
@@ -127,7 +127,7 @@ contracts = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("auction_id", String(40), ForeignKey("auctions.id"), nullable=False, index=True),
-    Column("bid_id", String(40), ForeignKey("bids.id"), nullable=False, unique=True),
+    Column("bid_id", String(40), ForeignKey("bids.id"), nullable=True, unique=True),  # 0010
     Column("provider_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
     Column("recipient_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
     Column("price_minor", BigInteger, nullable=False),
@@ -138,7 +138,44 @@ contracts = Table(
     Column("started_us", BigInteger, nullable=True),
     Column("window_start_us", BigInteger, nullable=True),
     Column("used_ms", BigInteger, nullable=False, server_default="0"),
+    Column("kind", String(12), nullable=False, server_default="auction"),  # 0010
+    Column("parent_contract_id", String(40), ForeignKey("contracts.id"), nullable=True, index=True),
     Index("ix_contracts_status_window", "status", "window_start_us"),
+)
+
+# -- subcontracts and node keys (S10) -----------------------------------------------------------
+
+subcontracts = Table(
+    "subcontracts",
+    metadata,
+    Column("contract_id", String(40), ForeignKey("contracts.id"), primary_key=True),
+    Column("step", String(40), nullable=False),
+    Column("work_token_hash", String(128), nullable=False, unique=True),
+    Column("packets", BigInteger, nullable=False),
+    Column("outcome", String(16), nullable=True),
+    Column("detail", String(300), nullable=True),
+    Column("closed_us", BigInteger, nullable=True),
+)
+
+subcontract_runs = Table(
+    "subcontract_runs",
+    metadata,
+    Column("contract_id", String(40), ForeignKey("subcontracts.contract_id"), primary_key=True),
+    Column("run_id", String(64), primary_key=True),
+    Column("packets", BigInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+node_keys = Table(
+    "node_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("provider_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(80), nullable=False),
+    Column("key_hash", String(128), nullable=False, unique=True),
+    Column("hint", String(12), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger, nullable=True),
 )
 
 processing_offers = Table(

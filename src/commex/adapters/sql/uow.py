@@ -23,6 +23,7 @@ from commex.adapters.sql.groups import SqlGroups
 from commex.adapters.sql.notices import SqlNotifications, SqlWatches
 from commex.adapters.sql.payments import SqlPaymentMethods
 from commex.adapters.sql.ratings import SqlRatings
+from commex.adapters.sql.subcontracts import SqlNodeKeys, SqlSubcontracts
 from commex.adapters.sql.webhooks import SqlWebhooks
 from commex.adapters.sql.writelock import WriterLock
 from commex.domain.errors import Conflict, InvalidInput
@@ -69,6 +70,8 @@ class SqlUnitOfWork(EventLog):
         self.watches = SqlWatches(self._conn, self.auctions._auctions)
         self.notifications = SqlNotifications(self._conn, lock_rows)
         self.webhooks = SqlWebhooks(self._conn, skip_locked=lock_rows)
+        self.subcontracts = SqlSubcontracts(self._conn)
+        self.node_keys = SqlNodeKeys(self._conn)
         return self
 
     def commit(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from commex.api.wire import subcontracts
 from commex.domain.contracts import Contract
 from commex.domain.members import Member
 from commex.domain.ratings import Rating
@@ -24,6 +25,8 @@ def contract(
     """A contract; with its members, usage and ratings when shown whole."""
     return {
         "id": c.id,
+        "kind": c.kind.value,
+        "parent_contract_id": c.parent_contract_id,
         "auction_id": c.auction_id,
         "bid_id": c.bid_id,
         "provider_id": c.provider_id,
@@ -44,7 +47,13 @@ def contract(
 
 
 def contract_view(v: ContractView) -> dict[str, Any]:
-    return contract(v.contract, v.members, v.ratings, v.usage)
+    """A contract shown whole: with the steps it subcontracted (each subcontract's price only
+    for those who may see it), or, for a subcontract, its own part."""
+    out = contract(v.contract, v.members, v.ratings, v.usage)
+    out["subcontracts"] = [subcontracts.subcontract(x) for x in v.subcontracts]
+    if v.subcontract is not None:
+        out["subcontract"] = subcontracts.subcontract(v.subcontract)
+    return out
 
 
 def _block(c: Contract) -> dict[str, Any]:

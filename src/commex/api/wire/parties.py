@@ -50,6 +50,7 @@ def offer(line: OfferLine) -> dict[str, Any]:
         "price": str(o.price),
         "currency": o.price.currency,
         "updated_at": o.updated_at.isoformat(),
+        "checks": {"positive": line.checks[0], "negative": line.checks[1]},
     }
 
 

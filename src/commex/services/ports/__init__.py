@@ -24,6 +24,7 @@ from commex.services.ports.billing import (
 from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
 from commex.services.ports.ratings import RatingRepository
+from commex.services.ports.subcontracts import NodeKeyRepository, SubcontractRepository
 from commex.services.ports.uow import EventLog, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "GroupRepository",
     "IdGenerator",
     "Login",
+    "NodeKeyRepository",
     "OfferRepository",
     "PasswordHasher",
     "PaymentGateway",
@@ -44,6 +46,7 @@ __all__ = [
     "RatingRepository",
     "ReputationSource",
     "SessionRecord",
+    "SubcontractRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
 ]

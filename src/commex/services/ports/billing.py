@@ -40,7 +40,8 @@ class ChargeRepository(Protocol):
         ...
 
     def uncharged_contracts(self, limit: int) -> list[Contract]:
-        """Awarded or active contracts that have no charges yet, oldest first."""
+        """Awarded or active contracts won in an auction that have no charges yet, oldest
+        first (a subcontract is charged when it closes, for its packets)."""
         ...
 
     def due(self, now: datetime, limit: int) -> list[str]:

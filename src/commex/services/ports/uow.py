@@ -27,6 +27,7 @@ from commex.services.ports.market import (
     WebhookRepository,
 )
 from commex.services.ports.ratings import RatingRepository
+from commex.services.ports.subcontracts import NodeKeyRepository, SubcontractRepository
 
 
 def stored_conflict() -> Conflict:
@@ -68,6 +69,12 @@ class UnitOfWork(Protocol):
 
     @property
     def webhooks(self) -> WebhookRepository: ...
+
+    @property
+    def subcontracts(self) -> SubcontractRepository: ...
+
+    @property
+    def node_keys(self) -> NodeKeyRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

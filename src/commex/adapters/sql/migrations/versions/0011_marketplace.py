@@ -2,8 +2,8 @@
 notification centres (and notices still being told to many bidders); webhooks with their
 outbox of deliveries and the attempts' log.
 
-Revision ID: 0010_marketplace
-Revises: 0009
+Revision ID: 0011_marketplace
+Revises: 0010_subcontracts
 Create Date: 2026-12-01
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 from commex.domain.money import currency_exponent
 from commex.domain.time import parse_utc, to_micros
 
-revision = "0010_marketplace"
-down_revision = "0009"
+revision = "0011_marketplace"
+down_revision = "0010_subcontracts"
 branch_labels = None
 depends_on = None
 
