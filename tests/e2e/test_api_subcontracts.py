@@ -374,3 +374,31 @@ def test_a_run_is_metered_once_and_its_count_cannot_change(world: World) -> None
     r = world.post(path, json={"run_id": "r3", "packets": -1}, headers=bearer(key))
     assert r.status_code == 422
     assert world.get(f"/v1/subcontracts/{sub['id']}", m.a).json()["packets"] == 10
+
+
+def test_subcontracts_and_node_keys_page_with_a_cursor_while_more_are_added(
+    world: World,
+) -> None:
+    m = market(world, approved=("a", "b", "c"))
+    opened = {open_sub(m, to).json()["id"] for to in (m.b, m.c, m.b)}
+    first = world.get("/v1/subcontracts?limit=2", m.a).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    world.clock.advance(1)
+    late = open_sub(m, m.c).json()["id"]  # opened between the pages, so newer
+    rest = world.get(f"/v1/subcontracts?limit=2&cursor={first['next_cursor']}", m.a).json()
+    seen = [s["id"] for s in first["items"] + rest["items"]]
+    assert sorted(seen) == sorted(opened) and rest["next_cursor"] is None
+    assert late not in seen
+    assert len(world.get("/v1/subcontracts", m.a).json()["items"]) == 4
+    r = world.get(f"/v1/subcontracts?cursor={first['next_cursor']}x", m.a)
+    assert error(r, 422)["message"] == "cursor is not one this list gave; start again without it"
+
+    issued = [node_key(world, m.b, f"rack {i}") for i in range(3)]
+    first = world.get("/v1/providers/me/node-keys?limit=2", m.b).json()
+    cursor = first["next_cursor"]
+    rest = world.get(f"/v1/providers/me/node-keys?limit=2&cursor={cursor}", m.b).json()
+    names = [k["name"] for k in first["items"] + rest["items"]]
+    assert sorted(names) == ["rack 0", "rack 1", "rack 2"] and rest["next_cursor"] is None
+    assert all(key not in str(first) + str(rest) for key in issued)
+    r = world.get(f"/v1/subcontracts?cursor={cursor}", m.a)  # another list's cursor
+    assert error(r, 422)["message"] == "cursor is not one this list gave; start again without it"

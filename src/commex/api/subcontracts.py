@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
+from commex.api import paging
 from commex.api.deps import BusDep, CallerDep, bearer
+from commex.api.paging import CursorQuery, LimitQuery
 from commex.api.schemas import NodeKeyIn, OutcomeIn, PacketsIn, SubcontractIn, WorkCheckIn
 from commex.api.wire import subcontracts as wire
 from commex.bootstrap import Services
@@ -50,10 +52,13 @@ def open_subcontract(body: SubcontractIn, who: CallerDep, bus: BusDep) -> dict[s
 
 @router.get("/subcontracts")
 def my_subcontracts(
-    who: CallerDep, bus: BusDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    who: CallerDep, bus: BusDep, limit: LimitQuery = paging.DEFAULT, cursor: CursorQuery = None
 ) -> dict[str, Any]:
     """The caller's subcontracts, as subcontracting provider or subcontractor, newest first."""
-    return {"items": [wire.subcontract(x) for x in bus.handle(m.MySubcontracts(who.id, limit))]}
+    after = paging.decode("subcontracts", cursor)
+    found = bus.handle(m.MySubcontracts(who.id, limit, after))
+    rows = [wire.subcontract(x) for x in found.items]
+    return paging.answer("subcontracts", rows, found.next_key)
 
 
 @router.get("/subcontracts/{subcontract_id}")
@@ -101,9 +106,14 @@ def issue_node_key(body: NodeKeyIn, who: CallerDep, bus: BusDep) -> dict[str, An
 
 
 @router.get("/providers/me/node-keys", tags=["nodes"])
-def list_node_keys(who: CallerDep, bus: BusDep) -> dict[str, Any]:
-    """The caller's node keys (never the keys themselves), revoked ones too."""
-    return {"items": [wire.node_key(k) for k in bus.handle(m.NodeKeys(who.id))]}
+def list_node_keys(
+    who: CallerDep, bus: BusDep, limit: LimitQuery = paging.DEFAULT, cursor: CursorQuery = None
+) -> dict[str, Any]:
+    """The caller's node keys (never the keys themselves), revoked ones too, newest first."""
+    keys = bus.handle(m.NodeKeys(who.id))
+    key = lambda k: (k.created_at.isoformat(), k.id)  # noqa: E731
+    found = paging.page("node-keys", keys, key, limit, cursor, descending=True)
+    return paging.answer("node-keys", [wire.node_key(k) for k in found.items], found.next_key)
 
 
 @router.delete("/providers/me/node-keys/{key_id}", tags=["nodes"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from commex.domain.nodekeys import NodeKey
+from commex.domain.paging import DEFAULT_LIMIT, Key, Page
 from commex.services.messages import Command
 from commex.services.queries import Query
 from commex.services.subcontract_results import (
@@ -97,11 +98,13 @@ class ShowSubcontract(Query[SubcontractLine]):
 
 
 @dataclass(frozen=True, slots=True)
-class MySubcontracts(Query[list[SubcontractLine]]):
-    """The viewer's subcontracts on either side, newest first."""
+class MySubcontracts(Query[Page[SubcontractLine]]):
+    """A page of the viewer's subcontracts on either side, newest first, after the key of the
+    page before (``after``)."""
 
     viewer_id: str
-    limit: int = 100
+    limit: int = DEFAULT_LIMIT
+    after: Key | None = None
 
 
 @dataclass(frozen=True, slots=True)

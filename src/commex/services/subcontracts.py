@@ -18,7 +18,9 @@ from commex.domain.accounts import Role
 from commex.domain.contracts import Contract
 from commex.domain.errors import Forbidden, InvalidInput, NotFound
 from commex.domain.events import SubcontractClosed, SubcontractOpened
+from commex.domain.paging import Page, check_key, check_limit, page_of
 from commex.domain.subcontracts import CHECK_RATER, Opening, Subcontract
+from commex.domain.time import to_micros
 from commex.services import subcontract_messages as m
 from commex.services.accounts import new_token, token_hash
 from commex.services.bus import Deps
@@ -119,10 +121,15 @@ def show_subcontract(query: m.ShowSubcontract, uow: UnitOfWork, deps: Deps) -> S
     return line_of(uow, deps, _visible(uow, query.subcontract_id, query.viewer_id, lock=False))
 
 
-def my_subcontracts(query: m.MySubcontracts, uow: UnitOfWork, deps: Deps) -> list[SubcontractLine]:
+def my_subcontracts(query: m.MySubcontracts, uow: UnitOfWork, deps: Deps) -> Page[SubcontractLine]:
+    """A page of the viewer's subcontracts, read a page at a time by key (a busy provider's
+    list only grows)."""
     account_of(uow, query.viewer_id)
-    limit = max(1, min(int(query.limit), 500))
-    return [line_of(uow, deps, s) for s in uow.subcontracts.of_account(query.viewer_id, limit)]
+    limit = check_limit(query.limit)
+    after = check_key(query.after, (int, str))
+    rows = uow.subcontracts.of_account(query.viewer_id, after, limit + 1)
+    found = page_of(rows, limit, lambda s: (to_micros(s.contract.created_at), s.id))
+    return Page(tuple(line_of(uow, deps, s) for s in found.items), found.next_key)
 
 
 def lines_under(

@@ -10,14 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Row,
     and_,
     bindparam,
     func,
     literal,
-    or_,
     select,
     tuple_,
     update,
@@ -25,6 +23,7 @@ from sqlalchemy import (
 
 from commex.adapters.sql import market_tables as m
 from commex.adapters.sql import tables as t
+from commex.adapters.sql.rows import newest_after
 from commex.domain.auctions import Auction
 from commex.domain.notices import EventType, Fanout, Notice
 from commex.domain.paging import Key
@@ -45,13 +44,6 @@ def notice_of(r: Row[Any]) -> Notice:
         r.id, r.account_id, EventType(r.type), r.subject_id, json.loads(r.data),
         from_micros(r.created_us), None if r.read_us is None else from_micros(r.read_us),
     )  # fmt: skip
-
-
-def _newest_after(created: Any, ident: Any, after: Key | None) -> list[ColumnElement[bool]]:
-    if after is None:
-        return []
-    at, key_id = after[0], after[1]
-    return [or_(created < at, and_(created == at, ident < key_id))]
 
 
 def _queue_statement() -> Any:
@@ -121,7 +113,7 @@ class SqlWatches:
         q = (
             select(t.auctions, w.created_us.label("watched_us"))
             .join(m.watches, w.auction_id == t.auctions.c.id)
-            .where(w.account_id == account_id, *_newest_after(w.created_us, w.auction_id, after))
+            .where(w.account_id == account_id, *newest_after(w.created_us, w.auction_id, after))
             .order_by(w.created_us.desc(), w.auction_id.desc())
             .limit(limit)
         )
@@ -233,7 +225,7 @@ class SqlNotifications:
     ) -> list[Notice]:
         n = m.notifications.c
         q = select(m.notifications).where(
-            n.account_id == account_id, *_newest_after(n.created_us, n.id, after)
+            n.account_id == account_id, *newest_after(n.created_us, n.id, after)
         )
         if unread_only:
             q = q.where(n.read_us.is_(None))
