@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Row, and_, bindparam, select, true, update
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.finding import SqlAuctionFinder
-from commex.adapters.sql.rows import minor_or_none, money_or_none, terms_json
+from commex.adapters.sql.rows import minor_or_none, stored_money_or_none, terms_json
 from commex.domain.auctions import (
     Auction,
     Bid,
@@ -28,7 +28,7 @@ from commex.domain.auctions import (
 )
 from commex.domain.finding import fold, listed_price, price_key
 from commex.domain.money import Money
-from commex.domain.terms import parse_terms
+from commex.domain.terms import stored_terms
 from commex.domain.time import from_micros, to_micros
 from commex.services.ports.auctions import key_used
 
@@ -117,7 +117,7 @@ def auction_of_row(r: Row[Any]) -> Auction:
         o = json.loads(r.outcome)
         outcome = Outcome(
             winners=tuple(
-                Winner(bid, bidder, Money.from_minor(price, cur), contract)
+                Winner(bid, bidder, Money.from_stored(price, cur), contract)
                 for bid, bidder, price, contract in o["winners"]
             ),
             closed_at=from_micros(o["closed_us"]),
@@ -131,11 +131,11 @@ def auction_of_row(r: Row[Any]) -> Auction:
         direction=Direction(r.direction),
         format=Format(r.format),
         title=r.title,
-        terms=parse_terms(json.loads(r.terms)),
+        terms=stored_terms(json.loads(r.terms)),
         currency=cur,
         quantity=r.quantity,
-        reserve=money_or_none(r.reserve_minor, cur),
-        min_increment=Money.from_minor(r.min_increment_minor, cur),
+        reserve=stored_money_or_none(r.reserve_minor, cur),
+        min_increment=Money.from_stored(r.min_increment_minor, cur),
         soft_close_s=r.soft_close_s,
         reputation_weight=Decimal(r.reputation_weight),
         eligibility=Eligibility(
@@ -149,8 +149,8 @@ def auction_of_row(r: Row[Any]) -> Auction:
         english=EnglishState(
             r.leader_id,
             r.leader_bid_id,
-            money_or_none(r.price_minor, cur),
-            money_or_none(r.limit_minor, cur),
+            stored_money_or_none(r.price_minor, cur),
+            stored_money_or_none(r.limit_minor, cur),
         ),
         outcome=outcome,
         cancel_reason=r.cancel_reason,

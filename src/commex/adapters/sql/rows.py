@@ -20,6 +20,11 @@ def money_or_none(minor: int | None, currency: str) -> Money | None:
     return None if minor is None else Money.from_minor(minor, currency)
 
 
+def stored_money_or_none(minor: int | None, currency: str) -> Money | None:
+    """Money read back from a row (checked when it was written), without checking it again."""
+    return None if minor is None else Money.from_stored(minor, currency)
+
+
 def minor_or_none(m: Money | None) -> int | None:
     return None if m is None else m.to_minor()
 
