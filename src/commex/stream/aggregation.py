@@ -37,6 +37,19 @@ def merge(results: Iterable[PacketBatch]) -> PacketBatch:
     return merged
 
 
+def in_order(results: Iterable[PacketBatch]) -> list[PacketBatch]:
+    """The result rows in input order, as few batches as that takes: the results as they are
+    when they already follow each other (the usual case: payloads are not copied to join
+    them), else the one batch of :func:`merge`. A packet present twice is an error."""
+    batches = with_streams([b for b in results if len(b)])
+    if len(batches) < 2:
+        return batches
+    index = np.concatenate([b.index for b in batches])
+    if bool(np.all(index[1:] > index[:-1])):
+        return batches
+    return [merge(batches)]
+
+
 def _is_sorted(values: Any) -> bool:
     return values.shape[0] < 2 or bool(np.all(values[1:] >= values[:-1]))
 

@@ -80,8 +80,9 @@ def _words(addr: U8) -> I64:
 
 
 def _be16(matrix: U8, col: int, values: I64) -> None:
-    matrix[:, col] = (values >> 8) & 0xFF
-    matrix[:, col + 1] = values & 0xFF
+    """Columns ``col`` and ``col + 1`` of every row: ``values`` big-endian, modulo 65536
+    (one strided store through a big-endian view, not two shifted byte stores)."""
+    matrix[:, col : col + 2].view(">u2")[:, 0] = values.astype(np.uint16)
 
 
 def encode_records(batch: PacketBatch) -> U8:
@@ -133,26 +134,28 @@ def _prefixes(
     n = len(batch)
     _, srct, dstt, sportt, dportt = table
     rows4, rows6 = np.flatnonzero(~v6), np.flatnonzero(v6)
-    prefix = np.zeros((n, 90 if rows6.shape[0] else 70), dtype=np.uint8)
+    prefix = np.empty((n, 90 if rows6.shape[0] else 70), dtype=np.uint8)
     arrival = np.maximum(batch.arrival_us, 0)
-    record = np.empty((n, 4), dtype="<u4")
+    record = prefix[:, :16].view("<u4")
     record[:, 0] = arrival // 1_000_000
     record[:, 1] = arrival % 1_000_000
     record[:, 2] = frame
     record[:, 3] = frame
-    prefix[:, :16] = record.view(np.uint8).reshape(n, 16)
     prefix[:, 16:30] = _ETH4
-    tail = np.empty((n, 20), dtype=np.uint8)  # UDP header and fixed RTP header
+    # The UDP header and fixed RTP header, written in place when every row is IPv4.
+    tail = np.empty((n, 20), dtype=np.uint8) if rows6.shape[0] else prefix[:, 50:70]
     _be16(tail, 0, sportt[sid])
     _be16(tail, 2, dportt[sid])
     _be16(tail, 4, udp_len)
     tail[:, 6:8] = 0
     tail[:, 8:] = fixed_headers(batch)
-    if rows4.shape[0]:
-        ip = _ipv4_headers(batch, rows4, sid[rows4], udp_len[rows4], srct, dstt)
-        whole = rows4 if rows6.shape[0] else slice(None)
-        prefix[whole, 30:50] = ip
-        prefix[whole, 50:70] = tail[whole]
+    if rows4.shape[0] and not rows6.shape[0]:
+        _ipv4_headers(prefix[:, 30:50], batch, rows4, sid, udp_len, srct, dstt)
+    elif rows4.shape[0]:
+        ip = np.empty((rows4.shape[0], 20), dtype=np.uint8)
+        _ipv4_headers(ip, batch, rows4, sid[rows4], udp_len[rows4], srct, dstt)
+        prefix[rows4, 30:50] = ip
+        prefix[rows4, 50:70] = tail[rows4]
     if rows6.shape[0]:
         s = sid[rows6]
         ip = np.empty((rows6.shape[0], 40), dtype=np.uint8)
@@ -166,9 +169,10 @@ def _prefixes(
     return prefix
 
 
-def _ipv4_headers(batch: PacketBatch, rows: I64, s: I64, udp_len: I64, srct: U8, dstt: U8) -> U8:
-    """IPv4 headers of ``rows``, with their checksums."""
-    ip = np.empty((rows.shape[0], 20), dtype=np.uint8)
+def _ipv4_headers(
+    ip: U8, batch: PacketBatch, rows: I64, s: I64, udp_len: I64, srct: U8, dstt: U8
+) -> None:
+    """IPv4 headers of ``rows``, with their checksums, into the rows of ``ip``."""
     ip[:] = _IP4
     total = 20 + udp_len
     ident = batch.index[rows].astype(np.int64) & 0xFFFF
@@ -178,7 +182,6 @@ def _ipv4_headers(batch: PacketBatch, rows: I64, s: I64, udp_len: I64, srct: U8,
     ip[:, 16:20] = dstt[s, 12:]
     addr_sum = _words(srct[:, 12:]) + _words(dstt[:, 12:])
     _be16(ip, 10, ~_fold(0x4500 + 0x4000 + 0x4011 + total + ident + addr_sum[s]) & 0xFFFF)
-    return ip
 
 
 def _udp6_checksums(out: U8, udp: I64, length: I64, *, src: U8, dst: U8, sid: I64) -> None:

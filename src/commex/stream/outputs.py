@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from commex.stream.aggregation import merge
+from commex.stream.aggregation import in_order
 from commex.stream.outstats import OutStats
 from commex.stream.packets import PacketBatch
 from commex.stream.pcap import PcapWriter
@@ -75,13 +75,13 @@ class ChunkOutput:
 
     def _release(self) -> None:
         parts, self._parts = self._parts, []
-        batch = merge(parts) if len(parts) != 1 else parts[0]
-        if not len(batch):
-            return
-        schedule = self.shaper.schedule(batch.arrival_us, rtp_sizes(batch))
-        self.rate.add(schedule)
-        self.stats.add(batch)
-        self.emit(batch, schedule)
+        # The shaper, the meter and the figures carry their state from one batch to the
+        # next, so the parts in turn come out as the chunk in one piece would.
+        for batch in in_order(parts):
+            schedule = self.shaper.schedule(batch.arrival_us, rtp_sizes(batch))
+            self.rate.add(schedule)
+            self.stats.add(batch)
+            self.emit(batch, schedule)
 
     def emit(self, batch: PacketBatch, schedule: Schedule) -> None:
         raise NotImplementedError

@@ -35,6 +35,25 @@ def byte_at(buf: U8, at: I64) -> I64:
 
 
 _MAX_ROW_SIZES = 16
+_LOOKUP_BLOCK = 1 << 16  # keys per block: the block's index and its table stay in cache
+
+
+def lookup(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``table[keys]`` for small unsigned ``keys`` (a byte or a 16-bit sample), a block at a
+    time: numpy widens every key to a 64-bit index before a lookup, and doing that for a
+    block into one reused buffer keeps the index in cache instead of streaming 8 bytes per
+    key through memory."""
+    if keys.ndim != 1:
+        return np.asarray(table[keys])
+    n = keys.shape[0]
+    out = np.empty(n, dtype=table.dtype)
+    index = np.empty(min(n, _LOOKUP_BLOCK), dtype=np.intp)
+    for lo in range(0, n, _LOOKUP_BLOCK):
+        hi = min(lo + _LOOKUP_BLOCK, n)
+        block = index[: hi - lo]
+        block[...] = keys[lo:hi]
+        np.take(table, block, out=out[lo:hi])
+    return out
 
 
 def span_index(starts: I64, sizes: I64, total: int) -> I64:

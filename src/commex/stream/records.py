@@ -80,9 +80,12 @@ def read_records(f: BinaryIO, chunk: int) -> Iterator[tuple[Records, int]]:
         if block and len(rest) >= 16 and length_at(rest, 8)[0] > _MAX_RECORD:
             raise MalformedCapture(f"corrupt pcap record header at byte {read - len(data) + pos}")
         if at.shape[0] or (not block and rest):
-            head = buf[at[:, None] + np.arange(16)].view(order + "u4").astype(np.int64)
-            arrival = head[:, 0] * 1_000_000 + head[:, 1] // per_us
-            records = Records(buf, at + 16, head[:, 2], arrival, np.full(at.shape, link))
+            # Every byte offset read as a 32-bit field: a record header's fields are gathers.
+            words = np.ndarray((max(len(data) - 3, 0),), order + "u4", data, strides=(1,))
+            seconds = words[at].astype(np.int64)
+            arrival = seconds * 1_000_000 + words[at + 4].astype(np.int64) // per_us
+            caplen = words[at + 8].astype(np.int64)
+            records = Records(buf, at + 16, caplen, arrival, np.full(at.shape, link))
             records.truncated_tail = int(not block and bool(rest))
             yield records, read
         if not block:

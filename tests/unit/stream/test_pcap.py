@@ -428,6 +428,35 @@ def test_record_walk_finds_every_record(runs, cut: int, order: str) -> None:
     assert at.tolist() == expected and rest == pos
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(st.integers(1, 200), min_size=1, max_size=5), st.integers(1, 400)),
+        max_size=6,
+    ),
+    st.integers(0, 30),
+    st.sampled_from(["<", ">"]),
+)
+def test_record_walk_follows_repeating_patterns(runs, cut: int, order: str) -> None:
+    # Calls taking turns repeat a pattern of lengths (160, 80, 80, ...); a leap that guesses
+    # the pattern goes on must stop exactly where it breaks, however the data ends.
+    lengths = [length for cycle, repeat in runs for _ in range(repeat) for length in cycle]
+    data = b"".join(
+        struct.pack(order + "IIII", i, 0, length, length) + bytes([i % 256]) * length
+        for i, length in enumerate(lengths)
+    )
+    data = data[: max(len(data) - cut, 0)]
+    expected, pos = [], 0
+    while pos + 16 <= len(data):
+        end = pos + 16 + struct.unpack_from(order + "I", data, pos + 8)[0]
+        if end > len(data):
+            break
+        expected.append(pos)
+        pos = end
+    at, rest = _walk_pcap(data, order)
+    assert at.tolist() == expected and rest == pos
+
+
 def test_reading_ahead_gives_the_same_chunks_and_stops_when_left(tmp_path) -> None:
     where = endpoints.Endpoint.parse(str(FAX), field="input")
     plain = [c.batch.index.tolist() for c in endpoints.read(where, chunk_bytes=1 << 16)]

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from commex.domain.errors import InvalidInput
 from commex.stream.packets import I64, U8, PacketBatch
-from commex.stream.ragged import gather_spans, scatter_spans, span_index
+from commex.stream.ragged import gather_spans, lookup, scatter_spans, span_index
 from commex.stream.steps.base import StepOutput, StepSpec
 
 I16 = npt.NDArray[np.int16]
@@ -96,11 +96,13 @@ def map_bytes(table: U8, data: U8) -> U8:
     exists (half the lookups, in a table that stays in cache)."""
     pairs = _PAIRS.get(id(table))
     if pairs is None or data.shape[0] < 2:
-        out: U8 = table[data]
+        out: U8 = lookup(table, data)
         return out
     even = data.shape[0] - (data.shape[0] & 1)
     result = np.empty(data.shape[0], dtype=np.uint8)
-    result[:even].view(np.uint16)[:] = pairs[np.ascontiguousarray(data[:even]).view(np.uint16)]
+    result[:even].view(np.uint16)[:] = lookup(
+        pairs, np.ascontiguousarray(data[:even]).view(np.uint16)
+    )
     if even < data.shape[0]:
         result[-1] = table[data[-1]]
     return result
@@ -108,25 +110,25 @@ def map_bytes(table: U8, data: U8) -> U8:
 
 def alaw_decode(codes: U8) -> I16:
     """16-bit linear samples of A-law codes."""
-    out: I16 = ALAW_DECODE[codes]
+    out: I16 = lookup(ALAW_DECODE, codes)
     return out
 
 
 def ulaw_decode(codes: U8) -> I16:
     """16-bit linear samples of mu-law codes."""
-    out: I16 = ULAW_DECODE[codes]
+    out: I16 = lookup(ULAW_DECODE, codes)
     return out
 
 
 def alaw_encode(samples: I16) -> U8:
     """A-law codes of 16-bit linear samples."""
-    out: U8 = ALAW_ENCODE[samples.astype(np.int16, copy=False).view(np.uint16)]
+    out: U8 = lookup(ALAW_ENCODE, samples.astype(np.int16, copy=False).view(np.uint16))
     return out
 
 
 def ulaw_encode(samples: I16) -> U8:
     """mu-law codes of 16-bit linear samples."""
-    out: U8 = ULAW_ENCODE[samples.astype(np.int16, copy=False).view(np.uint16)]
+    out: U8 = lookup(ULAW_ENCODE, samples.astype(np.int16, copy=False).view(np.uint16))
     return out
 
 
