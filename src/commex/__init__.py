@@ -26,6 +26,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "commex.services.bus": ("MessageBus",),
     "commex.adapters.clock": ("ManualClock", "SequentialIds"),
     "commex.domain.money": ("Money",),
+    "commex.domain.audit": ("AuditEntry",),
     "commex.services.commands": (
         "AddCard", "AddMember", "AnswerGroup", "CancelAuction", "Caller", "ChargeDue",
         "CloseAuction", "CloseDue", "Command", "CreateGroup", "Eligibility", "EndSession",
@@ -39,10 +40,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "DefaultCard", "DevicesOf", "FindProcessors", "ListAuctions", "ListCards", "MyCharges",
         "MyContractLines", "MyContracts", "MyGroups", "PartyContract", "ProviderContracts",
         "Query", "ShowAccount", "ShowAuction", "ShowCapacity", "ShowContract",
-        "ShowContractCharges", "ShowGroup", "ShowParty", "ShowUsage",
+        "ShowAudit", "ShowContractCharges", "ShowGroup", "ShowParty", "ShowUsage",
     ),
     "commex.services.results": (
-        "AccountView", "AuctionSummary", "AuctionView", "BidView", "CapacityView",
+        "AccountView", "AuditPage", "AuctionSummary", "AuctionView", "BidView", "CapacityView",
         "CardRemoved", "ChargeRun", "ContractCharges", "ContractLine", "ContractView",
         "DeliveryAnswer", "GroupAuction", "GroupBadge", "GroupView", "MemberLine",
         "MemberShare", "OfferLine", "Party", "PlacedBid", "Registered", "RegisteredDevice",
@@ -82,6 +83,8 @@ __all__ = [
     "AuctionState",
     "AuctionSummary",
     "AuctionView",
+    "AuditEntry",
+    "AuditPage",
     "Authenticate",
     "AuthenticateDevice",
     "AuthenticateNode",
@@ -180,6 +183,7 @@ __all__ = [
     "Share",
     "ShowAccount",
     "ShowAuction",
+    "ShowAudit",
     "ShowCapacity",
     "ShowContract",
     "ShowContractCharges",
@@ -226,6 +230,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
     from commex.adapters.payments.stripe_gateway import GatewayUnavailable
     from commex.bootstrap import build_exchange, in_memory_exchange
     from commex.client.plane import DeliveryNotRecorded
+    from commex.domain.audit import AuditEntry
     from commex.domain.errors import (
         AuctionNotOpen,
         BidRejected,
@@ -297,6 +302,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
         Query,
         ShowAccount,
         ShowAuction,
+        ShowAudit,
         ShowCapacity,
         ShowContract,
         ShowContractCharges,
@@ -308,6 +314,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
         AccountView,
         AuctionSummary,
         AuctionView,
+        AuditPage,
         BidView,
         CapacityView,
         CardRemoved,

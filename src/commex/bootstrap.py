@@ -14,6 +14,7 @@ from commex.adapters.clock import RandomIds, SystemClock
 from commex.adapters.dns import system_resolve
 from commex.adapters.events import ChangeHub
 from commex.adapters.memory import MemoryUnitOfWorkFactory
+from commex.adapters.metrics import ExchangeMetrics
 from commex.adapters.passwords import Argon2Hasher
 from commex.adapters.payments.stripe_gateway import StripeGateway
 from commex.adapters.payments.testgateway import TestGateway
@@ -224,10 +225,12 @@ def in_memory_services(
 def _with_hub(bus: MessageBus, settings: Settings, tokens: TokenCache) -> Services:
     """Live pages wake when a bid, a close or a cancel is committed, and badges when notices
     are; on PostgreSQL, in every process on the database (the server starts the relay's
-    listener). The webhook sender looks for deliveries as soon as notices are committed."""
+    listener). The webhook sender looks for deliveries as soon as notices are committed. The
+    server's figures count what the bus handles."""
     hub = ChangeHub()
     for event in (BidPlaced, AuctionClosed, AuctionCancelled, Notified):
         bus.subscribe(event, hub.publish)
+    ExchangeMetrics().install(bus)
     url = settings.url()
     relay = PgRelay(url, hub) if url.startswith("postgresql") else None
     sender = WebhookSender(bus, HttpWebhookTransport())

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-import uvicorn.config
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commex import __version__
+from commex.adapters import metrics
+from commex.api import audit as audit_api
 from commex.api import billing as billing_api
 from commex.api import errors, middleware
 from commex.api import groups as groups_api
@@ -24,6 +25,7 @@ from commex.api import payments as payments_api
 from commex.api import subcontracts as subcontracts_api
 from commex.api.contracts import router as contracts_router
 from commex.api.errors import http_error_response
+from commex.api.metrics import router as metrics_router
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services, build_services
 from commex.services.commands import ChargeDue, CloseDue, StartDue
@@ -34,14 +36,6 @@ from commex.web.render import http_error_page
 from commex.web.routes import router as web_router
 
 log = logging.getLogger("commex.server")
-# uvicorn's logging, plus commex's own loggers (the access log among them) on the same stream.
-LOG_CONFIG: dict[str, Any] = {
-    **uvicorn.config.LOGGING_CONFIG,
-    "loggers": {
-        **uvicorn.config.LOGGING_CONFIG["loggers"],
-        "commex": {"handlers": ["default"], "level": "INFO", "propagate": False},
-    },
-}
 STATIC = Path(__file__).parent / "web" / "static"
 
 
@@ -67,7 +61,8 @@ class ClosingScheduler:
             try:
                 bus = self._services.bus
                 for auction in bus.handle(CloseDue()):
-                    log.info("closed auction %s", auction.id)
+                    metrics.scheduler_closed(auction.closes_at, self._services.clock.now())
+                    log.info("closed auction %s", auction.id, extra={"auction_id": auction.id})
                 for contract in bus.handle(StartDue()):
                     log.info("started contract %s", contract.id)
                 bus.handle(ChargeDue())
@@ -75,6 +70,7 @@ class ClosingScheduler:
                 for _ in range(20):  # told a chunk per transaction, the lock held briefly
                     if not bus.handle(SpreadNotices()):
                         break
+                metrics.scheduler_ran(self._services.clock.now())
             except Exception:  # keep closing later auctions whatever one failure was
                 log.exception("closing due auctions failed; retrying")
             self._stop.wait(self._interval)
@@ -102,6 +98,7 @@ def create_server(
             if closer:
                 closer.stop()
                 services.webhooks.stop()
+            metrics.process_exited()  # this process's live gauges leave the sums
 
     app = FastAPI(
         title="commex",
@@ -130,6 +127,8 @@ def create_server(
     app.include_router(groups_api.router)
     app.include_router(billing_api.router)
     app.include_router(market_api.router)
+    app.include_router(audit_api.router)
+    app.include_router(metrics_router)
     app.include_router(subcontracts_api.router)
     app.include_router(web_router)
     apidocs.install(app)
@@ -139,7 +138,10 @@ def create_server(
 
 def worker_app() -> FastAPI:
     """The app of one worker process of ``commex serve --workers N``: its own services on the
-    configured database (migrated by the parent), its own closing scheduler."""
+    configured database (migrated by the parent), its own closing scheduler; its figures join
+    the other workers' in the parent's ``PROMETHEUS_MULTIPROC_DIR``."""
+    if os.environ.get(metrics.MULTIPROC_ENV):
+        metrics.prepare_multiprocess()
     settings = Settings.from_env()
     services = build_services(settings, migrate=False)
     app = create_server(services, access_log=settings.access_log)

@@ -177,6 +177,7 @@ def test_the_document_lists_every_operation_of_the_api() -> None:
         "GET /v1/webhooks/{webhook_id}/deliveries",
         "GET /v1/webhooks/{webhook_id}/deliveries/{delivery_id}",
         "POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+        "GET /v1/audit",
         "POST /v1/subcontracts",
         "GET /v1/subcontracts",
         "GET /v1/subcontracts/{subcontract_id}",

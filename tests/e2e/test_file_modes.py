@@ -4,6 +4,7 @@ once."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -74,7 +75,7 @@ def test_looser_modes_left_behind_are_tightened_and_said_once(tmp_path: Path) ->
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=30)
-    said = [line for line in stderr.splitlines() if "tightened" in line]
+    said = [json.loads(line)["message"] for line in stderr.splitlines() if "tightened" in line]
     assert said == [
         f"tightened the data dir {data_dir} from mode 755 to 700",
         "tightened commex.db from mode 644 to 600",

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 
-from support.net import wait_until
-
 REPO = Path(__file__).resolve().parents[2]
+_INSUFFICIENT_PRIVILEGE = "42501"
 
 
 def postgres_admin_url() -> str:
@@ -40,21 +40,24 @@ def create_postgres_database(admin_url: str) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
-def drop_postgres_database(admin_url: str, url: str) -> None:
+def drop_postgres_database(admin_url: str, url: str, timeout: float = 60.0) -> None:
+    """Drop a throw-away database, ending its connections. PostgreSQL 15 refuses ``FORCE``
+    to a role that is not a superuser while an autovacuum worker is busy on the database
+    (insufficient privilege); the worker ends by itself, so the drop is tried again until it
+    goes through or ``timeout`` passes."""
     name = make_url(url).database
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        wait_until(lambda: _dropped(conn, name), f"database {name} to drop", timeout=30)
-    engine.dispose()
-
-
-def _dropped(conn: Connection, name: str) -> bool:
-    """Drop the database, ending its sessions; False while the cluster's autovacuum works in
-    it, since a role that is not a superuser may not end that worker (it soon leaves)."""
+    deadline = time.monotonic() + timeout
     try:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    except ProgrammingError as e:
-        if "pg_signal_backend" not in str(e.orig):
-            raise
-        return False
-    return True
+        while True:
+            try:
+                with engine.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                return
+            except ProgrammingError as exc:
+                refused = getattr(exc.orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE
+                if not refused or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        engine.dispose()

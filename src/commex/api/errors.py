@@ -3,6 +3,7 @@ of the error's kind (see :data:`commex.domain.errors.STATUS`). No bad input beco
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commex.domain.errors import CommexError, status_of
 
+log = logging.getLogger("commex.api")
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthenticated",
@@ -43,6 +45,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CommexError)
     async def _commex(request: Request, exc: CommexError) -> JSONResponse:
+        log.debug(
+            "refused %s %s: %s", request.method, request.url.path, exc.code,
+            extra={"error": exc.message, "field": exc.field},
+        )  # fmt: skip
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)

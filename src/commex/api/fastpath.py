@@ -11,7 +11,10 @@ waiting for it. Its errors are answered exactly as the app's exception handlers 
 (:func:`~commex.api.errors.error_response_for`); anything unexpected still becomes a 500.
 
 The FastAPI route in :mod:`commex.api.routes` stays: it describes the call in the OpenAPI
-document and answers through the same :func:`placed_bid_response`.
+document and answers through the same :func:`placed_bid_response`. The fast path names that
+route's template in the request's scope, so the request metrics label the call
+``/v1/auctions/{auction_id}/bids`` as they would a routed one; the bid itself is counted,
+accepted or refused by reason, by the message bus's observers when its commit answers it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from commex.api.deps import account_for_token, bearer_token
 from commex.api.errors import error_response_for
+from commex.api.metrics import ROUTE_TEMPLATE
 from commex.api.schemas import BidIn
 from commex.api.wire import auctions as wire
 from commex.bootstrap import Services
@@ -37,6 +41,7 @@ from commex.services import commands as c
 from commex.services.bus import MessageBus
 
 _BID_PATH = re.compile(r"/v1/auctions/([^/]+)/bids")
+BID_ROUTE = "/v1/auctions/{auction_id}/bids"
 
 
 class BidFastPath:
@@ -53,6 +58,7 @@ class BidFastPath:
         if found is None:
             await self.app(scope, receive, send)
             return
+        scope[ROUTE_TEMPLATE] = BID_ROUTE  # for the request metrics, as routing would name it
         try:
             response = await _place_bid(scope, receive, found.group(1))
         except Exception as exc:

@@ -3,7 +3,8 @@
 Each layer wraps ``send`` at most once and never buffers a response, so the cost per request is
 a few attribute look-ups. To add a layer (metrics, another log format), append it to
 :func:`stack` where it belongs in the order; the request id is set first so every later layer,
-every handler and every log record can read it (:data:`REQUEST_ID`,
+every handler, every log record and every audit entry can read it (:data:`REQUEST_ID`, the
+one context variable of :mod:`commex.services.request_context`, and
 ``request.state.request_id``).
 """
 
@@ -14,7 +15,6 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
-from contextvars import ContextVar
 from typing import Any
 
 from starlette.middleware import Middleware
@@ -23,10 +23,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commex.api.errors import error_body
 from commex.api.fastpath import BidFastPath
+from commex.api.metrics import HttpMetrics
+from commex.services.request_context import REQUEST_ID
 
 MAX_BODY = 1 << 20
 REQUEST_ID_HEADER = b"x-request-id"
-REQUEST_ID: ContextVar[str | None] = ContextVar("commex_request_id", default=None)
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _TOO_LARGE = "the request body is too large"
 SECURITY_HEADERS = {
@@ -43,12 +44,13 @@ access_log = logging.getLogger("commex.access")
 
 def stack(*, access_log_enabled: bool = True, max_body: int = MAX_BODY) -> list[Middleware]:
     """Every middleware of the server, outermost first: the request id, the access log, the
-    security headers, the body limit, then the bids' fast path (innermost, just before
-    FastAPI's routing)."""
+    request metrics (outside the body limit, so its 413s count too), the security headers, the
+    body limit, then the bids' fast path (innermost, just before FastAPI's routing)."""
     layers = [Middleware(RequestId)]
     if access_log_enabled:
         layers.append(Middleware(AccessLog))
     layers += [
+        Middleware(HttpMetrics),
         Middleware(SecurityHeaders),
         Middleware(BodyLimit, max_body=max_body),
         Middleware(BidFastPath),
@@ -75,7 +77,8 @@ class RequestId:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = _incoming_id(scope["headers"]) or secrets.token_hex(8)
+        # 128 random bits: an id names its request in the audit trail for years, across servers.
+        rid = _incoming_id(scope["headers"]) or secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = rid
         header = (REQUEST_ID_HEADER, rid.encode())
         token = REQUEST_ID.set(rid)
@@ -122,13 +125,15 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
+            method, path, ms = scope["method"], scope["path"], (time.perf_counter() - started) * 1e3
             access_log.info(
                 "%s %s %d %.1fms id=%s",
-                scope["method"],
-                scope["path"],
+                method,
+                path,
                 status,
-                (time.perf_counter() - started) * 1000,
+                ms,
                 request_id_of(scope),
+                extra={"method": method, "path": path, "status": status, "ms": round(ms, 1)},
             )
 
 

@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
@@ -36,6 +37,24 @@ EXCHANGE_OPTION = typer.Option(
     help="The exchange's URL (or COMMEX_EXCHANGE; by default the one `commex login` saved).",
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    text = "text"
+
+
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+LOG_FORMAT = typer.Option(
+    LogFormat.json, "--log-format", help="Log lines on stderr: json (one object a line) or text."
+)
+LOG_LEVEL = typer.Option(LogLevel.info, "--log-level", help="The least level of commex's logs.")
 _DURATION = re.compile(r"^(\d{1,7})([smhd])$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

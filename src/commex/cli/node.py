@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import gc
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 
-from commex.cli.common import console, err_console, handle_errors
+from commex.adapters import logs
+from commex.api.middleware import RequestId
+from commex.cli.common import LOG_FORMAT, LogFormat, LogLevel, console, err_console, handle_errors
 from commex.client import (
     ExchangeClient,
     api_token_from_env,
     deliver_with_retries,
 )
+from commex.stream import nodemetrics
 from commex.stream.node import create_node_app
 from commex.stream.nodeclient import token_from_env
 from commex.stream.nodecontracts import ContractGate, NodeMeter
 from commex.stream.realtime import request as request_realtime
 from commex.stream.subcontracting import parse_capabilities
+from commex.stream.tasks import default_step_factory
 
 app = typer.Typer(help="A processing node serving steps over HTTP.", no_args_is_help=True)
 
@@ -48,6 +53,15 @@ Realtime = Annotated[
         "calls, whose segments must come back within the caller's playout delay.",
     ),
 ]
+# A node answers many small requests: a line for each is asked for with --log-level info.
+NODE_LOG_LEVEL = typer.Option(LogLevel.warning, "--log-level", help="The least level of logs.")
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port", min=1, max=65535,
+        help="Also serve /metrics on this port, on --host, without the node token.",
+    ),
+]  # fmt: skip
 MeterEvery = Annotated[
     float,
     typer.Option(
@@ -68,13 +82,18 @@ def serve(
     currency: Currency = "EUR",
     realtime: Realtime = False,
     meter_every: MeterEvery = 5.0,
+    metrics_port: MetricsPort = None,
+    log_format: LogFormat = LOG_FORMAT,
+    log_level: LogLevel = NODE_LOG_LEVEL,
 ) -> None:
     """Serve the steps to callers presenting COMMEX_NODE_TOKEN (refuses to start without it).
 
     With --exchange, the node first publishes its offer (URL, steps, price) on the exchange,
     where other providers' packet planes find it to subcontract. It then also takes requests
     tagged with one of its provider's active contracts (X-Commex-Contract), and reports what
-    it processed for each contract to the exchange every --meter-every seconds and on exit."""
+    it processed for each contract to the exchange every --meter-every seconds and on exit.
+    GET /metrics (with the node token) shows segments, packets and each step's time."""
+    log_config = logs.configure(log_format.value, log_level.value)
     token = token_from_env()
     offered = parse_capabilities(capabilities)
     client = ExchangeClient(exchange, api_token_from_env()) if exchange else None
@@ -82,7 +101,10 @@ def serve(
     try:
         where = (exchange or "", public_url or f"http://{host}:{port}")
         gate, meter = _on_exchange(client, where, offered, price, currency, meter_every)
-        node = create_node_app(offered, token, contracts=gate, meter=meter)
+        node = create_node_app(
+            offered, token, step_factory=nodemetrics.timed_steps(default_step_factory),
+            contracts=gate, meter=meter,
+        )  # fmt: skip
         console.print(
             f"commex node offering {', '.join(sorted(offered))} on http://{host}:{port}",
             highlight=False,
@@ -91,7 +113,7 @@ def serve(
         gc.freeze()  # a collection of everything imported would stall calls in flight
         if realtime and not request_realtime():
             err_console.print("warning: real-time scheduling was refused", highlight=False)
-        uvicorn.run(node, host=host, port=port, log_level="warning")
+        _run(node, (host, port), metrics_port, log_config, log_level.value)
     finally:
         if meter is not None:
             meter.close()
@@ -121,3 +143,24 @@ def _on_exchange(
     )
     meter.start()
     return gate, meter
+
+
+def _run(
+    node: FastAPI,
+    where: tuple[str, int],
+    metrics_port: int | None,
+    log_config: dict[str, Any],
+    log_level: str,
+) -> None:
+    """Serve the node (with its figures at /metrics, and on ``metrics_port`` when given),
+    each request named by its id in the logs, until it is stopped."""
+    host, port = where
+    nodemetrics.install(node)
+    stop_metrics = None if metrics_port is None else nodemetrics.serve_metrics(host, metrics_port)
+    try:
+        uvicorn.run(
+            RequestId(node), host=host, port=port, log_config=log_config, log_level=log_level
+        )
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from commex.cli.common import console, handle_errors
+from commex.cli.common import LOG_FORMAT, LOG_LEVEL, LogFormat, LogLevel, console, handle_errors
+from commex.domain.errors import InvalidInput
 
 if TYPE_CHECKING:
     from commex.bootstrap import Services
@@ -25,6 +26,13 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
     demo: bool = typer.Option(False, "--demo", help="Add demo data if the database is empty."),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help="Also serve /metrics on this port, on --host, without a token (for a scraper).",
+    ),
     workers: int = typer.Option(
         1,
         min=1,
@@ -38,35 +46,70 @@ def serve(
         envvar="COMMEX_ACCESS_LOG",
         help="One line per request on the commex.access logger (or COMMEX_ACCESS_LOG=0).",
     ),
+    log_format: LogFormat = LOG_FORMAT,
+    log_level: LogLevel = LOG_LEVEL,
 ) -> None:
     """Serve the HTTP API (/v1, docs at /docs), the web pages and the closing scheduler.
 
-    Migrations are applied at start. Several servers may share one PostgreSQL database."""
+    Migrations are applied at start. Several servers may share one PostgreSQL database. Logs
+    go to stderr, one JSON object per line (--log-format text for people); GET /metrics
+    answers an operator's token, with the figures of every worker process added up."""
+    from commex.adapters import logs, metrics
+
+    if metrics_port == port:
+        raise InvalidInput("--metrics-port must differ from --port", field="metrics_port")
+    logs.configure(log_format.value, log_level.value)
+    shared = metrics.prepare_multiprocess()  # before the first figure; workers inherit it
+    stop_metrics = None
+    try:
+        if metrics_port is not None:
+            stop_metrics = metrics.serve_metrics(host, metrics_port)
+            console.print(f"metrics (no token): http://{_shown(host)}:{metrics_port}/metrics")
+        uvicorn_options = {
+            "host": host,
+            "port": port,
+            "access_log": False,  # commex's own access log (commex.access) replaces uvicorn's
+            "log_config": logs.logging_config(log_format.value, log_level.value),
+            "log_level": log_level.value,
+        }
+        _run(demo, workers, access_log, uvicorn_options)
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()
+        metrics.remove_multiprocess_dir(shared)
+
+
+def _run(demo: bool, workers: int, access_log: bool, options: dict[str, object]) -> None:
+    """Serve in this process, or in ``workers`` processes that each configure the same logs
+    (uvicorn applies ``log_config`` in every worker) and share the figures' directory."""
     import uvicorn
 
     from commex.bootstrap import build_services
-    from commex.server import LOG_CONFIG, create_server, freeze_startup_objects
+    from commex.server import create_server, freeze_startup_objects
 
     services = build_services()
     url = services.settings.url()
     console.print(f"database: {url.split('@')[-1] if '@' in url else url}")
     if demo:
         _demo(services)
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
     plural = f" ({workers} worker processes)" if workers > 1 else ""
     console.print(
-        f"[bold]commex is serving at http://{shown}:{port}/[/]{plural}  (API docs: /docs)"
+        f"[bold]commex is serving at http://{_shown(options['host'])}:{options['port']}/[/]"
+        f"{plural}  (API docs: /docs)"
     )
-    common = {"host": host, "port": port, "log_config": LOG_CONFIG, "access_log": False}
     if workers == 1:
         app = create_server(services, access_log=access_log)
         freeze_startup_objects()
-        uvicorn.run(app, **common)  # type: ignore[arg-type]
+        uvicorn.run(app, **options)  # type: ignore[arg-type]
         return
     # Each worker builds its own services from the environment; the schema is already migrated.
     services.shutdown()
     os.environ["COMMEX_ACCESS_LOG"] = "1" if access_log else "0"
-    uvicorn.run("commex.server:worker_app", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+    uvicorn.run("commex.server:worker_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+def _shown(host: object) -> str:
+    return "localhost" if host in ("127.0.0.1", "0.0.0.0") else str(host)  # noqa: S104
 
 
 def _demo(services: Services) -> None:

@@ -222,6 +222,17 @@ def settle(
     )
 
 
+def attempt_outcome(charge: Charge) -> str:
+    """How a settled attempt went: ``succeeded``, ``declined`` (by the card's issuer),
+    ``no_card`` (the payer had none to try) or ``error`` (the gateway failed or did not
+    answer; the attempt is tried again)."""
+    if charge.status is ChargeStatus.SUCCEEDED:
+        return "succeeded"
+    if charge.last_error:
+        return "error"
+    return "no_card" if charge.decline_code == NO_CARD else "declined"
+
+
 def unanswered(charge: Charge, message: str, now: datetime) -> Charge:
     """The charge after its attempt got no answer (a timeout, a crash of the gateway's
     client): the money may or may not have moved, so the same attempt, with the same key, is

@@ -156,6 +156,16 @@ class Notified:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargeAttempted:
+    """An attempt to charge a payer ended: ``succeeded``, ``declined``, ``no_card`` or
+    ``error`` (see :func:`commex.domain.charges.attempt_outcome`)."""
+
+    charge_id: str
+    contract_id: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
 class CredentialsChanged:
     """An account's API token stopped being what it was (rotated, revoked, or the account
     suspended): whatever remembered who the old token belonged to must forget it."""
@@ -200,8 +210,8 @@ Event = (
     | GroupInvited
     | RatingReceived
     | DeliveryBreached
-    | SubcontractOpened
     | Notified
+    | ChargeAttempted
     | CredentialsChanged
     | SubcontractOpened
     | SubcontractClosed

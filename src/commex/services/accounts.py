@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from datetime import timedelta
 
 from commex.domain.accounts import Account, Role, check_name, parse_roles
 from commex.domain.errors import InvalidInput, Unauthenticated
 from commex.domain.events import CredentialsChanged
+from commex.services import audit
 from commex.services import commands as c
 from commex.services import queries as q
 from commex.services.bus import Deps, MessageBus
@@ -33,6 +35,7 @@ MAX_PASSWORD = 256
 MAX_TOKEN = 128
 SESSION_TTL = timedelta(days=7)
 _BAD_TOKEN = "a valid bearer token is required"  # noqa: S105 - words, not a secret
+log = logging.getLogger("commex.accounts")
 
 
 def new_token(prefix: str = TOKEN_PREFIX) -> str:
@@ -78,7 +81,13 @@ def register(cmd: c.Register, bus: MessageBus) -> Registered:
         if cmd.owner_id is not None:
             account_of(uow, cmd.owner_id)
         uow.accounts.add(account, token_hash(token), login)
+        by = None if cmd.operator else cmd.owner_id or account.id  # an operator: the admin's CLI
+        audit.record(
+            uow, bus.deps, "account.opened", account.id, by=by, accounts=(account.id,),
+            detail={"name": name, "roles": " ".join(sorted(r.value for r in roles))},
+        )  # fmt: skip
         uow.commit()
+    log.info("account opened", extra={"account_id": account.id, "web_login": login is not None})
     return Registered(account, token)
 
 
@@ -86,6 +95,7 @@ def rotate_token(cmd: c.RotateToken, uow: UnitOfWork, deps: Deps) -> str:
     token = new_token()
     account_id = account_of(uow, cmd.account_id).id
     uow.accounts.set_token_hash(account_id, token_hash(token))
+    audit.record(uow, deps, "token.rotated", account_id, by=account_id)
     uow.record([CredentialsChanged(account_id)])
     return token
 
@@ -118,9 +128,11 @@ def login(cmd: c.Login, bus: MessageBus) -> WebSession:
         found = uow.accounts.by_login(login_key(cmd.name))
     if found is None:
         bus.deps.hasher.hash(password)  # spend the same time as a real check
+        log.info("login refused: no such name")  # never the name: it may be a password
         raise failure
     account, digest = found
     if not bus.deps.hasher.verify(digest, password):
+        log.info("login refused: wrong password", extra={"account_id": account.id})
         raise failure
     token, csrf = new_token("cs_"), secrets.token_urlsafe(24)
     now = bus.clock.now()
@@ -130,6 +142,7 @@ def login(cmd: c.Login, bus: MessageBus) -> WebSession:
             SessionRecord(token_hash(token), account.id, csrf, now, now + SESSION_TTL)
         )
         uow.commit()
+    log.info("logged in", extra={"account_id": account.id})
     return WebSession(token, csrf, account)
 
 

@@ -8,6 +8,8 @@ takes no bid after its close, whatever runs concurrently. Bids go through the bi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from commex.domain import auctions as rules
 from commex.domain import formats, opening
 from commex.domain.auctions import Auction, Bid, Direction, Status
@@ -15,6 +17,7 @@ from commex.domain.contracts import Contract, start
 from commex.domain.errors import AuctionNotOpen, InvalidInput
 from commex.domain.events import ContractStarted
 from commex.domain.reputation import Reputation
+from commex.services import audit
 from commex.services import commands as c
 from commex.services.auction_views import view_auction
 from commex.services.bus import Deps, MessageBus
@@ -33,9 +36,11 @@ def open_auction(cmd: c.OpenAuction, uow: UnitOfWork, deps: Deps) -> AuctionView
     return view_auction(uow, deps, auction, cmd.owner_id)
 
 
-def open_in(uow: UnitOfWork, deps: Deps, cmd: c.OpenAuction) -> Auction:
+def open_in(
+    uow: UnitOfWork, deps: Deps, cmd: c.OpenAuction, group_id: str | None = None
+) -> Auction:
     """Open the auction ``cmd`` asks for in the caller's unit of work (a group's auction adds
-    its link in the same one)."""
+    its link in the same one, and names ``group_id``)."""
     draft = draft_of(cmd)
     owner = account_of(uow, cmd.owner_id)
     approved = draft.eligibility.approved_providers
@@ -53,6 +58,11 @@ def open_in(uow: UnitOfWork, deps: Deps, cmd: c.OpenAuction) -> Auction:
         label = f"auction {auction.title!r}"
         check_new_block(uow, owner.id, auction.terms, auction.quantity, label)
     uow.auctions.add(auction)
+    audit.record(
+        uow, deps, "auction.opened", auction.id, by=owner.id,
+        detail={"direction": auction.direction.value, "format": auction.format.value,
+                "closes_at": auction.closes_at.isoformat(), "group": group_id},
+    )  # fmt: skip
     return auction
 
 
@@ -90,7 +100,32 @@ def close_in(
     uow.contracts.add_many(result.contracts)
     uow.auctions.update(result.auction)
     uow.record(result.events)
+    _audit_close(uow, deps, result.auction, result.contracts, by_id, reason)
     return result.auction
+
+
+def _audit_close(
+    uow: UnitOfWork,
+    deps: Deps,
+    auction: Auction,
+    contracts: Sequence[Contract],
+    by_id: str | None,
+    reason: str | None,
+) -> None:
+    """The close, and each contract it awarded (its own subject, for the contract's story)."""
+    audit.record(
+        uow, deps, "auction.closed", auction.id, by=by_id, reason=reason,
+        accounts=(auction.owner_id, *(x.recipient_id for x in contracts),
+                  *(x.provider_id for x in contracts)),
+        detail={"contracts": " ".join(x.id for x in contracts) or "none"},
+    )  # fmt: skip
+    for x in contracts:
+        audit.record(
+            uow, deps, "contract.awarded", x.id, by=by_id,
+            accounts=(x.provider_id, x.recipient_id),
+            detail={"auction": auction.id, "bid": x.bid_id, "price": str(x.price),
+                    "currency": x.price.currency},
+        )  # fmt: skip
 
 
 def _weighted_deciding_bids(uow: UnitOfWork, deps: Deps, auction: Auction) -> list[Bid]:
@@ -113,9 +148,14 @@ def _weighted_deciding_bids(uow: UnitOfWork, deps: Deps, auction: Auction) -> li
 
 def cancel_auction(cmd: c.CancelAuction, uow: UnitOfWork, deps: Deps) -> AuctionView:
     auction = locked_auction(uow, cmd.auction_id)
-    result = rules.cancel_auction(auction, account_of(uow, cmd.by_id), cmd.reason)
+    by = account_of(uow, cmd.by_id)
+    result = rules.cancel_auction(auction, by, cmd.reason)
     uow.auctions.update(result.auction)
     uow.record(result.events)
+    audit.record(
+        uow, deps, "auction.cancelled", auction.id, by=by.id, accounts=(auction.owner_id,),
+        reason=cmd.reason,
+    )  # fmt: skip
     return view_auction(uow, deps, result.auction, cmd.by_id)
 
 
@@ -142,4 +182,8 @@ def start_due(cmd: c.StartDue, uow: UnitOfWork, deps: Deps) -> list[Contract]:
     for contract in started:
         uow.contracts.update(contract)
     uow.record(ContractStarted(x.id, x.provider_id, x.recipient_id, now) for x in started)
+    for x in started:
+        audit.record(
+            uow, deps, "contract.started", x.id, by=None, accounts=(x.provider_id, x.recipient_id)
+        )
     return started

@@ -8,7 +8,8 @@ rules gets its own error and does not disturb the others.
 
 :class:`BidDesk` owns the units of work: bids that arrive while a commit is under way share the
 next one (see :mod:`desks`); if a batch as a whole fails, each bid is retried on its own, so one
-cannot sink the rest.
+cannot sink the rest. Each accepted bid is audited in its batch's transaction, with the request
+id of the caller that sent it (not of the caller that happens to lead the batch).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from dataclasses import dataclass, field, replace
 from commex.domain import auctions as rules
 from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Direction
+from commex.domain.audit import AuditEntry
 from commex.domain.errors import CommexError, Conflict
 from commex.domain.idempotency import check_idempotency_key
 from commex.domain.notices import outbid
 from commex.domain.reputation import NO_RATINGS, Reputation
+from commex.services import audit
 from commex.services.auction_views import bid_views
 from commex.services.bus import Deps, MessageBus
 from commex.services.capacity import check_reverse_bid
@@ -33,6 +36,7 @@ from commex.services.group_commit import Pending
 from commex.services.loading import account_of, locked_auction
 from commex.services.opening import parse_amount
 from commex.services.ports import UnitOfWork
+from commex.services.request_context import current_request_id
 from commex.services.results import PlacedBid
 
 
@@ -52,19 +56,25 @@ class _Batch:
     rows: dict[str, Bid] = field(default_factory=dict)
     stored_superseded: list[str] = field(default_factory=list)
     keys: dict[tuple[str, str], tuple[str, Bid]] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
 
 
 def place_bids(
-    cmds: Sequence[PlaceBid], uow: UnitOfWork, deps: Deps
+    cmds: Sequence[PlaceBid],
+    uow: UnitOfWork,
+    deps: Deps,
+    request_ids: Sequence[str | None] | None = None,
 ) -> list[PlacedBid | CommexError]:
     """Handle a batch of bids in the caller's unit of work; each answer is the placed bid or
-    the error that refused it, in the order of ``cmds``."""
+    the error that refused it, in the order of ``cmds``. ``request_ids`` are the requests the
+    bids answer, for the audit trail (by default the one being served now)."""
     batch = _Batch()
+    rids = list(request_ids) if request_ids is not None else [current_request_id()] * len(cmds)
     _prefetch(uow, cmds, batch)
     placed: dict[int, Bid | CommexError] = {}
     for i in sorted(range(len(cmds)), key=lambda i: cmds[i].auction_id):
         try:
-            placed[i] = _place(uow, deps, cmds[i], batch)
+            placed[i] = _place(uow, deps, cmds[i], batch, rids[i])
         except CommexError as exc:
             placed[i] = exc
     if batch.rows:
@@ -75,6 +85,7 @@ def place_bids(
             uow.auctions.add_bid_key(bidder_id, key, print_, bid.id, now)
         for auction_id in {b.auction_id for b in batch.rows.values()}:
             uow.auctions.update(batch.auctions[auction_id])
+    uow.audit.add(batch.audit)
     return _answers(uow, deps, [placed[i] for i in range(len(cmds))], batch)
 
 
@@ -99,7 +110,9 @@ def _prefetch(uow: UnitOfWork, cmds: Sequence[PlaceBid], batch: _Batch) -> None:
     batch.own.update((pair, found.get(pair)) for pair in pairs)
 
 
-def _place(uow: UnitOfWork, deps: Deps, cmd: PlaceBid, batch: _Batch) -> Bid:
+def _place(
+    uow: UnitOfWork, deps: Deps, cmd: PlaceBid, batch: _Batch, request_id: str | None
+) -> Bid:
     check_idempotency_key(cmd.idempotency_key)
     replay = _replay(uow, cmd, batch)
     if replay is not None:
@@ -140,6 +153,13 @@ def _place(uow: UnitOfWork, deps: Deps, cmd: PlaceBid, batch: _Batch) -> Bid:
     lead_lost = outbid(auction, result.auction, now)
     if lead_lost is not None:
         uow.record([lead_lost])
+    batch.audit.append(
+        audit.entry(
+            deps, "bid.placed", auction.id, by=bidder.id, request_id=request_id,
+            detail={"bid": result.placed.id, "amount": str(result.placed.amount),
+                    "currency": auction.currency},
+        )
+    )  # fmt: skip
     return result.placed
 
 
@@ -223,7 +243,8 @@ class BidDesk(Desk[PlaceBid, PlacedBid]):
 
     def apply_together(self, batch: Sequence[Pending[PlaceBid, PlacedBid]]) -> None:
         with self._bus.unit_of_work() as uow:
-            answers = place_bids([p.request for p in batch], uow, self._bus.deps)
+            cmds = [p.request for p in batch]
+            answers = place_bids(cmds, uow, self._bus.deps, [p.request_id for p in batch])
             uow.commit()
         for p, answer in zip(batch, answers, strict=True):
             if isinstance(answer, CommexError):

@@ -35,15 +35,17 @@ from commex.domain.billing import ChargeOutcome, GatewayCharge, split_price
 from commex.domain.charges import Charge, ChargeStatus
 from commex.domain.contracts import Contract
 from commex.domain.errors import CommexError, Conflict, NotFound
+from commex.domain.events import ChargeAttempted
 from commex.domain.idempotency import check_idempotency_key
 from commex.domain.members import Member, MemberKind
 from commex.domain.payment_methods import PaymentMethod
+from commex.services import audit
 from commex.services import commands as c
 from commex.services.billing_views import contract_charges
-from commex.services.bus import MessageBus
+from commex.services.bus import Deps, MessageBus
 from commex.services.loading import account_of
 from commex.services.ports import UnitOfWork
-from commex.services.ratings import record_rating
+from commex.services.ratings import audit_rating, record_rating
 from commex.services.results import ChargeRun
 
 log = logging.getLogger("commex.billing")
@@ -81,10 +83,16 @@ def _create(bus: MessageBus, contract: Contract) -> list[Charge]:
             if group is None:  # pragma: no cover - a link always names a stored group
                 raise NotFound(f"group {group_id} not found")
             shares = split_price(contract.price, group_rules.payers(members), group.rule)
-            _provision(uow, contract, members, lambda: ids.new("mem"), now)
+            _provision(uow, bus.deps, contract, members, lambda: ids.new("mem"), now)
             uow.groups.settle_auction(contract.auction_id)
         charges = rules.charges_for(contract, shares, group_id, lambda: ids.new("chg"), now)
         uow.charges.add_many(charges)
+        for x in charges:
+            audit.record(
+                uow, bus.deps, "charge.created", contract.id, by=None,
+                accounts=(x.payer_id, x.provider_id),
+                detail={"charge": x.id, "amount": str(x.amount), "currency": x.amount.currency},
+            )  # fmt: skip
         uow.commit()
     return charges
 
@@ -101,6 +109,7 @@ def _attempt(
     if claimed is None:
         return None
     charge, token = claimed
+    by = charge.payer_id if manual else None
     now = bus.clock.now()
     try:
         answer = _ask_gateway(bus, charge, token)
@@ -119,7 +128,10 @@ def _attempt(
     with bus.unit_of_work() as uow:
         if not uow.charges.swap(charge, settled):
             return None  # the claim lapsed and another process retried the same attempt
-        _record(bus, uow, settled)
+        _record(bus, uow, settled, by)
+        uow.record(
+            [ChargeAttempted(settled.id, settled.contract_id, rules.attempt_outcome(settled))]
+        )
         told = rules.settled_event(charge, settled, now)
         if told is not None:
             uow.record([told])
@@ -182,16 +194,31 @@ def _ask_gateway(bus: MessageBus, charge: Charge, token: str | None) -> GatewayC
         return GatewayCharge(ChargeOutcome.FAILED, None, "gateway_refused", exc.message)
 
 
-def _record(bus: MessageBus, uow: UnitOfWork, charge: Charge) -> None:
-    """The payment rating and the payout an outcome brings, in the outcome's transaction."""
-    now, ids = bus.clock.now(), bus.deps.ids
+def _record(bus: MessageBus, uow: UnitOfWork, charge: Charge, by: str | None) -> None:
+    """The attempt's outcome in the audit trail, and the payment rating and the payout it
+    brings, in the outcome's transaction; ``by`` is the payer who asked for it, or None."""
+    now, ids, deps = bus.clock.now(), bus.deps.ids, bus.deps
+    audit.record(
+        uow, deps, "charge.attempted", charge.contract_id, by=by,
+        accounts=(charge.payer_id, charge.provider_id),
+        detail={"charge": charge.id, "attempt": charge.attempts,
+                "outcome": rules.attempt_outcome(charge), "status": charge.status.value,
+                "code": charge.decline_code},
+    )  # fmt: skip
     provider = account_of(uow, charge.provider_id)
     rating = rules.payment_rating(charge, provider.id, ids.new("rat"), now)
     if rating is not None:
         record_rating(uow, rating, provider.owner, now)
+        audit_rating(uow, deps, rating, None)
     payout = rules.payout_for(charge, ids.new("pay"), now)
     if payout is not None:
         uow.charges.add_payout(payout)
+        audit.record(
+            uow, deps, "payout.recorded", charge.contract_id, by=None,
+            accounts=(payout.provider_id,),
+            detail={"payout": payout.id, "charge": charge.id, "amount": str(payout.amount),
+                    "currency": payout.amount.currency},
+        )  # fmt: skip
 
 
 def retry_charges(cmd: c.RetryCharges, bus: MessageBus) -> list[Charge]:
@@ -229,6 +256,7 @@ def _payers_charges(bus: MessageBus, cmd: c.RetryCharges) -> list[Charge]:
 
 def _provision(
     uow: UnitOfWork,
+    deps: Deps,
     contract: Contract,
     members: Sequence[group_rules.GroupMember],
     new_id: Callable[[], str],
@@ -238,6 +266,11 @@ def _provision(
     present = {m.ref for m in uow.contracts.members(contract.id) if m.kind is MemberKind.ACCOUNT}
     for m in members:
         if m.joined and m.account_id not in present:
-            uow.contracts.add_member(
-                Member(new_id(), contract.id, MemberKind.ACCOUNT, m.account_id, now)
-            )
+            member = Member(new_id(), contract.id, MemberKind.ACCOUNT, m.account_id, now)
+            uow.contracts.add_member(member)
+            audit.record(
+                uow, deps, "member.added", contract.id, by=None,
+                accounts=(contract.recipient_id, m.account_id),
+                detail={"member": member.id, "kind": member.kind.value, "ref": member.ref,
+                        "group": m.group_id},
+            )  # fmt: skip

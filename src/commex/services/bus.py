@@ -15,6 +15,9 @@ A few use cases span several transactions by nature (a payment gateway or a slow
 must not run inside one; the bid desk shares one commit among concurrent bids; closing due
 auctions closes each on its own): those are *flows*, which get the bus and open the units of
 work they need.
+
+Observers (:meth:`MessageBus.observe`) are told of every message handled and how it ended,
+refusals included, which is what the operator's figures count.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from commex.services.ports import (
     Clock,
     EventSubscriber,
     IdGenerator,
+    Observer,
     PasswordHasher,
     PaymentGateway,
     ReputationSource,
@@ -80,6 +84,7 @@ class MessageBus:
         self._flows = dict(flows or {})
         self._subscribers = {k: list(v) for k, v in (subscribers or {}).items()}
         self._in_tx = {k: list(v) for k, v in (in_transaction or {}).items()}
+        self._observers: list[Observer] = []
         self._submitters: dict[type[Message[Any]], Submitter] = {}
         self._closers: list[Callable[[], None]] = []
 
@@ -95,6 +100,19 @@ class MessageBus:
     def handle(self, message: Message[R]) -> R:
         """Handle ``message`` in a unit of work of its own and answer its result (or raise the
         error that refused it)."""
+        if not self._observers:
+            return self._handle(message)
+        try:
+            result = self._handle(message)
+        except Exception as exc:
+            for observer in self._observers:
+                observer.handled(message, None, exc)
+            raise
+        for observer in self._observers:
+            observer.handled(message, result, None)
+        return result
+
+    def _handle(self, message: Message[R]) -> R:
         flow = self._flows.get(type(message))
         if flow is not None:
             result: R = flow(message, self)
@@ -114,7 +132,17 @@ class MessageBus:
         if submitter is None:
             raise TypeError(f"{type(message).__name__} cannot be submitted; handle it instead")
         future: Future[R] = submitter(message)
+        if self._observers:
+            future.add_done_callback(lambda done: self._observed(message, done))
         return future
+
+    def _observed(self, message: Message[Any], done: Future[Any]) -> None:
+        if done.cancelled():
+            return
+        error = done.exception()
+        result = done.result() if error is None else None
+        for observer in self._observers:
+            observer.handled(message, result, error)
 
     def handle_in(self, uow: UnitOfWork, message: Message[R]) -> R:
         """Handle ``message`` in the caller's unit of work; the caller commits it."""
@@ -159,6 +187,10 @@ class MessageBus:
     ) -> None:
         """Have ``subscriber`` act on ``event`` inside the transaction that recorded it."""
         self._in_tx.setdefault(event, []).append(subscriber)
+
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` of every message handled from now on, submitted ones included."""
+        self._observers.append(observer)
 
     def add_flow(
         self,

@@ -9,6 +9,7 @@ from commex.domain.capacity import Commitment, check_capacity, check_capacity_va
 from commex.domain.contracts import ContractStatus
 from commex.domain.errors import Conflict, Forbidden
 from commex.domain.terms import ServiceTerms
+from commex.services import audit
 from commex.services import commands as c
 from commex.services import queries as q
 from commex.services.bus import Deps
@@ -87,6 +88,7 @@ def set_capacity(cmd: c.SetCapacity, uow: UnitOfWork, deps: Deps) -> CapacityVie
             "capacity_bps",
         )
     uow.accounts.set_capacity(provider.id, value, deps.clock.now())
+    audit.record(uow, deps, "capacity.set", provider.id, by=provider.id, detail={"bps": value})
     return _capacity(uow, provider.id)
 
 

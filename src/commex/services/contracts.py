@@ -15,6 +15,7 @@ from commex.domain.accounts import Role
 from commex.domain.contracts import Contract, ContractStatus
 from commex.domain.errors import Forbidden, InvalidInput, NotFound
 from commex.domain.members import Member, MemberKind
+from commex.services import audit
 from commex.services import commands as c
 from commex.services import queries as q
 from commex.services.access import access, member_of
@@ -69,6 +70,7 @@ def add_member(cmd: c.AddMember, uow: UnitOfWork, deps: Deps) -> Member:
         uow.contracts.restore_member(member.id)
     else:
         uow.contracts.add_member(member)
+    _audit_member(uow, deps, "member.added", contract, member, caller.id)
     return member
 
 
@@ -89,7 +91,19 @@ def remove_member(cmd: c.RemoveMember, uow: UnitOfWork, deps: Deps) -> Member:
     for session in uow.contracts.open_sessions(member.id):
         uow.contracts.update_session(replace(session, ended_at=now))
     uow.contracts.remove_member(member.id, now)
+    _audit_member(uow, deps, "member.removed", found.contract, member, cmd.caller_id)
     return replace(member, removed_at=now)
+
+
+def _audit_member(
+    uow: UnitOfWork, deps: Deps, action: str, contract: Contract, member: Member, by: str | None
+) -> None:
+    """A membership change: it concerns the recipient and a member account."""
+    account = member.ref if member.kind is MemberKind.ACCOUNT else None
+    audit.record(
+        uow, deps, action, contract.id, by=by, accounts=(contract.recipient_id, account),
+        detail={"member": member.id, "kind": member.kind.value, "ref": member.ref},
+    )  # fmt: skip
 
 
 def _member_account(uow: UnitOfWork, contract: Contract, account_id: str) -> str:

@@ -8,6 +8,7 @@ import phonenumbers
 from commex.domain import members as member_rules
 from commex.domain.errors import InvalidInput, Unauthenticated
 from commex.domain.members import Device
+from commex.services import audit
 from commex.services import commands as c
 from commex.services import queries as q
 from commex.services.accounts import MAX_TOKEN, new_token, token_hash
@@ -44,6 +45,10 @@ def register_device(cmd: c.RegisterDevice, uow: UnitOfWork, deps: Deps) -> Regis
         deps.ids.new("dev"), recipient, cmd.name, cmd.user, numbers, deps.clock.now()
     )
     uow.accounts.add_device(device, token_hash(token))
+    audit.record(
+        uow, deps, "device.registered", device.id, by=recipient.id,
+        detail={"name": device.name, "user": device.user},
+    )  # fmt: skip
     return RegisteredDevice(device, token)
 
 

@@ -23,6 +23,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from typing import Generic, TypeVar
 
+from commex.services.request_context import current_request_id
+
 Req = TypeVar("Req")
 Res = TypeVar("Res")
 
@@ -31,12 +33,17 @@ _NO_EVENT = threading.Event()  # a caller with a future is never woken: it is an
 
 
 class Pending(Generic[Req, Res]):
-    """One caller's request and, once its batch is done, its answer."""
+    """One caller's request and, once its batch is done, its answer. It keeps the id of the
+    HTTP request its caller serves, since the batch runs on another caller's thread or on the
+    runner, where that caller's context is not."""
 
-    __slots__ = ("_event", "error", "finished", "future", "lead", "request", "result")
+    __slots__ = (
+        "_event", "error", "finished", "future", "lead", "request", "request_id", "result"
+    )  # fmt: skip
 
     def __init__(self, request: Req, future: Future[Res] | None = None) -> None:
         self.request = request
+        self.request_id = current_request_id()
         self.result: Res | None = None
         self.error: BaseException | None = None
         self.finished = False

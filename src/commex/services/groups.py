@@ -12,6 +12,7 @@ from dataclasses import replace
 from commex.domain import groups as rules
 from commex.domain.events import GroupInvited
 from commex.domain.groups import GroupMember
+from commex.services import audit
 from commex.services import commands as c
 from commex.services.auction_views import view_auction
 from commex.services.auctions import open_in
@@ -31,6 +32,10 @@ def create_group(cmd: c.CreateGroup, uow: UnitOfWork, deps: Deps) -> GroupView:
     )  # fmt: skip
     uow.groups.add(group)
     uow.groups.put_member(me)
+    audit.record(
+        uow, deps, "group.created", group.id, by=creator.id,
+        detail={"name": group.name, "rule": group.rule.value, "pledge": me.pledge},
+    )  # fmt: skip
     return view_group(uow, deps, group.id, creator.id)
 
 
@@ -46,6 +51,7 @@ def invite(cmd: c.InviteToGroup, uow: UnitOfWork, deps: Deps) -> GroupMember:
     )
     uow.groups.put_member(member)
     uow.record([GroupInvited(group.id, group.name, invitee.id, inviter.id, member.invited_at)])
+    audit.record(uow, deps, "group.invited", group.id, by=inviter.id, accounts=(invitee.id,))
     return member
 
 
@@ -60,6 +66,12 @@ def answer(cmd: c.AnswerGroup, uow: UnitOfWork, deps: Deps) -> GroupView | None:
     )
     if change.drop_sponsorships:
         uow.groups.drop_sponsorships(group.id, who.id)
+    now_in = change.member
+    audit.record(
+        uow, deps, "group.answered", group.id, by=who.id,
+        detail={"answer": cmd.answer, "state": now_in.state.value if now_in else "out",
+                "pledge": now_in.pledge if now_in else None},
+    )  # fmt: skip
     if change.member is None:
         uow.groups.remove_member(group.id, who.id)
         return None
@@ -74,6 +86,10 @@ def sponsor(cmd: c.Sponsor, uow: UnitOfWork, deps: Deps) -> GroupView:
     payer = account_of(uow, cmd.payer_id)
     rows = rules.sponsor(group, members, payer, list(cmd.sponsored))
     uow.groups.set_sponsorships(group.id, payer.id, rows)
+    audit.record(
+        uow, deps, "group.sponsored", group.id, by=payer.id, accounts=tuple(cmd.sponsored),
+        detail={"sponsored": " ".join(cmd.sponsored) or "none"},
+    )  # fmt: skip
     return view_group(uow, deps, group.id, payer.id)
 
 
@@ -102,6 +118,6 @@ def open_group_auction(cmd: c.OpenGroupAuction, uow: UnitOfWork, deps: Deps) -> 
         reputation_weight=cmd.reputation_weight,
         eligibility=cmd.eligibility,
     )
-    auction = open_in(uow, deps, wanted)
+    auction = open_in(uow, deps, wanted, group.id)
     uow.groups.link_auction(group.id, auction.id, auction.created_at)
     return view_auction(uow, deps, auction, caller.id)

@@ -10,6 +10,7 @@ from commex.services import (
     accounts,
     auction_views,
     auctions,
+    audit,
     billing,
     billing_views,
     capacity,
@@ -110,6 +111,8 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     m.WebhookDeliveries: webhooks.webhook_deliveries,
     m.ShowDelivery: webhooks.show_delivery,
     m.RetryDelivery: webhooks.retry_delivery,
+    # the audit trail
+    q.ShowAudit: audit.show_audit,
     # subcontracts between providers, and their nodes' keys
     sm.OpenSubcontract: subcontracts.open_subcontract,
     sm.MeterPackets: subcontracts.meter_packets,

@@ -8,6 +8,7 @@ from commex.domain import nodekeys as rules
 from commex.domain.accounts import Role
 from commex.domain.errors import Forbidden, Unauthenticated
 from commex.domain.nodekeys import NODE_KEY_PREFIX, NodeKey
+from commex.services import audit
 from commex.services import subcontract_messages as m
 from commex.services.accounts import MAX_TOKEN, authenticate, new_token, token_hash
 from commex.services.bus import Deps
@@ -23,6 +24,7 @@ def issue_node_key(cmd: m.IssueNodeKey, uow: UnitOfWork, deps: Deps) -> IssuedKe
     secret = new_token(NODE_KEY_PREFIX)
     key = rules.issue(provider, cmd.name, active, deps.ids.new("nk"), secret, deps.clock.now())
     uow.node_keys.add(key, token_hash(secret))
+    audit.record(uow, deps, "node_key.issued", key.id, by=provider.id, detail={"name": key.name})
     return IssuedKey(key, secret)
 
 
@@ -31,6 +33,7 @@ def revoke_node_key(cmd: m.RevokeNodeKey, uow: UnitOfWork, deps: Deps) -> NodeKe
     key_id = check_id("node key", cmd.key_id)
     revoked = rules.revoke(uow.node_keys.get(key_id), cmd.provider_id, key_id, deps.clock.now())
     uow.node_keys.revoke(revoked.id, deps.clock.now())
+    audit.record(uow, deps, "node_key.revoked", revoked.id, by=revoked.provider_id)
     return revoked
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from commex.domain.accounts import Role
 from commex.domain.money import Money, check_currency
 from commex.domain.offers import make_offer
+from commex.services import audit
 from commex.services import commands as c
 from commex.services import queries as q
 from commex.services.bus import Deps, MessageBus
@@ -21,6 +22,11 @@ def publish_offer(cmd: c.PublishOffer, uow: UnitOfWork, deps: Deps) -> OfferLine
     provider = account_of(uow, cmd.provider_id)
     offer = make_offer(provider, cmd.node_url, list(cmd.capabilities), amount, deps.clock.now())
     uow.offers.put(offer)
+    audit.record(
+        uow, deps, "offer.published", provider.id, by=provider.id,
+        detail={"node_url": offer.node_url, "steps": " ".join(sorted(offer.capabilities)),
+                "price": str(amount), "currency": amount.currency},
+    )  # fmt: skip
     rep = deps.reputations.of(uow, provider.id, Role.PROVIDER)
     return OfferLine(offer, party(provider, provider.id, Role.PROVIDER, rep))
 

@@ -9,17 +9,21 @@ serialises saving, so two cards saved at once still respect the limit and leave 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from commex.domain import payment_methods as rules
 from commex.domain.billing import validate_card
 from commex.domain.payment_methods import PaymentMethod
+from commex.services import audit
 from commex.services import commands as c
 from commex.services import queries as q
 from commex.services.bus import Deps, MessageBus
 from commex.services.loading import account_of, check_id
 from commex.services.ports import UnitOfWork
 from commex.services.results import CardRemoved
+
+log = logging.getLogger("commex.payments")
 
 
 def add_card(cmd: c.AddCard, bus: MessageBus) -> PaymentMethod:
@@ -38,7 +42,13 @@ def add_card(cmd: c.AddCard, bus: MessageBus) -> PaymentMethod:
             bus.deps.ids.new("card"), account, gateway.name, stored, saved, bus.clock.now()
         )
         uow.payment_methods.add(method)
+        _audit_card(uow, bus.deps, "card.added", method)
         uow.commit()
+    log.info(
+        "card saved",
+        extra={"account_id": account.id, "card_id": method.id, "brand": method.brand,
+               "last4": method.last4},
+    )  # fmt: skip
     return method
 
 
@@ -64,6 +74,7 @@ def remove_card(cmd: c.RemoveCard, uow: UnitOfWork, deps: Deps) -> CardRemoved:
     uow.payment_methods.remove(removed.id)
     if heir is not None:
         uow.payment_methods.set_default(account.id, heir.id)
+    _audit_card(uow, deps, "card.removed", removed)
     left = tuple(uow.payment_methods.of_account(account.id))
     return CardRemoved(None if heir is None else _as_default(heir), left)
 
@@ -75,7 +86,14 @@ def make_default_card(cmd: c.MakeDefaultCard, uow: UnitOfWork, deps: Deps) -> Pa
     account = account_of(uow, cmd.account_id)
     chosen = rules.own(uow.payment_methods.of_account(account.id), cmd.method_id)
     uow.payment_methods.set_default(account.id, chosen.id)
+    _audit_card(uow, deps, "card.made_default", chosen)
     return _as_default(chosen)
+
+
+def _audit_card(uow: UnitOfWork, deps: Deps, action: str, card: PaymentMethod) -> None:
+    """A card change, named as a person knows the card (never its token)."""
+    detail = {"brand": card.brand, "last4": card.last4, "gateway": card.gateway}
+    audit.record(uow, deps, action, card.id, by=card.account_id, detail=detail)
 
 
 def _as_default(method: PaymentMethod) -> PaymentMethod:

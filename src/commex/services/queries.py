@@ -22,6 +22,7 @@ from commex.services.results import (
     AccountView,
     AuctionSummary,
     AuctionView,
+    AuditPage,
     CapacityView,
     ContractCharges,
     ContractLine,
@@ -233,3 +234,17 @@ class DefaultCard(Query[PaymentMethod | None]):
     """The card the account is charged on, if any."""
 
     account_id: str
+
+
+# -- the audit trail -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShowAudit(Query[AuditPage]):
+    """Audit entries oldest first, after the entry ``after`` (a cursor): every entry (about
+    ``subject_id`` when given) for the operator, those concerning the viewer for anyone else."""
+
+    viewer_id: str
+    subject_id: str | None = None
+    after: int = 0
+    limit: int = 100

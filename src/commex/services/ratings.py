@@ -18,6 +18,7 @@ from commex.domain.events import RatingReceived
 from commex.domain.members import Member, MemberKind
 from commex.domain.ratings import Rater, Rating
 from commex.domain.reputation import add_rating
+from commex.services import audit
 from commex.services import commands as c
 from commex.services.bus import Deps
 from commex.services.loading import account_of, check_id, contract_of
@@ -53,7 +54,19 @@ def rate(cmd: c.Rate, uow: UnitOfWork, deps: Deps) -> Rating:
         deps.ids.new("rat"),
     )  # fmt: skip
     record_rating(uow, rating, rater.account.owner, now)
+    audit_rating(uow, deps, rating, rater.account.id)
     return rating
+
+
+def audit_rating(uow: UnitOfWork, deps: Deps, rating: Rating, by: str | None) -> None:
+    """A rating recorded: by an account, a member device for its account, or (``by`` None) the
+    exchange itself for a payment outcome."""
+    audit.record(
+        uow, deps, "rating.recorded", rating.contract_id, by=by, device=rating.device_id,
+        accounts=(rating.rater_account_id, rating.rated_id),
+        detail={"rating": rating.id, "rated": rating.rated_id, "role": rating.rated_role.value,
+                "satisfied": "yes" if rating.satisfied else "no", "score": rating.score},
+    )  # fmt: skip
 
 
 def record_rating(uow: UnitOfWork, rating: Rating, counterparty: str, now: datetime) -> None:

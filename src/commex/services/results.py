@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from commex.domain.accounts import Account, Role
 from commex.domain.auctions import Auction, Bid, Direction
+from commex.domain.audit import AuditEntry
 from commex.domain.billing import describe
 from commex.domain.charges import Charge, Payout
 from commex.domain.contracts import Contract
@@ -334,3 +335,14 @@ class CardRemoved:
 
     heir: PaymentMethod | None
     cards: tuple[PaymentMethod, ...]
+
+
+# -- the audit trail -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """Audit entries oldest first, and the cursor of the next page (None on the last)."""
+
+    entries: tuple[AuditEntry, ...]
+    next_after: int | None

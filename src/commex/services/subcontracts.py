@@ -15,18 +15,21 @@ import hmac
 
 from commex.domain import subcontracts as rules
 from commex.domain.accounts import Role
+from commex.domain.charges import Charge
 from commex.domain.contracts import Contract
 from commex.domain.errors import Forbidden, InvalidInput, NotFound
 from commex.domain.events import SubcontractClosed, SubcontractOpened
 from commex.domain.paging import Page, check_key, check_limit, page_of
+from commex.domain.ratings import Rating
 from commex.domain.subcontracts import CHECK_RATER, Opening, Subcontract
 from commex.domain.time import to_micros
+from commex.services import audit
 from commex.services import subcontract_messages as m
 from commex.services.accounts import new_token, token_hash
 from commex.services.bus import Deps
 from commex.services.loading import account_of, check_id, contract_of
 from commex.services.ports import UnitOfWork
-from commex.services.ratings import record_rating
+from commex.services.ratings import audit_rating, record_rating
 from commex.services.results import party
 from commex.services.subcontract_results import MeteredRun, OpenedSubcontract, SubcontractLine
 
@@ -64,6 +67,10 @@ def open_subcontract(cmd: m.OpenSubcontract, uow: UnitOfWork, deps: Deps) -> Ope
     work_token = new_token(WORK_TOKEN_PREFIX)
     uow.subcontracts.add(sub, token_hash(work_token))
     uow.record([SubcontractOpened(sub.id, parent.id, step, subcontractor.id, opener.id, now)])
+    audit.record(
+        uow, deps, "subcontract.opened", sub.id, by=opener.id, accounts=(subcontractor.id,),
+        detail={"parent": parent.id, "step": step},
+    )  # fmt: skip
     return OpenedSubcontract(line_of(uow, deps, sub, priced=True), work_token)
 
 
@@ -108,12 +115,34 @@ def close_subcontract(cmd: m.CloseSubcontract, uow: UnitOfWork, deps: Deps) -> S
         return line_of(uow, deps, sub, priced=True)
     uow.subcontracts.update(closed)
     rater = account_of(uow, closed.subcontracting_id)
-    record_rating(uow, rules.check_rating(closed, deps.ids.new("rat"), now), rater.owner, now)
+    rating = rules.check_rating(closed, deps.ids.new("rat"), now)
+    record_rating(uow, rating, rater.owner, now)
     charge = rules.settlement(closed, deps.ids.new("chg"), now)
     if charge is not None:
         uow.charges.add_many([charge])
+    _audit_close(uow, deps, closed, rating, charge)
     uow.record([SubcontractClosed(closed.id, outcome.value, closed.packets, now)])
     return line_of(uow, deps, closed, priced=True)
+
+
+def _audit_close(
+    uow: UnitOfWork, deps: Deps, closed: Subcontract, rating: Rating, charge: Charge | None
+) -> None:
+    """The close, its automatic rating and its charge, each an entry of the audit trail."""
+    audit.record(
+        uow, deps, "subcontract.closed", closed.id, by=closed.subcontracting_id,
+        accounts=(closed.subcontractor_id,), reason=closed.detail,
+        detail={"outcome": closed.outcome.value if closed.outcome else None,
+                "packets": closed.packets},
+    )  # fmt: skip
+    audit_rating(uow, deps, rating, closed.subcontracting_id)
+    if charge is not None:
+        audit.record(
+            uow, deps, "charge.created", closed.id, by=None,
+            accounts=(charge.payer_id, charge.provider_id),
+            detail={"charge": charge.id, "amount": str(charge.amount),
+                    "currency": charge.amount.currency},
+        )  # fmt: skip
 
 
 def show_subcontract(query: m.ShowSubcontract, uow: UnitOfWork, deps: Deps) -> SubcontractLine:

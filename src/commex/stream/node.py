@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from commex.domain.errors import CommexError, Forbidden, InvalidInput, Unauthenticated, status_of
-from commex.stream import wire
+from commex.stream import nodemetrics, wire
 from commex.stream.nodecontracts import (
     CONTRACT_HEADER,
     METERED_BY_CALLER,
@@ -117,6 +117,9 @@ class _Node:
         batch, meta = wire.decode(body, self.limits)
         task = SegmentTask(_segment_id(meta), batch, _steps(meta, self.offered))
         result = await run_in_threadpool(run_task, task, self.step_factory)
+        nodemetrics.served(task.batch)
+        if await request.is_disconnected():  # its caller stopped waiting: a late result
+            nodemetrics.late_results()
         by_caller = request.headers.get(METERED_HEADER) == METERED_BY_CALLER
         if contract_id is not None and self.meter is not None and not by_caller:
             self.meter.add(contract_id, result.batch)

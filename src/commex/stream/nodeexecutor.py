@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from commex.stream import nodemetrics
 from commex.stream.dispersal import BaseExecutor
 from commex.stream.nodeclient import NodeClient, NodeError, token_from_env
 from commex.stream.tasks import MAX_ATTEMPTS, SegmentFailed, SegmentResult, SegmentTask
@@ -118,12 +119,18 @@ class NodeExecutor(BaseExecutor):
                     raise
                 self._suspect_until[node] = time.monotonic() + SUSPECT_S
                 errors.append(exc.message)
+                if attempt + 1 < self._max_attempts:
+                    nodemetrics.failover()  # on to the next node
         raise SegmentFailed(f"segment {job.task.id} failed on every node: {'; '.join(errors)}")
 
     def _finished(self, job: _Job, future: Future[SegmentResult]) -> None:
         with self._lock:
             job.running -= 1
-            if job.answered or future.cancelled():
+            if future.cancelled():
+                return
+            if job.answered:  # a hedge answered first, or the run no longer wants it
+                if future.exception() is None:
+                    nodemetrics.late_results()
                 return
             error = future.exception()
             if error is not None and job.running:  # the other attempt may still succeed

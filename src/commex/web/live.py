@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
+from commex.adapters import metrics
 from commex.bootstrap import Services
 from commex.domain.auctions import Auction, Status
 from commex.domain.time import to_micros
@@ -66,10 +67,20 @@ def _every(services: Services, poll_s: float) -> float:
 
 def _response(signals: AsyncIterator[dict[str, Any]]) -> Response:
     return EventSourceResponse(
-        signals,
+        _counted(signals),
         ping=PING_S,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+async def _counted(signals: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    """The stream, counted among the live clients while it is open."""
+    metrics.sse_clients(+1)
+    try:
+        async for signal in signals:
+            yield signal
+    finally:
+        metrics.sse_clients(-1)
 
 
 @router.get("/events")

@@ -18,7 +18,8 @@ from commex.services import bidding
 from commex.services.bidding import BidDesk
 from commex.services.commands import PlaceBid
 from commex.services.group_commit import GroupCommit, Pending
-from commex.services.queries import AuctionState
+from commex.services.queries import AuctionState, ShowAudit
+from commex.services.request_context import request_id_bound
 from support.engine import auction_request, open_auction, register
 from support.moments import T0
 
@@ -101,9 +102,9 @@ def desk_world(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     sizes: list[int] = []
     real = bidding.place_bids
 
-    def counted(cmds, uow, deps):  # type: ignore[no-untyped-def]
+    def counted(cmds, uow, deps, request_ids=None):  # type: ignore[no-untyped-def]
         sizes.append(len(cmds))
-        return real(cmds, uow, deps)
+        return real(cmds, uow, deps, request_ids)
 
     monkeypatch.setattr(bidding, "place_bids", counted)
     return store, bus, desk, buyers, auction.id, sizes
@@ -160,6 +161,32 @@ def test_a_failing_bid_in_a_batch_is_retried_alone_and_fails_alone(desk_world) -
         buyers[3]: "40.00",
     }
     assert bus.handle(AuctionState(auction_id)).bid_count == 3
+
+
+def test_awaited_bids_in_one_batch_are_audited_with_their_own_request_ids(desk_world) -> None:  # type: ignore[no-untyped-def]
+    """An event loop's bids (``submit``) joined into one batch are written on the group's
+    runner thread; each audit entry still names the request that sent its bid."""
+    store, bus, desk, buyers, auction_id, sizes = desk_world
+    try:
+        store.held = threading.Event()
+        gate = store.held
+        with request_id_bound("req-0"):
+            first = desk.submit(PlaceBid(auction_id, buyers[0], "10.00"))
+        wait_for(lambda: store.held is None, "the first batch to reach the store")
+        queued = []
+        for i, buyer in enumerate(buyers[1:], start=1):
+            with request_id_bound(f"req-{i}"):
+                queued.append(desk.submit(PlaceBid(auction_id, buyer, f"{10 + 10 * i}.00")))
+        wait_for(lambda: desk.waiting == 3, "three bids to queue behind the first")
+        gate.set()
+        for future in (first, *queued):
+            future.result(DEADLINE_S)
+        assert sizes == [1, 3]  # the three queued bids shared one batch
+        for i, buyer in enumerate(buyers):
+            (entry,) = [e for e in bus.handle(ShowAudit(buyer)).entries if e.action == "bid.placed"]
+            assert entry.request_id == f"req-{i}", buyer
+    finally:
+        desk.close()
 
 
 def test_callers_without_a_thread_get_futures_and_share_batches_with_threads() -> None:

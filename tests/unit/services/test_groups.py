@@ -65,12 +65,12 @@ def test_a_pledge_lowered_while_the_auction_opens_waits_and_is_then_refused(worl
         except Conflict as exc:
             answers.append(exc)
 
-    def meanwhile(uow, deps, cmd):  # the auction is opening, under the group's lock
+    def meanwhile(uow, deps, cmd, *rest):  # the auction is opening, under the group's lock
         other = threading.Thread(target=lower_pledge)
         other.start()
         assert asked.wait(5)  # the other request is on its way, and must wait for this one
         meanwhile.other = other  # type: ignore[attr-defined]
-        return real(uow, deps, cmd)
+        return real(uow, deps, cmd, *rest)
 
     monkeypatch.setattr(group_module, "open_in", meanwhile)
     opened = s.bus.handle(opening(group.id, ann.id)).auction

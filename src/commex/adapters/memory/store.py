@@ -16,6 +16,7 @@ from typing import Self
 
 from commex.adapters.memory.accounts import MemoryAccounts, MemoryOffers
 from commex.adapters.memory.auctions import MemoryAuctions
+from commex.adapters.memory.audit import MemoryAudit
 from commex.adapters.memory.billing import MemoryCharges, MemoryPaymentMethods
 from commex.adapters.memory.contracts import MemoryContracts
 from commex.adapters.memory.groups import MemoryGroups
@@ -24,6 +25,7 @@ from commex.adapters.memory.ratings import MemoryRatings
 from commex.adapters.memory.subcontracts import MemoryNodeKeys, MemorySubcontracts
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction, Bid
+from commex.domain.audit import AuditEntry
 from commex.domain.charges import Charge, Payout
 from commex.domain.contracts import Contract
 from commex.domain.groups import Group, GroupMember, Sponsorship
@@ -49,8 +51,7 @@ class MemoryStore:
         "auctions", "bids", "bid_keys", "contracts", "members", "usage", "deliveries",
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
         "group_sponsors", "group_auctions", "charges", "payouts", "watches", "notices",
-        "webhooks", "deliveries_out", "webhook_attempts", "fanouts",
-        "group_sponsors", "group_auctions", "charges", "payouts", "subcontracts",
+        "webhooks", "deliveries_out", "webhook_attempts", "fanouts", "audit", "subcontracts",
         "subcontract_runs", "node_keys",
     )  # fmt: skip
 
@@ -88,6 +89,7 @@ class MemoryStore:
         self.webhook_attempts: dict[tuple[str, int], Attempt] = {}
         self.delivery_seq = 0
         self.fanouts: dict[str, Fanout] = {}
+        self.audit: dict[int, AuditEntry] = {}  # seq -> entry, appended only
         self.subcontracts: dict[str, tuple[Subcontract, str]] = {}  # id -> (it, token hash)
         self.subcontract_runs: dict[tuple[str, str], int] = {}  # (id, run id) -> packets
         self.node_keys: dict[str, tuple[NodeKey, str]] = {}  # id -> (key, key hash)
@@ -110,6 +112,7 @@ class MemoryUnitOfWork(EventLog):
         self.watches = MemoryWatches(store)
         self.notifications = MemoryNotifications(store)
         self.webhooks = MemoryWebhooks(store)
+        self.audit = MemoryAudit(store)
         self.subcontracts = MemorySubcontracts(store)
         self.node_keys = MemoryNodeKeys(store)
 

@@ -5,6 +5,9 @@ a crash of the process or of the machine. Write transactions start with ``BEGIN 
 the write lock is taken before anything is read, which makes read-check-write sequences (accept
 a bid, close an auction) atomic across processes; read-only ones start with a plain ``BEGIN``.
 PostgreSQL gets the same guarantee from row locks (``SELECT ... FOR UPDATE``).
+
+Statements' values never appear in an error or a log line (``hide_parameters``): they include
+token hashes, password hashes and payment-gateway tokens.
 """
 
 from __future__ import annotations
@@ -35,13 +38,15 @@ def make_engine(url: str) -> Engine:
         if database and database != ":memory:":
             for note in secure_sqlite_files(Path(database)):  # data dir 700, files 600
                 log.warning("%s", note)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+    )
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -89,7 +89,7 @@ auctions = Table(
     Column("outcome", Text, nullable=True),
     Column("cancel_reason", String(500), nullable=True),
     Column("owner_group", String(40), nullable=True),
-    # 0011: what search filters and sorts on (see commex.domain.finding), kept with every write
+    # 0012: what search filters and sorts on (see commex.domain.finding), kept with every write
     Column("service", String(32), nullable=False, server_default=""),
     Column("min_rate_bps", BigInteger, nullable=True),
     Column("max_rate_bps", BigInteger, nullable=True),
@@ -394,6 +394,34 @@ payouts = Table(
     Column("amount_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("created_us", BigInteger, nullable=False),
+)
+
+# The audit trail (0011): appended in the transaction of each change, never updated or deleted
+# (triggers refuse both). ``seq`` orders it. The accounts an entry concerns are its actor (when
+# ``actor_concerned``) and its rows in ``audit_accounts``, so a bid, which concerns only its
+# bidder, is one row.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("at_us", BigInteger, nullable=False),
+    Column("actor_id", String(40), nullable=True),
+    Column("actor_concerned", Boolean, nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("subject_id", String(64), nullable=False),
+    Column("request_id", String(128), nullable=True, index=True),
+    Column("reason", Text, nullable=True),
+    Column("detail", Text, nullable=True),  # JSON: short facts, never a secret
+    Index("ix_audit_log_subject_seq", "subject_id", "seq"),
+    Index("ix_audit_log_actor_seq", "actor_id", "seq"),
+)
+
+audit_accounts = Table(
+    "audit_accounts",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("seq", BigInteger, ForeignKey("audit_log.seq"), primary_key=True),
+    Column("position", Integer, nullable=False),
 )
 
 

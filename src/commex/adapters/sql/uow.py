@@ -16,6 +16,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from commex.adapters.sql.accounts import SqlAccounts, SqlOffers
 from commex.adapters.sql.auctions import SqlAuctions
+from commex.adapters.sql.audit import SqlAudit
 from commex.adapters.sql.billing import SqlCharges
 from commex.adapters.sql.contracts import SqlContracts
 from commex.adapters.sql.engine import BEGIN_MODE, is_sqlite
@@ -70,6 +71,7 @@ class SqlUnitOfWork(EventLog):
         self.watches = SqlWatches(self._conn, self.auctions._auctions)
         self.notifications = SqlNotifications(self._conn, lock_rows)
         self.webhooks = SqlWebhooks(self._conn, skip_locked=lock_rows)
+        self.audit = SqlAudit(self._conn)
         self.subcontracts = SqlSubcontracts(self._conn)
         self.node_keys = SqlNodeKeys(self._conn)
         return self

@@ -9,10 +9,12 @@ PostgreSQL.
 
 from commex.services.ports.accounts import AccountRepository, Login, OfferRepository, SessionRecord
 from commex.services.ports.auctions import AuctionRepository
+from commex.services.ports.audit import AuditTrail
 from commex.services.ports.base import (
     Clock,
     EventSubscriber,
     IdGenerator,
+    Observer,
     PasswordHasher,
     ReputationSource,
 )
@@ -30,6 +32,7 @@ from commex.services.ports.uow import EventLog, UnitOfWork, UnitOfWorkFactory
 __all__ = [
     "AccountRepository",
     "AuctionRepository",
+    "AuditTrail",
     "ChargeRepository",
     "Clock",
     "ContractRepository",
@@ -39,6 +42,7 @@ __all__ = [
     "IdGenerator",
     "Login",
     "NodeKeyRepository",
+    "Observer",
     "OfferRepository",
     "PasswordHasher",
     "PaymentGateway",

@@ -44,6 +44,14 @@ class ReputationSource(Protocol):
     ) -> dict[str, Reputation]: ...
 
 
+class Observer(Protocol):
+    """Told of every message the bus handled, for the operator's figures (metrics)."""
+
+    def handled(self, message: object, result: object, error: BaseException | None) -> None:
+        """``message`` was answered ``result``, or refused with ``error`` (``result`` None)."""
+        ...
+
+
 class EventSubscriber(Protocol):
     def __call__(self, events: Sequence[Event]) -> None:
         """Act on events that were committed (wake live pages, and later notify or charge)."""

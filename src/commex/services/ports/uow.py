@@ -4,7 +4,8 @@ Everything read through it is consistent and everything written commits together
 all. Its caller owns it: the caller opens it, hands it to handlers, and commits. Handlers record
 the events of what they did on it; the message bus publishes them once the commit has happened,
 and hands them, just before the commit, to what must be written in the same transaction (the
-notifications and the webhook outbox).
+notifications and the webhook outbox). Handlers also append what they changed to its audit trail
+(:func:`commex.services.audit.record`), which commits with the change or not at all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from commex.domain.errors import Conflict
 from commex.domain.events import Event
 from commex.services.ports.accounts import AccountRepository, OfferRepository
 from commex.services.ports.auctions import AuctionRepository
+from commex.services.ports.audit import AuditTrail
 from commex.services.ports.billing import ChargeRepository, PaymentMethodRepository
 from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
@@ -69,6 +71,11 @@ class UnitOfWork(Protocol):
 
     @property
     def webhooks(self) -> WebhookRepository: ...
+
+    @property
+    def audit(self) -> AuditTrail:
+        """The append-only audit trail: see :func:`commex.services.audit.record`."""
+        ...
 
     @property
     def subcontracts(self) -> SubcontractRepository: ...

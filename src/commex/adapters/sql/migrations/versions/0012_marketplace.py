@@ -2,8 +2,8 @@
 notification centres (and notices still being told to many bidders); webhooks with their
 outbox of deliveries and the attempts' log.
 
-Revision ID: 0011_marketplace
-Revises: 0010_subcontracts
+Revision ID: 0012_marketplace
+Revises: 0011_audit_trail
 Create Date: 2026-12-01
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 from commex.domain.money import currency_exponent
 from commex.domain.time import parse_utc, to_micros
 
-revision = "0011_marketplace"
-down_revision = "0010_subcontracts"
+revision = "0012_marketplace"
+down_revision = "0011_audit_trail"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,175 @@
+"""Logs for operators: one JSON object per line on stderr (or a line of text), each carrying the
+id of the request it was written for.
+
+``commex serve`` and ``commex node serve`` set it up with ``--log-format json|text`` and
+``--log-level``; the level applies to commex's own loggers and the HTTP server's (its access
+lines included). Libraries stay at WARNING: the database driver's debug lines would carry the
+values of statements, and those hold credentials' hashes and gateway tokens.
+
+No secret reaches a log. commex never logs a request body, a header or a credential, and as a
+second line of defence every line is scrubbed of what looks like one: API, device and session
+tokens, node keys and work tokens (``cx_``, ``cxd_``, ``cs_``, ``cxn_``, ``cxw_``), ``Bearer``
+credentials, payment-gateway keys and card tokens, card numbers (digit runs that pass the Luhn
+check), and the value after a ``password``, ``token``, ``secret``, ``csrf`` or ``cvc`` key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from commex.services.request_context import current_request_id
+
+FORMATS = ("json", "text")
+LEVELS = ("debug", "info", "warning", "error")
+OWN_LOGGERS = ("commex", "uvicorn", "uvicorn.error", "uvicorn.access")
+REDACTED = "[redacted]"
+
+_TOKEN = re.compile(r"\b(cxd|cxn|cxw|cx|cs)_[A-Za-z0-9_-]{16,}")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
+_GATEWAY = re.compile(r"\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]+|\b(tok|pm)_[A-Za-z0-9_]{8,}")
+_KEYED = re.compile(
+    r"(?i)\b(password|passwd|token|secret|csrf|cvc|authorization|cookie)([\"']?\s*[:=]\s*)"
+    r"(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|(?!\[redacted\])[^\s\"'&,;}]+)"
+)
+# Card numbers: 12 to 19 digits (spaces or dashes between), starting as issuers' numbers do (2
+# to 6), passing the Luhn check; other numbers (times in microseconds, amounts) stay.
+_DIGITS = re.compile(r"\b[2-6](?:[ -]?\d){11,18}\b")
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "request_id",
+    "color_message",  # uvicorn's coloured copy of the message
+}
+
+
+def scrub(text: str) -> str:
+    """``text`` with anything shaped like a secret replaced by ``[redacted]``."""
+    text = _TOKEN.sub(lambda m: f"{m.group(1)}_{REDACTED}", text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _GATEWAY.sub(REDACTED, text)
+    text = _KEYED.sub(_keyed, text)
+    return _DIGITS.sub(_card_or_digits, text)
+
+
+def _keyed(m: re.Match[str]) -> str:
+    value = m.group(3)
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{m.group(1)}{m.group(2)}{quote}{REDACTED}{quote}"
+
+
+def _card_or_digits(m: re.Match[str]) -> str:
+    digits = [int(d) for d in m.group(0) if d.isdigit()]
+    total = sum(
+        d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(reversed(digits))
+    )
+    return "[card number]" if total % 10 == 0 else m.group(0)
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the id of the request being served (None outside one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = current_request_id()
+        return True
+
+
+class LibraryCap(logging.Filter):
+    """Lets a library's record through from WARNING up only, even when the library set its
+    own logger lower (SQLAlchemy's ``echo`` sets ``sqlalchemy.engine`` to INFO, and its
+    statements would then carry their values); commex's and the HTTP server's loggers keep
+    the level asked for."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return any(record.name == own or record.name.startswith(f"{own}.") for own in OWN_LOGGERS)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, request id, the record's
+    extra fields, and the exception if any, each scrubbed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": scrub(record.getMessage()),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            line["request_id"] = request_id
+        line.update(_access_fields(record))
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_") and key not in line:
+                line[key] = value if isinstance(value, int | float | bool) else scrub(str(value))
+        if record.exc_info:
+            line["exc"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """A line of text: time, level, logger, request id and message, scrubbed."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "request_id"):
+            record.request_id = None
+        return scrub(super().format(record))
+
+
+def _access_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The HTTP server's access line as fields: client, method, path and status."""
+    if record.name != "uvicorn.access" or not isinstance(record.args, tuple):
+        return {}
+    if len(record.args) != 5:
+        return {}
+    client, method, path, _version, status = record.args
+    return {"client": str(client), "method": str(method), "path": scrub(str(path)),
+            "status": status}  # fmt: skip
+
+
+def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
+    """The ``logging.config.dictConfig`` of ``fmt`` at ``level`` (the HTTP server applies it
+    in each of its processes)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(FORMATS)}")
+    if level not in LEVELS:
+        raise ValueError(f"log level must be one of {', '.join(LEVELS)}")
+    formatter = JsonFormatter if fmt == "json" else TextFormatter
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}, "libraries": {"()": LibraryCap}},
+        "formatters": {"commex": {"()": formatter}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "commex",
+                "filters": ["libraries", "request_id"],
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": "WARNING"},
+        "loggers": {
+            name: {"level": level.upper(), "handlers": [], "propagate": True}
+            for name in OWN_LOGGERS
+        },
+    }
+
+
+def configure(fmt: str = "json", level: str = "info") -> dict[str, Any]:
+    """Send every log record to stderr as ``fmt`` (commex's and the HTTP server's from
+    ``level`` up, every library's from WARNING up, whatever level it set itself); returns the
+    configuration applied."""
+    config = logging_config(fmt, level)
+    logging.config.dictConfig(config)
+    return config

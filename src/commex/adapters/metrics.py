@@ -1,0 +1,215 @@
+"""The exchange's figures for Prometheus (O1), with ``prometheus-client``.
+
+Requests by route template and status with their latency (counted by
+:class:`commex.api.metrics.HttpMetrics`), bids accepted and refused by reason, auctions closed
+and cancelled, how late the scheduler closes auctions, charge attempts by outcome, usage reports,
+and the live pages' server-sent event clients.
+
+**Several processes.** ``commex serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory
+before any figure is made (:func:`prepare_multiprocess`); every server process then writes its
+figures there, and :func:`exposition` adds them up, so ``/metrics`` shows the whole server
+whichever process answers. Without it (tests, a library user) the figures are this process's
+own.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+    values,
+)
+
+from commex.domain.errors import CommexError
+from commex.domain.events import AuctionCancelled, AuctionClosed, ChargeAttempted, Event
+from commex.services.bus import MessageBus
+from commex.services.commands import PlaceBid, RecordDelivery, ReportUsage
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+class Figures:
+    """Every figure of the exchange, made once per process (see :func:`figures`)."""
+
+    def __init__(self) -> None:
+        self.http_requests = Counter(
+            "commex_http_requests",
+            "HTTP requests answered, by method, route template and status.",
+            ["method", "route", "status"],
+        )
+        self.http_latency = Histogram(
+            "commex_http_request_duration_seconds",
+            "Time to answer an HTTP request (to the last byte of a non-streaming answer).",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.bids_accepted = Counter("commex_bids_accepted", "Bids accepted.")
+        self.bids_refused = Counter(
+            "commex_bids_refused", "Bids refused, by reason (the error code answered).", ["reason"]
+        )
+        self.auctions_closed = Counter("commex_auctions_closed", "Auctions closed and awarded.")
+        self.auctions_cancelled = Counter("commex_auctions_cancelled", "Auctions cancelled.")
+        self.scheduler_lag = Histogram(
+            "commex_scheduler_lag_seconds",
+            "How long after its close time the scheduler closed each auction.",
+            buckets=_LAG_BUCKETS,
+        )
+        self.scheduler_last_run = Gauge(
+            "commex_scheduler_last_run_timestamp_seconds",
+            "When the closing scheduler last finished a pass (Unix time).",
+            multiprocess_mode="max",
+        )
+        self.charge_attempts = Counter(
+            "commex_charge_attempts",
+            "Attempts to charge a payer, by outcome: succeeded, declined, no_card, error.",
+            ["outcome"],
+        )
+        self.usage_reports = Counter(
+            "commex_usage_reports",
+            "Usage reports from members (source=member) and packet planes (source=plane), by "
+            "outcome: accepted, cut (by the block or the window), or the refusal's error code.",
+            ["source", "outcome"],
+        )
+        self.sse_clients = Gauge(
+            "commex_sse_clients",
+            "Live pages connected for server-sent events.",
+            multiprocess_mode="livesum",
+        )
+
+
+@functools.cache
+def figures() -> Figures:
+    """The process's figures, made on first use: after :func:`prepare_multiprocess`, so they
+    are written where every server process adds them up."""
+    return Figures()
+
+
+def multiprocess_mode() -> bool:
+    """Whether this process writes its figures to the shared directory."""
+    return values.ValueClass is not values.MutexValue
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text exposition of every figure (of every server process in multiprocess mode),
+    and its content type."""
+    return generate_latest(_registry()), CONTENT_TYPE_LATEST
+
+
+def _registry() -> CollectorRegistry:
+    """What to expose: every server process's figures, added up, or this process's own."""
+    if not multiprocess_mode():
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def serve_metrics(host: str, port: int) -> Callable[[], None]:
+    """Serve the exposition without authentication on ``host:port`` from a thread of this
+    process (the one that started the server's workers); returns what stops it."""
+    server, thread = start_http_server(port, addr=host, registry=_registry())
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
+
+
+def process_exited(pid: int | None = None) -> None:
+    """Forget a finished server process's live gauges (its counters stay in the sums)."""
+    if multiprocess_mode():
+        multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
+
+
+class ExchangeMetrics:
+    """Counts what the message bus handled and the events it published."""
+
+    def install(self, bus: MessageBus) -> None:
+        figures()
+        bus.observe(self)
+        for event in (AuctionClosed, AuctionCancelled, ChargeAttempted):
+            bus.subscribe(event, self.published)
+
+    def handled(self, message: object, result: object, error: BaseException | None) -> None:
+        if isinstance(message, PlaceBid):
+            if error is None:
+                figures().bids_accepted.inc()
+            else:
+                figures().bids_refused.labels(_reason(error)).inc()
+        elif isinstance(message, ReportUsage | RecordDelivery):
+            source = "member" if isinstance(message, ReportUsage) else "plane"
+            outcome = _reason(error) if error is not None else _usage_outcome(result)
+            figures().usage_reports.labels(source, outcome).inc()
+
+    def published(self, events: Sequence[Event]) -> None:
+        f = figures()
+        for e in events:
+            if isinstance(e, AuctionClosed):
+                f.auctions_closed.inc()
+            elif isinstance(e, AuctionCancelled):
+                f.auctions_cancelled.inc()
+            elif isinstance(e, ChargeAttempted):
+                f.charge_attempts.labels(e.outcome).inc()
+
+
+def scheduler_closed(closes_at: datetime, closed_at: datetime) -> None:
+    """The scheduler closed an auction due at ``closes_at``."""
+    figures().scheduler_lag.observe(max(0.0, (closed_at - closes_at).total_seconds()))
+
+
+def scheduler_ran(at: datetime) -> None:
+    figures().scheduler_last_run.set(at.timestamp())
+
+
+def sse_clients(change: int) -> None:
+    """A live page connected (+1) or went away (-1)."""
+    figures().sse_clients.inc(change)
+
+
+def _reason(error: BaseException) -> str:
+    return error.code if isinstance(error, CommexError) else "error"
+
+
+def _usage_outcome(result: object) -> str:
+    metered = getattr(result, "metered", None)
+    return "cut" if metered is not None and metered.cut else "accepted"
+
+
+def prepare_multiprocess() -> Path | None:
+    """Give this server's processes a fresh, private directory to share their figures in, and
+    write this process's there too; call it before any figure is made. Returns the directory to
+    remove at exit, or None when the operator named one (``PROMETHEUS_MULTIPROC_DIR``, which
+    the operator then empties between runs)."""
+    if figures.cache_info().currsize:
+        raise RuntimeError("prepare_multiprocess must come before the first figure is made")
+    made = None
+    if not os.environ.get(MULTIPROC_ENV):
+        made = Path(tempfile.mkdtemp(prefix="commex-metrics-"))  # mode 700
+        os.environ[MULTIPROC_ENV] = str(made)  # server processes started later inherit it
+    # prometheus_client chose where values live when it was imported: choose again now.
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    return made
+
+
+def remove_multiprocess_dir(path: Path | None) -> None:
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,100 @@
+"""Log lines: JSON with the request id and the record's fields, text for people, and anything
+shaped like a secret scrubbed from either, while ids, times and amounts stay readable."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+
+import pytest
+
+from commex.adapters import logs
+from commex.services.request_context import request_id_bound
+
+
+@pytest.mark.parametrize(
+    ("text", "hidden"),
+    [
+        ("Authorization: Bearer cx_abcdefghijklmnopqrstuvwx", "cx_abcdefghijklmnopqrstuvwx"),
+        ("GET /v1/auctions?token=abc123secret&status=open", "abc123secret"),
+        ("device cxd_AbCdEfGhIjKlMnOpQrSt0123", "AbCdEfGhIjKlMnOpQrSt0123"),
+        ("session cs_0123456789abcdefghij", "0123456789abcdefghij"),
+        ("node key cxn_Zyxwvutsrqponmlkjihg9876", "Zyxwvutsrqponmlkjihg9876"),
+        ("work token cxw_0a1b2c3d4e5f6g7h8i9j_-xy", "0a1b2c3d4e5f6g7h8i9j_-xy"),
+        ("{'password': 'hunter2 is long', 'name': 'x'}", "hunter2 is long"),
+        ('"csrf": "Zm9vYmFy_-"', "Zm9vYmFy_-"),
+        ("key sk_test_51Habc and card tok_test_ok_0123456789abcdef", "sk_test_51Habc"),
+        ("key sk_test_51Habc and card tok_test_ok_0123456789abcdef", "tok_test_ok_0123"),
+        ("number 4242 4242 4242 4242 typed", "4242 4242 4242 4242"),
+        ("number 5555-5555-5555-4444 typed", "5555-5555-5555-4444"),
+        ("number 4000000000000341 typed", "4000000000000341"),
+    ],
+)
+def test_secrets_are_scrubbed(text: str, hidden: str) -> None:
+    assert hidden not in logs.scrub(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "closed auction auc_5f0c2a9b1e7d44c08a31 at 1772366400123456",  # an id, a time in µs
+        "charge chg_1 attempt 2: succeeded, 1234.50 EUR",
+        "bid 4242424242424241 is not a Luhn number",  # fails the check: not a card
+        "request 1d3df5d5397144422286563631875fc8",
+    ],
+)
+def test_what_is_not_a_secret_stays(text: str) -> None:
+    assert logs.scrub(text) == text
+
+
+def _record(message: str, *args: object, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("commex.test", logging.INFO, __file__, 1, message, args, None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_a_json_line_carries_the_request_id_and_the_fields() -> None:
+    f = logs.RequestIdFilter()
+    with request_id_bound("req-42"):
+        record = _record("card saved for %s", "acc_1", last4="4444", note="token=cx_s3cr3t")
+        assert f.filter(record)
+    line = json.loads(logs.JsonFormatter().format(record))
+    assert line["message"] == "card saved for acc_1"
+    assert (line["level"], line["logger"], line["request_id"]) == ("info", "commex.test", "req-42")
+    assert line["last4"] == "4444" and "s3cr3t" not in line["note"]
+    assert line["ts"].endswith("+00:00")
+
+
+def test_an_exception_is_logged_scrubbed() -> None:
+    try:
+        raise RuntimeError("gateway said: card 4242424242424242 refused")
+    except RuntimeError:
+        record = logging.LogRecord(
+            "commex.test", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+    text = logs.JsonFormatter().format(record)
+    assert "RuntimeError" in text and "4242424242424242" not in text
+
+
+def test_configure_sets_commex_to_the_level_and_libraries_to_warning() -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)  # as echo=True does
+        logs.configure("text", "debug")
+        stream = io.StringIO()
+        root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+        with request_id_bound("r-7"):
+            logging.getLogger("commex.x").debug("seen password=hunter2hunter2")
+            logging.getLogger("sqlalchemy.engine").info("not seen")
+        out = stream.getvalue()
+        assert "[r-7] seen password=[redacted]" in out and "not seen" not in out
+        with pytest.raises(ValueError, match="log level"):
+            logs.configure("json", "verbose")
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+        for name in (*logs.OWN_LOGGERS, "sqlalchemy.engine"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
