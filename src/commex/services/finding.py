@@ -8,6 +8,7 @@ from commex.domain.events import AuctionClosingSoon
 from commex.domain.finding import KEY_SHAPES, parse_filter, parse_sort, sort_key
 from commex.domain.paging import Key, check_key, check_limit
 from commex.domain.time import to_micros
+from commex.services import audit
 from commex.services.auction_views import summaries
 from commex.services.bus import Deps
 from commex.services.loading import account_of, auction_of
@@ -46,14 +47,22 @@ def find_auctions(query: FindAuctions, uow: UnitOfWork, deps: Deps) -> AuctionPa
 
 
 def watch(cmd: Watch, uow: UnitOfWork, deps: Deps) -> bool:
+    """Put the auction on the account's watchlist; True when it was not there (only then is
+    the change audited, so repeating the call leaves one entry)."""
     account_of(uow, cmd.account_id)
     auction_of(uow, cmd.auction_id)
-    return uow.watches.add(cmd.account_id, cmd.auction_id, deps.clock.now())
+    added = uow.watches.add(cmd.account_id, cmd.auction_id, deps.clock.now())
+    if added:  # the watchlist is private: the entry concerns the watcher alone
+        audit.record(uow, deps, "auction.watched", cmd.auction_id, by=cmd.account_id)
+    return added
 
 
 def unwatch(cmd: Unwatch, uow: UnitOfWork, deps: Deps) -> bool:
     auction_of(uow, cmd.auction_id)
-    return uow.watches.remove(cmd.account_id, cmd.auction_id)
+    removed = uow.watches.remove(cmd.account_id, cmd.auction_id)
+    if removed:
+        audit.record(uow, deps, "auction.unwatched", cmd.auction_id, by=cmd.account_id)
+    return removed
 
 
 def watching(query: Watching, uow: UnitOfWork, deps: Deps) -> frozenset[str]:

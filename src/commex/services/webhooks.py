@@ -13,6 +13,7 @@ from commex.domain.notices import parse_types
 from commex.domain.paging import Key, check_key, check_limit
 from commex.domain.time import to_micros
 from commex.domain.webhooks import Webhook, WebhookDelivery, check_count, redeliver
+from commex.services import audit
 from commex.services.accounts import new_token
 from commex.services.bus import Deps, MessageBus
 from commex.services.loading import account_of, check_id
@@ -54,6 +55,11 @@ def create_webhook(cmd: CreateWebhook, uow: UnitOfWork, deps: Deps) -> CreatedWe
         deps.clock.now(),
     )  # fmt: skip
     uow.webhooks.add(webhook)
+    # neither the secret nor the URL (which may carry a credential of the receiver's) is kept
+    audit.record(
+        uow, deps, "webhook.created", webhook.id, by=account.id,
+        detail={"events": ",".join(sorted(events))},
+    )  # fmt: skip
     return CreatedWebhook(webhook)
 
 
@@ -75,6 +81,7 @@ def delete_webhook(cmd: DeleteWebhook, uow: UnitOfWork, deps: Deps) -> None:
     if not hook.active:
         raise NotFound(f"webhook {cmd.webhook_id} not found")
     uow.webhooks.deactivate(hook.id)
+    audit.record(uow, deps, "webhook.removed", hook.id, by=cmd.account_id)
 
 
 def webhook_deliveries(query: WebhookDeliveries, uow: UnitOfWork, deps: Deps) -> DeliveryPage:
@@ -112,4 +119,8 @@ def retry_delivery(cmd: RetryDelivery, uow: UnitOfWork, deps: Deps) -> WebhookDe
         raise Conflict(f"webhook {cmd.webhook_id} was removed: nothing is sent to it")
     again = redeliver(found, deps.clock.now())
     uow.webhooks.update(again)
+    audit.record(
+        uow, deps, "webhook.delivery_retried", found.id, by=cmd.account_id,
+        detail={"webhook": found.webhook_id, "event": found.event_id},
+    )  # fmt: skip
     return again
