@@ -103,6 +103,7 @@ def test_the_badge_counts_up_live_and_the_centre_says_what_happened(
     page.evaluate("window.commexStayed = true")
     place_bid(web_live.services.bus, auction_id, bob, "12.00")  # Ann is outbid meanwhile
     expect(badge).to_have_text("1", timeout=LIVE_TIMEOUT_MS)
+    web_live.clock.advance(1)  # newest first: the later notice must be later, not a tie
     place_bid(web_live.services.bus, auction_id, ann, "13.00")
     place_bid(web_live.services.bus, auction_id, bob, "14.00")
     expect(badge).to_have_text("2", timeout=LIVE_TIMEOUT_MS)
