@@ -30,7 +30,7 @@ from sqlalchemy import insert
 
 from commex.adapters.clock import ManualClock
 from commex.adapters.sql import tables as t
-from commex.adapters.sql.auctions import _auction_values
+from commex.adapters.sql.auction_rows import auction_values
 from commex.bootstrap import build_exchange
 from commex.domain.auctions import Auction, Direction, EnglishState, Format, Status
 from commex.domain.money import Money
@@ -118,7 +118,7 @@ def build(data_dir: Path, n: int) -> tuple[MessageBus, str]:
 
 
 def _values(a: Auction) -> dict[str, Any]:
-    return _auction_values(a)
+    return auction_values(a)
 
 
 SEARCHES: dict[str, dict[str, Any]] = {

@@ -32,6 +32,7 @@ from commex.domain.events import (
     Notified,
 )
 from commex.domain.urls import Resolver, UrlPolicy
+from commex.services import moderation_audit
 from commex.services.bidding import BidDesk
 from commex.services.bus import Deps, MessageBus
 from commex.services.commands import PlaceBid, ReportUsage
@@ -111,6 +112,7 @@ def make_bus(
     tokens = tokens or TokenCache(time.monotonic)
     bus.add_flow(Authenticate, CachedAuthentication(tokens))
     bus.subscribe(CredentialsChanged, tokens.on_events)
+    bus.on_record(moderation_audit.write)
     return bus
 
 

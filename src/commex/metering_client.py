@@ -32,11 +32,15 @@ from commex.stream.report import RunReport
 
 @dataclass(frozen=True, slots=True)
 class ContractTerms:
-    """What a run needs of a contract: its id and its rate bounds in bit/s."""
+    """What a run needs of a contract: its id, its rate bounds in bit/s, the steps it asks
+    for, the auction it came from and its provider (the caller)."""
 
     id: str
     max_rate_bps: int | None
     min_rate_bps: int | None
+    steps: tuple[str, ...] = ()
+    auction_id: str | None = None
+    provider_id: str | None = None
 
 
 def open_contract(client: ExchangeClient, contract_id: str) -> ContractTerms:
@@ -55,7 +59,14 @@ def open_contract(client: ExchangeClient, contract_id: str) -> ContractTerms:
             field="contract",
         )
     terms = contract.get("terms") or {}
-    return ContractTerms(contract_id, terms.get("max_rate_bps"), terms.get("min_rate_bps"))
+    return ContractTerms(
+        contract_id,
+        terms.get("max_rate_bps"),
+        terms.get("min_rate_bps"),
+        tuple(str(s) for s in terms.get("steps") or ()),
+        contract.get("auction_id"),
+        str(me.get("id")),
+    )
 
 
 def new_run_id() -> str:
@@ -202,6 +213,7 @@ class ContractRun:
     plan: Plan
     meter: ContractMeter
     executor: NodeExecutor | None = None
+    terms: ContractTerms | None = None
 
     @classmethod
     def open(
@@ -235,7 +247,7 @@ class ContractRun:
                 contract=contract_id,
                 metered_by_caller=True,
             )
-        return cls(plan, meter, executor)
+        return cls(plan, meter, executor, terms)
 
     def settle(self, report: RunReport) -> tuple[RunReport, CommexError | None]:
         """Report the run to the contract: the report with the exchange's answer as its

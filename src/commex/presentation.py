@@ -104,6 +104,36 @@ def reputation_words(rep: Mapping[str, Any]) -> str:
     ).describe()
 
 
+_ENDINGS = {
+    "used_up": "its block was used up",
+    "window_ended": "its window ended",
+    "non_payment": "its charge failed for the last time (non-payment)",
+    "operator": "by the operator",
+}
+
+
+def ending(status: str, reason: str | None, at: datetime | None, note: str | None) -> str:
+    """How a contract ended, for people: ``completed 2026-03-01 14:00 UTC: its window ended``;
+    ``cancelled ... by the operator: fraud report``; "" for one still in force."""
+    if at is None or reason is None:
+        return ""
+    said = f": {note}" if note else ""
+    return f"{status} {when(at)}: {_ENDINGS.get(reason, reason)}{said}"
+
+
+def standing(since: datetime | None, payments: int | None) -> str:
+    """What stands behind a name (against look-alike accounts): ``account since 2026-03-01 ·
+    2 verified payments`` (the payments left out where they were not looked up)."""
+    parts = [] if since is None else [f"account since {since.strftime('%Y-%m-%d')}"]
+    if payments is not None:
+        parts.append(
+            "no verified payment yet"
+            if payments == 0
+            else f"{payments} verified payment{'' if payments == 1 else 's'}"
+        )
+    return " · ".join(parts)
+
+
 # -- notices: what a notification says, and where it leads ------------------------------------
 
 
@@ -140,8 +170,11 @@ def notice_words(kind: str, data: Mapping[str, Any]) -> tuple[str, str]:
             f"{data.get('winners', 0)} winning bid(s); the outcome is on the auction's page.",
         ),
         "contract.started": ("A contract started", "Its service is being delivered from now."),
-        "contract.completed": ("A contract is complete", "Its block of service is used up."),
-        "contract.cancelled": ("A contract was cancelled", str(data.get("reason") or "")),
+        "contract.completed": (
+            "A contract is complete",
+            f"Its service is over: {_ENDINGS.get(str(data.get('reason')), 'it ended')}.",
+        ),
+        "contract.cancelled": ("A contract was cancelled", _cancelled(data)),
         "charge.succeeded": (f"Charged {_money(data, 'amount')}", "The payment went through."),
         "charge.declined": _declined(data),
         "group.invited": (
@@ -161,6 +194,12 @@ def notice_words(kind: str, data: Mapping[str, Any]) -> tuple[str, str]:
         ),
     }
     return words.get(kind, (kind, ""))
+
+
+def _cancelled(data: Mapping[str, Any]) -> str:
+    reason = str(data.get("reason") or "")
+    note = f": {data['note']}" if data.get("note") else ""
+    return f"Cancelled {_ENDINGS.get(reason, reason)}{note}."
 
 
 def _int(value: object) -> int | None:

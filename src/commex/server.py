@@ -21,6 +21,7 @@ from commex.api import billing as billing_api
 from commex.api import errors, middleware
 from commex.api import groups as groups_api
 from commex.api import market as market_api
+from commex.api import moderation as moderation_api
 from commex.api import payments as payments_api
 from commex.api import subcontracts as subcontracts_api
 from commex.api.contracts import router as contracts_router
@@ -28,7 +29,7 @@ from commex.api.errors import http_error_response
 from commex.api.metrics import router as metrics_router
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services, build_services
-from commex.services.commands import ChargeDue, CloseDue, StartDue
+from commex.services.commands import ChargeDue, CloseDue, CompleteDue, StartDue
 from commex.services.marketplace import RemindWatchers, SpreadNotices
 from commex.settings import Settings
 from commex.web import apidocs
@@ -40,8 +41,10 @@ STATIC = Path(__file__).parent / "web" / "static"
 
 
 class ClosingScheduler:
-    """Closes due auctions every ``interval`` seconds on a background thread. Several servers
-    may each run one against a shared database: a close locks its auction and happens once."""
+    """Closes due auctions, starts and completes contracts whose window opened or ended, and
+    charges what is due, every ``interval`` seconds on a background thread. Several servers
+    may each run one against a shared database: a close locks its auction and happens once,
+    and a contract completes once (an atomic conditional update)."""
 
     def __init__(self, services: Services, interval: float = 1.0) -> None:
         self._services = services
@@ -65,6 +68,8 @@ class ClosingScheduler:
                     log.info("closed auction %s", auction.id, extra={"auction_id": auction.id})
                 for contract in bus.handle(StartDue()):
                     log.info("started contract %s", contract.id)
+                for contract in bus.handle(CompleteDue()):
+                    log.info("completed contract %s: its window ended", contract.id)
                 bus.handle(ChargeDue())
                 bus.handle(RemindWatchers())
                 for _ in range(20):  # told a chunk per transaction, the lock held briefly
@@ -105,7 +110,7 @@ def create_server(
         version=__version__,
         description="An open exchange for communications services: auctions, ratings, billing.",
         lifespan=lifespan,
-        middleware=middleware.stack(access_log_enabled=access_log),
+        middleware=middleware.stack(access_log_enabled=access_log, hsts=services.settings.https),
         # Native OpenTelemetry checks the environment on every request; commex does not use it.
         telemetry={"tracing": False, "metrics": False, "logs": False},
         docs_url=None,  # served by web.apidocs from the package, within the CSP
@@ -127,6 +132,7 @@ def create_server(
     app.include_router(groups_api.router)
     app.include_router(billing_api.router)
     app.include_router(market_api.router)
+    app.include_router(moderation_api.router)
     app.include_router(audit_api.router)
     app.include_router(metrics_router)
     app.include_router(subcontracts_api.router)

@@ -17,8 +17,9 @@ class Settings:
     ``COMMEX_PAYMENT_GATEWAY`` (``test``, the default, or ``stripe`` with
     ``COMMEX_STRIPE_API_KEY`` and optionally ``COMMEX_STRIPE_API_BASE``).
     ``COMMEX_ALLOW_PRIVATE_URLS=1`` lets node offers name private addresses (a local
-    deployment); off by default. ``COMMEX_ACCESS_LOG=0`` switches the server's access log
-    off."""
+    deployment); off by default. ``COMMEX_PUBLIC_URL`` is the address people reach the
+    exchange at: with ``https://`` its cookies are ``Secure`` and every answer carries HSTS.
+    ``COMMEX_ACCESS_LOG=0`` switches the server's access log off."""
 
     data_dir: Path
     database_url: str | None = None
@@ -26,7 +27,13 @@ class Settings:
     stripe_api_key: str | None = field(default=None, repr=False)  # a secret: never printed
     stripe_api_base: str | None = None
     allow_private_urls: bool = False
+    public_url: str | None = None
     access_log: bool = True
+
+    @property
+    def https(self) -> bool:
+        """Whether the exchange is served over HTTPS (its public address says so)."""
+        return bool(self.public_url and self.public_url.startswith("https://"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +54,7 @@ class Settings:
             stripe_api_key=key,
             stripe_api_base=base,
             allow_private_urls=_flag(env, "COMMEX_ALLOW_PRIVATE_URLS"),
+            public_url=_public_url(env),
             access_log=_flag(env, "COMMEX_ACCESS_LOG", default=True),
         )
 
@@ -68,6 +76,16 @@ def _flag(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
     if value not in _YES + _NO:
         raise InvalidInput(f"{name} must be 1 or 0", field=name)
     return value in _YES
+
+
+def _public_url(env: Mapping[str, str]) -> str | None:
+    value = (env.get("COMMEX_PUBLIC_URL") or "").strip().rstrip("/") or None
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise InvalidInput(
+            "COMMEX_PUBLIC_URL must be an http(s) address such as https://exchange.example",
+            field="COMMEX_PUBLIC_URL",
+        )
+    return value
 
 
 def _payment_settings(env: Mapping[str, str]) -> tuple[str, str | None, str | None]:

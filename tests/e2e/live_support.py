@@ -203,7 +203,14 @@ class Plane:
                                      text=True, env=env)  # fmt: skip
         self.lines: queue.Queue[str] = queue.Queue()
         self.stderr: list[str] = []
-        threading.Thread(target=self._drain, daemon=True).start()
+        self.stdout: list[str] = []
+        # Each pipe has one reader of its own until it ends (communicate() would race them).
+        self._readers = [
+            threading.Thread(target=self._drain, daemon=True),
+            threading.Thread(target=self._keep_stdout, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
         self.port = self._listening()
 
     def _drain(self) -> None:
@@ -211,6 +218,10 @@ class Plane:
         for line in self.proc.stderr:
             self.stderr.append(line)
             self.lines.put(line)
+
+    def _keep_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        self.stdout.extend(self.proc.stdout)
 
     def _listening(self, timeout: float = 60.0) -> int:
         deadline = time.monotonic() + timeout
@@ -228,19 +239,29 @@ class Plane:
     def finish(self, timeout: float = 60.0) -> dict[str, Any]:
         """Wait for the run to end by itself (or after :meth:`stop`); its report."""
         try:
-            out, _ = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
+            self._close_pipes(timeout)
         assert self.proc.returncode == 0, "".join(self.stderr)
-        assert "stream processed" in out
+        assert "stream processed" in "".join(self.stdout)
         return dict(json.loads(self.report_path.read_text()))
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._close_pipes(10.0)
+
+    def _close_pipes(self, timeout: float) -> None:
+        """Once the process has ended: let each reader reach the end, then close its pipe."""
+        for reader in self._readers:
+            reader.join(timeout)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def synthetic_calls(calls: int, seconds: float, *, first_ssrc: int = 0x5000) -> PacketBatch:

@@ -159,11 +159,11 @@ def test_a_login_name_with_a_password_is_taken_once(api_any_world: Any) -> None:
     assert err["message"] == "the name 'dana' is taken; please choose another"
     assert err["field"] == "name"
     assert _accounts_stored(w) == stored
-    # Without a password there is no login, so a display name may repeat.
-    assert (
-        w.client.post("/v1/accounts", json={"name": "Dana", "roles": ["provider"]}).status_code
-        == 201
-    )
+    # An account without a password has no login, but its name could still pass for Dana's:
+    # names are unique for every account.
+    r = w.client.post("/v1/accounts", json={"name": "Dana", "roles": ["provider"]})
+    assert error_of(r, 409)["field"] == "name"
+    assert _accounts_stored(w) == stored
 
 
 def test_an_account_shows_its_reputation_in_both_roles(market: Any, api_reputations: Any) -> None:

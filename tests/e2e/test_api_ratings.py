@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,20 @@ import pytest
 from commex.adapters.clock import ManualClock
 from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import Services, build_services, in_memory_services
-from commex.domain.reputation import PAIR_CAP
+from commex.domain.reputation import PAIR_CAP, rating_weight
+from commex.services.commands import ChargeDue
 from commex.settings import Settings
 from support.engine import start_due
 
 Actor = Any  # ApiActor from conftest: id, name, token, headers
 World = Any  # ApiWorld from conftest
+CARD = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+
+
+def weight(payments: int = 1, age_days: float = 2 / 24) -> float:
+    """What one rating of a paid 10.00 contract weighs, by a rater ``age_days`` old with
+    ``payments`` succeeded charges (see ``rating_weight``)."""
+    return rating_weight(Decimal("10.00"), age_days, payments)
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
@@ -51,9 +60,13 @@ def world(
 
 
 def won_contracts(
-    w: World, provider: Actor, recipient: Actor, n: int = 1, **terms: Any
+    w: World, provider: Actor, recipient: Actor, n: int = 1, paid: bool = False, **terms: Any
 ) -> list[dict[str, Any]]:
-    """``n`` forward auctions of ``provider`` won by ``recipient``; their contracts."""
+    """``n`` forward auctions of ``provider`` won by ``recipient``; their contracts, charged
+    (as the scheduler does) when ``paid``: only a paid contract's ratings carry weight."""
+    if paid and not w.get("/v1/payment-methods", recipient).json()["items"]:
+        r = w.post("/v1/payment-methods", recipient, json=CARD)
+        assert r.status_code == 201, r.text
     ids = []
     for _ in range(n):
         body_terms = {"service": "voice", "duration_s": 3600} | terms
@@ -65,6 +78,8 @@ def won_contracts(
     for auction_id in ids:
         r = w.post(f"/v1/auctions/{auction_id}/close", provider)
         assert r.status_code == 200, r.text
+    if paid:
+        w.services.bus.handle(ChargeDue())
     r = w.get("/v1/contracts", recipient)
     assert r.status_code == 200, r.text
     contracts = [c for c in r.json()["items"] if c["auction_id"] in ids]
@@ -111,7 +126,7 @@ def test_both_sides_rate_and_later_auctions_show_it(
 ) -> None:
     w = world
     provider, recipient = parties
-    (contract,) = won_contracts(w, provider, recipient)
+    (contract,) = won_contracts(w, provider, recipient, paid=True)
     assert contract["status"] == "active"
 
     # The recipient rates the provider from its account...
@@ -141,14 +156,17 @@ def test_both_sides_rate_and_later_auctions_show_it(
     assert r.json()["rated_role"] == "recipient"
 
     got = w.get(f"/v1/contracts/{contract['id']}", recipient).json()
-    assert len(got["ratings"]) == 3
+    assert len(got["ratings"]) == 4  # the three above and the charge's own payment rating
 
+    # Each rating weighs what was paid and its rater's standing (one payment, two hours old).
     as_provider = reputation(w, recipient, provider.id, "provider")
     assert as_provider["count"] == 2
-    assert as_provider["positive"] == pytest.approx(1.0)
-    assert as_provider["negative"] == pytest.approx(1.0)
+    assert as_provider["positive"] == pytest.approx(weight(), abs=1e-4)
+    assert as_provider["negative"] == pytest.approx(weight(), abs=1e-4)
+    # The recipient as payer: the charge's own payment rating (1.0) and the provider's.
     as_recipient = reputation(w, provider, recipient.id, "recipient")
-    assert (as_recipient["count"], as_recipient["positive"]) == (1, pytest.approx(1.0))
+    assert as_recipient["count"] == 2
+    assert as_recipient["positive"] == pytest.approx(1.0 + weight(), abs=1e-4)
     assert reputation(w, provider, recipient.id, "provider")["count"] == 0
 
     # The next auction shows both: the owner's provider reputation, the bidder's as payer.
@@ -163,8 +181,9 @@ def test_both_sides_rate_and_later_auctions_show_it(
     assert w.bid(recipient, nxt["id"], "11.00").status_code == 201
     (bid,) = w.auction(recipient, nxt["id"])["bids"]  # sealed: the bidder sees its own
     shown = bid["bidder"]["reputation"]
-    assert (shown["role"], shown["count"], shown["positive"]) == ("recipient", 1, 1.0)
-    assert shown["summary"] == "100% positive, 1 rating in the last 12 months"
+    assert (shown["role"], shown["count"]) == ("recipient", 2)
+    assert shown["positive"] == pytest.approx(1.0 + weight(), abs=1e-4)
+    assert shown["summary"] == "100% positive, 2 ratings in the last 12 months"
 
 
 # -- who may rate ------------------------------------------------------------------------------
@@ -197,7 +216,7 @@ def test_ratings_open_when_delivery_starts(world: World, parties: tuple[Actor, A
         "window_start": start.isoformat(),
         "window_end": (start + timedelta(days=1)).isoformat(),
     }
-    (contract,) = won_contracts(w, provider, recipient, **window)
+    (contract,) = won_contracts(w, provider, recipient, paid=True, **window)
     assert contract["status"] == "awarded"
     e = error(rate(w, contract["id"], recipient.headers, satisfied=True), 409)
     assert e["message"] == "ratings open when delivery starts"
@@ -318,23 +337,26 @@ def test_one_counterparty_is_capped_and_another_adds_its_own_weight(
 ) -> None:
     w = world
     provider, recipient = parties
-    contracts = won_contracts(w, provider, recipient, n=10)
+    contracts = won_contracts(w, provider, recipient, n=10, paid=True)
     for c in contracts:
         r = rate(w, c["id"], recipient.headers, satisfied=True, score=5)
         assert r.status_code == 201, r.text
     rep = reputation(w, recipient, provider.id, "provider")
+    # Ten paid ratings of a rater with ten payments would weigh more than the cap allows.
+    assert 10 * weight(payments=10) > PAIR_CAP
     assert rep["count"] == 10
     assert rep["positive"] <= PAIR_CAP
     assert rep["positive"] == pytest.approx(PAIR_CAP)
 
     second = w.account("Second clinic", "recipient")
-    (c,) = won_contracts(w, provider, second)
+    (c,) = won_contracts(w, provider, second, paid=True)
     assert rate(w, c["id"], second.headers, satisfied=True).status_code == 201
     rep = reputation(w, second, provider.id, "provider")
     assert rep["count"] == 11
-    # The capped weight has decayed for the two hours the second auction took.
-    assert rep["positive"] == pytest.approx(PAIR_CAP + 1.0, abs=0.01)
-    assert rep["positive"] > PAIR_CAP + 0.99
+    # The capped weight has decayed for the two hours the second auction took; the second
+    # counterparty adds its own rating's weight in full.
+    assert rep["positive"] == pytest.approx(PAIR_CAP + weight(), abs=0.01)
+    assert rep["positive"] > PAIR_CAP + weight() - 0.01
 
 
 # -- bad inputs --------------------------------------------------------------------------------

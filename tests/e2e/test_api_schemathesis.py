@@ -125,6 +125,17 @@ def test_the_document_lists_every_operation_of_the_api() -> None:
     operations = {f"{op.ok().method.upper()} {op.ok().path}" for op in schema.get_all_operations()}
     assert operations == {
         "GET /v1/health",
+        "GET /v1/accounts",
+        "POST /v1/accounts/{account_id}/suspension",
+        "DELETE /v1/accounts/{account_id}/suspension",
+        "POST /v1/accounts/{account_id}/password-reset",
+        "POST /v1/accounts/me/password",
+        "POST /v1/accounts/me/token",
+        "DELETE /v1/accounts/me/sessions",
+        "DELETE /v1/devices/{device_id}",
+        "POST /v1/charges/{charge_id}/refunds",
+        "POST /v1/contracts/{contract_id}/cancel",
+        "POST /v1/ratings/{rating_id}/hide",
         "POST /v1/accounts",
         "GET /v1/accounts/me",
         "GET /v1/accounts/{account_id}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 
-from browser_support import LIVE_TIMEOUT_MS, WebLive, sign_up
+from browser_support import LIVE_TIMEOUT_MS, WebLive, save_card, sign_up
 from playwright.sync_api import Browser, Page, expect
 
 from support.engine import contracts_of, members
@@ -18,16 +18,6 @@ from support.engine import contracts_of, members
 def _account_id(page: Page, base: str) -> str:
     page.goto(f"{base}/account")
     return page.locator("dt:text('Account id') + dd code").inner_text()
-
-
-def _save_card(page: Page, base: str, number: str) -> None:
-    page.goto(f"{base}/account/cards")
-    page.get_by_label("Card number").fill(number)
-    page.get_by_label("Expiry month").fill("12")
-    page.get_by_label("Expiry year").fill("2035")
-    page.get_by_label("Security code (CVC)").fill("123")
-    page.get_by_role("button", name="Save the card").click()
-    expect(page.get_by_role("status")).to_contain_text(f"ending in {number[-4:]}")
 
 
 def _open_group_auction(page: Page, group_url: str, title: str) -> str:
@@ -65,8 +55,8 @@ def test_a_group_of_four_wins_pays_its_shares_and_both_payers_are_rated(
         sign_up(page, base, name, "provider" if name == "Northwind" else "recipient")
     ids = {name: _account_id(page, base) for name, page in pages.items()}
     ann, bob, cat, dan, seller = (pages[n] for n in ("Ann", "Bob", "Cat", "Dan", "Northwind"))
-    _save_card(ann, base, "4242424242424242")
-    _save_card(bob, base, "5555555555554444")
+    save_card(ann, base, "4242424242424242")
+    save_card(bob, base, "5555555555554444")
 
     ann.goto(f"{base}/groups")
     ann.get_by_label("Name").fill("Harbour Street")

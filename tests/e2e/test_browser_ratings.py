@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from browser_support import LIVE_TIMEOUT_MS, WebLive, sign_up
+from browser_support import LIVE_TIMEOUT_MS, WebLive, save_card, sign_up, until_charged
 from playwright.sync_api import Browser, Page, expect
 
 
@@ -48,6 +48,7 @@ def test_ratings_from_both_sides_and_a_phone_show_in_the_next_auction(
 
     sign_up(seller, base, "Northwind Carrier", "provider")
     sign_up(buyer, base, "Harbour Family", "recipient")
+    save_card(buyer, base)  # the contract is paid: only then do its ratings carry weight
 
     # The provider sells; the recipient bids and wins when the scheduler closes the auction.
     first = _open_auction(seller, base, "Evening voice minutes")
@@ -58,6 +59,7 @@ def test_ratings_from_both_sides_and_a_phone_show_in_the_next_auction(
     outcome.get_by_role("link", name="contract").click()
     contract_url = buyer.url
     contract_id = contract_url.rsplit("/", 1)[1]
+    until_charged(buyer, contract_url)
     expect(buyer.locator(".provider")).to_contain_text("Northwind Carrier (no ratings yet)")
 
     # The recipient rates the provider from its account.
@@ -107,14 +109,15 @@ def test_ratings_from_both_sides_and_a_phone_show_in_the_next_auction(
     expect(seller.get_by_role("status")).to_have_text("Thank you: your rating is in.")
     expect(seller.locator("#ratings")).to_contain_text("paid satisfactorily")
     expect(seller.locator(".provider")).to_contain_text("100% positive, 2 ratings")
-    expect(seller.locator(".recipient")).to_contain_text("100% positive, 1 rating")
+    # the recipient's: the charge that went through and the provider's own rating
+    expect(seller.locator(".recipient")).to_contain_text("100% positive, 2 ratings")
     seller.screenshot(path=str(tmp_path / "contract-rated.png"), full_page=True)
 
     # The provider's next auction: both reputations are there for everyone to weigh.
     second = _open_auction(seller, base, "Weekend voice minutes")
     _bid(buyer, second, "15.00")
     provider_rep = "100% positive, 2 ratings in the last 12 months"
-    payer_rep = "100% positive, 1 rating in the last 12 months"
+    payer_rep = "100% positive, 2 ratings in the last 12 months"
     for page in (buyer, seller):  # the seller's open page follows the bid live
         expect(page.locator(".owner")).to_contain_text(f"Northwind Carrier ({provider_rep})")
         expect(page.locator("#live .standing")).to_contain_text(

@@ -18,6 +18,7 @@ from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import build_services
 from commex.services.commands import Register
 from commex.settings import Settings
+from support.net import wait_until
 
 
 @pytest.fixture
@@ -32,18 +33,23 @@ def commex(*args: str, token: str, exchange: str) -> subprocess.CompletedProcess
 
 
 def _won_contract(
-    url: str, data_dir: Path, max_members: int = 1
+    url: str, data_dir: Path, max_members: int = 1, paid: bool = False
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """A contract won through the API (closed early by an operator); and the parties' tokens."""
+    """A contract won through the API (closed early by an operator), charged by the server's
+    scheduler when ``paid``; and the parties' tokens."""
     services = build_services(Settings(data_dir), hasher=Argon2Hasher(time_cost=1, memory_kib=1024))
     operator = services.bus.handle(Register("Op", ("operator",), operator=True)).token
     services.shutdown()
     with httpx.Client(base_url=url, timeout=10) as http:
-        tokens = {}
+        tokens = {"operator": operator}
         for name, role in (("provider", "provider"), ("recipient", "recipient")):
             r = http.post("/v1/accounts", json={"name": name.title(), "roles": [role]})
             assert r.status_code == 201, r.text
             tokens[name] = r.json()["token"]
+        buyer = {"Authorization": f"Bearer {tokens['recipient']}"}
+        card = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}
+        if paid:
+            assert http.post("/v1/payment-methods", headers=buyer, json=card).status_code == 201
         auction = http.post(
             "/v1/auctions",
             headers={"Authorization": f"Bearer {tokens['provider']}"},
@@ -68,15 +74,22 @@ def _won_contract(
             json={"reason": "closing early for the test"},
         )
         assert r.status_code == 200, r.text
-        r = http.get("/v1/contracts", headers={"Authorization": f"Bearer {tokens['recipient']}"})
+        r = http.get("/v1/contracts", headers=buyer)
         (contract,) = r.json()["items"]
+
+        def is_paid() -> bool:  # the server's scheduler charges it: only then do ratings count
+            charges = http.get(f"/v1/contracts/{contract['id']}/charges", headers=buyer).json()
+            return [c["status"] for c in charges["charges"]] == ["succeeded"]
+
+        if paid:
+            wait_until(is_paid, "the contract's charge")
     return contract, tokens
 
 
 def test_a_member_device_rates_its_contract_from_the_command_line(
     server: str, tmp_path: Path
 ) -> None:
-    contract, tokens = _won_contract(server, tmp_path)
+    contract, tokens = _won_contract(server, tmp_path, paid=True)
     cid = contract["id"]
 
     done = commex(
@@ -225,3 +238,26 @@ def test_members_use_a_block_from_the_command_line_until_it_is_used_up(
     assert done.returncode == 0  # a recipient has declared nothing
     done = commex("provider", "capacity", "--set", "5", token=recipient, exchange=server)
     assert (done.returncode, done.stderr.strip()) == (4, "error: only a provider declares capacity")
+
+
+def test_a_contract_shows_when_it_was_awarded_started_and_cancelled_and_why(
+    server: str, tmp_path: Path
+) -> None:
+    contract, tokens = _won_contract(server, tmp_path)
+    cid = contract["id"]
+    done = commex("contract", "show", cid, token=tokens["recipient"], exchange=server)
+    assert done.returncode == 0, done.stderr
+    assert "awarded" in done.stdout and "started" in done.stdout
+    assert "ended" not in done.stdout
+
+    r = httpx.post(
+        f"{server}/v1/contracts/{cid}/cancel",
+        headers={"Authorization": f"Bearer {tokens['operator']}"},
+        json={"reason": "provider lost its licence"},
+    )
+    assert r.status_code == 200, r.text
+    done = commex("contract", "show", cid, token=tokens["recipient"], exchange=server)
+    assert done.returncode == 0, done.stderr
+    assert "cancelled" in done.stdout
+    words = " ".join(done.stdout.replace("│", " ").split())  # the table's cells, read as text
+    assert "by the operator: provider lost its licence" in words

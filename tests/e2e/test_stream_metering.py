@@ -28,6 +28,7 @@ from commex.stream.rtcp import ReceiverReport
 from commex.stream.rtcpbuild import bye_compound
 from commex.stream.steps.base import StepSpec
 from commex.stream.tasks import SegmentTask
+from support.serving import stop_all
 
 REPO = Path(__file__).resolve().parents[2]
 FAX = REPO.parent / "shared" / "testdata" / "captures" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
@@ -121,13 +122,7 @@ class World:
         return dict(json.loads(report.read_text())) if report.exists() else {"stderr": done.stderr}
 
     def close(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            p.wait(timeout=30)
-            if p.stderr:
-                p.stderr.close()
+        stop_all(self.procs)
 
 
 @pytest.fixture

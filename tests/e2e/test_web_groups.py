@@ -74,6 +74,7 @@ def test_a_group_forms_buys_and_shows_its_shares_on_the_pages(town: Town) -> Non
     town.clock.advance(2 * 3600)
     close_due(town.services.bus)
     town.services.bus.handle(ChargeDue())
+    town.log_in_again()  # two hours on, the sessions have ended (an idle hour)
     shares = re.sub(r"\s+", " ", cat.get(path).text)
     assert 'Ann &lt;b&gt;</span> pays <span class="money">30.00 EUR</span>' in shares
     assert "(succeeded)" in shares and "(pending)" in shares  # Bob's card was declined

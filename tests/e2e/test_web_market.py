@@ -118,13 +118,24 @@ def test_the_notification_centre_and_its_badge(world: WebWorld) -> None:
     assert re.search(r'class="badge none"[^>]*>0</span>', ann.get("/notifications").text)
 
 
-def test_an_account_page_shows_its_reputation_month_by_month(deal: Deal) -> None:
+def test_an_account_page_shows_its_reputation_month_by_month() -> None:
+    with open_deal(paid=True) as deal:  # only a paid contract's rating counts
+        deal.bus.handle(c.Rate(deal.contract_id, True, 5, account_id=deal.buyer_id))
+        page = deal.buyer.get(f"/accounts/{deal.seller_id}").text
+        assert "<svg" in page and 'role="img"' in page
+        assert "<title id=" in page and "Reputation as a provider, month by month" in page
+        row = r"<td>2026-03</td><td>1</td><td>0</td><td>1</td><td>100%</td>"
+        assert re.search(row, page)
+        assert "Reputation as a provider" in deal.seller.get("/account").text
+
+
+def test_a_rating_with_nothing_paid_behind_it_stays_out_of_the_reputation_chart(
+    deal: Deal,
+) -> None:
     deal.bus.handle(c.Rate(deal.contract_id, True, 5, account_id=deal.buyer_id))
     page = deal.buyer.get(f"/accounts/{deal.seller_id}").text
-    assert "<svg" in page and 'role="img"' in page
-    assert "<title id=" in page and "Reputation as a provider, month by month" in page
-    assert re.search(r"<td>2026-03</td><td>1</td><td>0</td><td>1</td><td>100%</td>", page)
-    assert "Reputation as a provider" in deal.seller.get("/account").text
+    assert "Reputation as a provider, month by month" in page
+    assert not re.search(r"<td>2026-03</td><td>1</td>", page)
 
 
 def test_the_contract_page_draws_its_use_and_delivered_rate(deal: Deal) -> None:

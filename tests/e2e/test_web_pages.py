@@ -43,6 +43,7 @@ class PageWorld(WorldBase):
     def close_all(self) -> None:
         self.clock.advance(2 * 86400)
         close_due(self.bus)
+        self.log_in_again()  # two days on, every session has ended
 
 
 WebWorld = PageWorld

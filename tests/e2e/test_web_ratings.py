@@ -62,7 +62,14 @@ def test_each_party_sees_its_own_rating_question_and_a_stranger_sees_nothing(dea
     assert ratings(deal.bus, deal.contract_id, deal.buyer_id) == []
 
 
-def test_both_sides_rate_and_the_ratings_and_reputations_show(deal: Deal) -> None:
+@pytest.fixture
+def paid_deal() -> Iterator[Deal]:
+    with open_deal(paid=True) as world:
+        yield world
+
+
+def test_both_sides_rate_and_the_ratings_and_reputations_show(paid_deal: Deal) -> None:
+    deal = paid_deal
     by_buyer = deal.buyer.post(
         f"{deal.path}/ratings",
         data={
@@ -91,15 +98,17 @@ def test_both_sides_rate_and_the_ratings_and_reputations_show(deal: Deal) -> Non
     assert by_seller.status_code == 303
     page = deal.seller.get(deal.path).text
     assert "did not pay satisfactorily" in page
-    assert "0% positive, 1 rating in the last 12 months" in page  # the recipient's
+    # The recipient's: the charge that went through (1.0) and the seller's "no", which weighs
+    # 0.55 (30.00 paid, by a seller two hours old with one payment): 1 / 1.55 positive.
+    assert "64% positive, 2 ratings in the last 12 months" in page
 
     # The same reputations wherever the parties appear.
     assert "100% positive, 1 rating" in deal.buyer.get("/contracts").text
-    assert "0% positive, 1 rating" in deal.seller.get("/contracts").text
+    assert "64% positive, 2 ratings" in deal.seller.get("/contracts").text
     seller_account = deal.seller.get("/account").text
     assert "100% positive, 1 rating" in seller_account  # as a provider
     assert "no ratings yet" in seller_account  # as a recipient
-    assert "0% positive, 1 rating" in deal.buyer.get("/account").text
+    assert "64% positive, 2 ratings" in deal.buyer.get("/account").text
 
 
 def test_rating_twice_is_refused_with_the_reason_on_the_page(deal: Deal) -> None:
@@ -279,6 +288,7 @@ def test_ratings_wait_for_delivery_to_start(deal: Deal) -> None:
     place_bid(deal.services.bus, auction.id, deal.buyer_id, "10.00")
     deal.clock.advance(2 * 3600)
     close_due(deal.services.bus)
+    deal.world.log_in_again()  # two hours on, the sessions have ended (an idle hour)
     (contract,) = [
         c for c in contracts_of(deal.services.bus, deal.buyer_id) if c.auction_id == auction.id
     ]

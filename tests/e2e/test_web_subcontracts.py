@@ -4,6 +4,7 @@ price; nobody else sees the subcontract at all."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,7 +19,8 @@ from commex.services import commands as c
 from commex.services import subcontract_messages as m
 from commex.services.subcontract_results import NodeCaller
 from support.engine import close_due, open_auction, place_bid
-from support.worlds import FAST_HASHER, START, WebWorld
+from support.pages import csrf_of
+from support.worlds import FAST_HASHER, PASSWORD, START, WebWorld
 
 
 @dataclass
@@ -30,6 +32,11 @@ class Pages:
     charlie: TestClient
     parent_id: str
     sub_id: str
+
+
+def _login(browser: TestClient, name: str) -> None:
+    answer = browser.post("/login", data={"name": name, "password": PASSWORD})
+    assert answer.status_code == 303, answer.text
 
 
 @pytest.fixture
@@ -56,6 +63,10 @@ def pages() -> Iterator[Pages]:
     place_bid(w.bus, auction.id, alpha_id, "40.00")
     clock.advance(3601)
     parent_id = close_due(w.bus)[0].outcome.winners[0].contract_id  # type: ignore[union-attr]
+    # An hour without a request ends a web session: the four log in again after the close.
+    names = ("Harbour <b>Clinic</b>", "Alpha", "Bravo", "Charlie")
+    for browser, name in zip((recipient, alpha, bravo, charlie), names, strict=True):
+        _login(browser, name)
     w.bus.handle(
         c.PublishOffer(bravo_id, "https://node.bravo.example", ("transcode",), "2.50", "EUR")
     )
@@ -98,3 +109,32 @@ def test_the_recipient_sees_the_step_and_the_provider_not_the_price(pages: Pages
 def test_nobody_else_sees_the_subcontract(pages: Pages) -> None:
     assert pages.charlie.get(f"/contracts/{pages.sub_id}").status_code == 404
     assert pages.sub_id not in pages.charlie.get("/contracts").text
+
+
+def test_the_operator_cancels_a_subcontract_from_its_page(pages: Pages) -> None:
+    w = pages.world
+    w.bus.handle(c.Register("Moderator", ("operator",), PASSWORD, operator=True))
+    operator = w.browser()
+    _login(operator, "Moderator")
+    page = operator.get(f"/contracts/{pages.sub_id}")
+    assert page.status_code == 200, page.text
+    assert "Cancel the contract" in page.text
+    assert "next qualifying bid" not in page.text  # a subcontract had no auction to give on
+    form = {"csrf": csrf_of(operator), "reason": "results of <i>another</i> provider"}
+    done = operator.post(f"/contracts/{pages.sub_id}/cancel", data=form)
+    assert done.status_code == 303, done.text
+    after = operator.get(done.headers["location"]).text
+    assert '<dd class="status">cancelled</dd>' in after
+    assert "by the operator: results of &lt;i&gt;another&lt;/i&gt; provider" in after
+    assert "<i>another</i>" not in after
+    # The packets metered before it are charged, and once paid the charge is refunded here.
+    assert "3.33 EUR" in after
+    w.bus.handle(c.ChargeDue())
+    paid = operator.get(f"/contracts/{pages.sub_id}").text
+    (charge_id,) = re.findall(r'/charges/(chg_[0-9a-f]+)/refunds"', paid)
+    form = {"csrf": csrf_of(operator), "amount": "3.33", "reason": "not the provider's results"}
+    refunded = operator.post(f"/contracts/{pages.sub_id}/charges/{charge_id}/refunds", data=form)
+    assert refunded.status_code == 303, refunded.text
+    assert "-3.33 EUR" in operator.get(refunded.headers["location"]).text
+    parent = pages.alpha.get(f"/contracts/{pages.parent_id}").text
+    assert '<dd class="status">active</dd>' in parent

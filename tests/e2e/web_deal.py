@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from commex.services.commands import AddCard, ChargeDue
 from support.engine import close_due, contracts_of, open_auction, place_bid
 from support.pages import csrf_of
 from support.worlds import PASSWORD, START, WebWorld, web_world
@@ -13,9 +14,12 @@ __all__ = ["PASSWORD", "START", "Deal", "csrf_of", "open_deal"]
 
 
 class Deal:
-    """A closed auction's contract between a logged-in seller and buyer, in a web world."""
+    """A closed auction's contract between a logged-in seller and buyer, in a web world;
+    charged on the buyer's card when ``paid`` (only a paid contract's ratings carry weight)."""
 
-    def __init__(self, world: WebWorld, min_rate_bps: int | None = None) -> None:
+    def __init__(
+        self, world: WebWorld, paid: bool = False, min_rate_bps: int | None = None
+    ) -> None:
         self.world = world
         self.services, self.clock, self.app, self.bus = (
             world.services,
@@ -39,9 +43,15 @@ class Deal:
                 "closes_at": "2026-03-01T13:00:00Z",
             },
         )
+        if paid:
+            card = AddCard(self.buyer_id, "4242424242424242", 12, START.year + 2, "123")
+            self.bus.handle(card)
         place_bid(self.bus, auction.id, self.buyer_id, "30.00")
         self.clock.advance(2 * 3600)
         close_due(self.bus)
+        if paid:
+            self.bus.handle(ChargeDue())
+        world.log_in_again()  # two hours on, the sessions have ended (an idle hour)
         (contract,) = contracts_of(self.bus, self.buyer_id)
         self.contract_id = contract.id
 
@@ -51,9 +61,9 @@ class Deal:
 
 
 @contextmanager
-def open_deal(min_rate_bps: int | None = None) -> Iterator[Deal]:
+def open_deal(paid: bool = False, min_rate_bps: int | None = None) -> Iterator[Deal]:
     world = web_world(START)
     try:
-        yield Deal(world, min_rate_bps)
+        yield Deal(world, paid, min_rate_bps)
     finally:
         world.close()

@@ -21,6 +21,8 @@ from commex.bootstrap import Services, build_services
 from commex.domain.accounts import Role
 from commex.domain.billing import ChargeOutcome
 from commex.domain.charges import MAX_DECLINES, RETRY_AFTER
+from commex.domain.errors import Conflict, Forbidden, InvalidInput
+from commex.domain.money import Money
 from commex.services.commands import (
     AddCard,
     AnswerGroup,
@@ -31,6 +33,7 @@ from commex.services.commands import (
     RetryCharges,
 )
 from commex.services.queries import MyCharges, ShowContractCharges, ShowParty
+from commex.services.trust_messages import RefundCharge
 from commex.settings import Settings
 from support.engine import close_due, open_auction, open_group_auction, place_bid
 from support.engine import members as engine_members
@@ -48,6 +51,7 @@ class Counting:
         self.name = inner.name
         self.authorized = 0
         self.captured: set[str] = set()
+        self.refunded: list[tuple[str, str]] = []  # (amount, idempotency key) the gateway took
         self.gate = threading.Event()
         self.gate.set()
         self._lock = threading.Lock()
@@ -68,8 +72,11 @@ class Counting:
                 self.captured.add(charge_id)
         return answer
 
-    def refund(self, *args: Any) -> Any:
-        return self.inner.refund(*args)
+    def refund(self, charge_id: str, amount: Any, key: str) -> Any:
+        answer = self.inner.refund(charge_id, amount, key)
+        with self._lock:
+            self.refunded.append((str(amount), key))
+        return answer
 
 
 @pytest.fixture(params=["test", "stripe"])
@@ -256,3 +263,34 @@ def test_retries_sent_together_with_one_idempotency_key_make_one_attempt(
     (charge,) = s.bus.handle(MyCharges(ann.id))
     assert (charge.status.value, charge.attempts) == ("pending", 2)
     assert charge.declines == (1 if number == GATEWAY_ERROR else 2)
+
+
+def test_the_operators_refunds_go_back_through_the_gateway_as_negative_payouts(
+    services: Services, clock: ManualClock, gateway: Counting
+) -> None:
+    """A refund through each gateway (the built-in one and Stripe's, on localstripe): part of
+    a paid charge, then the rest; more than was paid is refused before the gateway is asked,
+    and the gateway itself holds nothing more to give back."""
+    s = services
+    ann, _, seller, contract_id = _award(s, clock, group=False)
+    s.bus.handle(AddCard(ann.id, GOOD, 12, 2031, "123"))
+    s.bus.handle(ChargeDue())
+    (charge,) = s.bus.handle(MyCharges(ann.id))
+    assert charge.status.value == "succeeded" and charge.gateway_charge_id
+    op = s.bus.handle(Register("Op", ("operator",), operator=True)).account
+
+    with pytest.raises(Forbidden):
+        s.bus.handle(RefundCharge(charge.id, seller.id, "50.00", "mine"))
+    part = s.bus.handle(RefundCharge(charge.id, op.id, "20.00", "calls dropped"))
+    assert part.gateway_refund_id and str(part.amount) == "20.00"
+    with pytest.raises(InvalidInput):
+        s.bus.handle(RefundCharge(charge.id, op.id, "30.01", "too much"))
+    clock.advance(60)
+    rest = s.bus.handle(RefundCharge(charge.id, op.id, "30.00", "the provider never delivered"))
+    assert rest.gateway_refund_id not in (None, part.gateway_refund_id)
+    assert gateway.refunded == [("20.00", part.id), ("30.00", rest.id)]  # keyed by our ids
+
+    found = s.bus.handle(ShowContractCharges(contract_id, seller.id))
+    assert [str(p.amount) for p in found.payouts] == ["50.00", "-20.00", "-30.00"]
+    with pytest.raises(Conflict):  # the gateway agrees: all 50.00 went back
+        gateway.inner.refund(charge.gateway_charge_id, Money.parse("0.01", "EUR"), "one more")

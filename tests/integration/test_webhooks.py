@@ -1,6 +1,7 @@
 """Webhooks against a real local HTTP receiver, on SQLite and PostgreSQL: the signature
 verifies as the README says, a receiver answering 500 then 200 gets the event once more (same
-event id), a change that rolled back sends nothing, private addresses are refused by default
+event id), a change that rolled back sends nothing, a suspended account's deliveries wait
+until it is reinstated, private addresses are refused by default
 (also when a name resolves to one only later), and a slow endpoint holds up nobody else."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from commex.domain.errors import InvalidInput
 from commex.domain.webhooks import FIRST_RETRY, DeliveryStatus
 from commex.services import commands as c
 from commex.services import marketplace as m
+from commex.services import trust_messages as tm
 from commex.services.bidding import place_bids
 from commex.settings import Settings
 from support.engine import auction_request, open_auction, place_bid, register
@@ -130,6 +132,22 @@ def test_a_change_that_rolled_back_sends_nothing(services: Services) -> None:
     assert box.got == []
     hook_id, _ = _secret(services, ann)
     assert services.bus.handle(m.WebhookDeliveries(ann, hook_id)).items == ()
+
+
+def test_a_suspended_account_hears_nothing_until_it_is_reinstated(services: Services) -> None:
+    bus = services.bus
+    op = register(bus, "Operator", ["operator"], allow_operator=True).id
+    with receiver() as box:
+        ann, bob, auction_id = _outbid_world(services, box.url)
+        place_bid(bus, auction_id, bob, "12.00")
+        bus.handle(tm.SuspendAccount(ann, op, "chargebacks elsewhere"))
+        assert services.webhooks.deliver_due() == []
+        assert box.got == []
+        bus.handle(tm.ReinstateAccount(ann, op, "cleared up"))
+        (done,) = services.webhooks.deliver_due()
+        assert done.status is DeliveryStatus.DELIVERED
+    (got,) = box.got
+    assert json.loads(got.body)["type"] == "bid.outbid"
 
 
 def test_private_addresses_are_refused_by_default(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,3 +40,15 @@ def serving(services: Services, *, scheduler: bool = True) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def stop_all(procs: list[subprocess.Popen[str]]) -> None:
+    """Ask every process still running to stop (SIGTERM), then wait for each and close its
+    stderr pipe."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.wait(timeout=30)
+        if p.stderr:
+            p.stderr.close()

@@ -42,12 +42,14 @@ def award(
     direction: str = "reverse",
     terms: dict[str, Any] | None = None,
     buyers: int = 1,
+    names: tuple[str, str] = ("Buyer", "Seller"),
 ) -> Award:
     """A first-price auction won at ``price``, closed by the clock: a reverse auction of the
     buyer's won by the seller, or a forward one of the seller's won by the buyer (and, given
-    ``buyers``, by as many more as blocks it sells); the first buyer's contract."""
-    buyer = register(bus, "Buyer", ["recipient"])
-    seller = register(bus, "Seller", ["provider"])
+    ``buyers``, by as many more as blocks it sells); the first buyer's contract. Account names
+    are unique, so a test with its own "Buyer" and "Seller" gives the award other ``names``."""
+    buyer = register(bus, names[0], ["recipient"])
+    seller = register(bus, names[1], ["provider"])
     owner, bidder = (buyer, seller) if direction == "reverse" else (seller, buyer)
     auction = open_auction(
         bus,
@@ -64,7 +66,7 @@ def award(
     )
     place_bid(bus, auction.id, bidder.id, price)
     for i in range(1, buyers):
-        more = register(bus, f"Buyer {i + 1}", ["recipient"])
+        more = register(bus, f"{names[0]} {i + 1}", ["recipient"])
         place_bid(bus, auction.id, more.id, price)
     clock.advance(3601)
     closed = close_due(bus)
@@ -84,6 +86,7 @@ class WebWorld:
     app: FastAPI
     reputations: FixedReputations | None = None  # set by hand, when the world was given one
     clients: list[TestClient] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)  # id of a person's browser -> name
 
     @property
     def bus(self) -> MessageBus:
@@ -96,7 +99,14 @@ class WebWorld:
         answer = client.post("/login", data={"name": name, "password": PASSWORD})
         assert answer.status_code == 303
         self.clients.append(client)
+        self.names[id(client)] = name
         return client, reg.account.id
+
+    def log_in_again(self) -> None:
+        """Everyone logs in again, as people do after a session ended (an idle hour)."""
+        for client in self.clients:
+            data = {"name": self.names[id(client)], "password": PASSWORD}
+            assert client.post("/login", data=data).status_code == 303
 
     def browser(self, https: bool = False) -> TestClient:
         """A browser nobody is logged in on (over https, given ``https``)."""

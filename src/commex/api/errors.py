@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from commex.domain.errors import CommexError, status_of
+from commex.domain.errors import CommexError, Throttled, status_of
 
 log = logging.getLogger("commex.api")
 _HTTP_CODES = {
@@ -24,6 +24,7 @@ _HTTP_CODES = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid",
+    429: "too_many_requests",
 }
 
 
@@ -37,6 +38,8 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
 def error_response(exc: CommexError) -> JSONResponse:
     status = status_of(exc)[0]
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, Throttled):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(error_body(exc.code, exc.message, exc.field), status, headers=headers)
 
 

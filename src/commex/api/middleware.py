@@ -42,16 +42,22 @@ SECURITY_HEADERS = {
 access_log = logging.getLogger("commex.access")
 
 
-def stack(*, access_log_enabled: bool = True, max_body: int = MAX_BODY) -> list[Middleware]:
+HSTS = "max-age=31536000; includeSubDomains"  # one year, once the public address is https
+
+
+def stack(
+    *, access_log_enabled: bool = True, max_body: int = MAX_BODY, hsts: bool = False
+) -> list[Middleware]:
     """Every middleware of the server, outermost first: the request id, the access log, the
-    request metrics (outside the body limit, so its 413s count too), the security headers, the
-    body limit, then the bids' fast path (innermost, just before FastAPI's routing)."""
+    request metrics (outside the body limit, so its 413s count too), the security headers (with
+    HSTS given ``hsts``: the public address is https), the body limit, then the bids' fast path
+    (innermost, just before FastAPI's routing)."""
     layers = [Middleware(RequestId)]
     if access_log_enabled:
         layers.append(Middleware(AccessLog))
     layers += [
         Middleware(HttpMetrics),
-        Middleware(SecurityHeaders),
+        Middleware(SecurityHeaders, hsts=hsts),
         Middleware(BodyLimit, max_body=max_body),
         Middleware(BidFastPath),
     ]
@@ -140,9 +146,10 @@ class AccessLog:
 class SecurityHeaders:
     """Adds :data:`SECURITY_HEADERS` to every answer that does not set them itself."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
         self.app = app
-        self._raw = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        wanted = SECURITY_HEADERS | ({"Strict-Transport-Security": HSTS} if hsts else {})
+        self._raw = [(k.lower().encode(), v.encode()) for k, v in wanted.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import StrictInt, StringConstraints
 
 from commex.api import paging
@@ -33,10 +33,11 @@ class CardIn(_Body):
 
 
 @router.post("/payment-methods", status_code=201)
-def add_card(body: CardIn, who: CallerDep, bus: BusDep) -> dict[str, Any]:
+def add_card(body: CardIn, who: CallerDep, bus: BusDep, request: Request) -> dict[str, Any]:
     """Save a card of the calling recipient through the payment gateway; only its token, brand,
     last four digits and expiry are kept. The first card becomes the default; at most five."""
-    cmd = c.AddCard(who.id, body.number, body.exp_month, body.exp_year, body.cvc)
+    client = request.client.host if request.client else None
+    cmd = c.AddCard(who.id, body.number, body.exp_month, body.exp_year, body.cvc, client)
     return wire.card(bus.handle(cmd))
 
 

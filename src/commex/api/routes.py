@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from commex.api import paging
@@ -42,12 +42,17 @@ async def health() -> dict[str, str]:
 
 
 @router.post("/accounts", status_code=201, tags=["accounts"])
-def create_account(body: AccountIn, bus: BusDep, opener: OptionalCallerDep) -> dict[str, Any]:
+def create_account(
+    body: AccountIn, bus: BusDep, opener: OptionalCallerDep, request: Request
+) -> dict[str, Any]:
     """Open an account. The token in the answer is shown this once. Opened with a bearer token,
-    the new account belongs to the same owner as the caller's. A name taken as another
-    account's login is refused (409) and leaves nothing behind."""
+    the new account belongs to the same owner as the caller's. A name taken by another
+    account, also one that only looks alike (other case, compatibility forms, confusable
+    letters), is refused (409) and leaves nothing behind. Signups are throttled per client
+    address (429 with ``Retry-After``)."""
     owner = opener.owner if opener is not None else None
-    cmd = c.Register(body.name, tuple(body.roles), body.password, owner_id=owner)
+    client = request.client.host if request.client else None
+    cmd = c.Register(body.name, tuple(body.roles), body.password, owner_id=owner, client=client)
     return parties.registered(bus.handle(cmd))
 
 

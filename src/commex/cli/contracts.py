@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -18,6 +19,7 @@ from commex.cli.common import (
     print_usage_answer,
 )
 from commex.cli.devices import COMMENT_OPTION, SATISFIED_OPTION, SCORE_OPTION
+from commex.presentation import ending, when
 
 app = typer.Typer(help="Contracts: members, usage and ratings.", no_args_is_help=True)
 MEMBER_OPTION = typer.Option(..., "--member", help="The member id whose use this is.")
@@ -43,6 +45,14 @@ def show(
     table.add_row("recipient", contract["recipient_id"])
     table.add_row("price", f"{contract['price']} {contract['currency']}")
     table.add_row("status", contract["status"])
+    for label, key in (("awarded", "awarded_at"), ("started", "started_at")):
+        if contract.get(key):
+            table.add_row(label, when(datetime.fromisoformat(contract[key])))
+    ended = contract.get("completed_at") or contract.get("cancelled_at")
+    if ended:
+        at = datetime.fromisoformat(ended)
+        words = ending(contract["status"], contract["end_reason"], at, contract["end_note"])
+        table.add_row("ended", words)
     table.add_row("members", ", ".join(_member(m) for m in contract["members"]) or "none")
     usage = contract["usage"]
     table.add_row(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from typing import Annotated, Any
 
 import typer
@@ -19,8 +20,9 @@ from commex.client import (
 )
 from commex.stream import nodemetrics
 from commex.stream.node import create_node_app
-from commex.stream.nodeclient import token_from_env
+from commex.stream.nodeclient import TOKEN_ENV
 from commex.stream.nodecontracts import ContractGate, NodeMeter
+from commex.stream.nodework import SubcontractMeter, WorkGate
 from commex.stream.realtime import request as request_realtime
 from commex.stream.subcontracting import parse_capabilities
 from commex.stream.tasks import default_step_factory
@@ -86,24 +88,32 @@ def serve(
     log_format: LogFormat = LOG_FORMAT,
     log_level: LogLevel = NODE_LOG_LEVEL,
 ) -> None:
-    """Serve the steps to callers presenting COMMEX_NODE_TOKEN (refuses to start without it).
+    """Serve the steps to this provider's own plane (COMMEX_NODE_TOKEN) and, with --exchange,
+    to other providers' planes under subcontracts.
 
     With --exchange, the node first publishes its offer (URL, steps, price) on the exchange,
-    where other providers' packet planes find it to subcontract. It then also takes requests
-    tagged with one of its provider's active contracts (X-Commex-Contract), and reports what
-    it processed for each contract to the exchange every --meter-every seconds and on exit.
+    where other providers' packet planes find it to subcontract. It takes work under a
+    subcontract naming its provider (checked with the exchange with the node key in
+    COMMEX_NODE_KEY, or the provider's token) and meters its packets per subcontract. It also
+    takes requests tagged with one of its provider's active contracts (X-Commex-Contract), and
+    reports what it processed for each contract every --meter-every seconds and on exit.
     GET /metrics (with the node token) shows segments, packets and each step's time."""
     log_config = logs.configure(log_format.value, log_level.value)
-    token = token_from_env()
+    token = os.environ.get(TOKEN_ENV) or None
     offered = parse_capabilities(capabilities)
-    client = ExchangeClient(exchange, api_token_from_env()) if exchange else None
-    meter = None
+    api_token = api_token_from_env() if exchange else ""
+    client = ExchangeClient(exchange, api_token) if exchange else None
+    keyed = None
+    if exchange:
+        keyed = ExchangeClient(exchange, os.environ.get("COMMEX_NODE_KEY") or api_token)
+    meter = work_meter = None
     try:
         where = (exchange or "", public_url or f"http://{host}:{port}")
         gate, meter = _on_exchange(client, where, offered, price, currency, meter_every)
+        work, work_meter = _work(keyed, min(meter_every, 1.0))
         node = create_node_app(
             offered, token, step_factory=nodemetrics.timed_steps(default_step_factory),
-            contracts=gate, meter=meter,
+            contracts=gate, meter=meter, work=work, work_meter=work_meter,
         )  # fmt: skip
         console.print(
             f"commex node offering {', '.join(sorted(offered))} on http://{host}:{port}",
@@ -115,10 +125,28 @@ def serve(
             err_console.print("warning: real-time scheduling was refused", highlight=False)
         _run(node, (host, port), metrics_port, log_config, log_level.value)
     finally:
-        if meter is not None:
-            meter.close()
-        if client is not None:
-            client.close()
+        for stopping in (meter, work_meter, client, keyed):
+            if stopping is not None:
+                stopping.close()
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"warning: {message}", highlight=False, markup=False)
+
+
+def _work(
+    keyed: ExchangeClient | None, every_s: float
+) -> tuple[WorkGate | None, SubcontractMeter | None]:
+    """Subcontracted work, checked and metered with the node key, when there is an exchange."""
+    if keyed is None:
+        return None, None
+    meter = SubcontractMeter(
+        lambda sid, run_id, packets: keyed.meter_packets(sid, run_id, packets, attempts=2),
+        every_s=every_s,
+        warn=_warn,
+    )
+    meter.start()
+    return WorkGate(keyed.check_work), meter
 
 
 def _on_exchange(

@@ -38,22 +38,25 @@ def close_due(
     limit: int = typer.Option(100, help="Most auctions to close in one run."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Close every auction whose close time has passed, and start the contracts whose window
-    has opened (for cron)."""
+    """Close every auction whose close time has passed, start the contracts whose window has
+    opened and complete those whose window has ended (for cron)."""
     bus = build_exchange()
     try:
         closed = bus.handle(c.CloseDue(limit))
         bus.handle(c.StartDue(limit))
+        completed = bus.handle(c.CompleteDue(limit))
     finally:
         bus.dispose()
     if as_json:
-        print_json({"closed": [a.id for a in closed]})
+        print_json({"closed": [a.id for a in closed], "completed": [x.id for x in completed]})
         return
     if not closed:
         console.print("no auction was due")
     for a in closed:
         winners = len(a.outcome.winners) if a.outcome else 0
         console.print(f"closed {a.id} ({a.title}): {winners} winner(s)")
+    for x in completed:
+        console.print(f"completed {x.id}: its window ended")
 
 
 @app.command("charge-due")

@@ -19,6 +19,20 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Run the exchange server.")
 
+TEST_GATEWAY_WARNING = (
+    "payments: the built-in TEST gateway is in use: it approves every valid card number and "
+    "moves no money (COMMEX_PAYMENT_GATEWAY=stripe for real payments)"
+)
+
+
+def startup_lines(services: Services) -> list[str]:
+    """What the server says first: its database, and plainly when payments are not real."""
+    url = services.settings.url()
+    lines = [f"database: {url.split('@')[-1] if '@' in url else url}"]
+    if services.gateway_name == "test":
+        lines.append(TEST_GATEWAY_WARNING)
+    return lines
+
 
 @app.callback(invoke_without_command=True)
 @handle_errors
@@ -88,8 +102,8 @@ def _run(demo: bool, workers: int, access_log: bool, options: dict[str, object])
     from commex.server import create_server, freeze_startup_objects
 
     services = build_services()
-    url = services.settings.url()
-    console.print(f"database: {url.split('@')[-1] if '@' in url else url}")
+    for line in startup_lines(services):
+        console.print(line, highlight=False)
     if demo:
         _demo(services)
     plural = f" ({workers} worker processes)" if workers > 1 else ""

@@ -55,15 +55,19 @@ Capabilities = Annotated[
 ]
 Subcontractors = Annotated[
     list[str],
-    typer.Option("--subcontractor", help="NAME=URL of a pre-approved provider, tried in order."),
+    typer.Option(
+        "--subcontractor",
+        help="NAME=URL of a pre-approved provider, tried in order (with --contract, a provider "
+        "of that name on the exchange).",
+    ),
 ]
 ExchangeOpt = Annotated[
     str | None,
     typer.Option(
         "--exchange",
-        help="Find subcontractors on this exchange (URL; your API token in COMMEX_TOKEN or the "
-        "profile `commex login` saved) when no --subcontractor is given; with --contract, also "
-        "COMMEX_EXCHANGE_URL.",
+        help="The exchange (URL; your API token in COMMEX_TOKEN or the profile `commex "
+        "login` saved; or COMMEX_EXCHANGE_URL) that --contract is delivered on, where "
+        "missing steps are subcontracted.",
     ),
 ]
 ContractOpt = Annotated[

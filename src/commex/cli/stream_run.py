@@ -10,7 +10,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,14 @@ from rich.table import Table
 
 from commex.cli.common import console, err_console
 from commex.client import ExchangeClient, ExchangeDirectory, api_token_from_env
+from commex.contract_plan import prepare
 from commex.domain.errors import CommexError, InvalidInput
 from commex.metering_client import ContractRun
 from commex.stream import pipeline
 from commex.stream.endpoints import Endpoint
 from commex.stream.report import RunReport, StreamReport
+from commex.stream.subcontracting import ProviderDirectory, missing_steps
+from commex.subcontract_run import SubcontractBook
 
 
 class Display:
@@ -80,6 +83,15 @@ class Options:
     quiet: bool
 
 
+@dataclass
+class _Under:
+    """A run under a contract: its metering, its subcontracts, whom it may subcontract to."""
+
+    run: ContractRun
+    book: SubcontractBook
+    directory: ProviderDirectory
+
+
 def run(plan: pipeline.Plan, options: Options) -> tuple[RunReport, CommexError | None]:
     exchange = options.exchange
     if options.contract:
@@ -90,19 +102,24 @@ def run(plan: pipeline.Plan, options: Options) -> tuple[RunReport, CommexError |
                 field="exchange",
             )
     client = ExchangeClient(exchange, api_token_from_env()) if exchange else None
-    under: ContractRun | None = None
+    under: _Under | None = None
     try:
         if options.contract and client is not None:
-            under = ContractRun.open(
+            opened = ContractRun.open(
                 client, options.contract, plan, every_s=options.meter_every, warn=_warn
             )
-            plan = under.plan
+            book = SubcontractBook(client, options.contract)
+            under = _Under(opened, book, ExchangeDirectory(client))
+            assert opened.terms is not None
+            decided = prepare(client, opened.terms, opened.plan)
+            plan, under.directory = decided.plan, decided.directory
         return _execute(plan, options, client, under)
     except OSError as exc:
         raise CommexError(f"{exc.strerror or exc}: {exc.filename or plan.output}") from exc
     finally:
         if under is not None:
-            under.close()
+            under.run.close()
+            under.book.close_all(warn=_warn)  # a run that failed still closes what it opened
         if client is not None:
             client.close()
 
@@ -111,23 +128,38 @@ def _execute(
     plan: pipeline.Plan,
     options: Options,
     client: ExchangeClient | None,
-    under: ContractRun | None,
+    under: _Under | None,
 ) -> tuple[RunReport, CommexError | None]:
     display = Display(plan.live, enabled=not options.quiet)
+    if under is None and client is not None and not plan.subcontractors:
+        lacking = missing_steps(plan.steps, plan.capabilities)
+        if lacking:
+            raise InvalidInput(
+                f"{lacking[0]} would go to another provider found on the exchange, which "
+                "takes work only under a subcontract: name the contract you deliver "
+                "(--contract CID)",
+                field="contract",
+            )
     services = pipeline.Services(
-        executor=under.executor if under else None,
+        executor=under.run.executor if under else None,
         progress=display.update,
         on_ready=display.ready,
         on_stream=display.stream_ended,
-        directory=ExchangeDirectory(client) if client else None,
-        on_result=under.meter.add if under else None,
+        directory=under.directory if under else None,
+        on_result=under.run.meter.add if under else None,
+        client_factory=under.book.node_for if under else None,
     )
     pipeline.check(plan, services)
+    if under is not None:  # a provider without a card learns it here, before any packet
+        lacking = missing_steps(plan.steps, plan.capabilities)
+        under.book.open_first(pipeline.subcontractor(plan, services), lacking)
     with display.bar, _stopping(services.stop, plan.live):
         result = pipeline.run(plan, services)
     failure = None
     if under is not None:
-        result, failure = under.settle(result)
+        result, failure = under.run.settle(result)
+        closed = under.book.close_all(warn=_warn)
+        result = replace(result, contract={**(result.contract or {}), "subcontracts": closed})
     if options.report is not None:
         options.report.write_text(_json(result) + "\n")
     return result, failure

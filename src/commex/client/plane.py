@@ -18,11 +18,13 @@ if TYPE_CHECKING:
 class ExchangeDirectory:
     """The packet plane's :class:`~commex.stream.subcontracting.ProviderDirectory` over the
     exchange: providers offering a step, with their reputation and price, never the caller
-    itself (a subcontract goes to a different provider)."""
+    itself (a subcontract goes to a different provider), and, when ``approved`` names any, only
+    those (the recipient's approved providers under a contract)."""
 
-    def __init__(self, client: ExchangeClient) -> None:
+    def __init__(self, client: ExchangeClient, approved: frozenset[str] = frozenset()) -> None:
         self._client = client
         self._me: str | None = None
+        self.approved = approved
 
     def find(self, capability: str) -> list[Provider]:
         if self._me is None:
@@ -30,7 +32,8 @@ class ExchangeDirectory:
         found = []
         for item in self._client.providers(capability):
             provider = item["provider"]
-            if provider["id"] == self._me:
+            outside = bool(self.approved) and provider["id"] not in self.approved
+            if provider["id"] == self._me or outside:
                 continue
             try:
                 price: Decimal | None = Decimal(str(item["price"]))
@@ -42,6 +45,7 @@ class ExchangeDirectory:
                     url=str(item["node_url"]),
                     reputation=float(provider["reputation"]["lower_bound"]),
                     price=price,
+                    id=str(provider["id"]),
                 )
             )
         return found

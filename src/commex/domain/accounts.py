@@ -28,6 +28,8 @@ class Account:
     roles: frozenset[Role]
     created_at: datetime
     owner_id: str | None = None
+    suspended_at: datetime | None = None
+    suspension_reason: str | None = None
 
     @property
     def owner(self) -> str:
@@ -41,6 +43,10 @@ class Account:
     @property
     def is_operator(self) -> bool:
         return Role.OPERATOR in self.roles
+
+    @property
+    def suspended(self) -> bool:
+        return self.suspended_at is not None
 
 
 def check_name(name: object) -> str:

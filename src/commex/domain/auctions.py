@@ -15,10 +15,9 @@ from enum import StrEnum
 
 from commex.domain import formats
 from commex.domain.accounts import Account, Role
-from commex.domain.contracts import Contract, ContractStatus
+from commex.domain.contracts import Contract, ContractStatus, Defaulted
 from commex.domain.errors import (
     AuctionNotOpen,
-    BidRejected,
     Conflict,
     Forbidden,
     InvalidInput,
@@ -102,6 +101,8 @@ class Outcome:
     closed_by: str | None = None
     reason: str | None = None
     note: str = ""
+    defaulted: tuple[Defaulted, ...] = ()  # winners whose contracts were cancelled since
+    unsold: int = 0  # blocks of cancelled contracts that went to nobody
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,7 @@ def accept_bid(
     bidder's reputation in its bidding role (for eligibility).
     """
     check_can_bid(auction, bidder, reputation, now)
-    _check_amounts(auction, amount, max_amount)
+    formats.check_amounts(auction, amount, max_amount)
     if auction.sealed:
         bid = Bid(
             id=new_id(),
@@ -226,6 +227,11 @@ def check_can_bid(auction: Auction, bidder: Account, reputation: Reputation, now
         raise AuctionNotOpen(
             f"auction {auction.id} closed at {auction.closes_at.isoformat()}; it takes no more bids"
         )
+    check_eligible(auction, bidder, reputation)
+
+
+def check_eligible(auction: Auction, bidder: Account, reputation: Reputation) -> None:
+    """Raise why ``bidder`` may not win ``auction``: its own, wrong role, not eligible."""
     if bidder.id == auction.owner_id:
         raise Forbidden("you cannot bid on your own auction")
     if auction.owner_group and bidder.owner == auction.owner_group:
@@ -247,34 +253,6 @@ def check_can_bid(auction: Auction, bidder: Account, reputation: Reputation, now
             f"your payment reputation {reputation.score:.2f} is below the "
             f"{e.min_recipient_score:.2f} this auction requires"
         )
-
-
-def _check_amounts(auction: Auction, amount: Money, max_amount: Money | None) -> None:
-    cur = auction.currency
-    for name, value in (("amount", amount), ("max_amount", max_amount)):
-        if value is None:
-            continue
-        if value.currency != cur:
-            raise BidRejected(f"{name} must be in {cur}", field=name)
-        if value.amount <= 0:
-            raise BidRejected(f"{name} must be more than zero", field=name)
-    if max_amount is not None:
-        if auction.sealed:
-            raise BidRejected(
-                "proxy limits (max_amount) apply to english auctions only", field="max_amount"
-            )
-        forward = auction.direction is Direction.FORWARD
-        if forward and max_amount < amount:
-            raise BidRejected("max_amount must be at least the amount", field="max_amount")
-        if not forward and max_amount > amount:
-            raise BidRejected(
-                "in a reverse auction max_amount is the lowest price you accept: "
-                "it must be at most the amount",
-                field="max_amount",
-            )
-    ceiling = auction.reserve if auction.direction is Direction.REVERSE else None
-    if ceiling is not None and amount > ceiling:
-        raise BidRejected(f"amount {amount} is above the ceiling {ceiling}", field="amount")
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +317,9 @@ def close_auction(
         note=note,
     )
     closed = replace(auction, status=Status.CLOSED, outcome=outcome)
-    events.insert(0, AuctionClosed(auction.id, tuple(w.bidder_id for w in winners), now))
+    closer = by.id if by is not None and by.is_operator else None
+    winner_ids = tuple(w.bidder_id for w in winners)
+    events.insert(0, AuctionClosed(auction.id, winner_ids, now, closer, outcome.reason))
     return CloseResult(closed, tuple(contracts), tuple(events))
 
 
@@ -381,7 +361,8 @@ def cancel_auction(auction: Auction, by: Account, reason: str | None) -> CloseRe
         raise Forbidden("only the auction's owner or the operator may cancel it")
     text = _clean_reason(reason) or "cancelled by its owner"
     cancelled = replace(auction, status=Status.CANCELLED, cancel_reason=text)
-    return CloseResult(cancelled, (), (AuctionCancelled(auction.id, text),))
+    operator = by.id if by.is_operator else None
+    return CloseResult(cancelled, (), (AuctionCancelled(auction.id, text, operator),))
 
 
 def _clean_reason(reason: str | None) -> str | None:

@@ -53,6 +53,17 @@ ACTIONS = frozenset(
         "webhook.created",
         "webhook.removed",
         "webhook.delivery_retried",
+        # moderation and each account's own security (see commex.services.moderation_audit)
+        "account.suspended",
+        "account.reinstated",
+        "sessions.ended",
+        "password.changed",
+        "password.reset_issued",
+        "password.reset_used",
+        "device.revoked",
+        "rating.hidden",
+        "charge.refunded",
+        "contract.cancelled",
     }
 )
 

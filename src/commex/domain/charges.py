@@ -23,13 +23,14 @@ The exchange takes no fee yet: a provider's payout is the whole charge.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from commex.domain.billing import ChargeOutcome
 from commex.domain.contracts import Contract
+from commex.domain.errors import Conflict, InvalidInput
 from commex.domain.events import ChargeSettled
 from commex.domain.money import Money
 from commex.domain.ratings import RatedRole, Rating
@@ -44,12 +45,17 @@ _NO_CARD_MESSAGE = "No card is registered: add one under your cards and it is tr
 
 
 class ChargeStatus(StrEnum):
-    """Pending until an attempt succeeds, or the last decline or error ends it."""
+    """Pending until an attempt succeeds, or the last decline or error ends it, or its
+    contract is cancelled first."""
 
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     DECLINED = "declined"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_FAILURES = frozenset({ChargeStatus.DECLINED, ChargeStatus.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +257,14 @@ def unanswered(charge: Charge, message: str, now: datetime) -> Charge:
     )
 
 
+def void(charge: Charge, why: str) -> Charge | None:
+    """A pending charge no attempt holds, cancelled with its contract (``why``); None for one
+    settled already or being tried right now (that attempt settles as it will)."""
+    if charge.status is not ChargeStatus.PENDING or charge.claimed_until is not None:
+        return None
+    return replace(charge, status=ChargeStatus.CANCELLED, message=why)
+
+
 def payment_rating(
     charge: Charge, provider_account_id: str, rating_id: str, now: datetime
 ) -> Rating | None:
@@ -285,6 +299,55 @@ def payout_for(charge: Charge, payout_id: str, now: datetime) -> Payout | None:
     if charge.status is not ChargeStatus.SUCCEEDED:
         return None
     return Payout(payout_id, charge.id, charge.provider_id, charge.amount, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """Money given back on a succeeded charge through the gateway, on the operator's word (or
+    the exchange's): a negative payout of the provider (``amount`` is what was given back,
+    positive)."""
+
+    id: str
+    charge_id: str
+    provider_id: str
+    amount: Money
+    reason: str
+    gateway_refund_id: str | None
+    by_id: str | None  # the operator; None: the exchange (a group's contract was cancelled)
+    created_at: datetime
+
+    def as_payout(self) -> Payout:
+        """The refund as the provider's payouts show it: a negative one."""
+        negative = Money(-self.amount.amount, self.amount.currency)
+        return Payout(self.id, self.charge_id, self.provider_id, negative, self.created_at)
+
+
+def refundable(charge: Charge, refunds: Sequence[Refund]) -> Money:
+    """What may still be refunded of ``charge``: what it took, less what was refunded."""
+    if charge.status is not ChargeStatus.SUCCEEDED:
+        raise Conflict(
+            f"charge {charge.id} is {charge.status.value}: only a paid charge is refunded"
+        )
+    left = charge.amount
+    for r in refunds:
+        left = left - r.amount
+    return left
+
+
+def check_refund(charge: Charge, refunds: Sequence[Refund], amount: Money) -> Money:
+    """``amount`` if it may be refunded now: more than zero, in the charge's currency, at most
+    what is left."""
+    left = refundable(charge, refunds)
+    if amount.currency != charge.amount.currency:
+        raise InvalidInput(f"amount must be in {charge.amount.currency}", field="amount")
+    if amount.amount <= 0:
+        raise InvalidInput("amount must be more than zero", field="amount")
+    if amount > left:
+        raise InvalidInput(
+            f"amount {amount} is more than the {left} {left.currency} left to refund",
+            field="amount",
+        )
+    return amount
 
 
 def settled_event(before: Charge, after: Charge, now: datetime) -> ChargeSettled | None:

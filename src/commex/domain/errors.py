@@ -75,6 +75,24 @@ class AuctionNotOpen(Conflict):
     code = "auction_not_open"
 
 
+class Suspended(Forbidden):
+    """Raised when a suspended account (or a device of one) calls: it may do nothing until the
+    operator reinstates it."""
+
+    code = "account_suspended"
+
+
+class Throttled(CommexError):
+    """Raised when too many attempts came from one name, address or account: try again after
+    ``retry_after`` seconds (HTTP 429 with ``Retry-After``)."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field)
+        self.retry_after = max(1, retry_after)
+
+
 # kind -> (HTTP status, command-line exit code). Subclasses inherit their kind's entry.
 STATUS: dict[type[CommexError], tuple[int, int]] = {
     InvalidInput: (422, 2),
@@ -82,6 +100,7 @@ STATUS: dict[type[CommexError], tuple[int, int]] = {
     Forbidden: (403, 4),
     Unauthenticated: (401, 5),
     Conflict: (409, 6),
+    Throttled: (429, 7),
     CommexError: (400, 1),
 }
 

@@ -18,15 +18,22 @@ class BidPlaced:
 
 @dataclass(frozen=True, slots=True)
 class AuctionClosed:
+    """An auction closed; ``by_id`` and ``reason`` name the operator closing it early."""
+
     auction_id: str
     winners: tuple[str, ...]
     closed_at: datetime
+    by_id: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AuctionCancelled:
+    """An auction cancelled; ``by_id`` names the operator when it was the operator."""
+
     auction_id: str
     reason: str
+    by_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,27 +77,6 @@ class AuctionClosingSoon:
     title: str
     closes_at: datetime
     watcher_ids: tuple[str, ...]
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ContractCompleted:
-    """The contract's block is used up: its service is over."""
-
-    contract_id: str
-    provider_id: str
-    recipient_id: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ContractCancelled:
-    """The contract was cancelled (by moderation; nothing cancels one by itself yet)."""
-
-    contract_id: str
-    provider_id: str
-    recipient_id: str
-    reason: str
     at: datetime
 
 
@@ -166,6 +152,174 @@ class ChargeAttempted:
 
 
 @dataclass(frozen=True, slots=True)
+class ContractCompleted:
+    """The service is over: the block was used up or the window ended (``reason``)."""
+
+    contract_id: str
+    provider_id: str
+    recipient_id: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ContractCancelled:
+    """A contract was cancelled: for non-payment (``by_id`` None), or by the operator."""
+
+    contract_id: str
+    auction_id: str
+    provider_id: str
+    recipient_id: str
+    reason: str
+    note: str
+    by_id: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionReawarded:
+    """A cancelled contract's block went to the next qualifying bid: a new contract."""
+
+    auction_id: str
+    cancelled_contract_id: str
+    contract_id: str
+    bid_id: str
+    bidder_id: str
+    price: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionUnsold:
+    """A cancelled contract's block went to nobody (no qualifying bid, or not a sealed
+    forward auction): it is reported unsold."""
+
+    auction_id: str
+    cancelled_contract_id: str
+    why: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSuspended:
+    """The operator suspended an account; ``withdrawn`` are its open bids taken back."""
+
+    account_id: str
+    by_id: str
+    reason: str
+    at: datetime
+    withdrawn: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountReinstated:
+    account_id: str
+    by_id: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRotated:
+    """An account's API token was replaced; the old one stopped working."""
+
+    account_id: str
+    by_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsEnded:
+    """Every web session of an account was ended (logging out everywhere, a new password)."""
+
+    account_id: str
+    by_id: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordChanged:
+    """An account's password was changed (by its owner, ``how`` "changed") or set through a
+    reset link (``how`` "reset"); its other sessions ended."""
+
+    account_id: str
+    by_id: str
+    how: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordResetIssued:
+    """The operator issued a one-time password-reset link for an account."""
+
+    account_id: str
+    by_id: str
+    expires_at: datetime
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRevoked:
+    """A device was deregistered; its token stopped working."""
+
+    device_id: str
+    recipient_id: str
+    by_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RatingHidden:
+    """The operator hid a rating: it left the rated reputation; the rater and the rated are
+    to be told."""
+
+    rating_id: str
+    contract_id: str
+    rater_id: str
+    rated_id: str
+    by_id: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRefunded:
+    """The operator refunded (part of) a charge through the gateway: a negative payout."""
+
+    charge_id: str
+    refund_id: str
+    payer_id: str
+    provider_id: str
+    amount: str
+    currency: str
+    by_id: str | None  # None: the exchange refunded it by itself
+    reason: str
+    at: datetime
+
+
+Moderation = (
+    AccountSuspended
+    | AccountReinstated
+    | TokenRotated
+    | SessionsEnded
+    | PasswordChanged
+    | PasswordResetIssued
+    | DeviceRevoked
+    | RatingHidden
+    | ChargeRefunded
+    | ContractCancelled
+)
+
+MODERATION_EVENTS: tuple[type[Moderation], ...] = (
+    AccountSuspended, AccountReinstated, TokenRotated, SessionsEnded, PasswordChanged,
+    PasswordResetIssued, DeviceRevoked, RatingHidden, ChargeRefunded, ContractCancelled,
+)  # fmt: skip
+
+Lifecycle = ContractCompleted | ContractCancelled | AuctionReawarded | AuctionUnsold
+
+
+@dataclass(frozen=True, slots=True)
 class CredentialsChanged:
     """An account's API token stopped being what it was (rotated, revoked, or the account
     suspended): whatever remembered who the old token belonged to must forget it."""
@@ -204,13 +358,13 @@ Event = (
     | ContractStarted
     | BidOutbid
     | AuctionClosingSoon
-    | ContractCompleted
-    | ContractCancelled
     | ChargeSettled
     | GroupInvited
     | RatingReceived
     | DeliveryBreached
     | Notified
+    | Lifecycle
+    | Moderation
     | ChargeAttempted
     | CredentialsChanged
     | SubcontractOpened

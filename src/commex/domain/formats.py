@@ -31,7 +31,8 @@ def effective_price(amount: Money, reputation: Reputation, weight: Decimal) -> D
     return amount.amount * (1 + weight * (1 - reputation.lower_bound_decimal()))
 
 
-def _ranked(auction: Auction, bids: Sequence[Bid], reps: Mapping[str, Reputation]) -> list[Bid]:
+def ranked(auction: Auction, bids: Sequence[Bid], reps: Mapping[str, Reputation]) -> list[Bid]:
+    """Bids best first by the auction's ranking rule; ties to the earlier bid."""
     if auction.direction is _a.Direction.FORWARD:
         return sorted(bids, key=lambda b: (-b.amount.amount, b.seq))
     w = auction.reputation_weight
@@ -40,7 +41,8 @@ def _ranked(auction: Auction, bids: Sequence[Bid], reps: Mapping[str, Reputation
     )
 
 
-def _qualifies(auction: Auction, bid: Bid) -> bool:
+def qualifies(auction: Auction, bid: Bid) -> bool:
+    """Whether a bid is within the reserve (forward) or the ceiling (reverse)."""
     if auction.reserve is None:
         return True
     if auction.direction is _a.Direction.FORWARD:
@@ -56,8 +58,8 @@ class FirstPrice:
     def award(
         self, auction: Auction, bids: Sequence[Bid], reps: Mapping[str, Reputation]
     ) -> tuple[list[Award], str]:
-        ranked = [b for b in _ranked(auction, bids, reps) if _qualifies(auction, b)]
-        winners = ranked[: auction.quantity]
+        order = [b for b in ranked(auction, bids, reps) if qualifies(auction, b)]
+        winners = order[: auction.quantity]
         return [(b, b.amount) for b in winners], _note(auction, bids, winners)
 
 
@@ -72,12 +74,12 @@ class SecondPrice:
     def award(
         self, auction: Auction, bids: Sequence[Bid], reps: Mapping[str, Reputation]
     ) -> tuple[list[Award], str]:
-        ranked = _ranked(auction, bids, reps)
-        winners = [b for b in ranked if _qualifies(auction, b)][: auction.quantity]
+        order = ranked(auction, bids, reps)
+        winners = [b for b in order if qualifies(auction, b)][: auction.quantity]
         if not winners:
             return [], _note(auction, bids, winners)
         winner_ids = {b.id for b in winners}
-        losers = [b for b in ranked if b.id not in winner_ids]
+        losers = [b for b in order if b.id not in winner_ids]
         best_loser = losers[0] if losers else None
         if auction.direction is _a.Direction.FORWARD:
             candidates = [m for m in (best_loser and best_loser.amount, auction.reserve) if m]
@@ -124,6 +126,36 @@ class English:
                 return [], "reserve not met"
             price = reserve
         return [(leader, price)], ""
+
+
+def check_amounts(auction: Auction, amount: Money, max_amount: Money | None) -> None:
+    """Raise why a bid's amounts break the auction's rules: currency, sign, proxy limits,
+    the published ceiling."""
+    cur = auction.currency
+    for name, value in (("amount", amount), ("max_amount", max_amount)):
+        if value is None:
+            continue
+        if value.currency != cur:
+            raise BidRejected(f"{name} must be in {cur}", field=name)
+        if value.amount <= 0:
+            raise BidRejected(f"{name} must be more than zero", field=name)
+    if max_amount is not None:
+        if auction.sealed:
+            raise BidRejected(
+                "proxy limits (max_amount) apply to english auctions only", field="max_amount"
+            )
+        forward = auction.direction is _a.Direction.FORWARD
+        if forward and max_amount < amount:
+            raise BidRejected("max_amount must be at least the amount", field="max_amount")
+        if not forward and max_amount > amount:
+            raise BidRejected(
+                "in a reverse auction max_amount is the lowest price you accept: "
+                "it must be at most the amount",
+                field="max_amount",
+            )
+    ceiling = auction.reserve if auction.direction is _a.Direction.REVERSE else None
+    if ceiling is not None and amount > ceiling:
+        raise BidRejected(f"amount {amount} is above the ceiling {ceiling}", field="amount")
 
 
 FORMATS: dict[str, FirstPrice | SecondPrice | English] = {

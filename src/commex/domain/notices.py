@@ -146,13 +146,18 @@ def _started(e: ContractStarted, new_id: NewId) -> list[Notice]:
 
 
 def _completed(e: ContractCompleted, new_id: NewId) -> list[Notice]:
-    data: dict[str, Scalar] = {"contract_id": e.contract_id}
+    data: dict[str, Scalar] = {"contract_id": e.contract_id, "reason": e.reason}
     parties = (e.provider_id, e.recipient_id)
     return _each(parties, EventType.CONTRACT_COMPLETED, e.contract_id, data, e.at, new_id)
 
 
 def _cancelled(e: ContractCancelled, new_id: NewId) -> list[Notice]:
-    data: dict[str, Scalar] = {"contract_id": e.contract_id, "reason": e.reason}
+    data: dict[str, Scalar] = {
+        "contract_id": e.contract_id,
+        "auction_id": e.auction_id,
+        "reason": e.reason,
+        "note": e.note,
+    }
     parties = (e.provider_id, e.recipient_id)
     return _each(parties, EventType.CONTRACT_CANCELLED, e.contract_id, data, e.at, new_id)
 

@@ -68,6 +68,10 @@ class Rating:
     score: int | None
     comment: str | None
     created_at: datetime
+    weight: float = 1.0  # what it carried in the rated reputation, after the counterparty cap
+    worth: float = 1.0  # what stands behind it (reputation.rating_weight); 0: not counted at all
+    hidden_at: datetime | None = None
+    hidden_reason: str | None = None
 
 
 def rate(

@@ -160,18 +160,23 @@ class PairTally:
 
 
 def add_rating(
-    tally: Tally | None, pair: PairTally | None, satisfied: bool, now: datetime
+    tally: Tally | None,
+    pair: PairTally | None,
+    satisfied: bool,
+    now: datetime,
+    worth: float = 1.0,
 ) -> tuple[Tally, PairTally, float]:
     """Count one rating at ``now``: the account's new tally, the counterparty's new pair tally
     and the weight the rating carried.
 
-    A rating weighs 1.0, or whatever room the counterparty has left under :data:`PAIR_CAP`
-    (never negative): a counterparty that has rated often lately counts for little more.
+    A rating weighs ``worth`` (1.0 at most: see :func:`rating_weight`), or whatever room the
+    counterparty has left under :data:`PAIR_CAP` (never negative): a counterparty that has
+    rated often lately counts for little more.
     """
     current = tally.at(now) if tally is not None else Tally(0.0, 0.0, now)
     held = pair.at(now) if pair is not None else PairTally(0.0, now)
     room = PAIR_CAP - held.weight
-    weight = max(0.0, min(1.0, room))
+    weight = max(0.0, min(max(0.0, min(1.0, worth)), room))
     # Landing exactly on the cap keeps rounding from ever taking the pair above it.
     pair_weight = PAIR_CAP if weight == room else held.weight + weight
     if satisfied:
@@ -179,6 +184,50 @@ def add_rating(
     else:
         new = Tally(current.positive, current.negative + weight, current.as_of)
     return new, PairTally(pair_weight, held.as_of), weight
+
+
+def remove_rating(
+    tally: Tally,
+    pair: PairTally | None,
+    weight: float,
+    satisfied: bool,
+    since: datetime,
+    now: datetime,
+) -> tuple[Tally, PairTally | None]:
+    """Take a rating given at ``since`` with ``weight`` back out (the operator hid it): what
+    is left of its weight at ``now`` leaves the tally and the counterparty's pair tally."""
+    left = weight * decay_factor(since, now)
+    current = tally.at(now)
+    if satisfied:
+        new = Tally(max(0.0, current.positive - left), current.negative, current.as_of)
+    else:
+        new = Tally(current.positive, max(0.0, current.negative - left), current.as_of)
+    if pair is None:
+        return new, None
+    held = pair.at(now)
+    return new, PairTally(max(0.0, held.weight - left), held.as_of)
+
+
+# What stands behind a rating (O3): the price paid on the contract rated, and the rater's own
+# standing. A contract with nothing paid gives its ratings no weight at all.
+FULL_WEIGHT_PRICE = Decimal(10)  # paid on the contract, in its currency's major units
+FULL_STANDING_DAYS = 30  # the rater account's age at which its age stops holding it back
+FULL_STANDING_PAYMENTS = 5  # succeeded charges in the rater's history for a full record
+
+
+def rating_weight(paid: Decimal, rater_age_days: float, rater_payments: int) -> float:
+    """The weight a rating carries, from 0 to 1: ``paid`` (what the contract's charges took,
+    less refunds) relative to :data:`FULL_WEIGHT_PRICE`, times the rater's standing. The
+    standing is half for having paid (or been paid) at all, a quarter for its account's age
+    (full at :data:`FULL_STANDING_DAYS`) and a quarter for its payment history (succeeded
+    charges it paid or was paid, full at :data:`FULL_STANDING_PAYMENTS`). Nothing paid on the
+    contract, or a rater with no succeeded payment at all, weighs 0."""
+    if paid <= 0 or rater_payments <= 0:
+        return 0.0
+    price = min(1.0, float(paid / FULL_WEIGHT_PRICE))
+    age = min(1.0, max(0.0, rater_age_days) / FULL_STANDING_DAYS)
+    history = min(1.0, rater_payments / FULL_STANDING_PAYMENTS)
+    return price * (0.5 + 0.25 * age + 0.25 * history)
 
 
 def reputation_of(tally: Tally | None, recent_count: int, now: datetime) -> Reputation:

@@ -6,6 +6,8 @@ step, at the offer's price per 1,000 packets. The subcontractor's node meters th
 processes, once per run; the plane's own check of the results closes the subcontract with an
 outcome, which rates the subcontractor by itself (once), and the packets are charged to the
 subcontracting provider, price x packets / 1,000, rounded to the currency's minor unit.
+Cancelled by the operator or with its parent contract, a subcontract closes without a check
+(no rating), and the packets metered until then are charged all the same: they were done.
 
 Who may subcontract: the parent's provider, never to itself or to an account of its own owner,
 only to a provider among the parent auction's approved providers when it named any, only for a
@@ -23,7 +25,14 @@ from enum import StrEnum
 
 from commex.domain.accounts import Account, Role
 from commex.domain.charges import Charge, ChargeStatus
-from commex.domain.contracts import Contract, ContractKind, ContractStatus
+from commex.domain.contracts import (
+    Contract,
+    ContractKind,
+    ContractStatus,
+    EndReason,
+    describe_end,
+    end,
+)
 from commex.domain.errors import (
     Conflict,
     Forbidden,
@@ -242,9 +251,24 @@ def close(
     if sub.closed_at is not None:
         if sub.outcome is outcome:
             return None
+        if sub.outcome is None:
+            raise Conflict(f"subcontract {sub.id} {describe_end(sub.contract)}")
         raise Conflict(f"subcontract {sub.id} was closed as {sub.outcome} already")
-    contract = replace(sub.contract, status=ContractStatus.COMPLETED)
+    contract = end(sub.contract, EndReason.CHECKED, now)
     return replace(sub, contract=contract, outcome=outcome, detail=detail, closed_at=now)
+
+
+def cancel(
+    sub: Subcontract, reason: EndReason, note: str, now: datetime, by_id: str | None = None
+) -> Subcontract | None:
+    """An open subcontract cancelled (by the operator, or with its parent): it is closed
+    without a check, so it rates nobody, and takes no more work or packets; the packets
+    metered until now were processed and are settled (:func:`settlement`). None when it was
+    closed already."""
+    if not sub.is_open:
+        return None
+    contract = end(sub.contract, reason, now, note, by_id)
+    return replace(sub, contract=contract, closed_at=now)
 
 
 def check_rating(sub: Subcontract, rating_id: str, now: datetime) -> Rating:

@@ -42,23 +42,24 @@ def view_auction(
     won = [w.bidder_id for w in auction.outcome.winners] if auction.outcome else []
     bidders = {b.bidder_id for b in visible} | ({leader_id} if leader_id else set()) | set(won)
     accounts = uow.accounts.get_many(bidders | {auction.owner_id})
+    paid = uow.charges.settled_counts(bidders | {auction.owner_id})
     role = auction.bidder_role
     reps = deps.reputations.of_many(uow, bidders, role)
     owner_rep = deps.reputations.of(uow, auction.owner_id, auction.owner_role)
     leader = None
     if leader_id:
-        leader = party(accounts.get(leader_id), leader_id, role, reps[leader_id])
+        leader = party(accounts.get(leader_id), leader_id, role, reps[leader_id], paid)
     return AuctionView(
         auction=auction,
         owner=party(
-            accounts.get(auction.owner_id), auction.owner_id, auction.owner_role, owner_rep
+            accounts.get(auction.owner_id), auction.owner_id, auction.owner_role, owner_rep, paid
         ),
-        bids=bid_views(auction, visible, accounts, reps, viewer_id),
+        bids=bid_views(auction, visible, accounts, reps, viewer_id, paid),
         ranking_rule=visibility.ranking_rule(auction),
         viewer_is_owner=viewer_id == auction.owner_id,
         leader=leader,
         group=group_badge(uow, deps, auction.id),
-        winners=tuple(party(accounts.get(i), i, role, reps[i]) for i in won),
+        winners=tuple(party(accounts.get(i), i, role, reps[i], paid) for i in won),
     )
 
 
@@ -108,8 +109,9 @@ def group_badge(uow: UnitOfWork, deps: Deps, auction_id: str) -> GroupBadge | No
     ids = {p for p, _ in pledges}
     accounts = uow.accounts.get_many(ids)
     reps = deps.reputations.of_many(uow, ids, Role.RECIPIENT)
+    paid = uow.charges.settled_counts(ids)
     payers = tuple(
-        (party(accounts.get(p), p, Role.RECIPIENT, reps[p]), pledge) for p, pledge in pledges
+        (party(accounts.get(p), p, Role.RECIPIENT, reps[p], paid), pledge) for p, pledge in pledges
     )
     return GroupBadge(group.id, group.name, payers)
 
@@ -120,9 +122,10 @@ def bid_views(
     accounts: Mapping[str, Account],
     reps: Mapping[str, Reputation],
     viewer_id: str | None = None,
+    payments: Mapping[str, int] | None = None,
 ) -> tuple[BidView, ...]:
-    """Visible bids with their bidders' reputations, ranked best first (english: newest first),
-    at most MAX_BIDS_SHOWN of them plus the viewer's own."""
+    """Visible bids with their bidders' reputations (and verified payments, if given), ranked
+    best first (english: newest first), at most MAX_BIDS_SHOWN of them plus the viewer's own."""
     role = auction.bidder_role
     weighted = auction.direction is Direction.REVERSE
     eff: dict[str, Decimal] = {}
@@ -148,7 +151,13 @@ def bid_views(
     return tuple(
         BidView(
             b,
-            party(accounts.get(b.bidder_id), b.bidder_id, role, reps.get(b.bidder_id, NO_RATINGS)),
+            party(
+                accounts.get(b.bidder_id),
+                b.bidder_id,
+                role,
+                reps.get(b.bidder_id, NO_RATINGS),
+                payments,
+            ),
             eff.get(b.id),
             ranks.get(b.id),
         )

@@ -24,6 +24,7 @@ from commex.domain.auctions import Auction, Bid, Direction
 from commex.domain.audit import AuditEntry
 from commex.domain.errors import CommexError, Conflict
 from commex.domain.idempotency import check_idempotency_key
+from commex.domain.moderation import refuse_if_suspended
 from commex.domain.notices import outbid
 from commex.domain.reputation import NO_RATINGS, Reputation
 from commex.services import audit
@@ -69,6 +70,8 @@ def place_bids(
     the error that refused it, in the order of ``cmds``. ``request_ids`` are the requests the
     bids answer, for the audit trail (by default the one being served now)."""
     batch = _Batch()
+    # Bidders before auctions, as a suspension locks them (see AccountRepository.lock_shared).
+    uow.accounts.lock_shared(c.bidder_id for c in cmds)
     rids = list(request_ids) if request_ids is not None else [current_request_id()] * len(cmds)
     _prefetch(uow, cmds, batch)
     placed: dict[int, Bid | CommexError] = {}
@@ -121,6 +124,7 @@ def _place(
     batch.auctions[auction.id] = auction
     bidder = batch.accounts.get(cmd.bidder_id) or account_of(uow, cmd.bidder_id)
     batch.accounts[bidder.id] = bidder
+    refuse_if_suspended(bidder)
     if auction.direction is Direction.REVERSE:
         check_reverse_bid(uow, auction, bidder.id)
     money = parse_amount(cmd.amount, auction.currency)

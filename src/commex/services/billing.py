@@ -43,9 +43,11 @@ from commex.services import audit
 from commex.services import commands as c
 from commex.services.billing_views import contract_charges
 from commex.services.bus import Deps, MessageBus
+from commex.services.lifecycle import cancel_for_non_payment
 from commex.services.loading import account_of
 from commex.services.ports import UnitOfWork
 from commex.services.ratings import audit_rating, record_rating
+from commex.services.refunds import give_back
 from commex.services.results import ChargeRun
 
 log = logging.getLogger("commex.billing")
@@ -132,11 +134,17 @@ def _attempt(
         uow.record(
             [ChargeAttempted(settled.id, settled.contract_id, rules.attempt_outcome(settled))]
         )
+        ended = None
+        if settled.status in rules.FINAL_FAILURES:
+            ended = cancel_for_non_payment(uow, bus.deps, settled)
         told = rules.settled_event(charge, settled, now)
         if told is not None:
             uow.record([told])
         uow.commit()
     log.info("charge %s attempt %d: %s", settled.id, settled.attempts, settled.status.value)
+    if ended is not None and ended.paid_charges:  # a group's other payers get their money back
+        why = f"contract {ended.contract.id} was cancelled for non-payment"
+        give_back(bus, ended.paid_charges, why)
     return replace(settled, version=charge.version + 1)
 
 

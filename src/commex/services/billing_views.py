@@ -35,11 +35,15 @@ def contract_charges(
     payer_ids = {x.payer_id for x in charges}
     accounts = uow.accounts.get_many(payer_ids)
     reps = deps.reputations.of_many(uow, payer_ids, Role.RECIPIENT)
-    payers = {i: party(accounts.get(i), i, Role.RECIPIENT, reps[i]) for i in payer_ids}
+    paid = uow.charges.settled_counts(payer_ids)
+    payers = {i: party(accounts.get(i), i, Role.RECIPIENT, reps[i], paid) for i in payer_ids}
     # A subcontract shares its parent's auction, never the group the parent was bought for.
     group_id = None if contract.is_subcontract else uow.groups.group_of_auction(contract.auction_id)
     group, lines = (None, ()) if group_id is None else provided_to(uow, deps, group_id)
-    payouts = tuple(uow.charges.payouts_for_contract(contract.id))
+    refunds = uow.charges.refunds_of([x.id for x in charges])  # negative payouts
+    paid_out = uow.charges.payouts_for_contract(contract.id)
+    done = [r.as_payout() for r in refunds if r.gateway_refund_id]
+    payouts = tuple(sorted(paid_out + done, key=lambda p: p.created_at))
     return ContractCharges(contract, charges, payouts, payers, group, lines)
 
 

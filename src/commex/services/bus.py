@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from commex.domain.events import Event
@@ -64,6 +65,7 @@ Flow = Callable[[Any, "MessageBus"], Any]
 TransactionSubscriber = Callable[[Sequence[Event], UnitOfWork, Deps], None]
 """Acts on events inside the transaction that recorded them (before it commits)."""
 Submitter = Callable[[Any], "Future[Any]"]
+Recorder = Callable[[UnitOfWork, Deps, Sequence[Event]], None]
 
 
 class MessageBus:
@@ -87,6 +89,7 @@ class MessageBus:
         self._observers: list[Observer] = []
         self._submitters: dict[type[Message[Any]], Submitter] = {}
         self._closers: list[Callable[[], None]] = []
+        self._recorders: list[Recorder] = []
 
     @property
     def clock(self) -> Clock:
@@ -154,10 +157,18 @@ class MessageBus:
         """A unit of work the caller commits; its events go to the in-transaction subscribers
         just before the commit, and are published after it."""
         with self._uow(write=write) as uow:
+            for recorder in self._recorders:
+                uow.watch(partial(recorder, uow, self.deps))
             if write and self._in_tx:
                 uow.before_commit(lambda events: self._write_through(uow, events))
             yield uow
         self.publish(uow.collect_events())
+
+    def on_record(self, recorder: Recorder) -> None:
+        """Call ``recorder`` with each batch of events recorded in a unit of work this bus
+        opens, in that unit of work before it commits (the moderation audit writes its
+        entries so: with the change, or not at all)."""
+        self._recorders.append(recorder)
 
     def _write_through(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
         """The in-transaction subscribers' shares of ``events``, each in one call."""

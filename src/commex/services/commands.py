@@ -57,6 +57,7 @@ class Register(Command[Registered]):
     password: str | None = None
     operator: bool = False
     owner_id: str | None = None
+    client: str | None = None  # the caller's network address, for the signup throttle
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +69,11 @@ class RotateToken(Command[str]):
 
 @dataclass(frozen=True, slots=True)
 class Login(Command[WebSession]):
-    """Start a web session by name and password."""
+    """Start a web session by name and password (throttled per name and client address)."""
 
     name: str
     password: str
+    client: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,13 @@ class CloseDue(Command[list[Auction]]):
 @dataclass(frozen=True, slots=True)
 class StartDue(Command[list[Contract]]):
     """Start the contracts whose usage window has opened."""
+
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteDue(Command[list[Contract]]):
+    """Complete the contracts in force whose usage window has ended."""
 
     limit: int = 100
 
@@ -353,6 +362,7 @@ class AddCard(Command[PaymentMethod]):
     exp_month: int | str
     exp_year: int | str
     cvc: str
+    client: str | None = None  # the caller's network address, for the card-save throttle
 
 
 @dataclass(frozen=True, slots=True)

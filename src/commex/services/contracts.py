@@ -136,12 +136,13 @@ def show_contract(query: q.ShowContract, uow: UnitOfWork, deps: Deps) -> Contrac
     reps = deps.reputations
     provider_rep = reps.of(uow, contract.provider_id, Role.PROVIDER)
     recipient_rep = reps.of(uow, contract.recipient_id, Role.RECIPIENT)
+    paid = uow.charges.settled_counts({contract.provider_id, contract.recipient_id})
     return ContractView(
         usage=usage,
         provider=party(accounts.get(contract.provider_id), contract.provider_id, Role.PROVIDER,
-                       provider_rep),
+                       provider_rep, paid),
         recipient=party(accounts.get(contract.recipient_id), contract.recipient_id,
-                        Role.RECIPIENT, recipient_rep),
+                        Role.RECIPIENT, recipient_rep, paid),
         ratings=ratings,
         names={i: a.name for i, a in accounts.items()},
         devices=tuple(uow.accounts.devices_of(contract.recipient_id)),
@@ -178,12 +179,13 @@ def my_contract_lines(query: q.MyContractLines, uow: UnitOfWork, deps: Deps) -> 
             mine = "recipient" if me == x.recipient_id else "member"
             sides.append((mine, x.provider_id, Role.PROVIDER))
     accounts = uow.accounts.get_many({other for _, other, _ in sides})
+    paid = uow.charges.settled_counts({other for _, other, _ in sides})
     reps = {
         role: deps.reputations.of_many(uow, {o for _, o, r in sides if r is role}, role)
         for role in {r for _, _, r in sides}
     }
     return [
-        ContractLine(x, mine, party(accounts.get(other), other, role, reps[role][other]))
+        ContractLine(x, mine, party(accounts.get(other), other, role, reps[role][other], paid))
         for x, (mine, other, role) in zip(found, sides, strict=True)
     ]
 

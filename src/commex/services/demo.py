@@ -48,6 +48,7 @@ def seed_demo(bus: MessageBus) -> list[DemoLogin]:
         ids[name] = reg.account.id
         logins.append(DemoLogin(name, roles, DEMO_PASSWORD, reg.token))
     now = bus.clock.now()
+    _cards(bus, ids)
     _history(bus, ids, now + timedelta(hours=1))
     _shared_block(bus, ids)
     _billing(bus, ids, now + timedelta(hours=8))
@@ -94,6 +95,7 @@ def _history(bus: MessageBus, ids: dict[str, str], closes_at: datetime) -> None:
     bus.handle(c.PlaceBid(sale.id, ids["Harbour Family"], "35.00"))
     bus.handle(c.PlaceBid(sale.id, ids["Riverside Community Centre"], "33.50"))
     bus.handle(c.CloseAuction(sale.id, operator.id, "demo history: an earlier sale"))
+    bus.handle(c.ChargeDue())  # paid: only a paid contract's ratings count
     for contract in bus.handle(q.MyContracts(ids["Northwind Carrier"])):
         bus.handle(
             c.Rate(contract.id, True, 5, "Clear calls all month.", account_id=contract.recipient_id)
@@ -117,14 +119,18 @@ def _shared_block(bus: MessageBus, ids: dict[str, str]) -> None:
         bus.handle(c.ReportUsage(contract.id, c.Caller(family), member.id, seconds, 2_000_000))
 
 
-def _billing(bus: MessageBus, ids: dict[str, str], closes_at: datetime) -> None:
-    """Test cards for two recipients (the built-in gateway's numbers: no money moves), and a
-    neighbourhood group with two payers and a sponsored member running its reverse auction."""
+def _cards(bus: MessageBus, ids: dict[str, str]) -> None:
+    """Test cards for two recipients (the built-in gateway's numbers: no money moves)."""
     year = bus.clock.now().year + 3
+    bus.handle(c.AddCard(ids["Harbour Family"], "4242 4242 4242 4242", 12, year, "123"))
+    bus.handle(c.AddCard(ids["Riverside Community Centre"], "5555 5555 5555 4444", 6, year, "456"))
+
+
+def _billing(bus: MessageBus, ids: dict[str, str], closes_at: datetime) -> None:
+    """A neighbourhood group with two payers and a sponsored member running its reverse
+    auction."""
     centre, family = ids["Riverside Community Centre"], ids["Harbour Family"]
     dental = ids["Bayview Dental"]
-    bus.handle(c.AddCard(family, "4242 4242 4242 4242", 12, year, "123"))
-    bus.handle(c.AddCard(centre, "5555 5555 5555 4444", 6, year, "456"))
     group = bus.handle(
         c.CreateGroup(centre, "Riverside neighbours", "EUR", "proportional", "60.00")
     )

@@ -8,6 +8,7 @@ import phonenumbers
 from commex.domain import members as member_rules
 from commex.domain.errors import InvalidInput, Unauthenticated
 from commex.domain.members import Device
+from commex.domain.moderation import refuse_if_suspended
 from commex.services import audit
 from commex.services import commands as c
 from commex.services import queries as q
@@ -59,6 +60,7 @@ def authenticate_device(uow: UnitOfWork, token: str | None) -> Device:
     device = uow.accounts.device_by_token_hash(token_hash(token))
     if device is None:
         raise Unauthenticated(_BAD_TOKEN)
+    refuse_if_suspended(account_of(uow, device.recipient_id))
     return device
 
 

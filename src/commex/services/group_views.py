@@ -88,7 +88,8 @@ def provided_to(uow: UnitOfWork, deps: Deps, group_id: str) -> tuple[Group, tupl
 def _people(uow: UnitOfWork, deps: Deps, ids: set[str]) -> dict[str, Party]:
     accounts = uow.accounts.get_many(ids)
     reps = deps.reputations.of_many(uow, ids, Role.RECIPIENT)
-    return {i: party(accounts.get(i), i, Role.RECIPIENT, reps[i]) for i in ids}
+    paid = uow.charges.settled_counts(ids)
+    return {i: party(accounts.get(i), i, Role.RECIPIENT, reps[i], paid) for i in ids}
 
 
 def _ordered(group: Group, members: Sequence[GroupMember]) -> list[GroupMember]:

@@ -21,11 +21,16 @@ from commex.services import (
     finding,
     group_views,
     groups,
+    lifecycle,
+    moderation,
     nodekeys,
     notifications,
     offers,
+    passwords,
     payments,
     ratings,
+    refunds,
+    security,
     subcontracts,
     usage,
     webhooks,
@@ -34,6 +39,7 @@ from commex.services import commands as c
 from commex.services import marketplace as m
 from commex.services import queries as q
 from commex.services import subcontract_messages as sm
+from commex.services import trust_messages as tm
 from commex.services.bus import Flow, Handler, TransactionSubscriber
 from commex.services.commands import Message
 
@@ -42,7 +48,6 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     c.RotateToken: accounts.rotate_token,
     c.Logout: accounts.logout,
     q.Authenticate: accounts.authenticated,
-    q.CurrentSession: accounts.current_session,
     q.ShowAccount: accounts.show_account,
     q.ShowParty: accounts.show_party,
     q.AnyAccounts: accounts.any_accounts,
@@ -51,6 +56,7 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     c.CloseAuction: auctions.close_auction,
     c.CancelAuction: auctions.cancel_auction,
     c.StartDue: auctions.start_due,
+    c.CompleteDue: lifecycle.complete_due,
     q.ShowAuction: auction_views.show_auction,
     q.AuctionState: auction_views.auction_state,
     q.ListAuctions: auction_views.list_auctions,
@@ -111,6 +117,17 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     m.WebhookDeliveries: webhooks.webhook_deliveries,
     m.ShowDelivery: webhooks.show_delivery,
     m.RetryDelivery: webhooks.retry_delivery,
+    # moderation and each account's own security
+    tm.SuspendAccount: moderation.suspend_account,
+    tm.ReinstateAccount: moderation.reinstate_account,
+    tm.FindAccounts: moderation.find_accounts,
+    tm.FindAuctions: moderation.find_auctions,
+    tm.HideRating: moderation.hide_rating,
+    tm.CancelContract: lifecycle.cancel_contract,
+    tm.IssuePasswordReset: passwords.issue_reset,
+    tm.ResetLinkAccount: passwords.reset_link_account,
+    tm.RevokeDevice: security.revoke_device,
+    tm.EndSessions: security.end_sessions,
     # the audit trail
     q.ShowAudit: audit.show_audit,
     # subcontracts between providers, and their nodes' keys
@@ -131,12 +148,16 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
 FLOWS: dict[type[Message[Any]], Flow] = {
     c.Register: accounts.register,
     c.Login: accounts.login,
+    q.CurrentSession: accounts.current_session,
     c.CloseDue: auctions.close_due,
     c.ChargeDue: billing.charge_due,
     c.RetryCharges: billing.retry_charges,
     c.AddCard: payments.add_card,
     c.PublishOffer: offers.publish,
     m.CreateWebhook: webhooks.create,
+    tm.RefundCharge: refunds.refund_charge,
+    tm.ChangePassword: passwords.change_password,
+    tm.ResetPassword: passwords.reset_password,
 }
 
 # What is written in the change's own transaction: notices, and the webhook outbox they fill.

@@ -50,6 +50,7 @@ def find_processors(query: q.FindProcessors, uow: UnitOfWork, deps: Deps) -> lis
     ids = {o.provider_id for o in offers}
     accounts = uow.accounts.get_many(ids)
     reps = deps.reputations.of_many(uow, ids, Role.PROVIDER)
+    paid = uow.charges.settled_counts(ids)
     checks = uow.subcontracts.check_tallies(ids)
     ranked = sorted(
         offers, key=lambda o: (-reps[o.provider_id].lower_bound, o.price.amount, o.provider_id)
@@ -57,7 +58,9 @@ def find_processors(query: q.FindProcessors, uow: UnitOfWork, deps: Deps) -> lis
     return [
         OfferLine(
             o,
-            party(accounts.get(o.provider_id), o.provider_id, Role.PROVIDER, reps[o.provider_id]),
+            party(
+                accounts.get(o.provider_id), o.provider_id, Role.PROVIDER, reps[o.provider_id], paid
+            ),
             checks.get(o.provider_id, (0, 0)),
         )
         for o in ranked

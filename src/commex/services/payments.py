@@ -15,7 +15,7 @@ from dataclasses import replace
 from commex.domain import payment_methods as rules
 from commex.domain.billing import validate_card
 from commex.domain.payment_methods import PaymentMethod
-from commex.services import audit
+from commex.services import audit, security
 from commex.services import commands as c
 from commex.services import queries as q
 from commex.services.bus import Deps, MessageBus
@@ -27,7 +27,12 @@ log = logging.getLogger("commex.payments")
 
 
 def add_card(cmd: c.AddCard, bus: MessageBus) -> PaymentMethod:
-    """Check the caller and the card, tokenize it at the gateway, and store the token."""
+    """Check the caller and the card, tokenize it at the gateway, and store the token. Saves
+    are throttled per account and client address, whether they succeed or not, so stolen
+    card numbers cannot be tried one after another."""
+    keys = security.card_keys(cmd.account_id, cmd.client)
+    security.check_throttles(bus, keys)
+    security.count_attempt(bus, keys)
     with bus.unit_of_work(write=False) as uow:
         account = account_of(uow, cmd.account_id)
         rules.check_may_add(account, len(uow.payment_methods.of_account(account.id)))

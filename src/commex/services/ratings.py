@@ -8,16 +8,19 @@ row locked, so concurrent ratings of one account never lose an update.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 
 from commex.domain import ratings as rating_rules
 from commex.domain.accounts import Account
+from commex.domain.charges import ChargeStatus
 from commex.domain.contracts import Contract
 from commex.domain.errors import Forbidden, InvalidInput, NotFound
 from commex.domain.events import RatingReceived
 from commex.domain.members import Member, MemberKind
 from commex.domain.ratings import Rater, Rating
-from commex.domain.reputation import add_rating
+from commex.domain.reputation import add_rating, rating_weight
 from commex.services import audit
 from commex.services import commands as c
 from commex.services.bus import Deps
@@ -53,9 +56,23 @@ def rate(cmd: c.Rate, uow: UnitOfWork, deps: Deps) -> Rating:
         contract, rater, owners, already, cmd.satisfied, cmd.score, cmd.comment, now,
         deps.ids.new("rat"),
     )  # fmt: skip
-    record_rating(uow, rating, rater.account.owner, now)
-    audit_rating(uow, deps, rating, rater.account.id)
-    return rating
+    worth = _worth(uow, contract, rater.account, now)
+    rating = replace(rating, weight=worth, worth=worth)
+    stored = record_rating(uow, rating, rater.account.owner, now)
+    audit_rating(uow, deps, stored, rater.account.id)
+    return stored
+
+
+def _worth(uow: UnitOfWork, contract: Contract, rater: Account, now: datetime) -> float:
+    """What stands behind a rating of ``contract`` by ``rater`` (see ``rating_weight``): what
+    its charges took, less refunds, and the rater's age and payment history."""
+    paid = [x for x in uow.charges.for_contract(contract.id) if x.status is ChargeStatus.SUCCEEDED]
+    total = sum((x.amount.amount for x in paid), Decimal(0))
+    total -= sum(
+        (r.amount.amount for r in uow.charges.refunds_of([x.id for x in paid])), Decimal(0)
+    )
+    age_days = (now - rater.created_at).total_seconds() / 86400
+    return rating_weight(total, age_days, uow.charges.settled_count(rater.id))
 
 
 def audit_rating(uow: UnitOfWork, deps: Deps, rating: Rating, by: str | None) -> None:
@@ -69,21 +86,26 @@ def audit_rating(uow: UnitOfWork, deps: Deps, rating: Rating, by: str | None) ->
     )  # fmt: skip
 
 
-def record_rating(uow: UnitOfWork, rating: Rating, counterparty: str, now: datetime) -> None:
+def record_rating(uow: UnitOfWork, rating: Rating, counterparty: str, now: datetime) -> Rating:
     """Store ``rating`` and move the rated account's reputation in the caller's unit of work,
     with the rated account's row locked; ``counterparty`` is the rater's owner (its weight in
-    the rated reputation is capped)."""
+    the rated reputation is capped). The rating is stored with the weight it carried: its own
+    (``rating.weight``), or less where the cap leaves less room. Its ``worth`` (its weight
+    before the cap) decides whether it is counted at all: a rating with nothing paid behind it
+    is not, a capped one still is."""
     rated_id, role = rating.rated_id, rating.rated_role.value
     uow.accounts.lock(rated_id)
-    uow.ratings.add(rating)
     tally = uow.ratings.tallies([rated_id], role).get(rated_id)
     pair = uow.ratings.pair(rated_id, role, counterparty)
-    new_tally, new_pair, _ = add_rating(tally, pair, rating.satisfied, now)
+    new_tally, new_pair, carried = add_rating(tally, pair, rating.satisfied, now, rating.weight)
+    stored = replace(rating, weight=carried)
+    uow.ratings.add(stored)
     uow.ratings.put_tally(rated_id, role, new_tally)
     uow.ratings.put_pair(rated_id, role, counterparty, new_pair)
     uow.record([RatingReceived(
         rating.id, rating.contract_id, rated_id, role, rating.satisfied, rating.score, now
     )])  # fmt: skip
+    return stored
 
 
 def is_account_member(members: Sequence[Member], account_id: str) -> bool:

@@ -5,7 +5,9 @@ page or a command answers without reading again. Wire shapes of them live in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -33,16 +35,30 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Party:
-    """An account as others see it: its name and its reputation in one role."""
+    """An account as others see it: its name, its reputation in one role, and what stands
+    behind the name (O3, against impersonation): since when the account exists, and its
+    verified payments (charges that succeeded, paid or paid to it; None where not looked up)."""
 
     id: str
     name: str
     role: Role
     reputation: Reputation
+    since: datetime | None = None
+    payments: int | None = None
 
 
-def party(account: Account | None, account_id: str, role: Role, rep: Reputation) -> Party:
-    return Party(account_id, account.name if account else account_id, role, rep)
+def party(
+    account: Account | None,
+    account_id: str,
+    role: Role,
+    rep: Reputation,
+    payments: Mapping[str, int] | None = None,
+) -> Party:
+    """The party, with its verified payments when ``payments`` (by account id) is given."""
+    name = account.name if account else account_id
+    since = account.created_at if account else None
+    paid = None if payments is None else payments.get(account_id, 0)
+    return Party(account_id, name, role, rep, since, paid)
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,12 +147,14 @@ def _breach(delivery: Delivery, contract: Contract, now: datetime) -> DeliveryBr
 def _consume(uow: UnitOfWork, contract: Contract, accepted_ms: int, now: datetime) -> None:
     """Add accepted usage to the block (the contract's row is locked by the caller); the
     contract completes when its block is used up."""
-    used = use(contract, contract.used_ms + accepted_ms)
+    used = use(contract, contract.used_ms + accepted_ms, now)
     uow.contracts.set_used(contract.id, used.used_ms)
     if used.status is not contract.status:
         uow.contracts.update(used)
         if used.status is ContractStatus.COMPLETED:
-            completed = ContractCompleted(used.id, used.provider_id, used.recipient_id, now)
+            completed = ContractCompleted(
+                used.id, used.provider_id, used.recipient_id, "used_up", now
+            )
             uow.record([completed])
 
 

@@ -1,4 +1,5 @@
-"""The processing node: a provider's steps served over HTTP to callers holding the shared token.
+"""The processing node: a provider's steps served over HTTP to its own provider's plane (with
+the provider's node token) and to other providers' planes under subcontracts.
 
 ``GET /v1/node`` lists the node's capabilities; ``POST /v1/node/process`` takes a segment frame
 (see :mod:`commex.stream.wire`) whose meta names the segment and the steps, and answers with the
@@ -9,8 +10,13 @@ A request tagged ``X-Commex-Contract: CID`` is work under one of the provider's 
 is taken only when the node's :class:`~commex.stream.nodecontracts.ContractGate` knows the
 contract as active (403 otherwise), and what it processed is counted into that contract by the
 node's :class:`~commex.stream.nodecontracts.NodeMeter`, unless the caller meters the run itself
-(``X-Commex-Metered-By: caller``). Untagged requests are subcontracted work from other
-providers and are served as before.
+(``X-Commex-Metered-By: caller``).
+
+A request with ``X-Commex-Subcontract: SID`` is another provider's work: its bearer is the
+subcontract's work token, which the node's :class:`~commex.stream.nodework.WorkGate` checks
+with the exchange (401 when the exchange does not know it as this provider's), and its packets
+are counted into the subcontract by the :class:`~commex.stream.nodework.SubcontractMeter`.
+No secret is shared across providers: the node token serves the provider's own plane only.
 """
 
 from __future__ import annotations
@@ -23,19 +29,30 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from commex.domain.errors import CommexError, Forbidden, InvalidInput, Unauthenticated, status_of
+from commex.domain.errors import (
+    CommexError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    status_of,
+)
 from commex.stream import nodemetrics, wire
 from commex.stream.nodecontracts import (
     CONTRACT_HEADER,
     METERED_BY_CALLER,
     METERED_HEADER,
+    SUBCONTRACT_HEADER,
     ContractGate,
     NodeMeter,
 )
+from commex.stream.nodework import SubcontractMeter, WorkGate
 from commex.stream.steps.base import StepSpec
 from commex.stream.tasks import SegmentTask, StepFactory, default_step_factory, run_task
 
 NODE_VERSION = "1"
+_WORK_PATHS = frozenset({"/v1/node", "/v1/node/process"})
 
 
 class StepNotOffered(InvalidInput):
@@ -72,7 +89,9 @@ class _Node:
         limits: wire.Limits,
         contracts: ContractGate | None,
         meter: NodeMeter | None,
+        work_meter: SubcontractMeter | None = None,
     ) -> None:
+        self.work_meter = work_meter
         self.offered = frozenset(capabilities)
         self.step_factory = step_factory
         self.limits = limits
@@ -121,7 +140,10 @@ class _Node:
         if await request.is_disconnected():  # its caller stopped waiting: a late result
             nodemetrics.late_results()
         by_caller = request.headers.get(METERED_HEADER) == METERED_BY_CALLER
-        if contract_id is not None and self.meter is not None and not by_caller:
+        subcontract_id = request.headers.get(SUBCONTRACT_HEADER)
+        if subcontract_id and self.work_meter is not None:
+            self.work_meter.add(subcontract_id, len(batch))
+        elif contract_id is not None and self.meter is not None and not by_caller:
             self.meter.add(contract_id, result.batch)
         frame = wire.encode(
             result.batch, {"segment": result.id, "dtmf": wire.events_to_meta(result.dtmf)}
@@ -131,23 +153,33 @@ class _Node:
 
 def create_node_app(
     capabilities: Iterable[str],
-    token: str,
+    token: str | None,
     *,
     step_factory: StepFactory = default_step_factory,
     limits: wire.Limits = wire.DEFAULT_LIMITS,
     contracts: ContractGate | None = None,
     meter: NodeMeter | None = None,
+    work: WorkGate | None = None,
+    work_meter: SubcontractMeter | None = None,
 ) -> FastAPI:
-    """A node serving ``capabilities`` to callers presenting ``token``; with ``contracts``
-    (and ``meter``) it also takes its provider's contract streams."""
-    if not token:
-        raise Unauthenticated("a processing node needs a shared token (COMMEX_NODE_TOKEN)")
-    node = _Node(capabilities, step_factory, limits, contracts, meter)
-    expected = f"Bearer {token}".encode()
+    """A node serving ``capabilities`` to its provider's plane presenting ``token``; with
+    ``contracts`` (and ``meter``) it also takes its provider's contract streams, and with
+    ``work`` (and ``work_meter``) other providers' work under subcontracts."""
+    if not token and work is None:
+        raise Unauthenticated(
+            "a processing node needs its provider's node token (COMMEX_NODE_TOKEN) or, to "
+            "work under subcontracts, --exchange and a node key (COMMEX_NODE_KEY)"
+        )
+    node = _Node(capabilities, step_factory, limits, contracts, meter, work_meter)
+    expected = f"Bearer {token}".encode() if token else None
 
     async def authenticate(request: Request) -> None:
-        given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
+        given = request.headers.get("authorization", "")
+        subcontract_id = request.headers.get(SUBCONTRACT_HEADER)
+        if subcontract_id and request.url.path in _WORK_PATHS:  # never the node's figures
+            await _admit_work(work, subcontract_id, given)
+            return
+        if expected is None or not hmac.compare_digest(given.encode(), expected):
             raise Unauthenticated("missing or wrong node token")
 
     app = FastAPI(
@@ -160,6 +192,24 @@ def create_node_app(
     app.get("/v1/node")(node.describe)
     app.post("/v1/node/process")(node.process)
     return app
+
+
+async def _admit_work(work: WorkGate | None, subcontract_id: str, authorization: str) -> None:
+    """Refuse work under a subcontract the exchange does not know as this provider's, with
+    this work token."""
+    scheme, _, work_token = authorization.partition(" ")
+    if work is None:
+        raise Unauthenticated("this node takes no subcontracted work: it has no exchange")
+    if scheme.lower() != "bearer" or not work_token or len(subcontract_id) > 64:
+        raise Unauthenticated("send the subcontract's work token as the bearer")
+    try:
+        await run_in_threadpool(work.admit, subcontract_id, work_token)
+    except (NotFound, Forbidden, Conflict) as exc:
+        raise Unauthenticated(f"work refused: {exc.message}") from exc
+    except CommexError as exc:
+        raise ContractsUnavailable(
+            f"this node cannot check subcontract {subcontract_id} now: {exc.message}"
+        ) from exc
 
 
 def _errors(app: FastAPI) -> None:

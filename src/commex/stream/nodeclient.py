@@ -15,7 +15,12 @@ import httpx
 
 from commex.domain.errors import CommexError, Unauthenticated
 from commex.stream import wire
-from commex.stream.nodecontracts import CONTRACT_HEADER, METERED_BY_CALLER, METERED_HEADER
+from commex.stream.nodecontracts import (
+    CONTRACT_HEADER,
+    METERED_BY_CALLER,
+    METERED_HEADER,
+    SUBCONTRACT_HEADER,
+)
 from commex.stream.tasks import SegmentFailed, SegmentResult, SegmentTask, check_result
 
 TOKEN_ENV = "COMMEX_NODE_TOKEN"  # noqa: S105 - the variable's name, not a secret
@@ -24,14 +29,23 @@ INFO_PATH = "/v1/node"
 
 
 class NodeError(CommexError):
-    """Raised when a node call fails; ``retriable`` says whether another node may succeed."""
+    """Raised when a node call fails; ``retriable`` says whether another node may succeed,
+    ``wrong_answer`` whether the node answered, wrongly (a failed check, not a dead node)."""
 
     code = "node_failed"
 
-    def __init__(self, message: str, *, status: int | None = None, retriable: bool = True):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retriable: bool = True,
+        wrong_answer: bool = False,
+    ):
         super().__init__(message)
         self.status = status
         self.retriable = retriable
+        self.wrong_answer = wrong_answer
 
 
 def token_from_env() -> str:
@@ -43,7 +57,8 @@ def token_from_env() -> str:
 
 
 class NodeClient:
-    """A processing node at ``url``, called with the shared bearer token."""
+    """A processing node at ``url``, called with a bearer token: this provider's own node
+    token, or a subcontract's work token (with ``subcontract``)."""
 
     def __init__(
         self,
@@ -56,8 +71,10 @@ class NodeClient:
         limits: wire.Limits = wire.DEFAULT_LIMITS,
         contract: str | None = None,
         metered_by_caller: bool = False,
+        subcontract: str | None = None,
     ) -> None:
         self.url = url
+        self.subcontract = subcontract
         self.contract = contract
         self.metered_by_caller = metered_by_caller
         self.name = name or url
@@ -68,6 +85,8 @@ class NodeClient:
 
     def _headers(self) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self._token}"}
+        if self.subcontract is not None:
+            headers[SUBCONTRACT_HEADER] = self.subcontract  # the token is its work token
         if self.contract is not None:
             headers[CONTRACT_HEADER] = self.contract  # work under this provider's contract
             if self.metered_by_caller:
@@ -100,12 +119,16 @@ class NodeClient:
             batch, answer = wire.decode(response.content, self._limits)
             events = wire.events_from_meta(answer.get("dtmf"))
         except wire.WireError as exc:
-            raise NodeError(f"node {self.name} sent a bad result: {exc.message}") from exc
+            raise NodeError(
+                f"node {self.name} sent a bad result: {exc.message}", wrong_answer=True
+            ) from exc
         result = SegmentResult(int(answer.get("segment", -1)), batch, events, worker=self.name)
         try:
             check_result(task, result)
         except SegmentFailed as exc:
-            raise NodeError(f"node {self.name} sent a wrong result: {exc.message}") from exc
+            raise NodeError(
+                f"node {self.name} sent a wrong result: {exc.message}", wrong_answer=True
+            ) from exc
         return result
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -23,23 +23,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from commex.domain.errors import (
-    CommexError,
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    Unauthenticated,
-)
 from commex.stream.metering import Delivery, IntervalMeter
 from commex.stream.packets import PacketBatch
+from commex.stream.reportoutbox import ReportOutbox
 
 CONTRACT_HEADER = "X-Commex-Contract"
 # Sent with CONTRACT_HEADER by a caller that reports the whole run to the contract itself
 # (``stream process --contract``), so the node does not count the same stream-seconds again.
 METERED_HEADER = "X-Commex-Metered-By"
 METERED_BY_CALLER = "caller"
-_REFUSED = (Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated)
+# Work under a subcontract on the exchange: the bearer is then the subcontract's work token,
+# which the subcontractor's node checks with the exchange (no secret shared across providers).
+SUBCONTRACT_HEADER = "X-Commex-Subcontract"
 
 
 class ContractGate:
@@ -78,15 +73,21 @@ class NodeMeter:
     every_s: float = 5.0
     warn: Callable[[str], None] = lambda message: None
     node_run: str = field(default_factory=lambda: uuid.uuid4().hex)
-    sent: int = 0
     _meters: dict[str, IntervalMeter] = field(default_factory=dict)
     _ready: list[tuple[str, Delivery]] = field(default_factory=list)
-    _unsent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _count: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _flushing: threading.Lock = field(default_factory=threading.Lock)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _outbox: ReportOutbox[tuple[str, dict[str, Any]]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._outbox = ReportOutbox(
+            self._take,
+            lambda report: self.send(*report),
+            lambda report: f"delivery {report[1]['run_id']} to contract {report[0]}",
+            every_s=self.every_s,
+            warn=self.warn,
+            name="commex-node-meter",
+        )
 
     def add(self, contract_id: str, batch: PacketBatch) -> None:
         """Count one processed segment under ``contract_id``."""
@@ -102,48 +103,35 @@ class NodeMeter:
     def _collect(self, contract_id: str, delivery: Delivery) -> None:
         self._ready.append((contract_id, delivery))
 
+    def _take(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every contract's deliveries since the last flush, each under a run id of its own."""
+        with self._lock:
+            for meter in self._meters.values():
+                meter.flush()
+            taken = []
+            for contract_id, delivery in self._ready:
+                self._count += 1
+                taken.append((contract_id, delivery.body(f"{self.node_run}-{self._count}")))
+            self._ready = []
+            return taken
+
+    @property
+    def sent(self) -> int:
+        """Deliveries the exchange took."""
+        return self._outbox.sent
+
     def flush(self) -> None:
         """Send every contract's deliveries so far, and those not taken before."""
-        with self._flushing:
-            with self._lock:
-                for meter in self._meters.values():
-                    meter.flush()
-                for contract_id, delivery in self._ready:
-                    self._count += 1
-                    body = delivery.body(f"{self.node_run}-{self._count}")
-                    self._unsent.append((contract_id, body))
-                self._ready = []
-                batch, self._unsent = self._unsent, []
-            kept = []
-            for contract_id, body in batch:
-                try:
-                    self.send(contract_id, body)
-                    self.sent += 1
-                except _REFUSED as exc:
-                    self.warn(f"contract {contract_id} refused delivery {body['run_id']}: {exc}")
-                except CommexError as exc:
-                    self.warn(f"delivery {body['run_id']} to contract {contract_id}: {exc}")
-                    kept.append((contract_id, body))
-            with self._lock:
-                self._unsent = kept + self._unsent
+        self._outbox.flush()
 
     def unsent(self) -> int:
         """Deliveries waiting to be sent again."""
-        with self._lock:
-            return len(self._unsent)
+        return self._outbox.unsent()
 
     def start(self) -> None:
         """Flush every ``every_s`` seconds on a background thread until :meth:`close`."""
-        self._thread = threading.Thread(target=self._loop, name="commex-node-meter", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every_s):
-            self.flush()
+        self._outbox.start()
 
     def close(self) -> None:
         """Stop the thread and send what is left."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.flush()
+        self._outbox.close()

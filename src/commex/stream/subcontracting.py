@@ -52,6 +52,7 @@ class Provider:
     url: str
     reputation: float | None = None
     price: Decimal | None = None
+    id: str | None = None  # the provider's account on the exchange, when found there
 
 
 class ProviderDirectory(Protocol):
@@ -155,10 +156,19 @@ def check_payload_types(spec: StepSpec, sent: PacketBatch, got: PacketBatch) -> 
         audio = np.isin(expected, AUDIO_PTS) & (got.payload_type == COMFORT_NOISE_PT)
         expected[audio] = COMFORT_NOISE_PT
     if not np.array_equal(expected, got.payload_type):
-        raise NodeError(f"result has unexpected payload types for {spec}")
+        raise NodeError(f"result has unexpected payload types for {spec}", wrong_answer=True)
 
 
-ClientFactory = Callable[[Provider], NodeClient]
+class StepNode(Protocol):
+    """What the subcontractor calls for a provider: a :class:`NodeClient`, or one that does the
+    work under a subcontract on the exchange."""
+
+    def process(self, task: SegmentTask) -> SegmentResult: ...
+
+    def close(self) -> None: ...
+
+
+ClientFactory = Callable[[Provider], StepNode]
 
 
 class Subcontractor:
@@ -178,7 +188,7 @@ class Subcontractor:
         self._token = token
         self._client_factory = client_factory
         self._exclude = frozenset(exclude)
-        self._clients: dict[str, NodeClient] = {}
+        self._clients: dict[str, StepNode] = {}
         self._lock = threading.Lock()
 
     def candidates(self, spec: StepSpec) -> list[Provider]:
@@ -195,11 +205,11 @@ class Subcontractor:
             raise StepUnavailable(f"no provider offers step {spec}{hint}", field="step")
         return found
 
-    def _client(self, provider: Provider) -> NodeClient:
+    def _client(self, provider: Provider) -> StepNode:
         with self._lock:
             return self._client_locked(provider)
 
-    def _client_locked(self, provider: Provider) -> NodeClient:
+    def _client_locked(self, provider: Provider) -> StepNode:
         if provider.name not in self._clients:
             if self._client_factory is not None:
                 self._clients[provider.name] = self._client_factory(provider)

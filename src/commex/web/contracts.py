@@ -31,7 +31,7 @@ from commex.web.chart_pages import contract_charts
 from commex.web.forms import input_of, member_choice, member_command, rating_command
 from commex.web.groups import charges_context
 from commex.web.render import PageRoute, render
-from commex.web.session import Checked, LoggedIn, require_session, services_of
+from commex.web.session import Checked, LoggedIn, services_of
 
 router = APIRouter(route_class=PageRoute)
 Choice = Annotated[str, Form(max_length=40)]
@@ -41,6 +41,9 @@ _NOTICES = {
     "rated": "Thank you: your rating is in.",
     "member": "The member is added.",
     "removed": "The member is removed; its usage so far stays on record.",
+    "cancelled": "The contract is cancelled.",
+    "hidden": "The rating is hidden: it no longer counts, and stays on record.",
+    "refunded": "The refund is made, and paid back out of the provider's payouts.",
 }
 
 
@@ -79,7 +82,7 @@ def contracts_page(request: Request, session: LoggedIn) -> Response:
 @router.get("/contracts/{contract_id}")
 def contract_page(request: Request, contract_id: str, session: LoggedIn) -> Response:
     notice = _NOTICES.get(request.query_params.get("done", ""), "")
-    return _page(request, contract_id, session.account, {"notice": notice})
+    return page(request, contract_id, session.account, {"notice": notice})
 
 
 @router.post("/contracts/{contract_id}/ratings")
@@ -101,7 +104,7 @@ def rate_contract(
         raise
     except CommexError as exc:
         values = {"satisfied": satisfied, "score": score, "comment": comment}
-        return _refused(request, contract.id, session.account, "rate", exc, values)
+        return refused(request, contract.id, session.account, "rate", exc, values)
     return RedirectResponse(f"/contracts/{contract.id}?done=rated#ratings", status_code=303)
 
 
@@ -138,7 +141,7 @@ def add_member(
         given = [name for name, value in chosen.items() if value is not None]
         about_input = len(given) == 1 and not isinstance(exc, Forbidden)  # not who may add
         field = given[0] if about_input else ""
-        return _refused(request, contract.id, session.account, "member", exc, values, field)
+        return refused(request, contract.id, session.account, "member", exc, values, field)
     return RedirectResponse(f"/contracts/{contract.id}?done=member#members", status_code=303)
 
 
@@ -150,7 +153,7 @@ def remove_member(request: Request, contract_id: str, member_id: str, session: C
     except (Unauthenticated, NotFound):
         raise
     except CommexError as exc:
-        return _refused(request, contract_id, session.account, "member", exc, {})
+        return refused(request, contract_id, session.account, "member", exc, {})
     return RedirectResponse(f"/contracts/{contract_id}?done=removed#members", status_code=303)
 
 
@@ -173,12 +176,12 @@ def report_usage(
     except (Unauthenticated, NotFound):
         raise
     except CommexError as exc:
-        return _refused(request, contract_id, session.account, "usage", exc, values)
+        return refused(request, contract_id, session.account, "usage", exc, values)
     m = report.metered
     notice = f"Accepted {seconds_text(m.accepted_ms)} s; {seconds_text(m.remaining_ms)} s remain."
     if m.cut:
         notice += f" Not all was accepted: {m.cut}."
-    return _page(request, contract_id, session.account, {"notice": notice, "usage_notice": True})
+    return page(request, contract_id, session.account, {"notice": notice, "usage_notice": True})
 
 
 @router.get("/contracts/{contract_id}/usage")
@@ -191,14 +194,7 @@ def usage_fragment(request: Request, contract_id: str, session: LoggedIn) -> Res
     return render(request, "_usage.html", context)
 
 
-def contract_page_with(
-    request: Request, contract_id: str, extra: Mapping[str, Any], status: int
-) -> Response:
-    """The contract's page with more in it (a form's refusal from another module)."""
-    return _page(request, contract_id, require_session(request).account, extra, status)
-
-
-def _refused(
+def refused(
     request: Request,
     contract_id: str,
     viewer: Account,
@@ -215,10 +211,10 @@ def _refused(
         f"{form}_problem": "" if field else exc.message,
         f"{form}_values": values,
     }
-    return _page(request, contract_id, viewer, extra, status_of(exc)[0])
+    return page(request, contract_id, viewer, extra, status_of(exc)[0])
 
 
-def _page(
+def page(
     request: Request,
     contract_id: str,
     viewer: Account,
@@ -257,6 +253,11 @@ def _page(
         "usage_errors": {},
         "usage_problem": "",
         "usage_values": {},
+        "cancel_problem": "",  # the operator's forms (commex.web.contract_moderation)
+        "cancel_values": {},
+        "hide_problem": "",
+        "refund_problem": "",
+        "refund_values": {},
         "subcontract": view.subcontract,
         "subcontracts": view.subcontracts,
     }

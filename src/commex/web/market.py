@@ -14,6 +14,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from commex.adapters.events import ACCOUNT
+from commex.domain.accounts import Account
 from commex.domain.charges import ChargeStatus
 from commex.domain.errors import CommexError, NotFound, Unauthenticated
 from commex.presentation import notice_link, notice_words
@@ -23,7 +24,7 @@ from commex.services import queries as q
 from commex.services.directory import RecipientsNamed
 from commex.web import paging
 from commex.web.chart_pages import reputation_charts
-from commex.web.contracts import contract_page_with
+from commex.web.contracts import page as contract_page
 from commex.web.render import PageRoute, is_htmx, render, safe_next
 from commex.web.session import Checked, LoggedIn, services_of
 
@@ -136,13 +137,13 @@ def pay_now(request: Request, contract_id: str, session: Checked, idem: Small = 
     except (Unauthenticated, NotFound):
         raise
     except CommexError as exc:
-        return _contract_with(request, contract_id, exc.message)
+        return _contract_with(request, contract_id, session.account, exc.message)
     done = "paid" if all(x.status is ChargeStatus.SUCCEEDED for x in charges) else "tried"
     return RedirectResponse(f"/contracts/{contract_id}?done={done}#charges", status_code=303)
 
 
-def _contract_with(request: Request, contract_id: str, problem: str) -> Response:
-    return contract_page_with(request, contract_id, {"pay_problem": problem}, 409)
+def _contract_with(request: Request, contract_id: str, viewer: Account, problem: str) -> Response:
+    return contract_page(request, contract_id, viewer, {"pay_problem": problem}, 409)
 
 
 @router.get("/contracts/{contract_id}/recipients")

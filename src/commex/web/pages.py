@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
@@ -41,6 +42,8 @@ class WinnerLine:
     price: str
     contract_id: str
     bidder_id: str
+    since: datetime | None = None  # what stands behind the name (see Party)
+    payments: int | None = None
 
 
 @router.get("/")
@@ -188,6 +191,8 @@ def _winners(view: AuctionView) -> list[WinnerLine]:
     if outcome is None:
         return []
     return [
-        WinnerLine(p.name, p.reputation, str(w.price), w.contract_id, w.bidder_id)
+        WinnerLine(
+            p.name, p.reputation, str(w.price), w.contract_id, w.bidder_id, p.since, p.payments
+        )
         for w, p in zip(outcome.winners, view.winners, strict=True)
     ]

@@ -51,7 +51,12 @@ def add_card(
     kept = {"exp_month": exp_month.strip()[:2], "exp_year": exp_year.strip()[:4]}
     try:
         cmd = c.AddCard(
-            session.account.id, number, exp_month.strip(), exp_year.strip(), cvc.strip()
+            session.account.id,
+            number,
+            exp_month.strip(),
+            exp_year.strip(),
+            cvc.strip(),
+            request.client.host if request.client else None,
         )
         saved = services_of(request).bus.handle(cmd)
     except Unauthenticated:

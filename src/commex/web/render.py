@@ -21,8 +21,18 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
+from commex.domain.contracts import Contract
 from commex.domain.errors import CommexError, InvalidInput, Unauthenticated, status_of
-from commex.presentation import duration, kind, rate, seconds_text, time_left, when
+from commex.presentation import (
+    duration,
+    ending,
+    kind,
+    rate,
+    seconds_text,
+    standing,
+    time_left,
+    when,
+)
 from commex.services.marketplace import UnreadCount
 from commex.web.session import current_session, services_of
 
@@ -44,6 +54,12 @@ def moment(at: datetime | None, seconds: bool = False) -> Markup:
     return Markup(f'<time datetime="{stamp}" data-local="{style}">{text}</time>')  # noqa: S704
 
 
+def _ended(c: Contract) -> str:
+    """How a contract ended, in words ("" while it is in force)."""
+    reason = None if c.end_reason is None else c.end_reason.value
+    return ending(c.status.value, reason, c.ended_at, c.end_note)
+
+
 def pairs(values: Iterable[str]) -> list[tuple[str, str]]:
     """Options whose value and label are the same text."""
     return [(v, v) for v in values]
@@ -57,7 +73,13 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        kind=kind, time_left=time_left, seconds_left=seconds_left, when=moment, duration=duration
+        kind=kind,
+        time_left=time_left,
+        seconds_left=seconds_left,
+        when=moment,
+        duration=duration,
+        ended=_ended,
+        standing=standing,
     )
     env.filters["rate"] = rate
     env.filters["secs"] = seconds_text

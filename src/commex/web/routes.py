@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from commex.web import accounts, contracts, devices, groups, live, market, pages, payments
+from commex.web import (
+    accounts,
+    contract_moderation,
+    contracts,
+    devices,
+    groups,
+    live,
+    market,
+    moderation,
+    pages,
+    payments,
+    security,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
@@ -15,3 +27,6 @@ router.include_router(devices.router)
 router.include_router(payments.router)
 router.include_router(groups.router)
 router.include_router(market.router)
+router.include_router(security.router)
+router.include_router(moderation.router)
+router.include_router(contract_moderation.router)

@@ -82,14 +82,21 @@ def set_session_cookie(request: Request, response: Response, session: WebSession
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
     )
 
 
 def clear_session_cookie(request: Request, response: Response) -> None:
     response.delete_cookie(
-        COOKIE, path="/", httponly=True, samesite="lax", secure=request.url.scheme == "https"
+        COOKIE, path="/", httponly=True, samesite="lax", secure=secure_cookies(request)
     )
+
+
+def secure_cookies(request: Request) -> bool:
+    """Cookies are Secure when this request came over HTTPS or the exchange's public address
+    (``COMMEX_PUBLIC_URL``) is https: behind a proxy that ends TLS, the request says http."""
+    services = cast(Services, request.app.state.services)
+    return request.url.scheme == "https" or services.settings.https
 
 
 Viewer = Annotated[WebSession | None, Depends(current_session)]

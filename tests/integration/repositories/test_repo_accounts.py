@@ -14,7 +14,7 @@ from commex.domain.events import AuctionCancelled
 from commex.domain.members import Device
 from commex.domain.money import Money
 from commex.domain.offers import ProcessingOffer
-from commex.services.ports import Login, SessionRecord, UnitOfWorkFactory
+from commex.services.ports import Login, ResetRecord, SessionRecord, UnitOfWorkFactory
 from support.rows import T0, account
 
 
@@ -68,20 +68,52 @@ def test_a_login_name_is_found_and_taken_once(store: UnitOfWorkFactory) -> None:
 def test_web_sessions_are_kept_found_and_expire(store: UnitOfWorkFactory) -> None:
     early = SessionRecord("s1", "acc_1", "csrf-1", T0, T0 + timedelta(hours=1))
     late = SessionRecord("s2", "acc_1", "csrf-2", T0, T0 + timedelta(days=7))
+    idle = SessionRecord("s3", "acc_1", "csrf-3", T0, T0 + timedelta(days=7))
     with store() as u:
         u.accounts.add(account("acc_1"))
-        u.accounts.add_session(early)
-        u.accounts.add_session(late)
+        for s in (early, late, idle):
+            u.accounts.add_session(s)
         u.commit()
     with store() as u:
         assert u.accounts.session("s1") == early
         assert u.accounts.session("nope") is None
-        assert u.accounts.delete_expired_sessions(T0 + timedelta(hours=1)) == 1
+        u.accounts.touch_session("s2", T0 + timedelta(minutes=30))
+        u.commit()
+    with store() as u:
+        assert u.accounts.session("s2").used_at == T0 + timedelta(minutes=30)  # type: ignore[union-attr]
+        # At T0+1h: s1 has reached its end, s3 has been idle since T0, s2 was used at T0+30m.
+        now = T0 + timedelta(hours=1)
+        assert u.accounts.delete_expired_sessions(now, now - timedelta(minutes=45)) == 2
+        u.commit()
+    with store() as u:
+        assert [u.accounts.session(h) is None for h in ("s1", "s2", "s3")] == [True, False, True]
         u.accounts.delete_session("s2")
         u.commit()
     with store(write=False) as u:
-        assert u.accounts.session("s1") is None
         assert u.accounts.session("s2") is None
+
+
+def test_other_sessions_end_and_a_reset_link_works_once(store: UnitOfWorkFactory) -> None:
+    with store() as u:
+        u.accounts.add(account("acc_1"))
+        u.accounts.add(account("op"))
+        for h in ("mine", "other", "third"):
+            u.accounts.add_session(SessionRecord(h, "acc_1", "c", T0, T0 + timedelta(hours=12)))
+        u.commit()
+    with store() as u:
+        assert u.accounts.delete_sessions_of("acc_1", keep="mine") == 2
+        first = ResetRecord("r1", "acc_1", "op", T0, T0 + timedelta(hours=24))
+        u.accounts.add_reset(first)
+        u.accounts.add_reset(ResetRecord("r2", "acc_1", "op", T0, T0 + timedelta(hours=24)))
+        u.commit()
+    with store() as u:
+        assert u.accounts.session("mine") is not None and u.accounts.session("other") is None
+        assert u.accounts.reset("r1") is None  # replaced by the newer link
+        assert not u.accounts.use_reset("r2", T0 + timedelta(hours=24))  # expired by then
+        assert u.accounts.use_reset("r2", T0 + timedelta(hours=1))
+        assert not u.accounts.use_reset("r2", T0 + timedelta(hours=2))  # once only
+        assert u.accounts.reset("r2").used_at == T0 + timedelta(hours=1)  # type: ignore[union-attr]
+        u.commit()
 
 
 def test_devices_belong_to_their_recipient(store: UnitOfWorkFactory) -> None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from commex.domain.contracts import ContractStatus
+from commex.domain.contracts import ContractStatus, EndReason, end
 from commex.domain.errors import Conflict
 from commex.domain.members import Member, MemberKind
 from commex.domain.receiver import ReceiverReport
@@ -168,6 +168,47 @@ def test_deliveries_are_counted_once_and_measure_the_service(store: UnitOfWorkFa
         u.contracts.add_delivery(replace(rows[0], id="dlv_9"))
         u.commit()
     assert twice.value.message == "run run-1 of contract con_1 is recorded already"
+
+
+def test_a_contract_ends_once_and_keeps_how(store: UnitOfWorkFactory) -> None:
+    c = contract()
+    put_auction_world(store, c)
+    ended = end(c, EndReason.OPERATOR, T0 + timedelta(hours=3), "fraud report", "acc_s")
+    with store() as u:
+        assert u.contracts.end_if_in_force(ended)
+        u.commit()
+    late = end(c, EndReason.WINDOW_ENDED, T0 + timedelta(hours=4))
+    with store() as u:
+        assert not u.contracts.end_if_in_force(late)  # another server ended it first
+        u.commit()
+    with store(write=False) as u:
+        stored = u.contracts.get("con_1")
+    assert stored == ended
+    assert (stored.cancelled_at, stored.end_note, stored.ended_by) == (
+        T0 + timedelta(hours=3), "fraud report", "acc_s",
+    )  # fmt: skip
+
+
+def test_contracts_in_force_are_due_to_complete_once_their_window_ends(
+    store: UnitOfWorkFactory,
+) -> None:
+    start = T0 + timedelta(hours=1)
+    soon = ServiceTerms("voice", 60, window_start=start, window_end=start + timedelta(hours=1))
+    later = ServiceTerms("voice", 60, window_start=start, window_end=start + timedelta(hours=5))
+    rows = [
+        contract("con_1", terms=later, status=ContractStatus.ACTIVE),
+        contract("con_2", bid_id="bid_2", terms=soon),
+        contract("con_3", bid_id="bid_1", terms=soon, status=ContractStatus.COMPLETED),
+    ]
+    put_auction_world(store, *rows)
+    with store(write=False) as u:
+        assert u.contracts.due_to_complete(start + timedelta(minutes=59), 10) == []
+        assert u.contracts.due_to_complete(start + timedelta(hours=1), 10) == [rows[1]]
+        due = u.contracts.due_to_complete(start + timedelta(hours=6), 10)
+        assert [c.id for c in due] == ["con_2", "con_1"]
+        assert [c.id for c in u.contracts.due_to_complete(start + timedelta(hours=6), 1)] == [
+            "con_2"
+        ]
 
 
 def test_a_delivery_keeps_its_receivers_figures_and_their_breach(store: UnitOfWorkFactory) -> None:

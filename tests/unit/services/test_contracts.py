@@ -12,7 +12,8 @@ from support.worlds import award
 
 @pytest.fixture
 def won(ex, clock):  # type: ignore[no-untyped-def]
-    return award(ex, clock, direction="forward", terms={"service": "voice", "duration_s": 600,
+    return award(ex, clock, direction="forward", names=("Harbour", "Northwind"),
+                 terms={"service": "voice", "duration_s": 600,
                                                         "max_members": 2})  # fmt: skip
 
 
@@ -26,10 +27,10 @@ def test_only_parties_the_operator_and_members_see_a_contract(ex, who, won) -> N
         ex.handle(ShowContract(cid, Caller(who.alice)))
     ex.handle(AddMember(cid, won.buyer.id, account_id=who.alice))
     shown = ex.handle(ShowContract(cid, Caller(who.alice)))  # a member account sees it now
-    assert (shown.provider.name, shown.recipient.name) == ("Seller", "Buyer")
+    assert (shown.provider.name, shown.recipient.name) == ("Northwind", "Harbour")
     assert shown.names[who.alice] == "Alice"
     (line,) = ex.handle(MyContractLines(who.alice))
-    assert (line.my_role, line.counterparty.name) == ("member", "Seller")
+    assert (line.my_role, line.counterparty.name) == ("member", "Northwind")
 
 
 def test_members_up_to_the_limit_and_back_again_with_their_usage(ex, who, won) -> None:  # type: ignore[no-untyped-def]

@@ -8,14 +8,13 @@ import pytest
 
 from commex.adapters.clock import ManualClock, SequentialIds
 from commex.bootstrap import in_memory_exchange
-from commex.domain.accounts import Account, Role
 from commex.domain.errors import Forbidden, InvalidInput
-from commex.domain.events import ContractCancelled
 from commex.domain.notices import Notice
 from commex.presentation import notice_words
 from commex.services import commands as c
 from commex.services import notifications
 from commex.services import subcontract_messages as sm
+from commex.services import trust_messages as tm
 from commex.services.bidding import place_bids
 from commex.services.bus import MessageBus
 from commex.services.marketplace import (
@@ -202,16 +201,20 @@ def test_an_invitee_hears_of_the_group_and_a_rated_party_of_its_rating(
     )
 
 
-def test_a_cancelled_contract_not_yet_emitted_by_the_exchange_reaches_both_parties(
-    bus: MessageBus,
+def test_a_contract_the_operator_cancels_tells_both_parties_why(
+    bus: MessageBus, clock: ManualClock
 ) -> None:
-    """Cancelling a contract is not built yet; its notice is."""
-    with bus.unit_of_work() as uow:
-        uow.record([ContractCancelled("con_1", "acc_p", "acc_r", "moderation", T0)])
-        register_in(uow, "acc_p", "acc_r")
-        uow.commit()
-    assert kinds(bus, "acc_r") == ["contract.cancelled"]
-    assert kinds(bus, "acc_p") == ["contract.cancelled"]
+    won = award(bus, clock, "40.00")
+    op = register(bus, "Operator", ["operator"], allow_operator=True)
+    bus.handle(tm.CancelContract(won.contract_id, op.id, "fraudulent listing"))
+    for party in (won.buyer.id, won.seller.id):
+        (told,) = notices(bus, party, types=("contract.cancelled",))
+        assert told.subject_id == won.contract_id
+        assert (told.data["reason"], told.data["note"]) == ("operator", "fraudulent listing")
+        title, text = notice_words(told.type.value, told.data)
+        assert title == "A contract was cancelled"
+        assert text == "Cancelled by the operator: fraudulent listing."
+    assert kinds(bus, op.id) == []
 
 
 def test_opening_a_subcontract_tells_both_providers_and_nobody_else(clock: ManualClock) -> None:
@@ -245,11 +248,6 @@ def test_opening_a_subcontract_tells_both_providers_and_nobody_else(clock: Manua
         assert (queued.event_id, queued.event_type.value) == (told.id, "subcontract.opened")
     assert notices(bus, won.buyer.id, types=("subcontract.opened",)) == []
     assert bus.handle(WebhookDeliveries(won.buyer.id, hooks[won.buyer.id])).items == ()
-
-
-def register_in(uow: object, *ids: str) -> None:
-    for i in ids:
-        uow.accounts.add(Account(i, i, frozenset({Role.PROVIDER}), T0))  # type: ignore[attr-defined]
 
 
 def test_a_watcher_hears_once_that_a_watched_auction_closes_soon(

@@ -2,6 +2,7 @@
 reputation moves in the rating's own transaction, and a member account is told to leave the
 rating to the recipient."""
 
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -10,7 +11,8 @@ from commex.adapters.clock import SequentialIds
 from commex.bootstrap import in_memory_exchange
 from commex.domain.accounts import Role
 from commex.domain.errors import Conflict, Forbidden
-from commex.services.commands import AddMember, Rate
+from commex.domain.reputation import rating_weight
+from commex.services.commands import AddCard, AddMember, ChargeDue, Rate
 from commex.services.queries import ShowParty
 from support.engine import register
 from support.worlds import award
@@ -33,8 +35,10 @@ def won(ex, clock):  # type: ignore[no-untyped-def]
                                                         "max_members": 2})  # fmt: skip
 
 
-def test_each_side_rates_the_other_once(ex, won) -> None:  # type: ignore[no-untyped-def]
+def test_each_side_rates_the_other_once(ex, won, clock) -> None:  # type: ignore[no-untyped-def]
     cid = won.contract_id
+    ex.handle(AddCard(won.buyer.id, "4242424242424242", 12, clock.now().year + 2, "123"))
+    ex.handle(ChargeDue())  # the contract is paid: its ratings carry weight
     rated = ex.handle(Rate(cid, False, 2, "Dropped twice", account_id=won.buyer.id))
     assert (rated.rated_id, rated.rated_role) == (won.seller.id, Role.PROVIDER)
     ex.handle(Rate(cid, True, account_id=won.seller.id))
@@ -42,7 +46,11 @@ def test_each_side_rates_the_other_once(ex, won) -> None:  # type: ignore[no-unt
         ex.handle(Rate(cid, True, account_id=won.buyer.id))
     provider = ex.handle(ShowParty(won.seller.id, Role.PROVIDER)).reputation
     payer = ex.handle(ShowParty(won.buyer.id, Role.RECIPIENT)).reputation
-    assert (provider.negative, provider.count, payer.positive, payer.count) == (1.0, 1, 1.0, 1)
+    # 40.00 paid, raters an hour old with one payment each: the weight the rule gives them
+    weight = rating_weight(Decimal("40.00"), 1 / 24, 1)
+    assert (provider.negative, provider.count) == (pytest.approx(weight), 1)
+    # the payer's reputation: the charge's own payment rating (1.0) and the seller's rating
+    assert (payer.positive, payer.count) == (pytest.approx(1.0 + weight), 2)
 
 
 def test_a_member_account_leaves_rating_to_the_recipient(ex, who, won) -> None:  # type: ignore[no-untyped-def]

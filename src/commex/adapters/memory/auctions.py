@@ -70,6 +70,16 @@ class MemoryAuctions:
         for i in bid_ids:
             self._s.bids[i] = replace(self._s.bids[i], active=False)
 
+    def open_auctions_bid_on(self, bidder_id: str) -> list[str]:
+        found = {
+            b.auction_id
+            for b in self._s.bids.values()
+            if b.bidder_id == bidder_id
+            and b.active
+            and self._s.auctions[b.auction_id].status is Status.OPEN
+        }
+        return sorted(found)
+
     def bid(self, bid_id: str) -> Bid | None:
         return self._s.bids.get(bid_id)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from commex.domain.charges import Charge, ChargeStatus, Payout
+from commex.domain.charges import Charge, ChargeStatus, Payout, Refund
 from commex.domain.contracts import Contract, ContractStatus
 from commex.domain.payment_methods import PaymentMethod
 from commex.services.ports.billing import charged_already
@@ -86,6 +86,31 @@ class MemoryCharges:
         ids = {c.id for c in self._s.charges.values() if c.contract_id == contract_id}
         found = [p for p in self._s.payouts.values() if p.charge_id in ids]
         return sorted(found, key=lambda p: (p.created_at, p.id))
+
+    def settled_count(self, account_id: str) -> int:
+        return sum(
+            1
+            for c in self._s.charges.values()
+            if c.status is ChargeStatus.SUCCEEDED and account_id in (c.payer_id, c.provider_id)
+        )
+
+    def settled_counts(self, account_ids: Collection[str]) -> dict[str, int]:
+        return {i: self.settled_count(i) for i in set(account_ids)}
+
+    def add_refund(self, refund: Refund) -> None:
+        self._s.refunds[refund.id] = refund
+
+    def complete_refund(self, refund_id: str, gateway_refund_id: str) -> None:
+        found = self._s.refunds[refund_id]
+        self._s.refunds[refund_id] = replace(found, gateway_refund_id=gateway_refund_id)
+
+    def drop_refund(self, refund_id: str) -> None:
+        self._s.refunds.pop(refund_id, None)
+
+    def refunds_of(self, charge_ids: Sequence[str]) -> list[Refund]:
+        wanted = set(charge_ids)
+        found = [r for r in self._s.refunds.values() if r.charge_id in wanted]
+        return sorted(found, key=lambda r: (r.created_at, r.id))
 
 
 class MemoryPaymentMethods:

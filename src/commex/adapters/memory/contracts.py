@@ -33,8 +33,31 @@ class MemoryContracts:
     def update(self, contract: Contract) -> None:
         was = self._s.contracts[contract.id]
         self._s.contracts[contract.id] = replace(
-            was, status=contract.status, started_at=contract.started_at
+            was,
+            status=contract.status,
+            started_at=contract.started_at,
+            ended_at=contract.ended_at,
+            end_reason=contract.end_reason,
+            end_note=contract.end_note,
+            ended_by=contract.ended_by,
         )
+
+    def end_if_in_force(self, contract: Contract) -> bool:
+        if not self._s.contracts[contract.id].in_force:
+            return False
+        self.update(contract)
+        return True
+
+    def due_to_complete(self, now: datetime, limit: int) -> list[Contract]:
+        due = [
+            c
+            for c in self._s.contracts.values()
+            if c.in_force
+            and not c.is_subcontract  # a subcontract ends by the plane's check
+            and c.terms.window_end is not None
+            and c.terms.window_end <= now
+        ]
+        return sorted(due, key=lambda c: (c.terms.window_end or now, c.id))[:limit]
 
     def set_used(self, contract_id: str, used_ms: int) -> None:
         self._s.contracts[contract_id] = replace(self._s.contracts[contract_id], used_ms=used_ms)

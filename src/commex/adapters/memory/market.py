@@ -188,6 +188,7 @@ class MemoryWebhooks:
                 and (claimed is None or claimed < now)
                 and d.webhook_id not in skipped
                 and self._s.webhooks[d.webhook_id].active
+                and not self._s.accounts[self._s.webhooks[d.webhook_id].account_id].suspended
             ),
             key=lambda d: (d.next_attempt_at, _number(d.id)),
         )[:limit]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -40,11 +41,20 @@ class MemoryRatings:
         for r in self._s.ratings.values():
             if r.rated_id != account_id or r.rated_role.value != role:
                 continue
+            if r.hidden_at is not None or r.worth <= 0:  # out of the reputation too
+                continue
             for i in range(len(bounds) - 1):
                 if bounds[i] <= r.created_at < bounds[i + 1]:
                     good, bad = out[i]
                     out[i] = (good + 1, bad) if r.satisfied else (good, bad + 1)
         return out
+
+    def get(self, rating_id: str) -> Rating | None:
+        return self._s.ratings.get(rating_id)
+
+    def hide(self, rating_id: str, at: datetime, reason: str) -> None:
+        found = self._s.ratings[rating_id]
+        self._s.ratings[rating_id] = replace(found, hidden_at=at, hidden_reason=reason)
 
     def recent_counts(
         self, account_ids: Iterable[str], role: str, since: datetime
@@ -52,7 +62,13 @@ class MemoryRatings:
         wanted = set(account_ids)
         counts: dict[str, int] = {}
         for r in self._s.ratings.values():
-            if r.rated_id in wanted and r.rated_role.value == role and r.created_at >= since:
+            if (
+                r.rated_id in wanted
+                and r.rated_role.value == role
+                and r.created_at >= since
+                and r.hidden_at is None
+                and r.worth > 0
+            ):
                 counts[r.rated_id] = counts.get(r.rated_id, 0) + 1
         return counts
 

@@ -23,10 +23,11 @@ from commex.adapters.memory.groups import MemoryGroups
 from commex.adapters.memory.market import MemoryNotifications, MemoryWatches, MemoryWebhooks
 from commex.adapters.memory.ratings import MemoryRatings
 from commex.adapters.memory.subcontracts import MemoryNodeKeys, MemorySubcontracts
+from commex.adapters.memory.throttles import MemoryThrottles
 from commex.domain.accounts import Account
 from commex.domain.auctions import Auction, Bid
 from commex.domain.audit import AuditEntry
-from commex.domain.charges import Charge, Payout
+from commex.domain.charges import Charge, Payout, Refund
 from commex.domain.contracts import Contract
 from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member
@@ -38,9 +39,10 @@ from commex.domain.ratings import Rating
 from commex.domain.reputation import PairTally, Tally
 from commex.domain.service_level import Delivery
 from commex.domain.subcontracts import Subcontract
+from commex.domain.throttling import ThrottleState
 from commex.domain.usage import UsageSession
 from commex.domain.webhooks import Attempt, Webhook, WebhookDelivery
-from commex.services.ports import EventLog, SessionRecord
+from commex.services.ports import EventLog, ResetRecord, SessionRecord
 
 
 class MemoryStore:
@@ -51,8 +53,8 @@ class MemoryStore:
         "auctions", "bids", "bid_keys", "contracts", "members", "usage", "deliveries",
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
         "group_sponsors", "group_auctions", "charges", "payouts", "watches", "notices",
-        "webhooks", "deliveries_out", "webhook_attempts", "fanouts", "audit", "subcontracts",
-        "subcontract_runs", "node_keys",
+        "webhooks", "deliveries_out", "webhook_attempts", "fanouts", "names", "revoked_devices",
+        "refunds", "throttles", "resets", "subcontracts", "subcontract_runs", "node_keys", "audit",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -89,6 +91,11 @@ class MemoryStore:
         self.webhook_attempts: dict[tuple[str, int], Attempt] = {}
         self.delivery_seq = 0
         self.fanouts: dict[str, Fanout] = {}
+        self.names: dict[str, str] = {}  # folded name -> account id
+        self.revoked_devices: dict[str, datetime] = {}
+        self.refunds: dict[str, Refund] = {}
+        self.throttles: dict[str, ThrottleState] = {}
+        self.resets: dict[str, ResetRecord] = {}  # token hash -> password-reset link
         self.audit: dict[int, AuditEntry] = {}  # seq -> entry, appended only
         self.subcontracts: dict[str, tuple[Subcontract, str]] = {}  # id -> (it, token hash)
         self.subcontract_runs: dict[tuple[str, str], int] = {}  # (id, run id) -> packets
@@ -112,6 +119,7 @@ class MemoryUnitOfWork(EventLog):
         self.watches = MemoryWatches(store)
         self.notifications = MemoryNotifications(store)
         self.webhooks = MemoryWebhooks(store)
+        self.throttles = MemoryThrottles(store)
         self.audit = MemoryAudit(store)
         self.subcontracts = MemorySubcontracts(store)
         self.node_keys = MemoryNodeKeys(store)

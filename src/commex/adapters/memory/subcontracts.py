@@ -40,7 +40,11 @@ class MemorySubcontracts:
     def update(self, sub: Subcontract) -> None:
         _, token_hash = self._s.subcontracts[sub.id]
         was = self._s.contracts[sub.id]
-        self._s.contracts[sub.id] = replace(was, status=sub.contract.status)
+        now = sub.contract
+        self._s.contracts[sub.id] = replace(
+            was, status=now.status, ended_at=now.ended_at, end_reason=now.end_reason,
+            end_note=now.end_note, ended_by=now.ended_by,
+        )  # fmt: skip
         self._s.subcontracts[sub.id] = (sub, token_hash)
 
     def _all(self) -> list[Subcontract]:

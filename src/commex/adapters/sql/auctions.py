@@ -3,32 +3,23 @@ built once."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, select, true, update
 
 from commex.adapters.sql import tables as t
+from commex.adapters.sql.auction_rows import auction_of_row, auction_values
 from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.finding import SqlAuctionFinder
-from commex.adapters.sql.rows import minor_or_none, stored_money_or_none, terms_json
+from commex.adapters.sql.rows import minor_or_none
 from commex.domain.auctions import (
     Auction,
     Bid,
-    Direction,
-    Eligibility,
-    EnglishState,
-    Format,
-    Outcome,
     Status,
-    Winner,
 )
-from commex.domain.finding import fold, listed_price, price_key
 from commex.domain.money import Money
-from commex.domain.terms import stored_terms
 from commex.domain.time import from_micros, to_micros
 from commex.services.ports.auctions import key_used
 
@@ -47,115 +38,6 @@ _CHANGING = (
 )  # fmt: skip
 _BIDS_INSERT = t.bids.insert()
 _BID_DEACTIVATE = update(t.bids).where(t.bids.c.id == bindparam("b_id")).values(active=False)
-
-
-def _auction_values(a: Auction) -> dict[str, Any]:
-    e = a.eligibility
-    outcome = None
-    if a.outcome is not None:
-        o = a.outcome
-        outcome = json.dumps(
-            {
-                "winners": [
-                    [w.bid_id, w.bidder_id, w.price.to_minor(), w.contract_id] for w in o.winners
-                ],
-                "closed_us": to_micros(o.closed_at),
-                "closed_by": o.closed_by,
-                "reason": o.reason,
-                "note": o.note,
-            }
-        )
-    st, terms = a.english, a.terms
-    return {
-        "id": a.id,
-        "owner_id": a.owner_id,
-        "direction": a.direction.value,
-        "format": a.format.value,
-        "title": a.title,
-        "terms": terms_json(a.terms),
-        "currency": a.currency,
-        "quantity": a.quantity,
-        "reserve_minor": minor_or_none(a.reserve),
-        "min_increment_minor": a.min_increment.to_minor(),
-        "soft_close_s": a.soft_close_s,
-        "reputation_weight": str(a.reputation_weight),
-        "eligibility": json.dumps(
-            {
-                "min_provider_score": e.min_provider_score,
-                "min_recipient_score": e.min_recipient_score,
-                "approved_providers": sorted(e.approved_providers),
-            }
-        ),
-        "closes_us": to_micros(a.closes_at),
-        "created_us": to_micros(a.created_at),
-        "status": a.status.value,
-        "bid_count": a.bid_count,
-        "bid_seq": a.bid_seq,
-        "leader_id": st.leader_id,
-        "leader_bid_id": st.leader_bid_id,
-        "price_minor": minor_or_none(st.price),
-        "limit_minor": minor_or_none(st.limit),
-        "outcome": outcome,
-        "cancel_reason": a.cancel_reason,
-        "owner_group": a.owner_group or None,
-        # what search filters and sorts on (commex.domain.finding)
-        "service": terms.service,
-        "min_rate_bps": terms.min_rate_bps,
-        "max_rate_bps": terms.max_rate_bps,
-        "window_start_us": None if terms.window_start is None else to_micros(terms.window_start),
-        "window_end_us": None if terms.window_end is None else to_micros(terms.window_end),
-        "list_price": price_key(listed_price(a)),
-        "title_key": fold(a.title),
-    }
-
-
-def auction_of_row(r: Row[Any]) -> Auction:
-    cur = r.currency
-    e = json.loads(r.eligibility)
-    outcome = None
-    if r.outcome is not None:
-        o = json.loads(r.outcome)
-        outcome = Outcome(
-            winners=tuple(
-                Winner(bid, bidder, Money.from_stored(price, cur), contract)
-                for bid, bidder, price, contract in o["winners"]
-            ),
-            closed_at=from_micros(o["closed_us"]),
-            closed_by=o["closed_by"],
-            reason=o["reason"],
-            note=o["note"],
-        )
-    return Auction(
-        id=r.id,
-        owner_id=r.owner_id,
-        direction=Direction(r.direction),
-        format=Format(r.format),
-        title=r.title,
-        terms=stored_terms(json.loads(r.terms)),
-        currency=cur,
-        quantity=r.quantity,
-        reserve=stored_money_or_none(r.reserve_minor, cur),
-        min_increment=Money.from_stored(r.min_increment_minor, cur),
-        soft_close_s=r.soft_close_s,
-        reputation_weight=Decimal(r.reputation_weight),
-        eligibility=Eligibility(
-            e["min_provider_score"], e["min_recipient_score"], frozenset(e["approved_providers"])
-        ),
-        closes_at=from_micros(r.closes_us),
-        created_at=from_micros(r.created_us),
-        status=Status(r.status),
-        bid_count=r.bid_count,
-        bid_seq=r.bid_seq,
-        english=EnglishState(
-            r.leader_id,
-            r.leader_bid_id,
-            stored_money_or_none(r.price_minor, cur),
-            stored_money_or_none(r.limit_minor, cur),
-        ),
-        outcome=outcome,
-        cancel_reason=r.cancel_reason,
-        owner_group=r.owner_group or "",
-    )
 
 
 _BID_COLS = (
@@ -189,7 +71,7 @@ class SqlAuctions(SqlAuctionFinder):
         self._currency: dict[str, str] = {}
 
     def add(self, auction: Auction) -> None:
-        self._c.execute(t.auctions.insert(), _auction_values(auction))
+        self._c.execute(t.auctions.insert(), auction_values(auction))
 
     def _auctions(self, rows: Iterable[Row[Any]]) -> list[Auction]:
         return [auction_of_row(r) for r in rows]
@@ -204,7 +86,7 @@ class SqlAuctions(SqlAuctionFinder):
         return None if row is None else auction_of_row(row)
 
     def update(self, auction: Auction) -> None:
-        values = _auction_values(auction)
+        values = auction_values(auction)
         changing = {name: values[name] for name in _CHANGING}
         self._c.execute(_AUCTION_UPDATE, changing | {"b_id": auction.id})
 
@@ -287,6 +169,17 @@ class SqlAuctions(SqlAuctionFinder):
     def deactivate_bids(self, bid_ids: Sequence[str]) -> None:
         if bid_ids:
             self._c.execute(_BID_DEACTIVATE, [{"b_id": i} for i in bid_ids])
+
+    def open_auctions_bid_on(self, bidder_id: str) -> list[str]:
+        a, b = t.auctions.c, t.bids.c
+        q = (
+            select(a.id)
+            .join(t.bids, b.auction_id == a.id)
+            .where(b.bidder_id == bidder_id, b.active, a.status == "open")
+            .distinct()
+            .order_by(a.id)
+        )
+        return [r.id for r in self._c.execute(q)]
 
     def bid(self, bid_id: str) -> Bid | None:
         r = self._c.execute(_BID_GET, {"id": bid_id}).first()

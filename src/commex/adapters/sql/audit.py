@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, exists, or_, select
 
-from commex.adapters.sql import tables as t
+from commex.adapters.sql import audit_tables
 from commex.domain.audit import AuditEntry
 from commex.domain.time import from_micros, to_micros
 
-_LOG = t.audit_log
-_ACC = t.audit_accounts
+_LOG = audit_tables.audit_log
+_ACC = audit_tables.audit_accounts
 _INSERT = _LOG.insert()
 _INSERT_SEQS = _LOG.insert().returning(_LOG.c.seq, sort_by_parameter_order=True)
 

@@ -3,16 +3,17 @@ stored, by a conditional update on its version, so two processes never both own 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, exists, or_, select, update
+from sqlalchemy import Connection, Row, and_, exists, func, or_, select, update
 
 from commex.adapters.sql import tables as t
+from commex.adapters.sql import trust_tables as tt
 from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.contracts import _contract as contract_of_row
-from commex.domain.charges import Charge, ChargeStatus, Payout
+from commex.domain.charges import Charge, ChargeStatus, Payout, Refund
 from commex.domain.contracts import Contract
 from commex.domain.money import Money
 from commex.domain.time import from_micros, to_micros
@@ -182,4 +183,69 @@ class SqlCharges:
                 from_micros(r.created_us),
             )
             for r in self._c.execute(q)
+        ]
+
+    def settled_count(self, account_id: str) -> int:
+        c = t.charges.c
+        q = select(func.count()).where(
+            c.status == ChargeStatus.SUCCEEDED.value,
+            or_(c.payer_id == account_id, c.provider_id == account_id),
+        )
+        return int(self._c.execute(q).scalar_one())
+
+    def settled_counts(self, account_ids: Collection[str]) -> dict[str, int]:
+        ids = sorted(set(account_ids))
+        counts: dict[str, int] = {}
+        if not ids:
+            return counts
+        c = t.charges.c
+        for side in (c.payer_id, c.provider_id):
+            q = (
+                select(side, func.count())
+                .where(c.status == ChargeStatus.SUCCEEDED.value, side.in_(ids))
+                .group_by(side)
+            )
+            for account_id, n in self._c.execute(q):
+                counts[account_id] = counts.get(account_id, 0) + int(n)
+        return counts
+
+    def add_refund(self, refund: Refund) -> None:
+        self._c.execute(
+            tt.refunds.insert().values(
+                id=refund.id,
+                charge_id=refund.charge_id,
+                provider_id=refund.provider_id,
+                amount_minor=refund.amount.to_minor(),
+                currency=refund.amount.currency,
+                reason=refund.reason,
+                gateway_refund_id=refund.gateway_refund_id,
+                by_id=refund.by_id,
+                created_us=to_micros(refund.created_at),
+            )
+        )
+
+    def complete_refund(self, refund_id: str, gateway_refund_id: str) -> None:
+        q = update(tt.refunds).where(tt.refunds.c.id == refund_id)
+        self._c.execute(q.values(gateway_refund_id=gateway_refund_id))
+
+    def drop_refund(self, refund_id: str) -> None:
+        self._c.execute(tt.refunds.delete().where(tt.refunds.c.id == refund_id))
+
+    def refunds_of(self, charge_ids: Sequence[str]) -> list[Refund]:
+        if not charge_ids:
+            return []
+        r = tt.refunds.c
+        q = select(tt.refunds).where(r.charge_id.in_(list(charge_ids))).order_by(r.created_us, r.id)
+        return [
+            Refund(
+                x.id,
+                x.charge_id,
+                x.provider_id,
+                Money.from_stored(x.amount_minor, x.currency),
+                x.reason,
+                x.gateway_refund_id,
+                x.by_id,
+                from_micros(x.created_us),
+            )
+            for x in self._c.execute(q)
         ]

@@ -14,7 +14,7 @@ from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.rows import terms_json
 from commex.adapters.sql.usage import SqlUsage
-from commex.domain.contracts import Contract, ContractKind, ContractStatus
+from commex.domain.contracts import IN_FORCE, Contract, ContractKind, ContractStatus, EndReason
 from commex.domain.members import Member, MemberKind
 from commex.domain.money import Money
 from commex.domain.terms import parse_terms
@@ -35,9 +35,32 @@ def _contract(r: Row[Any]) -> Contract:
         created_at=from_micros(r.created_us),
         started_at=None if r.started_us is None else from_micros(r.started_us),
         used_ms=r.used_ms,
+        ended_at=None if r.ended_us is None else from_micros(r.ended_us),
+        end_reason=None if r.end_reason is None else EndReason(r.end_reason),
+        end_note=r.end_note,
+        ended_by=r.ended_by,
         kind=ContractKind(r.kind),
         parent_contract_id=r.parent_contract_id,
     )
+
+
+def lifecycle(c: Contract) -> dict[str, Any]:
+    """The columns a contract's lifecycle changes."""
+    return {
+        "status": c.status.value,
+        "started_us": None if c.started_at is None else to_micros(c.started_at),
+        "ended_us": None if c.ended_at is None else to_micros(c.ended_at),
+        "end_reason": None if c.end_reason is None else c.end_reason.value,
+        "end_note": c.end_note,
+        "ended_by": c.ended_by,
+    }
+
+
+def _micros(moment: datetime | None) -> int | None:
+    return None if moment is None else to_micros(moment)
+
+
+_IN_FORCE = sorted(s.value for s in IN_FORCE)
 
 
 def _member(r: Row[Any]) -> Member:
@@ -86,26 +109,41 @@ class SqlContracts(SqlUsage):
                     "price_minor": c.price.to_minor(),
                     "currency": c.price.currency,
                     "terms": terms_json(c.terms),
-                    "status": c.status.value,
                     "created_us": to_micros(c.created_at),
-                    "started_us": None if c.started_at is None else to_micros(c.started_at),
-                    "window_start_us": (
-                        None if c.terms.window_start is None else to_micros(c.terms.window_start)
-                    ),
+                    "window_start_us": _micros(c.terms.window_start),
+                    "window_end_us": _micros(c.terms.window_end),
                     "kind": c.kind.value,
                     "parent_contract_id": c.parent_contract_id,
+                    **lifecycle(c),
                 }
                 for c in contracts
             ],
         )
 
     def update(self, contract: Contract) -> None:
-        started = None if contract.started_at is None else to_micros(contract.started_at)
-        self._c.execute(
-            update(t.contracts)
-            .where(t.contracts.c.id == contract.id)
-            .values(status=contract.status.value, started_us=started)
+        q = update(t.contracts).where(t.contracts.c.id == contract.id)
+        self._c.execute(q.values(**lifecycle(contract)))
+
+    def end_if_in_force(self, contract: Contract) -> bool:
+        c = t.contracts.c
+        q = update(t.contracts).where(and_(c.id == contract.id, c.status.in_(_IN_FORCE)))
+        return self._c.execute(q.values(**lifecycle(contract))).rowcount == 1
+
+    def due_to_complete(self, now: datetime, limit: int) -> list[Contract]:
+        c = t.contracts.c
+        q = (
+            select(t.contracts)
+            .where(
+                and_(
+                    c.status.in_(_IN_FORCE),
+                    c.window_end_us <= to_micros(now),
+                    c.kind == "auction",  # a subcontract ends by the plane's check
+                )
+            )
+            .order_by(c.window_end_us, c.id)
+            .limit(limit)
         )
+        return [_contract(r) for r in self._c.execute(q)]
 
     def due_to_start(self, now: datetime, limit: int) -> list[Contract]:
         c = t.contracts.c

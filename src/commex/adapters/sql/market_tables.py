@@ -1,6 +1,6 @@
 """The marketplace's tables: watchlists, notification centres (and notices still being told to
 an auction's many bidders), webhooks, their outbox of
-deliveries and its attempts (migration 0012). Same conventions as :mod:`tables`: integer minor
+deliveries and its attempts (migration 0013). Same conventions as :mod:`tables`: integer minor
 units and microseconds since the epoch, UTC."""
 
 from __future__ import annotations

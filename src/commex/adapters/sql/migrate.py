@@ -20,9 +20,10 @@ def _config() -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> str | None:
-    """Bring the schema to the newest revision; returns it. Safe to run from several servers at
-    once: on PostgreSQL an advisory lock serialises them, on SQLite the write lock does."""
+def upgrade(engine: Engine, to: str = "head") -> str | None:
+    """Bring the schema to the newest revision (or to revision ``to``, which tests of a
+    migration's data use); returns it. Safe to run from several servers at once: on
+    PostgreSQL an advisory lock serialises them, on SQLite the write lock does."""
     cfg = _config()
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
@@ -33,7 +34,7 @@ def upgrade(engine: Engine) -> str | None:
                 if engine.dialect.name == "postgresql":
                     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, to)
                 if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
                     raise RuntimeError("a migration left rows that refer to nothing")
         finally:

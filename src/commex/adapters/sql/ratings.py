@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, select
+from sqlalchemy import Connection, Row, and_, bindparam, case, func, or_, select, update
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
@@ -21,6 +22,8 @@ _RECENT_COUNTS = (
         t.ratings.c.rated_id.in_(bindparam("ids", expanding=True)),
         t.ratings.c.rated_role == bindparam("role"),
         t.ratings.c.created_us >= bindparam("since"),
+        t.ratings.c.hidden_us.is_(None),
+        or_(t.ratings.c.worth.is_(None), t.ratings.c.worth > 0),
     )
     .group_by(t.ratings.c.rated_id)
 )
@@ -28,6 +31,16 @@ _TALLIES = select(t.reputations).where(
     t.reputations.c.account_id.in_(bindparam("ids", expanding=True)),
     t.reputations.c.role == bindparam("role"),
 )
+
+
+def _rating(x: Row[Any]) -> Rating:
+    return Rating(
+        x.id, x.contract_id, x.rated_id, RatedRole(x.rated_role), x.rater_key,
+        x.rater_account_id, x.device_id, bool(x.satisfied), x.score, x.comment,
+        from_micros(x.created_us), 1.0 if x.weight is None else float(x.weight),
+        1.0 if x.worth is None else float(x.worth),
+        None if x.hidden_us is None else from_micros(x.hidden_us), x.hidden_reason,
+    )  # fmt: skip
 
 
 class SqlRatings:
@@ -47,6 +60,8 @@ class SqlRatings:
             "score": rating.score,
             "comment": rating.comment,
             "created_us": to_micros(rating.created_at),
+            "weight": rating.weight,
+            "worth": rating.worth,
         }
         execute_unique(self._c, t.ratings.insert(), values, "rater_key", already_rated())
 
@@ -60,22 +75,15 @@ class SqlRatings:
     def of_contract(self, contract_id: str) -> list[Rating]:
         r = t.ratings.c
         q = select(t.ratings).where(r.contract_id == contract_id).order_by(r.created_us, r.id)
-        return [
-            Rating(
-                x.id,
-                x.contract_id,
-                x.rated_id,
-                RatedRole(x.rated_role),
-                x.rater_key,
-                x.rater_account_id,
-                x.device_id,
-                bool(x.satisfied),
-                x.score,
-                x.comment,
-                from_micros(x.created_us),
-            )
-            for x in self._c.execute(q)
-        ]
+        return [_rating(x) for x in self._c.execute(q)]
+
+    def get(self, rating_id: str) -> Rating | None:
+        x = self._c.execute(select(t.ratings).where(t.ratings.c.id == rating_id)).first()
+        return None if x is None else _rating(x)
+
+    def hide(self, rating_id: str, at: datetime, reason: str) -> None:
+        q = update(t.ratings).where(t.ratings.c.id == rating_id)
+        self._c.execute(q.values(hidden_us=to_micros(at), hidden_reason=reason))
 
     def recent_counts(
         self, account_ids: Iterable[str], role: str, since: datetime
@@ -98,6 +106,8 @@ class SqlRatings:
             select(period, r.satisfied, func.count())
             .where(r.rated_id == account_id, r.rated_role == role)
             .where(r.created_us >= edges[0], r.created_us < edges[-1])
+            # as the reputation counts: a hidden rating, or one with nothing behind it, is out
+            .where(r.hidden_us.is_(None), or_(r.worth.is_(None), r.worth > 0))
             .group_by(period, r.satisfied)
         )
         out = [[0, 0] for _ in range(len(edges) - 1)]

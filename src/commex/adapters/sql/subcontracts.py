@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, case, func, or_, select, update
 
+from commex.adapters.sql import subcontract_tables as st
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
-from commex.adapters.sql.contracts import SqlContracts
+from commex.adapters.sql.contracts import SqlContracts, lifecycle
 from commex.adapters.sql.contracts import _contract as contract_of_row
 from commex.adapters.sql.rows import newest_after
 from commex.domain.nodekeys import NodeKey
@@ -21,13 +22,13 @@ from commex.services.ports.subcontracts import run_metered
 
 _COLUMNS = (
     *t.contracts.c,
-    t.subcontracts.c.step,
-    t.subcontracts.c.packets,
-    t.subcontracts.c.outcome,
-    t.subcontracts.c.detail,
-    t.subcontracts.c.closed_us,
+    st.subcontracts.c.step,
+    st.subcontracts.c.packets,
+    st.subcontracts.c.outcome,
+    st.subcontracts.c.detail,
+    st.subcontracts.c.closed_us,
 )
-_JOINED = t.contracts.join(t.subcontracts, t.subcontracts.c.contract_id == t.contracts.c.id)
+_JOINED = t.contracts.join(st.subcontracts, st.subcontracts.c.contract_id == t.contracts.c.id)
 
 
 def _sub(r: Row[Any]) -> Subcontract:
@@ -48,7 +49,7 @@ class SqlSubcontracts:
     def add(self, sub: Subcontract, work_token_hash: str) -> None:
         SqlContracts(self._c).add_many([sub.contract])
         self._c.execute(
-            t.subcontracts.insert().values(
+            st.subcontracts.insert().values(
                 contract_id=sub.id,
                 step=sub.step,
                 work_token_hash=work_token_hash,
@@ -62,7 +63,7 @@ class SqlSubcontracts:
     def _one(self, contract_id: str, lock: bool) -> Subcontract | None:
         q = select(*_COLUMNS).select_from(_JOINED).where(t.contracts.c.id == contract_id)
         if lock and self._c.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE serialises
-            q = q.with_for_update(of=t.subcontracts)
+            q = q.with_for_update(of=st.subcontracts)
         r = self._c.execute(q).first()
         return None if r is None else _sub(r)
 
@@ -73,15 +74,15 @@ class SqlSubcontracts:
         return self._one(contract_id, lock=True)
 
     def work_token_hash(self, contract_id: str) -> str | None:
-        s = t.subcontracts.c
+        s = st.subcontracts.c
         found = self._c.execute(select(s.work_token_hash).where(s.contract_id == contract_id))
         return found.scalar()
 
     def update(self, sub: Subcontract) -> None:
         closed = None if sub.closed_at is None else to_micros(sub.closed_at)
         self._c.execute(
-            update(t.subcontracts)
-            .where(t.subcontracts.c.contract_id == sub.id)
+            update(st.subcontracts)
+            .where(st.subcontracts.c.contract_id == sub.id)
             .values(
                 packets=sub.packets,
                 outcome=None if sub.outcome is None else sub.outcome.value,
@@ -90,9 +91,7 @@ class SqlSubcontracts:
             )
         )
         self._c.execute(
-            update(t.contracts)
-            .where(t.contracts.c.id == sub.id)
-            .values(status=sub.contract.status.value)
+            update(t.contracts).where(t.contracts.c.id == sub.id).values(**lifecycle(sub.contract))
         )
 
     def under_parent(self, parent_id: str) -> list[Subcontract]:
@@ -122,11 +121,15 @@ class SqlSubcontracts:
             "created_us": to_micros(now),
         }
         execute_unique(
-            self._c, t.subcontract_runs.insert(), values, "run_id", run_metered(contract_id, run_id)
+            self._c,
+            st.subcontract_runs.insert(),
+            values,
+            "run_id",
+            run_metered(contract_id, run_id),
         )
 
     def run_packets(self, contract_id: str, run_id: str) -> int | None:
-        r = t.subcontract_runs.c
+        r = st.subcontract_runs.c
         q = select(r.packets).where(and_(r.contract_id == contract_id, r.run_id == run_id))
         found: int | None = self._c.execute(q).scalar()
         return found
@@ -158,7 +161,7 @@ class SqlNodeKeys:
 
     def add(self, key: NodeKey, key_hash: str) -> None:
         self._c.execute(
-            t.node_keys.insert().values(
+            st.node_keys.insert().values(
                 id=key.id,
                 provider_id=key.provider_id,
                 name=key.name,
@@ -170,23 +173,23 @@ class SqlNodeKeys:
         )
 
     def get(self, key_id: str) -> NodeKey | None:
-        r = self._c.execute(select(t.node_keys).where(t.node_keys.c.id == key_id)).first()
+        r = self._c.execute(select(st.node_keys).where(st.node_keys.c.id == key_id)).first()
         return None if r is None else _key(r)
 
     def by_hash(self, key_hash: str) -> NodeKey | None:
-        q = select(t.node_keys).where(t.node_keys.c.key_hash == key_hash)
+        q = select(st.node_keys).where(st.node_keys.c.key_hash == key_hash)
         r = self._c.execute(q).first()
         return None if r is None else _key(r)
 
     def of_provider(self, provider_id: str) -> list[NodeKey]:
-        k = t.node_keys.c
-        q = select(t.node_keys).where(k.provider_id == provider_id)
+        k = st.node_keys.c
+        q = select(st.node_keys).where(k.provider_id == provider_id)
         return [_key(r) for r in self._c.execute(q.order_by(k.created_us.desc(), k.id.desc()))]
 
     def revoke(self, key_id: str, now: datetime) -> None:
-        k = t.node_keys.c
+        k = st.node_keys.c
         self._c.execute(
-            update(t.node_keys)
+            update(st.node_keys)
             .where(and_(k.id == key_id, k.revoked_us.is_(None)))
             .values(revoked_us=to_micros(now))
         )

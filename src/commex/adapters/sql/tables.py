@@ -39,6 +39,10 @@ accounts = Table(
     Column("name_key", String(80), nullable=True, unique=True),
     Column("password_hash", String(256), nullable=True),
     Column("owner_id", String(40), nullable=True, index=True),
+    # 0010: the name folded for uniqueness (NFKC, case, UTS #39 skeleton), and a suspension
+    Column("name_fold", String(320), nullable=True, unique=True),
+    Column("suspended_us", BigInteger, nullable=True),
+    Column("suspension_reason", String(500), nullable=True),
 )
 
 sessions = Table(
@@ -49,6 +53,7 @@ sessions = Table(
     Column("csrf", String(64), nullable=False),
     Column("created_us", BigInteger, nullable=False),
     Column("expires_us", BigInteger, nullable=False),
+    Column("last_used_us", BigInteger, nullable=True),  # 0010: for the idle timeout
 )
 
 idempotency_keys = Table(
@@ -89,7 +94,7 @@ auctions = Table(
     Column("outcome", Text, nullable=True),
     Column("cancel_reason", String(500), nullable=True),
     Column("owner_group", String(40), nullable=True),
-    # 0012: what search filters and sorts on (see commex.domain.finding), kept with every write
+    # 0013: what search filters and sorts on (see commex.domain.finding), kept with every write
     Column("service", String(32), nullable=False, server_default=""),
     Column("min_rate_bps", BigInteger, nullable=True),
     Column("max_rate_bps", BigInteger, nullable=True),
@@ -138,44 +143,16 @@ contracts = Table(
     Column("started_us", BigInteger, nullable=True),
     Column("window_start_us", BigInteger, nullable=True),
     Column("used_ms", BigInteger, nullable=False, server_default="0"),
+    # 0011: the end of its window (for completing it), and how and when it ended
+    Column("window_end_us", BigInteger, nullable=True),
+    Column("ended_us", BigInteger, nullable=True),
+    Column("end_reason", String(20), nullable=True),
+    Column("end_note", String(500), nullable=True),
+    Column("ended_by", String(40), nullable=True),
     Column("kind", String(12), nullable=False, server_default="auction"),  # 0010
     Column("parent_contract_id", String(40), ForeignKey("contracts.id"), nullable=True, index=True),
     Index("ix_contracts_status_window", "status", "window_start_us"),
-)
-
-# -- subcontracts and node keys (S10) -----------------------------------------------------------
-
-subcontracts = Table(
-    "subcontracts",
-    metadata,
-    Column("contract_id", String(40), ForeignKey("contracts.id"), primary_key=True),
-    Column("step", String(40), nullable=False),
-    Column("work_token_hash", String(128), nullable=False, unique=True),
-    Column("packets", BigInteger, nullable=False),
-    Column("outcome", String(16), nullable=True),
-    Column("detail", String(300), nullable=True),
-    Column("closed_us", BigInteger, nullable=True),
-)
-
-subcontract_runs = Table(
-    "subcontract_runs",
-    metadata,
-    Column("contract_id", String(40), ForeignKey("subcontracts.contract_id"), primary_key=True),
-    Column("run_id", String(64), primary_key=True),
-    Column("packets", BigInteger, nullable=False),
-    Column("created_us", BigInteger, nullable=False),
-)
-
-node_keys = Table(
-    "node_keys",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("provider_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
-    Column("name", String(80), nullable=False),
-    Column("key_hash", String(128), nullable=False, unique=True),
-    Column("hint", String(12), nullable=False),
-    Column("created_us", BigInteger, nullable=False),
-    Column("revoked_us", BigInteger, nullable=True),
+    Index("ix_contracts_status_window_end", "status", "window_end_us"),
 )
 
 processing_offers = Table(
@@ -199,6 +176,7 @@ devices = Table(
     Column("phone_numbers", Text, nullable=False),
     Column("token_hash", String(128), nullable=False, unique=True),
     Column("created_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger, nullable=True),  # 0010: deregistered, its token dead
 )
 
 contract_members = Table(
@@ -227,6 +205,10 @@ ratings = Table(
     Column("score", Integer, nullable=True),
     Column("comment", Text, nullable=True),
     Column("created_us", BigInteger, nullable=False),
+    Column("weight", Float, nullable=True),  # 0010: the weight it carried (NULL before: 1.0)
+    Column("worth", Float, nullable=True),  # 0010: its weight before the cap (NULL before: 1.0)
+    Column("hidden_us", BigInteger, nullable=True),  # 0010: hidden by the operator
+    Column("hidden_reason", String(500), nullable=True),
     UniqueConstraint("contract_id", "rated_role", "rater_key", name="uq_ratings_once"),
     Index("ix_ratings_rated_recent", "rated_id", "rated_role", "created_us"),
 )
@@ -396,35 +378,10 @@ payouts = Table(
     Column("created_us", BigInteger, nullable=False),
 )
 
-# The audit trail (0011): appended in the transaction of each change, never updated or deleted
-# (triggers refuse both). ``seq`` orders it. The accounts an entry concerns are its actor (when
-# ``actor_concerned``) and its rows in ``audit_accounts``, so a bid, which concerns only its
-# bidder, is one row.
-audit_log = Table(
-    "audit_log",
-    metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("at_us", BigInteger, nullable=False),
-    Column("actor_id", String(40), nullable=True),
-    Column("actor_concerned", Boolean, nullable=False),
-    Column("action", String(40), nullable=False),
-    Column("subject_id", String(64), nullable=False),
-    Column("request_id", String(128), nullable=True, index=True),
-    Column("reason", Text, nullable=True),
-    Column("detail", Text, nullable=True),  # JSON: short facts, never a secret
-    Index("ix_audit_log_subject_seq", "subject_id", "seq"),
-    Index("ix_audit_log_actor_seq", "actor_id", "seq"),
-)
-
-audit_accounts = Table(
-    "audit_accounts",
-    metadata,
-    Column("account_id", String(40), primary_key=True),
-    Column("seq", BigInteger, ForeignKey("audit_log.seq"), primary_key=True),
-    Column("position", Integer, nullable=False),
-)
-
-
-# The marketplace's tables (watchlists, notifications, webhooks) live in their own module, on
-# this metadata; importing them here puts them in every use of it (migrations, checks).
-from commex.adapters.sql import market_tables as _market_tables  # noqa: E402, F401
+# The tables of subcontracts, of the audit trail, of trust and safety and of the marketplace
+# (watchlists, notifications, webhooks) are in modules of their own, on this metadata (imported
+# here so that the metadata is the whole schema wherever read).
+import commex.adapters.sql.audit_tables  # noqa: E402
+import commex.adapters.sql.market_tables  # noqa: E402
+import commex.adapters.sql.subcontract_tables  # noqa: E402
+import commex.adapters.sql.trust_tables  # noqa: E402, F401

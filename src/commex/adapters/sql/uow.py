@@ -25,6 +25,7 @@ from commex.adapters.sql.notices import SqlNotifications, SqlWatches
 from commex.adapters.sql.payments import SqlPaymentMethods
 from commex.adapters.sql.ratings import SqlRatings
 from commex.adapters.sql.subcontracts import SqlNodeKeys, SqlSubcontracts
+from commex.adapters.sql.throttles import SqlThrottles
 from commex.adapters.sql.webhooks import SqlWebhooks
 from commex.adapters.sql.writelock import WriterLock
 from commex.domain.errors import Conflict, InvalidInput
@@ -71,6 +72,7 @@ class SqlUnitOfWork(EventLog):
         self.watches = SqlWatches(self._conn, self.auctions._auctions)
         self.notifications = SqlNotifications(self._conn, lock_rows)
         self.webhooks = SqlWebhooks(self._conn, skip_locked=lock_rows)
+        self.throttles = SqlThrottles(self._conn)
         self.audit = SqlAudit(self._conn)
         self.subcontracts = SqlSubcontracts(self._conn)
         self.node_keys = SqlNodeKeys(self._conn)

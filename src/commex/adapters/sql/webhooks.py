@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, or_, select, update
 
 from commex.adapters.sql import market_tables as m
+from commex.adapters.sql import tables as t
 from commex.adapters.sql.notices import notice_of
 from commex.domain.notices import EventType
 from commex.domain.paging import Key
@@ -139,11 +140,13 @@ class SqlWebhooks:
         q = (
             select(d.id)
             .join(m.webhooks, w.id == d.webhook_id)
+            .join(t.accounts, t.accounts.c.id == w.account_id)
             .where(
                 d.status == DeliveryStatus.PENDING.value,
                 d.next_attempt_us <= now_us,
                 or_(d.claimed_until_us.is_(None), d.claimed_until_us < now_us),
                 w.active.is_(True),
+                t.accounts.c.suspended_us.is_(None),  # a suspended owner hears nothing
             )
             .order_by(d.next_attempt_us, d.id)
             .limit(limit)

@@ -50,6 +50,16 @@ def outcome(o: Outcome) -> dict[str, Any]:
         "closed_by": o.closed_by,
         "reason": o.reason,
         "note": o.note,
+        "defaulted": [
+            {
+                "bid_id": d.bid_id,
+                "bidder_id": d.bidder_id,
+                "contract_id": d.contract_id,
+                "reason": d.reason.value,
+            }
+            for d in o.defaulted
+        ],
+        "unsold": o.unsold,
     }
 
 

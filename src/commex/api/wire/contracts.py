@@ -4,6 +4,7 @@ section 8), usage sessions and reports, deliveries, and a provider's capacity.""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from commex.api.wire import subcontracts
@@ -35,8 +36,7 @@ def contract(
         "currency": c.price.currency,
         "terms": c.terms.to_dict(),
         "status": c.status.value,
-        "created_at": c.created_at.isoformat(),
-        "started_at": None if c.started_at is None else c.started_at.isoformat(),
+        **lifecycle(c),
         "members": [member(m) for m in members],
         "usage": usage(usage_view) if usage_view is not None else _block(c),
         "breaches": []
@@ -44,6 +44,24 @@ def contract(
         else [delivery(d) for d in usage_view.deliveries if d.breach],
         "ratings": [rating(r) for r in ratings],
     }
+
+
+def lifecycle(c: Contract) -> dict[str, Any]:
+    """When the contract was awarded, started and ended, how it ended and who ended it."""
+    return {
+        "created_at": c.created_at.isoformat(),
+        "awarded_at": c.created_at.isoformat(),
+        "started_at": _iso(c.started_at),
+        "completed_at": _iso(c.completed_at),
+        "cancelled_at": _iso(c.cancelled_at),
+        "end_reason": None if c.end_reason is None else c.end_reason.value,
+        "end_note": c.end_note,
+        "cancelled_by": c.ended_by,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def contract_view(v: ContractView) -> dict[str, Any]:

@@ -30,6 +30,8 @@ def subcontract(line: SubcontractLine) -> dict[str, Any]:
         "outcome": None if s.outcome is None else s.outcome.value,
         "created_at": s.contract.created_at.isoformat(),
         "closed_at": None if s.closed_at is None else s.closed_at.isoformat(),
+        "end_reason": None if s.contract.end_reason is None else s.contract.end_reason.value,
+        "end_note": s.contract.end_note,
     }
     if not line.priced:
         return out

@@ -7,7 +7,13 @@ with its members and usage, an account with its credentials), not tables. One co
 PostgreSQL.
 """
 
-from commex.services.ports.accounts import AccountRepository, Login, OfferRepository, SessionRecord
+from commex.services.ports.accounts import (
+    AccountRepository,
+    Login,
+    OfferRepository,
+    ResetRecord,
+    SessionRecord,
+)
 from commex.services.ports.auctions import AuctionRepository
 from commex.services.ports.audit import AuditTrail
 from commex.services.ports.base import (
@@ -27,6 +33,7 @@ from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
 from commex.services.ports.ratings import RatingRepository
 from commex.services.ports.subcontracts import NodeKeyRepository, SubcontractRepository
+from commex.services.ports.throttles import ThrottleRepository
 from commex.services.ports.uow import EventLog, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
@@ -49,8 +56,10 @@ __all__ = [
     "PaymentMethodRepository",
     "RatingRepository",
     "ReputationSource",
+    "ResetRecord",
     "SessionRecord",
     "SubcontractRepository",
+    "ThrottleRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
 ]

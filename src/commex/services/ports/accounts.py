@@ -22,7 +22,24 @@ class SessionRecord:
     account_id: str
     csrf: str
     created_at: datetime
+    expires_at: datetime  # its absolute end (see commex.domain.credentials)
+    last_used_at: datetime | None = None  # None: not since it began
+
+    @property
+    def used_at(self) -> datetime:
+        return self.last_used_at or self.created_at
+
+
+@dataclass(frozen=True, slots=True)
+class ResetRecord:
+    """A one-time password-reset link as stored: only the hash of its token is kept."""
+
+    token_hash: str
+    account_id: str
+    by_id: str
+    created_at: datetime
     expires_at: datetime
+    used_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +57,15 @@ def name_taken(name: str) -> Conflict:
 
 class AccountRepository(Protocol):
     def add(
-        self, account: Account, token_hash: str | None = None, login: Login | None = None
+        self,
+        account: Account,
+        token_hash: str | None = None,
+        login: Login | None = None,
+        name_key: str | None = None,
     ) -> None:
-        """Store a new account with its API token's hash and, given one, its login; a login
-        name already taken raises Conflict ``the name 'X' is taken; please choose another``."""
+        """Store a new account with its API token's hash and, given them, its login and its
+        folded name (see :func:`commex.services.names.name_key`); a login name or a folded name
+        already taken raises Conflict ``the name 'X' is taken; please choose another``."""
         ...
 
     def get(self, account_id: str) -> Account | None: ...
@@ -62,10 +84,26 @@ class AccountRepository(Protocol):
         reputation, its cards and its capacity)."""
         ...
 
+    def lock_shared(self, account_ids: Iterable[str]) -> None:
+        """Hold a shared lock on the accounts' rows until the unit of work ends: bids take it,
+        so a suspension (which updates the row) waits for bids under way, and bids after it
+        see the account suspended."""
+        ...
+
     def by_token_hash(self, token_hash: str) -> Account | None: ...
 
     def set_token_hash(self, account_id: str, token_hash: str) -> None:
         """Replace the account's API token (the old one stops working)."""
+        ...
+
+    def set_suspension(
+        self, account_id: str, suspended_at: datetime | None, reason: str | None
+    ) -> None:
+        """Suspend the account (``suspended_at`` and the reason) or, with None, reinstate it."""
+        ...
+
+    def find(self, text: str, limit: int) -> list[Account]:
+        """Accounts whose id is ``text`` or whose name holds it (any case), newest first."""
         ...
 
     def by_login(self, login_key: str) -> tuple[Account, str] | None:
@@ -76,10 +114,37 @@ class AccountRepository(Protocol):
 
     def session(self, token_hash: str) -> SessionRecord | None: ...
 
+    def touch_session(self, token_hash: str, at: datetime) -> None:
+        """Write down that the session was used at ``at``."""
+        ...
+
     def delete_session(self, token_hash: str) -> None: ...
 
-    def delete_expired_sessions(self, now: datetime) -> int:
-        """Forget sessions expired at ``now``; how many there were."""
+    def delete_sessions_of(self, account_id: str, keep: str | None = None) -> int:
+        """End every web session of the account but the one whose hash is ``keep``; how many
+        ended."""
+        ...
+
+    def delete_expired_sessions(self, now: datetime, idle_since: datetime) -> int:
+        """Forget sessions past their end at ``now``, or unused since ``idle_since``; how many
+        there were."""
+        ...
+
+    def password_hash(self, account_id: str) -> str | None:
+        """The account's password hash (None: it has no login)."""
+        ...
+
+    def set_password_hash(self, account_id: str, password_hash: str) -> None: ...
+
+    def add_reset(self, record: ResetRecord) -> None:
+        """Store a password-reset link, replacing every earlier link of its account."""
+        ...
+
+    def reset(self, token_hash: str) -> ResetRecord | None: ...
+
+    def use_reset(self, token_hash: str, now: datetime) -> bool:
+        """Mark the link used, only if it is unused and not expired at ``now``, in one atomic
+        statement: whether it was (so a link works once, however many use it at once)."""
         ...
 
     def add_device(self, device: Device, token_hash: str) -> None: ...
@@ -89,7 +154,12 @@ class AccountRepository(Protocol):
     def device_by_token_hash(self, token_hash: str) -> Device | None: ...
 
     def devices_of(self, recipient_id: str) -> list[Device]:
-        """The recipient's devices, oldest first."""
+        """The recipient's registered devices (not the deregistered), oldest first."""
+        ...
+
+    def revoke_device(self, device_id: str, now: datetime) -> bool:
+        """Deregister the device: its token stops working at once; False when it was not
+        registered (unknown, or deregistered before)."""
         ...
 
     def capacity(self, provider_id: str) -> int | None:

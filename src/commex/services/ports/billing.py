@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from commex.domain.billing import GatewayCharge, GatewayRefund, StoredCard
-from commex.domain.charges import Charge, Payout
+from commex.domain.charges import Charge, Payout, Refund
 from commex.domain.contracts import Contract
 from commex.domain.errors import Conflict
 from commex.domain.money import Money
@@ -54,6 +54,28 @@ class ChargeRepository(Protocol):
 
     def payouts_for_contract(self, contract_id: str) -> list[Payout]:
         """The payouts of the contract's charges, oldest first."""
+        ...
+
+    def settled_count(self, account_id: str) -> int:
+        """How many charges succeeded with the account as their payer or their provider."""
+        ...
+
+    def settled_counts(self, account_ids: Collection[str]) -> dict[str, int]:
+        """:meth:`settled_count` of each account (those with none may be left out)."""
+        ...
+
+    def add_refund(self, refund: Refund) -> None:
+        """Record a refund before the gateway is asked (its ``gateway_refund_id`` None)."""
+        ...
+
+    def complete_refund(self, refund_id: str, gateway_refund_id: str) -> None: ...
+
+    def drop_refund(self, refund_id: str) -> None:
+        """Forget a refund the gateway refused."""
+        ...
+
+    def refunds_of(self, charge_ids: Sequence[str]) -> list[Refund]:
+        """The refunds of these charges, oldest first."""
         ...
 
 

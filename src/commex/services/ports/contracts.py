@@ -34,7 +34,12 @@ class ContractRepository(Protocol):
         ...
 
     def update(self, contract: Contract) -> None:
-        """Store the contract's status and start."""
+        """Store the contract's status, start and end."""
+        ...
+
+    def end_if_in_force(self, contract: Contract) -> bool:
+        """Store ``contract`` (just ended) only if the stored one is still in force, in one
+        atomic statement: whether it was (so of several servers ending it, one does)."""
         ...
 
     def set_used(self, contract_id: str, used_ms: int) -> None: ...
@@ -53,6 +58,10 @@ class ContractRepository(Protocol):
 
     def due_to_start(self, now: datetime, limit: int) -> list[Contract]:
         """Awarded contracts whose usage window has opened, earliest first."""
+        ...
+
+    def due_to_complete(self, now: datetime, limit: int) -> list[Contract]:
+        """Contracts in force whose usage window has ended by ``now``, earliest first."""
         ...
 
     # -- its members ----------------------------------------------------------------------------

@@ -129,8 +129,9 @@ class WebhookRepository(Protocol):
         self, now: datetime, lease_until: datetime, limit: int, skip: Iterable[str] = ()
     ) -> list[Claimed]:
         """Claim up to ``limit`` pending deliveries due by ``now`` (of active webhooks not in
-        ``skip``) until ``lease_until``: no other process claims them meanwhile (row locks
-        skipped, not waited for, on PostgreSQL; an atomic update on SQLite)."""
+        ``skip``, whose owners are not suspended: theirs wait until it is reinstated) until
+        ``lease_until``: no other process claims them meanwhile (row locks skipped, not waited
+        for, on PostgreSQL; an atomic update on SQLite)."""
         ...
 
     def finish(self, claimed: Claimed, delivery: WebhookDelivery, attempt: Attempt) -> bool:

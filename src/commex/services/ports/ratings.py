@@ -28,11 +28,18 @@ class RatingRepository(Protocol):
         """The contract's ratings, oldest first."""
         ...
 
+    def get(self, rating_id: str) -> Rating | None: ...
+
+    def hide(self, rating_id: str, at: datetime, reason: str) -> None:
+        """Mark the rating hidden by the operator (it stays stored)."""
+        ...
+
     def recent_counts(
         self, account_ids: Iterable[str], role: str, since: datetime
     ) -> dict[str, int]:
-        """How many ratings each account received in ``role`` since ``since`` (one query);
-        accounts with none are left out."""
+        """How many ratings each account received in ``role`` since ``since`` (one query),
+        counting neither hidden ratings nor ratings that carried no weight; accounts with none
+        are left out."""
         ...
 
     def monthly(

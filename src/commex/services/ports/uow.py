@@ -30,6 +30,7 @@ from commex.services.ports.market import (
 )
 from commex.services.ports.ratings import RatingRepository
 from commex.services.ports.subcontracts import NodeKeyRepository, SubcontractRepository
+from commex.services.ports.throttles import ThrottleRepository
 
 
 def stored_conflict() -> Conflict:
@@ -73,6 +74,9 @@ class UnitOfWork(Protocol):
     def webhooks(self) -> WebhookRepository: ...
 
     @property
+    def throttles(self) -> ThrottleRepository: ...
+
+    @property
     def audit(self) -> AuditTrail:
         """The append-only audit trail: see :func:`commex.services.audit.record`."""
         ...
@@ -110,6 +114,11 @@ class UnitOfWork(Protocol):
         """The events recorded, if the unit of work committed (else none), handed over once."""
         ...
 
+    def watch(self, watcher: Callable[[Sequence[Event]], None]) -> None:
+        """Show ``watcher`` each batch of events as it is recorded, before the commit, so that
+        it can write what they imply (their audit entries) in this same transaction."""
+        ...
+
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = True) -> UnitOfWork:
@@ -141,9 +150,16 @@ class EventLog:
         self._events: list[Event] = []
         self._hooks: list[Callable[[Sequence[Event]], None]] = []
         self._handed = 0
+        self._watchers: list[Callable[[Sequence[Event]], None]] = []
 
     def record(self, events: Iterable[Event]) -> None:
-        self._events.extend(events)
+        batch = list(events)
+        for watcher in self._watchers:
+            watcher(batch)
+        self._events.extend(batch)
+
+    def watch(self, watcher: Callable[[Sequence[Event]], None]) -> None:
+        self._watchers.append(watcher)
 
     def before_commit(self, hook: Callable[[Sequence[Event]], None]) -> None:
         self._hooks.append(hook)

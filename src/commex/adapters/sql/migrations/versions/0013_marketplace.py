@@ -2,8 +2,8 @@
 notification centres (and notices still being told to many bidders); webhooks with their
 outbox of deliveries and the attempts' log.
 
-Revision ID: 0012_marketplace
-Revises: 0011_audit_trail
+Revision ID: 0013_marketplace
+Revises: 0012_trust_and_safety
 Create Date: 2026-12-01
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 from commex.domain.money import currency_exponent
 from commex.domain.time import parse_utc, to_micros
 
-revision = "0012_marketplace"
-down_revision = "0011_audit_trail"
+revision = "0013_marketplace"
+down_revision = "0012_trust_and_safety"
 branch_labels = None
 depends_on = None
 
