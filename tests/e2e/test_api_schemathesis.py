@@ -192,6 +192,7 @@ def test_the_document_lists_every_operation_of_the_api() -> None:
         "POST /v1/subcontracts",
         "GET /v1/subcontracts",
         "GET /v1/subcontracts/{subcontract_id}",
+        "GET /v1/contracts/{contract_id}/subcontracts",
         "POST /v1/subcontracts/{subcontract_id}/outcome",
         "POST /v1/subcontracts/{subcontract_id}/work-check",
         "POST /v1/subcontracts/{subcontract_id}/packets",

@@ -14,9 +14,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
 from commex.api import paging
-from commex.api.deps import BusDep, CallerDep, bearer
+from commex.api.deps import AnyCallerDep, BusDep, CallerDep, bearer
 from commex.api.paging import CursorQuery, LimitQuery
 from commex.api.schemas import NodeKeyIn, OutcomeIn, PacketsIn, SubcontractIn, WorkCheckIn
+from commex.api.wire import contracts as contract_wire
 from commex.api.wire import subcontracts as wire
 from commex.bootstrap import Services
 from commex.domain.errors import Unauthenticated
@@ -59,6 +60,22 @@ def my_subcontracts(
     found = bus.handle(m.MySubcontracts(who.id, limit, after))
     rows = [wire.subcontract(x) for x in found.items]
     return paging.answer("subcontracts", rows, found.next_key)
+
+
+@router.get("/contracts/{contract_id}/subcontracts")
+def parent_subcontracts(
+    contract_id: str,
+    who: AnyCallerDep,
+    bus: BusDep,
+    limit: LimitQuery = paging.DEFAULT,
+    cursor: CursorQuery = None,
+) -> dict[str, Any]:
+    """The contract's own subcontracts (the steps its provider gave to other providers), oldest
+    first, to whoever may see the contract; prices only for its provider and the operator."""
+    after = paging.decode(contract_wire.SUBCONTRACTS_OF, cursor)
+    found = bus.handle(m.ParentSubcontracts(contract_id, who.caller, limit, after))
+    rows = [wire.subcontract(x) for x in found.items]
+    return paging.answer(contract_wire.SUBCONTRACTS_OF, rows, found.next_key)
 
 
 @router.get("/subcontracts/{subcontract_id}")

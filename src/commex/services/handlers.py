@@ -137,6 +137,7 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     sm.CheckWork: subcontracts.check_work,
     sm.ShowSubcontract: subcontracts.show_subcontract,
     sm.MySubcontracts: subcontracts.my_subcontracts,
+    sm.ParentSubcontracts: subcontracts.parent_subcontracts,
     sm.IssueNodeKey: nodekeys.issue_node_key,
     sm.RevokeNodeKey: nodekeys.revoke_node_key,
     sm.NodeKeys: nodekeys.node_keys,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from commex.domain.nodekeys import NodeKey
 from commex.domain.paging import DEFAULT_LIMIT, Key, Page
-from commex.services.messages import Command
+from commex.services.messages import Caller, Command
 from commex.services.queries import Query
 from commex.services.subcontract_results import (
     IssuedKey,
@@ -103,6 +103,17 @@ class MySubcontracts(Query[Page[SubcontractLine]]):
     page before (``after``)."""
 
     viewer_id: str
+    limit: int = DEFAULT_LIMIT
+    after: Key | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParentSubcontracts(Query[Page[SubcontractLine]]):
+    """A page of a contract's own subcontracts (the steps its provider gave to others), oldest
+    first, to whoever may see the contract: with prices for its provider and the operator."""
+
+    contract_id: str
+    caller: Caller
     limit: int = DEFAULT_LIMIT
     after: Key | None = None
 

@@ -50,9 +50,12 @@ class MemorySubcontracts:
     def _all(self) -> list[Subcontract]:
         return [x for x in (self.get(i) for i in self._s.subcontracts) if x is not None]
 
-    def under_parent(self, parent_id: str) -> list[Subcontract]:
+    def under_parent(
+        self, parent_id: str, after: Key | None = None, limit: int | None = None
+    ) -> list[Subcontract]:
         found = [x for x in self._all() if x.parent_id == parent_id]
-        return sorted(found, key=lambda x: (x.contract.created_at, x.id))
+        key = lambda x: (to_micros(x.contract.created_at), x.id)  # noqa: E731
+        return list(page_after(found, key, after, limit or len(found) or 1).items)
 
     def of_account(self, account_id: str, after: Key | None, limit: int) -> list[Subcontract]:
         found = [

@@ -29,6 +29,14 @@ def minor_or_none(m: Money | None) -> int | None:
     return None if m is None else m.to_minor()
 
 
+def oldest_after(created: Any, ident: Any, after: Key | None) -> list[ColumnElement[bool]]:
+    """The condition for rows after ``after`` (a (created, id) key) in oldest-first order."""
+    if after is None:
+        return []
+    at, key_id = after[0], after[1]
+    return [or_(created > at, and_(created == at, ident > key_id))]
+
+
 def newest_after(created: Any, ident: Any, after: Key | None) -> list[ColumnElement[bool]]:
     """The condition for rows after ``after`` (a (created, id) key) in newest-first order."""
     if after is None:

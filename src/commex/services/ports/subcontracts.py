@@ -37,8 +37,11 @@ class SubcontractRepository(Protocol):
         """Store its packets, outcome, detail and close, and its contract's status."""
         ...
 
-    def under_parent(self, parent_id: str) -> list[Subcontract]:
-        """The parent contract's subcontracts, oldest first."""
+    def under_parent(
+        self, parent_id: str, after: Key | None = None, limit: int | None = None
+    ) -> list[Subcontract]:
+        """The parent contract's subcontracts, oldest first: after the key ``after`` (micros
+        of creation, id) when given, at most ``limit`` of them when given."""
         ...
 
     def of_account(self, account_id: str, after: Key | None, limit: int) -> list[Subcontract]:
