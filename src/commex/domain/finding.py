@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from commex.domain.auctions import Auction, Direction, Format, Status
 from commex.domain.errors import InvalidInput
+from commex.domain.listing import AuctionLine
 from commex.domain.money import check_currency, max_amount
 from commex.domain.paging import Key
 from commex.domain.terms import MAX_RATE_BPS
@@ -114,12 +115,15 @@ def _need(value: int | None) -> int:
     return value
 
 
-def sort_key(auction: Auction, sort: Sort) -> Key:
-    """Where ``auction`` sits in the ``sort`` order: the values the cursor carries."""
+def sort_key(auction: Auction | AuctionLine, sort: Sort) -> Key:
+    """Where ``auction`` (or its line) sits in the ``sort`` order: the values the cursor
+    carries."""
     if sort is Sort.NEWEST:
         return (to_micros(auction.created_at), auction.id)
     if sort is Sort.CLOSING:
         return (to_micros(auction.closes_at), auction.id)
+    if isinstance(auction, AuctionLine):
+        return (price_key(auction.listed_price), auction.id)
     return (price_key(listed_price(auction)), auction.id)
 
 

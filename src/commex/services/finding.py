@@ -3,18 +3,21 @@ watchlist; and reminders to watchers of auctions that close soon."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from commex.domain.errors import InvalidInput
 from commex.domain.events import AuctionClosingSoon
 from commex.domain.finding import KEY_SHAPES, parse_filter, parse_sort, sort_key
+from commex.domain.listing import AuctionLine, line_of
 from commex.domain.paging import Key, check_key, check_limit
 from commex.domain.time import to_micros
 from commex.services import audit
-from commex.services.auction_views import summaries
 from commex.services.bus import Deps
 from commex.services.loading import account_of, auction_of
 from commex.services.marketplace import (
     AuctionPage,
     FindAuctions,
+    ListedAuction,
     MyWatchlist,
     RemindWatchers,
     Unwatch,
@@ -43,7 +46,23 @@ def find_auctions(query: FindAuctions, uow: UnitOfWork, deps: Deps) -> AuctionPa
     if query.viewer_id is not None and shown:
         watched = frozenset(uow.watches.watching(query.viewer_id, [a.id for a in shown]))
     next_key = sort_key(shown[-1], sort) if more else None
-    return AuctionPage(summaries(uow, deps, shown), next_key, watched)
+    return AuctionPage(listed(uow, deps, shown), next_key, watched)
+
+
+def listed(uow: UnitOfWork, deps: Deps, lines: Sequence[AuctionLine]) -> tuple[ListedAuction, ...]:
+    """The lines with their owners' names (one read) and reputations (one batch per role:
+    forward owners are providers, reverse ones recipients)."""
+    names = uow.accounts.names({x.owner_id for x in lines})
+    reps = {
+        role: deps.reputations.of_many(
+            uow, {x.owner_id for x in lines if x.owner_role is role}, role
+        )
+        for role in {x.owner_role for x in lines}
+    }
+    return tuple(
+        ListedAuction(x, names.get(x.owner_id, x.owner_id), reps[x.owner_role][x.owner_id])
+        for x in lines
+    )
 
 
 def watch(cmd: Watch, uow: UnitOfWork, deps: Deps) -> bool:
@@ -77,7 +96,7 @@ def my_watchlist(query: MyWatchlist, uow: UnitOfWork, deps: Deps) -> AuctionPage
     next_key: Key | None = None
     if len(rows) > limit:
         next_key = (to_micros(shown[-1].since), shown[-1].auction.id)
-    items = summaries(uow, deps, [w.auction for w in shown])
+    items = listed(uow, deps, [line_of(w.auction) for w in shown])
     return AuctionPage(items, next_key, frozenset(w.auction.id for w in shown))
 
 

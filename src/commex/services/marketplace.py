@@ -7,14 +7,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from commex.domain.listing import AuctionLine
 from commex.domain.notices import Notice
 from commex.domain.paging import DEFAULT_LIMIT, Key
+from commex.domain.reputation import Reputation
 from commex.domain.webhooks import Attempt, Webhook, WebhookDelivery
 from commex.services.messages import Command
 from commex.services.queries import Query
-from commex.services.results import AuctionSummary
 
 # -- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListedAuction:
+    """A line of a list of auctions found: the auction's line and its owner as others see
+    it."""
+
+    auction: AuctionLine
+    owner_name: str
+    owner_reputation: Reputation
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +33,7 @@ class AuctionPage:
     """A page of auctions found, each with its owner's reputation; which of them the viewer
     watches; and the key after which the next page starts (None: the last page)."""
 
-    items: tuple[AuctionSummary, ...]
+    items: tuple[ListedAuction, ...]
     next_key: Key | None
     watched: frozenset[str] = frozenset()
 

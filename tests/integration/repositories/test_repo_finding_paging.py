@@ -25,6 +25,7 @@ from commex.domain.finding import (
     parse_filter,
     sort_key,
 )
+from commex.domain.listing import AuctionLine, line_of
 from commex.domain.money import Money
 from commex.domain.terms import ServiceTerms
 from commex.services.ports import UnitOfWorkFactory
@@ -136,7 +137,7 @@ def test_paging_yields_every_match_once_while_auctions_are_added(
     _wipe(store)
     _add(store, first)
     expected = {a.id for a in {a.id: a for a in first}.values() if matches(a, f)}
-    seen: list[Auction] = []
+    seen: list[AuctionLine] = []
     after: Any = None
     for page_number in range(200):
         with store(write=False) as u:
@@ -150,7 +151,10 @@ def test_paging_yields_every_match_once_while_auctions_are_added(
     ids = [a.id for a in seen]
     assert len(ids) == len(set(ids)), "an auction was seen twice"
     assert expected <= set(ids), "an auction that matched was skipped"
-    assert all(matches(a, f) for a in seen)
+    with store(write=False) as u:
+        whole = {a.id: u.auctions.get(a.id) for a in seen}
+    assert all(matches(whole[a.id], f) for a in seen)  # type: ignore[arg-type]
+    assert all(a == line_of(whole[a.id]) for a in seen)  # type: ignore[arg-type]
     keys = [sort_key(a, sort) for a in seen]
     assert all(follows(k2, k1, sort) for k1, k2 in itertools.pairwise(keys))
 

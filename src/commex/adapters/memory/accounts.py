@@ -49,6 +49,9 @@ class MemoryAccounts:
     def get_many(self, account_ids: Iterable[str]) -> dict[str, Account]:
         return {i: self._s.accounts[i] for i in account_ids if i in self._s.accounts}
 
+    def names(self, account_ids: Iterable[str]) -> dict[str, str]:
+        return {i: self._s.accounts[i].name for i in account_ids if i in self._s.accounts}
+
     def count(self) -> int:
         return len(self._s.accounts)
 

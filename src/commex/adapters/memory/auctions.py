@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.finding import AuctionFilter, Sort, follows, in_order, matches, sort_key
+from commex.domain.listing import AuctionLine, line_of
 from commex.domain.paging import Key
 from commex.services.ports.auctions import key_used
 
@@ -36,11 +37,13 @@ class MemoryAuctions:
         items.sort(key=lambda a: (a.created_at, a.id), reverse=True)
         return items[offset : offset + limit]
 
-    def find(self, f: AuctionFilter, sort: Sort, after: Key | None, limit: int) -> list[Auction]:
+    def find(
+        self, f: AuctionFilter, sort: Sort, after: Key | None, limit: int
+    ) -> list[AuctionLine]:
         found = in_order((x for x in self._s.auctions.values() if matches(x, f)), sort)
         if after is not None:
             found = [x for x in found if follows(sort_key(x, sort), after, sort)]
-        return found[:limit]
+        return [line_of(x) for x in found[:limit]]
 
     def open_of_owner(self, owner_id: str) -> list[Auction]:
         found = [

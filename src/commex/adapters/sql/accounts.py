@@ -26,6 +26,9 @@ from commex.services.ports.accounts import name_taken
 # generation, which otherwise costs more than the SQL itself on the bid path.
 _ACCOUNT_GET = select(t.accounts).where(t.accounts.c.id == bindparam("id"))
 _ACCOUNTS_IN = select(t.accounts).where(t.accounts.c.id.in_(bindparam("ids", expanding=True)))
+_NAMES_IN = select(t.accounts.c.id, t.accounts.c.name).where(
+    t.accounts.c.id.in_(bindparam("ids", expanding=True))
+)
 _ACCOUNT_BY_TOKEN = select(t.accounts).where(t.accounts.c.token_hash == bindparam("token_hash"))
 
 
@@ -91,6 +94,15 @@ class SqlAccounts:
         for i in range(0, len(ids), 500):
             rows = self._c.execute(_ACCOUNTS_IN, {"ids": ids[i : i + 500]})
             out.update({r.id: account_of_row(r) for r in rows})
+        return out
+
+    def names(self, account_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(set(account_ids))
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            out.update(
+                {r.id: r.name for r in self._c.execute(_NAMES_IN, {"ids": ids[i : i + 500]})}
+            )
         return out
 
     def count(self) -> int:

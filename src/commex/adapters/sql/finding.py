@@ -9,16 +9,19 @@ LAST`` (which neither store can take from an index in both directions).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, and_, or_, select
 
 from commex.adapters.sql import tables as t
-from commex.domain.auctions import Auction
+from commex.adapters.sql.rows import stored_money_or_none
+from commex.domain.auctions import Direction, Format, Status
 from commex.domain.finding import AuctionFilter, Sort, price_key
+from commex.domain.listing import AuctionLine
 from commex.domain.paging import Key
-from commex.domain.time import to_micros
+from commex.domain.terms import stored_terms
+from commex.domain.time import from_micros, to_micros
 
 a = t.auctions.c
 
@@ -59,16 +62,34 @@ def _after(col: Any, value: Any, key_id: str, descending: bool) -> ColumnElement
     return or_(col > value, and_(col == value, a.id > key_id))
 
 
+_LINE = (
+    a.id, a.owner_id, a.direction, a.format, a.title, a.terms, a.currency, a.quantity,
+    a.status, a.closes_us, a.created_us, a.bid_count, a.bid_seq, a.price_minor, a.reserve_minor,
+)  # fmt: skip
+"""The columns a list line shows: none of the aggregate's JSON but its terms."""
+
+
+def _line(r: Row[Any]) -> AuctionLine:
+    cur, direction, fmt = r.currency, Direction(r.direction), Format(r.format)
+    english = fmt is Format.ENGLISH
+    return AuctionLine(
+        r.id, r.owner_id, direction, fmt, r.title, stored_terms(json.loads(r.terms)), cur,
+        r.quantity, Status(r.status), from_micros(r.closes_us), from_micros(r.created_us),
+        r.bid_count, r.bid_seq,
+        stored_money_or_none(r.price_minor, cur) if english else None,
+        stored_money_or_none(r.reserve_minor, cur) if direction is Direction.REVERSE else None,
+    )  # fmt: skip
+
+
 class SqlAuctionFinder:
     """The search part of the SQL auction repository (its connection is ``_c``)."""
 
     _c: Connection
 
-    def _auctions(self, rows: Iterable[Row[Any]]) -> list[Auction]:
-        raise NotImplementedError
-
-    def find(self, f: AuctionFilter, sort: Sort, after: Key | None, limit: int) -> list[Auction]:
-        base = select(t.auctions).where(*_where(f))
+    def find(
+        self, f: AuctionFilter, sort: Sort, after: Key | None, limit: int
+    ) -> list[AuctionLine]:
+        base: Select[Any] = select(*_LINE).where(*_where(f))
         if sort in (Sort.PRICE, Sort.PRICE_DESC):
             return self._by_price(base, sort is Sort.PRICE_DESC, after, limit)
         col = a.created_us if sort is Sort.NEWEST else a.closes_us
@@ -77,18 +98,18 @@ class SqlAuctionFinder:
         if after is not None:
             q = q.where(_after(col, after[0], str(after[1]), descending))
         order = (col.desc(), a.id.desc()) if descending else (col.asc(), a.id.asc())
-        return self._auctions(self._c.execute(q.order_by(*order).limit(limit)))
+        return [_line(r) for r in self._c.execute(q.order_by(*order).limit(limit))]
 
     def _by_price(
         self, base: Select[Any], descending: bool, after: Key | None, limit: int
-    ) -> list[Auction]:
-        found: list[Auction] = []
+    ) -> list[AuctionLine]:
+        found: list[AuctionLine] = []
         if after is None or after[0] is not None:
             priced = base.where(a.list_price.is_not(None))
             if after is not None:
                 priced = priced.where(_after(a.list_price, after[0], str(after[1]), descending))
             order = (a.list_price.desc(), a.id.desc()) if descending else (a.list_price, a.id)
-            found = self._auctions(self._c.execute(priced.order_by(*order).limit(limit)))
+            found = [_line(r) for r in self._c.execute(priced.order_by(*order).limit(limit))]
         if len(found) >= limit:
             return found
         unpriced = base.where(a.list_price.is_(None))
@@ -97,4 +118,4 @@ class SqlAuctionFinder:
             unpriced = unpriced.where(a.id < key_id if descending else a.id > key_id)
         order_id = a.id.desc() if descending else a.id.asc()
         rest = self._c.execute(unpriced.order_by(order_id).limit(limit - len(found)))
-        return found + self._auctions(rest)
+        return found + [_line(r) for r in rest]

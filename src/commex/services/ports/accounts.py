@@ -72,6 +72,10 @@ class AccountRepository(Protocol):
 
     def get_many(self, account_ids: Iterable[str]) -> dict[str, Account]: ...
 
+    def names(self, account_ids: Iterable[str]) -> dict[str, str]:
+        """The names of these accounts, by id, in one read (unknown ids left out)."""
+        ...
+
     def count(self) -> int: ...
 
     def named(self, text: str, role: str, limit: int) -> list[Account]:

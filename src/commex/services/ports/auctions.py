@@ -9,6 +9,7 @@ from typing import Protocol
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.errors import Conflict
 from commex.domain.finding import AuctionFilter, Sort
+from commex.domain.listing import AuctionLine
 from commex.domain.paging import Key
 
 
@@ -32,9 +33,12 @@ class AuctionRepository(Protocol):
         """Auctions (in one status, if given), newest first."""
         ...
 
-    def find(self, f: AuctionFilter, sort: Sort, after: Key | None, limit: int) -> list[Auction]:
-        """Auctions passing ``f`` in ``sort`` order (see :mod:`commex.domain.finding`), only
-        those after the key ``after``, at most ``limit``."""
+    def find(
+        self, f: AuctionFilter, sort: Sort, after: Key | None, limit: int
+    ) -> list[AuctionLine]:
+        """The lines of the auctions passing ``f`` in ``sort`` order (see
+        :mod:`commex.domain.finding`), only those after the key ``after``, at most ``limit``:
+        read without the whole aggregates."""
         ...
 
     def open_of_owner(self, owner_id: str) -> list[Auction]:

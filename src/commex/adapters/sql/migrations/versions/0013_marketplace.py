@@ -89,6 +89,23 @@ def _search_columns() -> None:
     op.create_index("ix_auctions_closes", "auctions", ["closes_us", "id"])
     op.create_index("ix_auctions_created", "auctions", ["created_us", "id"])
     op.create_index("ix_auctions_price", "auctions", ["list_price", "id"])
+    for name, columns in _KEYED.items():  # the id too: lists are read in (..., id) order
+        op.drop_index(name, table_name="auctions")
+        op.create_index(name, "auctions", columns)
+
+
+# Earlier indexes that lists read in (..., id) order from once the id ends them, and what they
+# were before (for the downgrade).
+_KEYED = {
+    "ix_auctions_status_closes": ["status", "closes_us", "id"],
+    "ix_auctions_status_created": ["status", "created_us", "id"],
+    "ix_auctions_owner_id": ["owner_id", "created_us", "id"],
+}
+_UNKEYED = {
+    "ix_auctions_status_closes": ["status", "closes_us"],
+    "ix_auctions_status_created": ["status", "created_us"],
+    "ix_auctions_owner_id": ["owner_id"],
+}
 
 
 def _micros(text: str | None) -> int | None:
@@ -204,6 +221,9 @@ def downgrade() -> None:
         "ix_auctions_status_price",
     ):
         op.drop_index(index, table_name="auctions")
+    for name, columns in _UNKEYED.items():
+        op.drop_index(name, table_name="auctions")
+        op.create_index(name, "auctions", columns)
     with op.batch_alter_table("auctions") as batch:
         for name in (
             "title_key",
