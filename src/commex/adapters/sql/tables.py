@@ -66,6 +66,8 @@ idempotency_keys = Table(
     Column("created_us", BigInteger, nullable=False),
 )
 
+_FILTERED = ("service", "direction", "format", "currency", "min_rate_bps")
+
 auctions = Table(
     "auctions",
     metadata,
@@ -102,9 +104,10 @@ auctions = Table(
     Column("window_end_us", BigInteger, nullable=True),
     Column("list_price", BigInteger, nullable=True),
     Column("title_key", String(800), nullable=False, server_default=""),
-    # 0013: ended by the id, so that lists read in (..., id) order straight from them
-    Index("ix_auctions_status_closes", "status", "closes_us", "id"),
-    Index("ix_auctions_status_created", "status", "created_us", "id"),
+    # 0013: the id, so that lists read in (..., id) order straight from them, and the small
+    # columns filters test, so that a filtered page is picked out inside the index
+    Index("ix_auctions_status_closes", "status", "closes_us", "id", *_FILTERED),
+    Index("ix_auctions_status_created", "status", "created_us", "id", *_FILTERED),
     Index("ix_auctions_owner_id", "owner_id", "created_us", "id"),
     Index("ix_auctions_status_price", "status", "list_price", "id"),
     Index("ix_auctions_service_status", "service", "status", "closes_us"),

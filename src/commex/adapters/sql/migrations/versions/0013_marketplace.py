@@ -95,10 +95,12 @@ def _search_columns() -> None:
 
 
 # Earlier indexes that lists read in (..., id) order from once the id ends them, and what they
-# were before (for the downgrade).
+# were before (for the downgrade). The open lists' two also carry the small columns filters
+# test, so a filtered page is picked out inside the index and only its rows are read.
+_FILTERED = ["service", "direction", "format", "currency", "min_rate_bps"]
 _KEYED = {
-    "ix_auctions_status_closes": ["status", "closes_us", "id"],
-    "ix_auctions_status_created": ["status", "created_us", "id"],
+    "ix_auctions_status_closes": ["status", "closes_us", "id", *_FILTERED],
+    "ix_auctions_status_created": ["status", "created_us", "id", *_FILTERED],
     "ix_auctions_owner_id": ["owner_id", "created_us", "id"],
 }
 _UNKEYED = {
