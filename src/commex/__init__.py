@@ -52,7 +52,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "commex.services.subcontract_messages": (
         "AuthenticateNode", "CheckWork", "CloseSubcontract", "IssueNodeKey", "MeterPackets",
-        "MySubcontracts", "NodeKeys", "OpenSubcontract", "RevokeNodeKey", "ShowSubcontract",
+        "MySubcontracts", "NodeKeys", "OpenSubcontract", "ParentSubcontracts", "RevokeNodeKey",
+        "ShowSubcontract",
     ),
     "commex.services.subcontract_results": (
         "IssuedKey", "MeteredRun", "NodeCaller", "OpenedSubcontract", "SubcontractLine",
@@ -161,6 +162,7 @@ __all__ = [
     "OpenGroupAuction",
     "OpenSubcontract",
     "OpenedSubcontract",
+    "ParentSubcontracts",
     "Party",
     "PartyContract",
     "PaymentMethodRequired",
@@ -359,6 +361,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
         MySubcontracts,
         NodeKeys,
         OpenSubcontract,
+        ParentSubcontracts,
         RevokeNodeKey,
         ShowSubcontract,
     )

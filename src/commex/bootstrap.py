@@ -22,15 +22,22 @@ from commex.adapters.sql.engine import make_engine
 from commex.adapters.sql.migrate import upgrade
 from commex.adapters.sql.notify import PgRelay
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
+from commex.adapters.webhook_http import HttpWebhookTransport
 from commex.domain.errors import InvalidInput
-from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced, CredentialsChanged
+from commex.domain.events import (
+    AuctionCancelled,
+    AuctionClosed,
+    BidPlaced,
+    CredentialsChanged,
+    Notified,
+)
 from commex.domain.urls import Resolver, UrlPolicy
 from commex.services import moderation_audit
 from commex.services.bidding import BidDesk
 from commex.services.bus import Deps, MessageBus
 from commex.services.commands import PlaceBid, ReportUsage
 from commex.services.desks import UsageDesk
-from commex.services.handlers import FLOWS, HANDLERS
+from commex.services.handlers import FLOWS, HANDLERS, IN_TRANSACTION
 from commex.services.ports import (
     Clock,
     IdGenerator,
@@ -42,18 +49,21 @@ from commex.services.ports import (
 from commex.services.queries import Authenticate
 from commex.services.reputation import TallyReputations
 from commex.services.tokens import CachedAuthentication, TokenCache
+from commex.services.webhook_sender import WebhookSender
 from commex.settings import Settings
 
 
 @dataclass(frozen=True)
 class Services:
     """What the server, the pages and the administrator's commands use, built once: the bus,
-    the hub that wakes live pages, and the settings."""
+    the hub that wakes live pages, the settings, and the sender of webhook deliveries (which
+    the server starts)."""
 
     bus: MessageBus
     hub: ChangeHub
     settings: Settings
     tokens: TokenCache
+    webhooks: WebhookSender
     relay: PgRelay | None = None  # on PostgreSQL: live pages follow every server's changes
 
     @property
@@ -65,6 +75,7 @@ class Services:
         return self.bus.deps.gateway.name
 
     def shutdown(self) -> None:
+        self.webhooks.stop()
         if self.relay is not None:
             self.relay.stop()
         self.bus.dispose()
@@ -93,7 +104,7 @@ def make_bus(
         gateway=gateway or TestGateway(clock),
         urls=urls or UrlPolicy(allow_private=False, resolve=system_resolve),
     )
-    bus = MessageBus(uow, deps, HANDLERS, FLOWS)
+    bus = MessageBus(uow, deps, HANDLERS, FLOWS, in_transaction=IN_TRANSACTION)
     desk = BidDesk(bus, monotonic=time.monotonic)
     bus.add_flow(
         PlaceBid,
@@ -220,16 +231,19 @@ def in_memory_services(
 
 
 def _with_hub(bus: MessageBus, settings: Settings, tokens: TokenCache) -> Services:
-    """Live pages wake when a bid, a close or a cancel is committed; on PostgreSQL, in every
-    process on the database (the server starts the relay's listener). The server's figures
-    count what the bus handles."""
+    """Live pages wake when a bid, a close or a cancel is committed, and badges when notices
+    are; on PostgreSQL, in every process on the database (the server starts the relay's
+    listener). The webhook sender looks for deliveries as soon as notices are committed. The
+    server's figures count what the bus handles."""
     hub = ChangeHub()
-    for event in (BidPlaced, AuctionClosed, AuctionCancelled):
+    for event in (BidPlaced, AuctionClosed, AuctionCancelled, Notified):
         bus.subscribe(event, hub.publish)
     ExchangeMetrics().install(bus)
     url = settings.url()
     relay = PgRelay(url, hub) if url.startswith("postgresql") else None
-    return Services(bus, hub, settings, tokens, relay)
+    sender = WebhookSender(bus, HttpWebhookTransport())
+    bus.subscribe(Notified, lambda _events: sender.wake())
+    return Services(bus, hub, settings, tokens, sender, relay)
 
 
 def make_gateway(settings: Settings, clock: Clock | None = None) -> PaymentGateway:

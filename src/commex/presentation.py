@@ -132,3 +132,106 @@ def standing(since: datetime | None, payments: int | None) -> str:
             else f"{payments} verified payment{'' if payments == 1 else 's'}"
         )
     return " · ".join(parts)
+
+
+# -- notices: what a notification says, and where it leads ------------------------------------
+
+
+def _moment(text: object) -> str:
+    """An ISO time from a notice's data, for people (UTC to the minute)."""
+    if not isinstance(text, str) or not text:
+        return ""
+    try:
+        return when(datetime.fromisoformat(text))
+    except ValueError:
+        return text
+
+
+def _money(data: Mapping[str, Any], key: str) -> str:
+    return f"{data.get(key, '')} {data.get('currency', '')}".strip()
+
+
+def notice_words(kind: str, data: Mapping[str, Any]) -> tuple[str, str]:
+    """A notice's title and what it means (and what to do), in words."""
+    title = data.get("title", "")
+    words: dict[str, tuple[str, str]] = {
+        "bid.outbid": (
+            f"You were outbid on “{title}”",
+            f"The price is now {_money(data, 'price')}; bid again before it closes at "
+            f"{_moment(data.get('closes_at'))}.",
+        ),
+        "auction.closing_soon": (
+            f"“{title}” closes soon",
+            f"It closes at {_moment(data.get('closes_at'))}.",
+        ),
+        "auction.won": (f"You won “{title}”", f"At {_money(data, 'price')}: see your contract."),
+        "auction.lost": (
+            f"“{title}” closed without your bid winning",
+            f"{data.get('winners', 0)} winning bid(s); the outcome is on the auction's page.",
+        ),
+        "contract.started": ("A contract started", "Its service is being delivered from now."),
+        "contract.completed": (
+            "A contract is complete",
+            f"Its service is over: {_ENDINGS.get(str(data.get('reason')), 'it ended')}.",
+        ),
+        "contract.cancelled": ("A contract was cancelled", _cancelled(data)),
+        "charge.succeeded": (f"Charged {_money(data, 'amount')}", "The payment went through."),
+        "charge.declined": _declined(data),
+        "group.invited": (
+            f"You are invited to the group {data.get('group_name', '')}",
+            "Join as a payer with a pledge, as a non-payer, or decline.",
+        ),
+        "rating.received": _rated(data),
+        "delivery.breach": (
+            "A delivery fell below the minimum rate",
+            f"{rate(_int(data.get('achieved_rate_bps')))} against a minimum of "
+            f"{rate(_int(data.get('min_rate_bps')))}"
+            + (", as its receivers reported." if data.get("measured_by") == "receiver" else "."),
+        ),
+        "subcontract.opened": (
+            "A subcontract was opened",
+            f"The step {data.get('step') or '?'} of a contract went to another provider.",
+        ),
+    }
+    return words.get(kind, (kind, ""))
+
+
+def _cancelled(data: Mapping[str, Any]) -> str:
+    reason = str(data.get("reason") or "")
+    note = f": {data['note']}" if data.get("note") else ""
+    return f"Cancelled {_ENDINGS.get(reason, reason)}{note}."
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _declined(data: Mapping[str, Any]) -> tuple[str, str]:
+    why = str(data.get("message") or data.get("decline_code") or "declined")
+    if data.get("final"):
+        return (
+            f"Your payment of {_money(data, 'amount')} failed",
+            f"{why} No further try is made.",
+        )
+    return (
+        f"Your payment of {_money(data, 'amount')} was declined",
+        f"{why} Save another card or make another one the default and it is tried at once, or "
+        f"press Pay now on the contract. Next try: {_moment(data.get('next_attempt_at'))}.",
+    )
+
+
+def _rated(data: Mapping[str, Any]) -> tuple[str, str]:
+    verdict = "satisfied" if data.get("satisfied") else "not satisfied"
+    score = f", {data['score']}/5" if _int(data.get("score")) else ""
+    return (f"You were rated: {verdict}{score}", f"As {data.get('role', '')}, for a contract.")
+
+
+_LINKS = {"auction": "/auctions/", "contract": "/contracts/", "group": "/groups/"}
+
+
+def notice_link(kind: str, subject_id: str) -> str:
+    """The page a notice leads to: its auction, contract or group."""
+    area = kind.split(".", 1)[0]
+    area = {"bid": "auction", "charge": "contract", "rating": "contract", "delivery": "contract",
+            "subcontract": "contract"}.get(area, area)  # fmt: skip
+    return _LINKS.get(area, "/") + subject_id if area in _LINKS else "/notifications"

@@ -20,6 +20,7 @@ from commex.api import audit as audit_api
 from commex.api import billing as billing_api
 from commex.api import errors, middleware
 from commex.api import groups as groups_api
+from commex.api import market as market_api
 from commex.api import moderation as moderation_api
 from commex.api import payments as payments_api
 from commex.api import subcontracts as subcontracts_api
@@ -29,6 +30,7 @@ from commex.api.metrics import router as metrics_router
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services, build_services
 from commex.services.commands import ChargeDue, CloseDue, CompleteDue, StartDue
+from commex.services.marketplace import RemindWatchers, SpreadNotices
 from commex.settings import Settings
 from commex.web import apidocs
 from commex.web.render import http_error_page
@@ -69,6 +71,10 @@ class ClosingScheduler:
                 for contract in bus.handle(CompleteDue()):
                     log.info("completed contract %s: its window ended", contract.id)
                 bus.handle(ChargeDue())
+                bus.handle(RemindWatchers())
+                for _ in range(20):  # told a chunk per transaction, the lock held briefly
+                    if not bus.handle(SpreadNotices()):
+                        break
                 metrics.scheduler_ran(self._services.clock.now())
             except Exception:  # keep closing later auctions whatever one failure was
                 log.exception("closing due auctions failed; retrying")
@@ -86,6 +92,7 @@ def create_server(
         closer = ClosingScheduler(services) if scheduler else None
         if closer:
             closer.start()
+            services.webhooks.start()  # sends webhook deliveries, outside any request
         if services.relay is not None:
             services.relay.start()
         try:
@@ -95,6 +102,7 @@ def create_server(
                 services.relay.stop()
             if closer:
                 closer.stop()
+                services.webhooks.stop()
             metrics.process_exited()  # this process's live gauges leave the sums
 
     app = FastAPI(
@@ -123,6 +131,7 @@ def create_server(
     app.include_router(payments_api.router)
     app.include_router(groups_api.router)
     app.include_router(billing_api.router)
+    app.include_router(market_api.router)
     app.include_router(moderation_api.router)
     app.include_router(audit_api.router)
     app.include_router(metrics_router)

@@ -216,6 +216,30 @@ TABLE: dict[str, tuple[Call, str]] = {
         Call("GET", "/v1/contracts/{contract}"),
         "anon=401 bad=401 provider=404 recipient=404 owner=200 bidder=200 rival=404 operator=200",
     ),
+    "find auctions": (
+        Call("GET", "/v1/auctions?service=voice&sort=closing&limit=2"),
+        "anon=401 bad=401 provider=200 recipient=200 owner=200 bidder=200 rival=200 operator=200",
+    ),
+    "watch an auction": (
+        Call("PUT", "/v1/auctions/{forward}/watch", watch="forward"),
+        "anon=401 bad=401 provider=200 recipient=200 owner=200 bidder=200 rival=200 operator=200",
+    ),
+    "my watchlist": (
+        Call("GET", "/v1/watchlist"),
+        "anon=401 bad=401 provider=200 recipient=200 owner=200 bidder=200 rival=200 operator=200",
+    ),
+    "my notifications": (
+        Call("GET", "/v1/notifications?unread=true"),
+        "anon=401 bad=401 provider=200 recipient=200 owner=200 bidder=200 rival=200 operator=200",
+    ),
+    "create a webhook": (
+        Call(
+            "POST",
+            "/v1/webhooks",
+            body={"url": "https://93.184.216.34/in", "events": ["bid.outbid"]},
+        ),
+        "anon=401 bad=401 provider=201 recipient=201 owner=201 bidder=201 rival=201 operator=201",
+    ),
 }
 
 

@@ -410,3 +410,31 @@ def test_the_charge_is_the_fewer_of_the_packets_metered_and_sent(
     charges = world.get(f"/v1/contracts/{sub['id']}/charges", m.a).json()
     assert [c["amount"] for c in charges["charges"]] == ([charged] if charged else [])
     assert closed["rating"]["satisfied"] is (outcome == "passed")
+
+
+def test_subcontracts_and_node_keys_page_with_a_cursor_while_more_are_added(
+    world: World,
+) -> None:
+    m = market(world, approved=("a", "b", "c"))
+    opened = {open_sub(m, to).json()["id"] for to in (m.b, m.c, m.b)}
+    first = world.get("/v1/subcontracts?limit=2", m.a).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    world.clock.advance(1)
+    late = open_sub(m, m.c).json()["id"]  # opened between the pages, so newer
+    rest = world.get(f"/v1/subcontracts?limit=2&cursor={first['next_cursor']}", m.a).json()
+    seen = [s["id"] for s in first["items"] + rest["items"]]
+    assert sorted(seen) == sorted(opened) and rest["next_cursor"] is None
+    assert late not in seen
+    assert len(world.get("/v1/subcontracts", m.a).json()["items"]) == 4
+    r = world.get(f"/v1/subcontracts?cursor={first['next_cursor']}x", m.a)
+    assert error(r, 422)["message"] == "cursor is not one this list gave; start again without it"
+
+    issued = [node_key(world, m.b, f"rack {i}") for i in range(3)]
+    first = world.get("/v1/providers/me/node-keys?limit=2", m.b).json()
+    cursor = first["next_cursor"]
+    rest = world.get(f"/v1/providers/me/node-keys?limit=2&cursor={cursor}", m.b).json()
+    names = [k["name"] for k in first["items"] + rest["items"]]
+    assert sorted(names) == ["rack 0", "rack 1", "rack 2"] and rest["next_cursor"] is None
+    assert all(key not in str(first) + str(rest) for key in issued)
+    r = world.get(f"/v1/subcontracts?cursor={cursor}", m.a)  # another list's cursor
+    assert error(r, 422)["message"] == "cursor is not one this list gave; start again without it"

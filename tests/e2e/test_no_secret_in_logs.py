@@ -2,8 +2,9 @@
 object per line on stderr, each request's lines with its id, and no token, password, card
 number, session cookie or CSRF token reaches them through any path that handles one: signing
 up (API and page), logging in and out (right and wrong), using API tokens (in the header, and
-misplaced in a query string), saving cards (API and page, good and refused), device tokens and
-node tokens."""
+misplaced in a query string), saving cards (API and page, good and refused), device tokens,
+webhook signing secrets (created, signing a delivery to a real receiver, and signing its
+retry) and node tokens."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from typing import Any
 import httpx
 from ops_support import commex_serving, operator_token
 from serve_support import EXE, answers, free_port, wait_until
+
+from support.receiver import Receiver, receiver
 
 PASSWORDS = ("first long passphrase", "second long passphrase!")
 CARDS = ("4111111111111111", "5555555555554444", "4242424242424241")  # the last one is refused
@@ -43,8 +46,9 @@ def _exercise_the_exchange(url: str, op: str) -> set[str]:
     with (
         httpx.Client(base_url=url, timeout=30) as api,
         httpx.Client(base_url=url, timeout=30, follow_redirects=False) as web,
+        receiver([500, 200]) as box,
     ):
-        return _through_the_api(api, op) | _through_the_pages(web)
+        return _through_the_api(api, op) | _through_a_webhook(api, box) | _through_the_pages(web)
 
 
 def _through_the_api(api: httpx.Client, op: str) -> set[str]:
@@ -66,6 +70,30 @@ def _through_the_api(api: httpx.Client, op: str) -> set[str]:
     assert api.get("/v1/contracts/con_nothere", headers=dev_auth).status_code == 404
     assert api.get("/metrics", headers={"Authorization": f"Bearer {op}"}).status_code == 200
     return secrets
+
+
+def _through_a_webhook(api: httpx.Client, box: Receiver) -> set[str]:
+    """A webhook is created (its secret shown once), signs an event to a real receiver that
+    answers 500, and signs it again when its owner asks for a retry."""
+    cleo, dan = (
+        api.post("/v1/accounts", json={"name": n, "roles": ["recipient"]}).json()
+        for n in ("Cleo", "Dan")
+    )
+    auth = {"Authorization": f"Bearer {cleo['token']}"}
+    body = {"url": box.url, "events": ["group.invited"]}
+    hook = api.post("/v1/webhooks", json=body, headers=auth).json()
+    assert hook["secret"].startswith("whsec_")
+    dan_auth = {"Authorization": f"Bearer {dan['token']}"}
+    group = api.post("/v1/groups", json={"name": "Quay", "currency": "EUR"}, headers=dan_auth)
+    invite = {"account_id": cleo["id"]}
+    assert api.post(f"/v1/groups/{group.json()['id']}/invitations", json=invite,
+                    headers=dan_auth).status_code == 201  # fmt: skip
+    wait_until(lambda: len(box.got) >= 1, "the first delivery", 30)
+    log = f"/v1/webhooks/{hook['id']}/deliveries"
+    (delivery,) = api.get(log, headers=auth).json()["items"]
+    assert api.post(f"{log}/{delivery['id']}/retry", headers=auth).status_code == 202
+    wait_until(lambda: len(box.got) >= 2, "the retried delivery", 30)
+    return {cleo["token"], dan["token"], hook["secret"]}
 
 
 def _through_the_pages(web: httpx.Client) -> set[str]:
@@ -120,7 +148,8 @@ def _exercise_a_node(tmp_path: Path) -> Path:
 def test_no_secret_reaches_a_log_at_debug(tmp_path: Path) -> None:
     data = tmp_path / "data"
     op = operator_token(data)
-    with commex_serving(data, "--log-level", "debug", "--log-format", "json") as served:
+    allow = {"COMMEX_ALLOW_PRIVATE_URLS": "1"}  # the webhook's receiver is on loopback
+    with commex_serving(data, "--log-level", "debug", "--log-format", "json", env=allow) as served:
         secrets = _exercise_the_exchange(served.url, op)
     node_log = _exercise_a_node(tmp_path)
     exchange = _lines(served.stderr)

@@ -86,7 +86,12 @@ def test_both_sides_rate_and_the_ratings_and_reputations_show(paid_deal: Deal) -
     assert re.search(r"Harbour Family</span> rated <span class=\"name\">Northwind Carrier", page)
     assert "satisfied" in page and "4/5" in page and "Clear calls" in page
     assert RATE_PROVIDER not in page  # rated: the form gives way to when
-    assert "You rated this contract on 2026-03-01 14:00 UTC" in page
+    # the time in UTC, marked for the viewer's browser to show in its own zone
+    assert re.search(
+        r"You rated this contract on <time datetime=\"2026-03-01T14:00[^\"]*\" "
+        r"data-local=\"minutes\">2026-03-01 14:00 UTC</time>",
+        page,
+    )
     assert "100% positive, 1 rating in the last 12 months" in page  # the provider's, next to it
 
     by_seller = rate(deal.seller, deal, satisfied="no")

@@ -22,6 +22,7 @@ from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.bootstrap import make_bus
 from commex.domain.errors import Forbidden, InvalidInput
 from commex.services import commands as c
+from commex.services import marketplace as mk
 from commex.services import queries as q
 from commex.services import subcontract_messages as m
 from commex.services.bus import MessageBus
@@ -258,3 +259,35 @@ def test_subcontracts_and_node_keys_are_audited(bus: MessageBus) -> None:
     assert keys == [("node_key.issued", bravo), ("node_key.revoked", bravo)]
     # the subcontractor reads the subcontract's entries, as an account it concerns
     assert {"subcontract.opened", "subcontract.closed"} <= {e.action for e in _trail(bus, bravo)}
+
+
+def test_watching_and_webhooks_are_audited_without_their_secret(bus: MessageBus) -> None:
+    owner = register(bus, "Seller", ["provider"]).id
+    ann, bob = (register(bus, n, ["recipient"]).id for n in ("Ann", "Bob"))
+    op = register(bus, "Operator", ["operator"], allow_operator=True).id
+    auction = open_auction(bus, owner, auction_request()).id
+    assert bus.handle(mk.Watch(ann, auction)) is True
+    assert bus.handle(mk.Watch(ann, auction)) is False  # already watched: nothing changed
+    assert bus.handle(mk.Unwatch(ann, auction)) is True
+    watched = [(e.action, e.actor_id) for e in _trail(bus, op, subject_id=auction)]
+    assert watched[-2:] == [("auction.watched", ann), ("auction.unwatched", ann)]
+    # a watchlist is private: the auction's owner does not read who watches it
+    assert not {"auction.watched", "auction.unwatched"} & {e.action for e in _trail(bus, owner)}
+    url = "https://93.184.215.14/in?key=s3cr3tkey"  # a receiver's credential in its URL
+    created = bus.handle(mk.CreateWebhook(bob, url, ("group.invited",)))
+    hook = created.webhook.id
+    group = bus.handle(c.CreateGroup(ann, "Harbour St", "EUR", pledge="50.00")).group
+    bus.handle(c.InviteToGroup(group.id, ann, bob))
+    (queued,) = bus.handle(mk.WebhookDeliveries(bob, hook)).items
+    bus.handle(mk.RetryDelivery(bob, hook, queued.id))
+    bus.handle(mk.DeleteWebhook(bob, hook))
+    story = [(e.action, e.subject_id) for e in _trail(bus, bob)]
+    assert [s for s in story if s[0].startswith("webhook.")] == [
+        ("webhook.created", hook),
+        ("webhook.delivery_retried", queued.id),
+        ("webhook.removed", hook),
+    ]
+    entries = _trail(bus, op, subject_id=hook)
+    assert dict(entries[0].detail) == {"events": "group.invited"}
+    written = repr(_trail(bus, op))
+    assert created.webhook.secret not in written and "s3cr3tkey" not in written

@@ -101,11 +101,11 @@ def _fill_at_0010(engine: Engine) -> None:
         )  # fmt: skip
 
 
-def test_0011_and_0012_upgrade_a_database_with_rows(engine: Engine) -> None:
+def test_0011_to_0013_upgrade_a_database_with_rows(engine: Engine) -> None:
     assert upgrade(engine, to="0010_subcontracts") == "0010_subcontracts"
     _fill_at_0010(engine)
     assert upgrade(engine) == head()
-    assert current(engine) == "0012_trust_and_safety"
+    assert current(engine) == "0013_marketplace"
     uow = SqlUnitOfWorkFactory(engine)
     with uow(write=False) as u:
         parent = u.contracts.get("con_1")

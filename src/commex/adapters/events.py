@@ -14,11 +14,14 @@ import asyncio
 import threading
 from collections.abc import Callable, Collection, Sequence
 
-from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced, Event
+from commex.domain.events import AuctionCancelled, AuctionClosed, BidPlaced, Event, Notified
+
+ACCOUNT = "account:"  # a key per account: its notification badge
 
 
 class ChangeHub:
-    """Publishes domain events as wake-ups, keyed by auction id ("*" for any auction)."""
+    """Publishes domain events as wake-ups, keyed by auction id ("*" for any auction) and by
+    ``account:ID`` for an account's notices."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -30,11 +33,17 @@ class ChangeHub:
     def publish(self, events: Sequence[Event]) -> None:
         """Wake this process's waiters for what ``events`` changed, and tell the relays."""
         keys = {"*"}
+        everyone = False
         for e in events:
             if isinstance(e, BidPlaced | AuctionClosed | AuctionCancelled):
                 keys.add(e.auction_id)
+            elif isinstance(e, Notified):
+                keys.update(ACCOUNT + a for a in e.account_ids)
+                everyone |= e.everyone
         with self._lock:
             self.published += len(events)
+            if everyone:
+                keys.update(k for k in self._waiters if k.startswith(ACCOUNT))
         self.wake(keys)
         for relay in self._relays:
             relay(keys)

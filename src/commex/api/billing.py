@@ -7,8 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
 
+from commex.api import paging
 from commex.api.deps import BusDep, CallerDep
+from commex.api.paging import CursorQuery, LimitQuery
 from commex.api.wire import billing as wire
+from commex.domain.time import to_micros
 from commex.services import commands as c
 from commex.services import queries as q
 
@@ -40,6 +43,11 @@ def retry(
 
 
 @router.get("/charges")
-def my_charges(who: CallerDep, bus: BusDep) -> dict[str, Any]:
+def my_charges(
+    who: CallerDep, bus: BusDep, limit: LimitQuery = paging.DEFAULT, cursor: CursorQuery = None
+) -> dict[str, Any]:
     """The caller's charges as a payer, newest first."""
-    return {"items": [wire.charge(x) for x in bus.handle(q.MyCharges(who.id))]}
+    mine = bus.handle(q.MyCharges(who.id))
+    key = lambda x: (to_micros(x.created_at), x.id)  # noqa: E731
+    found = paging.page("charges", mine, key, limit, cursor, descending=True)
+    return paging.answer("charges", [wire.charge(x) for x in found.items], found.next_key)

@@ -11,7 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from commex.api import paging
 from commex.api.deps import AnyCallerDep, BusDep, CallerDep
+from commex.api.paging import CursorQuery, LimitQuery
 from commex.api.schemas import (
     CapacityIn,
     DeliveryIn,
@@ -21,6 +23,7 @@ from commex.api.schemas import (
     UsageIn,
 )
 from commex.api.wire import contracts as wire
+from commex.domain.time import to_micros
 from commex.presentation import seconds
 from commex.services import commands as c
 from commex.services import queries as q
@@ -29,9 +32,19 @@ router = APIRouter(prefix="/v1", tags=["contracts"])
 
 
 @router.get("/contracts")
-def my_contracts(who: CallerDep, bus: BusDep) -> dict[str, Any]:
+def my_contracts(
+    who: CallerDep, bus: BusDep, limit: LimitQuery = paging.DEFAULT, cursor: CursorQuery = None
+) -> dict[str, Any]:
     """The caller's contracts, as provider, recipient or member, newest first."""
-    return {"items": [wire.contract(x) for x in bus.handle(q.MyContracts(who.id))]}
+    found = paging.page(
+        "contracts", bus.handle(q.MyContracts(who.id)), _newest, limit, cursor, descending=True
+    )
+    return paging.answer("contracts", [wire.contract(x) for x in found.items], found.next_key)
+
+
+def _newest(x: Any) -> tuple[int, str]:
+    """The key of a list ordered by creation (newest first when descending)."""
+    return (to_micros(x.created_at), str(x.id))
 
 
 @router.get("/contracts/{contract_id}")
@@ -42,10 +55,18 @@ def get_contract(contract_id: str, who: AnyCallerDep, bus: BusDep) -> dict[str, 
 
 
 @router.get("/contracts/{contract_id}/members")
-def list_members(contract_id: str, who: AnyCallerDep, bus: BusDep) -> dict[str, Any]:
-    """The contract's current members."""
+def list_members(
+    contract_id: str,
+    who: AnyCallerDep,
+    bus: BusDep,
+    limit: LimitQuery = paging.DEFAULT,
+    cursor: CursorQuery = None,
+) -> dict[str, Any]:
+    """The contract's current members, in the order they were added."""
     usage = bus.handle(q.ShowUsage(contract_id, who.caller))
-    return {"items": [wire.member(s.member) for s in usage.members if not s.member.removed_at]}
+    current = [s.member for s in usage.members if not s.member.removed_at]
+    found = paging.page("members", current, _newest, limit, cursor)
+    return paging.answer("members", [wire.member(m) for m in found.items], found.next_key)
 
 
 @router.post("/contracts/{contract_id}/members", status_code=201)
@@ -133,10 +154,15 @@ def provider_contracts(
     who: CallerDep,
     bus: BusDep,
     status: Annotated[str | None, Query(max_length=16)] = None,
+    limit: LimitQuery = paging.DEFAULT,
+    cursor: CursorQuery = None,
 ) -> dict[str, Any]:
     """The calling provider's contracts, newest first; ``?status=active`` lists what is in
     service now (a contract becomes active when its window opens, or at award without one)."""
-    return {"items": [wire.contract(x) for x in bus.handle(q.ProviderContracts(who.id, status))]}
+    mine = bus.handle(q.ProviderContracts(who.id, status))
+    found = paging.page("provider-contracts", mine, _newest, limit, cursor, descending=True)
+    rows = [wire.contract(x) for x in found.items]
+    return paging.answer("provider-contracts", rows, found.next_key)
 
 
 @router.put("/providers/me/capacity", tags=["providers"])

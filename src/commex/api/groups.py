@@ -10,10 +10,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter
 from pydantic import Field, StringConstraints
 
+from commex.api import paging
 from commex.api.deps import BusDep, CallerDep
+from commex.api.paging import CursorQuery, LimitQuery
 from commex.api.schemas import Amount, EligibilityIn, Id, TermsIn, _Body
 from commex.api.wire import auctions as auction_wire
 from commex.api.wire import groups as wire
+from commex.domain.time import to_micros
 from commex.services import commands as c
 from commex.services import queries as q
 
@@ -84,9 +87,14 @@ def create_group(body: GroupIn, who: CallerDep, bus: BusDep) -> dict[str, Any]:
 
 
 @router.get("/groups")
-def my_groups(who: CallerDep, bus: BusDep) -> dict[str, Any]:
+def my_groups(
+    who: CallerDep, bus: BusDep, limit: LimitQuery = paging.DEFAULT, cursor: CursorQuery = None
+) -> dict[str, Any]:
     """The groups the caller is in or invited to, newest first."""
-    return {"items": [wire.group_line(g) for g in bus.handle(q.MyGroups(who.id))]}
+    mine = bus.handle(q.MyGroups(who.id))
+    key = lambda g: (to_micros(g.created_at), g.id)  # noqa: E731
+    found = paging.page("groups", mine, key, limit, cursor, descending=True)
+    return paging.answer("groups", [wire.group_line(g) for g in found.items], found.next_key)
 
 
 @router.get("/groups/{group_id}")

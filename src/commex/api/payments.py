@@ -11,9 +11,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import StrictInt, StringConstraints
 
+from commex.api import paging
 from commex.api.deps import BusDep, CallerDep
+from commex.api.paging import CursorQuery, LimitQuery
 from commex.api.schemas import _Body
 from commex.api.wire import billing as wire
+from commex.domain.time import to_micros
 from commex.services import commands as c
 from commex.services import queries as q
 
@@ -39,9 +42,13 @@ def add_card(body: CardIn, who: CallerDep, bus: BusDep, request: Request) -> dic
 
 
 @router.get("/payment-methods")
-def list_cards(who: CallerDep, bus: BusDep) -> dict[str, Any]:
+def list_cards(
+    who: CallerDep, bus: BusDep, limit: LimitQuery = paging.DEFAULT, cursor: CursorQuery = None
+) -> dict[str, Any]:
     """The caller's cards, oldest first, with the one it is charged on marked ``default``."""
-    return {"items": [wire.card(m) for m in bus.handle(q.ListCards(who.id))]}
+    key = lambda m: (to_micros(m.created_at), m.id)  # noqa: E731
+    found = paging.page("cards", bus.handle(q.ListCards(who.id)), key, limit, cursor)
+    return paging.answer("cards", [wire.card(m) for m in found.items], found.next_key)
 
 
 @router.delete("/payment-methods/{method_id}")

@@ -14,8 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from commex.api import paging
 from commex.api.deps import BusDep, CallerDep, OptionalCallerDep
 from commex.api.fastpath import placed_bid_response
+from commex.api.paging import CursorQuery, LimitQuery
 from commex.api.schemas import (
     AccountIn,
     AuctionIn,
@@ -26,8 +28,8 @@ from commex.api.schemas import (
 )
 from commex.api.wire import auctions as wire
 from commex.api.wire import parties
-from commex.domain.auctions import Status
 from commex.services import commands as c
+from commex.services import marketplace as q_
 from commex.services import queries as q
 
 router = APIRouter(prefix="/v1")
@@ -72,18 +74,44 @@ def create_auction(body: AuctionIn, who: CallerDep, bus: BusDep) -> dict[str, An
     return wire.auction(bus.handle(body.command(who.id)))
 
 
+Text = Annotated[str | None, Query(max_length=100)]
+
+
 @router.get("/auctions", tags=["auctions"])
 def list_auctions(
     who: CallerDep,
     bus: BusDep,
-    status: Annotated[Status | None, Query(description="open, closed or cancelled")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    service: Text = None,
+    direction: Annotated[str | None, Query(description="forward or reverse")] = None,
+    format: Annotated[str | None, Query(description="first-price, second-price or english")] = None,
+    currency: Text = None,
+    min_price: Annotated[str | None, Query(max_length=30, description="a listed price")] = None,
+    max_price: Annotated[str | None, Query(max_length=30)] = None,
+    min_rate_bps: Annotated[str | None, Query(max_length=20, description="guaranteed")] = None,
+    max_rate_bps: Annotated[str | None, Query(max_length=20, description="capped at")] = None,
+    window_from: Annotated[str | None, Query(max_length=64, description="ISO 8601")] = None,
+    window_to: Annotated[str | None, Query(max_length=64)] = None,
+    owner: Annotated[str | None, Query(max_length=64, description="the owner's id")] = None,
+    status: Annotated[
+        str | None, Query(max_length=16, description="open, closed, cancelled")
+    ] = None,
+    q: Annotated[str | None, Query(max_length=100, description="words in the title")] = None,
+    sort: Annotated[str | None, Query(description="newest, closing, price or -price")] = None,
+    limit: LimitQuery = paging.DEFAULT,
+    cursor: CursorQuery = None,
 ) -> dict[str, Any]:
-    """Auctions, newest first, each with its owner's reputation."""
-    return {
-        "items": [wire.auction_line(s) for s in bus.handle(q.ListAuctions(status, limit, offset))]
-    }
+    """Find auctions: every filter given must hold. The price filters and orders use the
+    listed price (an english auction's standing price, or a reverse auction's ceiling; a
+    forward auction's reserve stays secret). Pages follow ``next_cursor``."""
+    order = sort or "newest"
+    query = q_.FindAuctions(
+        service, direction, format, currency, min_price, max_price, min_rate_bps,
+        max_rate_bps, window_from, window_to, owner, status, q, sort, limit,
+        paging.decode(f"auctions:{order}", cursor), who.id,
+    )  # fmt: skip
+    found = bus.handle(query)
+    rows = [wire.auction_line(s) | {"watched": s.auction.id in found.watched} for s in found.items]
+    return paging.answer(f"auctions:{order}", rows, found.next_key)
 
 
 @router.get("/auctions/{auction_id}", tags=["auctions"])
@@ -139,9 +167,21 @@ def find_providers(
     who: CallerDep,
     bus: BusDep,
     capability: Annotated[str, Query(min_length=1, max_length=32, pattern="^[a-z][a-z0-9-]*$")],
+    limit: LimitQuery = paging.DEFAULT,
+    cursor: CursorQuery = None,
 ) -> dict[str, Any]:
-    """Providers whose nodes offer ``capability``, best reputation first, then lower price."""
-    return {"items": [parties.offer(o) for o in bus.handle(q.FindProcessors(capability))]}
+    """Providers whose nodes offer ``capability``, best reputation first, then lower price
+    (a page follows the ranking as it stands when read)."""
+    offers = bus.handle(q.FindProcessors(capability))
+    found = paging.page("providers", offers, _rank, limit, cursor)
+    return paging.answer("providers", [parties.offer(o) for o in found.items], found.next_key)
+
+
+def _rank(line: Any) -> tuple[int, int, str]:
+    """An offer's place in the ranking: reputation's lower bound (in millionths) down, then
+    price up, then the provider."""
+    lower = round(line.provider.reputation.lower_bound * 1_000_000)
+    return (-lower, line.offer.price.to_minor(), line.offer.provider_id)
 
 
 @router.post("/devices", status_code=201, tags=["devices"])

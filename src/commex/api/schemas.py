@@ -18,6 +18,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from commex.domain.errors import InvalidInput
 from commex.services.commands import Eligibility, OpenAuction, Terms
 
 Amount = Annotated[str, StringConstraints(min_length=1, max_length=24), Field(examples=["12.50"])]
@@ -191,6 +192,31 @@ class DeliveryIn(_Body):
 
 class CapacityIn(_Body):
     capacity_bps: Annotated[StrictInt, Field(ge=1, le=10**13)]
+
+
+class MarkReadIn(_Body):
+    ids: (
+        Annotated[list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=500)]
+        | None
+    ) = None
+    all: StrictBool | None = None
+
+    def chosen(self) -> tuple[str, ...] | None:
+        """The ids to mark, or None for all of them; one of the two must be given."""
+        if self.all:
+            if self.ids:
+                raise InvalidInput("give either ids or all, not both", "ids")
+            return None
+        if not self.ids:
+            raise InvalidInput('name the notices read ("ids") or say "all": true', "ids")
+        return tuple(self.ids)
+
+
+class WebhookIn(_Body):
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    events: Annotated[
+        list[Annotated[str, StringConstraints(max_length=40)]], Field(min_length=1, max_length=13)
+    ]
 
 
 # -- subcontracts and node keys (S10) ------------------------------------------------------------

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-from commex.api.deps import BusDep, CallerDep, bearer
+from commex.api import paging
+from commex.api.deps import AnyCallerDep, BusDep, CallerDep, bearer
+from commex.api.paging import CursorQuery, LimitQuery
 from commex.api.schemas import NodeKeyIn, OutcomeIn, PacketsIn, SubcontractIn, WorkCheckIn
+from commex.api.wire import contracts as contract_wire
 from commex.api.wire import subcontracts as wire
 from commex.bootstrap import Services
 from commex.domain.errors import Unauthenticated
@@ -50,10 +53,29 @@ def open_subcontract(body: SubcontractIn, who: CallerDep, bus: BusDep) -> dict[s
 
 @router.get("/subcontracts")
 def my_subcontracts(
-    who: CallerDep, bus: BusDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    who: CallerDep, bus: BusDep, limit: LimitQuery = paging.DEFAULT, cursor: CursorQuery = None
 ) -> dict[str, Any]:
     """The caller's subcontracts, as subcontracting provider or subcontractor, newest first."""
-    return {"items": [wire.subcontract(x) for x in bus.handle(m.MySubcontracts(who.id, limit))]}
+    after = paging.decode("subcontracts", cursor)
+    found = bus.handle(m.MySubcontracts(who.id, limit, after))
+    rows = [wire.subcontract(x) for x in found.items]
+    return paging.answer("subcontracts", rows, found.next_key)
+
+
+@router.get("/contracts/{contract_id}/subcontracts")
+def parent_subcontracts(
+    contract_id: str,
+    who: AnyCallerDep,
+    bus: BusDep,
+    limit: LimitQuery = paging.DEFAULT,
+    cursor: CursorQuery = None,
+) -> dict[str, Any]:
+    """The contract's own subcontracts (the steps its provider gave to other providers), oldest
+    first, to whoever may see the contract; prices only for its provider and the operator."""
+    after = paging.decode(contract_wire.SUBCONTRACTS_OF, cursor)
+    found = bus.handle(m.ParentSubcontracts(contract_id, who.caller, limit, after))
+    rows = [wire.subcontract(x) for x in found.items]
+    return paging.answer(contract_wire.SUBCONTRACTS_OF, rows, found.next_key)
 
 
 @router.get("/subcontracts/{subcontract_id}")
@@ -102,9 +124,14 @@ def issue_node_key(body: NodeKeyIn, who: CallerDep, bus: BusDep) -> dict[str, An
 
 
 @router.get("/providers/me/node-keys", tags=["nodes"])
-def list_node_keys(who: CallerDep, bus: BusDep) -> dict[str, Any]:
-    """The caller's node keys (never the keys themselves), revoked ones too."""
-    return {"items": [wire.node_key(k) for k in bus.handle(m.NodeKeys(who.id))]}
+def list_node_keys(
+    who: CallerDep, bus: BusDep, limit: LimitQuery = paging.DEFAULT, cursor: CursorQuery = None
+) -> dict[str, Any]:
+    """The caller's node keys (never the keys themselves), revoked ones too, newest first."""
+    keys = bus.handle(m.NodeKeys(who.id))
+    key = lambda k: (k.created_at.isoformat(), k.id)  # noqa: E731
+    found = paging.page("node-keys", keys, key, limit, cursor, descending=True)
+    return paging.answer("node-keys", [wire.node_key(k) for k in found.items], found.next_key)
 
 
 @router.delete("/providers/me/node-keys/{key_id}", tags=["nodes"])

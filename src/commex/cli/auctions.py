@@ -19,8 +19,9 @@ from commex.cli.common import (
     parse_duration,
     print_json,
 )
+from commex.domain import units
 from commex.domain.auctions import Status
-from commex.domain.errors import InvalidInput
+from commex.domain.units import parse_rate
 from commex.presentation import time_left
 
 app = typer.Typer(
@@ -37,7 +38,9 @@ def create(
         "second-price", "--format", help="first-price, second-price or english."
     ),
     service: str = typer.Option("voice", help="Service kind: voice, data, stream-processing..."),
-    duration: int = typer.Option(..., help="Block of time of usage, in seconds."),
+    duration: str = typer.Option(
+        ..., help="Block of time of usage: 500min, 30days (a bare number is seconds)."
+    ),
     currency: str = typer.Option("EUR", help="ISO 4217 currency."),
     closes_in: str = typer.Option("1h", help="How long it stays open: 90s, 15m, 2h, 3d."),
     quantity: int = typer.Option(1, help="Identical blocks (forward sealed auctions)."),
@@ -45,8 +48,8 @@ def create(
     min_increment: str | None = typer.Option(None, help="English: minimum increment."),
     soft_close: int = typer.Option(0, help="English: seconds a late bid extends the close."),
     reputation_weight: str = typer.Option("0", help="Reverse: 0 (price alone) to 1."),
-    min_rate: int | None = typer.Option(None, help="Minimum data rate, bit/s."),
-    max_rate: int | None = typer.Option(None, help="Maximum data rate, bit/s."),
+    min_rate: str | None = typer.Option(None, help="Minimum data rate: 20Mbit/s, 512kbit/s."),
+    max_rate: str | None = typer.Option(None, help="Maximum data rate, e.g. 1Gbit/s."),
     max_members: int = typer.Option(1, help="Most members that may share the block."),
     step: list[str] = typer.Option([], help="Stream-processing steps (repeat)."),
     approved: list[str] = typer.Option([], help="Reverse: pre-approved provider ids (repeat)."),
@@ -56,9 +59,7 @@ def create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Open an auction as the account whose token you give."""
-    terms: dict[str, Any] = {"service": service, "duration_s": duration, "max_members": max_members}
-    optional = {"min_rate_bps": min_rate, "max_rate_bps": max_rate, "steps": step or None}
-    terms |= {k: v for k, v in optional.items() if v is not None}
+    terms = _terms(service, duration, min_rate, max_rate, max_members, step)
     eligibility = {
         "approved_providers": approved or None,
         "min_provider_score": min_provider_score,
@@ -84,33 +85,114 @@ def create(
     print_auction(shown, as_json)
 
 
+def _terms(
+    service: str,
+    duration: str,
+    min_rate: str | None,
+    max_rate: str | None,
+    max_members: int,
+    steps: list[str],
+) -> dict[str, Any]:
+    """The auction's terms from the options, durations and rates read in human units."""
+    terms: dict[str, Any] = {
+        "service": service,
+        "duration_s": units.parse_duration(duration, "duration"),
+        "max_members": max_members,
+    }
+    optional = {
+        "min_rate_bps": None if min_rate is None else parse_rate(min_rate, "min_rate"),
+        "max_rate_bps": None if max_rate is None else parse_rate(max_rate, "max_rate"),
+        "steps": steps or None,
+    }
+    return terms | {k: v for k, v in optional.items() if v is not None}
+
+
 @app.command("list")
 @handle_errors
 def list_cmd(
-    status: str | None = typer.Option(None, help="open, closed or cancelled."),
-    limit: int = typer.Option(50, help="How many, newest first."),
+    status: str | None = typer.Option(None, help="open, closed or cancelled (default: any)."),
+    service: str | None = typer.Option(None, help="voice, data, sms, video, stream-processing..."),
+    direction: str | None = typer.Option(None, help="forward (selling) or reverse (buying)."),
+    fmt: str | None = typer.Option(None, "--format", help="first-price, second-price, english."),
+    currency: str | None = typer.Option(None, help="ISO 4217, e.g. EUR."),
+    min_price: str | None = typer.Option(None, help="Listed price from (standing or ceiling)."),
+    max_price: str | None = typer.Option(None, help="Listed price up to."),
+    min_rate: str | None = typer.Option(None, help="Guaranteed rate at least, e.g. 20Mbit/s."),
+    max_rate: str | None = typer.Option(None, help="Rate capped at most at, e.g. 1Gbit/s."),
+    window_from: str | None = typer.Option(None, help="Usable during a range from (ISO time)."),
+    window_to: str | None = typer.Option(None, help="...until (ISO time)."),
+    owner: str | None = typer.Option(None, help="The owner's account id."),
+    search: str | None = typer.Option(None, "--search", "-q", help="Words in the title."),
+    sort: str = typer.Option("newest", help="newest, closing, price or -price."),
+    limit: int = typer.Option(50, min=1, max=500, help="How many per page."),
+    cursor: str | None = typer.Option(None, help="The next page: the cursor a list printed."),
     exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List auctions with time left and the owner's reputation."""
-    if status is not None and status not in {s.value for s in Status}:
-        raise InvalidInput("status must be open, closed or cancelled", "status")
+    """Find auctions (every filter given must hold), with time left and owner reputation."""
+    filters = {
+        "status": status, "service": service, "direction": direction, "format": fmt,
+        "currency": currency, "min_price": min_price, "max_price": max_price,
+        "min_rate_bps": None if min_rate is None else parse_rate(min_rate, "min_rate"),
+        "max_rate_bps": None if max_rate is None else parse_rate(max_rate, "max_rate"),
+        "window_from": window_from, "window_to": window_to, "owner": owner, "q": search,
+        "sort": sort, "limit": limit, "cursor": cursor,
+    }  # fmt: skip
     with connect(exchange) as client:
-        items = client.auctions(status, limit)
+        page = client.find_auctions(**filters)
     if as_json:
-        print_json({"items": items})
+        print_json(page)
         return
+    print_auction_lines(page["items"], "Auctions")
+    if page["next_cursor"]:
+        console.print(f"more: add --cursor {page['next_cursor']}", soft_wrap=True, highlight=False)
+
+
+def print_auction_lines(items: list[dict[str, Any]], title: str) -> None:
     now = datetime.now(UTC)
-    table = Table(title="Auctions")
-    for col in ("id", "title", "kind", "status", "time left", "bids", "owner"):
+    table = Table(title=title)
+    for col in ("id", "title", "kind", "status", "time left", "bids", "owner", ""):
         table.add_column(col)
     for a in items:
         closes = datetime.fromisoformat(a["closes_at"])
         left = time_left(closes, now) if a["status"] == Status.OPEN else "-"
         owner = f"{a['owner']['name']}\n[dim]{a['owner']['reputation']['summary']}[/]"
         kind = f"{a['direction']} {a['format']}"
-        table.add_row(a["id"], a["title"], kind, a["status"], left, str(a["bid_count"]), owner)
+        star = "★" if a.get("watched") else ""
+        table.add_row(
+            a["id"], a["title"], kind, a["status"], left, str(a["bid_count"]), owner, star
+        )
     console.print(table)
+
+
+@app.command("watch")
+@handle_errors
+def watch(auction_id: str, exchange: str | None = EXCHANGE_OPTION) -> None:
+    """Follow an auction: you hear when it closes soon (and see it with `watching`)."""
+    with connect(exchange) as client:
+        client.watch(auction_id)
+    console.print(f"watching {auction_id}", highlight=False)
+
+
+@app.command("unwatch")
+@handle_errors
+def unwatch(auction_id: str, exchange: str | None = EXCHANGE_OPTION) -> None:
+    """Stop following an auction."""
+    with connect(exchange) as client:
+        client.unwatch(auction_id)
+    console.print(f"no longer watching {auction_id}", highlight=False)
+
+
+@app.command("watching")
+@handle_errors
+def watching(exchange: str | None = EXCHANGE_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """The auctions you watch, most recently added first."""
+    with connect(exchange) as client:
+        page = client.watchlist()
+    if as_json:
+        print_json(page)
+        return
+    print_auction_lines(page["items"], "Watched auctions")
 
 
 @app.command("show")

@@ -40,13 +40,18 @@ def issue(
 
 @app.command("list")
 @handle_errors
-def list_keys(exchange: str | None = EXCHANGE_OPTION, as_json: bool = JSON_OPTION) -> None:
-    """Your node keys (never the keys themselves), revoked ones too."""
+def list_keys(
+    cursor: str | None = typer.Option(None, help="The next page: the cursor a list printed."),
+    exchange: str | None = EXCHANGE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Your node keys (never the keys themselves), revoked ones too, newest first."""
     with connect(exchange) as client:
-        found = client.node_keys()
+        page = client.node_keys(cursor)
     if as_json:
-        print_json({"items": found})
+        print_json(page)
         return
+    found = page["items"]
     table = Table(title=f"{len(found)} node key(s)")
     for column in ("key", "name", "ends in", "issued", "revoked"):
         table.add_column(column)
@@ -56,6 +61,8 @@ def list_keys(exchange: str | None = EXCHANGE_OPTION, as_json: bool = JSON_OPTIO
             plain(k["revoked_at"] or "-"),
         )  # fmt: skip
     console.print(table)
+    if page["next_cursor"]:
+        console.print(f"more: add --cursor {page['next_cursor']}", soft_wrap=True, highlight=False)
 
 
 @app.command("revoke")

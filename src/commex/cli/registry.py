@@ -29,6 +29,9 @@ GROUPS: list[tuple[str, str, str]] = [
     ("commex.cli.groups", "app", "group"),
     ("commex.cli.billing", "app", "billing"),
     ("commex.cli.cards", "app", "card"),
+    ("commex.cli.notifications", "app", "notification"),
+    ("commex.cli.notifications", "app", "notifications"),
+    ("commex.cli.notifications", "hooks", "webhook"),
     ("commex.cli.nodekeys", "app", "node-key"),
     ("commex.cli.subcontracts", "app", "subcontract"),
 ]
@@ -53,11 +56,14 @@ HELP: dict[str, str] = {
     "group": "Groups of recipients that buy together.",
     "billing": "Charges of awarded contracts.",
     "card": "Payment cards of a recipient account.",
+    "notification": "Your notification centre: what happened that concerns you.",
+    "notifications": "Your notification centre: what happened that concerns you.",
+    "webhook": "Webhooks: your events, signed, sent to a program.",
     "node-key": "Keys for your processing nodes.",
     "subcontract": "Subcontracts between providers.",
 }
 # Plural spellings accepted for convenience but not listed in --help.
-HIDDEN = {"auctions"}
+HIDDEN = {"auctions", "notifications"}
 EVERY = "*"
 
 

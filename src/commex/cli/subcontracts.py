@@ -30,16 +30,18 @@ def _money(s: dict[str, Any]) -> str:
 @handle_errors
 def list_subcontracts(
     limit: int = typer.Option(100, "--limit", min=1, max=500, help="At most this many."),
+    cursor: str | None = typer.Option(None, help="The next page: the cursor a list printed."),
     exchange: str | None = EXCHANGE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Your subcontracts, those you gave and those you do, newest first."""
     with connect(exchange) as client:
         me = client.me()["id"]
-        found = client.subcontracts(limit)
+        page = client.subcontracts(limit, cursor)
     if as_json:
-        print_json({"items": found})
+        print_json(page)
         return
+    found = page["items"]
     table = Table(title=f"{len(found)} subcontract(s)")
     for column in ("subcontract", "parent", "step", "you", "other provider", "packets",
                    "amount", "status", "check"):  # fmt: skip
@@ -53,6 +55,8 @@ def list_subcontracts(
             str(s["packets"]), plain(_money(s)), plain(s["status"]), plain(s["outcome"] or "-"),
         )  # fmt: skip
     console.print(table)
+    if page["next_cursor"]:
+        console.print(f"more: add --cursor {page['next_cursor']}", soft_wrap=True, highlight=False)
 
 
 @app.command("show")

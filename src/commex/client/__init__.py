@@ -11,6 +11,7 @@ from commex.client.auctions import AuctionCalls
 from commex.client.base import api_token_from_env
 from commex.client.billing import BillingCalls
 from commex.client.contracts import ContractCalls
+from commex.client.market import MarketCalls
 from commex.client.plane import (
     DeliveryNotRecorded,
     ExchangeDirectory,
@@ -20,7 +21,7 @@ from commex.client.plane import (
 from commex.client.subcontracts import SubcontractCalls
 
 
-class ExchangeClient(AuctionCalls, ContractCalls, BillingCalls, SubcontractCalls):
+class ExchangeClient(AuctionCalls, ContractCalls, BillingCalls, MarketCalls, SubcontractCalls):
     """A small client of the exchange's ``/v1`` API."""
 
 

@@ -42,12 +42,13 @@ class SubcontractCalls(ClientBase):
             body["detail"] = detail
         return self._send("POST", _path(subcontract_id, "/outcome"), json=body)
 
-    def subcontracts(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The caller's subcontracts on either side, newest first."""
-        items: list[dict[str, Any]] = self._get("/v1/subcontracts", params={"limit": limit})[
-            "items"
-        ]
-        return items
+    def subcontracts(self, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        """A page of the caller's subcontracts on either side, newest first: ``items`` and
+        ``next_cursor``."""
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return self._get("/v1/subcontracts", params=params)
 
     def subcontract(self, subcontract_id: str) -> dict[str, Any]:
         return self._get(_path(subcontract_id))
@@ -89,9 +90,10 @@ class SubcontractCalls(ClientBase):
         """A new key for one of the caller's nodes; its ``key`` is shown this once."""
         return self._send("POST", "/v1/providers/me/node-keys", json={"name": name})
 
-    def node_keys(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self._get("/v1/providers/me/node-keys")["items"]
-        return items
+    def node_keys(self, cursor: str | None = None) -> dict[str, Any]:
+        """A page of the caller's node keys, newest first: ``items`` and ``next_cursor``."""
+        params = {"cursor": cursor} if cursor else {}
+        return self._get("/v1/providers/me/node-keys", params=params)
 
     def revoke_node_key(self, key_id: str) -> dict[str, Any]:
         return self._send("DELETE", f"/v1/providers/me/node-keys/{quote(key_id, safe='')}")

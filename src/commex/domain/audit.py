@@ -48,6 +48,11 @@ ACTIONS = frozenset(
         "subcontract.closed",
         "node_key.issued",
         "node_key.revoked",
+        "auction.watched",
+        "auction.unwatched",
+        "webhook.created",
+        "webhook.removed",
+        "webhook.delivery_retried",
         # moderation and each account's own security (see commex.services.moderation_audit)
         "account.suspended",
         "account.reinstated",

@@ -31,6 +31,7 @@ from enum import StrEnum
 from commex.domain.billing import ChargeOutcome
 from commex.domain.contracts import Contract
 from commex.domain.errors import Conflict, InvalidInput
+from commex.domain.events import ChargeSettled
 from commex.domain.money import Money
 from commex.domain.ratings import RatedRole, Rating
 
@@ -347,3 +348,20 @@ def check_refund(charge: Charge, refunds: Sequence[Refund], amount: Money) -> Mo
             field="amount",
         )
     return amount
+
+
+def settled_event(before: Charge, after: Charge, now: datetime) -> ChargeSettled | None:
+    """What the payer hears of an attempt: it succeeded, or the card declined (or there was
+    none), or the charge ended for good; a gateway error that will be retried is not told."""
+    final = after.status in (ChargeStatus.DECLINED, ChargeStatus.FAILED)
+    if (
+        after.status is not ChargeStatus.SUCCEEDED
+        and after.declines == before.declines
+        and not final
+    ):
+        return None
+    return ChargeSettled(
+        after.id, after.contract_id, after.payer_id, after.amount,
+        after.status is ChargeStatus.SUCCEEDED, after.decline_code, after.message,
+        None if final or after.status is ChargeStatus.SUCCEEDED else after.next_attempt_at, now,
+    )  # fmt: skip

@@ -141,6 +141,26 @@ def parse_terms(data: Mapping[str, Any]) -> ServiceTerms:
     )
 
 
+def stored_terms(data: Mapping[str, Any]) -> ServiceTerms:
+    """Terms as stored (:meth:`ServiceTerms.to_dict`, checked when they were written), without
+    checking them again: lists of auctions build a hundred of them per page."""
+    terms = object.__new__(ServiceTerms)
+    ws, we = data.get("window_start"), data.get("window_end")
+    values = (
+        ("service", data["service"]),
+        ("duration_s", data["duration_s"]),
+        ("window_start", None if ws is None else datetime.fromisoformat(ws)),
+        ("window_end", None if we is None else datetime.fromisoformat(we)),
+        ("min_rate_bps", data.get("min_rate_bps")),
+        ("max_rate_bps", data.get("max_rate_bps")),
+        ("max_members", data.get("max_members") or 1),
+        ("steps", tuple(data.get("steps") or ())),
+    )
+    for name, value in values:
+        object.__setattr__(terms, name, value)
+    return terms
+
+
 def _str(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be a string", field=name)

@@ -89,6 +89,31 @@ class UrlPolicy:
         ``field`` and saying why."""
         return check_public_url(url, field, allow_private=self.allow_private, resolve=self.resolve)
 
+    def pin(self, url: object, field: str) -> Pinned:
+        """The address to send ``url``'s request to, resolved once and checked now (a name
+        may resolve elsewhere than when the URL was accepted), so the request goes to the
+        address that was checked and not to whatever a second lookup answers."""
+        host = _http_host(url, field)
+        literal = _literal(host)
+        if literal is not None:
+            addresses = [str(literal)]
+        else:
+            addresses = [a.split("%", 1)[0] for a in self.resolve(host)]
+            if not addresses:
+                raise InvalidInput(f"{field}'s host {host} does not resolve to an address", field)
+        if not self.allow_private:
+            check_public_url(url, field, allow_private=False, resolve=lambda _h: addresses)
+        return Pinned(str(url), host, addresses[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Pinned:
+    """A URL checked by the rule, with the address its request must go to."""
+
+    url: str
+    host: str
+    address: str
+
 
 def check_public_url(url: object, field: str, *, allow_private: bool, resolve: Resolver) -> str:
     """``url`` unchanged if it is ``http(s)`` to a public host (or private addresses are

@@ -72,11 +72,15 @@ def auction_state(query: q.AuctionState, uow: UnitOfWork, deps: Deps) -> Auction
 
 
 def list_auctions(query: q.ListAuctions, uow: UnitOfWork, deps: Deps) -> list[AuctionSummary]:
-    """Auctions newest first, each with its owner's name and reputation: one batch of
-    reputations per role (forward owners are providers, reverse ones recipients)."""
+    """Auctions newest first, each with its owner's name and reputation."""
     if not 1 <= query.limit <= MAX_LIST or query.offset < 0:
         raise InvalidInput(f"limit must be 1 to {MAX_LIST} and offset at least 0", "limit")
-    items = uow.auctions.page(query.status, query.limit, query.offset)
+    return list(summaries(uow, deps, uow.auctions.page(query.status, query.limit, query.offset)))
+
+
+def summaries(uow: UnitOfWork, deps: Deps, items: Sequence[Auction]) -> tuple[AuctionSummary, ...]:
+    """Auctions with their owners' names and reputations: one batch of reputations per role
+    (forward owners are providers, reverse ones recipients)."""
     owners = uow.accounts.get_many({a.owner_id for a in items})
     reps = {
         role: deps.reputations.of_many(
@@ -90,7 +94,7 @@ def list_auctions(query: q.ListAuctions, uow: UnitOfWork, deps: Deps) -> list[Au
         out.append(
             AuctionSummary(a, owner.name if owner else a.owner_id, reps[a.owner_role][a.owner_id])
         )
-    return out
+    return tuple(out)
 
 
 def group_badge(uow: UnitOfWork, deps: Deps, auction_id: str) -> GroupBadge | None:

@@ -26,6 +26,7 @@ from commex.domain.audit import AuditEntry
 from commex.domain.errors import CommexError, Conflict
 from commex.domain.idempotency import check_idempotency_key
 from commex.domain.moderation import refuse_if_suspended
+from commex.domain.notices import outbid
 from commex.domain.reputation import NO_RATINGS, Reputation
 from commex.services import audit
 from commex.services.auction_views import bid_views
@@ -161,6 +162,9 @@ def _place(
     if cmd.idempotency_key is not None:
         batch.keys[(bidder.id, cmd.idempotency_key)] = (fingerprint(cmd), result.placed)
     uow.record(result.events)
+    lead_lost = outbid(auction, result.auction, now)
+    if lead_lost is not None:
+        uow.record([lead_lost])
     batch.audit.append(
         audit.entry(
             deps, "bid.placed", auction.id, by=bidder.id, request_id=request_id,

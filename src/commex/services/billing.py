@@ -137,6 +137,9 @@ def _attempt(
         ended = None
         if settled.status in rules.FINAL_FAILURES:
             ended = cancel_for_non_payment(uow, bus.deps, settled)
+        told = rules.settled_event(charge, settled, now)
+        if told is not None:
+            uow.record([told])
         uow.commit()
     log.info("charge %s attempt %d: %s", settled.id, settled.attempts, settled.status.value)
     if ended is not None and ended.paid_charges:  # a group's other payers get their money back

@@ -6,6 +6,11 @@ Most handlers take a unit of work that their caller owns: the bus opens one for 
 the handler recorded. A caller that needs several messages in one transaction opens the unit of
 work itself (:meth:`MessageBus.unit_of_work`) and calls :meth:`MessageBus.handle_in`.
 
+Some subscribers must write in the change's own transaction (a notification, a webhook's outbox
+row: none may be lost, and none may exist for a change that rolled back). Those subscribe *in
+transaction*: every unit of work the bus opens for writing hands them its recorded events just
+before it commits, together with the unit of work to write in.
+
 A few use cases span several transactions by nature (a payment gateway or a slow password hash
 must not run inside one; the bid desk shares one commit among concurrent bids; closing due
 auctions closes each on its own): those are *flows*, which get the bus and open the units of
@@ -58,6 +63,8 @@ class Deps:
 
 Handler = Callable[[Any, UnitOfWork, Deps], Any]
 Flow = Callable[[Any, "MessageBus"], Any]
+TransactionSubscriber = Callable[[Sequence[Event], UnitOfWork, Deps], None]
+"""Acts on events inside the transaction that recorded them (before it commits)."""
 Submitter = Callable[[Any], "Future[Any]"]
 LoopSubmitter = Callable[[Any], "asyncio.Future[Any]"]
 Recorder = Callable[[UnitOfWork, Deps, Sequence[Event]], None]
@@ -73,12 +80,14 @@ class MessageBus:
         handlers: Mapping[type[Message[Any]], Handler],
         flows: Mapping[type[Message[Any]], Flow] | None = None,
         subscribers: Mapping[type[Event], Sequence[EventSubscriber]] | None = None,
+        in_transaction: Mapping[type[Event], Sequence[TransactionSubscriber]] | None = None,
     ) -> None:
         self._uow = uow
         self.deps = deps
         self._handlers = dict(handlers)
         self._flows = dict(flows or {})
         self._subscribers = {k: list(v) for k, v in (subscribers or {}).items()}
+        self._in_tx = {k: list(v) for k, v in (in_transaction or {}).items()}
         self._observers: list[Observer] = []
         self._submitters: dict[type[Message[Any]], Submitter] = {}
         self._loop_submitters: dict[type[Message[Any]], LoopSubmitter] = {}
@@ -160,10 +169,13 @@ class MessageBus:
 
     @contextmanager
     def unit_of_work(self, *, write: bool = True) -> Iterator[UnitOfWork]:
-        """A unit of work the caller commits; its events are published after a commit."""
+        """A unit of work the caller commits; its events go to the in-transaction subscribers
+        just before the commit, and are published after it."""
         with self._uow(write=write) as uow:
             for recorder in self._recorders:
                 uow.watch(partial(recorder, uow, self.deps))
+            if write and self._in_tx:
+                uow.before_commit(lambda events: self._write_through(uow, events))
             yield uow
         self.publish(uow.collect_events())
 
@@ -172,6 +184,15 @@ class MessageBus:
         opens, in that unit of work before it commits (the moderation audit writes its
         entries so: with the change, or not at all)."""
         self._recorders.append(recorder)
+
+    def _write_through(self, uow: UnitOfWork, events: Sequence[Event]) -> None:
+        """The in-transaction subscribers' shares of ``events``, each in one call."""
+        shares: dict[int, tuple[TransactionSubscriber, list[Event]]] = {}
+        for event in events:
+            for subscriber in self._in_tx.get(type(event), ()):
+                shares.setdefault(id(subscriber), (subscriber, []))[1].append(event)
+        for subscriber, share in shares.values():
+            subscriber(share, uow, self.deps)
 
     def publish(self, events: Sequence[Event]) -> None:
         """Hand committed events to their subscribers, each its share in one call."""
@@ -186,6 +207,12 @@ class MessageBus:
 
     def subscribe(self, event: type[Event], subscriber: EventSubscriber) -> None:
         self._subscribers.setdefault(event, []).append(subscriber)
+
+    def subscribe_in_transaction(
+        self, event: type[Event], subscriber: TransactionSubscriber
+    ) -> None:
+        """Have ``subscriber`` act on ``event`` inside the transaction that recorded it."""
+        self._in_tx.setdefault(event, []).append(subscriber)
 
     def observe(self, observer: Observer) -> None:
         """Tell ``observer`` of every message handled from now on, submitted ones included."""

@@ -137,6 +137,7 @@ def show_contract(query: q.ShowContract, uow: UnitOfWork, deps: Deps) -> Contrac
     provider_rep = reps.of(uow, contract.provider_id, Role.PROVIDER)
     recipient_rep = reps.of(uow, contract.recipient_id, Role.RECIPIENT)
     paid = uow.charges.settled_counts({contract.provider_id, contract.recipient_id})
+    subs = lines_under(uow, deps, contract, query.caller.account_id)
     return ContractView(
         usage=usage,
         provider=party(accounts.get(contract.provider_id), contract.provider_id, Role.PROVIDER,
@@ -146,7 +147,8 @@ def show_contract(query: q.ShowContract, uow: UnitOfWork, deps: Deps) -> Contrac
         ratings=ratings,
         names={i: a.name for i, a in accounts.items()},
         devices=tuple(uow.accounts.devices_of(contract.recipient_id)),
-        subcontracts=lines_under(uow, deps, contract, query.caller.account_id),
+        subcontracts=subs.items,
+        subcontracts_next=subs.next_key,
         subcontract=(
             line_of(uow, deps, sub) if (sub := uow.subcontracts.get(contract.id)) else None
         ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from commex.domain import groups as rules
+from commex.domain.events import GroupInvited
 from commex.domain.groups import GroupMember
 from commex.services import audit
 from commex.services import commands as c
@@ -49,6 +50,7 @@ def invite(cmd: c.InviteToGroup, uow: UnitOfWork, deps: Deps) -> GroupMember:
         group, members, inviter, invitee, under_way(uow, group.id), deps.clock.now()
     )
     uow.groups.put_member(member)
+    uow.record([GroupInvited(group.id, group.name, invitee.id, inviter.id, member.invited_at)])
     audit.record(uow, deps, "group.invited", group.id, by=inviter.id, accounts=(invitee.id,))
     return member
 

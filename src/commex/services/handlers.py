@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from commex.domain.events import Event
 from commex.services import (
     accounts,
     auction_views,
@@ -13,13 +14,17 @@ from commex.services import (
     billing,
     billing_views,
     capacity,
+    charts,
     contracts,
     devices,
+    directory,
+    finding,
     group_views,
     groups,
     lifecycle,
     moderation,
     nodekeys,
+    notifications,
     offers,
     passwords,
     payments,
@@ -28,12 +33,14 @@ from commex.services import (
     security,
     subcontracts,
     usage,
+    webhooks,
 )
 from commex.services import commands as c
+from commex.services import marketplace as m
 from commex.services import queries as q
 from commex.services import subcontract_messages as sm
-from commex.services import trust_messages as m
-from commex.services.bus import Flow, Handler
+from commex.services import trust_messages as tm
+from commex.services.bus import Flow, Handler, TransactionSubscriber
 from commex.services.commands import Message
 
 HANDLERS: dict[type[Message[Any]], Handler] = {
@@ -89,17 +96,38 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     c.MakeDefaultCard: payments.make_default_card,
     q.ListCards: payments.list_cards,
     q.DefaultCard: payments.default_card,
+    # the marketplace: finding, following, hearing
+    m.FindAuctions: finding.find_auctions,
+    m.Watch: finding.watch,
+    m.Unwatch: finding.unwatch,
+    m.MyWatchlist: finding.my_watchlist,
+    m.Watching: finding.watching,
+    m.RemindWatchers: finding.remind_watchers,
+    m.MyNotifications: notifications.my_notifications,
+    m.UnreadCount: notifications.unread_count,
+    m.MarkRead: notifications.mark_read,
+    m.SpreadNotices: notifications.spread_notices,
+    charts.ReputationHistory: charts.reputation_history,
+    directory.RecipientsNamed: directory.recipients_named,
+    directory.RecipientNamed: directory.recipient_named,
+    charts.ShowContractSeries: charts.contract_series,
+    m.CreateWebhook: webhooks.create_webhook,
+    m.MyWebhooks: webhooks.my_webhooks,
+    m.DeleteWebhook: webhooks.delete_webhook,
+    m.WebhookDeliveries: webhooks.webhook_deliveries,
+    m.ShowDelivery: webhooks.show_delivery,
+    m.RetryDelivery: webhooks.retry_delivery,
     # moderation and each account's own security
-    m.SuspendAccount: moderation.suspend_account,
-    m.ReinstateAccount: moderation.reinstate_account,
-    m.FindAccounts: moderation.find_accounts,
-    m.FindAuctions: moderation.find_auctions,
-    m.HideRating: moderation.hide_rating,
-    m.CancelContract: lifecycle.cancel_contract,
-    m.IssuePasswordReset: passwords.issue_reset,
-    m.ResetLinkAccount: passwords.reset_link_account,
-    m.RevokeDevice: security.revoke_device,
-    m.EndSessions: security.end_sessions,
+    tm.SuspendAccount: moderation.suspend_account,
+    tm.ReinstateAccount: moderation.reinstate_account,
+    tm.FindAccounts: moderation.find_accounts,
+    tm.FindAuctions: moderation.find_auctions,
+    tm.HideRating: moderation.hide_rating,
+    tm.CancelContract: lifecycle.cancel_contract,
+    tm.IssuePasswordReset: passwords.issue_reset,
+    tm.ResetLinkAccount: passwords.reset_link_account,
+    tm.RevokeDevice: security.revoke_device,
+    tm.EndSessions: security.end_sessions,
     # the audit trail
     q.ShowAudit: audit.show_audit,
     # subcontracts between providers, and their nodes' keys
@@ -109,6 +137,7 @@ HANDLERS: dict[type[Message[Any]], Handler] = {
     sm.CheckWork: subcontracts.check_work,
     sm.ShowSubcontract: subcontracts.show_subcontract,
     sm.MySubcontracts: subcontracts.my_subcontracts,
+    sm.ParentSubcontracts: subcontracts.parent_subcontracts,
     sm.IssueNodeKey: nodekeys.issue_node_key,
     sm.RevokeNodeKey: nodekeys.revoke_node_key,
     sm.NodeKeys: nodekeys.node_keys,
@@ -126,7 +155,13 @@ FLOWS: dict[type[Message[Any]], Flow] = {
     c.RetryCharges: billing.retry_charges,
     c.AddCard: payments.add_card,
     c.PublishOffer: offers.publish,
-    m.RefundCharge: refunds.refund_charge,
-    m.ChangePassword: passwords.change_password,
-    m.ResetPassword: passwords.reset_password,
+    m.CreateWebhook: webhooks.create,
+    tm.RefundCharge: refunds.refund_charge,
+    tm.ChangePassword: passwords.change_password,
+    tm.ResetPassword: passwords.reset_password,
+}
+
+# What is written in the change's own transaction: notices, and the webhook outbox they fill.
+IN_TRANSACTION: dict[type[Event], list[TransactionSubscriber]] = {
+    event: [notifications.record_notices] for event in notifications.TOLD
 }

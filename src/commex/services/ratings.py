@@ -17,6 +17,7 @@ from commex.domain.accounts import Account
 from commex.domain.charges import ChargeStatus
 from commex.domain.contracts import Contract
 from commex.domain.errors import Forbidden, InvalidInput, NotFound
+from commex.domain.events import RatingReceived
 from commex.domain.members import Member, MemberKind
 from commex.domain.ratings import Rater, Rating
 from commex.domain.reputation import add_rating, rating_weight
@@ -101,6 +102,9 @@ def record_rating(uow: UnitOfWork, rating: Rating, counterparty: str, now: datet
     uow.ratings.add(stored)
     uow.ratings.put_tally(rated_id, role, new_tally)
     uow.ratings.put_pair(rated_id, role, counterparty, new_pair)
+    uow.record([RatingReceived(
+        rating.id, rating.contract_id, rated_id, role, rating.satisfied, rating.score, now
+    )])  # fmt: skip
     return stored
 
 

@@ -21,6 +21,7 @@ from commex.domain.groups import Group, GroupMember, MemberState
 from commex.domain.members import Device, Member
 from commex.domain.money import Money
 from commex.domain.offers import ProcessingOffer
+from commex.domain.paging import Key
 from commex.domain.payment_methods import PaymentMethod
 from commex.domain.ratings import Rating
 from commex.domain.reputation import Reputation
@@ -224,8 +225,9 @@ class ContractView:
     ratings: tuple[Rating, ...]
     names: dict[str, str]  # account id -> name, for members and raters
     devices: tuple[Device, ...]  # the recipient's devices (to name device members)
-    subcontracts: tuple[SubcontractLine, ...] = ()  # its steps done by other providers
+    subcontracts: tuple[SubcontractLine, ...] = ()  # the first page of its steps done by others
     subcontract: SubcontractLine | None = None  # when it is a subcontract itself
+    subcontracts_next: Key | None = None  # the key after that page, when there are more
 
     @property
     def contract(self) -> Contract:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from commex.domain.nodekeys import NodeKey
-from commex.services.messages import Command
+from commex.domain.paging import DEFAULT_LIMIT, Key, Page
+from commex.services.messages import Caller, Command
 from commex.services.queries import Query
 from commex.services.subcontract_results import (
     IssuedKey,
@@ -99,11 +100,24 @@ class ShowSubcontract(Query[SubcontractLine]):
 
 
 @dataclass(frozen=True, slots=True)
-class MySubcontracts(Query[list[SubcontractLine]]):
-    """The viewer's subcontracts on either side, newest first."""
+class MySubcontracts(Query[Page[SubcontractLine]]):
+    """A page of the viewer's subcontracts on either side, newest first, after the key of the
+    page before (``after``)."""
 
     viewer_id: str
-    limit: int = 100
+    limit: int = DEFAULT_LIMIT
+    after: Key | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParentSubcontracts(Query[Page[SubcontractLine]]):
+    """A page of a contract's own subcontracts (the steps its provider gave to others), oldest
+    first, to whoever may see the contract: with prices for its provider and the operator."""
+
+    contract_id: str
+    caller: Caller
+    limit: int = DEFAULT_LIMIT
+    after: Key | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,13 @@ from commex.domain.charges import Charge
 from commex.domain.contracts import Contract
 from commex.domain.errors import Forbidden, InvalidInput, NotFound
 from commex.domain.events import SubcontractClosed, SubcontractOpened
+from commex.domain.paging import DEFAULT_LIMIT, Key, Page, check_key, check_limit, page_of
 from commex.domain.ratings import Rating
 from commex.domain.subcontracts import CHECK_RATER, Opening, Subcontract
+from commex.domain.time import to_micros
 from commex.services import audit
 from commex.services import subcontract_messages as m
+from commex.services.access import access
 from commex.services.accounts import new_token, token_hash
 from commex.services.bus import Deps
 from commex.services.loading import account_of, check_id, contract_of
@@ -64,7 +67,7 @@ def open_subcontract(cmd: m.OpenSubcontract, uow: UnitOfWork, deps: Deps) -> Ope
     sub = rules.open_subcontract(opening, step, deps.ids.new("con"), now)
     work_token = new_token(WORK_TOKEN_PREFIX)
     uow.subcontracts.add(sub, token_hash(work_token))
-    uow.record([SubcontractOpened(sub.id, parent.id, step, subcontractor.id, opener.id)])
+    uow.record([SubcontractOpened(sub.id, parent.id, step, subcontractor.id, opener.id, now)])
     audit.record(
         uow, deps, "subcontract.opened", sub.id, by=opener.id, accounts=(subcontractor.id,),
         detail={"parent": parent.id, "step": step},
@@ -156,22 +159,42 @@ def show_subcontract(query: m.ShowSubcontract, uow: UnitOfWork, deps: Deps) -> S
     return line_of(uow, deps, _visible(uow, query.subcontract_id, query.viewer_id, lock=False))
 
 
-def my_subcontracts(query: m.MySubcontracts, uow: UnitOfWork, deps: Deps) -> list[SubcontractLine]:
+def my_subcontracts(query: m.MySubcontracts, uow: UnitOfWork, deps: Deps) -> Page[SubcontractLine]:
+    """A page of the viewer's subcontracts, read a page at a time by key (a busy provider's
+    list only grows)."""
     account_of(uow, query.viewer_id)
-    limit = max(1, min(int(query.limit), 500))
-    return [line_of(uow, deps, s) for s in uow.subcontracts.of_account(query.viewer_id, limit)]
+    limit = check_limit(query.limit)
+    after = check_key(query.after, (int, str))
+    rows = uow.subcontracts.of_account(query.viewer_id, after, limit + 1)
+    found = page_of(rows, limit, lambda s: (to_micros(s.contract.created_at), s.id))
+    return Page(tuple(line_of(uow, deps, s) for s in found.items), found.next_key)
+
+
+def parent_subcontracts(
+    query: m.ParentSubcontracts, uow: UnitOfWork, deps: Deps
+) -> Page[SubcontractLine]:
+    """A page of the contract's own subcontracts, to whoever may see the contract."""
+    parent = access(uow, query.contract_id, query.caller, lock=False).contract
+    limit = check_limit(query.limit)
+    after = check_key(query.after, (int, str))
+    return lines_under(uow, deps, parent, query.caller.account_id, after, limit)
 
 
 def lines_under(
-    uow: UnitOfWork, deps: Deps, parent: Contract, viewer_id: str | None
-) -> tuple[SubcontractLine, ...]:
-    """The parent contract's subcontracts as ``viewer_id`` sees them: with prices for the
-    parent's provider and the operator, without for its recipient and members."""
+    uow: UnitOfWork,
+    deps: Deps,
+    parent: Contract,
+    viewer_id: str | None,
+    after: Key | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> Page[SubcontractLine]:
+    """A page of the parent contract's subcontracts as ``viewer_id`` sees them: with prices for
+    the parent's provider and the operator, without for its recipient and members."""
     viewer = None if viewer_id is None else uow.accounts.get(viewer_id)
     priced = viewer is not None and (viewer.id == parent.provider_id or viewer.is_operator)
-    return tuple(
-        line_of(uow, deps, s, priced=priced) for s in uow.subcontracts.under_parent(parent.id)
-    )
+    rows = uow.subcontracts.under_parent(parent.id, after, limit + 1)
+    found = page_of(rows, limit, lambda s: (to_micros(s.contract.created_at), s.id))
+    return Page(tuple(line_of(uow, deps, s, priced=priced) for s in found.items), found.next_key)
 
 
 def line_of(

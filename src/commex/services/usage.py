@@ -12,9 +12,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from commex.domain import usage as rules
-from commex.domain.contracts import Contract, use
+from commex.domain.contracts import Contract, ContractStatus, use
 from commex.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from commex.domain.events import ContractCompleted
+from commex.domain.events import ContractCompleted, DeliveryBreached
 from commex.domain.members import Member
 from commex.domain.receiver import receiver_report
 from commex.domain.service_level import Delivery, check_achieved, check_packets
@@ -125,7 +125,23 @@ def record_delivery(cmd: c.RecordDelivery, uow: UnitOfWork, deps: Deps) -> Deliv
     )  # fmt: skip
     uow.contracts.add_delivery(delivery)
     _consume(uow, contract, metered.accepted_ms, now)
+    if (breached := _breach(delivery, contract, now)) is not None:
+        uow.record([breached])
     return DeliveryAnswer(delivery, metered.remaining_ms)
+
+
+def _breach(delivery: Delivery, contract: Contract, now: datetime) -> DeliveryBreached | None:
+    """The breach a delivery is, with the rate of the measure that found it, or None."""
+    found_by = delivery.breach_by
+    if found_by is None or delivery.min_rate_bps is None:
+        return None
+    rate = delivery.achieved_rate_bps
+    if found_by == "receiver" and delivery.receiver is not None:
+        rate = delivery.receiver.received_rate_bps(rate)
+    return DeliveryBreached(
+        delivery.id, contract.id, contract.provider_id, contract.recipient_id, rate,
+        delivery.min_rate_bps, now, found_by,
+    )  # fmt: skip
 
 
 def _consume(uow: UnitOfWork, contract: Contract, accepted_ms: int, now: datetime) -> None:
@@ -135,9 +151,11 @@ def _consume(uow: UnitOfWork, contract: Contract, accepted_ms: int, now: datetim
     uow.contracts.set_used(contract.id, used.used_ms)
     if used.status is not contract.status:
         uow.contracts.update(used)
-        uow.record(
-            [ContractCompleted(used.id, used.provider_id, used.recipient_id, "used_up", now)]
-        )
+        if used.status is ContractStatus.COMPLETED:
+            completed = ContractCompleted(
+                used.id, used.provider_id, used.recipient_id, "used_up", now
+            )
+            uow.record([completed])
 
 
 def _session(

@@ -103,20 +103,7 @@ class Plan:
         segment = segment or _default_segment(source, specs)
         segmenting.SegmentPolicy.parse(segment)
         _check_numbers(max_rate_bps, burst_bytes, idle_timeout_s, stream_timeout_s)
-        if playout_delay_ms is not None and not 0 <= playout_delay_ms <= 10_000:
-            raise InvalidInput(
-                f"--playout-delay must be 0 to 10000 ms, not {playout_delay_ms}",
-                field="playout_delay",
-            )
-        if not 1 <= group_packets <= MAX_GROUP_PACKETS:
-            raise InvalidInput(
-                f"--group-packets must be 1 to {MAX_GROUP_PACKETS}, not {group_packets}",
-                field="group_packets",
-            )
-        if rtcp not in RTCP_MODES:
-            raise InvalidInput(
-                f"--rtcp must be one of {', '.join(RTCP_MODES)}, not {rtcp!r}", field="rtcp"
-            )
+        _check_words(playout_delay_ms, group_packets, rtcp)
         return cls(
             input=source,
             output=Endpoint.parse(output, field="output"),
@@ -175,6 +162,24 @@ def _check_numbers(
         raise InvalidInput(
             f"--stream-timeout must be more than 0 and at most 3600 s, not {stream_timeout_s}",
             field="stream_timeout",
+        )
+
+
+def _check_words(playout_delay_ms: float | None, group_packets: int, rtcp: str) -> None:
+    """The playout delay, the request size to subcontractors and the RTCP mode, each checked."""
+    if playout_delay_ms is not None and not 0 <= playout_delay_ms <= 10_000:
+        raise InvalidInput(
+            f"--playout-delay must be 0 to 10000 ms, not {playout_delay_ms}",
+            field="playout_delay",
+        )
+    if not 1 <= group_packets <= MAX_GROUP_PACKETS:
+        raise InvalidInput(
+            f"--group-packets must be 1 to {MAX_GROUP_PACKETS}, not {group_packets}",
+            field="group_packets",
+        )
+    if rtcp not in RTCP_MODES:
+        raise InvalidInput(
+            f"--rtcp must be one of {', '.join(RTCP_MODES)}, not {rtcp!r}", field="rtcp"
         )
 
 

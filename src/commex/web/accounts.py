@@ -11,6 +11,7 @@ from commex.domain.accounts import Role
 from commex.domain.errors import CommexError, Suspended, Throttled, Unauthenticated, status_of
 from commex.services import commands as c
 from commex.services.queries import ShowAccount
+from commex.web.chart_pages import reputation_charts
 from commex.web.forms import input_of
 from commex.web.render import PageRoute, render, safe_next
 from commex.web.session import (
@@ -120,11 +121,13 @@ def account_view(
     request: Request, account_id: str, extra: dict[str, object], status: int = 200
 ) -> Response:
     """The account page, with ``extra`` (a notice, a form's errors) in its context."""
-    view = services_of(request).bus.handle(ShowAccount(account_id))
+    bus = services_of(request).bus
+    view = bus.handle(ShowAccount(account_id))
     context = {
         "account": view.account,
         "as_provider": view.as_provider,
         "as_recipient": view.as_recipient,
+        "charts": reputation_charts(bus, view),
         "notice": "",
         "errors": {},
     }

@@ -25,7 +25,9 @@ from commex.domain.usage import MemberUsage
 from commex.presentation import seconds_text
 from commex.services import commands as c
 from commex.services import queries as q
+from commex.services.directory import RecipientNamed
 from commex.services.results import ContractView
+from commex.web.chart_pages import contract_charts
 from commex.web.forms import input_of, member_choice, member_command, rating_command
 from commex.web.groups import charges_context
 from commex.web.render import PageRoute, render
@@ -114,14 +116,24 @@ def add_member(
     device_id: Ref = "",
     phone_number: Ref = "",
     account_id: Ref = "",
+    account_name: Ref = "",
 ) -> Response:
-    """Share the contract with a device, a telephone number or another recipient account."""
+    """Share the contract with a device, a telephone number or another recipient account (by
+    its name, or its id)."""
     bus = services_of(request).bus
     me = session.account.id
     contract = bus.handle(q.PartyContract(contract_id, me))  # parties only, else 404
-    values = {"device_id": device_id, "phone_number": phone_number, "account_id": account_id}
+    values = {
+        "device_id": device_id,
+        "phone_number": phone_number,
+        "account_id": account_id,
+        "account_name": account_name,
+    }
     chosen = member_choice(values)
     try:
+        if account_name.strip() and not account_id.strip():
+            named = bus.handle(RecipientNamed(account_name))
+            chosen = member_choice(values | {"account_id": named.id, "account_name": ""})
         bus.handle(member_command(contract.id, me, chosen))
     except Unauthenticated:
         raise
@@ -250,6 +262,8 @@ def page(
         "subcontracts": view.subcontracts,
     }
     context.update(charges_context(services.bus, contract.id, viewer))
+    names = {line.member.member.id: line.member.label for line in shares}
+    context.update(contract_charts(services.bus, contract.id, viewer.id, names))
     context.update(extra)
     return render(request, "contract.html", context, status)
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from commex.domain.errors import InvalidInput
+from commex.domain.units import parse_duration, parse_rate
 from commex.services.commands import AddMember, OpenAuction, Rate, Terms
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
@@ -24,8 +25,7 @@ AUCTION_DEFAULTS = {
     "direction": "forward",
     "format": "english",
     "terms.service": "voice",
-    "duration": "1000",
-    "duration_unit": "minutes",
+    "duration": "1000 min",
     "closes_in": "1",
     "closes_in_unit": "hours",
     "currency": "EUR",
@@ -50,15 +50,12 @@ def form_values(form: Mapping[str, Any]) -> dict[str, str]:
 
 def auction_command(values: Mapping[str, str], owner_id: str, now: datetime) -> OpenAuction:
     """The OpenAuction command of a submitted create-auction form."""
-    length = _int(values, "duration")
-    if length is None:
-        raise InvalidInput("the block of usage needs a length", field="duration")
     steps = [s.strip() for s in values.get("terms.steps", "").split(",") if s.strip()]
     terms = Terms(
         service=values.get("terms.service", ""),
-        duration_s=length * _unit(values, "duration_unit"),
-        min_rate_bps=_int(values, "terms.min_rate_bps"),
-        max_rate_bps=_int(values, "terms.max_rate_bps"),
+        duration_s=_block(values),
+        min_rate_bps=_rate(values, "terms.min_rate_bps"),
+        max_rate_bps=_rate(values, "terms.max_rate_bps"),
         max_members=_int(values, "terms.max_members"),
         steps=tuple(steps),
     )
@@ -85,6 +82,23 @@ def auction_command(values: Mapping[str, str], owner_id: str, now: datetime) -> 
     )
 
 
+def _block(values: Mapping[str, str]) -> int:
+    """The block's length in seconds: ``500 min``, ``30 days`` (or a number with a separate
+    unit, as older forms sent)."""
+    raw = values.get("duration", "").strip()
+    if not raw:
+        raise InvalidInput("the block of usage needs a length, such as 500 min", field="duration")
+    if values.get("duration_unit") and raw.replace(",", "").isdigit():
+        return (_int(values, "duration") or 0) * _unit(values, "duration_unit")
+    return parse_duration(raw, "duration")
+
+
+def _rate(values: Mapping[str, str], name: str) -> int | None:
+    """A rate typed as ``20 Mbit/s`` or ``512 kbit/s`` (a bare number is bit/s)."""
+    raw = values.get(name, "").strip()
+    return parse_rate(raw, name) if raw else None
+
+
 def _int(values: Mapping[str, str], name: str) -> int | None:
     raw = values.get(name, "").replace(",", "").replace("_", "")
     if not raw:
@@ -104,7 +118,7 @@ def _unit(values: Mapping[str, str], name: str) -> int:
 # -- ratings, members and devices ---------------------------------------------------------------
 
 _ANSWERS = {"yes": True, "no": False}
-MEMBER_INPUTS = ("device_id", "phone_number", "account_id")
+MEMBER_INPUTS = ("device_id", "phone_number", "account_id", "account_name")
 
 
 def rating_command(
@@ -124,6 +138,8 @@ def rating_command(
 
 def member_command(contract_id: str, caller_id: str, chosen: Mapping[str, str | None]) -> AddMember:
     """The AddMember command of the add-member form (the services insist on exactly one)."""
+    if chosen.get("account_name") and not chosen.get("account_id"):
+        raise InvalidInput("type the name of a recipient account", "account_name")
     return AddMember(
         contract_id,
         caller_id,

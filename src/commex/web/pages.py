@@ -18,11 +18,14 @@ from commex.domain.errors import CommexError, NotFound, Unauthenticated, status_
 from commex.domain.reputation import Reputation
 from commex.domain.terms import KNOWN_SERVICES
 from commex.services.commands import PlaceBid
+from commex.services.marketplace import Watching
 from commex.services.queries import ListAuctions, ShowAuction
 from commex.services.results import AuctionView, WebSession
+from commex.web.chart_pages import price_chart
 from commex.web.forms import AUCTION_DEFAULTS, UNITS, auction_command, form_values, input_of
 from commex.web.live import list_state_of, open_auctions, state_of
 from commex.web.render import PageRoute, is_htmx, render
+from commex.web.search import SORTS, search
 from commex.web.session import Checked, LoggedIn, Viewer, services_of
 
 router = APIRouter(route_class=PageRoute)
@@ -44,24 +47,27 @@ class WinnerLine:
 
 
 @router.get("/")
-def home(request: Request) -> Response:
+def home(request: Request, viewer: Viewer) -> Response:
+    """The auction list: open auctions closing soonest first, or what the search form asks."""
     bus = services_of(request).bus
-    listed = open_auctions(bus)
-    return render(
-        request,
-        "home.html",
-        {
-            "open": listed,
-            "list_state": list_state_of(listed),
-            "closed": bus.handle(ListAuctions(Status.CLOSED, 10)),
-        },
-    )
+    found = search(bus, request.query_params, viewer.account.id if viewer else None)
+    context = {
+        "search": found,
+        "list_state": list_state_of(open_auctions(bus)),
+        "closed": [] if found.filtered else bus.handle(ListAuctions(Status.CLOSED, 10)),
+        "services": KNOWN_SERVICES,
+        "sorts": SORTS,
+        "query": str(request.url.query),
+    }
+    return render(request, "home.html", context, 422 if found.problem else 200)
 
 
 @router.get("/open-auctions")
-def open_list(request: Request) -> Response:
-    """The list of open auctions, fetched again when the list's event stream signals."""
-    return render(request, "_open_list.html", {"open": open_auctions(services_of(request).bus)})
+def open_list(request: Request, viewer: Viewer) -> Response:
+    """The list as searched, fetched again when the list's event stream signals."""
+    bus = services_of(request).bus
+    found = search(bus, request.query_params, viewer.account.id if viewer else None)
+    return render(request, "_open_list.html", {"search": found, "query": str(request.url.query)})
 
 
 @router.get("/auctions/new")
@@ -163,9 +169,14 @@ def _auction_context(
     view = services_of(request).bus.handle(ShowAuction(auction_id, viewer_id))
     placed = request.query_params.get("placed", "")
     limit = request.query_params.get("limit", "")
+    watched = viewer is not None and view.auction.id in services_of(request).bus.handle(
+        Watching(viewer.account.id, (view.auction.id,))
+    )
     return {
         "view": view,
         "auction": view.auction,
+        "watched": watched,
+        "price_chart": price_chart(view),
         "open": view.auction.status is Status.OPEN,
         "winners": _winners(view),
         "state": state_of(view.auction),

@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
 from commex.domain.contracts import Contract
@@ -32,6 +33,7 @@ from commex.presentation import (
     time_left,
     when,
 )
+from commex.services.marketplace import UnreadCount
 from commex.web.session import current_session, services_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -39,6 +41,17 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 def seconds_left(until: datetime, now: datetime) -> int:
     return max(0, int((until - now).total_seconds()))
+
+
+def moment(at: datetime | None, seconds: bool = False) -> Markup:
+    """A time for people: UTC in the page, which ``localtime.js`` shows in the viewer's own
+    time zone (the ``datetime`` attribute keeps the exact instant)."""
+    if at is None:
+        return Markup("")
+    text = escape(when(at, seconds))
+    stamp = escape(at.isoformat())
+    style = "seconds" if seconds else "minutes"
+    return Markup(f'<time datetime="{stamp}" data-local="{style}">{text}</time>')  # noqa: S704
 
 
 def _ended(c: Contract) -> str:
@@ -63,7 +76,7 @@ def _environment() -> Environment:
         kind=kind,
         time_left=time_left,
         seconds_left=seconds_left,
-        when=when,
+        when=moment,
         duration=duration,
         ended=_ended,
         standing=standing,
@@ -82,10 +95,12 @@ def render(
 ) -> Response:
     """Render ``name`` with the viewer, its CSRF token and the exchange's clock in reach."""
     session = current_session(request)
+    services = services_of(request)
     base: dict[str, Any] = {
         "viewer": session.account if session else None,
         "csrf": session.csrf if session else "",
-        "now": services_of(request).clock.now(),
+        "now": services.clock.now(),
+        "unread": services.bus.handle(UnreadCount(session.account.id)) if session else 0,
     }
     base.update(context or {})
     response = templates.TemplateResponse(request, name, base, status_code=status)

@@ -11,6 +11,7 @@ from commex.web import (
     devices,
     groups,
     live,
+    market,
     moderation,
     pages,
     payments,
@@ -25,6 +26,7 @@ router.include_router(contracts.router)
 router.include_router(devices.router)
 router.include_router(payments.router)
 router.include_router(groups.router)
+router.include_router(market.router)
 router.include_router(security.router)
 router.include_router(moderation.router)
 router.include_router(contract_moderation.router)

@@ -16,6 +16,7 @@ from commex.domain.nodekeys import NodeKey
 from commex.domain.ratings import RatedRole, Rating
 from commex.domain.subcontracts import CHECK_RATER, CheckOutcome, Subcontract
 from commex.domain.terms import ServiceTerms
+from commex.domain.time import to_micros
 from commex.services.ports import UnitOfWorkFactory
 from support.rows import T0, contract, put_accounts, put_auction_world
 
@@ -49,6 +50,24 @@ def world(store: UnitOfWorkFactory) -> UnitOfWorkFactory:
     return store
 
 
+def test_an_accounts_subcontracts_page_by_key_newest_first_while_more_are_opened(
+    world: UnitOfWorkFactory,
+) -> None:
+    def after(key: tuple[int, str] | None, limit: int = 2) -> list[str]:
+        with world(write=False) as r:
+            return [s.id for s in r.subcontracts.of_account("acc_p", key, limit)]
+
+    first = after(None)
+    assert first == ["con_s2", "con_s1"]
+    with world() as u:
+        u.subcontracts.add(sub(3), "hash-3")  # newer than the page shown: never in the rest
+        u.subcontracts.add(sub(0), "hash-0")  # older: comes after it
+        u.commit()
+    assert after((to_micros(T0 + timedelta(seconds=2)), "con_s2")) == ["con_s1", "con_s0"]
+    assert after((to_micros(T0 + timedelta(seconds=1)), "con_s1")) == ["con_s0"]
+    assert after((to_micros(T0), "con_s0")) == []
+
+
 def test_a_subcontract_round_trips_with_its_contract(world: UnitOfWorkFactory) -> None:
     with world(write=False) as r:
         assert r.subcontracts.get("con_s1") == sub(1)
@@ -58,9 +77,9 @@ def test_a_subcontract_round_trips_with_its_contract(world: UnitOfWorkFactory) -
         assert r.subcontracts.work_token_hash("con_9") is None
         assert r.contracts.get("con_s1") == sub(1).contract
         assert [s.id for s in r.subcontracts.under_parent("con_1")] == ["con_s1", "con_s2"]
-        assert [s.id for s in r.subcontracts.of_account("acc_p", 10)] == ["con_s2", "con_s1"]
-        assert [s.id for s in r.subcontracts.of_account("acc_t", 10)] == ["con_s2"]
-        assert [s.id for s in r.subcontracts.of_account("acc_p", 1)] == ["con_s2"]
+        assert [s.id for s in r.subcontracts.of_account("acc_p", None, 10)] == ["con_s2", "con_s1"]
+        assert [s.id for s in r.subcontracts.of_account("acc_t", None, 10)] == ["con_s2"]
+        assert [s.id for s in r.subcontracts.of_account("acc_p", None, 1)] == ["con_s2"]
         # Both providers see it among their contracts; no auction outcome, no award-time
         # charge and no node's list of contracts to serve counts it.
         assert {c.id for c in r.contracts.for_account("acc_t")} == {"con_s2"}

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from commex.domain.errors import InvalidInput
-from commex.domain.terms import parse_terms
+from commex.domain.terms import parse_terms, stored_terms
 
 BASE = {"service": "voice", "duration_s": 3600}
 
@@ -130,3 +130,29 @@ def test_terms_must_be_an_object():
     with pytest.raises(InvalidInput) as err:
         parse_terms(["voice", 3600])  # type: ignore[arg-type]
     assert err.value.field == "terms"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"service": "voice", "duration_s": 3600},
+        {
+            "service": "data",
+            "duration_s": 86400,
+            "window_start": "2026-12-01T00:00:00+00:00",
+            "window_end": "2026-12-31T00:00:00+00:00",
+            "min_rate_bps": 20_000_000,
+            "max_rate_bps": 100_000_000,
+            "max_members": 8,
+        },
+        {"service": "stream-processing", "duration_s": 60, "steps": ["transcode:pcmu", "dtmf"]},
+    ],
+)
+def test_terms_read_back_as_stored_equal_the_terms_that_were_written(
+    data: dict[str, object],
+) -> None:
+    written = parse_terms(data)
+    read = stored_terms(written.to_dict())
+    assert read == written
+    assert read.to_dict() == written.to_dict()
+    assert read.window_start is None or read.window_start.utcoffset() is not None

@@ -65,3 +65,23 @@ def test_a_message_without_a_handler_is_a_programming_error(bus) -> None:  # typ
         bus.handle(Shout("hello"))
     with bus.unit_of_work() as uow, pytest.raises(TypeError, match="no handler for PlaceBid"):
         bus.handle_in(uow, PlaceBid("auc_1", "acc_1", "1.00"))  # the bid desk owns its work
+
+
+def test_in_transaction_subscribers_write_with_the_change_or_stop_it(bus) -> None:  # type: ignore[no-untyped-def]
+    seller = register(bus, "Seller", ["provider"])
+    buyer = register(bus, "Buyer", ["recipient"])
+    auction = open_auction(bus, seller.id, auction_request())
+    seen: list[tuple[list[Event], bool]] = []
+
+    def inside(events, uow, deps) -> None:  # type: ignore[no-untyped-def]
+        seen.append((list(events), uow.committed))
+        if any(e.bid_count == 2 for e in events):
+            raise RuntimeError("the subscriber refuses")
+
+    bus.subscribe_in_transaction(BidPlaced, inside)
+    bus.handle(PlaceBid(auction.id, buyer.id, "5.00"))
+    assert [(type(e), done) for batch, done in seen for e in batch] == [(BidPlaced, False)]
+    other = register(bus, "Other", ["recipient"])
+    with pytest.raises(RuntimeError, match="refuses"):
+        bus.handle(PlaceBid(auction.id, other.id, "6.00"))
+    assert bus.handle(ListAuctions())[0].auction.bid_count == 1  # the bid was not committed

@@ -49,8 +49,20 @@ class MemoryAccounts:
     def get_many(self, account_ids: Iterable[str]) -> dict[str, Account]:
         return {i: self._s.accounts[i] for i in account_ids if i in self._s.accounts}
 
+    def names(self, account_ids: Iterable[str]) -> dict[str, str]:
+        return {i: self._s.accounts[i].name for i in account_ids if i in self._s.accounts}
+
     def count(self) -> int:
         return len(self._s.accounts)
+
+    def named(self, text: str, role: str, limit: int) -> list[Account]:
+        wanted = text.lower()
+        found = [
+            a
+            for a in self._s.accounts.values()
+            if wanted in _ascii_lower(a.name) and role in {r.value for r in a.roles}
+        ]
+        return sorted(found, key=lambda a: (a.name, a.id))[:limit]
 
     def lock(self, account_id: str) -> None:
         return None  # the unit of work holds the store's lock
@@ -186,3 +198,9 @@ class MemoryOffers:
     def with_capability(self, capability: str) -> list[ProcessingOffer]:
         found = [o for o in self._s.offers.values() if capability in o.capabilities]
         return sorted(found, key=lambda o: o.provider_id)
+
+
+def _ascii_lower(text: str) -> str:
+    """Lower case for ASCII letters only, as SQLite's ``lower()`` does (so every store finds
+    the same names)."""
+    return "".join(ch.lower() if ch.isascii() else ch for ch in text)

@@ -8,6 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from commex.domain.auctions import Auction, Bid, Status
+from commex.domain.finding import AuctionFilter, Sort, follows, in_order, matches, sort_key
+from commex.domain.listing import AuctionLine, line_of
+from commex.domain.paging import Key
 from commex.services.ports.auctions import key_used
 
 if TYPE_CHECKING:
@@ -47,6 +50,14 @@ class MemoryAuctions:
         items = [a for a in self._s.auctions.values() if status is None or a.status is status]
         items.sort(key=lambda a: (a.created_at, a.id), reverse=True)
         return items[offset : offset + limit]
+
+    def find(
+        self, f: AuctionFilter, sort: Sort, after: Key | None, limit: int
+    ) -> list[AuctionLine]:
+        found = in_order((x for x in self._s.auctions.values() if matches(x, f)), sort)
+        if after is not None:
+            found = [x for x in found if follows(sort_key(x, sort), after, sort)]
+        return [line_of(x) for x in found[:limit]]
 
     def open_of_owner(self, owner_id: str) -> list[Auction]:
         found = [
@@ -114,6 +125,10 @@ class MemoryAuctions:
 
     def recent_bids(self, auction_id: str, limit: int) -> list[Bid]:
         return self.bids(auction_id)[::-1][:limit]
+
+    def bidders(self, auction_id: str, after: str | None, limit: int) -> list[str]:
+        found = {b.bidder_id for b in self._s.bids.values() if b.auction_id == auction_id}
+        return sorted(b for b in found if after is None or b > after)[:limit]
 
     def bids(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:
         out = [

@@ -144,6 +144,10 @@ class MemoryContracts:
         found = [s for s in self._s.usage.values() if s.member_id == member_id and s.open]
         return sorted(found, key=lambda s: (s.started_at, s.id))
 
+    def sessions(self, contract_id: str, limit: int) -> list[UsageSession]:
+        found = [s for s in self._s.usage.values() if s.contract_id == contract_id]
+        return sorted(found, key=lambda s: (s.started_at, s.id))[-limit:]
+
     def usage_by_member(self, contract_id: str) -> list[MemberUsage]:
         totals: dict[str, MemberUsage] = {}
         for s in self._s.usage.values():

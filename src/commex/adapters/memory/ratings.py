@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -33,6 +33,21 @@ class MemoryRatings:
     def of_contract(self, contract_id: str) -> list[Rating]:
         found = [r for r in self._s.ratings.values() if r.contract_id == contract_id]
         return sorted(found, key=lambda r: (r.created_at, r.id))
+
+    def monthly(
+        self, account_id: str, role: str, bounds: Sequence[datetime]
+    ) -> list[tuple[int, int]]:
+        out = [(0, 0)] * (len(bounds) - 1)
+        for r in self._s.ratings.values():
+            if r.rated_id != account_id or r.rated_role.value != role:
+                continue
+            if r.hidden_at is not None or r.worth <= 0:  # out of the reputation too
+                continue
+            for i in range(len(bounds) - 1):
+                if bounds[i] <= r.created_at < bounds[i + 1]:
+                    good, bad = out[i]
+                    out[i] = (good + 1, bad) if r.satisfied else (good, bad + 1)
+        return out
 
     def get(self, rating_id: str) -> Rating | None:
         return self._s.ratings.get(rating_id)

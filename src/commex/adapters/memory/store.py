@@ -20,6 +20,7 @@ from commex.adapters.memory.audit import MemoryAudit
 from commex.adapters.memory.billing import MemoryCharges, MemoryPaymentMethods
 from commex.adapters.memory.contracts import MemoryContracts
 from commex.adapters.memory.groups import MemoryGroups
+from commex.adapters.memory.market import MemoryNotifications, MemoryWatches, MemoryWebhooks
 from commex.adapters.memory.ratings import MemoryRatings
 from commex.adapters.memory.subcontracts import MemoryNodeKeys, MemorySubcontracts
 from commex.adapters.memory.throttles import MemoryThrottles
@@ -31,6 +32,7 @@ from commex.domain.contracts import Contract
 from commex.domain.groups import Group, GroupMember, Sponsorship
 from commex.domain.members import Device, Member
 from commex.domain.nodekeys import NodeKey
+from commex.domain.notices import Fanout, Notice
 from commex.domain.offers import ProcessingOffer
 from commex.domain.payment_methods import PaymentMethod
 from commex.domain.ratings import Rating
@@ -39,6 +41,7 @@ from commex.domain.service_level import Delivery
 from commex.domain.subcontracts import Subcontract
 from commex.domain.throttling import ThrottleState
 from commex.domain.usage import UsageSession
+from commex.domain.webhooks import Attempt, Webhook, WebhookDelivery
 from commex.services.ports import EventLog, ResetRecord, SessionRecord
 
 
@@ -49,7 +52,8 @@ class MemoryStore:
         "accounts", "tokens", "logins", "sessions", "devices", "capacities", "offers",
         "auctions", "bids", "bid_keys", "contracts", "members", "usage", "deliveries",
         "ratings", "tallies", "pairs", "payment_methods", "groups", "group_members",
-        "group_sponsors", "group_auctions", "charges", "payouts", "names", "revoked_devices",
+        "group_sponsors", "group_auctions", "charges", "payouts", "watches", "notices",
+        "webhooks", "deliveries_out", "webhook_attempts", "fanouts", "names", "revoked_devices",
         "refunds", "throttles", "resets", "subcontracts", "subcontract_runs", "node_keys", "audit",
     )  # fmt: skip
 
@@ -79,6 +83,14 @@ class MemoryStore:
         self.group_auctions: dict[str, tuple[str, datetime, bool]] = {}
         self.charges: dict[str, Charge] = {}
         self.payouts: dict[str, Payout] = {}
+        # the marketplace: (account, auction) -> (watched since, reminded at)
+        self.watches: dict[tuple[str, str], tuple[datetime, datetime | None]] = {}
+        self.notices: dict[str, Notice] = {}
+        self.webhooks: dict[str, Webhook] = {}
+        self.deliveries_out: dict[str, tuple[WebhookDelivery, datetime | None]] = {}  # claimed
+        self.webhook_attempts: dict[tuple[str, int], Attempt] = {}
+        self.delivery_seq = 0
+        self.fanouts: dict[str, Fanout] = {}
         self.names: dict[str, str] = {}  # folded name -> account id
         self.revoked_devices: dict[str, datetime] = {}
         self.refunds: dict[str, Refund] = {}
@@ -104,6 +116,9 @@ class MemoryUnitOfWork(EventLog):
         self.groups = MemoryGroups(store)
         self.charges = MemoryCharges(store)
         self.payment_methods = MemoryPaymentMethods(store)
+        self.watches = MemoryWatches(store)
+        self.notifications = MemoryNotifications(store)
+        self.webhooks = MemoryWebhooks(store)
         self.throttles = MemoryThrottles(store)
         self.audit = MemoryAudit(store)
         self.subcontracts = MemorySubcontracts(store)
@@ -129,6 +144,7 @@ class MemoryUnitOfWork(EventLog):
             self._store.lock.release()
 
     def commit(self) -> None:
+        self.run_before_commit()
         self.committed = True
 
 

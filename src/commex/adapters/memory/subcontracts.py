@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from commex.domain.nodekeys import NodeKey
+from commex.domain.paging import Key, page_after
 from commex.domain.subcontracts import CHECK_RATER, Subcontract
+from commex.domain.time import to_micros
 from commex.services.ports.subcontracts import run_metered
 
 if TYPE_CHECKING:
@@ -48,17 +50,21 @@ class MemorySubcontracts:
     def _all(self) -> list[Subcontract]:
         return [x for x in (self.get(i) for i in self._s.subcontracts) if x is not None]
 
-    def under_parent(self, parent_id: str) -> list[Subcontract]:
+    def under_parent(
+        self, parent_id: str, after: Key | None = None, limit: int | None = None
+    ) -> list[Subcontract]:
         found = [x for x in self._all() if x.parent_id == parent_id]
-        return sorted(found, key=lambda x: (x.contract.created_at, x.id))
+        key = lambda x: (to_micros(x.contract.created_at), x.id)  # noqa: E731
+        return list(page_after(found, key, after, limit or len(found) or 1).items)
 
-    def of_account(self, account_id: str, limit: int) -> list[Subcontract]:
+    def of_account(self, account_id: str, after: Key | None, limit: int) -> list[Subcontract]:
         found = [
             x
             for x in self._all()
             if account_id in (x.contract.provider_id, x.contract.recipient_id)
         ]
-        return sorted(found, key=lambda x: (x.contract.created_at, x.id), reverse=True)[:limit]
+        key = lambda x: (to_micros(x.contract.created_at), x.id)  # noqa: E731
+        return list(page_after(found, key, after, limit, descending=True).items)
 
     def add_run(self, contract_id: str, run_id: str, packets: int, now: datetime) -> None:
         if (contract_id, run_id) in self._s.subcontract_runs:

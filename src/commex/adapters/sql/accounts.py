@@ -26,6 +26,9 @@ from commex.services.ports.accounts import name_taken
 # generation, which otherwise costs more than the SQL itself on the bid path.
 _ACCOUNT_GET = select(t.accounts).where(t.accounts.c.id == bindparam("id"))
 _ACCOUNTS_IN = select(t.accounts).where(t.accounts.c.id.in_(bindparam("ids", expanding=True)))
+_NAMES_IN = select(t.accounts.c.id, t.accounts.c.name).where(
+    t.accounts.c.id.in_(bindparam("ids", expanding=True))
+)
 _ACCOUNT_BY_TOKEN = select(t.accounts).where(t.accounts.c.token_hash == bindparam("token_hash"))
 
 
@@ -93,8 +96,29 @@ class SqlAccounts:
             out.update({r.id: account_of_row(r) for r in rows})
         return out
 
+    def names(self, account_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(set(account_ids))
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            out.update(
+                {r.id: r.name for r in self._c.execute(_NAMES_IN, {"ids": ids[i : i + 500]})}
+            )
+        return out
+
     def count(self) -> int:
         return int(self._c.execute(select(func.count()).select_from(t.accounts)).scalar_one())
+
+    def named(self, text: str, role: str, limit: int) -> list[Account]:
+        a = t.accounts.c
+        lowered = "".join(ch.lower() if ch.isascii() else ch for ch in text)
+        name = func.lower(a.name) if self._c.dialect.name == "sqlite" else _ascii_lower(a.name)
+        q = (
+            select(t.accounts)
+            .where(name.contains(lowered, autoescape=True), a.roles.contains(role))
+            .order_by(a.name, a.id)
+            .limit(limit)
+        )
+        return [account_of_row(r) for r in self._c.execute(q)]
 
     def lock(self, account_id: str) -> None:
         if self._c.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already serialises
@@ -311,3 +335,9 @@ class SqlOffers:
             for r in rows
         ]
         return [x for x in offers if capability in x.capabilities]
+
+
+def _ascii_lower(column: Any) -> Any:
+    """PostgreSQL's lower() of ASCII letters only, as SQLite's ``lower()`` (so every store
+    finds the same names)."""
+    return func.translate(column, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

@@ -10,15 +10,17 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, bindparam, select, true, tuple_, update
 
 from commex.adapters.sql import tables as t
-from commex.adapters.sql.auction_rows import auction_row, auction_values
+from commex.adapters.sql.auction_rows import auction_of_row, auction_values
 from commex.adapters.sql.bulk import BulkInsert
 from commex.adapters.sql.conflicts import execute_unique
+from commex.adapters.sql.finding import SqlAuctionFinder
 from commex.adapters.sql.rows import minor_or_none
 from commex.domain.auctions import (
     Auction,
     Bid,
     Status,
 )
+from commex.domain.finding import listed_price, price_key
 from commex.domain.money import Money
 from commex.domain.time import from_micros, to_micros
 from commex.services.ports.auctions import key_used
@@ -35,10 +37,17 @@ _AUCTIONS_GET = (
 )
 _AUCTIONS_LOCK = _AUCTIONS_GET.with_for_update()  # sorted before locking: in id order
 _AUCTION_UPDATE = update(t.auctions).where(t.auctions.c.id == bindparam("b_id"))
+# What a bid, a close or a cancel can change: an update writes these only, so the indexes on
+# what never changes after opening (search's service, rates, window, title; the creation time)
+# are left alone on the bid path.
+_CHANGING = (
+    "status", "bid_count", "bid_seq", "closes_us", "leader_id", "leader_bid_id", "price_minor",
+    "limit_minor", "outcome", "cancel_reason", "list_price",
+)  # fmt: skip
 _BIDDING_UPDATE = _AUCTION_UPDATE.values(
     {c: bindparam(f"b_{c}") for c in (
         "bid_count", "bid_seq", "leader_id", "leader_bid_id", "price_minor", "limit_minor",
-        "closes_us",
+        "closes_us", "list_price",
     )}
 )  # fmt: skip
 _BIDS_INSERT = BulkInsert(
@@ -74,7 +83,7 @@ _BIDS_OWN_ACTIVE = select(*_BID_COLS).where(
 )
 
 
-class SqlAuctions:
+class SqlAuctions(SqlAuctionFinder):
     def __init__(self, conn: Connection, lock_rows: bool) -> None:
         self._c = conn
         self._lock_rows = lock_rows
@@ -82,6 +91,9 @@ class SqlAuctions:
 
     def add(self, auction: Auction) -> None:
         self._c.execute(t.auctions.insert(), auction_values(auction))
+
+    def _auctions(self, rows: Iterable[Row[Any]]) -> list[Auction]:
+        return [auction_of_row(r) for r in rows]
 
     def get(self, auction_id: str) -> Auction | None:
         r = self._c.execute(_AUCTION_GET, {"id": auction_id}).first()
@@ -102,12 +114,12 @@ class SqlAuctions:
     def _read(self, row: Row[Any]) -> Auction:
         """The auction of ``row``; its currency is noted for its bids' rows (one query less)."""
         self._currency[row.id] = row.currency
-        return auction_row(row)
+        return auction_of_row(row)
 
     def update(self, auction: Auction) -> None:
         values = auction_values(auction)
-        values["b_id"] = values.pop("id")
-        self._c.execute(_AUCTION_UPDATE, values)
+        changing = {name: values[name] for name in _CHANGING}
+        self._c.execute(_AUCTION_UPDATE, changing | {"b_id": auction.id})
 
     def update_bidding(self, auctions: Sequence[Auction]) -> None:
         if not auctions:
@@ -122,6 +134,7 @@ class SqlAuctions:
                 "b_price_minor": minor_or_none(a.english.price),
                 "b_limit_minor": minor_or_none(a.english.limit),
                 "b_closes_us": to_micros(a.closes_at),
+                "b_list_price": price_key(listed_price(a)),
             }
             for a in auctions
         ]
@@ -132,12 +145,12 @@ class SqlAuctions:
         if status is not None:
             q = q.where(t.auctions.c.status == status.value)
         q = q.order_by(t.auctions.c.created_us.desc(), t.auctions.c.id.desc())
-        return [auction_row(r) for r in self._c.execute(q.limit(limit).offset(offset))]
+        return [auction_of_row(r) for r in self._c.execute(q.limit(limit).offset(offset))]
 
     def open_of_owner(self, owner_id: str) -> list[Auction]:
         a = t.auctions.c
         q = select(t.auctions).where(and_(a.owner_id == owner_id, a.status == "open"))
-        return [auction_row(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
+        return [auction_of_row(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
 
     def open_bid_on_by(self, bidder_id: str) -> list[Auction]:
         a, b = t.auctions.c, t.bids.c
@@ -147,7 +160,7 @@ class SqlAuctions:
             .distinct()
         )
         q = select(t.auctions).where(and_(a.status == "open", a.id.in_(bid_on)))
-        return [auction_row(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
+        return [auction_of_row(r) for r in self._c.execute(q.order_by(a.created_us, a.id))]
 
     def due(self, now: datetime, limit: int) -> list[str]:
         q = (
@@ -270,6 +283,13 @@ class SqlAuctions:
             .limit(limit)
         )
         return self._rows(self._c.execute(q).all(), auction_id)
+
+    def bidders(self, auction_id: str, after: str | None, limit: int) -> list[str]:
+        b = t.bids.c
+        q = select(b.bidder_id).where(b.auction_id == auction_id).distinct()
+        if after is not None:
+            q = q.where(b.bidder_id > after)
+        return [r.bidder_id for r in self._c.execute(q.order_by(b.bidder_id).limit(limit))]
 
     def bids(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:
         q = select(*_BID_COLS).where(t.bids.c.auction_id == auction_id)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, case, func, or_, select, update
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
@@ -93,6 +93,27 @@ class SqlRatings:
             return {}
         params = {"ids": ids, "role": role, "since": to_micros(since)}
         return {rated: int(n) for rated, n in self._c.execute(_RECENT_COUNTS, params)}
+
+    def monthly(
+        self, account_id: str, role: str, bounds: Sequence[datetime]
+    ) -> list[tuple[int, int]]:
+        r = t.ratings.c
+        edges = [to_micros(b) for b in bounds]
+        period = case(
+            *((r.created_us < edges[i + 1], i) for i in range(len(edges) - 1)), else_=None
+        ).label("period")
+        q = (
+            select(period, r.satisfied, func.count())
+            .where(r.rated_id == account_id, r.rated_role == role)
+            .where(r.created_us >= edges[0], r.created_us < edges[-1])
+            # as the reputation counts: a hidden rating, or one with nothing behind it, is out
+            .where(r.hidden_us.is_(None), or_(r.worth.is_(None), r.worth > 0))
+            .group_by(period, r.satisfied)
+        )
+        out = [[0, 0] for _ in range(len(edges) - 1)]
+        for index, satisfied, count in self._c.execute(q):
+            out[index][0 if satisfied else 1] += int(count)
+        return [(good, bad) for good, bad in out]
 
     def tallies(self, account_ids: Iterable[str], role: str) -> dict[str, Tally]:
         ids = list(set(account_ids))

@@ -13,7 +13,9 @@ from commex.adapters.sql import tables as t
 from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.contracts import SqlContracts, lifecycle
 from commex.adapters.sql.contracts import _contract as contract_of_row
+from commex.adapters.sql.rows import newest_after, oldest_after
 from commex.domain.nodekeys import NodeKey
+from commex.domain.paging import Key
 from commex.domain.subcontracts import CHECK_RATER, CheckOutcome, Subcontract
 from commex.domain.time import from_micros, to_micros
 from commex.services.ports.subcontracts import run_metered
@@ -92,17 +94,29 @@ class SqlSubcontracts:
             update(t.contracts).where(t.contracts.c.id == sub.id).values(**lifecycle(sub.contract))
         )
 
-    def under_parent(self, parent_id: str) -> list[Subcontract]:
-        c = t.contracts.c
-        q = select(*_COLUMNS).select_from(_JOINED).where(c.parent_contract_id == parent_id)
-        return [_sub(r) for r in self._c.execute(q.order_by(c.created_us, c.id))]
-
-    def of_account(self, account_id: str, limit: int) -> list[Subcontract]:
+    def under_parent(
+        self, parent_id: str, after: Key | None = None, limit: int | None = None
+    ) -> list[Subcontract]:
         c = t.contracts.c
         q = (
             select(*_COLUMNS)
             .select_from(_JOINED)
-            .where(or_(c.provider_id == account_id, c.recipient_id == account_id))
+            .where(c.parent_contract_id == parent_id, *oldest_after(c.created_us, c.id, after))
+            .order_by(c.created_us, c.id)
+        )
+        if limit is not None:
+            q = q.limit(limit)
+        return [_sub(r) for r in self._c.execute(q)]
+
+    def of_account(self, account_id: str, after: Key | None, limit: int) -> list[Subcontract]:
+        c = t.contracts.c
+        q = (
+            select(*_COLUMNS)
+            .select_from(_JOINED)
+            .where(
+                or_(c.provider_id == account_id, c.recipient_id == account_id),
+                *newest_after(c.created_us, c.id, after),
+            )
             .order_by(c.created_us.desc(), c.id.desc())
             .limit(limit)
         )

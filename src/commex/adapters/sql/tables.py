@@ -66,11 +66,13 @@ idempotency_keys = Table(
     Column("created_us", BigInteger, nullable=False),
 )
 
+_FILTERED = ("service", "direction", "format", "currency", "min_rate_bps")
+
 auctions = Table(
     "auctions",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("owner_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("owner_id", String(40), ForeignKey("accounts.id"), nullable=False),
     Column("direction", String(8), nullable=False),
     Column("format", String(16), nullable=False),
     Column("title", String(200), nullable=False),
@@ -94,8 +96,24 @@ auctions = Table(
     Column("outcome", Text, nullable=True),
     Column("cancel_reason", String(500), nullable=True),
     Column("owner_group", String(40), nullable=True),
-    Index("ix_auctions_status_closes", "status", "closes_us"),
-    Index("ix_auctions_status_created", "status", "created_us"),
+    # 0013: what search filters and sorts on (see commex.domain.finding), kept with every write
+    Column("service", String(32), nullable=False, server_default=""),
+    Column("min_rate_bps", BigInteger, nullable=True),
+    Column("max_rate_bps", BigInteger, nullable=True),
+    Column("window_start_us", BigInteger, nullable=True),
+    Column("window_end_us", BigInteger, nullable=True),
+    Column("list_price", BigInteger, nullable=True),
+    Column("title_key", String(800), nullable=False, server_default=""),
+    # 0013: the id, so that lists read in (..., id) order straight from them, and the small
+    # columns filters test, so that a filtered page is picked out inside the index
+    Index("ix_auctions_status_closes", "status", "closes_us", "id", *_FILTERED),
+    Index("ix_auctions_status_created", "status", "created_us", "id", *_FILTERED),
+    Index("ix_auctions_owner_id", "owner_id", "created_us", "id"),
+    Index("ix_auctions_status_price", "status", "list_price", "id"),
+    Index("ix_auctions_service_status", "service", "status", "closes_us"),
+    Index("ix_auctions_closes", "closes_us", "id"),
+    Index("ix_auctions_created", "created_us", "id"),
+    Index("ix_auctions_price", "list_price", "id"),
 )
 
 bids = Table(
@@ -365,8 +383,10 @@ payouts = Table(
     Column("created_us", BigInteger, nullable=False),
 )
 
-# The tables of subcontracts, of the audit trail and of trust and safety are in modules of their
-# own, on this metadata (imported here so that the metadata is the whole schema wherever read).
+# The tables of subcontracts, of the audit trail, of trust and safety and of the marketplace
+# (watchlists, notifications, webhooks) are in modules of their own, on this metadata (imported
+# here so that the metadata is the whole schema wherever read).
 import commex.adapters.sql.audit_tables  # noqa: E402
+import commex.adapters.sql.market_tables  # noqa: E402
 import commex.adapters.sql.subcontract_tables  # noqa: E402
 import commex.adapters.sql.trust_tables  # noqa: E402, F401

@@ -21,10 +21,12 @@ from commex.adapters.sql.billing import SqlCharges
 from commex.adapters.sql.contracts import SqlContracts
 from commex.adapters.sql.engine import BEGIN_MODE, is_sqlite
 from commex.adapters.sql.groups import SqlGroups
+from commex.adapters.sql.notices import SqlNotifications, SqlWatches
 from commex.adapters.sql.payments import SqlPaymentMethods
 from commex.adapters.sql.ratings import SqlRatings
 from commex.adapters.sql.subcontracts import SqlNodeKeys, SqlSubcontracts
 from commex.adapters.sql.throttles import SqlThrottles
+from commex.adapters.sql.webhooks import SqlWebhooks
 from commex.adapters.sql.writelock import WriterLock
 from commex.domain.errors import Conflict, InvalidInput
 from commex.services.ports import EventLog
@@ -67,6 +69,9 @@ class SqlUnitOfWork(EventLog):
         self.groups = SqlGroups(self._conn)
         self.charges = SqlCharges(self._conn)
         self.payment_methods = SqlPaymentMethods(self._conn)
+        self.watches = SqlWatches(self._conn, self.auctions._auctions)
+        self.notifications = SqlNotifications(self._conn, lock_rows)
+        self.webhooks = SqlWebhooks(self._conn, skip_locked=lock_rows)
         self.throttles = SqlThrottles(self._conn)
         self.audit = SqlAudit(self._conn)
         self.subcontracts = SqlSubcontracts(self._conn)
@@ -74,6 +79,7 @@ class SqlUnitOfWork(EventLog):
         return self
 
     def commit(self) -> None:
+        self.run_before_commit()
         self._tx.commit()
         self.committed = True
 

@@ -102,6 +102,12 @@ class SqlUsage:
         q = select(t.usage_sessions).where(and_(u.member_id == member_id, u.ended_us.is_(None)))
         return [_session(r) for r in self._c.execute(q.order_by(u.started_us, u.id))]
 
+    def sessions(self, contract_id: str, limit: int) -> list[UsageSession]:
+        u = t.usage_sessions.c
+        q = select(t.usage_sessions).where(u.contract_id == contract_id)
+        latest = q.order_by(u.started_us.desc(), u.id.desc()).limit(limit)
+        return [_session(r) for r in self._c.execute(latest)][::-1]
+
     def usage_by_member(self, contract_id: str) -> list[MemberUsage]:
         u = t.usage_sessions.c
         q = (

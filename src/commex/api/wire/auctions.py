@@ -6,7 +6,8 @@ from typing import Any
 
 from commex.api.wire.parties import party
 from commex.domain.auctions import Outcome
-from commex.services.results import AuctionSummary, AuctionView, BidView, GroupBadge, PlacedBid
+from commex.services.marketplace import ListedAuction
+from commex.services.results import AuctionView, BidView, GroupBadge, PlacedBid
 
 
 def bid(v: BidView) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def auction(v: AuctionView) -> dict[str, Any]:
     return out
 
 
-def auction_line(s: AuctionSummary) -> dict[str, Any]:
+def auction_line(s: ListedAuction) -> dict[str, Any]:
     """A line of the auction list."""
     a = s.auction
     rep = s.owner_reputation

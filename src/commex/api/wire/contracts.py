@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from commex.api.wire import subcontracts
+from commex.cursors import encode
 from commex.domain.contracts import Contract
 from commex.domain.members import Member
 from commex.domain.ratings import Rating
@@ -64,11 +65,17 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
+SUBCONTRACTS_OF = "contract_subcontracts"
+"""The list a parent contract's subcontracts page through (``/v1/contracts/{id}/subcontracts``)."""
+
+
 def contract_view(v: ContractView) -> dict[str, Any]:
-    """A contract shown whole: with the steps it subcontracted (each subcontract's price only
-    for those who may see it), or, for a subcontract, its own part."""
+    """A contract shown whole: with the first page of the steps it subcontracted (each
+    subcontract's price only for those who may see it) and the cursor of the next page, or,
+    for a subcontract, its own part."""
     out = contract(v.contract, v.members, v.ratings, v.usage)
     out["subcontracts"] = [subcontracts.subcontract(x) for x in v.subcontracts]
+    out["subcontracts_next_cursor"] = encode(SUBCONTRACTS_OF, v.subcontracts_next)
     if v.subcontract is not None:
         out["subcontract"] = subcontracts.subcontract(v.subcontract)
     return out

@@ -72,7 +72,16 @@ class AccountRepository(Protocol):
 
     def get_many(self, account_ids: Iterable[str]) -> dict[str, Account]: ...
 
+    def names(self, account_ids: Iterable[str]) -> dict[str, str]:
+        """The names of these accounts, by id, in one read (unknown ids left out)."""
+        ...
+
     def count(self) -> int: ...
+
+    def named(self, text: str, role: str, limit: int) -> list[Account]:
+        """Accounts in ``role`` whose name holds ``text`` (any case of ASCII letters), by
+        name."""
+        ...
 
     def lock(self, account_id: str) -> None:
         """Hold the account's row lock until the unit of work ends (serialises updates of its

@@ -8,6 +8,9 @@ from typing import Protocol
 
 from commex.domain.auctions import Auction, Bid, Status
 from commex.domain.errors import Conflict
+from commex.domain.finding import AuctionFilter, Sort
+from commex.domain.listing import AuctionLine
+from commex.domain.paging import Key
 
 
 def key_used() -> Conflict:
@@ -39,6 +42,14 @@ class AuctionRepository(Protocol):
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
         """Auctions (in one status, if given), newest first."""
+        ...
+
+    def find(
+        self, f: AuctionFilter, sort: Sort, after: Key | None, limit: int
+    ) -> list[AuctionLine]:
+        """The lines of the auctions passing ``f`` in ``sort`` order (see
+        :mod:`commex.domain.finding`), only those after the key ``after``, at most ``limit``:
+        read without the whole aggregates."""
         ...
 
     def open_of_owner(self, owner_id: str) -> list[Auction]:
@@ -87,6 +98,10 @@ class AuctionRepository(Protocol):
 
     def recent_bids(self, auction_id: str, limit: int) -> list[Bid]:
         """The newest ``limit`` bids of the auction, newest first."""
+        ...
+
+    def bidders(self, auction_id: str, after: str | None, limit: int) -> list[str]:
+        """The auction's distinct bidders in id order, those after ``after`` only."""
         ...
 
     def bids(self, auction_id: str, bidder_id: str | None = None) -> list[Bid]:

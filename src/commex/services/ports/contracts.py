@@ -101,6 +101,10 @@ class ContractRepository(Protocol):
         """The member's sessions not yet ended, oldest first."""
         ...
 
+    def sessions(self, contract_id: str, limit: int) -> list[UsageSession]:
+        """The contract's latest ``limit`` usage sessions, in the order they started."""
+        ...
+
     def usage_by_member(self, contract_id: str) -> list[MemberUsage]:
         """Each member's usage of the contract so far, by member id (one grouped query)."""
         ...

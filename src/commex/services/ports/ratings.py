@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -40,6 +40,13 @@ class RatingRepository(Protocol):
         """How many ratings each account received in ``role`` since ``since`` (one query),
         counting neither hidden ratings nor ratings that carried no weight; accounts with none
         are left out."""
+        ...
+
+    def monthly(
+        self, account_id: str, role: str, bounds: Sequence[datetime]
+    ) -> list[tuple[int, int]]:
+        """(positive, negative) ratings the account received in ``role`` between each pair of
+        consecutive ``bounds`` (one query, however many periods)."""
         ...
 
     def tallies(self, account_ids: Iterable[str], role: str) -> dict[str, Tally]:

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from commex.domain.errors import Conflict
 from commex.domain.nodekeys import NodeKey
+from commex.domain.paging import Key
 from commex.domain.subcontracts import Subcontract
 
 
@@ -36,12 +37,16 @@ class SubcontractRepository(Protocol):
         """Store its packets, outcome, detail and close, and its contract's status."""
         ...
 
-    def under_parent(self, parent_id: str) -> list[Subcontract]:
-        """The parent contract's subcontracts, oldest first."""
+    def under_parent(
+        self, parent_id: str, after: Key | None = None, limit: int | None = None
+    ) -> list[Subcontract]:
+        """The parent contract's subcontracts, oldest first: after the key ``after`` (micros
+        of creation, id) when given, at most ``limit`` of them when given."""
         ...
 
-    def of_account(self, account_id: str, limit: int) -> list[Subcontract]:
-        """Subcontracts the account is either provider of, newest first."""
+    def of_account(self, account_id: str, after: Key | None, limit: int) -> list[Subcontract]:
+        """Subcontracts the account is either provider of, newest first, after the key
+        ``after`` (micros of creation, id) when given."""
         ...
 
     def add_run(self, contract_id: str, run_id: str, packets: int, now: datetime) -> None:

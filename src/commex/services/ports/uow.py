@@ -2,9 +2,10 @@
 
 Everything read through it is consistent and everything written commits together or not at
 all. Its caller owns it: the caller opens it, hands it to handlers, and commits. Handlers record
-the events of what they did on it; the message bus publishes them once the commit has happened.
-Handlers also append what they changed to its audit trail (:func:`commex.services.audit.record`),
-which commits with the change or not at all.
+the events of what they did on it; the message bus publishes them once the commit has happened,
+and hands them, just before the commit, to what must be written in the same transaction (the
+notifications and the webhook outbox). Handlers also append what they changed to its audit trail
+(:func:`commex.services.audit.record`), which commits with the change or not at all.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from commex.services.ports.audit import AuditTrail
 from commex.services.ports.billing import ChargeRepository, PaymentMethodRepository
 from commex.services.ports.contracts import ContractRepository
 from commex.services.ports.groups import GroupRepository
+from commex.services.ports.market import (
+    NotificationRepository,
+    WatchRepository,
+    WebhookRepository,
+)
 from commex.services.ports.ratings import RatingRepository
 from commex.services.ports.subcontracts import NodeKeyRepository, SubcontractRepository
 from commex.services.ports.throttles import ThrottleRepository
@@ -59,6 +65,15 @@ class UnitOfWork(Protocol):
     def offers(self) -> OfferRepository: ...
 
     @property
+    def watches(self) -> WatchRepository: ...
+
+    @property
+    def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+
+    @property
     def throttles(self) -> ThrottleRepository: ...
 
     @property
@@ -84,6 +99,12 @@ class UnitOfWork(Protocol):
         ...
 
     def commit(self) -> None: ...
+
+    def before_commit(self, hook: Callable[[Sequence[Event]], None]) -> None:
+        """Call ``hook`` with the events recorded, inside this transaction, just before it
+        commits (and with any events the hooks record in turn); a hook that raises stops the
+        commit."""
+        ...
 
     def record(self, events: Iterable[Event]) -> None:
         """Keep events to publish once this unit of work has committed."""
@@ -116,13 +137,19 @@ class UnitOfWorkFactory(Protocol):
         ...
 
 
+_HOOK_ROUNDS = 4  # events a hook records are handed over too, in a bounded number of rounds
+
+
 class EventLog:
     """The events part of a unit of work, for adapters to inherit: events recorded during the
-    transaction are handed over only after a commit."""
+    transaction go to the before-commit hooks when the adapter calls :meth:`run_before_commit`
+    (first thing in its ``commit``), and are handed over only after a commit."""
 
     def __init__(self) -> None:
         self.committed = False
         self._events: list[Event] = []
+        self._hooks: list[Callable[[Sequence[Event]], None]] = []
+        self._handed = 0
         self._watchers: list[Callable[[Sequence[Event]], None]] = []
 
     def record(self, events: Iterable[Event]) -> None:
@@ -133,6 +160,19 @@ class EventLog:
 
     def watch(self, watcher: Callable[[Sequence[Event]], None]) -> None:
         self._watchers.append(watcher)
+
+    def before_commit(self, hook: Callable[[Sequence[Event]], None]) -> None:
+        self._hooks.append(hook)
+
+    def run_before_commit(self) -> None:
+        """Hand the events recorded since the last call to every hook, in the transaction."""
+        for _ in range(_HOOK_ROUNDS):
+            fresh = self._events[self._handed :]
+            if not fresh or not self._hooks:
+                return
+            self._handed = len(self._events)
+            for hook in self._hooks:
+                hook(fresh)
 
     def collect_events(self) -> list[Event]:
         events, self._events = self._events, []
