@@ -224,6 +224,13 @@ def test_auctions_of_every_kind_keep_their_search_columns_through_updates(
         u.commit()
     f = parse_filter(min_price="1500")
     assert ids(store, f, Sort.PRICE) == ["auc_1"]
+    # A batch of bids writes only what bidding changes; the listed price is among it.
+    highest = replace(a, english=replace(a.english, price=Money(Decimal(3000), "JPY")))
+    with store() as u:
+        u.auctions.update_bidding([highest])
+        u.commit()
+    assert ids(store, parse_filter(min_price="2500"), Sort.PRICE) == ["auc_1"]
+    assert ids(store, parse_filter(max_price="2500"), Sort.PRICE) == []
 
 
 def test_a_fanout_waits_its_turn_and_ends(store: UnitOfWorkFactory) -> None:
