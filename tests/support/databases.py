@@ -125,23 +125,30 @@ def _admin_execute(admin_url: str, statement: str) -> None:
 
 
 class LaterDrops:
-    """Drops throw-away databases on a thread of its own, so that the next tests run while
-    PostgreSQL removes the files of the last one; ``close`` waits for every drop and raises
-    the first that failed."""
+    """Drops throw-away databases on threads of their own, so that the next tests run while
+    PostgreSQL removes the last ones; ``close`` waits for every drop and raises the first that
+    failed. A drop waits for a checkpoint, and drops under way at once share one, so several
+    threads drop the backlog about as fast as one drops a single database."""
 
-    def __init__(self, admin_url: str) -> None:
+    def __init__(self, admin_url: str, threads: int = 8) -> None:
         self._admin_url = admin_url
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._errors: list[BaseException] = []
-        self._thread = threading.Thread(target=self._run, name="database-drops", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"database-drops-{i}", daemon=True)
+            for i in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def drop(self, url: str) -> None:
         self._queue.put(url)
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
         if self._errors:
             raise self._errors[0]
 
