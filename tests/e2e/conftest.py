@@ -207,6 +207,14 @@ def api_any_world(request: pytest.FixtureRequest) -> ApiWorld:
 
 
 @pytest.fixture
+def data_dir(tmp_path: Path, migrated_store: Callable[[str], str]) -> Path:
+    """``tmp_path`` as a data directory holding a fresh database at the newest schema, for
+    `commex` processes started on it (their upgrade at start finds nothing to do)."""
+    migrated_store("sqlite")
+    return tmp_path
+
+
+@pytest.fixture
 def web_live(tmp_path: Path, migrated_store: Callable[[str], str]) -> Iterator[WebLive]:
     """A real server on a free loopback port over a SQLite file, with a clock the test moves,
     the closing scheduler running and real reputations (the tallies ratings move)."""
