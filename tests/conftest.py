@@ -1,4 +1,5 @@
-"""Fixtures shared by every tier: databases (SQLite files, PostgreSQL throw-away databases)."""
+"""Fixtures shared by every tier: databases (SQLite files, PostgreSQL throw-away databases),
+empty or at the newest schema."""
 
 from __future__ import annotations
 
@@ -6,15 +7,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from support.databases import (
     REPO,
+    LaterDrops,
+    MigratedTemplates,
     create_postgres_database,
-    drop_postgres_database,
     postgres_admin_url,
 )
 from support.net import free_port
@@ -28,28 +30,88 @@ def postgres_server() -> str:
     return postgres_admin_url()
 
 
+@pytest.fixture(scope="session")
+def postgres_drops(postgres_server: str) -> Iterator[LaterDrops]:
+    """Where the throw-away databases go when their test ends (dropped meanwhile)."""
+    drops = LaterDrops(postgres_server)
+    try:
+        yield drops
+    finally:
+        drops.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database of each kind commex supports."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'commex.db'}"
         return
-    admin = request.getfixturevalue("postgres_server")
-    url = create_postgres_database(admin)
+    drops: LaterDrops = request.getfixturevalue("postgres_drops")
+    url = create_postgres_database(request.getfixturevalue("postgres_server"))
     try:
         yield url
     finally:
-        drop_postgres_database(admin, url)
+        drops.drop(url)
 
 
 @pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
+def postgres_url(postgres_server: str, postgres_drops: LaterDrops) -> Iterator[str]:
     """A fresh, empty PostgreSQL database."""
     url = create_postgres_database(postgres_server)
     try:
         yield url
     finally:
-        drop_postgres_database(postgres_server, url)
+        postgres_drops.drop(url)
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    """The session's migrated databases to copy (each made on first use)."""
+    templates = MigratedTemplates(tmp_path_factory.mktemp("templates"), postgres_admin_url)
+    try:
+        yield templates
+    finally:
+        templates.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: MigratedTemplates
+) -> Iterator[str]:
+    """A fresh database of each kind commex supports, at the newest schema: for tests of what
+    runs on the schema, not of the migrations."""
+    if request.param == "sqlite":
+        yield migrated_templates.sqlite_file(tmp_path / "commex.db")
+        return
+    url = request.getfixturevalue("migrated_postgres_url")
+    yield url
+
+
+@pytest.fixture
+def migrated_postgres_url(
+    migrated_templates: MigratedTemplates, postgres_drops: LaterDrops
+) -> Iterator[str]:
+    """A fresh PostgreSQL database at the newest schema."""
+    url = migrated_templates.postgres_url()
+    try:
+        yield url
+    finally:
+        postgres_drops.drop(url)
+
+
+@pytest.fixture
+def migrated_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
+    """``kind -> URL``: a fresh database at the newest schema, of kind ``"sqlite"`` (the
+    default ``commex.db`` of ``tmp_path``, the data directory) or ``"postgresql"``; for
+    fixtures parametrised by storage."""
+
+    def url(kind: str) -> str:
+        if kind == "sqlite":
+            templates: MigratedTemplates = request.getfixturevalue("migrated_templates")
+            return templates.sqlite_file(tmp_path / "commex.db")
+        return str(request.getfixturevalue("migrated_postgres_url"))
+
+    return url
 
 
 @pytest.fixture(scope="session")

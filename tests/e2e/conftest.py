@@ -7,7 +7,7 @@ in-memory services or a SQLite file, with a manual clock so closing is determini
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -155,11 +155,18 @@ def api_world(
 
 @pytest.fixture
 def api_sqlite_world(
-    api_clock: ManualClock, api_reputations: FixedReputations, tmp_path: Path
+    api_clock: ManualClock,
+    api_reputations: FixedReputations,
+    tmp_path: Path,
+    migrated_store: Callable[[str], str],
 ) -> Iterator[ApiWorld]:
-    """The API over a SQLite file, migrated as the server does at start."""
+    """The API over a SQLite file at the newest schema (the server's upgrade at start finds
+    nothing left to do)."""
     services = build_services(
-        Settings(tmp_path), clock=api_clock, reputations=api_reputations, hasher=API_FAST_HASHER
+        Settings(tmp_path, migrated_store("sqlite")),
+        clock=api_clock,
+        reputations=api_reputations,
+        hasher=API_FAST_HASHER,
     )
     world = ApiWorld(services, api_clock)
     try:
@@ -171,11 +178,14 @@ def api_sqlite_world(
 
 @pytest.fixture
 def api_postgresql_world(
-    api_clock: ManualClock, api_reputations: FixedReputations, postgres_url: str, tmp_path: Path
+    api_clock: ManualClock,
+    api_reputations: FixedReputations,
+    migrated_postgres_url: str,
+    tmp_path: Path,
 ) -> Iterator[ApiWorld]:
-    """The API over a throw-away PostgreSQL database, migrated as the server does at start."""
+    """The API over a throw-away PostgreSQL database at the newest schema."""
     services = build_services(
-        Settings(tmp_path, postgres_url),
+        Settings(tmp_path, migrated_postgres_url),
         clock=api_clock,
         reputations=api_reputations,
         hasher=API_FAST_HASHER,
@@ -197,12 +207,22 @@ def api_any_world(request: pytest.FixtureRequest) -> ApiWorld:
 
 
 @pytest.fixture
-def web_live(tmp_path: Path) -> Iterator[WebLive]:
+def data_dir(tmp_path: Path, migrated_store: Callable[[str], str]) -> Path:
+    """``tmp_path`` as a data directory holding a fresh database at the newest schema, for
+    `commex` processes started on it (their upgrade at start finds nothing to do)."""
+    migrated_store("sqlite")
+    return tmp_path
+
+
+@pytest.fixture
+def web_live(tmp_path: Path, migrated_store: Callable[[str], str]) -> Iterator[WebLive]:
     """A real server on a free loopback port over a SQLite file, with a clock the test moves,
     the closing scheduler running and real reputations (the tallies ratings move)."""
     clock = ManualClock(datetime.now(UTC))
     services = build_services(
-        Settings(tmp_path), clock=clock, hasher=Argon2Hasher(time_cost=1, memory_kib=1024)
+        Settings(tmp_path, migrated_store("sqlite")),
+        clock=clock,
+        hasher=Argon2Hasher(time_cost=1, memory_kib=1024),
     )
     try:
         with serving(services) as url:

@@ -30,7 +30,7 @@ def world(
     if request.param == "memory":
         services: Services = in_memory_services(clock=api_clock, hasher=hasher)
     else:
-        url = None if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+        url = request.getfixturevalue("migrated_store")(request.param)
         services = build_services(Settings(tmp_path, url), clock=api_clock, hasher=hasher)
     w = type(api_world)(services, api_clock)  # the conftest's ApiWorld, over these services
     try:

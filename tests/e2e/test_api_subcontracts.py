@@ -42,10 +42,8 @@ def world(
     kw: dict[str, Any] = {"clock": api_clock, "hasher": hasher, "resolve": _public}
     if request.param == "memory":
         services: Services = in_memory_services(**kw)
-    elif request.param == "sqlite":
-        services = build_services(Settings(tmp_path), **kw)
     else:
-        url = request.getfixturevalue("postgres_url")
+        url = request.getfixturevalue("migrated_store")(request.param)
         services = build_services(Settings(tmp_path, url), **kw)
     w = type(api_world)(services, api_clock)
     try:

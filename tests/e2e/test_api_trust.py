@@ -36,10 +36,8 @@ def world(
     hasher = Argon2Hasher(time_cost=1, memory_kib=1024)
     if request.param == "memory":
         services: Services = in_memory_services(clock=api_clock, hasher=hasher)
-    elif request.param == "sqlite":
-        services = build_services(Settings(tmp_path), clock=api_clock, hasher=hasher)
     else:
-        url = request.getfixturevalue("postgres_url")
+        url = request.getfixturevalue("migrated_store")(request.param)
         services = build_services(Settings(tmp_path, url), clock=api_clock, hasher=hasher)
     live = type(api_world)(services, api_clock)
     try:

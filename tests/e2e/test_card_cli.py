@@ -17,14 +17,14 @@ VISA = "4242 4242 4242 4242"
 
 
 @pytest.fixture(params=["test", "stripe"])
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def server(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[str]:
     """`commex serve` over a fresh SQLite file with the gateway of the parameter; its URL once
     healthy."""
     env = {"COMMEX_PAYMENT_GATEWAY": request.param}
     if request.param == "stripe":
         env["COMMEX_STRIPE_API_KEY"] = "sk_test_commex"
         env["COMMEX_STRIPE_API_BASE"] = request.getfixturevalue("localstripe_url")
-    with commex_server(tmp_path, env) as url:
+    with commex_server(data_dir, env) as url:
         yield url
 
 

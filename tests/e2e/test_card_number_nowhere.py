@@ -41,7 +41,7 @@ def _forms(number: str) -> list[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Services, str]]:
-    url = None if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    url = request.getfixturevalue("migrated_store")(request.param)
     settings = Settings(tmp_path, url)
     clock = ManualClock(T0)
     services = build_services(

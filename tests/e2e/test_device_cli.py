@@ -22,9 +22,9 @@ from support.net import wait_until
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def server(data_dir: Path) -> Iterator[str]:
     """`commex serve` on a free port over a fresh SQLite file; its URL once healthy."""
-    with commex_server(tmp_path) as url:
+    with commex_server(data_dir) as url:
         yield url
 
 

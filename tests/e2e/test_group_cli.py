@@ -23,9 +23,9 @@ GOOD = "4242424242424242"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def server(data_dir: Path) -> Iterator[str]:
     """`commex serve` (its closing and charging scheduler included) over a fresh SQLite file."""
-    with commex_server(tmp_path) as url:
+    with commex_server(data_dir) as url:
         yield url
 
 

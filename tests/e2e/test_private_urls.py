@@ -31,8 +31,8 @@ def _offer(exchange: str, token: str, node_url: str) -> httpx.Response:
     )
 
 
-def test_a_node_on_loopback_or_the_metadata_address_is_refused_by_default(tmp_path: Path) -> None:
-    with commex_server(tmp_path) as exchange:
+def test_a_node_on_loopback_or_the_metadata_address_is_refused_by_default(data_dir: Path) -> None:
+    with commex_server(data_dir) as exchange:
         token = _provider(exchange)["token"]
         for node_url, why in [
             ("http://127.0.0.1:9911/steal", "127.0.0.1 is a loopback address"),
@@ -60,8 +60,8 @@ def test_a_node_on_loopback_or_the_metadata_address_is_refused_by_default(tmp_pa
         assert found.json()["items"] == []
 
 
-def test_the_operator_may_allow_private_addresses(tmp_path: Path) -> None:
-    with commex_server(tmp_path, {"COMMEX_ALLOW_PRIVATE_URLS": "1"}) as exchange:
+def test_the_operator_may_allow_private_addresses(data_dir: Path) -> None:
+    with commex_server(data_dir, {"COMMEX_ALLOW_PRIVATE_URLS": "1"}) as exchange:
         token = _provider(exchange)["token"]
         r = _offer(exchange, token, "http://127.0.0.1:9911")
         assert r.status_code == 200, r.text

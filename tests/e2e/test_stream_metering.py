@@ -47,14 +47,15 @@ class World:
         self.env = dict(os.environ, COMMEX_DATA_DIR=str(tmp), COMMEX_NODE_TOKEN=NODE_TOKEN)
         self.env.pop("COMMEX_DATABASE_URL", None)
         self.procs: list[subprocess.Popen[bytes]] = []
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.launch("serve", "--port", str(port), COMMEX_ALLOW_PRIVATE_URLS="1")  # a loopback node
+        # The operator is made while the server starts (both on the migrated database).
         created = subprocess.run(
             [COMMEX, "operator", "create", "Moderator"],
             env=self.env, capture_output=True, text=True, timeout=60, check=True,
         )  # fmt: skip
         self.operator = created.stdout.split("API token (shown once): ")[1].split()[0]
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.launch("serve", "--port", str(port), COMMEX_ALLOW_PRIVATE_URLS="1")  # a loopback node
         wait_until(lambda: answers(f"{self.url}/v1/health"), "the exchange")
         self.provider = self.account("Media Works", "provider")
         self.recipient = self.account("Village Radio", "recipient")
@@ -126,8 +127,8 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = World(tmp_path)
+def world(data_dir: Path) -> Iterator[World]:
+    w = World(data_dir)
     try:
         yield w
     finally:

@@ -21,8 +21,8 @@ VISA = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2030, "cvc
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    with commex_server(tmp_path, {"COMMEX_ALLOW_PRIVATE_URLS": "1"}) as url:  # loopback nodes
+def server(data_dir: Path) -> Iterator[str]:
+    with commex_server(data_dir, {"COMMEX_ALLOW_PRIVATE_URLS": "1"}) as url:  # loopback nodes
         yield url
 
 

@@ -22,11 +22,11 @@ NODE_TOKEN = "node-secret-for-tests"
 
 
 @pytest.fixture
-def launch(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+def launch(data_dir: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(*args: str, **env: str) -> subprocess.Popen[bytes]:
-        full = dict(os.environ, COMMEX_DATA_DIR=str(tmp_path), COMMEX_NODE_TOKEN=NODE_TOKEN)
+        full = dict(os.environ, COMMEX_DATA_DIR=str(data_dir), COMMEX_NODE_TOKEN=NODE_TOKEN)
         full.pop("COMMEX_DATABASE_URL", None)
         full.update(env)
         proc = subprocess.Popen(

@@ -53,14 +53,15 @@ class Story:
         for name in ("COMMEX_DATABASE_URL", "COMMEX_NODE_TOKEN", "COMMEX_NODE_KEY"):
             self.env.pop(name, None)  # no node secret anywhere: each node has its own key
         self.procs: list[subprocess.Popen[bytes]] = []
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.launch("serve", "--port", str(port), COMMEX_ALLOW_PRIVATE_URLS="1")  # loopback nodes
+        # The operator is made while the server starts (both on the migrated database).
         created = subprocess.run(
             [EXE, "operator", "create", "Moderator"],
             env=self.env, capture_output=True, text=True, timeout=60, check=True,
         )  # fmt: skip
         self.operator = created.stdout.split("API token (shown once): ")[1].split()[0]
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.launch("serve", "--port", str(port), COMMEX_ALLOW_PRIVATE_URLS="1")  # loopback nodes
         wait_until(lambda: answers(f"{self.url}/v1/health"), "the exchange")
         self.recipient = self.account("Harbour Clinic", "recipient")
         self.a, self.b, self.c = (
@@ -145,8 +146,8 @@ class Story:
 
 
 @pytest.fixture
-def story(tmp_path: Path) -> Iterator[Story]:
-    s = Story(tmp_path)
+def story(data_dir: Path) -> Iterator[Story]:
+    s = Story(data_dir)
     try:
         yield s
     finally:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,7 +16,6 @@ from sqlalchemy import text
 from commex.adapters.clock import ManualClock, SequentialIds
 from commex.adapters.memory import MemoryUnitOfWorkFactory
 from commex.adapters.sql.engine import make_engine
-from commex.adapters.sql.migrate import upgrade
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.bootstrap import make_bus
 from commex.domain.errors import Forbidden, InvalidInput
@@ -28,28 +26,20 @@ from commex.services import subcontract_messages as m
 from commex.services.bus import MessageBus
 from commex.services.request_context import request_id_bound
 from commex.services.subcontract_results import NodeCaller
-from support.databases import create_postgres_database, drop_postgres_database
 from support.engine import auction_request, open_auction, register
 from support.moments import T0
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MessageBus]:
+def bus(request: pytest.FixtureRequest) -> Iterator[MessageBus]:
     if request.param == "memory":
         yield make_bus(MemoryUnitOfWorkFactory(), clock=ManualClock(T0), ids=SequentialIds())
         return
-    admin, url = None, f"sqlite:///{tmp_path / 'commex.db'}"
-    if request.param == "postgresql":
-        admin = request.getfixturevalue("postgres_server")
-        url = create_postgres_database(admin)
-    engine = make_engine(url)
-    upgrade(engine)
+    engine = make_engine(request.getfixturevalue("migrated_store")(request.param))
     try:
         yield make_bus(SqlUnitOfWorkFactory(engine), clock=ManualClock(T0), ids=SequentialIds())
     finally:
         engine.dispose()
-        if admin is not None:
-            drop_postgres_database(admin, url)
 
 
 def _trail(bus: MessageBus, viewer: str, **kw: Any) -> list[Any]:
@@ -198,10 +188,9 @@ def test_an_entry_commits_with_its_change_or_not_at_all(bus: MessageBus) -> None
     assert (entry.action, entry.subject_id) == ("auction.opened", opened.id)
 
 
-def test_the_database_refuses_to_change_or_remove_an_entry(database_url: str) -> None:
-    engine = make_engine(database_url)
+def test_the_database_refuses_to_change_or_remove_an_entry(migrated_database_url: str) -> None:
+    engine = make_engine(migrated_database_url)
     try:
-        upgrade(engine)
         bus = make_bus(SqlUnitOfWorkFactory(engine), clock=ManualClock(T0), ids=SequentialIds())
         register(bus, "Seller", ["provider"])  # concerns its actor: no row of accounts
         register(bus, "Op", ["operator"], allow_operator=True)  # made by the admin: one row

@@ -97,8 +97,10 @@ def _services(url: str, clock: ManualClock, gateway: Counting) -> Services:
 
 
 @pytest.fixture
-def services(database_url: str, clock: ManualClock, gateway: Counting) -> Iterator[Services]:
-    s = _services(database_url, clock, gateway)
+def services(
+    migrated_database_url: str, clock: ManualClock, gateway: Counting
+) -> Iterator[Services]:
+    s = _services(migrated_database_url, clock, gateway)
     try:
         yield s
     finally:
@@ -169,13 +171,13 @@ def test_a_decline_after_the_last_retry_is_a_negative_rating(
 
 
 def test_two_servers_racing_to_charge_a_contract_charge_it_once(
-    services: Services, clock: ManualClock, gateway: Counting, database_url: str
+    services: Services, clock: ManualClock, gateway: Counting, migrated_database_url: str
 ) -> None:
     s = services
     ann, _, _, contract_id = _award(s, clock, group=False)
     s.bus.handle(ChargeDue())  # no card yet: the charge waits
     s.bus.handle(AddCard(ann.id, GOOD, 12, 2031, "123"))
-    other = _services(database_url, clock, gateway)  # a second process's engine and pool
+    other = _services(migrated_database_url, clock, gateway)  # a second process's engine and pool
     try:
         gateway.gate.clear()  # hold the first caller at the gateway while the others arrive
         calls = [
@@ -218,10 +220,10 @@ GATEWAY_ERROR = "4000000000000119"  # the test gateway fails to process it, ever
 
 
 @pytest.fixture
-def builtin_gateway_services(database_url: str, clock: ManualClock) -> Iterator[Services]:
+def builtin_gateway_services(migrated_database_url: str, clock: ManualClock) -> Iterator[Services]:
     """Services on the built-in gateway alone (localstripe refuses the cards below when they
     are saved, so only the built-in gateway reaches the charge with them)."""
-    s = _services(database_url, clock, Counting(TestGateway(clock)))
+    s = _services(migrated_database_url, clock, Counting(TestGateway(clock)))
     try:
         yield s
     finally:
@@ -230,7 +232,7 @@ def builtin_gateway_services(database_url: str, clock: ManualClock) -> Iterator[
 
 @pytest.mark.parametrize("number", [GATEWAY_ERROR, DECLINES_AT_CHARGE])
 def test_retries_sent_together_with_one_idempotency_key_make_one_attempt(
-    builtin_gateway_services: Services, clock: ManualClock, database_url: str, number: str
+    builtin_gateway_services: Services, clock: ManualClock, migrated_database_url: str, number: str
 ) -> None:
     """Ten "pay now" requests with one key, over two processes' engines, started together:
     one attempt at the gateway, and every request answered with the charge it left."""
@@ -240,7 +242,7 @@ def test_retries_sent_together_with_one_idempotency_key_make_one_attempt(
     ann, _, _, contract_id = _award(s, clock, group=False)
     s.bus.handle(ChargeDue())  # no card yet: pending, one scheduled try used
     s.bus.handle(AddCard(ann.id, number, 12, 2031, "123"))
-    other = _services(database_url, clock, gateway)
+    other = _services(migrated_database_url, clock, gateway)
     start = threading.Barrier(10)
     answers: list[Any] = []
 

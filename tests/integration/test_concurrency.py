@@ -79,23 +79,23 @@ def _wait_for_first_ack(proc: subprocess.Popen[str]) -> list[str]:
 
 
 @pytest.mark.slow
-def test_processes_bid_while_others_close(database_url: str) -> None:
-    auction_id, bidders, operator = _setup(database_url, 3)
+def test_processes_bid_while_others_close(migrated_database_url: str) -> None:
+    auction_id, bidders, operator = _setup(migrated_database_url, 3)
     # Each bidder bids until the auction refuses it, so the close always lands mid-bidding.
     procs = [
-        _spawn(database_url, auction_id, b, "0", str(1000 + 100_000 * i))
+        _spawn(migrated_database_url, auction_id, b, "0", str(1000 + 100_000 * i))
         for i, b in enumerate(bidders)
     ]
     # Close once every bidder is bidding, from two processes racing each other.
     early = [_wait_for_first_ack(p) for p in procs]
-    closers = [_spawn(database_url, auction_id, operator, "close") for _ in range(2)]
+    closers = [_spawn(migrated_database_url, auction_id, operator, "close") for _ in range(2)]
     outputs = [first + _finish(p) for first, p in zip(early, procs, strict=True)]
     outputs += [_finish(p) for p in closers]
     acked = {line.split()[1] for out in outputs[:3] for line in out if line.startswith("ack")}
     refused = sum(1 for out in outputs[:3] for line in out if line.startswith("refused"))
     close_lines = [out[0] for out in outputs[3:]]
 
-    engine = make_engine(database_url)
+    engine = make_engine(migrated_database_url)
     with engine.connect() as conn:
         stored = {
             r.id for r in conn.execute(select(t.bids.c.id).where(t.bids.c.auction_id == auction_id))
@@ -113,7 +113,7 @@ def test_processes_bid_while_others_close(database_url: str) -> None:
     winners = close_lines[0].removeprefix("closed ").split(",")
     assert len(winners) == 2
     assert contracts == 2
-    ex = build_exchange(Settings(Path("."), database_url), migrate=False)
+    ex = build_exchange(Settings(Path("."), migrated_database_url), migrate=False)
     auction = view(ex, auction_id, None).auction
     assert auction.status.value == "closed"
     assert auction.outcome is not None
@@ -130,9 +130,9 @@ def test_processes_bid_while_others_close(database_url: str) -> None:
 
 
 @pytest.mark.slow
-def test_acknowledged_bids_survive_kill_9(database_url: str) -> None:
-    auction_id, bidders, _ = _setup(database_url, 1)
-    proc = _spawn(database_url, auction_id, bidders[0], "100000", "100")
+def test_acknowledged_bids_survive_kill_9(migrated_database_url: str) -> None:
+    auction_id, bidders, _ = _setup(migrated_database_url, 1)
+    proc = _spawn(migrated_database_url, auction_id, bidders[0], "100000", "100")
     assert proc.stdout is not None
     acked = []
     while len(acked) < 50 and (line := proc.stdout.readline()):
@@ -148,7 +148,7 @@ def test_acknowledged_bids_survive_kill_9(database_url: str) -> None:
     # Lines already written before the kill were acknowledged too.
     acked += [line.split()[1] for line in rest.splitlines() if line.startswith("ack")]
     assert proc.returncode == -signal.SIGKILL
-    engine = make_engine(database_url)
+    engine = make_engine(migrated_database_url)
     with engine.connect() as conn:
         stored = {
             r.id for r in conn.execute(select(t.bids.c.id).where(t.bids.c.auction_id == auction_id))

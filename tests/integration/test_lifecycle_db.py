@@ -52,8 +52,8 @@ def _services(url: str, clock: ManualClock) -> Services:
 
 
 @pytest.fixture
-def services(database_url: str, clock: ManualClock) -> Iterator[Services]:
-    s = _services(database_url, clock)
+def services(migrated_database_url: str, clock: ManualClock) -> Iterator[Services]:
+    s = _services(migrated_database_url, clock)
     try:
         yield s
     finally:
@@ -190,7 +190,7 @@ def test_a_groups_contract_cancelled_for_non_payment_refunds_the_payer_who_paid(
 
 
 def test_contracts_complete_once_when_their_window_ends_whoever_runs_the_scheduler(
-    services: Services, clock: ManualClock, database_url: str
+    services: Services, clock: ManualClock, migrated_database_url: str
 ) -> None:
     s = services
     start = clock.now() + timedelta(hours=2)
@@ -208,7 +208,7 @@ def test_contracts_complete_once_when_their_window_ends_whoever_runs_the_schedul
     assert s.bus.handle(CompleteDue()) == []  # not before the window ends
     clock.set(start + timedelta(hours=1))
 
-    others = [_services(database_url, clock) for _ in range(2)]
+    others = [_services(migrated_database_url, clock) for _ in range(2)]
     done: list[str] = []
     go = threading.Barrier(3)
 

@@ -7,7 +7,6 @@ refused action leaves none, and a suspended account's token stops working at onc
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from commex.adapters.clock import ManualClock, SequentialIds
 from commex.adapters.memory import MemoryUnitOfWorkFactory
 from commex.adapters.passwords import Argon2Hasher
 from commex.adapters.sql.engine import make_engine
-from commex.adapters.sql.migrate import upgrade
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.bootstrap import make_bus
 from commex.domain.errors import Forbidden, Unauthenticated
@@ -24,7 +22,6 @@ from commex.services import commands as c
 from commex.services import queries as q
 from commex.services import trust_messages as m
 from commex.services.bus import MessageBus
-from support.databases import create_postgres_database, drop_postgres_database
 from support.engine import auction_request, open_auction, register
 from support.moments import T0
 
@@ -32,24 +29,17 @@ OLD, NEW, NEWER = "old password 1", "new password 2", "newer password 3"
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MessageBus]:
+def bus(request: pytest.FixtureRequest) -> Iterator[MessageBus]:
     hasher = Argon2Hasher(time_cost=1, memory_kib=1024)
     kw: dict[str, Any] = {"clock": ManualClock(T0), "ids": SequentialIds(), "hasher": hasher}
     if request.param == "memory":
         yield make_bus(MemoryUnitOfWorkFactory(), **kw)
         return
-    admin, url = None, f"sqlite:///{tmp_path / 'commex.db'}"
-    if request.param == "postgresql":
-        admin = request.getfixturevalue("postgres_server")
-        url = create_postgres_database(admin)
-    engine = make_engine(url)
-    upgrade(engine)
+    engine = make_engine(request.getfixturevalue("migrated_store")(request.param))
     try:
         yield make_bus(SqlUnitOfWorkFactory(engine), **kw)
     finally:
         engine.dispose()
-        if admin is not None:
-            drop_postgres_database(admin, url)
 
 
 def _rows(bus: MessageBus, op: str, subject: str) -> list[tuple[str, str | None, str | None]]:

@@ -17,7 +17,6 @@ from commex.adapters.clock import ManualClock
 from commex.adapters.passwords import Argon2Hasher
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.engine import make_engine
-from commex.adapters.sql.migrate import upgrade
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.bootstrap import build_services
 from commex.domain.accounts import Account, Role
@@ -31,9 +30,8 @@ T0 = datetime(2026, 11, 23, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+def engine(migrated_database_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_database_url)
     yield engine
     engine.dispose()
 
@@ -98,9 +96,11 @@ def test_a_rolled_back_card_is_not_kept(engine: Engine) -> None:
         assert r.payment_methods.of_account("acc_ann") == []
 
 
-def test_concurrent_saves_keep_the_limit_and_one_default(database_url: str, tmp_path: Path) -> None:
+def test_concurrent_saves_keep_the_limit_and_one_default(
+    migrated_database_url: str, tmp_path: Path
+) -> None:
     services = build_services(
-        Settings(tmp_path, database_url),
+        Settings(tmp_path, migrated_database_url),
         clock=ManualClock(T0),
         hasher=Argon2Hasher(time_cost=1, memory_kib=1024),
     )

@@ -36,9 +36,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def services(database_url: str, clock: ManualClock) -> Iterator[Services]:
+def services(migrated_database_url: str, clock: ManualClock) -> Iterator[Services]:
     s = build_services(
-        Settings(Path("."), database_url),
+        Settings(Path("."), migrated_database_url),
         clock=clock,
         hasher=Argon2Hasher(time_cost=1, memory_kib=1024),
     )

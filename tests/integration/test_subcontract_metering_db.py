@@ -26,11 +26,11 @@ RUNS = 12  # per thread, each reported twice
 
 
 def test_concurrent_metering_counts_each_run_once_and_none_after_the_close(
-    database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
     clock = ManualClock(datetime.now(UTC))
     s = build_services(
-        Settings(tmp_path, database_url), clock=clock, hasher=Argon2Hasher(1, 1024),
+        Settings(tmp_path, migrated_database_url), clock=clock, hasher=Argon2Hasher(1, 1024),
         resolve=lambda _host: ["93.184.215.14"],
     )  # fmt: skip
     try:

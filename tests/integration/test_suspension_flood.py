@@ -35,9 +35,9 @@ class Sent:
 
 
 @pytest.fixture
-def services(database_url: str) -> Iterator[Services]:
+def services(migrated_database_url: str) -> Iterator[Services]:
     hasher = Argon2Hasher(time_cost=1, memory_kib=1024)
-    s = build_services(Settings(Path("."), database_url), hasher=hasher)
+    s = build_services(Settings(Path("."), migrated_database_url), hasher=hasher)
     try:
         yield s
     finally:

@@ -85,11 +85,11 @@ def _finish(proc: subprocess.Popen[str]) -> list[str]:
 
 @pytest.mark.slow
 def test_processes_reporting_at_once_consume_exactly_the_block(
-    database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
-    contract_id, recipient_id, members = _setup(database_url, tmp_path)
+    contract_id, recipient_id, members = _setup(migrated_database_url, tmp_path)
     procs = [
-        _spawn(database_url, contract_id, recipient_id, m, each)
+        _spawn(migrated_database_url, contract_id, recipient_id, m, each)
         for m, each in zip(members, EACH, strict=True)
     ]
     try:
@@ -129,7 +129,7 @@ def test_processes_reporting_at_once_consume_exactly_the_block(
     assert len(cut) == 1
     assert 0 < cut[0] < 9003
 
-    s = build_services(Settings(tmp_path, database_url), migrate=False)
+    s = build_services(Settings(tmp_path, migrated_database_url), migrate=False)
     try:
         view = s.bus.handle(ShowUsage(contract_id, Caller(recipient_id)))
     finally:
@@ -144,11 +144,13 @@ def test_processes_reporting_at_once_consume_exactly_the_block(
 NEW_NUMBERS = ["+1 212 555 0100", "+1 646 555 0199", "+61 2 9374 4000", "+81 3 3224 5000"]
 
 
-def test_members_added_at_once_never_pass_the_limit(database_url: str, tmp_path: Path) -> None:
+def test_members_added_at_once_never_pass_the_limit(
+    migrated_database_url: str, tmp_path: Path
+) -> None:
     """The recipient adds four numbers at once where two places are free (T2): two are added,
     two refused, and the contract never has more members than its terms allow."""
-    contract_id, recipient_id, members = _setup(database_url, tmp_path)
-    s = build_services(Settings(tmp_path, database_url), migrate=False)
+    contract_id, recipient_id, members = _setup(migrated_database_url, tmp_path)
+    s = build_services(Settings(tmp_path, migrated_database_url), migrate=False)
     try:
         for m in members[2:]:
             s.bus.handle(RemoveMember(contract_id, recipient_id, m))

@@ -20,6 +20,7 @@ from commex.adapters.events import ChangeHub
 
 CHANNEL = "commex_changes"
 MAX_PAYLOAD = 7000  # NOTIFY payloads stop at 8000 bytes
+STOP_CHECK_S = 0.1  # how often the idle listener looks whether it was stopped (no query sent)
 log = logging.getLogger("commex.notify")
 
 
@@ -79,7 +80,7 @@ class PgRelay:
                     self._hub.wake_all()  # whatever happened while not listening
                     pause = 0.5
                     while not self._stop.is_set():
-                        for note in conn.notifies(timeout=1.0):
+                        for note in conn.notifies(timeout=STOP_CHECK_S):
                             self._hub.wake({"*", *note.payload.split(",")})
             except psycopg.Error:
                 log.warning("lost the change feed; reconnecting in %.1f s", pause)
