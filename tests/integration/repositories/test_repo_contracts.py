@@ -112,11 +112,16 @@ def test_a_batch_reads_its_contracts_and_their_members_at_once(
             "con_2": two,
         }
         assert u.contracts.many_for_update([]) == {}
+        assert u.contracts.many_for_update(["con_2"]) == {"con_2": two}  # one: no IN list
+        assert u.contracts.many_for_update(["con_9"]) == {}
         assert u.contracts.members_of(["con_1", "con_2"]) == {
             "con_1": [phone, replace(ann, removed_at=later)],  # removed ones too, in order
             "con_2": [],
         }
         assert u.contracts.members_of([]) == {}
+        everyone = [phone, replace(ann, removed_at=later)]
+        assert u.contracts.members_of(["con_1"]) == {"con_1": everyone}
+        assert u.contracts.members_of(["con_9"]) == {"con_9": []}
 
 
 def test_usage_sessions_add_up_by_member(store: UnitOfWorkFactory) -> None:
