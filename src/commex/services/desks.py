@@ -21,7 +21,7 @@ from commex.services.bus import MessageBus
 from commex.services.commands import ReportUsage
 from commex.services.group_commit import GroupCommit, Pending
 from commex.services.results import UsageReport
-from commex.services.usage import report_usage
+from commex.services.usage import report_many
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -83,18 +83,12 @@ class UsageDesk(Desk[ReportUsage, UsageReport]):
     own error and leaves the others be (the rules refuse before anything is written)."""
 
     def apply_together(self, batch: Sequence[Pending[ReportUsage, UsageReport]]) -> None:
-        # Contracts are locked in id order (a stable sort keeps each contract's arrival order),
-        # so batches in different processes cannot deadlock on PostgreSQL.
-        ordered = sorted(batch, key=lambda p: str(p.request.contract_id))
-        answers: list[tuple[Pending[ReportUsage, UsageReport], UsageReport | CommexError]] = []
+        # report_many locks the batch's contracts in one statement, in id order, so batches in
+        # different processes cannot deadlock on PostgreSQL; reports keep their arrival order.
         with self._bus.unit_of_work() as uow:
-            for p in ordered:
-                try:
-                    answers.append((p, report_usage(p.request, uow, self._bus.deps)))
-                except CommexError as exc:
-                    answers.append((p, exc))
+            answers = report_many([p.request for p in batch], uow, self._bus.deps)
             uow.commit()
-        for p, answer in answers:
+        for p, answer in zip(batch, answers, strict=True):
             if isinstance(answer, CommexError):
                 p.fail(answer)
             else:

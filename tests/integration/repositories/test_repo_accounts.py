@@ -28,6 +28,8 @@ def test_an_account_round_trips_with_its_token(store: UnitOfWorkFactory) -> None
         assert u.accounts.get("acc_1") == acc
         assert u.accounts.get("nobody") is None
         assert u.accounts.get_many(["acc_1", "nobody"]) == {"acc_1": acc}
+        assert u.accounts.get_many(["acc_1", "acc_1"]) == {"acc_1": acc}  # one id, read once
+        assert u.accounts.get_many(["nobody"]) == {}
         assert u.accounts.get("acc_2").owner == "acc_1"  # type: ignore[union-attr]
         assert u.accounts.count() == 2
         assert u.accounts.by_token_hash("hash-1") == acc

@@ -93,6 +93,37 @@ def test_members_are_added_removed_restored_and_taken_once(store: UnitOfWorkFact
         assert u.contracts.member("mem_2") == ann
 
 
+def test_a_batch_reads_its_contracts_and_their_members_at_once(
+    store: UnitOfWorkFactory,
+) -> None:
+    one, two = contract(), contract("con_2", bid_id="bid_2", status=ContractStatus.ACTIVE)
+    put_auction_world(store, one, two)
+    phone = Member("mem_1", "con_1", MemberKind.PHONE, "+14155550123", T0)
+    ann = Member("mem_2", "con_1", MemberKind.ACCOUNT, "acc_s", T0 + timedelta(seconds=1))
+    later = T0 + timedelta(hours=1)
+    with store() as u:
+        u.contracts.add_member(ann)
+        u.contracts.add_member(phone)
+        u.contracts.remove_member("mem_2", later)
+        u.commit()
+    with store() as u:
+        assert u.contracts.many_for_update(["con_2", "con_9", "con_1"]) == {
+            "con_1": one,
+            "con_2": two,
+        }
+        assert u.contracts.many_for_update([]) == {}
+        assert u.contracts.many_for_update(["con_2"]) == {"con_2": two}  # one: no IN list
+        assert u.contracts.many_for_update(["con_9"]) == {}
+        assert u.contracts.members_of(["con_1", "con_2"]) == {
+            "con_1": [phone, replace(ann, removed_at=later)],  # removed ones too, in order
+            "con_2": [],
+        }
+        assert u.contracts.members_of([]) == {}
+        everyone = [phone, replace(ann, removed_at=later)]
+        assert u.contracts.members_of(["con_1"]) == {"con_1": everyone}
+        assert u.contracts.members_of(["con_9"]) == {"con_9": []}
+
+
 def test_usage_sessions_add_up_by_member(store: UnitOfWorkFactory) -> None:
     put_auction_world(store, contract())
     a = Member("mem_a", "con_1", MemberKind.PHONE, "+14155550123", T0)
@@ -103,11 +134,13 @@ def test_usage_sessions_add_up_by_member(store: UnitOfWorkFactory) -> None:
     with store() as u:
         u.contracts.add_member(a)
         u.contracts.add_member(b)
-        for s in (s1, s2, s3):
-            u.contracts.add_session(s)
+        u.contracts.add_session(s2)
+        u.contracts.add_sessions([s1, s3])  # a batch's sessions, in one statement
+        u.contracts.add_sessions([])
         u.commit()
     with store(write=False) as u:
         assert u.contracts.session("ses_2") == s2
+        assert (u.contracts.session("ses_1"), u.contracts.session("ses_3")) == (s1, s3)
         assert u.contracts.session("ses_9") is None
         assert u.contracts.open_sessions("mem_a") == [s2]
     ended = replace(s2, ended_at=T0 + timedelta(minutes=1), used_ms=2500, bytes=7)

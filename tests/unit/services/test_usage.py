@@ -5,7 +5,9 @@ import threading
 
 import pytest
 
-from commex.domain.errors import Conflict, Forbidden, InvalidInput
+from commex.domain.contracts import ContractStatus
+from commex.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from commex.domain.events import ContractCompleted
 from commex.services import desks
 from commex.services.commands import (
     AddMember,
@@ -16,6 +18,7 @@ from commex.services.commands import (
     StartSession,
 )
 from commex.services.queries import ShowUsage
+from commex.services.usage import report_many
 from support.worlds import award
 
 
@@ -65,17 +68,17 @@ def test_reports_that_arrive_together_share_one_transaction_and_never_pass_the_b
     cid, me = won.contract_id, Caller(won.buyer.id)
     member = ex.handle(AddMember(cid, won.buyer.id, phone_number="+14155550123"))
     first_in, release = threading.Event(), threading.Event()
-    units: list[object] = []  # each report's unit of work, kept alive so ids stay apart
-    real = desks.report_usage
+    units: list[tuple[object, int]] = []  # each batch's unit of work (kept alive) and size
+    real = desks.report_many
 
-    def held(cmd, uow, deps):  # type: ignore[no-untyped-def]
-        units.append(uow)
+    def held(cmds, uow, deps):  # type: ignore[no-untyped-def]
+        units.append((uow, len(cmds)))
         if len(units) == 1:
             first_in.set()
             assert release.wait(10)
-        return real(cmd, uow, deps)
+        return real(cmds, uow, deps)
 
-    monkeypatch.setattr(desks, "report_usage", held)
+    monkeypatch.setattr(desks, "report_many", held)
     leading = ex.submit(ReportUsage(cid, me, member.id, "30"))
     assert first_in.wait(10)
     queued = [ex.submit(ReportUsage(cid, me, member.id, s)) for s in ("50", "40", "5")]
@@ -85,7 +88,8 @@ def test_reports_that_arrive_together_share_one_transaction_and_never_pass_the_b
     assert answers[2].metered.cut  # the block held 100 s: the third report was cut
     with pytest.raises(Conflict):
         queued[2].result(10)  # nothing remained for the last, which alone is refused
-    assert len({id(u) for u in units}) == 2  # the leader's, then one for the three queued
+    assert [n for _, n in units] == [1, 3]  # the leader's, then one for the three queued
+    assert len({id(u) for u, _ in units}) == 2
     view = ex.handle(ShowUsage(cid, me))
     assert (view.contract.used_ms, view.remaining_ms) == (100_000, 0)
 
@@ -104,3 +108,36 @@ def test_a_delivery_keeps_what_its_receivers_reported(ex, won) -> None:  # type:
             RecordDelivery(cid, seller, "run-bad", "5", 1, 1, 1500, {**figures, "streams": -1})
         )
     assert bad.value.field == "receiver.streams"
+
+
+def test_a_batch_meters_each_report_as_the_ones_before_it_left_the_block(ex, clock, won) -> None:  # type: ignore[no-untyped-def]
+    cid, me = won.contract_id, Caller(won.buyer.id)
+    member = ex.handle(AddMember(cid, won.buyer.id, phone_number="+14155550123"))
+    opened = ex.handle(StartSession(cid, me, member.id)).session
+    clock.advance(100)
+    stranger = Caller(won.seller.id)  # the provider reports no member's usage
+    batch = [
+        ReportUsage(cid, me, member.id, "30", 5, session_id=opened.id),
+        ReportUsage(cid, stranger, member.id, "10"),
+        ReportUsage(cid, me, member.id, "40", 7, session_id=opened.id),
+        ReportUsage("con_missing", me, member.id, "1"),
+        ReportUsage(cid, me, member.id, "45"),  # 30 s remain: cut, and the block is used up
+        ReportUsage(cid, me, member.id, "1"),
+    ]
+    seen: list[object] = []
+    with ex.unit_of_work() as uow:
+        uow.watch(seen.extend)
+        answers = report_many(batch, uow, ex.deps)
+        uow.commit()
+    assert isinstance(answers[1], Forbidden) and isinstance(answers[3], NotFound)
+    assert isinstance(answers[5], Conflict)  # nothing remained for the last
+    first, second, last = answers[0], answers[2], answers[4]
+    assert (first.session.used_ms, second.session.used_ms) == (30_000, 70_000)
+    assert (second.session.id, second.session.bytes) == (opened.id, 12)
+    assert last.metered.accepted_ms == 30_000 and "had 30 s left" in str(last.metered.cut)
+    completed = [e for e in seen if isinstance(e, ContractCompleted)]
+    assert [(e.contract_id, e.reason) for e in completed] == [(cid, "used_up")]  # said once
+    view = ex.handle(ShowUsage(cid, me))
+    assert (view.contract.used_ms, view.contract.status) == (100_000, ContractStatus.COMPLETED)
+    (share,) = view.members
+    assert (share.usage.used_ms, share.usage.bytes, share.usage.sessions) == (100_000, 12, 2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -29,6 +29,9 @@ class MemoryContracts:
         return self._s.contracts.get(contract_id)
 
     get_for_update = get  # the unit of work holds the store's lock
+
+    def many_for_update(self, contract_ids: Collection[str]) -> dict[str, Contract]:
+        return {i: self._s.contracts[i] for i in sorted(contract_ids) if i in self._s.contracts}
 
     def update(self, contract: Contract) -> None:
         was = self._s.contracts[contract.id]
@@ -128,8 +131,15 @@ class MemoryContracts:
         ]
         return sorted(found, key=lambda m: (m.created_at, m.id))
 
+    def members_of(self, contract_ids: Collection[str]) -> dict[str, list[Member]]:
+        return {i: self.members(i, removed=True) for i in contract_ids}
+
     def add_session(self, session: UsageSession) -> None:
         self._s.usage[session.id] = session
+
+    def add_sessions(self, sessions: Sequence[UsageSession]) -> None:
+        for session in sessions:
+            self.add_session(session)
 
     def session(self, session_id: str) -> UsageSession | None:
         return self._s.usage.get(session_id)

@@ -90,6 +90,9 @@ class SqlAccounts:
 
     def get_many(self, account_ids: Iterable[str]) -> dict[str, Account]:
         ids = list(set(account_ids))
+        if len(ids) == 1:  # no IN list to expand
+            found = self.get(ids[0])
+            return {} if found is None else {ids[0]: found}
         out: dict[str, Account] = {}
         for i in range(0, len(ids), 500):
             rows = self._c.execute(_ACCOUNTS_IN, {"ids": ids[i : i + 500]})

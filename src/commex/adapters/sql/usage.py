@@ -3,13 +3,14 @@ repository, :class:`commex.adapters.sql.contracts.SqlContracts`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, case, func, select, update
 
 from commex.adapters.sql import tables as t
+from commex.adapters.sql.bulk import BulkInsert
 from commex.adapters.sql.conflicts import execute_unique
 from commex.domain.receiver import ReceiverReport
 from commex.domain.service_level import Delivery, ServiceLevel
@@ -42,7 +43,8 @@ def _delivery(r: Row[Any]) -> Delivery:
     )
 
 
-_SESSION_INSERT = t.usage_sessions.insert()
+_SESSION_COLUMNS = ("id", "contract_id", "member_id", "started_us", "ended_us", "used_ms", "bytes")
+_SESSIONS_INSERT = BulkInsert(t.usage_sessions, _SESSION_COLUMNS)
 _SESSION_GET = select(t.usage_sessions).where(t.usage_sessions.c.id == bindparam("id"))
 _SESSION_UPDATE = (
     update(t.usage_sessions)
@@ -77,16 +79,22 @@ class SqlUsage:
     _c: Connection
 
     def add_session(self, session: UsageSession) -> None:
-        values = {
-            "id": session.id,
-            "contract_id": session.contract_id,
-            "member_id": session.member_id,
-            "started_us": to_micros(session.started_at),
-            "ended_us": None if session.ended_at is None else to_micros(session.ended_at),
-            "used_ms": session.used_ms,
-            "bytes": session.bytes,
-        }
-        self._c.execute(_SESSION_INSERT, values)
+        self.add_sessions([session])
+
+    def add_sessions(self, sessions: Sequence[UsageSession]) -> None:
+        rows = [
+            {
+                "id": s.id,
+                "contract_id": s.contract_id,
+                "member_id": s.member_id,
+                "started_us": to_micros(s.started_at),
+                "ended_us": None if s.ended_at is None else to_micros(s.ended_at),
+                "used_ms": s.used_ms,
+                "bytes": s.bytes,
+            }
+            for s in sessions
+        ]
+        _SESSIONS_INSERT.run(self._c, rows)
 
     def session(self, session_id: str) -> UsageSession | None:
         r = self._c.execute(_SESSION_GET, {"id": session_id}).first()

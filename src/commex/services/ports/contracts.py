@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -31,6 +31,11 @@ class ContractRepository(Protocol):
     def get_for_update(self, contract_id: str) -> Contract | None:
         """Read the contract and hold its row lock until the unit of work ends (serialises
         metering of its block and changes of its members)."""
+        ...
+
+    def many_for_update(self, contract_ids: Collection[str]) -> dict[str, Contract]:
+        """Read those of the contracts that exist, in one statement, and hold their row locks
+        (taken in id order) until the unit of work ends."""
         ...
 
     def update(self, contract: Contract) -> None:
@@ -87,9 +92,18 @@ class ContractRepository(Protocol):
         order they were added."""
         ...
 
+    def members_of(self, contract_ids: Collection[str]) -> dict[str, list[Member]]:
+        """Every member of each contract, removed ones too, in the order they were added (one
+        read); a contract without members has an empty list."""
+        ...
+
     # -- its usage ------------------------------------------------------------------------------
 
     def add_session(self, session: UsageSession) -> None: ...
+
+    def add_sessions(self, sessions: Sequence[UsageSession]) -> None:
+        """Add many sessions in one statement."""
+        ...
 
     def session(self, session_id: str) -> UsageSession | None: ...
 
