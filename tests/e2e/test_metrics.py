@@ -167,5 +167,9 @@ def test_the_scheduler_lag_and_live_clients_are_measured(tmp_path: Path) -> None
         lag = value(found, M + "scheduler_lag_seconds_sum")
         assert 0 <= lag < 10  # the scheduler runs every second
         stop.set()
-        listener.join(20)  # the stream's next line (a ping or a change) lets the thread go
+        # The stream's next line lets the thread go: a change (a new auction) rather than
+        # waiting for the next ping.
+        _api(url, seller, "POST", "/v1/auctions", json=body | {"closes_at": (
+            datetime.now(UTC) + timedelta(hours=1)).isoformat()})  # fmt: skip
+        listener.join(20)
         wait_until(lambda: value(_scrape(url, op), M + "sse_clients") == 0, "the client gone", 30)

@@ -52,7 +52,8 @@ def test_two_workers_share_the_port_and_the_database(tmp_path: Path) -> None:
         assert proc.poll() is None, "commex serve --workers 2 exited"
         wait_until(lambda: len(_children(proc.pid)) >= 2, "two worker processes", 60)
         with httpx.Client(base_url=base, timeout=30) as client:
-            closes = (datetime.now(UTC) + timedelta(seconds=20)).isoformat()
+            # Long enough for 32 bids on a warm server, short enough not to wait long.
+            closes = (datetime.now(UTC) + timedelta(seconds=8)).isoformat()
             body = {
                 "direction": "forward",
                 "format": "first-price",
