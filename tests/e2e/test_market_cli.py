@@ -99,3 +99,15 @@ def test_webhooks_from_the_command_line(env: dict[str, str]) -> None:
     assert run_json(env, "webhook", "deliveries", hook["id"], token=ann)["items"] == []
     assert "removed" in run(env, "webhook", "remove", hook["id"], token=ann)
     assert run_json(env, "webhook", "list", token=ann)["items"] == []
+
+
+def test_text_from_other_accounts_is_printed_as_written(env: dict[str, str]) -> None:
+    seller = account(env, "Northwind", "provider")
+    ann, bob = account(env, "Ann", "recipient"), account(env, "Bob", "recipient")
+    title = "[red]Cheap[/] [b]fibre[/b]"
+    auction = create(env, seller, title, "--duration", "3600", "--format", "english",
+                     "--min-increment", "1")  # fmt: skip
+    assert title in run(env, "auction", "list", token=ann)  # not rendered as console markup
+    run(env, "auction", "bid", auction, "10.00", token=ann)
+    run(env, "auction", "bid", auction, "12.00", token=bob)
+    assert title in run(env, "notification", "list", token=ann)

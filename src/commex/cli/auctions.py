@@ -17,6 +17,7 @@ from commex.cli.common import (
     console,
     handle_errors,
     parse_duration,
+    plain,
     print_json,
 )
 from commex.domain import units
@@ -156,11 +157,11 @@ def print_auction_lines(items: list[dict[str, Any]], title: str) -> None:
     for a in items:
         closes = datetime.fromisoformat(a["closes_at"])
         left = time_left(closes, now) if a["status"] == Status.OPEN else "-"
-        owner = f"{a['owner']['name']}\n[dim]{a['owner']['reputation']['summary']}[/]"
+        owner = f"{plain(a['owner']['name'])}\n[dim]{a['owner']['reputation']['summary']}[/]"
         kind = f"{a['direction']} {a['format']}"
         star = "★" if a.get("watched") else ""
         table.add_row(
-            a["id"], a["title"], kind, a["status"], left, str(a["bid_count"]), owner, star
+            a["id"], plain(a["title"]), kind, a["status"], left, str(a["bid_count"]), owner, star
         )
     console.print(table)
 

@@ -13,6 +13,7 @@ from commex.cli.common import (
     connect,
     console,
     handle_errors,
+    plain,
     print_json,
 )
 
@@ -41,7 +42,7 @@ def list_cmd(
     for col in ("", "when", "what", "id"):
         table.add_column(col)
     for n in page["items"]:
-        what = f"[bold]{n['title']}[/]\n{n['message']}"
+        what = f"[bold]{plain(n['title'])}[/]\n{plain(n['message'])}"
         table.add_row("" if n["read"] else "•", n["created_at"][:16], what, n["id"])
     console.print(table)
     if page["next_cursor"]:
@@ -76,7 +77,8 @@ def create(
     if as_json:
         print_json(made)
         return
-    console.print(f"webhook {made['id']} sends {', '.join(made['events'])} to {made['url']}")
+    events = ", ".join(made["events"])
+    console.print(f"webhook {made['id']} sends {events} to {plain(made['url'])}", highlight=False)
     console.print(
         f"signing secret (shown this once): {made['secret']}", soft_wrap=True, highlight=False
     )
@@ -95,7 +97,7 @@ def list_hooks(exchange: str | None = EXCHANGE_OPTION, as_json: bool = JSON_OPTI
     for col in ("id", "url", "events"):
         table.add_column(col)
     for w in found:
-        table.add_row(w["id"], w["url"], ", ".join(w["events"]))
+        table.add_row(w["id"], plain(w["url"]), ", ".join(w["events"]))
     console.print(table)
 
 
@@ -126,7 +128,7 @@ def deliveries(
     for col in ("id", "event", "type", "status", "attempts", "last answer", "next try"):
         table.add_column(col)
     for d in page["items"]:
-        last = str(d["last_status"] or d["last_error"] or "")
+        last = plain(d["last_status"] or d["last_error"] or "")
         table.add_row(d["id"], d["event_id"], d["type"], d["status"], str(d["attempts"]), last,
                       (d["next_attempt_at"] or "")[:19])  # fmt: skip
     console.print(table)
