@@ -6,8 +6,11 @@ packets, on threads of their own, while the run goes on. The answers are checked
 into the bundles they came from, and the bundles leave in order. A capture's bundles are
 gathered until a request is full; a live run's go out at every tick. A request that misses
 its bundles' deadline is sent to the next provider as well (the first right answer wins) and
-later requests start with that provider. An answer (the winner's or a hedged loser's) that
-comes after its bundles' deadline is counted as late against the provider that gave it.
+later requests start with that provider. So do later requests after a provider failed and the
+next one answered instead: a request reads where to start when a thread takes it up, so a dead
+or wrong provider costs one failed call per thread, not one per request. An answer (the
+winner's or a hedged loser's) that comes after its bundles' deadline is counted as late
+against the provider that gave it.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from commex.stream.tasks import SegmentResult, SegmentTask
 class _Request:
     task: SegmentTask
     present: I64 | None
-    provider: int
+    provider: int  # where the request started (the preferred provider when a thread took it)
     result: tuple[str, SegmentResult] | None = None
     error: BaseException | None = None
     running: int = 0
@@ -126,16 +129,22 @@ class RemoteStage:
                                self._preferred, deadline=deadline,
                                kinds=None if kinds is None else kinds[taken])  # fmt: skip
             group.requests.append(request)
-            self._start(request, request.provider)
+            self._start(request, None)
         self._groups.append(group)
 
-    def _start(self, request: _Request, provider: int) -> None:
+    def _start(self, request: _Request, provider: int | None) -> None:
+        """Run ``request`` on a thread, from ``provider`` on, or (None) from whichever
+        provider is preferred when the thread takes it up."""
         with self._lock:
             request.running += 1
-        future = self._threads.submit(
-            self._sub.attempt, self.spec, request.task, self._providers, provider
-        )
+        future = self._threads.submit(self._attempt, request, provider)
         future.add_done_callback(lambda f: self._answered(request, f))
+
+    def _attempt(self, request: _Request, provider: int | None) -> tuple[str, SegmentResult]:
+        if provider is None:
+            with self._lock:
+                provider = request.provider = self._preferred
+        return self._sub.attempt(self.spec, request.task, self._providers, provider)
 
     def _answered(self, request: _Request, future: Future[tuple[str, SegmentResult]]) -> None:
         late = self.live and not future.cancelled() and self._clock() > request.deadline
@@ -154,9 +163,17 @@ class RemoteStage:
             error = future.exception()
             if error is None:
                 request.result = future.result()
+                self._prefer(request.result[0])
             elif not request.running:
                 request.error = error
         self.notify()
+
+    def _prefer(self, name: str) -> None:
+        """Later requests start with ``name``, the provider whose answer was taken."""
+        for k, provider in enumerate(self._providers):
+            if provider.name == name:
+                self._preferred = k
+                return
 
     def ready(self) -> list[Bundle]:
         out: list[Bundle] = []

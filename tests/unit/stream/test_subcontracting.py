@@ -23,6 +23,7 @@ from commex.domain.errors import InvalidInput
 from commex.stream.dispersal import Waker
 from commex.stream.flow import Bundle, Flow
 from commex.stream.node import create_node_app
+from commex.stream.nodeclient import NodeError
 from commex.stream.remotestage import RemoteStage
 from commex.stream.steps.base import StepOutput, StepSpec
 from commex.stream.subcontracting import (
@@ -37,6 +38,7 @@ from commex.stream.subcontracting import (
     plan_phases,
     rank,
 )
+from commex.stream.tasks import SegmentResult, SegmentTask
 
 S = StepSpec.parse
 
@@ -147,9 +149,9 @@ def test_directory_providers_are_ranked_and_this_provider_is_left_out() -> None:
     assert [p.name for p in found] == ["a", "b"]
 
 
-def through(sub, spec, parts, *, group_packets=4000, live=False):
+def through(sub, spec, parts, *, group_packets=4000, live=False, threads=4):
     """``parts`` (segment id -> packets) through a remote stage of ``spec``, as bundles."""
-    stage = RemoteStage(sub, spec, live=live, group_packets=group_packets)
+    stage = RemoteStage(sub, spec, live=live, group_packets=group_packets, threads=threads)
     flow = Flow([stage])
     waker = Waker()
     flow.listen(waker.notify)
@@ -169,6 +171,35 @@ def through(sub, spec, parts, *, group_packets=4000, live=False):
         stage.close()
         waker.close()
     return out, [r.to_json() for r in stage.records()]
+
+
+class _Counted:
+    """Another provider's node that counts its calls, and fails each one when ``dead``."""
+
+    def __init__(self, name: str, calls: dict[str, int], dead: bool) -> None:
+        self.name, self.calls, self.dead = name, calls, dead
+
+    def process(self, task: SegmentTask) -> SegmentResult:
+        self.calls[self.name] += 1
+        if self.dead:
+            raise NodeError("connection refused", retriable=True)
+        return SegmentResult(task.id, task.batch, ())
+
+    def close(self) -> None:
+        pass
+
+
+def test_after_a_provider_fails_later_requests_start_with_the_one_that_answered() -> None:
+    calls = {"dead": 0, "good": 0}
+    approved = [Provider("dead", "http://d"), Provider("good", "http://g")]
+    clients = lambda p: _Counted(p.name, calls, p.name == "dead")  # noqa: E731
+    with Subcontractor(approved, client_factory=clients) as sub:
+        # 60 packets needing the step, gathered 5 at a time: 12 requests, one thread.
+        out, records = through(sub, S("invert"), segments_of_two_streams(), group_packets=5,
+                               threads=1)  # fmt: skip
+    assert calls == {"dead": 1, "good": 12}  # the dead provider cost one call, not twelve
+    assert records == [{"step": "invert", "provider": "good", "segments": 12, "packets": 60}]
+    assert [b.first for b in out] == list(range(6))
 
 
 @pytest.mark.parametrize("first", ["broken", "liar"])
