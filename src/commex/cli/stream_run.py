@@ -117,7 +117,7 @@ def run(plan: pipeline.Plan, options: Options) -> tuple[RunReport, CommexError |
     try:
         if options.contract and client is not None:
             opened = ContractRun.open(
-                client, options.contract, plan, every_s=options.meter_every, warn=_warn
+                client, options.contract, plan, every_s=options.meter_every, warn=warn
             )
             book = SubcontractBook(client, options.contract)
             under = _Under(opened, book, ExchangeDirectory(client))
@@ -130,7 +130,7 @@ def run(plan: pipeline.Plan, options: Options) -> tuple[RunReport, CommexError |
     finally:
         if under is not None:
             under.run.close()
-            under.book.close_all(warn=_warn)  # a run that failed still closes what it opened
+            under.book.close_all(warn=warn)  # a run that failed still closes what it opened
         if client is not None:
             client.close()
 
@@ -173,10 +173,10 @@ def _execute(
         contract = dict(result.contract or {})
         if result.classes:
             contract["classes"] = under.book.class_costs(result.subcontracted, result.classes)
-        contract["subcontracts"] = under.book.close_all(warn=_warn)
+        contract["subcontracts"] = under.book.close_all(warn=warn)
         result = replace(result, contract=contract)
     if options.report is not None:
-        options.report.write_text(_json(result) + "\n")
+        options.report.write_text(report_json(result) + "\n")
     return result, failure
 
 
@@ -196,11 +196,11 @@ def _stopping(stop: threading.Event, live: bool) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _json(report: RunReport) -> str:
+def report_json(report: RunReport) -> str:
     return json.dumps(report.to_json(), indent=2)
 
 
-def _warn(message: str) -> None:
+def warn(message: str) -> None:
     err_console.print(f"warning: {message}", highlight=False)
 
 

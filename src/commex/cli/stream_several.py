@@ -8,7 +8,7 @@ import os
 from dataclasses import replace
 from typing import Any
 
-from commex.cli.stream_run import Display, Options, _json, _warn
+from commex.cli.stream_run import Display, Options, report_json, warn
 from commex.client import DeliveryNotRecorded, ExchangeClient, api_token_from_env
 from commex.contract_plan import prepare
 from commex.contract_streams import ContractDeliveries, SplitNode, StreamOwners
@@ -41,7 +41,7 @@ def run_several(
     books: dict[str, SubcontractBook] = {}
     try:
         for cid in contracts:
-            runs[cid] = ContractRun.open(client, cid, plan, every_s=options.meter_every, warn=_warn)
+            runs[cid] = ContractRun.open(client, cid, plan, every_s=options.meter_every, warn=warn)
             books[cid] = SubcontractBook(client, cid)
         return _execute(plan, options, client, runs, books, StreamOwners.of(contracts))
     except OSError as exc:
@@ -49,7 +49,7 @@ def run_several(
     finally:
         for cid, r in runs.items():
             r.close()
-            books[cid].close_all(warn=_warn)  # a run that failed still closes what it opened
+            books[cid].close_all(warn=warn)  # a run that failed still closes what it opened
         client.close()
 
 
@@ -91,9 +91,9 @@ def _execute(
         except (DeliveryNotRecorded, Conflict) as exc:
             summary = r.meter.summary() | {"recorded": False, "error": exc.message}
             failure = failure or exc
-        summary["subcontracts"] = books[cid].close_all(warn=_warn)
+        summary["subcontracts"] = books[cid].close_all(warn=warn)
         per.append(summary)
     result = replace(result, contract={"contracts": per})
     if options.report is not None:
-        options.report.write_text(_json(result) + "\n")
+        options.report.write_text(report_json(result) + "\n")
     return result, failure
