@@ -32,6 +32,8 @@ class Pages:
     charlie: TestClient
     parent_id: str
     sub_id: str
+    alpha_id: str
+    bravo_id: str
 
 
 def _login(browser: TestClient, name: str) -> None:
@@ -75,7 +77,7 @@ def pages() -> Iterator[Pages]:
     sub_id = opened.line.subcontract.id
     w.bus.handle(m.MeterPackets(sub_id, NodeCaller(bravo_id), "run-1", 1330))
     try:
-        yield Pages(w, recipient, alpha, bravo, charlie, parent_id, sub_id)
+        yield Pages(w, recipient, alpha, bravo, charlie, parent_id, sub_id, alpha_id, bravo_id)
     finally:
         w.close()
 
@@ -138,3 +140,28 @@ def test_the_operator_cancels_a_subcontract_from_its_page(pages: Pages) -> None:
     assert "-3.33 EUR" in operator.get(refunded.headers["location"]).text
     parent = pages.alpha.get(f"/contracts/{pages.parent_id}").text
     assert '<dd class="status">active</dd>' in parent
+
+
+def test_a_parent_with_more_subcontracts_than_a_page_links_to_the_rest(pages: Pages) -> None:
+    w = pages.world
+    opened = [pages.sub_id]
+    for _ in range(100):  # 101 in all: one more than the contract page's first page
+        w.clock.advance(1)
+        sub = m.OpenSubcontract(pages.parent_id, pages.alpha_id, pages.bravo_id, "transcode:pcmu")
+        opened.append(w.bus.handle(sub).line.subcontract.id)
+        w.bus.handle(m.CloseSubcontract(opened[-1], pages.alpha_id, "passed", sent=0))
+    page = pages.alpha.get(f"/contracts/{pages.parent_id}").text
+    on_page = re.findall(r'href="/contracts/(con_[0-9a-z]+)"><code>', page)
+    assert on_page == opened[:100]
+    (more,) = re.findall(r'<a href="([^"]+)" rel="next">More subcontracts</a>', page)
+    more = more.replace("&amp;", "&")
+    rest = pages.alpha.get(more)
+    assert rest.status_code == 200, rest.text
+    assert re.findall(r'href="/contracts/(con_[0-9a-z]+)"><code>', rest.text) == opened[100:]
+    assert "More subcontracts" not in rest.text  # the last page
+    # The recipient pages through them too, without prices; a stranger gets nothing.
+    seen = pages.recipient.get(more).text
+    assert seen.count("<code>transcode:pcmu</code>") == 1 and "EUR" not in seen
+    assert pages.charlie.get(more).status_code == 404
+    bad = pages.alpha.get(f"/contracts/{pages.parent_id}/subcontracts?cursor=nonsense")
+    assert bad.status_code == 422 and "cursor" in bad.text

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from commex.domain.accounts import Account, Role
@@ -20,13 +20,16 @@ from commex.domain.errors import (
     status_of,
 )
 from commex.domain.members import Device, Member, MemberKind
+from commex.domain.paging import Key
 from commex.domain.ratings import Rater, Rating
 from commex.domain.usage import MemberUsage
 from commex.presentation import seconds_text
 from commex.services import commands as c
 from commex.services import queries as q
+from commex.services import subcontract_messages as sm
 from commex.services.directory import RecipientNamed
 from commex.services.results import ContractView
+from commex.web import paging
 from commex.web.chart_pages import contract_charts
 from commex.web.forms import input_of, member_choice, member_command, rating_command
 from commex.web.groups import charges_context
@@ -37,6 +40,7 @@ router = APIRouter(route_class=PageRoute)
 Choice = Annotated[str, Form(max_length=40)]
 Ref = Annotated[str, Form(max_length=100)]
 Comment = Annotated[str, Form(max_length=4000)]  # the services' own limit is smaller, and says so
+SUBCONTRACTS = "contract_subcontracts"  # the list a subcontracts cursor belongs to
 _NOTICES = {
     "rated": "Thank you: your rating is in.",
     "member": "The member is added.",
@@ -83,6 +87,32 @@ def contracts_page(request: Request, session: LoggedIn) -> Response:
 def contract_page(request: Request, contract_id: str, session: LoggedIn) -> Response:
     notice = _NOTICES.get(request.query_params.get("done", ""), "")
     return page(request, contract_id, session.account, {"notice": notice})
+
+
+@router.get("/contracts/{contract_id}/subcontracts")
+def subcontracts_page(
+    request: Request,
+    contract_id: str,
+    session: LoggedIn,
+    cursor: Annotated[str | None, Query(max_length=600)] = None,
+) -> Response:
+    """The contract's subcontracts a page at a time, for those past the contract page's first
+    page; to whoever may see the contract, with prices as on the contract page."""
+    caller = c.Caller(session.account.id)
+    found = services_of(request).bus.handle(
+        sm.ParentSubcontracts(contract_id, caller, after=paging.key(SUBCONTRACTS, cursor))
+    )
+    context = {
+        "contract_id": contract_id,
+        "subcontract": None,
+        "subcontracts": found.items,
+        "subcontracts_more": _more_subcontracts(contract_id, found.next_key),
+    }
+    return render(request, "contract_subcontracts.html", context)
+
+
+def _more_subcontracts(contract_id: str, next_key: Key | None) -> str:
+    return paging.link(f"/contracts/{contract_id}/subcontracts", {}, SUBCONTRACTS, next_key)
 
 
 @router.post("/contracts/{contract_id}/ratings")
@@ -260,6 +290,7 @@ def page(
         "refund_values": {},
         "subcontract": view.subcontract,
         "subcontracts": view.subcontracts,
+        "subcontracts_more": _more_subcontracts(contract.id, view.subcontracts_next),
     }
     context.update(charges_context(services.bus, contract.id, viewer))
     names = {line.member.member.id: line.member.label for line in shares}
