@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -93,15 +93,21 @@ class ContractDeliveries:
     """What went out for each contract, from the run's results (``add`` is ``on_result``)."""
 
     owners: StreamOwners
+    also: Mapping[str, Callable[[PacketBatch], None]] = field(default_factory=dict)
     meters: dict[str, IntervalMeter] = field(default_factory=dict)
     emitted: dict[str, Delivery] = field(default_factory=dict)
 
     def add(self, batch: PacketBatch) -> None:
+        """Count each contract's packets of ``batch``, and hand them to its ``also`` (a live
+        run's meter, which reports as the run goes)."""
         for cid, rows in self.owners.rows(batch).items():
             meter = self.meters.get(cid)
             if meter is None:
                 meter = self.meters[cid] = IntervalMeter(self._emitter(cid), math.inf)
-            meter.add(batch.take(rows))
+            part = batch.take(rows)
+            meter.add(part)
+            if (more := self.also.get(cid)) is not None:
+                more(part)
 
     def _emitter(self, cid: str) -> _Emit:
         return _Emit(self.emitted, cid)

@@ -147,6 +147,15 @@ class SubcontractBook:
                     h.worsen("late", f"{rec.late_packets} of the {returned} packets it returned "
                              "came after their playout time")  # fmt: skip
 
+    def packets_of(self, provider: str, step: str) -> int:
+        """The packets this book's subcontract for ``step`` with ``provider`` has metered."""
+        with self._lock:
+            return sum(
+                h.packets
+                for h in self.handles.values()
+                if (h.provider.name, h.step) == (provider, step)
+            )
+
     def class_costs(
         self, records: Iterable[Subcontracted], packets_in: Mapping[str, int]
     ) -> dict[str, dict[str, Any]]:

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from live_support import Plane, Receiver, send_at_pace, synthetic_calls
 from serve_support import EXE, answers, free_port, wait_until
 
 from commex.stream.pcap import read_capture
@@ -406,3 +407,46 @@ def test_two_recipients_streams_in_one_run_are_grouped_once_and_metered_each_exa
         seen = story.call("GET", f"/v1/contracts/{cid}", story.a["token"])
         assert [(s["packets"], s["status"]) for s in seen["subcontracts"]] == [(audio, "completed")]
     assert sum(streams[s]["packets_out"] for s in streams) == 1330
+
+
+def test_two_recipients_live_calls_share_one_run_each_metered_as_it_goes_a_stray_refused(
+    story: Story,
+) -> None:
+    """Live input: the clinic's call (SSRC 0xca10) and the school's (0xca11) under their own
+    contracts with A, and a third sender nobody contracted for (0xca12)."""
+    story.node(story.b, "2.50")
+    story.offer_dtmf()
+    story.call("POST", "/v1/payment-methods", story.a["token"], json=VISA)
+    school = story.account("Valley School", "recipient")
+    clinic_cid, school_cid = story.contract(story.b), story.contract(story.b, recipient=school)
+    calls = synthetic_calls(3, 3.0, first_ssrc=0xCA10)  # 150 packets each, 20 ms apart
+    receiver = Receiver()
+    plane = Plane(
+        receiver.port, story.tmp, "--contract", f"{clinic_cid}=0xca10",
+        "--contract", f"{school_cid}=0xCA11", "--capabilities", "dtmf",
+        "--meter-every", "1", "--idle-timeout", "1",
+        "--playout-delay", "400",  # Bravo's answers in time on a busy machine: "passed"
+        COMMEX_TOKEN=story.a["token"], COMMEX_EXCHANGE_URL=story.url,
+    )  # fmt: skip
+    try:
+        send_at_pace(calls, [plane.port])
+        report = plane.finish()
+    finally:
+        plane.kill()
+        receiver.close()
+    out = [p for _, p in receiver.rtp()]
+    assert sorted({p.ssrc for p in out}) == [0xCA10, 0xCA11]  # the stray went nowhere
+    assert len(out) == 300 and {p.payload_type for p in out} == {0}  # transcoded to PCMU
+    assert report["refused"] == 150 and report["packets_in"] == 300
+    warned = [line for line in plane.stderr if "0x0000ca12" in line]
+    assert len(warned) == 1 and "belongs to none of the --contract" in warned[0]
+    parents = {c["contract_id"]: c for c in report["contract"]["contracts"]}
+    for cid in (clinic_cid, school_cid):
+        usage = story.call("GET", f"/v1/contracts/{cid}/usage", story.a["token"])
+        deliveries = usage["deliveries"]
+        # Reported as the call went (every stream-second), and every packet counted once.
+        assert len(deliveries) >= 2 and parents[cid]["deliveries"] == len(deliveries)
+        assert sum(d["packets"] for d in deliveries) == 150
+        assert usage["used_seconds"] == pytest.approx(2.98, abs=0.05)
+        (sub,) = parents[cid]["subcontracts"]  # its own subcontract, for its own packets
+        assert (sub["provider"]["name"], sub["packets"], sub["outcome"]) == ("Bravo", 150, "passed")

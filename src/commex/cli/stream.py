@@ -78,7 +78,7 @@ ContractOpt = Annotated[
         metavar="CID[=SSRC,...]",
         help="Deliver under this active contract of yours: shape to its max_rate_bps and "
         "report the delivery to the exchange. Several, each naming its streams by SSRC, "
-        "serve several recipients' streams of one capture in one run.",
+        "serve several recipients' streams of one capture or live input in one run.",
     ),
 ]
 MeterEvery = Annotated[

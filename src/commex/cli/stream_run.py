@@ -164,7 +164,7 @@ def _execute(
     if under is not None:  # a provider without a card learns it here, before any packet
         lacking = missing_steps(plan.steps, plan.capabilities)
         under.book.open_first(pipeline.subcontractor(plan, services), lacking)
-    with display.bar, _stopping(services.stop, plan.live):
+    with display.bar, stopping(services.stop, plan.live):
         result = pipeline.run(plan, services)
     failure = None
     if under is not None:
@@ -181,7 +181,7 @@ def _execute(
 
 
 @contextlib.contextmanager
-def _stopping(stop: threading.Event, live: bool) -> Iterator[None]:
+def stopping(stop: threading.Event, live: bool) -> Iterator[None]:
     """While a live run goes on, SIGINT and SIGTERM ask it to finish what it holds."""
     if not live or threading.current_thread() is not threading.main_thread():
         yield

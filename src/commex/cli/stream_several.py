@@ -1,21 +1,32 @@
 """`commex stream process` under several contracts at once (see :mod:`commex.contract_streams`):
-one capture's streams, each contract's by SSRC, processed together, each contract metered and
-its subcontracts charged on its own (imported by :mod:`commex.cli.stream_run` when asked)."""
+one capture's or one live input's streams, each contract's by SSRC, processed together, each
+contract metered and its subcontracts charged on its own (imported by
+:mod:`commex.cli.stream_run` when asked).
+
+A capture's stream that no contract names stops the run, naming its SSRC: the capture is not
+the one the contracts describe. On live input such a stream is refused instead (its packets go
+no further, are counted as ``refused`` in the report, and a warning names its SSRC once), so a
+stray sender cannot end the calls of the contracts being served. A live run reports into each
+contract as it goes, every ``--meter-every`` of that contract's stream-seconds.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from commex.cli.stream_run import Display, Options, report_json, warn
+from commex.cli.stream_run import Display, Options, report_json, stopping, warn
 from commex.client import DeliveryNotRecorded, ExchangeClient, api_token_from_env
 from commex.contract_plan import prepare
 from commex.contract_streams import ContractDeliveries, SplitNode, StreamOwners
 from commex.domain.errors import CommexError, Conflict, InvalidInput
 from commex.metering_client import ContractRun
 from commex.stream import pipeline
-from commex.stream.report import RunReport
+from commex.stream.ingest import Admit
+from commex.stream.metering import ReceiverSummary
+from commex.stream.report import RunReport, Subcontracted
 from commex.stream.subcontracting import Provider, missing_steps
 from commex.subcontract_run import SubcontractBook
 
@@ -24,10 +35,9 @@ def run_several(
     plan: pipeline.Plan, options: Options, contracts: dict[str, frozenset[int]]
 ) -> tuple[RunReport, CommexError | None]:
     """The run under every contract of ``contracts`` (CID: its streams' SSRCs)."""
-    if plan.live or plan.executor.kind == "node":
+    if plan.executor.kind == "node":
         raise InvalidInput(
-            "several --contract serve the streams of a capture, on this machine's executors "
-            "(not udp:// input or node: executors)",
+            "several --contract run on this machine's executors (not node: executors)",
             field="contract",
         )
     exchange = options.exchange or os.environ.get("COMMEX_EXCHANGE_URL") or None
@@ -68,26 +78,31 @@ def _execute(
             field="contract",
         )
     plan = decided[0].plan
-    deliveries = ContractDeliveries(owners)
+    live_meters = {cid: r.meter.add for cid, r in runs.items()} if plan.live else {}
+    deliveries = ContractDeliveries(owners, also=live_meters)
     display = Display(plan.live, enabled=not options.quiet)
 
     def split(provider: Provider) -> SplitNode:
         return SplitNode(books, owners, provider)
 
     services = pipeline.Services(
-        progress=display.update, directory=decided[0].directory,
-        on_result=deliveries.add, client_factory=split,
+        progress=display.update, on_ready=display.ready, on_stream=display.stream_ended,
+        directory=decided[0].directory, on_result=deliveries.add, client_factory=split,
+        admit=_admit(owners) if plan.live else None,
     )  # fmt: skip
     pipeline.check(plan, services)
     lacking = missing_steps(plan.steps, plan.capabilities)  # no card: told before any packet
     next(iter(books.values())).open_first(pipeline.subcontractor(plan, services), lacking)
-    with display.bar:
+    with display.bar, stopping(services.stop, plan.live):
         result = pipeline.run(plan, services)
+    _judge_late(books, result.subcontracted)
     per: list[dict[str, Any]] = []
     failure: CommexError | None = None
     for cid, r in runs.items():
+        heard = (s.receiver for s in result.streams if owners.by_ssrc.get(s.ssrc) == cid)
+        total = replace(deliveries.delivery(cid), receiver=ReceiverSummary.of(heard))
         try:
-            summary = r.meter.finish(deliveries.delivery(cid))
+            summary = r.meter.finish(total)
         except (DeliveryNotRecorded, Conflict) as exc:
             summary = r.meter.summary() | {"recorded": False, "error": exc.message}
             failure = failure or exc
@@ -97,3 +112,27 @@ def _execute(
     if options.report is not None:
         options.report.write_text(report_json(result) + "\n")
     return result, failure
+
+
+def _admit(owners: StreamOwners) -> Admit:
+    """Live input takes the streams the contracts name; another is refused, said once."""
+
+    def admit(ssrc: int) -> bool:
+        if ssrc in owners.by_ssrc:
+            return True
+        warn(f"stream SSRC {ssrc:#010x} belongs to none of the --contract given: refused")
+        return False
+
+    return admit
+
+
+def _judge_late(books: Mapping[str, SubcontractBook], records: Iterable[Subcontracted]) -> None:
+    """Each parent's subcontracts judged on their share of a provider's late packets: the
+    requests were shared by the parents, so their late answers were too."""
+    for rec in records:
+        mine = {cid: book.packets_of(rec.provider, rec.step) for cid, book in books.items()}
+        total = sum(mine.values())
+        for cid, book in books.items():
+            if total and mine[cid]:
+                share = round(rec.late_packets * mine[cid] / total)
+                book.judge_late([replace(rec, late_packets=share)])

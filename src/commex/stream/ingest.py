@@ -6,7 +6,9 @@ where the system has it), and decoded column by column (:func:`~commex.stream.rt
 Streams are told apart by source address, port and SSRC (the destination is this socket) and
 numbered by a :class:`StreamRegistry`; a finished stream's number is used again, so the
 tables stay as large as the calls in progress. RTCP on the same port (RFC 5761: packet types
-192-223) is set aside for the control, other datagrams are counted as skipped.
+192-223) is set aside for the control, other datagrams are counted as skipped. A run may
+``admit`` streams by SSRC (a run under several contracts takes only their streams): the
+packets of a stream it does not admit are counted as refused and go no further.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import socket
 import struct
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,19 +152,26 @@ class StreamRegistry:
 
 @dataclass
 class Burst:
-    """One read: the packets, the RTCP datagrams set aside, and how many were skipped."""
+    """One read: the packets, the RTCP datagrams set aside, how many were skipped, and how
+    many were refused (streams the run does not admit)."""
 
     batch: PacketBatch
     rtcp: list[bytes]
     skipped: int
+    refused: int = 0
+
+
+Admit = Callable[[int], bool]  # whether a run takes the stream of this SSRC
 
 
 class UdpIngest:
     """The live input socket (see the module notes); ``offset`` turns the monotonic clock
     into epoch seconds, the clock the kernel stamps arrivals with."""
 
-    def __init__(self, host: str, port: int, *, offset: float) -> None:
+    def __init__(self, host: str, port: int, *, offset: float, admit: Admit | None = None) -> None:
         self.sock = udp_socket(host, port, field="input")
+        self.admit = admit
+        self._admitted: dict[int, bool] = {}
         host_bound, port_bound = self.sock.getsockname()[:2]
         self.address = (str(host_bound), int(port_bound))
         self.registry = StreamRegistry(self.address)
@@ -221,7 +231,9 @@ class UdpIngest:
         control = ~cols.ok & (size >= 8) & ((first >> 6) == 2) & (second >= 192) & (second <= 223)
         rtcp = [bytes(self._buf[s : s + k]) for s, k in zip(
             starts[control].tolist(), size[control].tolist(), strict=True)]  # fmt: skip
-        rows = np.flatnonzero(cols.ok)
+        ok = cols.ok if self.admit is None else cols.ok & self._admits(cols.ssrc)
+        refused = int(np.count_nonzero(cols.ok)) - int(np.count_nonzero(ok))
+        rows = np.flatnonzero(ok)
         index: I64 = self.index + np.arange(rows.shape[0], dtype=np.int64)
         self.index += rows.shape[0]
         stream = self.registry.assign([peers[i] for i in rows.tolist()], cols.ssrc[rows], now)
@@ -230,7 +242,17 @@ class UdpIngest:
             buf, starts, cols, rows, index=index, stream=stream, arrival_us=arrival,
             streams=self.registry.table(),
         )  # fmt: skip
-        return Burst(batch, rtcp, n - rows.shape[0] - len(rtcp))
+        return Burst(batch, rtcp, n - rows.shape[0] - refused - len(rtcp), refused)
+
+    def _admits(self, ssrc: np.ndarray) -> np.ndarray:
+        """Whether each packet's stream is admitted; each SSRC is asked about once."""
+        assert self.admit is not None
+        known = self._admitted
+        for value in np.unique(ssrc).tolist():
+            if value not in known:
+                known[value] = self.admit(int(value))
+        taken = [s for s, yes in known.items() if yes]
+        return np.isin(ssrc, np.asarray(taken, dtype=ssrc.dtype))
 
     def close(self) -> None:
         self.sock.close()

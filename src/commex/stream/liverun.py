@@ -72,7 +72,9 @@ class LiveRun:
         plan, services = ctx.plan, ctx.services
         self.clock = services.clock
         self.offset = services.wall() - services.clock()
-        self.ingest = UdpIngest(plan.input.host, plan.input.port, offset=self.offset)
+        self.ingest = UdpIngest(
+            plan.input.host, plan.input.port, offset=self.offset, admit=services.admit
+        )
         self.rtcp_in = self._rtcp_socket() if plan.rtcp == "pair" else None
         self.segmenter = LiveSegmenter(SegmentPolicy.parse(plan.segment))
         self.delay_ms = playout_delay_ms(ctx)
@@ -185,6 +187,7 @@ class LiveRun:
             now = self.clock()
             burst = self.ingest.drain(now)
             self.ctx.tally.skipped += burst.skipped
+            self.ctx.tally.refused += burst.refused
             if burst.rtcp:
                 self._heard(burst.rtcp, "input")
             if len(burst.batch):

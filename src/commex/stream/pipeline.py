@@ -23,6 +23,7 @@ from commex.stream import segmenting
 from commex.stream.control import Control
 from commex.stream.dispersal import Executor, ExecutorSpec
 from commex.stream.endpoints import Endpoint
+from commex.stream.ingest import Admit
 from commex.stream.packets import PacketBatch
 from commex.stream.report import RunReport, StreamReport
 from commex.stream.steps.base import StepSpec
@@ -216,6 +217,7 @@ class Services:
     on_ready: Callable[[Endpoint], None] | None = None
     on_result: Callable[[PacketBatch], None] | None = None
     on_stream: Callable[[StreamReport], None] | None = None
+    admit: Admit | None = None  # live input: take only the streams of these SSRCs
     control: Control | None = None
     sleep: Callable[[float], None] = time.sleep
 

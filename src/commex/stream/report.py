@@ -151,6 +151,7 @@ class RunReport:
     realtime: bool = False
     contract: Mapping[str, Any] | None = field(default=None)
     classes: Mapping[str, int] = field(default_factory=dict)  # --segment content: packets
+    refused: int = 0  # live packets of streams the run does not admit (none of its contracts)
 
     def to_json(self) -> dict[str, Any]:
         elapsed = max(self.elapsed_s, 1e-9)
@@ -179,6 +180,8 @@ class RunReport:
         }
         if self.classes:
             out["classes"] = dict(self.classes)
+        if self.refused:
+            out["refused"] = self.refused
         if self.contract is not None:
             out["contract"] = dict(self.contract)
         return out

@@ -26,6 +26,7 @@ class Tally:
     finished: list[StreamReport] = field(default_factory=list)
     packets_in: int = 0
     skipped: int = 0
+    refused: int = 0  # packets of streams the run does not admit
     segments: int = 0
     bytes_read: int = 0
     total_bytes: int | None = None
@@ -95,6 +96,7 @@ class Tally:
             packets_in=self.packets_in,
             packets_out=sum(s.packets_out for s in streams),
             skipped=self.skipped,
+            refused=self.refused,
             segments=self.segments,
             subcontracted=tuple(subcontracted),
             dtmf=tuple(merge_dtmf(dtmf)),

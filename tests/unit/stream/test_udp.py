@@ -18,10 +18,10 @@ def _drain_until(ingest: UdpIngest, count: int, timeout: float = 5.0) -> list[Bu
     """Read bursts until ``count`` datagrams (packets, RTCP and skipped) came, or fail."""
     got: list[Burst] = []
     deadline = time.monotonic() + timeout
-    while sum(len(b.batch) + len(b.rtcp) + b.skipped for b in got) < count:
+    while sum(len(b.batch) + len(b.rtcp) + b.skipped + b.refused for b in got) < count:
         assert time.monotonic() < deadline, "the datagrams did not arrive"
         burst = ingest.drain(time.monotonic())
-        if len(burst.batch) or burst.rtcp or burst.skipped:
+        if len(burst.batch) or burst.rtcp or burst.skipped or burst.refused:
             got.append(burst)
     return got
 
@@ -46,6 +46,29 @@ def test_a_batch_sent_is_a_burst_received(media) -> None:
     assert (key.dst, key.dst_port, key.ssrc) == ("127.0.0.1", ingest.address[1], 0xABCD)
     assert np.all(np.diff(got.arrival_us) >= 0)
     assert abs(got.arrival_us[0] / 1e6 - time.time()) < 5  # wall-clock arrival times
+
+
+def test_streams_not_admitted_are_refused_and_each_ssrc_is_asked_about_once() -> None:
+    asked: list[int] = []
+
+    def admit(ssrc: int) -> bool:
+        asked.append(ssrc)
+        return ssrc == 7
+
+    ingest = UdpIngest("127.0.0.1", 0, offset=time.time() - time.monotonic(), admit=admit)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+            for k in range(6):
+                ssrc = (7, 9)[k % 2]
+                raw.sendto(build_rtp(payload_type=0, sequence_number=k, timestamp=160 * k,
+                                     ssrc=ssrc, payload=b"x" * 160), ingest.address)  # fmt: skip
+        bursts = _drain_until(ingest, 6)
+    finally:
+        ingest.close()
+    assert [s for b in bursts for s in b.batch.ssrc.tolist()] == [7, 7, 7]
+    assert sum(b.refused for b in bursts) == 3 and sum(b.skipped for b in bursts) == 0
+    assert sorted(asked) == [7, 9]
+    assert {k.ssrc for b in bursts for k in b.batch.streams} <= {7}  # no stream for the refused
 
 
 def test_rtcp_is_set_aside_and_other_datagrams_are_skipped() -> None:
