@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -134,30 +135,38 @@ class _Emit:
 
 class SplitNode:
     """A subcontractor's node called for one shared request in one part per parent contract,
-    each under that parent's subcontract; the answers put back together."""
+    each under that parent's subcontract, the parts at the same time (a live request waits for
+    the slowest part, not for their sum); the answers put back together."""
 
     def __init__(
         self, books: Mapping[str, SubcontractBook], owners: StreamOwners, provider: Provider
     ) -> None:
         self._nodes = {cid: SubcontractedNode(book, provider) for cid, book in books.items()}
         self._owners = owners
+        # The remote stage calls from several threads at once; each call's parts run here.
+        self._parts = ThreadPoolExecutor(4 * len(books), thread_name_prefix="commex-part")
 
     def process(self, task: SegmentTask) -> SegmentResult:
-        parts: list[PacketBatch] = []
-        events: list[DtmfEvent] = []
-        for cid, rows in self._owners.rows(task.batch).items():
+        def part(cid: str, rows: I64) -> SegmentResult:
             rows.sort()
-            answer = self._nodes[cid].process(
-                SegmentTask(task.id, task.batch.take(rows), task.steps)
-            )
-            parts.append(_in_table(answer.batch, task.batch.streams))
-            events.extend(answer.dtmf)
+            return self._nodes[cid].process(SegmentTask(task.id, task.batch.take(rows), task.steps))
+
+        owned = list(self._owners.rows(task.batch).items())
+        waiting = [self._parts.submit(part, cid, rows) for cid, rows in owned[1:]]
+        try:
+            answers = [part(*owned[0])]  # the first part on this thread, the others beside it
+        finally:
+            wait(waiting)  # a failed part still lets the others end before the request does
+        answers += [f.result() for f in waiting]
+        parts = [_in_table(a.batch, task.batch.streams) for a in answers]
+        events: list[DtmfEvent] = [e for a in answers for e in a.dtmf]
         whole = concat(parts) if len(parts) > 1 else parts[0]
         whole = whole.take(np.argsort(whole.index, kind="stable"))
         return SegmentResult(task.id, whole, tuple(events))
 
     def close(self) -> None:
         """The books close the node clients, after their subcontracts."""
+        self._parts.shutdown(wait=True)
 
 
 def _in_table(batch: PacketBatch, streams: tuple[StreamKey, ...]) -> PacketBatch:

@@ -3,6 +3,8 @@ per parent contract under its own subcontract, each contract's deliveries its ow
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from stream_helpers import make_batch
@@ -60,15 +62,40 @@ def test_a_shared_request_goes_in_one_part_per_parent_under_its_subcontract() ->
     }
     batch = make_batch(31)  # 16 packets of 0x1000, 15 of 0x1001
     task = SegmentTask(7, batch, (StepSpec.parse("gain:-6"),))
-    result = SplitNode(books, OWNERS, Provider("Bravo", "http://b", id="acc-b")).process(task)
+    bravo = Provider("Bravo", "http://b", id="acc-b")
+    for book in books.values():  # opened in this order: con-1's is sub-1
+        book.handle(bravo, "gain:-6")
+    result = SplitNode(books, OWNERS, bravo).process(task)
     assert np.array_equal(result.batch.index, batch.index)  # whole, in order
     assert result.batch.streams == batch.streams
     assert exchange.opened == [("con-1", "acc-b", "gain:-6"), ("con-2", "acc-b", "gain:-6")]
-    assert sent == [("sub-1", 16), ("sub-2", 15)]
+    assert sorted(sent) == [("sub-1", 16), ("sub-2", 15)]
     for book in books.values():
         book.close_all(warn=pytest.fail)
     assert exchange.sent == {"sub-1": 16, "sub-2": 15}
     assert exchange.closed == {"sub-1": ("passed", None), "sub-2": ("passed", None)}
+
+
+def test_a_shared_requests_parts_are_sent_at_the_same_time() -> None:
+    exchange = FakeExchange([])
+    both_in = threading.Barrier(2, timeout=5)  # each part waits until the other is in flight
+
+    class Node(FakeNode):
+        def process(self, task: SegmentTask):  # type: ignore[no-untyped-def]
+            both_in.wait()
+            return super().process(task)
+
+    books = {
+        cid: SubcontractBook(exchange, cid, make_client=lambda p, s, t: Node())  # type: ignore[arg-type]
+        for cid in ("con-1", "con-2")
+    }
+    split = SplitNode(books, OWNERS, Provider("Bravo", "http://b", id="acc-b"))
+    try:
+        batch = make_batch(31)
+        result = split.process(SegmentTask(1, batch, (StepSpec.parse("gain:-6"),)))
+    finally:
+        split.close()
+    assert np.array_equal(result.batch.index, batch.index)
 
 
 def test_each_contract_is_metered_on_its_own_streams_and_a_stranger_stops_the_run() -> None:
