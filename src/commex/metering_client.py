@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,6 +28,7 @@ from commex.stream.nodeexecutor import NodeExecutor
 from commex.stream.packets import PacketBatch
 from commex.stream.pipeline import Plan
 from commex.stream.report import RunReport
+from commex.stream.rtcpsession import ReceiverFigures
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,8 @@ class ContractMeter:
     _used_up: bool = False
     _outbox: queue.Queue[dict[str, Any] | None] = field(default_factory=queue.Queue)
     _sender: threading.Thread | None = None
+    _heard: dict[int, ReceiverFigures] = field(default_factory=dict)
+    _heard_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.live:
@@ -117,7 +120,18 @@ class ContractMeter:
         self._parts += 1
         return f"{self.run_id}-{self._parts}"
 
+    def heard(self, figures: Mapping[int, ReceiverFigures]) -> None:
+        """What the receivers of this contract's streams reported so far (by SSRC): each
+        report made from now on carries it, so a breach rests on the receiving side's
+        measurement while the call goes on, not only at its end (S9)."""
+        with self._heard_lock:
+            self._heard.update(figures)
+
     def _emit(self, delivery: Delivery) -> None:
+        with self._heard_lock:
+            receiver = ReceiverSummary.of(self._heard.values())
+        if receiver is not None:
+            delivery = replace(delivery, receiver=receiver)
         self._outbox.put(delivery.body(self._next_id()))
 
     def _send_loop(self) -> None:

@@ -306,3 +306,37 @@ def test_the_receivers_rtcp_reports_reach_the_delivery_and_name_the_breach(world
     assert heard["jitter_ms"] == 20.0 and 0 <= heard["round_trip_ms"] < 100
     (breach,) = world.view(contract_id)["breaches"]
     assert breach["breach_measured_by"] == "receiver"
+
+
+def test_reports_made_while_the_call_goes_on_carry_what_its_receiver_said(world: World) -> None:
+    contract_id = world.contract()
+    call = synthetic_calls(1, 8.0, first_ssrc=0xCA11)
+    receiver = Receiver(pair=True)
+    answerer = RtcpAnswerer(receiver.port + 1, fraction_lost=192, packets_lost=150, jitter=160)
+    plane = Plane(
+        receiver.port, world.tmp, "--step", "transcode:pcmu", "--contract", contract_id,
+        "--meter-every", "1", "--idle-timeout", "1",
+        COMMEX_TOKEN=world.provider["token"], COMMEX_EXCHANGE_URL=world.url,
+    )  # fmt: skip
+    try:
+        send_at_pace(call, [plane.port])
+        # A receiver report came back while the call went on.
+        assert answerer.answered > 0
+        report = plane.finish()
+    finally:
+        plane.kill()
+        answerer.close()
+        receiver.close()
+    deliveries = world.view(contract_id)["usage"]["deliveries"]
+    assert len(deliveries) == report["contract"]["deliveries"] >= 4  # one per stream-second or so
+    heard = [d for d in deliveries if d.get("receiver")]
+    last = max(deliveries, key=lambda d: int(d["run_id"].rsplit("-", 1)[1]))
+    # Every report after the receiver's first one carries it, not only the last report.
+    assert last in heard and len(heard) >= 2
+    for d in heard:
+        assert (d["breach"], d["breach_measured_by"]) == (True, "receiver")
+        assert (d["receiver"]["fraction_lost"], d["receiver"]["cumulative_lost"]) == (0.75, 150)
+    breaches = world.view(contract_id)["breaches"]
+    assert len(breaches) == len(heard) and {b["breach_measured_by"] for b in breaches} == {
+        "receiver"
+    }

@@ -158,6 +158,7 @@ def _execute(
         on_stream=display.stream_ended,
         directory=under.directory if under else None,
         on_result=under.run.meter.add if under else None,
+        on_receivers=under.run.meter.heard if under else None,
         client_factory=under.book.node_for if under else None,
     )
     pipeline.check(plan, services)

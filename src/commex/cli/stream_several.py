@@ -13,7 +13,7 @@ contract as it goes, every ``--meter-every`` of that contract's stream-seconds.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -27,8 +27,11 @@ from commex.stream import pipeline
 from commex.stream.ingest import Admit
 from commex.stream.metering import ReceiverSummary
 from commex.stream.report import RunReport, Subcontracted
+from commex.stream.rtcpsession import ReceiverFigures
 from commex.stream.subcontracting import Provider, missing_steps
 from commex.subcontract_run import SubcontractBook
+
+Heard = Callable[[Mapping[int, ReceiverFigures]], None]
 
 
 def run_several(
@@ -88,7 +91,7 @@ def _execute(
     services = pipeline.Services(
         progress=display.update, on_ready=display.ready, on_stream=display.stream_ended,
         directory=decided[0].directory, on_result=deliveries.add, client_factory=split,
-        admit=_admit(owners) if plan.live else None,
+        admit=_admit(owners) if plan.live else None, on_receivers=_heard(owners, runs),
     )  # fmt: skip
     pipeline.check(plan, services)
     lacking = missing_steps(plan.steps, plan.capabilities)  # no card: told before any packet
@@ -124,6 +127,18 @@ def _admit(owners: StreamOwners) -> Admit:
         return False
 
     return admit
+
+
+def _heard(owners: StreamOwners, runs: Mapping[str, ContractRun]) -> Heard:
+    """Each contract's meter is told what its own streams' receivers reported."""
+
+    def heard(figures: Mapping[int, ReceiverFigures]) -> None:
+        for cid, run in runs.items():
+            mine = {s: f for s, f in figures.items() if owners.by_ssrc.get(s) == cid}
+            if mine:
+                run.meter.heard(mine)
+
+    return heard
 
 
 def _judge_late(books: Mapping[str, SubcontractBook], records: Iterable[Subcontracted]) -> None:

@@ -284,8 +284,14 @@ class LiveRun:
             return
         self.next_rtcp = now + self.control.interval_s
         registry = self.ingest.registry
-        senders = self.playout.senders({sid: registry.keys[sid].ssrc for sid in registry.streams()})
+        ssrcs = {sid: registry.keys[sid].ssrc for sid in registry.streams()}
+        senders = self.playout.senders(ssrcs)
         self.sender.send_rtcp(self.control.reports(senders, now + self.offset))
+        told = self.ctx.services.on_receivers
+        if told is not None:
+            heard = {s: f for s in ssrcs.values() if (f := self.control.receiver(s)) is not None}
+            if heard:
+                told(heard)
 
     def _progress(self, now: float, *, force: bool = False) -> None:
         if now < self.next_progress and not force:

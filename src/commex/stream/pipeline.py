@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from commex.stream.endpoints import Endpoint
 from commex.stream.ingest import Admit
 from commex.stream.packets import PacketBatch
 from commex.stream.report import RunReport, StreamReport
+from commex.stream.rtcpsession import ReceiverFigures
 from commex.stream.steps.base import StepSpec
 from commex.stream.subcontracting import (
     DEFAULT_GROUP_PACKETS,
@@ -218,6 +219,9 @@ class Services:
     on_result: Callable[[PacketBatch], None] | None = None
     on_stream: Callable[[StreamReport], None] | None = None
     admit: Admit | None = None  # live input: take only the streams of these SSRCs
+    # live output: what each output stream's receiver has reported so far, after every RTCP
+    # round in which one had (by SSRC)
+    on_receivers: Callable[[Mapping[int, ReceiverFigures]], None] | None = None
     control: Control | None = None
     sleep: Callable[[float], None] = time.sleep
 
