@@ -42,7 +42,8 @@ STEPS = ("--step", "transcode:pcmu", "--step", "gain:-6")
 MARGIN_MS = 30.0
 WORST_MARGIN_MS = 50.0
 
-pytestmark = pytest.mark.slow
+# Every test here times the relay against the wall clock: they run alone (`make test`).
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 def _node(port: int) -> subprocess.Popen[bytes]:
