@@ -20,10 +20,12 @@ run: $(STAMP)
 ## Install what the tests need (PostgreSQL, tshark, Chromium, wrk), then check and run every test:
 ## the bulk on every core (pytest-xdist, at most TEST_WORKERS processes), then the tests marked
 ## `serial` (they time a real clock) one at a time, with nothing else running beside them.
-## Both passes always run; either failing fails `make test`.
+## Both passes always run; either failing fails `make test`. Bytecode caches are written even
+## where the environment turns them off (PYTHONDONTWRITEBYTECODE): the suite starts hundreds of
+## `commex` processes, each of which would compile the package again.
 TEST_WORKERS ?= 4
 test: $(STAMP) system-deps check
-	@status=0; \
+	@unset PYTHONDONTWRITEBYTECODE; status=0; \
 	$(BIN)/python -m pytest -n auto --maxprocesses $(TEST_WORKERS) -m "not serial" || status=$$?; \
 	echo "== the tests that time a real clock, alone =="; \
 	$(BIN)/python -m pytest -m serial || status=$$?; \
