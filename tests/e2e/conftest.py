@@ -231,10 +231,9 @@ def web_live(tmp_path: Path, migrated_store: Callable[[str], str]) -> Iterator[W
         services.shutdown()
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    """Debian's Chromium, driven by Playwright (scripts/test-setup installs it): started once
-    per test process, as starting it costs a second or two; tests use ``web_browser``."""
+@pytest.fixture
+def web_browser() -> Iterator[Browser]:
+    """Debian's Chromium, driven by Playwright (scripts/test-setup installs it)."""
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/test-setup` (make test does)")
     with sync_playwright() as p:
@@ -243,15 +242,3 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
-
-
-@pytest.fixture
-def web_browser(chromium: Browser) -> Iterator[Browser]:
-    """The browser for one test: every context (cookies, storage, pages) it opens is its
-    own, and closed when it ends, so nothing a test did is seen by the next."""
-    assert chromium.is_connected(), "Chromium went away during an earlier test"
-    try:
-        yield chromium
-    finally:
-        for context in chromium.contexts:
-            context.close()
