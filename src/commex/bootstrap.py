@@ -140,7 +140,11 @@ def build_exchange(
     settings = settings or Settings.from_env()
     engine = make_engine(settings.url())
     if migrate:
-        migrate_if_due(engine)
+        try:
+            migrate_if_due(engine)
+        except BaseException:
+            engine.dispose()  # a refused start leaves no connection open
+            raise
     gateway = gateway or make_gateway(settings, clock)
     return make_bus(
         SqlUnitOfWorkFactory(engine),
