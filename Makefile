@@ -17,9 +17,19 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/commex serve --demo
 
-## Install what the tests need (PostgreSQL, tshark, Chromium, wrk), then check and run every test.
+## Install what the tests need (PostgreSQL, tshark, Chromium, wrk), then check and run every test:
+## the bulk on every core (pytest-xdist, at most TEST_WORKERS processes), then the tests marked
+## `serial` (they time a real clock) one at a time, with nothing else running beside them.
+## Both passes always run; either failing fails `make test`. Bytecode caches are written even
+## where the environment turns them off (PYTHONDONTWRITEBYTECODE): the suite starts hundreds of
+## `commex` processes, each of which would compile the package again.
+TEST_WORKERS ?= 4
 test: $(STAMP) system-deps check
-	$(BIN)/python -m pytest
+	@unset PYTHONDONTWRITEBYTECODE; status=0; \
+	$(BIN)/python -m pytest -n auto --maxprocesses $(TEST_WORKERS) -m "not serial" || status=$$?; \
+	echo "== the tests that time a real clock, alone =="; \
+	$(BIN)/python -m pytest -m serial || status=$$?; \
+	exit $$status
 
 system-deps:
 	bash scripts/test-setup

@@ -3,6 +3,7 @@ empty or at the newest schema."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -11,6 +12,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+# A pytest-xdist worker starts with COLUMNS=80 in its environment, and a Rich console made while
+# COLUMNS is set keeps that width for good: the command line's consoles, made when a test first
+# imports them, would then ignore the COLUMNS each test gives the commands it runs. Without it
+# they read COLUMNS as they print, as in a run without workers.
+os.environ.pop("COLUMNS", None)
 
 from support.databases import (
     REPO,

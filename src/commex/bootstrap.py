@@ -19,8 +19,8 @@ from commex.adapters.passwords import Argon2Hasher
 from commex.adapters.payments.stripe_gateway import StripeGateway
 from commex.adapters.payments.testgateway import TestGateway
 from commex.adapters.sql.engine import make_engine
-from commex.adapters.sql.migrate import upgrade
 from commex.adapters.sql.notify import PgRelay
+from commex.adapters.sql.schema_revision import migrate_if_due
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.adapters.webhook_http import HttpWebhookTransport
 from commex.domain.errors import InvalidInput
@@ -140,7 +140,11 @@ def build_exchange(
     settings = settings or Settings.from_env()
     engine = make_engine(settings.url())
     if migrate:
-        upgrade(engine)
+        try:
+            migrate_if_due(engine)
+        except BaseException:
+            engine.dispose()  # a refused start leaves no connection open
+            raise
     gateway = gateway or make_gateway(settings, clock)
     return make_bus(
         SqlUnitOfWorkFactory(engine),

@@ -271,6 +271,7 @@ def test_a_live_stream_is_metered_while_it_runs(world: World) -> None:
     assert usage["used_seconds"] == pytest.approx(result["duration_s"], abs=0.01)
 
 
+@pytest.mark.serial  # the round trip it measures must stay under 100 ms
 def test_the_receivers_rtcp_reports_reach_the_delivery_and_name_the_breach(world: World) -> None:
     contract_id = world.contract()
     call = synthetic_calls(1, 4.0, first_ssrc=0xCA11)

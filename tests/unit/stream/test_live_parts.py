@@ -302,6 +302,7 @@ def stalling_nodes(tmp_path):
         yield slow, quick
 
 
+@pytest.mark.serial  # the hand-over must beat the slow node's 3 s by the clock
 def test_a_late_subcontract_goes_to_the_next_provider_which_keeps_the_work(
     stalling_nodes,
 ) -> None:
@@ -334,6 +335,7 @@ def test_a_late_subcontract_goes_to_the_next_provider_which_keeps_the_work(
     assert records == {"quick": (2, 20), "slow": (0, 10)}
 
 
+@pytest.mark.serial  # the hand-over must beat the slow node's 3 s by the clock
 def test_a_late_task_on_a_node_is_hedged_on_the_next(stalling_nodes) -> None:
     slow, quick = stalling_nodes
     executor = NodeExecutor([slow, quick], token=TOKEN)
