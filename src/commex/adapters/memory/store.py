@@ -55,6 +55,7 @@ class MemoryStore:
         "group_sponsors", "group_auctions", "charges", "payouts", "watches", "notices",
         "webhooks", "deliveries_out", "webhook_attempts", "fanouts", "names", "revoked_devices",
         "refunds", "throttles", "resets", "subcontracts", "subcontract_runs", "node_keys", "audit",
+        "auction_versions",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -67,6 +68,7 @@ class MemoryStore:
         self.capacities: dict[str, int] = {}
         self.offers: dict[str, ProcessingOffer] = {}
         self.auctions: dict[str, Auction] = {}
+        self.auction_versions: dict[str, int] = {}  # id -> writes since it was added
         self.bids: dict[str, Bid] = {}
         self.bid_keys: dict[tuple[str, str], tuple[str, str]] = {}
         self.contracts: dict[str, Contract] = {}

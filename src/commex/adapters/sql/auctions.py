@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, select, true, tuple_, update
+from sqlalchemy import Connection, Row, and_, bindparam, or_, select, true, update
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.auction_rows import auction_of_row, auction_values
@@ -36,7 +36,18 @@ _AUCTIONS_GET = (
     .order_by(t.auctions.c.id)
 )
 _AUCTIONS_LOCK = _AUCTIONS_GET.with_for_update()  # sorted before locking: in id order
-_AUCTION_UPDATE = update(t.auctions).where(t.auctions.c.id == bindparam("b_id"))
+# Every write to an auction raises its version (see SqlAuctions.versions).
+_AUCTION_UPDATE = (
+    update(t.auctions)
+    .where(t.auctions.c.id == bindparam("b_id"))
+    .values(version=t.auctions.c.version + 1)
+)
+_VERSIONS_GET = (
+    select(t.auctions.c.id, t.auctions.c.version)
+    .where(t.auctions.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.auctions.c.id)
+)
+_VERSIONS_LOCK = _VERSIONS_GET.with_for_update()
 # What a bid, a close or a cancel can change: an update writes these only, so the indexes on
 # what never changes after opening (search's service, rates, window, title; the creation time)
 # are left alone on the bid path.
@@ -75,12 +86,6 @@ _BID_OWN_ACTIVE = select(*_BID_COLS).where(
     t.bids.c.bidder_id == bindparam("bidder_id"),
     t.bids.c.active == true(),
 )
-# By exact (auction, bidder) pairs: a batch's auctions times its bidders would read every
-# active bid of every pair, most of them not asked for.
-_BIDS_OWN_ACTIVE = select(*_BID_COLS).where(
-    tuple_(t.bids.c.auction_id, t.bids.c.bidder_id).in_(bindparam("pairs", expanding=True)),
-    t.bids.c.active == true(),
-)
 
 
 class SqlAuctions(SqlAuctionFinder):
@@ -110,6 +115,12 @@ class SqlAuctions(SqlAuctionFinder):
         statement = _AUCTIONS_LOCK if self._lock_rows else _AUCTIONS_GET
         rows = self._c.execute(statement, {"ids": sorted(auction_ids)})
         return {row.id: self._read(row) for row in rows}
+
+    def versions(self, auction_ids: Collection[str]) -> dict[str, int]:
+        if not auction_ids:
+            return {}
+        statement = _VERSIONS_LOCK if self._lock_rows else _VERSIONS_GET
+        return {r.id: r.version for r in self._c.execute(statement, {"ids": sorted(auction_ids)})}
 
     def _read(self, row: Row[Any]) -> Auction:
         """The auction of ``row``; its currency is noted for its bids' rows (one query less)."""
@@ -243,8 +254,13 @@ class SqlAuctions(SqlAuctionFinder):
     def own_active_bids(self, pairs: Collection[tuple[str, str]]) -> dict[tuple[str, str], Bid]:
         if not pairs:
             return {}
+        # By exact (auction, bidder) pairs, each an index lookup (a row-value IN list makes
+        # SQLite scan every bid; a batch's auctions times its bidders would read every active
+        # bid of every pair, most of them not asked for).
+        b = t.bids.c
+        wanted = or_(*(and_(b.auction_id == a, b.bidder_id == d) for a, d in sorted(pairs)))
         found: dict[tuple[str, str], Bid] = {}
-        for r in self._c.execute(_BIDS_OWN_ACTIVE, {"pairs": sorted(pairs)}):
+        for r in self._c.execute(select(*_BID_COLS).where(wanted, b.active == true())):
             found[(r.auction_id, r.bidder_id)] = self._rows([r], r.auction_id)[0]
         return found
 
