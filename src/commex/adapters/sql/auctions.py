@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, and_, bindparam, or_, select, true, upda
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.auction_rows import auction_of_row, auction_values
-from commex.adapters.sql.bulk import BulkInsert
+from commex.adapters.sql.bulk import BulkInsert, BulkStatement
 from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.finding import SqlAuctionFinder
 from commex.adapters.sql.rows import minor_or_none
@@ -55,18 +55,20 @@ _CHANGING = (
     "status", "bid_count", "bid_seq", "closes_us", "leader_id", "leader_bid_id", "price_minor",
     "limit_minor", "outcome", "cancel_reason", "list_price",
 )  # fmt: skip
-_BIDDING_UPDATE = _AUCTION_UPDATE.values(
+_BIDDING_UPDATE = BulkStatement(_AUCTION_UPDATE.values(
     {c: bindparam(f"b_{c}") for c in (
         "bid_count", "bid_seq", "leader_id", "leader_bid_id", "price_minor", "limit_minor",
         "closes_us", "list_price",
-    )}
+    )})
 )  # fmt: skip
 _BIDS_INSERT = BulkInsert(
     t.bids,
     ("id", "auction_id", "bidder_id", "amount_minor", "max_minor", "seq", "created_us", "proxy",
      "active"),
 )  # fmt: skip
-_BID_DEACTIVATE = update(t.bids).where(t.bids.c.id == bindparam("b_id")).values(active=False)
+_BID_DEACTIVATE = BulkStatement(
+    update(t.bids).where(t.bids.c.id == bindparam("b_id")).values(active=False)
+)
 
 
 _BID_COLS = (
@@ -149,7 +151,7 @@ class SqlAuctions(SqlAuctionFinder):
             }
             for a in auctions
         ]
-        self._c.execute(_BIDDING_UPDATE, rows)
+        _BIDDING_UPDATE.run(self._c, rows)
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
         q = select(t.auctions)
@@ -229,7 +231,7 @@ class SqlAuctions(SqlAuctionFinder):
 
     def deactivate_bids(self, bid_ids: Sequence[str]) -> None:
         if bid_ids:
-            self._c.execute(_BID_DEACTIVATE, [{"b_id": i} for i in bid_ids])
+            _BID_DEACTIVATE.run(self._c, [{"b_id": i} for i in bid_ids])
 
     def open_auctions_bid_on(self, bidder_id: str) -> list[str]:
         a, b = t.auctions.c, t.bids.c
