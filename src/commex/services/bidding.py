@@ -309,7 +309,7 @@ class BidDesk(Desk[PlaceBid, PlacedBid]):
         cmds = [p.request for p in batch]
         rids = [p.request_id for p in batch]
         try:
-            with self._bus.unit_of_work() as uow:
+            with self._bus.unit_of_work(held=self.held) as uow:
                 deps, reps = self._bus.deps, self._reputations
                 answers = place_bids(cmds, uow, deps, rids, reps, self._known)
                 uow.commit()

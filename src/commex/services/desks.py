@@ -35,6 +35,8 @@ class Desk(ABC, Generic[Req, Res]):
         self._bus = bus
         turn = bus.uow_factory.write_turn
         self._group: GroupCommit[Req, Res] = GroupCommit(self._apply, max_batch, turn)
+        # batches run one at a time, so one connection serves them all
+        self.held = bus.uow_factory.on_one_connection()
 
     @property
     def waiting(self) -> int:
@@ -57,6 +59,7 @@ class Desk(ABC, Generic[Req, Res]):
 
     def close(self) -> None:
         self._group.close()
+        self.held.release()
 
     @abstractmethod
     def apply_together(self, batch: Sequence[Pending[Req, Res]]) -> None:
@@ -85,7 +88,7 @@ class UsageDesk(Desk[ReportUsage, UsageReport]):
     def apply_together(self, batch: Sequence[Pending[ReportUsage, UsageReport]]) -> None:
         # report_many locks the batch's contracts in one statement, in id order, so batches in
         # different processes cannot deadlock on PostgreSQL; reports keep their arrival order.
-        with self._bus.unit_of_work() as uow:
+        with self._bus.unit_of_work(held=self.held) as uow:
             answers = report_many([p.request for p in batch], uow, self._bus.deps)
             uow.commit()
         for p, answer in zip(batch, answers, strict=True):
