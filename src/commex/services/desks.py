@@ -35,7 +35,7 @@ class Desk(ABC, Generic[Req, Res]):
         self._bus = bus
         turn = bus.uow_factory.write_turn
         self._group: GroupCommit[Req, Res] = GroupCommit(self._apply, max_batch, turn)
-        # batches run one at a time, so one connection serves them all
+        # Batches run one at a time: one connection serves those that follow one another.
         self.held = bus.uow_factory.on_one_connection()
 
     @property
@@ -66,6 +66,13 @@ class Desk(ABC, Generic[Req, Res]):
         """Apply the batch in one unit of work and give every command its answer or error."""
 
     def _apply(self, batch: Sequence[Pending[Req, Res]]) -> None:
+        try:
+            self._apply_or_one_by_one(batch)
+        finally:
+            if not self._group.waiting:  # no batch follows at once: the connection goes back
+                self.held.release()
+
+    def _apply_or_one_by_one(self, batch: Sequence[Pending[Req, Res]]) -> None:
         try:
             self.apply_together(batch)
         except Exception:
