@@ -105,7 +105,7 @@ def test_0011_to_0013_upgrade_a_database_with_rows(engine: Engine) -> None:
     assert upgrade(engine, to="0010_subcontracts") == "0010_subcontracts"
     _fill_at_0010(engine)
     assert upgrade(engine) == head()
-    assert current(engine) == "0013_marketplace"
+    assert current(engine) == "0014_auction_version"
     uow = SqlUnitOfWorkFactory(engine)
     with uow(write=False) as u:
         parent = u.contracts.get("con_1")

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from commex.adapters import logs
+from commex.api.layers import log_access
 from commex.services.request_context import request_id_bound
 
 
@@ -98,3 +99,27 @@ def test_configure_sets_commex_to_the_level_and_libraries_to_warning() -> None:
         root.setLevel(saved[1])
         for name in (*logs.OWN_LOGGERS, "sqlalchemy.engine"):
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_an_access_line_names_its_request_outside_the_request_context() -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        logs.configure("json", "info")
+        stream = io.StringIO()
+        root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+        # the bids' fast path writes its line after the request's context was reset
+        log_access(
+            "POST", "/v1/auctions/auc_1/bids?token=cx_abcdefghijklmnopqrstuv", 201, 2.26, "r-9"
+        )
+        line = json.loads(stream.getvalue())
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+        for name in logs.OWN_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    assert (line["logger"], line["request_id"], line["status"], line["ms"]) == (
+        "commex.access", "r-9", 201, 2.3,
+    )  # fmt: skip
+    assert line["method"] == "POST" and "abcdefghijklmnop" not in stream.getvalue()
+    assert line["path"] == "/v1/auctions/auc_1/bids?token=[redacted]"

@@ -28,6 +28,8 @@ FORMATS = ("json", "text")
 LEVELS = ("debug", "info", "warning", "error")
 OWN_LOGGERS = ("commex", "uvicorn", "uvicorn.error", "uvicorn.access")
 REDACTED = "[redacted]"
+ACCESS_LOGGER = "commex.access"
+_ACCESS_FIELDS = ("method", "path", "status", "ms")
 
 _TOKEN = re.compile(r"\b(cxd|cxn|cxw|cx|cs)_[A-Za-z0-9_-]{16,}")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
@@ -104,8 +106,10 @@ class JsonFormatter(logging.Formatter):
     extra fields, and the exception if any, each scrubbed."""
 
     def format(self, record: logging.LogRecord) -> str:
+        if record.name == ACCESS_LOGGER and not record.exc_info:
+            return _access_line(record)
         line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": _timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": scrub(record.getMessage()),
@@ -120,6 +124,31 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc"] = scrub(self.formatException(record.exc_info))
         return json.dumps(line, ensure_ascii=False)
+
+
+def _timestamp(created: float) -> str:
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+
+
+def _access_line(record: logging.LogRecord) -> str:
+    """:class:`JsonFormatter`'s line for commex's own access log, whose records carry the
+    same four fields each time (see :func:`commex.api.layers.log_access`): the same object as
+    the general path makes, without looking through the record for what else it might hold."""
+    get = record.__dict__.get
+    line: dict[str, Any] = {
+        "ts": _timestamp(record.created),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "message": scrub(record.getMessage()),
+    }
+    request_id = get("request_id")
+    if request_id:
+        line["request_id"] = request_id
+    for key in _ACCESS_FIELDS:
+        value = get(key)
+        if value is not None:
+            line[key] = value if isinstance(value, int | float | bool) else scrub(str(value))
+    return json.dumps(line, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):

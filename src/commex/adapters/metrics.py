@@ -158,7 +158,7 @@ class ExchangeMetrics:
         elif isinstance(message, ReportUsage | RecordDelivery):
             source = "member" if isinstance(message, ReportUsage) else "plane"
             outcome = _reason(error) if error is not None else _usage_outcome(result)
-            figures().usage_reports.labels(source, outcome).inc()
+            _usage_reports(source, outcome).inc()
 
     def published(self, events: Sequence[Event]) -> None:
         f = figures()
@@ -183,6 +183,13 @@ def scheduler_ran(at: datetime) -> None:
 def sse_clients(change: int) -> None:
     """A live page connected (+1) or went away (-1)."""
     figures().sse_clients.inc(change)
+
+
+@functools.cache
+def _usage_reports(source: str, outcome: str) -> Counter:
+    """The usage reports' counter of one source and outcome, looked up once per process (a
+    lookup by labels costs more than counting); outcomes are the exchange's few error codes."""
+    return figures().usage_reports.labels(source, outcome)
 
 
 def _reason(error: BaseException) -> str:

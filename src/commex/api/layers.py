@@ -46,14 +46,31 @@ def header(headers: Sequence[tuple[bytes, bytes]], wanted: bytes) -> bytes | Non
     return None
 
 
+_ACCESS_LINE = "%s %s %d %.1fms id=%s"
+
+
 def log_access(method: str, path: str, status: int, ms: float, request_id: str | None) -> None:
-    """The access log's line for one answered request (INFO on ``commex.access``)."""
-    access_log.info(
-        "%s %s %d %.1fms id=%s",
-        method,
-        path,
-        status,
-        ms,
-        request_id,
-        extra={"method": method, "path": path, "status": status, "ms": round(ms, 1)},
+    """The access log's line for one answered request (INFO on ``commex.access``). The record
+    is made and handed to the logger's handlers directly: ``Logger.info`` would first walk the
+    stack for the caller's file and line, which no access line shows, and which cost a third
+    of the line."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    record = access_log.makeRecord(
+        access_log.name,
+        logging.INFO,
+        __file__,
+        0,
+        _ACCESS_LINE,
+        (method, path, status, ms, request_id),
+        None,
+        "log_access",
+        {
+            "method": method,
+            "path": path,
+            "status": status,
+            "ms": round(ms, 1),
+            "request_id": request_id,
+        },
     )
+    access_log.handle(record)

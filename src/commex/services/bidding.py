@@ -35,6 +35,7 @@ from commex.services.capacity import check_reverse_bid
 from commex.services.commands import PlaceBid
 from commex.services.desks import Desk
 from commex.services.group_commit import Pending
+from commex.services.known_auctions import Known, KnownAuctions
 from commex.services.loading import account_of, check_id, locked_auction
 from commex.services.opening import parse_amount
 from commex.services.ports import UnitOfWork
@@ -60,6 +61,23 @@ class _Batch:
     stored_superseded: list[str] = field(default_factory=list)
     keys: dict[tuple[str, str], tuple[str, Bid]] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)  # when the desk keeps auctions
+    written: set[str] = field(default_factory=set)
+
+    def known(self) -> list[Known]:
+        """Each auction of the batch as its commit leaves it, with its sealed bidders' standing
+        bids (less any that a later rule made inactive), for the desk to keep."""
+        inactive = set(self.stored_superseded)
+        inactive.update(b.id for b in self.rows.values() if not b.active)
+        out = {
+            i: Known(a, self.versions[i] + (i in self.written))
+            for i, a in self.auctions.items()
+            if i in self.versions
+        }
+        for (auction_id, bidder_id), bid in self.own.items():
+            if auction_id in out and (bid is None or bid.id not in inactive):
+                out[auction_id].own[bidder_id] = bid
+        return list(out.values())
 
 
 def place_bids(
@@ -68,17 +86,19 @@ def place_bids(
     deps: Deps,
     request_ids: Sequence[str | None] | None = None,
     answer_reputations: ReputationsOf | None = None,
+    known: KnownAuctions | None = None,
 ) -> list[PlacedBid | CommexError]:
     """Handle a batch of bids in the caller's unit of work; each answer is the placed bid or
     the error that refused it, in the order of ``cmds``. ``request_ids`` are the requests the
     bids answer, for the audit trail (by default the one being served now);
     ``answer_reputations`` are where the answers' reputations are read (by default fresh from
-    ``deps``)."""
+    ``deps``). Given ``known``, the batch starts from the auctions it keeps where they are
+    current, and stages what the batch leaves (see :meth:`KnownAuctions.stage`)."""
     batch = _Batch()
     # Bidders before auctions, as a suspension locks them (see AccountRepository.lock_shared).
     uow.accounts.lock_shared(c.bidder_id for c in cmds)
     rids = list(request_ids) if request_ids is not None else [current_request_id()] * len(cmds)
-    _prefetch(uow, cmds, batch)
+    _prefetch(uow, cmds, batch, known)
     placed: dict[int, Bid | CommexError] = {}
     for i in sorted(range(len(cmds)), key=lambda i: cmds[i].auction_id):
         try:
@@ -93,30 +113,46 @@ def place_bids(
             uow.auctions.add_bid_key(bidder_id, key, print_, bid.id, now)
         bid_on = sorted({b.auction_id for b in batch.rows.values()})
         uow.auctions.update_bidding([batch.auctions[i] for i in bid_on])
+        batch.written.update(bid_on)
     uow.audit.add(batch.audit)
     reps = answer_reputations or deps.reputations
-    return _answers(uow, reps, [placed[i] for i in range(len(cmds))], batch)
+    answers = _answers(uow, reps, [placed[i] for i in range(len(cmds))], batch)
+    if known is not None:
+        known.stage(batch.known())
+    return answers
 
 
-def _prefetch(uow: UnitOfWork, cmds: Sequence[PlaceBid], batch: _Batch) -> None:
+def _prefetch(
+    uow: UnitOfWork, cmds: Sequence[PlaceBid], batch: _Batch, known: KnownAuctions | None
+) -> None:
     """Read what the batch needs in a few statements rather than a few per bid: lock its
     auctions (in id order, so batches in different processes cannot deadlock on PostgreSQL),
-    then read its bidders and, on sealed auctions, their standing bids. An id that is not
-    found is left out here; the bid that names it is refused with the reason in :func:`_place`."""
+    then read its bidders and, on sealed auctions, their standing bids. Given ``known``, the
+    auctions' versions are read (and locked) instead, and only those not kept at that version
+    are read in full. An id that is not found is left out here; the bid that names it is
+    refused with the reason in :func:`_place`."""
     wanted = set()
     for auction_id in {c.auction_id for c in cmds}:
         try:
             wanted.add(check_id("auction", auction_id))
         except CommexError:
             continue
-    batch.auctions.update(uow.auctions.many_for_update(wanted))
+    if known is None:
+        batch.auctions.update(uow.auctions.many_for_update(wanted))
+    else:
+        batch.versions = uow.auctions.versions(wanted)
+        for auction_id, kept in known.current(batch.versions).items():
+            batch.auctions[auction_id] = kept.auction
+            batch.own.update(((auction_id, b), bid) for b, bid in kept.own.items())
+        stale = batch.versions.keys() - batch.auctions.keys()
+        batch.auctions.update(uow.auctions.many_for_update(stale))
     bidders = {c.bidder_id for c in cmds}
     batch.accounts.update(uow.accounts.get_many(bidders))
     pairs = {
         (c.auction_id, c.bidder_id)
         for c in cmds
         if c.auction_id in batch.auctions and batch.auctions[c.auction_id].sealed
-    }
+    } - batch.own.keys()
     found = uow.auctions.own_active_bids(pairs)
     batch.own.update((pair, found.get(pair)) for pair in pairs)
 
@@ -260,6 +296,7 @@ class BidDesk(Desk[PlaceBid, PlacedBid]):
         self, bus: MessageBus, max_batch: int = 256, monotonic: Callable[[], float] | None = None
     ) -> None:
         super().__init__(bus, max_batch)
+        self._known = KnownAuctions()
         self._reputations: ReputationsOf = bus.deps.reputations
         if monotonic is not None:
             self._reputations = RecentReputations(bus.deps.reputations, monotonic)
@@ -269,11 +306,17 @@ class BidDesk(Desk[PlaceBid, PlacedBid]):
         return self.handle(cmd)
 
     def apply_together(self, batch: Sequence[Pending[PlaceBid, PlacedBid]]) -> None:
-        with self._bus.unit_of_work() as uow:
-            cmds = [p.request for p in batch]
-            rids = [p.request_id for p in batch]
-            answers = place_bids(cmds, uow, self._bus.deps, rids, self._reputations)
-            uow.commit()
+        cmds = [p.request for p in batch]
+        rids = [p.request_id for p in batch]
+        try:
+            with self._bus.unit_of_work(held=self.held) as uow:
+                deps, reps = self._bus.deps, self._reputations
+                answers = place_bids(cmds, uow, deps, rids, reps, self._known)
+                uow.commit()
+        except BaseException:  # what the batch did is not what the database holds
+            self._known.clear()
+            raise
+        self._known.keep_staged()
         for p, answer in zip(batch, answers, strict=True):
             if isinstance(answer, CommexError):
                 p.fail(answer)

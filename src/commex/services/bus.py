@@ -36,6 +36,7 @@ from commex.services.commands import Message
 from commex.services.ports import (
     Clock,
     EventSubscriber,
+    HeldUnitsOfWork,
     IdGenerator,
     Observer,
     PasswordHasher,
@@ -168,10 +169,13 @@ class MessageBus:
         return result
 
     @contextmanager
-    def unit_of_work(self, *, write: bool = True) -> Iterator[UnitOfWork]:
-        """A unit of work the caller commits; its events go to the in-transaction subscribers
-        just before the commit, and are published after it."""
-        with self._uow(write=write) as uow:
+    def unit_of_work(
+        self, *, write: bool = True, held: HeldUnitsOfWork | None = None
+    ) -> Iterator[UnitOfWork]:
+        """A unit of work the caller commits (a write one of ``held`` when given); its events
+        go to the in-transaction subscribers just before the commit, and are published after
+        it."""
+        with self._uow(write=write) if held is None else held() as uow:
             for recorder in self._recorders:
                 uow.watch(partial(recorder, uow, self.deps))
             if write and self._in_tx:

@@ -35,6 +35,8 @@ class Desk(ABC, Generic[Req, Res]):
         self._bus = bus
         turn = bus.uow_factory.write_turn
         self._group: GroupCommit[Req, Res] = GroupCommit(self._apply, max_batch, turn)
+        # Batches run one at a time: one connection serves those that follow one another.
+        self.held = bus.uow_factory.on_one_connection()
 
     @property
     def waiting(self) -> int:
@@ -57,12 +59,20 @@ class Desk(ABC, Generic[Req, Res]):
 
     def close(self) -> None:
         self._group.close()
+        self.held.release()
 
     @abstractmethod
     def apply_together(self, batch: Sequence[Pending[Req, Res]]) -> None:
         """Apply the batch in one unit of work and give every command its answer or error."""
 
     def _apply(self, batch: Sequence[Pending[Req, Res]]) -> None:
+        try:
+            self._apply_or_one_by_one(batch)
+        finally:
+            if not self._group.waiting:  # no batch follows at once: the connection goes back
+                self.held.release()
+
+    def _apply_or_one_by_one(self, batch: Sequence[Pending[Req, Res]]) -> None:
         try:
             self.apply_together(batch)
         except Exception:
@@ -85,7 +95,7 @@ class UsageDesk(Desk[ReportUsage, UsageReport]):
     def apply_together(self, batch: Sequence[Pending[ReportUsage, UsageReport]]) -> None:
         # report_many locks the batch's contracts in one statement, in id order, so batches in
         # different processes cannot deadlock on PostgreSQL; reports keep their arrival order.
-        with self._bus.unit_of_work() as uow:
+        with self._bus.unit_of_work(held=self.held) as uow:
             answers = report_many([p.request for p in batch], uow, self._bus.deps)
             uow.commit()
         for p, answer in zip(batch, answers, strict=True):

@@ -33,11 +33,20 @@ class MemoryAuctions:
         found = (self._s.auctions.get(i) for i in sorted(auction_ids))
         return {a.id: a for a in found if a is not None}
 
+    def versions(self, auction_ids: Collection[str]) -> dict[str, int]:
+        known = self._s.auctions
+        return {i: self._s.auction_versions.get(i, 0) for i in sorted(auction_ids) if i in known}
+
+    def _written(self, auction_id: str) -> None:
+        self._s.auction_versions[auction_id] = self._s.auction_versions.get(auction_id, 0) + 1
+
     def update(self, auction: Auction) -> None:
         self._s.auctions[auction.id] = auction
+        self._written(auction.id)
 
     def update_bidding(self, auctions: Sequence[Auction]) -> None:
         for a in auctions:
+            self._written(a.id)
             self._s.auctions[a.id] = replace(
                 self._s.auctions[a.id],
                 bid_count=a.bid_count,

@@ -55,6 +55,7 @@ class MemoryStore:
         "group_sponsors", "group_auctions", "charges", "payouts", "watches", "notices",
         "webhooks", "deliveries_out", "webhook_attempts", "fanouts", "names", "revoked_devices",
         "refunds", "throttles", "resets", "subcontracts", "subcontract_runs", "node_keys", "audit",
+        "auction_versions",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -67,6 +68,7 @@ class MemoryStore:
         self.capacities: dict[str, int] = {}
         self.offers: dict[str, ProcessingOffer] = {}
         self.auctions: dict[str, Auction] = {}
+        self.auction_versions: dict[str, int] = {}  # id -> writes since it was added
         self.bids: dict[str, Bid] = {}
         self.bid_keys: dict[tuple[str, str], tuple[str, str]] = {}
         self.contracts: dict[str, Contract] = {}
@@ -148,12 +150,28 @@ class MemoryUnitOfWork(EventLog):
         self.committed = True
 
 
+class _MemoryHeld:
+    """The store has no connections: each unit of work is the factory's own."""
+
+    def __init__(self, factory: MemoryUnitOfWorkFactory) -> None:
+        self._factory = factory
+
+    def __call__(self) -> MemoryUnitOfWork:
+        return self._factory(write=True)
+
+    def release(self) -> None:
+        return None
+
+
 class MemoryUnitOfWorkFactory:
     def __init__(self, store: MemoryStore | None = None) -> None:
         self.store = store or MemoryStore()
 
     def __call__(self, *, write: bool = True) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self.store)
+
+    def on_one_connection(self) -> _MemoryHeld:
+        return _MemoryHeld(self)
 
     def write_turn(self) -> AbstractContextManager[None]:
         return nullcontext()  # every unit of work takes the store's lock in turn anyway

@@ -7,11 +7,11 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, select, true, tuple_, update
+from sqlalchemy import Connection, Row, and_, bindparam, or_, select, true, update
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.auction_rows import auction_of_row, auction_values
-from commex.adapters.sql.bulk import BulkInsert
+from commex.adapters.sql.bulk import BulkInsert, BulkStatement
 from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.finding import SqlAuctionFinder
 from commex.adapters.sql.rows import minor_or_none
@@ -36,7 +36,18 @@ _AUCTIONS_GET = (
     .order_by(t.auctions.c.id)
 )
 _AUCTIONS_LOCK = _AUCTIONS_GET.with_for_update()  # sorted before locking: in id order
-_AUCTION_UPDATE = update(t.auctions).where(t.auctions.c.id == bindparam("b_id"))
+# Every write to an auction raises its version (see SqlAuctions.versions).
+_AUCTION_UPDATE = (
+    update(t.auctions)
+    .where(t.auctions.c.id == bindparam("b_id"))
+    .values(version=t.auctions.c.version + 1)
+)
+_VERSIONS_GET = (
+    select(t.auctions.c.id, t.auctions.c.version)
+    .where(t.auctions.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.auctions.c.id)
+)
+_VERSIONS_LOCK = _VERSIONS_GET.with_for_update()
 # What a bid, a close or a cancel can change: an update writes these only, so the indexes on
 # what never changes after opening (search's service, rates, window, title; the creation time)
 # are left alone on the bid path.
@@ -44,18 +55,20 @@ _CHANGING = (
     "status", "bid_count", "bid_seq", "closes_us", "leader_id", "leader_bid_id", "price_minor",
     "limit_minor", "outcome", "cancel_reason", "list_price",
 )  # fmt: skip
-_BIDDING_UPDATE = _AUCTION_UPDATE.values(
+_BIDDING_UPDATE = BulkStatement(_AUCTION_UPDATE.values(
     {c: bindparam(f"b_{c}") for c in (
         "bid_count", "bid_seq", "leader_id", "leader_bid_id", "price_minor", "limit_minor",
         "closes_us", "list_price",
-    )}
+    )})
 )  # fmt: skip
 _BIDS_INSERT = BulkInsert(
     t.bids,
     ("id", "auction_id", "bidder_id", "amount_minor", "max_minor", "seq", "created_us", "proxy",
      "active"),
 )  # fmt: skip
-_BID_DEACTIVATE = update(t.bids).where(t.bids.c.id == bindparam("b_id")).values(active=False)
+_BID_DEACTIVATE = BulkStatement(
+    update(t.bids).where(t.bids.c.id == bindparam("b_id")).values(active=False)
+)
 
 
 _BID_COLS = (
@@ -73,12 +86,6 @@ _BID_GET = select(*_BID_COLS).where(t.bids.c.id == bindparam("id"))
 _BID_OWN_ACTIVE = select(*_BID_COLS).where(
     t.bids.c.auction_id == bindparam("auction_id"),
     t.bids.c.bidder_id == bindparam("bidder_id"),
-    t.bids.c.active == true(),
-)
-# By exact (auction, bidder) pairs: a batch's auctions times its bidders would read every
-# active bid of every pair, most of them not asked for.
-_BIDS_OWN_ACTIVE = select(*_BID_COLS).where(
-    tuple_(t.bids.c.auction_id, t.bids.c.bidder_id).in_(bindparam("pairs", expanding=True)),
     t.bids.c.active == true(),
 )
 
@@ -111,6 +118,12 @@ class SqlAuctions(SqlAuctionFinder):
         rows = self._c.execute(statement, {"ids": sorted(auction_ids)})
         return {row.id: self._read(row) for row in rows}
 
+    def versions(self, auction_ids: Collection[str]) -> dict[str, int]:
+        if not auction_ids:
+            return {}
+        statement = _VERSIONS_LOCK if self._lock_rows else _VERSIONS_GET
+        return {r.id: r.version for r in self._c.execute(statement, {"ids": sorted(auction_ids)})}
+
     def _read(self, row: Row[Any]) -> Auction:
         """The auction of ``row``; its currency is noted for its bids' rows (one query less)."""
         self._currency[row.id] = row.currency
@@ -138,7 +151,7 @@ class SqlAuctions(SqlAuctionFinder):
             }
             for a in auctions
         ]
-        self._c.execute(_BIDDING_UPDATE, rows)
+        _BIDDING_UPDATE.run(self._c, rows)
 
     def page(self, status: Status | None, limit: int, offset: int) -> list[Auction]:
         q = select(t.auctions)
@@ -218,7 +231,7 @@ class SqlAuctions(SqlAuctionFinder):
 
     def deactivate_bids(self, bid_ids: Sequence[str]) -> None:
         if bid_ids:
-            self._c.execute(_BID_DEACTIVATE, [{"b_id": i} for i in bid_ids])
+            _BID_DEACTIVATE.run(self._c, [{"b_id": i} for i in bid_ids])
 
     def open_auctions_bid_on(self, bidder_id: str) -> list[str]:
         a, b = t.auctions.c, t.bids.c
@@ -243,8 +256,13 @@ class SqlAuctions(SqlAuctionFinder):
     def own_active_bids(self, pairs: Collection[tuple[str, str]]) -> dict[tuple[str, str], Bid]:
         if not pairs:
             return {}
+        # By exact (auction, bidder) pairs, each an index lookup (a row-value IN list makes
+        # SQLite scan every bid; a batch's auctions times its bidders would read every active
+        # bid of every pair, most of them not asked for).
+        b = t.bids.c
+        wanted = or_(*(and_(b.auction_id == a, b.bidder_id == d) for a, d in sorted(pairs)))
         found: dict[tuple[str, str], Bid] = {}
-        for r in self._c.execute(_BIDS_OWN_ACTIVE, {"pairs": sorted(pairs)}):
+        for r in self._c.execute(select(*_BID_COLS).where(wanted, b.active == true())):
             found[(r.auction_id, r.bidder_id)] = self._rows([r], r.auction_id)[0]
         return found
 

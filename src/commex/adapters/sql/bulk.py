@@ -1,5 +1,5 @@
 """Many rows into one table in one ``executemany`` of the driver, for the hot path's inserts
-(a batch's bids, its audit entries).
+(a batch's bids, its audit entries) and updates (bids made inactive, auctions bid on).
 
 SQLAlchemy's own ``execute(insert, rows)`` processes every row's parameters in Python against
 the compiled statement, which costs more than the insert itself for a batch of small rows. A
@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.sql.dml import UpdateBase
 
 
 class BulkInsert:
@@ -42,5 +43,42 @@ class BulkInsert:
             compiled = self._insert.compile(dialect=dialect, column_keys=list(self._columns))
             positional = compiled.positiontup if dialect.positional else None
             found = (str(compiled), None if positional is None else tuple(positional))
+            self._compiled[dialect.name] = found
+        return found
+
+
+class BulkStatement:
+    """Any insert or update with named bind parameters, run for many rows at once: each row
+    gives the parameters by name; a parameter a row leaves out takes the value the statement
+    was built with (``.values(active=False)``)."""
+
+    def __init__(self, statement: UpdateBase) -> None:
+        self._statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        sql, order, defaults = self._for(conn)
+        params: list[Any]
+        if order is None:
+            params = [defaults | dict(row) for row in rows]
+        else:
+            params = [tuple(row.get(k, defaults.get(k)) for k in order) for row in rows]
+        conn.exec_driver_sql(sql, params)
+
+    def _for(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        dialect = conn.dialect
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self._statement.compile(dialect=dialect)
+            positional = compiled.positiontup if dialect.positional else None
+            sql = str(compiled)
+            defaults = {
+                k: b.effective_value
+                for k, b in compiled.binds.items()
+                if not b.required and (positional is not None or f"%({k})s" in sql)
+            }
+            found = (sql, None if positional is None else tuple(positional), defaults)
             self._compiled[dialect.name] = found
         return found

@@ -104,6 +104,8 @@ auctions = Table(
     Column("window_end_us", BigInteger, nullable=True),
     Column("list_price", BigInteger, nullable=True),
     Column("title_key", String(800), nullable=False, server_default=""),
+    # 0014: raised by every write to the row (see SqlAuctions.versions)
+    Column("version", BigInteger, nullable=False, server_default="0"),
     # 0013: the id, so that lists read in (..., id) order straight from them, and the small
     # columns filters test, so that a filtered page is picked out inside the index
     Index("ix_auctions_status_closes", "status", "closes_us", "id", *_FILTERED),

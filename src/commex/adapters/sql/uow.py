@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from commex.adapters.sql.accounts import SqlAccounts, SqlOffers
@@ -38,12 +38,17 @@ class SqlUnitOfWork(EventLog):
     errors leave as commex errors (a constraint violation is a conflict)."""
 
     def __init__(
-        self, engine: Engine, write: bool = True, writer: WriterLock | None = None
+        self,
+        engine: Engine,
+        write: bool = True,
+        writer: WriterLock | None = None,
+        held: HeldConnection | None = None,
     ) -> None:
         super().__init__()
         self._engine = engine
         self._write = write
         self._writer = writer if write else None
+        self._held = held
 
     def __enter__(self) -> Self:
         if self._writer is not None:
@@ -51,12 +56,14 @@ class SqlUnitOfWork(EventLog):
         try:
             return self._begin()
         except BaseException:
+            if self._held is not None:
+                self._held.release()
             if self._writer is not None:
                 self._writer.__exit__(None, None, None)
             raise
 
     def _begin(self) -> Self:
-        self._conn = self._engine.connect()
+        self._conn = self._engine.connect() if self._held is None else self._held.take()
         if is_sqlite(self._engine):
             self._conn.info[BEGIN_MODE] = "IMMEDIATE" if self._write else "DEFERRED"
         self._tx = self._conn.begin()
@@ -93,7 +100,10 @@ class SqlUnitOfWork(EventLog):
             if self._tx.is_active:
                 self._tx.rollback()
         finally:
-            self._conn.close()
+            if self._held is None:
+                self._conn.close()
+            elif exc is not None:  # the connection may be what failed: the next takes another
+                self._held.release()
             if self._writer is not None:
                 self._writer.__exit__(None, None, None)
         if isinstance(exc, IntegrityError):
@@ -102,6 +112,30 @@ class SqlUnitOfWork(EventLog):
             raise InvalidInput("the input holds a value that cannot be stored") from exc
         if isinstance(exc, DBAPIError) and "locked" in str(exc.orig).lower():
             raise Conflict("the database is busy; please retry") from exc
+
+
+class HeldConnection:
+    """One connection held between write units of work opened one after another (see
+    :class:`~commex.services.ports.uow.HeldUnitsOfWork`); taken from the pool when first
+    needed, and again after a unit of work failed or the connection was lost."""
+
+    def __init__(self, factory: SqlUnitOfWorkFactory) -> None:
+        self._factory = factory
+        self._conn: Connection | None = None
+
+    def __call__(self) -> SqlUnitOfWork:
+        f = self._factory
+        return SqlUnitOfWork(f.engine, True, f._writer, self)
+
+    def take(self) -> Connection:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self._factory.engine.connect()
+        return self._conn
+
+    def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 class SqlUnitOfWorkFactory:
@@ -116,6 +150,9 @@ class SqlUnitOfWorkFactory:
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, write, self._writer)
+
+    def on_one_connection(self) -> HeldConnection:
+        return HeldConnection(self)
 
     def write_turn(self) -> AbstractContextManager[None]:
         return self._writer if self._writer is not None else nullcontext()

@@ -34,7 +34,7 @@ from commex.services.ports.groups import GroupRepository
 from commex.services.ports.ratings import RatingRepository
 from commex.services.ports.subcontracts import NodeKeyRepository, SubcontractRepository
 from commex.services.ports.throttles import ThrottleRepository
-from commex.services.ports.uow import EventLog, UnitOfWork, UnitOfWorkFactory
+from commex.services.ports.uow import EventLog, HeldUnitsOfWork, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
     "AccountRepository",
@@ -46,6 +46,7 @@ __all__ = [
     "EventLog",
     "EventSubscriber",
     "GroupRepository",
+    "HeldUnitsOfWork",
     "IdGenerator",
     "Login",
     "NodeKeyRepository",

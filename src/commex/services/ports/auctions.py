@@ -32,6 +32,12 @@ class AuctionRepository(Protocol):
         (taken in id order) until the unit of work ends."""
         ...
 
+    def versions(self, auction_ids: Collection[str]) -> dict[str, int]:
+        """The version of each of the auctions that exists, in one statement, holding their
+        row locks (taken in id order) until the unit of work ends. Every write to an auction
+        (:meth:`update`, :meth:`update_bidding`) raises its version by one."""
+        ...
+
     def update(self, auction: Auction) -> None: ...
 
     def update_bidding(self, auctions: Sequence[Auction]) -> None:

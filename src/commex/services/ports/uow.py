@@ -120,9 +120,28 @@ class UnitOfWork(Protocol):
         ...
 
 
+class HeldUnitsOfWork(Protocol):
+    """Write units of work opened one after another (never two at once) on one connection
+    held between them, for a caller that opens many in turn (a desk): taking a connection from
+    the pool and giving it back cost as much as a small batch's statements."""
+
+    def __call__(self) -> UnitOfWork:
+        """A new write unit of work on the held connection (a fresh one after a failure)."""
+        ...
+
+    def release(self) -> None:
+        """Give the held connection back."""
+        ...
+
+
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = True) -> UnitOfWork:
         """A new unit of work; ``write=False`` for a read-only one that takes no write lock."""
+        ...
+
+    def on_one_connection(self) -> HeldUnitsOfWork:
+        """Write units of work on a connection held between them (see
+        :class:`HeldUnitsOfWork`)."""
         ...
 
     def write_turn(self) -> AbstractContextManager[None]:
