@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, inspect, text
 
 # The newest script in migrations/versions; a test keeps the two the same.
-HEAD_REVISION = "0013_marketplace"
+HEAD_REVISION = "0014_auction_version"
 
 
 def migrate_if_due(engine: Engine) -> str | None:
