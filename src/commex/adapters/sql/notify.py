@@ -20,6 +20,7 @@ from commex.adapters.events import ChangeHub
 
 CHANNEL = "commex_changes"
 MAX_PAYLOAD = 7000  # NOTIFY payloads stop at 8000 bytes
+CONNECT_TIMEOUT_S = 2  # a commit's notify never waits long on a database that is away
 STOP_CHECK_S = 0.1  # how often the idle listener looks whether it was stopped (no query sent)
 log = logging.getLogger("commex.notify")
 
@@ -49,11 +50,22 @@ class PgRelay:
         with self._send_lock:
             try:
                 if self._sender is None or self._sender.closed:
-                    self._sender = psycopg.connect(self._conninfo, autocommit=True)
+                    self._sender = psycopg.connect(
+                        self._conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+                    )
                 self._sender.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
             except psycopg.Error:
                 log.warning("could not notify the other servers; their pages will catch up")
-                self._sender = None
+                self._drop_sender()
+
+    def _drop_sender(self) -> None:
+        """Close the sending connection (a broken one too: its socket is not left open)."""
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            try:
+                sender.close()
+            except psycopg.Error:  # closing a broken connection may fail; it is gone either way
+                log.debug("closing a broken notify connection failed", exc_info=True)
 
     def start(self) -> None:
         """Start listening (a daemon thread); the hub then counts as shared."""
@@ -66,9 +78,7 @@ class PgRelay:
         if self._thread is not None:
             self._thread.join(timeout=10)
         with self._send_lock:
-            if self._sender is not None:
-                self._sender.close()
-                self._sender = None
+            self._drop_sender()
 
     def _listen(self) -> None:
         pause = 0.5
