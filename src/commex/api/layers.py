@@ -35,8 +35,13 @@ def incoming_id(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
     """The caller's ``X-Request-Id`` when it is sane (1 to 128 letters, digits and ``._:-``)."""
     for name, value in headers:
         if name == REQUEST_ID_HEADER:
-            return value.decode("ascii") if _SANE_ID.fullmatch(value) else None
+            return sane_id(value)
     return None
+
+
+def sane_id(value: bytes) -> str | None:
+    """An ``X-Request-Id`` value when it is sane, or None."""
+    return value.decode("ascii") if _SANE_ID.fullmatch(value) else None
 
 
 def header(headers: Sequence[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
