@@ -108,3 +108,22 @@ def test_the_access_log_names_each_request_and_can_be_left_out(
         else:
             assert lines == []
         services.shutdown()
+
+
+def test_each_bid_leaves_its_access_line(
+    api_world: ApiWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, auth = _bid_path(api_world)
+    with caplog.at_level(logging.INFO, logger="commex.access"):
+        rids = [
+            api_world.client.post(path, json={"amount": f"{5 + i}.00"}, headers=auth).headers[
+                "x-request-id"
+            ]
+            for i in range(3)
+        ]
+        refused = api_world.client.post(path, json={"amount": "-1"}, headers=auth)
+    lines = [r.getMessage() for r in caplog.records if r.name == "commex.access"]
+    assert len(lines) == 4
+    answers = [(201, rid) for rid in rids] + [(422, refused.headers["x-request-id"])]
+    for line, (status, rid) in zip(lines, answers, strict=True):
+        assert line.startswith(f"POST {path} {status} ") and line.endswith(f"id={rid}")

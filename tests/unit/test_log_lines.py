@@ -123,3 +123,51 @@ def test_an_access_line_names_its_request_outside_the_request_context() -> None:
     )  # fmt: skip
     assert line["method"] == "POST" and "abcdefghijklmnop" not in stream.getvalue()
     assert line["path"] == "/v1/auctions/auc_1/bids?token=[redacted]"
+
+
+class _CountingStream(io.StringIO):
+    """A stream that counts the writes it was given."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_lines_written_together_go_out_in_one_write_in_their_order() -> None:
+    stream = _CountingStream()
+    handler = logs.LineHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    logger = logging.getLogger("commex.test.together")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with logs.lines_together(logger):
+            for i in range(5):
+                logger.warning("line %d", i)
+            assert stream.getvalue() == ""  # nothing out before the block ends
+        assert stream.writes == 1
+        logger.warning("alone")  # outside the block: written at once
+        assert stream.writes == 2
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    lines = [json.loads(text)["message"] for text in stream.getvalue().splitlines()]
+    assert lines == ["line 0", "line 1", "line 2", "line 3", "line 4", "alone"]
+
+
+def test_an_access_line_keeps_the_time_of_its_answer() -> None:
+    stream = io.StringIO()
+    handler = logs.LineHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    access = logging.getLogger("commex.access")
+    access.addHandler(handler)
+    saved = access.level
+    access.setLevel(logging.INFO)
+    try:
+        log_access("POST", "/v1/auctions/auc_1/bids", 201, 1.0, "r-1", created=86400.25)
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(saved)
+    assert json.loads(stream.getvalue())["ts"] == "1970-01-02T00:00:00.250+00:00"

@@ -19,6 +19,9 @@ import json
 import logging
 import logging.config
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +50,7 @@ _ANY = re.compile(
     "|".join(p.pattern.removeprefix("(?i)") for p in (_TOKEN, _BEARER, _GATEWAY, _KEYED, _DIGITS)),
     re.IGNORECASE,
 )
+_FLUSH_HELD: ContextVar[bool] = ContextVar("commex_log_flush_held", default=False)
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
@@ -78,6 +82,51 @@ def _card_or_digits(m: re.Match[str]) -> str:
         d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(reversed(digits))
     )
     return "[card number]" if total % 10 == 0 else m.group(0)
+
+
+class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler (stderr): each line is written and flushed as it comes, except lines
+    written together (:func:`lines_together`), which go out in one write at the end."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self._held: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not _FLUSH_HELD.get():
+            super().emit(record)
+            return
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        self._held.append(line)  # under the handler's lock, which handle() holds
+
+    def write_held(self) -> None:
+        """Write the lines held so far in one go."""
+        with self.lock:  # type: ignore[union-attr]
+            held, self._held = self._held, []
+            if held:
+                self.stream.write("".join(held))
+                self.stream.flush()
+
+
+@contextmanager
+def lines_together(logger: logging.Logger) -> Iterator[None]:
+    """Lines this thread logs on ``logger`` in the block reach its stderr in one write at the
+    end, not one write (and one system call) per line."""
+    token = _FLUSH_HELD.set(True)
+    try:
+        yield
+    finally:
+        _FLUSH_HELD.reset(token)
+        current: logging.Logger | None = logger
+        while current is not None:
+            for handler in current.handlers:
+                if isinstance(handler, LineHandler):
+                    handler.write_held()
+            current = current.parent if current.propagate else None
 
 
 class RequestIdFilter(logging.Filter):
@@ -189,7 +238,7 @@ def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
         "formatters": {"commex": {"()": formatter}},
         "handlers": {
             "stderr": {
-                "class": "logging.StreamHandler",
+                "()": LineHandler,
                 "stream": "ext://sys.stderr",
                 "formatter": "commex",
                 "filters": ["libraries", "request_id"],
