@@ -182,13 +182,18 @@ def _timestamp(created: float) -> str:
 def _access_line(record: logging.LogRecord) -> str:
     """:class:`JsonFormatter`'s line for commex's own access log, whose records carry the
     same four fields each time (see :func:`commex.api.layers.log_access`): the same object as
-    the general path makes, without looking through the record for what else it might hold."""
+    the general path makes, without looking through the record for what else it might hold.
+    The message holds each field's text between spaces: when it holds nothing to scrub,
+    neither does such a field (no pattern's match in the field alone would not also match in
+    the message), which is then not searched again."""
     get = record.__dict__.get
+    message = record.getMessage()
+    clean = _ANY.search(message) is None
     line: dict[str, Any] = {
         "ts": _timestamp(record.created),
         "level": record.levelname.lower(),
         "logger": record.name,
-        "message": scrub(record.getMessage()),
+        "message": message if clean else scrub(message),
     }
     request_id = get("request_id")
     if request_id:
@@ -196,7 +201,11 @@ def _access_line(record: logging.LogRecord) -> str:
     for key in _ACCESS_FIELDS:
         value = get(key)
         if value is not None:
-            line[key] = value if isinstance(value, int | float | bool) else scrub(str(value))
+            if isinstance(value, int | float | bool):
+                line[key] = value
+                continue
+            text = str(value)
+            line[key] = text if clean and f" {text} " in f" {message} " else scrub(text)
     return json.dumps(line, ensure_ascii=False)
 
 
