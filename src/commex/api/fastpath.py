@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from typing import Any, cast
@@ -36,6 +35,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
+from commex.adapters.clock import random_hex
 from commex.api.deps import account_for_token, bearer_token
 from commex.api.errors import error_response_for
 from commex.api.layers import (
@@ -100,7 +100,8 @@ class BidFastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send, auction_id: str) -> None:
         started = time.perf_counter()
         wanted = _Headers(scope["headers"])
-        rid = wanted.request_id or _IDS.new()
+        # 128 random bits: an id names its request in the audit trail for years, across servers.
+        rid = wanted.request_id or random_hex(32)
         scope.setdefault("state", {})["request_id"] = rid
         scope[ROUTE_TEMPLATE] = BID_ROUTE  # for anything that reads it, as routing would name it
         context = REQUEST_ID.set(rid)
@@ -145,34 +146,6 @@ async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], bod
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-class _RandomIds:
-    """New request ids of 128 random bits each (an id names its request in the audit trail for
-    years, across servers), from the system's source of randomness, drawn for many ids at a
-    time rather than with a system call per request."""
-
-    _PER_DRAW = 256
-
-    def __init__(self) -> None:
-        self._pool = ""
-        self._at = 0
-
-    def new(self) -> str:
-        if self._at >= len(self._pool):
-            self._pool = os.urandom(16 * self._PER_DRAW).hex()
-            self._at = 0
-        rid = self._pool[self._at : self._at + 32]
-        self._at += 32
-        return rid
-
-    def forget(self) -> None:
-        """Draw afresh (a forked process must not repeat its parent's ids)."""
-        self._pool, self._at = "", 0
-
-
-_IDS = _RandomIds()
-os.register_at_fork(after_in_child=_IDS.forget)
 
 
 class _Headers:
