@@ -171,3 +171,41 @@ def test_an_access_line_keeps_the_time_of_its_answer() -> None:
         access.removeHandler(handler)
         access.setLevel(saved)
     assert json.loads(stream.getvalue())["ts"] == "1970-01-02T00:00:00.250+00:00"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "ms", "rid"),
+    [
+        ("/v1/auctions/auc_1/bids", 201, 2.26, "r-9"),
+        ('/v1/auctions/"ü\\\u2028"/bids', 422, 0.04, None),
+        ("/v1/auctions/auc_1/bids?token=cx_abcdefghijklmnopqrstuv", 401, 1234.5, "x" * 128),
+    ],
+)
+def test_an_access_line_is_the_json_of_its_fields(
+    path: str, status: int, ms: float, rid: str | None
+) -> None:
+    stream = io.StringIO()
+    handler = logs.LineHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    access = logging.getLogger("commex.access")
+    access.addHandler(handler)
+    saved = access.level
+    access.setLevel(logging.INFO)
+    try:
+        log_access("POST", path, status, ms, rid, created=1.5)
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(saved)
+    message = logs.scrub(f"POST {path} {status} {ms:.1f}ms id={rid}")
+    expected = {
+        "ts": "1970-01-01T00:00:01.500+00:00",
+        "level": "info",
+        "logger": "commex.access",
+        "message": message,
+        **({"request_id": rid} if rid else {}),
+        "method": "POST",
+        "path": logs.scrub(path),
+        "status": status,
+        "ms": round(ms, 1),
+    }
+    assert stream.getvalue() == json.dumps(expected, ensure_ascii=False) + "\n"

@@ -18,11 +18,13 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _str
 from typing import Any
 
 from commex.services.request_context import current_request_id
@@ -189,24 +191,34 @@ def _access_line(record: logging.LogRecord) -> str:
     get = record.__dict__.get
     message = record.getMessage()
     clean = _ANY.search(message) is None
-    line: dict[str, Any] = {
-        "ts": _timestamp(record.created),
-        "level": record.levelname.lower(),
-        "logger": record.name,
-        "message": message if clean else scrub(message),
-    }
+    line = [
+        f'{{"ts": "{_timestamp(record.created)}", "level": {_str(record.levelname.lower())}, '
+        f'"logger": {_str(record.name)}, "message": {_str(message if clean else scrub(message))}'
+    ]
     request_id = get("request_id")
     if request_id:
-        line["request_id"] = request_id
+        line.append(f'"request_id": {_json(request_id)}')
     for key in _ACCESS_FIELDS:
         value = get(key)
-        if value is not None:
-            if isinstance(value, int | float | bool):
-                line[key] = value
-                continue
+        if value is None:
+            continue
+        if not isinstance(value, int | float | bool):
             text = str(value)
-            line[key] = text if clean and f" {text} " in f" {message} " else scrub(text)
-    return json.dumps(line, ensure_ascii=False)
+            value = text if clean and f" {text} " in f" {message} " else scrub(text)
+        line.append(f'"{key}": {_json(value)}')
+    return ", ".join(line) + "}"
+
+
+def _json(value: object) -> str:
+    """``value`` (text, a number or a truth) as ``json.dumps(value, ensure_ascii=False)``
+    writes it, without the encoder's general machinery."""
+    if isinstance(value, str):
+        return _str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) and math.isfinite(value):
+        return int.__repr__(value) if isinstance(value, int) else float.__repr__(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
