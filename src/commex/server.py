@@ -26,6 +26,7 @@ from commex.api import payments as payments_api
 from commex.api import subcontracts as subcontracts_api
 from commex.api.contracts import router as contracts_router
 from commex.api.errors import http_error_response
+from commex.api.fastpath import BidFastPath, BidServingApp
 from commex.api.metrics import router as metrics_router
 from commex.api.routes import router as api_router
 from commex.bootstrap import Services, build_services
@@ -105,7 +106,7 @@ def create_server(
                 services.webhooks.stop()
             metrics.process_exited()  # this process's live gauges leave the sums
 
-    app = FastAPI(
+    app = BidServingApp(
         title="commex",
         version=__version__,
         description="An open exchange for communications services: auctions, ratings, billing.",
@@ -117,6 +118,7 @@ def create_server(
         redoc_url=None,
     )
     app.state.services = services
+    app.bid_fast_path = BidFastPath(app, access_log, hsts=services.settings.https)
     errors.install(app)
 
     @app.exception_handler(StarletteHTTPException)

@@ -108,3 +108,40 @@ def test_the_access_log_names_each_request_and_can_be_left_out(
         else:
             assert lines == []
         services.shutdown()
+
+
+def test_each_bid_leaves_its_access_line(
+    api_world: ApiWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, auth = _bid_path(api_world)
+    with caplog.at_level(logging.INFO, logger="commex.access"):
+        rids = [
+            api_world.client.post(path, json={"amount": f"{5 + i}.00"}, headers=auth).headers[
+                "x-request-id"
+            ]
+            for i in range(3)
+        ]
+        refused = api_world.client.post(path, json={"amount": "-1"}, headers=auth)
+    lines = [r.getMessage() for r in caplog.records if r.name == "commex.access"]
+    assert len(lines) == 4
+    answers = [(201, rid) for rid in rids] + [(422, refused.headers["x-request-id"])]
+    for line, (status, rid) in zip(lines, answers, strict=True):
+        assert line.startswith(f"POST {path} {status} ") and line.endswith(f"id={rid}")
+
+
+def test_an_unexpected_failure_of_a_bid_is_a_plain_500_with_the_headers(
+    api_world: ApiWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, auth = _bid_path(api_world)
+
+    def broken(message: object) -> object:
+        raise RuntimeError("the desk broke")
+
+    monkeypatch.setattr(api_world.services.bus, "submit_on_loop", broken)
+    answer = api_world.client.post(
+        path, json={"amount": "5.00"}, headers=auth | {"X-Request-Id": "req-500"}
+    )
+    assert (answer.status_code, answer.text) == (500, "Internal Server Error")
+    assert "the desk broke" not in answer.text
+    assert answer.headers["x-request-id"] == "req-500"
+    assert all(name in answer.headers for name in SECURITY)

@@ -123,3 +123,89 @@ def test_an_access_line_names_its_request_outside_the_request_context() -> None:
     )  # fmt: skip
     assert line["method"] == "POST" and "abcdefghijklmnop" not in stream.getvalue()
     assert line["path"] == "/v1/auctions/auc_1/bids?token=[redacted]"
+
+
+class _CountingStream(io.StringIO):
+    """A stream that counts the writes it was given."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_lines_written_together_go_out_in_one_write_in_their_order() -> None:
+    stream = _CountingStream()
+    handler = logs.LineHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    logger = logging.getLogger("commex.test.together")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with logs.lines_together(logger):
+            for i in range(5):
+                logger.warning("line %d", i)
+            assert stream.getvalue() == ""  # nothing out before the block ends
+        assert stream.writes == 1
+        logger.warning("alone")  # outside the block: written at once
+        assert stream.writes == 2
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    lines = [json.loads(text)["message"] for text in stream.getvalue().splitlines()]
+    assert lines == ["line 0", "line 1", "line 2", "line 3", "line 4", "alone"]
+
+
+def test_an_access_line_keeps_the_time_of_its_answer() -> None:
+    stream = io.StringIO()
+    handler = logs.LineHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    access = logging.getLogger("commex.access")
+    access.addHandler(handler)
+    saved = access.level
+    access.setLevel(logging.INFO)
+    try:
+        log_access("POST", "/v1/auctions/auc_1/bids", 201, 1.0, "r-1", created=86400.25)
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(saved)
+    assert json.loads(stream.getvalue())["ts"] == "1970-01-02T00:00:00.250+00:00"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "ms", "rid"),
+    [
+        ("/v1/auctions/auc_1/bids", 201, 2.26, "r-9"),
+        ('/v1/auctions/"ü\\\u2028"/bids', 422, 0.04, None),
+        ("/v1/auctions/auc_1/bids?token=cx_abcdefghijklmnopqrstuv", 401, 1234.5, "x" * 128),
+    ],
+)
+def test_an_access_line_is_the_json_of_its_fields(
+    path: str, status: int, ms: float, rid: str | None
+) -> None:
+    stream = io.StringIO()
+    handler = logs.LineHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    access = logging.getLogger("commex.access")
+    access.addHandler(handler)
+    saved = access.level
+    access.setLevel(logging.INFO)
+    try:
+        log_access("POST", path, status, ms, rid, created=1.5)
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(saved)
+    message = logs.scrub(f"POST {path} {status} {ms:.1f}ms id={rid}")
+    expected = {
+        "ts": "1970-01-01T00:00:01.500+00:00",
+        "level": "info",
+        "logger": "commex.access",
+        "message": message,
+        **({"request_id": rid} if rid else {}),
+        "method": "POST",
+        "path": logs.scrub(path),
+        "status": status,
+        "ms": round(ms, 1),
+    }
+    assert stream.getvalue() == json.dumps(expected, ensure_ascii=False) + "\n"

@@ -18,8 +18,13 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _str
 from typing import Any
 
 from commex.services.request_context import current_request_id
@@ -47,6 +52,7 @@ _ANY = re.compile(
     "|".join(p.pattern.removeprefix("(?i)") for p in (_TOKEN, _BEARER, _GATEWAY, _KEYED, _DIGITS)),
     re.IGNORECASE,
 )
+_FLUSH_HELD: ContextVar[bool] = ContextVar("commex_log_flush_held", default=False)
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
@@ -78,6 +84,51 @@ def _card_or_digits(m: re.Match[str]) -> str:
         d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(reversed(digits))
     )
     return "[card number]" if total % 10 == 0 else m.group(0)
+
+
+class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler (stderr): each line is written and flushed as it comes, except lines
+    written together (:func:`lines_together`), which go out in one write at the end."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self._held: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not _FLUSH_HELD.get():
+            super().emit(record)
+            return
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        self._held.append(line)  # under the handler's lock, which handle() holds
+
+    def write_held(self) -> None:
+        """Write the lines held so far in one go."""
+        with self.lock:  # type: ignore[union-attr]
+            held, self._held = self._held, []
+            if held:
+                self.stream.write("".join(held))
+                self.stream.flush()
+
+
+@contextmanager
+def lines_together(logger: logging.Logger) -> Iterator[None]:
+    """Lines this thread logs on ``logger`` in the block reach its stderr in one write at the
+    end, not one write (and one system call) per line."""
+    token = _FLUSH_HELD.set(True)
+    try:
+        yield
+    finally:
+        _FLUSH_HELD.reset(token)
+        current: logging.Logger | None = logger
+        while current is not None:
+            for handler in current.handlers:
+                if isinstance(handler, LineHandler):
+                    handler.write_held()
+            current = current.parent if current.propagate else None
 
 
 class RequestIdFilter(logging.Filter):
@@ -133,22 +184,41 @@ def _timestamp(created: float) -> str:
 def _access_line(record: logging.LogRecord) -> str:
     """:class:`JsonFormatter`'s line for commex's own access log, whose records carry the
     same four fields each time (see :func:`commex.api.layers.log_access`): the same object as
-    the general path makes, without looking through the record for what else it might hold."""
+    the general path makes, without looking through the record for what else it might hold.
+    The message holds each field's text between spaces: when it holds nothing to scrub,
+    neither does such a field (no pattern's match in the field alone would not also match in
+    the message), which is then not searched again."""
     get = record.__dict__.get
-    line: dict[str, Any] = {
-        "ts": _timestamp(record.created),
-        "level": record.levelname.lower(),
-        "logger": record.name,
-        "message": scrub(record.getMessage()),
-    }
+    message = record.getMessage()
+    clean = _ANY.search(message) is None
+    line = [
+        f'{{"ts": "{_timestamp(record.created)}", "level": {_str(record.levelname.lower())}, '
+        f'"logger": {_str(record.name)}, "message": {_str(message if clean else scrub(message))}'
+    ]
     request_id = get("request_id")
     if request_id:
-        line["request_id"] = request_id
+        line.append(f'"request_id": {_json(request_id)}')
     for key in _ACCESS_FIELDS:
         value = get(key)
-        if value is not None:
-            line[key] = value if isinstance(value, int | float | bool) else scrub(str(value))
-    return json.dumps(line, ensure_ascii=False)
+        if value is None:
+            continue
+        if not isinstance(value, int | float | bool):
+            text = str(value)
+            value = text if clean and f" {text} " in f" {message} " else scrub(text)
+        line.append(f'"{key}": {_json(value)}')
+    return ", ".join(line) + "}"
+
+
+def _json(value: object) -> str:
+    """``value`` (text, a number or a truth) as ``json.dumps(value, ensure_ascii=False)``
+    writes it, without the encoder's general machinery."""
+    if isinstance(value, str):
+        return _str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) and math.isfinite(value):
+        return int.__repr__(value) if isinstance(value, int) else float.__repr__(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
@@ -189,7 +259,7 @@ def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
         "formatters": {"commex": {"()": formatter}},
         "handlers": {
             "stderr": {
-                "class": "logging.StreamHandler",
+                "()": LineHandler,
                 "stream": "ext://sys.stderr",
                 "formatter": "commex",
                 "filters": ["libraries", "request_id"],

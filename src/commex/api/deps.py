@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from dataclasses import dataclass
 from typing import Annotated, cast
 
@@ -64,7 +66,34 @@ async def account_for_token(services: Services, token: str) -> Account:
     cached = services.tokens.account(token)
     if cached is not None:
         return cached
-    return await run_in_threadpool(services.bus.handle, Authenticate(token))
+    return await _looked_up(services, token)
+
+
+# Token -> its lookup under way, per token cache: callers that present a token while it is
+# being looked up await that lookup instead of starting their own (when a busy token's second
+# runs out, every request in flight with it would otherwise read the database at once).
+_LOOKUPS: weakref.WeakKeyDictionary[object, dict[str, asyncio.Future[Account]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _looked_up(services: Services, token: str) -> Account:
+    loop = asyncio.get_running_loop()
+    lookups = _LOOKUPS.setdefault(services.tokens, {})
+    pending = lookups.get(token)
+    if pending is None or pending.get_loop() is not loop:
+        pending = asyncio.ensure_future(run_in_threadpool(services.bus.handle, Authenticate(token)))
+        lookups[token] = pending
+        pending.add_done_callback(lambda done: _forget(lookups, token, done))
+    # Shielded: a caller that goes away (its client hung up) does not cancel the others' lookup.
+    return await asyncio.shield(pending)
+
+
+def _forget(lookups: dict[str, asyncio.Future[Account]], token: str, done: object) -> None:
+    if lookups.get(token) is done:
+        del lookups[token]
+    if isinstance(done, asyncio.Future) and not done.cancelled():
+        done.exception()  # seen here: an unwanted lookup's refusal is not "never retrieved"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """The bid call on the hot path: ``POST /v1/auctions/{auction_id}/bids`` answered by the
-outermost middleware, before the other layers and FastAPI's routing.
+outermost ASGI callable (:class:`BidServingApp`), before any middleware and FastAPI's routing.
 
 A bid is the exchange's busiest call, and a request's trip through the middleware (each layer
 wrapping ``send``) and FastAPI's per-request machinery (its exception and exit-stack layers,
@@ -12,7 +12,8 @@ queued for the bid desk's next group commit and awaited, with no thread waiting 
 answer is written in one go with headers encoded once at start-up (the security headers), its
 request id, and then the request is counted in the metrics and named in the access log, as the
 layers would. Its errors are answered exactly as the app's exception handlers answer them
-(:func:`~commex.api.errors.error_response_for`); anything unexpected still becomes a 500.
+(:func:`~commex.api.errors.error_response_for`); anything unexpected becomes a 500, as the
+server's error layer answers it, and is raised on for the server to log.
 
 The FastAPI route in :mod:`commex.api.routes` stays: it describes the call in the OpenAPI
 document and answers through the same :func:`placed_bid_response`. The bid itself is counted,
@@ -24,25 +25,26 @@ from __future__ import annotations
 import json
 import logging
 import re
-import secrets
 import time
 from typing import Any, cast
 
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from commex.adapters.clock import random_hex
 from commex.api.deps import account_for_token, bearer_token
 from commex.api.errors import error_response_for
 from commex.api.layers import (
     MAX_BODY,
     REQUEST_ID_HEADER,
     TOO_LARGE,
+    AccessLines,
     access_log,
-    incoming_id,
-    log_access,
+    sane_id,
     security_headers,
 )
 from commex.api.metrics import ROUTE_TEMPLATE, count_request
@@ -58,47 +60,61 @@ from commex.services.results import PlacedBid
 _BID_PATH = re.compile(r"/v1/auctions/([^/]+)/bids")
 BID_ROUTE = "/v1/auctions/{auction_id}/bids"
 _JSON = (b"content-type", b"application/json")
+_TEXT = (b"content-type", b"text/plain; charset=utf-8")
+_SERVER_ERROR = b"Internal Server Error"  # what the server's error layer answers
+
+
+class BidServingApp(FastAPI):
+    """The app, whose own call answers bids (:class:`BidFastPath`) and hands every other
+    request (and every other event: lifespan, websockets) to FastAPI."""
+
+    bid_fast_path: BidFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.bid_fast_path
+        if fast is not None and scope["type"] == "http" and scope["method"] == "POST":
+            found = _BID_PATH.fullmatch(scope["path"])
+            if found is not None:
+                scope["app"] = self
+                await fast(scope, receive, send, found.group(1))
+                return
+        await super().__call__(scope, receive, send)
 
 
 class BidFastPath:
-    """Answers ``POST /v1/auctions/{id}/bids``; hands every other request to the app."""
+    """Answers ``POST /v1/auctions/{id}/bids`` for the services of ``app``."""
 
     def __init__(
         self,
-        app: ASGIApp,
+        app: FastAPI,
         access_log_enabled: bool = True,
         max_body: int = MAX_BODY,
         hsts: bool = False,
     ) -> None:
-        self.app = app
+        self._app = app
         self._log = access_log_enabled
+        self._lines = AccessLines()
         self._max_body = max_body
         self._headers = security_headers(hsts)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        found = _BID_PATH.fullmatch(scope["path"])
-        if found is None:
-            await self.app(scope, receive, send)
-            return
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, auction_id: str) -> None:
         started = time.perf_counter()
+        wanted = _Headers(scope["headers"])
         # 128 random bits: an id names its request in the audit trail for years, across servers.
-        rid = incoming_id(scope["headers"]) or secrets.token_hex(16)
+        rid = wanted.request_id or random_hex(32)
         scope.setdefault("state", {})["request_id"] = rid
         scope[ROUTE_TEMPLATE] = BID_ROUTE  # for anything that reads it, as routing would name it
         context = REQUEST_ID.set(rid)
         headers = [*self._headers, (REQUEST_ID_HEADER, rid.encode())]
         status = 500  # what the client gets if nothing was sent
         try:
-            status = await self._answer(scope, receive, send, found.group(1), headers)
+            status = await self._answer(scope, receive, send, auction_id, wanted, headers)
         finally:
             REQUEST_ID.reset(context)
             seconds = time.perf_counter() - started
             count_request("POST", BID_ROUTE, status, seconds)
             if self._log and access_log.isEnabledFor(logging.INFO):
-                log_access("POST", scope["path"], status, seconds * 1e3, rid)
+                self._lines.add("POST", scope["path"], status, seconds * 1e3, rid)
 
     async def _answer(
         self,
@@ -106,24 +122,57 @@ class BidFastPath:
         receive: Receive,
         send: Send,
         auction_id: str,
+        wanted: _Headers,
         headers: list[tuple[bytes, bytes]],
     ) -> int:
         """Answer the bid; the status answered."""
         try:
-            placed = await _place_bid(scope, receive, auction_id, self._max_body)
+            services = cast(Services, self._app.state.services)
+            placed = await _place_bid(services, receive, auction_id, wanted, self._max_body)
+            body = wire.placed_bid_json(placed)
         except Exception as exc:
             mapped = error_response_for(exc)
-            if mapped is None:
+            if mapped is None:  # a 500, as the server's error layer answers, then raised on
+                await _send(send, 500, [*headers, _TEXT], _SERVER_ERROR)
                 raise
             await mapped(scope, receive, _adding(send, headers))
             return mapped.status_code
-        body = json.dumps(
-            wire.placed_bid(placed), ensure_ascii=False, allow_nan=False, separators=(",", ":")
-        ).encode()
-        headers += [_JSON, (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 201, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        headers.append(_JSON)
+        await _send(send, 201, headers, body)
         return 201
+
+
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Headers:
+    """The headers a bid reads, found in one pass over the request's."""
+
+    __slots__ = ("authorization", "content_length", "content_type", "idempotency_key",
+                 "request_id")  # fmt: skip
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self.authorization: str | None = None
+        self.content_length: bytes | None = None
+        self.content_type: str | None = None
+        self.idempotency_key: str | None = None
+        self.request_id: str | None = None
+        found_id = False
+        for name, value in raw:
+            if name == b"authorization":
+                self.authorization = value.decode("latin-1")
+            elif name == b"content-length":
+                self.content_length = value
+            elif name == b"content-type":
+                self.content_type = value.decode("latin-1")
+            elif name == b"idempotency-key":
+                self.idempotency_key = value.decode("latin-1")
+            elif name == REQUEST_ID_HEADER and not found_id:  # the first, as the layer reads
+                found_id = True
+                self.request_id = sane_id(value)
 
 
 def _adding(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
@@ -139,17 +188,15 @@ def _adding(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
     return sending
 
 
-async def _place_bid(scope: Scope, receive: Receive, auction_id: str, max_body: int) -> PlacedBid:
-    headers = dict(scope["headers"])
-    length = headers.get(b"content-length")
+async def _place_bid(
+    services: Services, receive: Receive, auction_id: str, wanted: _Headers, max_body: int
+) -> PlacedBid:
+    length = wanted.content_length
     if length is not None and (not length.isdigit() or int(length) > max_body):
         raise PayloadTooLarge()
-    services = cast(Services, scope["app"].state.services)
-    token = bearer_token(_text(headers.get(b"authorization")))
-    who = await account_for_token(services, token)
-    body = bid_body(await _body(receive, max_body), _text(headers.get(b"content-type")))
-    key = _text(headers.get(b"idempotency-key"))
-    cmd = c.PlaceBid(auction_id, who.id, body.amount, body.max_amount, key)
+    who = await account_for_token(services, bearer_token(wanted.authorization))
+    body = bid_body(await _body(receive, max_body), wanted.content_type)
+    cmd = c.PlaceBid(auction_id, who.id, body.amount, body.max_amount, wanted.idempotency_key)
     return await services.bus.submit_on_loop(cmd)
 
 
@@ -163,7 +210,18 @@ async def placed_bid_response(
 
 
 def bid_body(raw: bytes, content_type: str | None) -> BidIn:
-    """The body as a :class:`BidIn`, or the error FastAPI would raise for it."""
+    """The body as a :class:`BidIn`, or the error FastAPI would raise for it. A JSON body
+    that the model takes as it is read (the usual case) is read and checked in one pass; any
+    other is read again the way FastAPI reads it, so its error is FastAPI's."""
+    if _is_json(content_type):
+        try:
+            return BidIn.model_validate_json(raw)
+        except ValidationError:
+            pass
+    return _slow_bid_body(raw, content_type)
+
+
+def _slow_bid_body(raw: bytes, content_type: str | None) -> BidIn:
     parsed: Any = raw  # a body that is not JSON fails the model as "not an object"
     if _is_json(content_type):
         try:
@@ -182,8 +240,16 @@ def bid_body(raw: bytes, content_type: str | None) -> BidIn:
 
 
 async def _body(receive: Receive, max_body: int) -> bytes:
-    chunks = []
-    received = 0
+    message = await receive()
+    if message["type"] != "http.request":
+        return b""
+    chunk: bytes = message.get("body", b"")
+    if len(chunk) > max_body:
+        raise PayloadTooLarge()
+    if not message.get("more_body", False):  # the usual case: the body in one message
+        return chunk
+    chunks = [chunk]
+    received = len(chunk)
     while True:
         message = await receive()
         if message["type"] != "http.request":
@@ -198,10 +264,6 @@ async def _body(receive: Receive, max_body: int) -> bytes:
     return b"".join(chunks)
 
 
-def _text(value: bytes | None) -> str | None:
-    return None if value is None else value.decode("latin-1")
-
-
 def _json_invalid(at: int, why: str) -> RequestValidationError:
     error = {"type": "json_invalid", "loc": ("body", at), "msg": "JSON decode error"}
     return RequestValidationError([error | {"input": {}, "ctx": {"error": why}}])
@@ -210,6 +272,8 @@ def _json_invalid(at: int, why: str) -> RequestValidationError:
 def _is_json(content_type: str | None) -> bool:
     if not content_type:
         return False
+    if content_type == "application/json":
+        return True
     kind = content_type.split(";", 1)[0].strip().lower()
     return kind == "application/json" or (
         kind.startswith("application/") and kind.endswith("+json")

@@ -20,7 +20,6 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commex.api.errors import error_body
-from commex.api.fastpath import BidFastPath
 from commex.api.layers import (
     MAX_BODY,
     REQUEST_ID_HEADER,
@@ -38,16 +37,12 @@ from commex.services.request_context import REQUEST_ID
 def stack(
     *, access_log_enabled: bool = True, max_body: int = MAX_BODY, hsts: bool = False
 ) -> list[Middleware]:
-    """Every middleware of the server, outermost first: the bids' fast path (which does every
-    later layer's work for the bids it answers, inline), the request id, the access log, the
+    """Every middleware of the server, outermost first: the request id, the access log, the
     request metrics (outside the body limit, so its 413s count too), the security headers (with
-    HSTS given ``hsts``: the public address is https), then the body limit."""
-    layers = [
-        Middleware(
-            BidFastPath, access_log_enabled=access_log_enabled, max_body=max_body, hsts=hsts
-        ),
-        Middleware(RequestId),
-    ]
+    HSTS given ``hsts``: the public address is https), then the body limit. Bids never pass
+    here: the app itself answers them, doing these layers' work inline
+    (:mod:`commex.api.fastpath`)."""
+    layers = [Middleware(RequestId)]
     if access_log_enabled:
         layers.append(Middleware(AccessLog))
     layers += [

@@ -96,10 +96,12 @@ class Money:
                 f"for {currency}",
                 field=field,
             )
-        try:
-            return cls(value.quantize(quantum), currency)
-        except InvalidInput as exc:
-            raise InvalidInput(f"{field}: {exc.message}", field=field) from exc
+        # Every check __post_init__ makes was made above (a well-formed, hence finite,
+        # amount within the currency's bounds and places): made directly, not checked twice.
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount", value.quantize(quantum))
+        object.__setattr__(money, "currency", currency)
+        return money
 
     @classmethod
     def from_minor(cls, minor: int, currency: str) -> Money:

@@ -1,11 +1,13 @@
 """Accepting a bid: role, own auction, close time, eligibility (A6), ceiling (A4), amounts,
 and the sealed bidder's replacement rule (A8)."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from commex.domain.accounts import Role
+from commex.domain.auctions import Status, evolve
 from commex.domain.errors import (
     AuctionNotOpen,
     BidRejected,
@@ -175,3 +177,12 @@ class TestSealedReplacement:
         book.bid("bob", "10.00")
         book.bid("alice", "10.00")  # re-placed after bob: now later than bob's
         assert book.prices(book.close()) == {"bob": "10.00"}
+
+
+def test_an_evolved_auction_is_the_replaced_one(kit):
+    auction = kit.book("reverse", "english").auction
+    changes = {"bid_seq": 7, "bid_count": 3, "status": Status.CLOSED, "owner_group": "grp_1"}
+    assert evolve(auction, **changes) == replace(auction, **changes)
+    assert evolve(auction) == auction
+    with pytest.raises(KeyError):
+        evolve(auction, no_such_field=1)

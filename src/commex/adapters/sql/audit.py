@@ -27,6 +27,7 @@ _INSERT = BulkInsert(
     ("at_us", "actor_id", "actor_concerned", "action", "subject_id", "request_id", "reason",
      "detail"),
 )  # fmt: skip
+_DETAIL = json.JSONEncoder(sort_keys=True)  # json.dumps(..., sort_keys=True), made once
 _INSERT_SEQS = _LOG.insert().returning(_LOG.c.seq, sort_by_parameter_order=True)
 
 
@@ -55,7 +56,7 @@ class SqlAudit:
                 "subject_id": e.subject_id,
                 "request_id": e.request_id,
                 "reason": e.reason,
-                "detail": json.dumps(dict(e.detail), sort_keys=True) if e.detail else None,
+                "detail": _DETAIL.encode(dict(e.detail)) if e.detail else None,
             }
             for e, (concerned, _) in zip(entries, split, strict=True)
         ]

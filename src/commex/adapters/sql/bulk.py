@@ -10,7 +10,8 @@ are (strings, integers, booleans, None), which is all these tables hold.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -33,7 +34,8 @@ class BulkInsert:
         if order is None:
             params = [{c: row[c] for c in self._columns} for row in rows]
         else:
-            params = [tuple(row[c] for c in order) for row in rows]
+            values = _values_of(order)
+            params = [values(row) for row in rows]
         conn.exec_driver_sql(sql, params)
 
     def _for(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
@@ -45,6 +47,14 @@ class BulkInsert:
             found = (str(compiled), None if positional is None else tuple(positional))
             self._compiled[dialect.name] = found
         return found
+
+
+def _values_of(order: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values in ``order``, as a tuple, read in one call."""
+    if len(order) == 1:
+        (only,) = order
+        return lambda row: (row[only],)
+    return itemgetter(*order)
 
 
 class BulkStatement:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from json.encoder import encode_basestring
 from typing import Any
 
 from commex.api.wire.parties import party
 from commex.domain.auctions import Outcome
 from commex.services.marketplace import ListedAuction
-from commex.services.results import AuctionView, BidView, GroupBadge, PlacedBid
+from commex.services.results import AuctionView, BidView, GroupBadge, Party, PlacedBid
 
 
 def bid(v: BidView) -> dict[str, Any]:
@@ -34,6 +36,43 @@ def bid(v: BidView) -> dict[str, Any]:
 def placed_bid(p: PlacedBid) -> dict[str, Any]:
     """The answer to a bid: the bid as its bidder sees it."""
     return bid(p.view)
+
+
+def placed_bid_json(p: PlacedBid) -> bytes:
+    """:func:`placed_bid` as its compact JSON (``json.dumps`` with ``ensure_ascii=False``),
+    written from its fields: the bidder's part, the same for every bid it places until its
+    reputation moves, is encoded once (:func:`_party_json`)."""
+    v = p.view
+    b = v.bid
+    text = (
+        f'{{"id":{encode_basestring(b.id)},"auction_id":{encode_basestring(b.auction_id)},'
+        f'"bidder":{_party_json(v.bidder)},"amount":{encode_basestring(str(b.amount))},'
+        f'"created_at":{encode_basestring(b.created_at.isoformat())},'
+        f'"proxy":{_BOOL[b.proxy]},"active":{_BOOL[b.active]}'
+    )
+    if b.max_amount is not None:
+        text += f',"max_amount":{encode_basestring(str(b.max_amount))}'
+    if v.effective_price is not None:
+        text += f',"effective_price":{encode_basestring(f"{v.effective_price:.4f}")}'
+    if v.rank is not None:
+        text += f',"rank":{int(v.rank)}'
+    return (text + "}").encode()
+
+
+_BOOL = {True: "true", False: "false"}
+_PARTIES: dict[Party, str] = {}
+_MAX_PARTIES = 4096
+
+
+def _party_json(p: Party) -> str:
+    """A party's JSON, kept by value: a party is frozen, so an equal one encodes the same."""
+    found = _PARTIES.get(p)
+    if found is None:
+        found = json.dumps(party(p), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        if len(_PARTIES) >= _MAX_PARTIES:
+            _PARTIES.clear()
+        _PARTIES[p] = found
+    return found
 
 
 def outcome(o: Outcome) -> dict[str, Any]:
