@@ -17,6 +17,7 @@ from commex.domain.errors import (
     InvalidInput,
     NotFound,
     Unauthenticated,
+    Unavailable,
 )
 
 _BY_STATUS: dict[int, type[CommexError]] = {
@@ -25,6 +26,7 @@ _BY_STATUS: dict[int, type[CommexError]] = {
     404: NotFound,
     409: Conflict,
     422: InvalidInput,
+    503: Unavailable,
 }
 
 
