@@ -163,6 +163,8 @@ def test_a_writer_killed_under_load_costs_503s_then_recovers_losing_nothing(
                     bid_id = answer.json().get("id")
                     outcomes[key] = (token, answer.status_code, bid_id)
                     i += 1
+                    if answer.status_code == 503:
+                        stop.wait(0.05)  # as a client would, before its next bid
 
         threads = [threading.Thread(target=bidder, args=(n,)) for n in range(8)]
         for t in threads:
