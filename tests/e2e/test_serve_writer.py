@@ -197,3 +197,27 @@ def test_a_writer_killed_under_load_costs_503s_then_recovers_losing_nothing(
     acknowledged = {bid for _, _, bid in outcomes.values()}
     assert len(acknowledged) == len(outcomes)  # one bid per key, retried or not
     assert stored == acknowledged  # every bid answered is there, and no other
+
+
+def test_a_live_page_on_a_worker_follows_the_bids_the_writer_commits(tmp_path: Path) -> None:
+    seller, (bidder,) = open_accounts(tmp_path, 1)
+    with serving(tmp_path, 2) as server:
+        auction = open_auction(server.url, seller)
+        changes: list[str] = []
+        with httpx.stream("GET", f"{server.url}/auctions/{auction}/events", timeout=15) as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                changes.append(line.removeprefix("data:").strip())
+                if len(changes) == 1:  # the state the page starts from: now a bid comes
+                    placed = httpx.post(
+                        f"{server.url}/v1/auctions/{auction}/bids",
+                        json={"amount": "5.00"},
+                        headers={"Authorization": f"Bearer {bidder}"},
+                        timeout=30,
+                    )
+                    assert placed.status_code == 201, placed.text
+                else:
+                    break
+    assert changes[0].split("-")[1:3] == ["0", "0"]  # no bids yet
+    assert changes[1].split("-")[1] == "1"  # the writer's commit, seen by the worker's page
