@@ -31,6 +31,7 @@ from commex.services.bus import MessageBus
 from commex.services.commands import PlaceBid
 from commex.services.request_context import request_id_bound
 from commex.services.results import PlacedBid
+from commex.settings import Settings
 from support.engine import auction_request, open_auction, register
 
 SECRET = b"s" * 64
@@ -203,3 +204,20 @@ async def _until(condition: object, within: float = 10.0) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "the condition did not come true in time"
         await asyncio.sleep(0.01)
+
+
+def test_a_worker_needs_the_secret_and_never_shows_it(tmp_path: Path) -> None:
+    env = {"COMMEX_DATA_DIR": str(tmp_path), "COMMEX_BID_WRITER": str(tmp_path / "bids.sock")}
+    with pytest.raises(InvalidInput) as err:
+        Settings.from_env(env)
+    assert err.value.field == "COMMEX_BID_WRITER_SECRET"
+    settings = Settings.from_env(env | {"COMMEX_BID_WRITER_SECRET": "k" * 64})
+    assert settings.bid_writer == tmp_path / "bids.sock"
+    assert "k" * 64 not in repr(settings)
+
+
+def test_a_worker_whose_writer_never_comes_is_told_so_by_its_deadline(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(WriterUnavailable):
+        RemoteBidDesk(tmp_path / "nobody.sock", SECRET).wait_ready(0.3)
+    assert 0.3 <= time.monotonic() - started < 5
