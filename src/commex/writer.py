@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from commex.adapters import logs
 from commex.adapters.bidwriter.client import RemoteBidDesk
 from commex.adapters.bidwriter.server import WriterServer
 from commex.bootstrap import build_bid_writer
+from commex.domain.errors import Unavailable
 from commex.settings import Settings
 
 log = logging.getLogger("commex.bidwriter")
@@ -43,7 +45,7 @@ SECRET_ENV = "COMMEX_BID_WRITER_SECRET"  # noqa: S105 - the variable's name, not
 SOCKET_ENV = "COMMEX_BID_WRITER"
 READY_S = 30.0
 STOP_S = 30.0
-RESTART_PAUSE_S = 0.5
+RESTART_PAUSE_S = 0.25
 
 
 class BidWriter:
@@ -70,13 +72,15 @@ class BidWriter:
         return {SOCKET_ENV: str(self.path), SECRET_ENV: self._secret}
 
     def start(self) -> None:
-        """Start the writer and return once its socket answers (RuntimeError otherwise)."""
+        """Start the writer and return once its socket answers (Unavailable otherwise)."""
         self._spawn()
         try:
             RemoteBidDesk(self.path, self._secret.encode()).wait_ready(READY_S)
         except Exception as exc:
             self.stop()
-            raise RuntimeError("the bid writer did not start") from exc
+            raise Unavailable(
+                f"the bid writer did not start within {READY_S:.0f} s (its log is above)"
+            ) from exc
         self._watcher.start()
 
     def stop(self) -> None:
@@ -109,17 +113,21 @@ class BidWriter:
                 self._proc = subprocess.Popen(self._command, env=env)
 
     def _watch(self) -> None:
-        """Restart the writer whenever it ends while the server still runs."""
+        """Restart the writer whenever it ends while the server still runs: at once after a
+        long life, and after longer and longer pauses (up to 10 s) if it keeps ending."""
+        pause = RESTART_PAUSE_S
         while not self._stopping.is_set():
             with self._lock:
                 proc = self._proc
             if proc is None:
                 return
+            started = time.monotonic()
             code = proc.wait()
             if self._stopping.is_set():
                 return
+            pause = RESTART_PAUSE_S if time.monotonic() - started > 10 else min(pause * 2, 10)
             log.error("the bid writer ended (exit status %s); starting it again", code)
-            if self._stopping.wait(RESTART_PAUSE_S):
+            if self._stopping.wait(pause):
                 return
             self._spawn()
 

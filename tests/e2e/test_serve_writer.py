@@ -150,10 +150,18 @@ def test_a_writer_killed_under_load_costs_503s_then_recovers_losing_nothing(
         assert first_writer is not None
         outcomes: dict[str, tuple[str, int, str | None]] = {}  # key -> token, status, bid id
         stop = threading.Event()
+        failures: list[BaseException] = []
 
         def bidder(n: int) -> None:
+            try:
+                bids_of(n)
+            except BaseException as exc:  # a hang (a timeout) or anything else fails the test
+                failures.append(exc)
+                raise
+
+        def bids_of(n: int) -> None:
             token = tokens[n]
-            with httpx.Client(timeout=15) as client:  # a hang fails the call, and the test
+            with httpx.Client(timeout=15) as client:
                 i = 0
                 while not stop.is_set():
                     key = f"b{n}-{i}"
@@ -169,9 +177,10 @@ def test_a_writer_killed_under_load_costs_503s_then_recovers_losing_nothing(
         threads = [threading.Thread(target=bidder, args=(n,)) for n in range(8)]
         for t in threads:
             t.start()
-        wait_until(lambda: sum(s == 201 for _, s, _ in outcomes.values()) >= 50, "bids", 60)
+        # The bidders add to ``outcomes`` meanwhile: each check reads a copy made in one step.
+        wait_until(lambda: [s for _, s, _ in list(outcomes.values())].count(201) >= 50, "bids", 60)
         os.kill(first_writer, signal.SIGKILL)
-        wait_until(lambda: any(s == 503 for _, s, _ in outcomes.values()), "a 503", 30)
+        wait_until(lambda: any(s == 503 for _, s, _ in list(outcomes.values())), "a 503", 30)
         wait_until(lambda: server.writer_pid() not in (None, first_writer), "a new writer", 60)
         seen = len(outcomes)
         wait_until(
@@ -183,6 +192,7 @@ def test_a_writer_killed_under_load_costs_503s_then_recovers_losing_nothing(
         for t in threads:
             t.join(60)
         assert not any(t.is_alive() for t in threads)
+        assert failures == []
         statuses = {s for _, s, _ in outcomes.values()}
         assert statuses <= {201, 503}, statuses
         unavailable = {k: v for k, v in outcomes.items() if v[1] == 503}

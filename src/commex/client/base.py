@@ -17,7 +17,6 @@ from commex.domain.errors import (
     InvalidInput,
     NotFound,
     Unauthenticated,
-    Unavailable,
 )
 
 _BY_STATUS: dict[int, type[CommexError]] = {
@@ -26,7 +25,6 @@ _BY_STATUS: dict[int, type[CommexError]] = {
     404: NotFound,
     409: Conflict,
     422: InvalidInput,
-    503: Unavailable,
 }
 
 
