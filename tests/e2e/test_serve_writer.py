@@ -172,6 +172,7 @@ def test_a_writer_killed_under_load_costs_503s_then_recovers_losing_nothing(
                     outcomes[key] = (token, answer.status_code, bid_id)
                     i += 1
                     if answer.status_code == 503:
+                        assert answer.json()["error"]["code"] == "writer_unavailable"
                         stop.wait(0.05)  # as a client would, before its next bid
 
         threads = [threading.Thread(target=bidder, args=(n,)) for n in range(8)]
