@@ -60,7 +60,7 @@ class BidWriter:
         self._secret = secrets.token_hex(32)
         self._command = [
             sys.executable, "-m", "commex.writer", "--socket", str(self.path),
-            "--log-format", log_format, "--log-level", log_level,
+            "--parent", str(os.getpid()), "--log-format", log_format, "--log-level", log_level,
         ]  # fmt: skip
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
@@ -132,25 +132,24 @@ class BidWriter:
             self._spawn()
 
 
-def serve(path: Path, secret: bytes) -> None:
-    """The writer process: serve the bid desk at ``path`` until SIGTERM (or until the server
-    that started it is gone), then answer what is queued and close."""
+def serve(path: Path, secret: bytes, parent: int) -> None:
+    """The writer process: serve the bid desk at ``path`` until SIGTERM (or until ``parent``,
+    the server that started it, is gone), then answer what is queued and close."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C stops the server, which stops us
     bus, desk = build_bid_writer(Settings.from_env())
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(_serve(WriterServer(desk, path, secret)))
+            runner.run(_serve(WriterServer(desk, path, secret), parent))
     finally:
         bus.dispose()  # the desk's last batch is done; its connection goes back
 
 
-async def _serve(server: WriterServer) -> None:
+async def _serve(server: WriterServer, parent: int) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
     await server.start()
     log.info("bid writer ready", extra={"pid": os.getpid()})
-    parent = os.getppid()
     while not stopping.is_set():
         try:
             await asyncio.wait_for(stopping.wait(), 1.0)
@@ -167,6 +166,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m commex.writer", description=__doc__)
     parser.add_argument("--socket", type=Path, required=True)
+    parser.add_argument("--parent", type=int, default=os.getppid(), help="the server's pid")
     parser.add_argument("--log-format", default="json")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     secret = os.environ.get(SECRET_ENV, "")
     if len(secret) < 32:
         parser.error(f"{SECRET_ENV} must hold the server's secret")
-    serve(args.socket, secret.encode())
+    serve(args.socket, secret.encode(), args.parent)
 
 
 if __name__ == "__main__":

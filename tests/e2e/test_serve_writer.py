@@ -5,6 +5,7 @@ reaches; and a writer killed under load costs 503s, never a hang or a committed 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -232,3 +233,24 @@ def test_a_live_page_on_a_worker_follows_the_bids_the_writer_commits(tmp_path: P
                     break
     assert changes[0].split("-")[1:3] == ["0", "0"]  # no bids yet
     assert changes[1].split("-")[1] == "1"  # the writer's commit, seen by the worker's page
+
+
+def test_a_writer_whose_server_is_killed_ends_by_itself(tmp_path: Path) -> None:
+    with serving(tmp_path, 2) as server:
+        writer, workers = server.writer_pid(), server.workers()
+        assert writer is not None
+        server.proc.kill()  # no SIGTERM: nothing stops the writer but its own watch
+        server.proc.wait(30)
+        try:
+            wait_until(lambda: not Path(f"/proc/{writer}").exists() or _zombie(writer), "end", 30)
+        finally:
+            for pid in workers:  # uvicorn's workers outlive a killed supervisor: not ours to test
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
