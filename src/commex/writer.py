@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -157,6 +158,9 @@ async def _serve(server: WriterServer, parent: int) -> None:
             if os.getppid() != parent:  # the server is gone without stopping us
                 break
     await server.stop(STOP_S)
+    if os.getppid() != parent:  # nobody else will remove the socket's directory
+        with contextlib.suppress(OSError):
+            server.path.parent.rmdir()
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:

@@ -239,10 +239,18 @@ def test_a_writer_whose_server_is_killed_ends_by_itself(tmp_path: Path) -> None:
     with serving(tmp_path, 2) as server:
         writer, workers = server.writer_pid(), server.workers()
         assert writer is not None
+        socket_dir = Path(
+            next(
+                a
+                for a in Path(f"/proc/{writer}/cmdline").read_text().split("\0")
+                if a.endswith(".sock")
+            )
+        ).parent
         server.proc.kill()  # no SIGTERM: nothing stops the writer but its own watch
         server.proc.wait(30)
         try:
             wait_until(lambda: not Path(f"/proc/{writer}").exists() or _zombie(writer), "end", 30)
+            assert not socket_dir.exists()  # it took its socket and directory with it
         finally:
             for pid in workers:  # uvicorn's workers outlive a killed supervisor: not ours to test
                 with contextlib.suppress(ProcessLookupError):
