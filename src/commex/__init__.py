@@ -61,9 +61,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "commex.domain.errors": (
         "AuctionNotOpen", "BidRejected", "CommexError", "Conflict", "Forbidden", "InvalidInput",
         "NotEligible", "NotFound", "PaymentMethodRequired", "Suspended", "Throttled",
-        "Unauthenticated",
+        "Unauthenticated", "Unavailable",
     ),
     "commex.adapters.payments.stripe_gateway": ("GatewayUnavailable",),
+    "commex.adapters.bidwriter.client": ("WriterUnavailable",),
     "commex.client.plane": ("DeliveryNotRecorded",),
     "commex.stream.records": ("MalformedCapture", "UnsupportedCapture"),
     "commex.stream.rtp": ("MalformedPacket",),
@@ -211,11 +212,13 @@ __all__ = [
     "Terms",
     "Throttled",
     "Unauthenticated",
+    "Unavailable",
     "UnsupportedCapture",
     "UsageReport",
     "UsageView",
     "WebSession",
     "WireError",
+    "WriterUnavailable",
     "__version__",
     "build_exchange",
     "in_memory_exchange",
@@ -237,6 +240,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see: every name, from its module
+    from commex.adapters.bidwriter.client import WriterUnavailable
     from commex.adapters.clock import ManualClock, SequentialIds
     from commex.adapters.payments.stripe_gateway import GatewayUnavailable
     from commex.bootstrap import build_exchange, in_memory_exchange
@@ -255,6 +259,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: every name, from its mo
         Suspended,
         Throttled,
         Unauthenticated,
+        Unavailable,
     )
     from commex.domain.money import Money
     from commex.services.bus import MessageBus

@@ -7,9 +7,13 @@ the administrator's commands the bus with the live pages' hub subscribed to it.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
 
+from commex.adapters.bidwriter.client import RemoteBidDesk
 from commex.adapters.clock import RandomIds, SystemClock
 from commex.adapters.dns import system_resolve
 from commex.adapters.events import ChangeHub
@@ -48,9 +52,23 @@ from commex.services.ports import (
 )
 from commex.services.queries import Authenticate
 from commex.services.reputation import TallyReputations
+from commex.services.results import PlacedBid
 from commex.services.tokens import CachedAuthentication, TokenCache
 from commex.services.webhook_sender import WebhookSender
 from commex.settings import Settings
+
+WRITER_READY_S = 30.0  # how long a worker waits for the bid writer's socket at start
+
+
+class BidFlow(Protocol):
+    """What takes the bus's PlaceBid commands: the bid desk in this process, or the writer
+    process's through :class:`~commex.adapters.bidwriter.client.RemoteBidDesk`."""
+
+    def place(self, cmd: PlaceBid, bus: MessageBus | None = None) -> PlacedBid: ...
+
+    def submit_on_loop(self, cmd: PlaceBid) -> asyncio.Future[PlacedBid]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -91,10 +109,12 @@ def make_bus(
     gateway: PaymentGateway | None = None,
     urls: UrlPolicy | None = None,
     tokens: TokenCache | None = None,
+    bids: Callable[[MessageBus], BidFlow] | None = None,
 ) -> MessageBus:
-    """The bus over ``uow``: every handler, the bid desk, and the system's clock, random ids,
-    reputations from the tallies, argon2, the built-in test gateway, public URLs only (with
-    the system's resolver) and a token cache of its own unless told otherwise."""
+    """The bus over ``uow``: every handler, the bid desk (``bids`` makes it otherwise), and
+    the system's clock, random ids, reputations from the tallies, argon2, the built-in test
+    gateway, public URLs only (with the system's resolver) and a token cache of its own unless
+    told otherwise."""
     clock = clock or SystemClock()
     deps = Deps(
         clock=clock,
@@ -105,13 +125,10 @@ def make_bus(
         urls=urls or UrlPolicy(allow_private=False, resolve=system_resolve),
     )
     bus = MessageBus(uow, deps, HANDLERS, FLOWS, in_transaction=IN_TRANSACTION)
-    desk = BidDesk(bus, monotonic=time.monotonic)
+    desk = bids(bus) if bids is not None else BidDesk(bus, monotonic=time.monotonic)
+    submit = desk.submit if isinstance(desk, BidDesk) else None
     bus.add_flow(
-        PlaceBid,
-        desk.place,
-        submit=desk.submit,
-        submit_on_loop=desk.submit_on_loop,
-        close=desk.close,
+        PlaceBid, desk.place, submit=submit, submit_on_loop=desk.submit_on_loop, close=desk.close
     )
     usage = UsageDesk(bus)
     bus.add_flow(ReportUsage, usage.handle, submit=usage.submit, close=usage.close)
@@ -133,11 +150,16 @@ def build_exchange(
     migrate: bool = True,
     resolve: Resolver | None = None,
     tokens: TokenCache | None = None,
+    bids: Callable[[MessageBus], BidFlow] | None = None,
 ) -> MessageBus:
     """The engine on the configured database (SQLite by default), migrated to the newest
     schema; the payment gateway is ``COMMEX_PAYMENT_GATEWAY``'s unless given, and ``resolve``
-    looks up the hosts of node URLs (the system's resolver unless given)."""
+    looks up the hosts of node URLs (the system's resolver unless given). A worker of
+    ``commex serve --workers N`` on SQLite (``settings.bid_writer``) hands its bids to the
+    writer process, once its socket answers (within :data:`WRITER_READY_S`)."""
     settings = settings or Settings.from_env()
+    if bids is None and settings.bid_writer is not None:
+        bids = _remote_bids(settings)
     engine = make_engine(settings.url())
     if migrate:
         try:
@@ -155,7 +177,30 @@ def build_exchange(
         gateway=gateway,
         urls=UrlPolicy(settings.allow_private_urls, resolve or system_resolve),
         tokens=tokens,
+        bids=bids,
     )
+
+
+def _remote_bids(settings: Settings) -> Callable[[MessageBus], BidFlow]:
+    assert settings.bid_writer is not None and settings.bid_writer_secret is not None
+    desk = RemoteBidDesk(settings.bid_writer, settings.bid_writer_secret.encode())
+    desk.wait_ready(WRITER_READY_S)
+    return lambda _bus: desk
+
+
+def build_bid_writer(settings: Settings) -> tuple[MessageBus, BidDesk]:
+    """The bus and the bid desk of the bid writer process (``commex serve --workers N`` on
+    SQLite): the one desk that writes the bids every worker receives. The schema is already
+    migrated by the server."""
+    made: list[BidDesk] = []
+
+    def local(bus: MessageBus) -> BidDesk:
+        made.append(BidDesk(bus, monotonic=time.monotonic))
+        return made[0]
+
+    own = replace(settings, bid_writer=None, bid_writer_secret=None)
+    bus = build_exchange(own, migrate=False, bids=local)
+    return bus, made[0]
 
 
 def in_memory_exchange(

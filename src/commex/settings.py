@@ -19,7 +19,11 @@ class Settings:
     ``COMMEX_ALLOW_PRIVATE_URLS=1`` lets node offers name private addresses (a local
     deployment); off by default. ``COMMEX_PUBLIC_URL`` is the address people reach the
     exchange at: with ``https://`` its cookies are ``Secure`` and every answer carries HSTS.
-    ``COMMEX_ACCESS_LOG=0`` switches the server's access log off."""
+    ``COMMEX_ACCESS_LOG=0`` switches the server's access log off.
+
+    ``COMMEX_BID_WRITER`` and ``COMMEX_BID_WRITER_SECRET`` are set by ``commex serve
+    --workers N`` on SQLite for its own worker processes (the bid writer's socket and the
+    secret of this start); they are not for people to set."""
 
     data_dir: Path
     database_url: str | None = None
@@ -29,6 +33,8 @@ class Settings:
     allow_private_urls: bool = False
     public_url: str | None = None
     access_log: bool = True
+    bid_writer: Path | None = None
+    bid_writer_secret: str | None = field(default=None, repr=False)  # a secret: never printed
 
     @property
     def https(self) -> bool:
@@ -47,6 +53,7 @@ class Settings:
                 field="COMMEX_DATABASE_URL",
             )
         gateway, key, base = _payment_settings(env)
+        writer, secret = _bid_writer(env)
         return cls(
             data_dir=data_dir,
             database_url=url,
@@ -56,6 +63,8 @@ class Settings:
             allow_private_urls=_flag(env, "COMMEX_ALLOW_PRIVATE_URLS"),
             public_url=_public_url(env),
             access_log=_flag(env, "COMMEX_ACCESS_LOG", default=True),
+            bid_writer=writer,
+            bid_writer_secret=secret,
         )
 
     def url(self) -> str:
@@ -86,6 +95,18 @@ def _public_url(env: Mapping[str, str]) -> str | None:
             field="COMMEX_PUBLIC_URL",
         )
     return value
+
+
+def _bid_writer(env: Mapping[str, str]) -> tuple[Path | None, str | None]:
+    """Where a worker of ``commex serve --workers N`` reaches the bid writer, and its secret."""
+    path = (env.get("COMMEX_BID_WRITER") or "").strip() or None
+    secret = (env.get("COMMEX_BID_WRITER_SECRET") or "").strip() or None
+    if path is not None and (secret is None or len(secret) < 32):
+        raise InvalidInput(
+            "COMMEX_BID_WRITER needs COMMEX_BID_WRITER_SECRET (at least 32 characters)",
+            field="COMMEX_BID_WRITER_SECRET",
+        )
+    return (None if path is None else Path(path)), secret
 
 
 def _payment_settings(env: Mapping[str, str]) -> tuple[str, str | None, str | None]:

@@ -16,6 +16,7 @@ from commex.domain.errors import InvalidInput
 
 if TYPE_CHECKING:
     from commex.bootstrap import Services
+    from commex.writer import BidWriter
 
 app = typer.Typer(help="Run the exchange server.")
 
@@ -86,16 +87,23 @@ def serve(
             "log_config": logs.logging_config(log_format.value, log_level.value),
             "log_level": log_level.value,
         }
-        _run(demo, workers, access_log, uvicorn_options)
+        _run(demo, workers, access_log, uvicorn_options, (log_format.value, log_level.value))
     finally:
         if stop_metrics is not None:
             stop_metrics()
         metrics.remove_multiprocess_dir(shared)
 
 
-def _run(demo: bool, workers: int, access_log: bool, options: dict[str, object]) -> None:
+def _run(
+    demo: bool,
+    workers: int,
+    access_log: bool,
+    options: dict[str, object],
+    log_settings: tuple[str, str],
+) -> None:
     """Serve in this process, or in ``workers`` processes that each configure the same logs
-    (uvicorn applies ``log_config`` in every worker) and share the figures' directory."""
+    (uvicorn applies ``log_config`` in every worker) and share the figures' directory; on
+    SQLite, beside the bid writer that writes every worker's bids (see commex.writer)."""
     import uvicorn
 
     from commex.bootstrap import build_services
@@ -119,7 +127,26 @@ def _run(demo: bool, workers: int, access_log: bool, options: dict[str, object])
     # Each worker builds its own services from the environment; the schema is already migrated.
     services.shutdown()
     os.environ["COMMEX_ACCESS_LOG"] = "1" if access_log else "0"
-    uvicorn.run("commex.server:worker_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    writer = _start_writer(services, log_settings)
+    try:
+        uvicorn.run("commex.server:worker_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    finally:
+        if writer is not None:
+            writer.stop()  # after the workers: it answers what they queued, then exits
+
+
+def _start_writer(services: Services, log_settings: tuple[str, str]) -> BidWriter | None:
+    """On SQLite, one process writes every worker's bids (the workers would otherwise take
+    turns on the file's write lock for each group commit); PostgreSQL's row locks let every
+    worker write its own."""
+    if not services.settings.url().startswith("sqlite"):
+        return None
+    from commex.writer import BidWriter
+
+    writer = BidWriter(*log_settings)
+    writer.start()
+    os.environ.update(writer.worker_env())
+    return writer
 
 
 def _shown(host: object) -> str:

@@ -93,6 +93,13 @@ class Throttled(CommexError):
         self.retry_after = max(1, retry_after)
 
 
+class Unavailable(CommexError):
+    """Raised when a part of the exchange that a call needs is down for a moment (the server's
+    bid writer); the call may be sent again (HTTP 503)."""
+
+    code = "unavailable"
+
+
 # kind -> (HTTP status, command-line exit code). Subclasses inherit their kind's entry.
 STATUS: dict[type[CommexError], tuple[int, int]] = {
     InvalidInput: (422, 2),
@@ -101,6 +108,7 @@ STATUS: dict[type[CommexError], tuple[int, int]] = {
     Unauthenticated: (401, 5),
     Conflict: (409, 6),
     Throttled: (429, 7),
+    Unavailable: (503, 8),
     CommexError: (400, 1),
 }
 
