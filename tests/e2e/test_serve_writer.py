@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from bench._servers import open_accounts
 from serve_support import wait_until
 from workers_support import (
     Serving,
     call,
     connections_on_every_worker,
-    open_accounts,
     open_auction,
     serving,
     stored_bids,

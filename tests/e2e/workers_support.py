@@ -19,10 +19,6 @@ from typing import Any
 import httpx
 from serve_support import EXE, answers, free_port, wait_until
 
-from commex.bootstrap import build_services
-from commex.services.commands import Register
-from commex.settings import Settings
-
 
 @dataclass
 class Serving:
@@ -76,21 +72,6 @@ def _is_worker(pid: int) -> bool:
         return b"multiprocessing.spawn" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-
-
-def open_accounts(data_dir: Path, bidders: int) -> tuple[str, list[str]]:
-    """A provider's token and ``bidders`` recipients' tokens (opened through the library: the
-    signup throttle would stop them over HTTP from one address after ten)."""
-    services = build_services(Settings(data_dir))
-    try:
-        seller = services.bus.handle(Register("Seller", ("provider",))).token
-        tokens = [
-            services.bus.handle(Register(f"Bidder {i}", ("recipient",))).token
-            for i in range(bidders)
-        ]
-    finally:
-        services.shutdown()
-    return seller, tokens
 
 
 @contextmanager

@@ -158,19 +158,8 @@ def test_lines_written_together_go_out_in_one_write_in_their_order() -> None:
 
 
 def test_an_access_line_keeps_the_time_of_its_answer() -> None:
-    stream = io.StringIO()
-    handler = logs.LineHandler(stream)
-    handler.setFormatter(logs.JsonFormatter())
-    access = logging.getLogger("commex.access")
-    access.addHandler(handler)
-    saved = access.level
-    access.setLevel(logging.INFO)
-    try:
-        log_access("POST", "/v1/auctions/auc_1/bids", 201, 1.0, "r-1", created=86400.25)
-    finally:
-        access.removeHandler(handler)
-        access.setLevel(saved)
-    assert json.loads(stream.getvalue())["ts"] == "1970-01-02T00:00:00.250+00:00"
+    line = _access_line("/v1/auctions/auc_1/bids", 201, 1.0, "r-1", created=86400.25)
+    assert json.loads(line)["ts"] == "1970-01-02T00:00:00.250+00:00"
 
 
 @pytest.mark.parametrize(
@@ -184,18 +173,7 @@ def test_an_access_line_keeps_the_time_of_its_answer() -> None:
 def test_an_access_line_is_the_json_of_its_fields(
     path: str, status: int, ms: float, rid: str | None
 ) -> None:
-    stream = io.StringIO()
-    handler = logs.LineHandler(stream)
-    handler.setFormatter(logs.JsonFormatter())
-    access = logging.getLogger("commex.access")
-    access.addHandler(handler)
-    saved = access.level
-    access.setLevel(logging.INFO)
-    try:
-        log_access("POST", path, status, ms, rid, created=1.5)
-    finally:
-        access.removeHandler(handler)
-        access.setLevel(saved)
+    line = _access_line(path, status, ms, rid, created=1.5)
     message = logs.scrub(f"POST {path} {status} {ms:.1f}ms id={rid}")
     expected = {
         "ts": "1970-01-01T00:00:01.500+00:00",
@@ -208,4 +186,21 @@ def test_an_access_line_is_the_json_of_its_fields(
         "status": status,
         "ms": round(ms, 1),
     }
-    assert stream.getvalue() == json.dumps(expected, ensure_ascii=False) + "\n"
+    assert line == json.dumps(expected, ensure_ascii=False) + "\n"
+
+
+def _access_line(path: str, status: int, ms: float, rid: str | None, created: float) -> str:
+    """What the JSON access log writes for one POST answered at ``created``."""
+    stream = io.StringIO()
+    handler = logs.LineHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    access = logging.getLogger("commex.access")
+    access.addHandler(handler)
+    saved = access.level
+    access.setLevel(logging.INFO)
+    try:
+        log_access("POST", path, status, ms, rid, created=created)
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(saved)
+    return stream.getvalue()
