@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from commex.bootstrap import in_memory_services
 from commex.server import create_server
 from conftest import ApiWorld
+from support.net import wait_until
 
 SECURITY = (
     "x-content-type-options",
@@ -122,7 +123,16 @@ def test_each_bid_leaves_its_access_line(
             for i in range(3)
         ]
         refused = api_world.client.post(path, json={"amount": "-1"}, headers=auth)
-    lines = [r.getMessage() for r in caplog.records if r.name == "commex.access"]
+
+        def bid_lines() -> list[str]:
+            # A loop turn's access lines are written at the end of the turn, which may come
+            # after its answers have reached the client: wait for them, and count only the
+            # bids' (the set-up's own calls may be written in the same while).
+            messages = [r.getMessage() for r in caplog.records if r.name == "commex.access"]
+            return [m for m in messages if m.startswith(f"POST {path} ")]
+
+        wait_until(lambda: len(bid_lines()) >= 4, "the bids' access lines", timeout=10)
+    lines = bid_lines()
     assert len(lines) == 4
     answers = [(201, rid) for rid in rids] + [(422, refused.headers["x-request-id"])]
     for line, (status, rid) in zip(lines, answers, strict=True):
