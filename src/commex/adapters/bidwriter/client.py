@@ -191,12 +191,13 @@ class _Link(asyncio.Protocol):
 
 
 def _settle(future: asyncio.Future[PlacedBid], kind: int, payload: bytes) -> None:
-    if kind == f.PLACED:
-        future.set_result(f.read_placed(payload))
-    elif kind == f.REFUSED:
-        future.set_exception(f.read_refused(payload))
+    """Settle ``future`` with the answer :func:`_answer` reads from the frame."""
+    try:
+        placed = _answer(kind, payload)
+    except (CommexError, RuntimeError) as exc:
+        future.set_exception(exc)
     else:
-        future.set_exception(RuntimeError(f"the bid writer failed: {payload.decode()}"))
+        future.set_result(placed)
 
 
 class _SyncLink:

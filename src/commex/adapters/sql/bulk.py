@@ -15,6 +15,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 
 
@@ -39,14 +40,21 @@ class BulkInsert:
         conn.exec_driver_sql(sql, params)
 
     def _for(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
-        dialect = conn.dialect
-        found = self._compiled.get(dialect.name)
+        found = self._compiled.get(conn.dialect.name)
         if found is None:
-            compiled = self._insert.compile(dialect=dialect, column_keys=list(self._columns))
-            positional = compiled.positiontup if dialect.positional else None
-            found = (str(compiled), None if positional is None else tuple(positional))
-            self._compiled[dialect.name] = found
+            compiled, order = _compile(self._insert, conn, column_keys=list(self._columns))
+            found = self._compiled[conn.dialect.name] = (str(compiled), order)
         return found
+
+
+def _compile(
+    statement: UpdateBase, conn: Connection, **kw: Any
+) -> tuple[SQLCompiler, tuple[str, ...] | None]:
+    """``statement`` compiled for ``conn``'s dialect, and its parameters' order when the
+    driver takes them by position (None when it takes them by name)."""
+    compiled = statement.compile(dialect=conn.dialect, **kw)
+    positional = compiled.positiontup if conn.dialect.positional else None
+    return compiled, None if positional is None else tuple(positional)
 
 
 def _values_of(order: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -78,17 +86,14 @@ class BulkStatement:
         conn.exec_driver_sql(sql, params)
 
     def _for(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
-        dialect = conn.dialect
-        found = self._compiled.get(dialect.name)
+        found = self._compiled.get(conn.dialect.name)
         if found is None:
-            compiled = self._statement.compile(dialect=dialect)
-            positional = compiled.positiontup if dialect.positional else None
+            compiled, order = _compile(self._statement, conn)
             sql = str(compiled)
             defaults = {
                 k: b.effective_value
                 for k, b in compiled.binds.items()
-                if not b.required and (positional is not None or f"%({k})s" in sql)
+                if not b.required and (order is not None or f"%({k})s" in sql)
             }
-            found = (sql, None if positional is None else tuple(positional), defaults)
-            self._compiled[dialect.name] = found
+            found = self._compiled[conn.dialect.name] = (sql, order, defaults)
         return found
