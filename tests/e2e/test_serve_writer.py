@@ -174,6 +174,7 @@ def test_a_writer_killed_under_load_costs_503s_then_recovers_losing_nothing(
                     i += 1
                     if answer.status_code == 503:
                         assert answer.json()["error"]["code"] == "writer_unavailable"
+                        assert answer.headers["Retry-After"] == "1"
                         stop.wait(0.05)  # as a client would, before its next bid
 
         threads = [threading.Thread(target=bidder, args=(n,)) for n in range(8)]

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from commex.domain.errors import CommexError, Throttled, status_of
+from commex.domain.errors import CommexError, Throttled, Unavailable, status_of
 
 log = logging.getLogger("commex.api")
 _HTTP_CODES = {
@@ -40,6 +40,8 @@ def error_response(exc: CommexError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, Throttled):
         headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, Unavailable):
+        headers = {"Retry-After": "1"}  # down for a moment: the bid writer restarts in seconds
     return JSONResponse(error_body(exc.code, exc.message, exc.field), status, headers=headers)
 
 

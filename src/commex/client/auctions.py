@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from commex.client.base import ClientBase
+from commex.client.base import ClientBase, with_retries
 
 
 def _q(value: str) -> str:
@@ -49,14 +52,24 @@ class AuctionCalls(ClientBase):
         amount: str,
         max_amount: str | None = None,
         idempotency_key: str | None = None,
+        *,
+        attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> dict[str, Any]:
-        """Bid; with an idempotency key a retry answers the first bid and never bids twice."""
+        """Bid, once: the bid carries an idempotency key (``idempotency_key``, else a fresh
+        one), so while the exchange is unreachable or its bid writer is down for a moment
+        (503) it is sent again, up to ``attempts`` times, and never placed twice."""
         body: dict[str, Any] = {"amount": amount}
         if max_amount is not None:
             body["max_amount"] = max_amount
-        headers = {} if idempotency_key is None else {"Idempotency-Key": idempotency_key}
+        headers = {"Idempotency-Key": idempotency_key or secrets.token_urlsafe(18)}
         path = f"/v1/auctions/{_q(auction_id)}/bids"
-        return self._send("POST", path, json=body, headers=headers)
+        return with_retries(
+            lambda: self._send("POST", path, json=body, headers=headers),
+            attempts=attempts,
+            backoff_s=0.5,
+            sleep=sleep,
+        )
 
     def close_auction(self, auction_id: str, reason: str | None = None) -> dict[str, Any]:
         """Close and award (the operator, or the owner once due); the auction as it ends."""

@@ -4,8 +4,10 @@ the server's JSON errors raised as the same commex errors the library raises."""
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -16,7 +18,9 @@ from commex.domain.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    Throttled,
     Unauthenticated,
+    Unavailable,
 )
 
 _BY_STATUS: dict[int, type[CommexError]] = {
@@ -25,7 +29,34 @@ _BY_STATUS: dict[int, type[CommexError]] = {
     404: NotFound,
     409: Conflict,
     422: InvalidInput,
+    503: Unavailable,
 }
+T = TypeVar("T")
+
+
+def retriable(exc: CommexError) -> bool:
+    """A transport failure or a server error (the base class), or a part of the exchange down
+    for a moment (503): another try may succeed. A refusal (4xx) would only be refused again."""
+    return type(exc) is CommexError or isinstance(exc, Unavailable)
+
+
+def with_retries(
+    call: Callable[[], T],
+    *,
+    attempts: int,
+    backoff_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``call()``, tried up to ``attempts`` times while it fails in a :func:`retriable` way,
+    waiting ``backoff_s``, then twice as long, between tries; the last failure is raised."""
+    for attempt in range(attempts - 1):
+        try:
+            return call()
+        except CommexError as exc:
+            if not retriable(exc):
+                raise
+        sleep(backoff_s * 2**attempt)
+    return call()
 
 
 def api_token_from_env() -> str:
@@ -77,6 +108,9 @@ class ClientBase:
                 message, field = str(error["message"]), error.get("field")
             except (ValueError, KeyError, TypeError):
                 message, field = f"the exchange answered {response.status_code}", None
+            if response.status_code == 429:
+                retry_after = response.headers.get("Retry-After", "")
+                raise Throttled(message, int(retry_after) if retry_after.isdigit() else 1, field)
             raise _BY_STATUS.get(response.status_code, CommexError)(message, field)
         return response.json()
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from commex.client.base import retriable, with_retries
 from commex.domain.errors import CommexError
 from commex.stream.subcontracting import Provider
 
@@ -57,12 +58,6 @@ class DeliveryNotRecorded(CommexError):
     code = "delivery_not_recorded"
 
 
-def _retriable(exc: CommexError) -> bool:
-    """A transport failure or a server error (the base class): another try may succeed; a
-    refusal (a subclass: 4xx) would only be refused again."""
-    return type(exc) is CommexError
-
-
 def report_delivery(
     client: ExchangeClient, contract_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
@@ -86,16 +81,17 @@ def deliver_with_retries(
 ) -> dict[str, Any]:
     """:func:`report_delivery`, tried ``attempts`` times with the same body (and so the same
     run id, which the exchange counts once) while the exchange is unreachable or failing."""
-    for attempt in range(attempts):
-        try:
-            return report_delivery(client, contract_id, body)
-        except CommexError as exc:
-            if not _retriable(exc):
-                raise
-            if attempt == attempts - 1:
-                raise DeliveryNotRecorded(
-                    f"the delivery {body['run_id']} to contract {contract_id} was not recorded "
-                    f"after {attempts} tries: {exc.message}"
-                ) from exc
-            sleep(backoff_s * 2**attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+    try:
+        return with_retries(
+            lambda: report_delivery(client, contract_id, body),
+            attempts=attempts,
+            backoff_s=backoff_s,
+            sleep=sleep,
+        )
+    except CommexError as exc:
+        if not retriable(exc):
+            raise
+        raise DeliveryNotRecorded(
+            f"the delivery {body['run_id']} to contract {contract_id} was not recorded "
+            f"after {attempts} tries: {exc.message}"
+        ) from exc
