@@ -6,14 +6,16 @@ its panels through the same views as a reload, so what a viewer may see is decid
 A commit in this process wakes the stream at once (:class:`~commex.adapters.events.ChangeHub`).
 On PostgreSQL a commit in any server process on the database does too (LISTEN/NOTIFY), and the
 stream re-reads only as a safety net, once a minute; on SQLite it re-reads every few seconds, so
-bids taken by another server process sharing the file show too.
+bids taken by another server process sharing the file show too. The streams of one auction (or
+of the list) share each read (:meth:`~commex.adapters.events.ChangeHub.read`): a bid watched by
+a hundred pages costs one read of its auction, not a hundred.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -90,13 +92,15 @@ async def list_events(
     """Signals for the list of open auctions: ``changed`` when a bid, a close or a new
     auction would change it."""
     services = services_of(request)
+    bus = services.bus
 
     async def signals() -> AsyncIterator[dict[str, Any]]:
         seen = shown
         loop = asyncio.get_running_loop()
         deadline = loop.time() + MAX_STREAM_S
         while loop.time() < deadline:
-            state = list_state_of(await run_in_threadpool(open_auctions, services.bus))
+            listed = await services.hub.read("*", lambda: run_in_threadpool(open_auctions, bus))
+            state = list_state_of(listed)
             if state != seen:
                 seen = state
                 yield {"event": "changed", "data": state}
@@ -117,12 +121,15 @@ async def auction_events(
     bus = services.bus
     await run_in_threadpool(bus.handle, AuctionState(auction_id))  # 404 before the stream starts
 
+    def read() -> Awaitable[Auction]:  # shared by every stream of this auction (ChangeHub.read)
+        return run_in_threadpool(bus.handle, AuctionState(auction_id))
+
     async def signals() -> AsyncIterator[dict[str, Any]]:
         seen = shown
         loop = asyncio.get_running_loop()
         deadline = loop.time() + MAX_STREAM_S
         while loop.time() < deadline:
-            auction = await run_in_threadpool(bus.handle, AuctionState(auction_id))
+            auction = await services.hub.read(auction_id, read)
             state = state_of(auction)
             if state != seen:
                 seen = state
