@@ -31,6 +31,18 @@ from support.net import free_port
 TESTDATA = REPO.parent / "shared" / "testdata"
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """In `make test`'s second pass (``-m serial``), read only the test files that mark a test
+    ``serial``: every other file would be imported, and the API's schema-generated tests built
+    (seconds of CPU), only for all of its tests to be deselected. A test is serial only through
+    ``pytest.mark.serial`` written in its own file."""
+    if config.getoption("markexpr") != "serial" or not collection_path.is_file():
+        return None
+    if not (collection_path.name.startswith("test_") and collection_path.suffix == ".py"):
+        return None
+    return "mark.serial" not in collection_path.read_text(encoding="utf-8") or None
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The admin URL of the test PostgreSQL server (started by scripts/test-setup)."""

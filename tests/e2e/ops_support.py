@@ -43,7 +43,7 @@ def commex_serving(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(
-            lambda: proc.poll() is not None or answers(f"{url}/v1/health"), "commex serve", 30
+            lambda: proc.poll() is not None or answers(f"{url}/v1/health"), "commex serve", 60
         )
         assert proc.poll() is None, f"commex serve exited: {stderr.read_text()}"
         yield Served(url, port, stderr)

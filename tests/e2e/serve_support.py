@@ -37,7 +37,7 @@ def commex_server(data_dir: Path, env: Mapping[str, str] | None = None) -> Itera
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(
-            lambda: proc.poll() is not None or answers(f"{url}/v1/health"), "commex serve", 30
+            lambda: proc.poll() is not None or answers(f"{url}/v1/health"), "commex serve", 60
         )
         assert proc.poll() is None, "commex serve exited"
         yield url

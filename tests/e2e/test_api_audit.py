@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import ApiWorld
+from api_support import ApiWorld
 
 
 def test_every_answer_names_its_request_and_keeps_a_sane_incoming_id(

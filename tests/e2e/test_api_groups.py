@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_support import ApiActor, ApiWorld
 
 from commex.adapters.clock import ManualClock
 from commex.adapters.passwords import Argon2Hasher
@@ -16,14 +17,12 @@ from commex.services.commands import AddCard, ChargeDue
 from commex.settings import Settings
 from support.engine import close_due
 
-ApiActor = Any  # the conftest's ApiActor: id, name, token, headers
-ApiWorld = Any  # the conftest's ApiWorld
 GOOD, DECLINED = "4242424242424242", "4000000000000002"
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def world(
-    request: pytest.FixtureRequest, api_world: ApiWorld, api_clock: ManualClock, tmp_path: Path
+    request: pytest.FixtureRequest, api_clock: ManualClock, tmp_path: Path
 ) -> Iterator[ApiWorld]:
     """The API with real reputations (the tallies payment ratings move), over each storage."""
     hasher = Argon2Hasher(time_cost=1, memory_kib=1024)
@@ -32,7 +31,7 @@ def world(
     else:
         url = request.getfixturevalue("migrated_store")(request.param)
         services = build_services(Settings(tmp_path, url), clock=api_clock, hasher=hasher)
-    w = type(api_world)(services, api_clock)  # the conftest's ApiWorld, over these services
+    w = ApiWorld(services, api_clock)
     try:
         with w.client:
             yield w

@@ -7,9 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-ApiWorld = Any  # ApiWorld from conftest
-ApiActor = Any
+from api_support import ApiActor, ApiWorld
 
 
 def items(r: Any) -> list[dict[str, Any]]:

@@ -9,14 +9,13 @@ a session cookie worked for seven days however long it lay unused.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
+from api_support import ApiWorld as World
 from fastapi.testclient import TestClient
 
 from support.pages import csrf_of
 
-World = Any  # ApiWorld from conftest
 OLD = "the first passphrase"
 NEW = "a better passphrase"
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_support import ApiActor as Actor
+from api_support import ApiWorld as World
 
 from commex.adapters.clock import ManualClock
 from commex.adapters.passwords import Argon2Hasher
@@ -23,8 +25,6 @@ from commex.services.commands import ChargeDue
 from commex.settings import Settings
 from support.engine import start_due
 
-Actor = Any  # ApiActor from conftest: id, name, token, headers
-World = Any  # ApiWorld from conftest
 CARD = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
 
 
@@ -36,7 +36,7 @@ def weight(payments: int = 1, age_days: float = 2 / 24) -> float:
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def world(
-    request: pytest.FixtureRequest, api_world: World, api_clock: ManualClock, tmp_path: Path
+    request: pytest.FixtureRequest, api_clock: ManualClock, tmp_path: Path
 ) -> Iterator[World]:
     """The API over each storage, with reputation read from the rating tallies (the conftest
     worlds show reputations set by hand)."""
@@ -46,7 +46,7 @@ def world(
     else:
         url = request.getfixturevalue("migrated_store")(request.param)
         services = build_services(Settings(tmp_path, url), clock=api_clock, hasher=hasher)
-    rated = type(api_world)(services, api_clock)  # the conftest's ApiWorld, over these services
+    rated = World(services, api_clock)
     try:
         with rated.client:
             yield rated

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_support import ApiActor as Actor
+from api_support import ApiWorld as World
 from test_api_ratings import bearer, error, reputation
 
 from commex.adapters.clock import ManualClock
@@ -23,8 +25,6 @@ from commex.bootstrap import Services, build_services, in_memory_services
 from commex.services.commands import ChargeDue
 from commex.settings import Settings
 
-Actor = Any  # ApiActor from conftest: id, name, token, headers
-World = Any  # ApiWorld from conftest
 VISA = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
 STEPS = ["transcode:pcmu", "dtmf"]
 

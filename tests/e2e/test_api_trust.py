@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_support import ApiActor as Actor
+from api_support import ApiWorld as World
 
 from commex.adapters.clock import ManualClock
 from commex.adapters.passwords import Argon2Hasher
@@ -23,8 +25,6 @@ from commex.services.commands import Caller, ChargeDue
 from commex.services.queries import ShowContract
 from commex.settings import Settings
 
-Actor = Any  # ApiActor from conftest: id, name, token, headers
-World = Any  # ApiWorld from conftest
 VISA = "4242424242424242"
 
 

@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from api_support import ApiActor as Actor
+from api_support import ApiWorld as World
 from test_api_ratings import (  # the same world over memory, SQLite and PostgreSQL
     bearer,
     error,
@@ -24,9 +26,6 @@ from test_api_ratings import (  # the same world over memory, SQLite and Postgre
 )
 
 from support.engine import start_due
-
-Actor = Any  # ApiActor from conftest: id, name, token, headers
-World = Any  # ApiWorld from conftest
 
 ALICE_NUMBER = "+1 415 555 0123"
 NUMBERS = [ALICE_NUMBER, "+44 20 7946 0958", "+33 1 42 68 53 00"]

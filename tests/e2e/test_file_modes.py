@@ -67,7 +67,7 @@ def test_looser_modes_left_behind_are_tightened_and_said_once(tmp_path: Path) ->
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: server.poll() is not None or answers(f"{url}/v1/health"), "serve", 30)
+        wait_until(lambda: server.poll() is not None or answers(f"{url}/v1/health"), "serve", 60)
         assert server.poll() is None, "commex serve exited"
         assert database_modes(data_dir) == {
             "dir": 0o700, "commex.db": 0o600, "commex.db-wal": 0o600, "commex.db-shm": 0o600,

@@ -40,7 +40,7 @@ def test_concurrent_bad_logins_keep_the_server_memory_bounded(tmp_path: Path) ->
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: proc.poll() is not None or answers(f"{url}/v1/health"), "serve", 30)
+        wait_until(lambda: proc.poll() is not None or answers(f"{url}/v1/health"), "serve", 60)
         body = {"name": "Victim", "roles": ["recipient"], "password": "the right passphrase"}
         assert httpx2.post(f"{url}/v1/accounts", json=body, timeout=30).status_code == 201
         one = {"name": "Victim", "password": "a wrong passphrase"}

@@ -13,10 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from api_support import ApiWorld
 from ops_support import commex_serving, figures, operator_token, total, value
 from serve_support import free_port, wait_until
-
-from conftest import ApiWorld
 
 M = "commex_"
 

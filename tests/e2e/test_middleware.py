@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 
 import pytest
+from api_support import ApiWorld
 from fastapi.testclient import TestClient
 
 from commex.bootstrap import in_memory_services
 from commex.server import create_server
-from conftest import ApiWorld
 from support.net import wait_until
 
 SECURITY = (
