@@ -68,9 +68,9 @@ def test_a_writer_down_past_every_try_is_unavailable_with_its_exit_code() -> Non
 def test_a_refusal_is_not_sent_again() -> None:
     seen: list[httpx.Request] = []
     refused = {"error": {"code": "forbidden", "message": "you cannot bid on your own auction"}}
-    with client_for([httpx.Response(403, json=refused)], seen) as client:
-        with pytest.raises(Forbidden, match="your own auction"):
-            client.bid("a-1", "12.50", sleep=lambda s: pytest.fail("slept"))
+    answers: list[httpx.Response | Exception] = [httpx.Response(403, json=refused)]
+    with client_for(answers, seen) as client, pytest.raises(Forbidden, match="own auction"):
+        client.bid("a-1", "12.50", sleep=lambda s: pytest.fail("slept"))
     assert len(seen) == 1
 
 
