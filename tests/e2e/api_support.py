@@ -5,21 +5,18 @@ name no other directory's ``conftest`` shares."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx2
 from fastapi.testclient import TestClient
 
 from commex.adapters.clock import ManualClock
-from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import Services
 from commex.server import create_server
 from commex.services.commands import Register
 
-API_T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 API_OPEN_FOR = timedelta(hours=1)
-API_FAST_HASHER = Argon2Hasher(time_cost=1, memory_kib=1024)
 
 
 @dataclass(frozen=True)

@@ -12,22 +12,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from api_support import API_FAST_HASHER, API_T0, ApiWorld
+from api_support import ApiWorld
 from browser_support import CHROMIUM, CHROMIUM_ARGS, WebLive
 from playwright.sync_api import Browser, sync_playwright
 
 from commex.adapters.clock import ManualClock
 from commex.adapters.memory import FixedReputations
-from commex.adapters.passwords import Argon2Hasher
 from commex.bootstrap import build_services, in_memory_services
 from commex.domain.urls import Resolver
 from commex.settings import Settings
 from support.serving import serving
+from support.worlds import FAST_HASHER, START
 
 
 @pytest.fixture
 def api_clock() -> ManualClock:
-    return ManualClock(API_T0)
+    return ManualClock(START)
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def api_world(
 ) -> Iterator[ApiWorld]:
     """The API over the in-memory services."""
     services = in_memory_services(
-        clock=api_clock, reputations=api_reputations, hasher=API_FAST_HASHER, resolve=api_resolve
+        clock=api_clock, reputations=api_reputations, hasher=FAST_HASHER, resolve=api_resolve
     )
     world = ApiWorld(services, api_clock)
     with world.client:
@@ -69,7 +69,7 @@ def api_sqlite_world(
         Settings(tmp_path, migrated_store("sqlite")),
         clock=api_clock,
         reputations=api_reputations,
-        hasher=API_FAST_HASHER,
+        hasher=FAST_HASHER,
     )
     world = ApiWorld(services, api_clock)
     try:
@@ -91,7 +91,7 @@ def api_postgresql_world(
         Settings(tmp_path, migrated_postgres_url),
         clock=api_clock,
         reputations=api_reputations,
-        hasher=API_FAST_HASHER,
+        hasher=FAST_HASHER,
     )
     try:
         world = ApiWorld(services, api_clock)
@@ -125,7 +125,7 @@ def web_live(tmp_path: Path, migrated_store: Callable[[str], str]) -> Iterator[W
     services = build_services(
         Settings(tmp_path, migrated_store("sqlite")),
         clock=clock,
-        hasher=Argon2Hasher(time_cost=1, memory_kib=1024),
+        hasher=FAST_HASHER,
     )
     try:
         with serving(services) as url:
