@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from commex.adapters.bidwriter.client import RemoteBidDesk
 from commex.adapters.clock import RandomIds, SystemClock
@@ -20,10 +20,8 @@ from commex.adapters.events import ChangeHub
 from commex.adapters.memory import MemoryUnitOfWorkFactory
 from commex.adapters.metrics import ExchangeMetrics
 from commex.adapters.passwords import Argon2Hasher
-from commex.adapters.payments.stripe_gateway import StripeGateway
 from commex.adapters.payments.testgateway import TestGateway
 from commex.adapters.sql.engine import make_engine
-from commex.adapters.sql.notify import PgRelay
 from commex.adapters.sql.schema_revision import migrate_if_due
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.adapters.webhook_http import HttpWebhookTransport
@@ -56,6 +54,9 @@ from commex.services.results import PlacedBid
 from commex.services.tokens import CachedAuthentication, TokenCache
 from commex.services.webhook_sender import WebhookSender
 from commex.settings import Settings
+
+if TYPE_CHECKING:  # imported where used: SQLite servers need neither psycopg nor stripe
+    from commex.adapters.sql.notify import PgRelay
 
 WRITER_READY_S = 30.0  # how long a worker waits for the bid writer's socket at start
 
@@ -289,7 +290,11 @@ def _with_hub(bus: MessageBus, settings: Settings, tokens: TokenCache) -> Servic
         bus.subscribe(event, hub.publish)
     ExchangeMetrics().install(bus)
     url = settings.url()
-    relay = PgRelay(url, hub) if url.startswith("postgresql") else None
+    relay = None
+    if url.startswith("postgresql"):
+        from commex.adapters.sql.notify import PgRelay  # noqa: PLC0415
+
+        relay = PgRelay(url, hub)
     sender = WebhookSender(bus, HttpWebhookTransport())
     bus.subscribe(Notified, lambda _events: sender.wake())
     return Services(bus, hub, settings, tokens, sender, relay)
@@ -304,5 +309,7 @@ def make_gateway(settings: Settings, clock: Clock | None = None) -> PaymentGatew
                 "the stripe payment gateway needs COMMEX_STRIPE_API_KEY",
                 field="COMMEX_STRIPE_API_KEY",
             )
+        from commex.adapters.payments.stripe_gateway import StripeGateway  # noqa: PLC0415
+
         return StripeGateway(settings.stripe_api_key, settings.stripe_api_base, clock=clock)
     return TestGateway(clock)

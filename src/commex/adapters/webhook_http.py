@@ -11,15 +11,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
-
-import httpx
 
 from commex.domain.urls import Pinned
 from commex.domain.webhooks import SIGNATURE_HEADER, signature
 from commex.services.ports.market import Sent
 
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+if TYPE_CHECKING:
+    import httpx
+
+TIMEOUT_S = 10.0  # a whole attempt
+CONNECT_TIMEOUT_S = 5.0
 
 
 def body_of(event: Mapping[str, object]) -> bytes:
@@ -36,9 +39,10 @@ def _to_address(target: Pinned) -> str:
 
 
 class HttpWebhookTransport:
-    """Sends each event in one short-lived connection (endpoints are many and far apart)."""
+    """Sends each event in one short-lived connection (endpoints are many and far apart).
+    httpx is imported at the first delivery: a server that sends none never loads it."""
 
-    def __init__(self, timeout: httpx.Timeout = TIMEOUT) -> None:
+    def __init__(self, timeout: httpx.Timeout | None = None) -> None:
         self._timeout = timeout
 
     def send(
@@ -53,10 +57,13 @@ class HttpWebhookTransport:
             "Host": host_header,
             SIGNATURE_HEADER: signature(secret, timestamp, body),
         }
+        import httpx  # noqa: PLC0415
+
+        timeout = self._timeout or httpx.Timeout(TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
         started = time.monotonic()
         try:
             with (
-                httpx.Client(timeout=self._timeout, follow_redirects=False) as client,
+                httpx.Client(timeout=timeout, follow_redirects=False) as client,
                 client.stream(
                     "POST",
                     _to_address(target),
