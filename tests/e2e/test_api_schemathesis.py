@@ -5,8 +5,8 @@ Schemathesis generates requests (valid and invalid) for every operation and send
 the ASGI app, no network. Requests carry a real token, rotating between a provider, a recipient,
 a two-role account and the operator, and path ids are often swapped for real auctions, accounts
 and contracts, so generated bodies reach the bidding, closing and contract rules instead of
-stopping at a 404. Every operation runs over the in-memory services, a SQLite file and
-PostgreSQL.
+stopping at a 404. Each generated request is sent to three apps, over the in-memory services, a
+SQLite file and PostgreSQL: the examples are made once and every storage answers all of them.
 """
 
 from __future__ import annotations
@@ -94,8 +94,14 @@ class _Stage:
 
 
 @pytest.fixture
-def api_stage(api_any_world: Any) -> _Stage:
-    return _Stage(api_any_world)
+def api_stages(
+    api_world: Any, api_sqlite_world: Any, api_postgresql_world: Any
+) -> dict[str, _Stage]:
+    return {
+        "memory": _Stage(api_world),
+        "sqlite": _Stage(api_sqlite_world),
+        "postgresql": _Stage(api_postgresql_world),
+    }
 
 
 @schema.parametrize()
@@ -110,15 +116,21 @@ def api_stage(api_any_world: Any) -> _Stage:
         HealthCheck.filter_too_much,
     ],
 )
-def test_no_operation_answers_a_server_error(
-    case: Any, api_any_world: Any, api_stage: _Stage
-) -> None:
-    for name, value in list((case.path_parameters or {}).items()):
-        case.path_parameters[name] = api_stage.aim(name, value)
-    api_stage.repair(case)
-    case.call_and_validate(
-        app=api_any_world.app, headers=api_stage.headers(), checks=[not_a_server_error]
-    )
+def test_no_operation_answers_a_server_error(case: Any, api_stages: dict[str, _Stage]) -> None:
+    path_parameters = case.path_parameters
+    body = case.body
+    for storage, stage in api_stages.items():
+        if path_parameters:
+            case.path_parameters = {n: stage.aim(n, v) for n, v in path_parameters.items()}
+        case.body = body
+        stage.repair(case)
+        try:
+            case.call_and_validate(
+                app=stage.world.app, headers=stage.headers(), checks=[not_a_server_error]
+            )
+        except Exception as failure:
+            failure.add_note(f"over the {storage} storage")
+            raise
 
 
 def test_the_document_lists_every_operation_of_the_api() -> None:
