@@ -4,22 +4,32 @@ being arguments, and never printed back."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from serve_support import commex_server, run_commex
 
+from support.databases import MigratedTemplates
+
 VISA = "4242 4242 4242 4242"
+_SIGNED_UP = itertools.count(1)
 
 
-@pytest.fixture(params=["test", "stripe"])
-def server(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[str]:
+@pytest.fixture(scope="module", params=["test", "stripe"])
+def server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_templates: MigratedTemplates,
+) -> Iterator[str]:
     """`commex serve` over a fresh SQLite file with the gateway of the parameter; its URL once
-    healthy."""
+    healthy. The tests of this file share it: each makes its own accounts, and no one sees
+    another's cards."""
+    data_dir = tmp_path_factory.mktemp(f"cards-{request.param}")
+    migrated_templates.sqlite_file(data_dir / "commex.db")
     env = {"COMMEX_PAYMENT_GATEWAY": request.param}
     if request.param == "stripe":
         env["COMMEX_STRIPE_API_KEY"] = "sk_test_commex"
@@ -29,7 +39,9 @@ def server(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[str]:
 
 
 def account(url: str, name: str, role: str) -> str:
-    r = httpx.post(f"{url}/v1/accounts", json={"name": name, "roles": [role]}, timeout=10)
+    """A new account's token; the name gets a number, as names are unique on the server."""
+    body = {"name": f"{name} {next(_SIGNED_UP)}", "roles": [role]}
+    r = httpx.post(f"{url}/v1/accounts", json=body, timeout=10)
     assert r.status_code == 201, r.text
     return str(r.json()["token"])
 
