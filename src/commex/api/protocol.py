@@ -47,7 +47,7 @@ class HeadHoldingTransport:
             self._transport.write(held + data)
         elif data[:5] == _HEAD:
             self._held = bytes(data)
-            self._loop.call_soon(self.flush)
+            self._loop.call_soon(self._end_of_turn)
         else:
             self._transport.write(data)
 
@@ -57,6 +57,14 @@ class HeadHoldingTransport:
         if held is not None:
             self._held = None
             self._transport.write(held)
+
+    def _end_of_turn(self) -> None:
+        # A head still held has no body to come at once (a stream); if the connection was
+        # lost meanwhile, there is nobody to write it to (uvloop refuses a closed transport).
+        if self._transport.is_closing():
+            self._held = None
+        else:
+            self.flush()
 
     def writelines(self, lines: Any) -> None:
         self.flush()

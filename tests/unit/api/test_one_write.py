@@ -19,8 +19,13 @@ class Recording:
     def write(self, data: bytes) -> None:
         self.calls.append(("write", bytes(data)))
 
+    closing = False
+
     def close(self) -> None:
         self.calls.append(("close", None))
+
+    def is_closing(self) -> bool:
+        return self.closing
 
     def get_write_buffer_size(self) -> int:
         return 0
@@ -51,6 +56,15 @@ def test_a_head_alone_goes_out_at_the_end_of_the_turn() -> None:
     during, after = asyncio.run(_on_loop(lambda t: t.write(HEAD)))
     assert during == []
     assert after == [("write", HEAD)]
+
+
+def test_a_head_held_for_a_connection_lost_meanwhile_is_dropped() -> None:
+    def answer_then_lose(t: HeadHoldingTransport) -> None:
+        t.write(HEAD)
+        t._transport.closing = True  # type: ignore[attr-defined]  # the peer went away
+
+    during, after = asyncio.run(_on_loop(answer_then_lose))
+    assert during == after == []
 
 
 def test_closing_writes_the_held_head_first_and_other_writes_are_not_held() -> None:
