@@ -7,11 +7,12 @@ import io
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 
 import pytest
 
 from commex.adapters import logs
-from commex.api.layers import log_access
+from commex.api.layers import AccessLines, log_access
 from commex.services.request_context import request_id_bound
 
 
@@ -204,3 +205,64 @@ def _access_line(path: str, status: int, ms: float, rid: str | None, created: fl
         access.removeHandler(handler)
         access.setLevel(saved)
     return stream.getvalue()
+
+
+LINES = [
+    ("POST", "/v1/auctions/auc_1/bids", 201, 2.26, "r-9", 1.5),
+    ("POST", '/v1/auctions/"ü\\\u2028"/bids', 422, 0.04, None, 86400.9996),
+    ("POST", "/v1/auctions/auc_1/bids?token=cx_abcdefghijklmnopqrstuv", 401, 1234.5, "x" * 8, 2.0),
+]
+
+
+def test_a_turn_s_access_lines_are_written_at_once_as_each_record_would_write_them() -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        logs.configure("json", "info")
+        one_by_one, together = _CountingStream(), _CountingStream()
+        root.handlers[0].setStream(one_by_one)  # type: ignore[attr-defined]
+        with request_id_bound("r-outer"):
+            for line in LINES:
+                log_access(*line)
+            root.handlers[0].setStream(together)  # type: ignore[attr-defined]
+            lines = AccessLines()
+            lines._lines = list(LINES)
+            lines.write()
+            assert logs.write_access_lines(logging.getLogger("commex.access"), [])  # at once
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+        for name in logs.OWN_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    assert together.getvalue() == one_by_one.getvalue()
+    assert (together.writes, one_by_one.writes) == (1, 3)
+    assert '"request_id": "r-outer"' in together.getvalue()  # the line without one of its own
+
+
+def test_access_lines_go_through_the_logging_machinery_when_it_was_set_up_otherwise() -> None:
+    stream = io.StringIO()
+    handler = logs.LineHandler(stream)
+    handler.setFormatter(logs.TextFormatter())
+    access = logging.getLogger("commex.access")
+    access.addHandler(handler)
+    access.propagate, access.level = False, logging.INFO
+    try:
+        assert not logs.write_access_lines(access, [(1.5, "POST / 201", "r", "POST", "/", 201, 1)])
+        lines = AccessLines()
+        lines._lines = list(LINES[:1])
+        lines.write()
+    finally:
+        access.removeHandler(handler)
+        access.propagate, access.level = True, logging.NOTSET
+    assert stream.getvalue().endswith("[r-9] POST /v1/auctions/auc_1/bids 201 2.3ms id=r-9\n")
+
+
+@pytest.mark.parametrize(
+    "created",
+    [0.0, 1.5, 86400.9994999, 86400.9995, 86400.9999995, 1.0000005, 1_790_000_000.123456,
+     1_790_000_000.9999996, 4102444799.999, -1.25],
+)  # fmt: skip
+def test_an_access_line_s_time_is_the_time_isoformat_writes(created: float) -> None:
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert logs._timestamp(created) == expected
+    assert logs._timestamp(created) == expected  # the second's text kept from the first

@@ -20,7 +20,7 @@ import logging
 import logging.config
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -147,9 +147,11 @@ class LibraryCap(logging.Filter):
     the level asked for."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING:
-            return True
-        return any(record.name == own or record.name.startswith(f"{own}.") for own in OWN_LOGGERS)
+        return record.levelno >= logging.WARNING or _own(record.name)
+
+
+def _own(name: str) -> bool:
+    return any(name == own or name.startswith(f"{own}.") for own in OWN_LOGGERS)
 
 
 class JsonFormatter(logging.Formatter):
@@ -178,35 +180,128 @@ class JsonFormatter(logging.Formatter):
 
 
 def _timestamp(created: float) -> str:
-    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    """``created`` (``time.time()``) as ISO 8601 in UTC to the millisecond, as
+    ``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")`` writes it:
+    the date and time to the second are made once per second."""
+    fraction, whole = math.modf(created)
+    micros = round(fraction * 1e6)  # as fromtimestamp rounds (half to even)
+    if not 0 <= micros < 1_000_000:  # rounded up to the next second, or before 1970
+        return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    second, text = _LAST_SECOND[0]
+    if second != whole:
+        text = datetime.fromtimestamp(whole, UTC).isoformat(timespec="seconds")[:-6]
+        _LAST_SECOND[0] = (whole, text)
+    return f"{text}.{micros // 1000:03d}+00:00"
+
+
+_LAST_SECOND: list[tuple[float, str]] = [(-1.0, "")]  # the last second written, and its text
 
 
 def _access_line(record: logging.LogRecord) -> str:
     """:class:`JsonFormatter`'s line for commex's own access log, whose records carry the
-    same four fields each time (see :func:`commex.api.layers.log_access`): the same object as
-    the general path makes, without looking through the record for what else it might hold.
-    The message holds each field's text between spaces: when it holds nothing to scrub,
-    neither does such a field (no pattern's match in the field alone would not also match in
-    the message), which is then not searched again."""
+    same four fields each time (see :func:`commex.api.layers.log_access`)."""
     get = record.__dict__.get
-    message = record.getMessage()
+    fields = tuple(get(key) for key in _ACCESS_FIELDS)
+    return _access_json(
+        record.created,
+        record.levelname.lower(),
+        record.name,
+        record.getMessage(),
+        get("request_id"),
+        fields,
+    )
+
+
+def _access_json(
+    created: float,
+    level: str,
+    logger: str,
+    message: str,
+    request_id: object,
+    fields: Sequence[object],
+) -> str:
+    """The same object as the general path makes, without looking through the record for
+    what else it might hold. The message holds each field's text between spaces: when it
+    holds nothing to scrub, neither does such a field (no pattern's match in the field alone
+    would not also match in the message), which is then not searched again."""
     clean = _ANY.search(message) is None
     line = [
-        f'{{"ts": "{_timestamp(record.created)}", "level": {_str(record.levelname.lower())}, '
-        f'"logger": {_str(record.name)}, "message": {_str(message if clean else scrub(message))}'
+        f'{{"ts": "{_timestamp(created)}", "level": {_str(level)}, '
+        f'"logger": {_str(logger)}, "message": {_str(message if clean else scrub(message))}'
     ]
-    request_id = get("request_id")
     if request_id:
         line.append(f'"request_id": {_json(request_id)}')
-    for key in _ACCESS_FIELDS:
-        value = get(key)
-        if value is None:
+    for key, given in zip(_ACCESS_FIELDS, fields, strict=True):
+        if given is None:
             continue
-        if not isinstance(value, int | float | bool):
-            text = str(value)
+        value = given
+        if not isinstance(given, int | float | bool):
+            text = str(given)
             value = text if clean and f" {text} " in f" {message} " else scrub(text)
         line.append(f'"{key}": {_json(value)}')
     return ", ".join(line) + "}"
+
+
+AccessLine = tuple[float, str, str | None, str, str, int, float]
+"""An access line's parts: when, message, request id, method, path, status, milliseconds."""
+
+
+def write_access_lines(logger: logging.Logger, lines: Sequence[AccessLine]) -> bool:
+    """Write access lines of ``logger`` (which is enabled for INFO) in one write, straight to
+    the one handler they would reach, when that is commex's JSON line handler and nothing on
+    their way would change them (as :func:`configure` sets the logs up): the lines are those
+    the records would give, without making and passing on a record for each. False, with
+    nothing written, for any other set-up: the caller then logs them one by one."""
+    handler = _json_line_handler(logger)
+    if handler is None:
+        return False
+    if not lines:
+        return True
+    text = "".join(
+        _access_json(created, "info", logger.name, message,
+                     request_id if request_id is not None else current_request_id(), fields)
+        + "\n"
+        for created, message, request_id, *fields in lines
+    )  # fmt: skip
+    with handler.lock:  # type: ignore[union-attr]
+        if _FLUSH_HELD.get():
+            handler._held.append(text)
+            return True
+        try:
+            handler.stream.write(text)
+            handler.stream.flush()
+        except Exception:
+            handler.handleError(logging.makeLogRecord({"name": logger.name, "msg": text}))
+    return True
+
+
+_PASSING = (RequestIdFilter, LibraryCap)  # filters that let an access line through as it is
+
+
+def _json_line_handler(logger: logging.Logger) -> LineHandler | None:
+    """The one handler an INFO record of ``logger`` reaches, when it is a :class:`LineHandler`
+    with a :class:`JsonFormatter` and only filters that pass such a record unchanged but for
+    its request id; None otherwise."""
+    if not _own(logger.name):  # a library's INFO line would not pass LibraryCap
+        return None
+    found: list[logging.Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        found += current.handlers
+        current = current.parent if current.propagate else None
+    if len(found) != 1:
+        return None
+    handler = found[0]
+    if (
+        type(handler) is not LineHandler
+        or type(handler.formatter) is not JsonFormatter
+        or handler.level > logging.INFO
+        or not all(type(f) in _PASSING for f in handler.filters)
+    ):
+        return None
+    return handler
 
 
 def _json(value: object) -> str:

@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Sequence
 
-from commex.adapters.logs import lines_together
+from commex.adapters.logs import lines_together, write_access_lines
 
 MAX_BODY = 1 << 20
 REQUEST_ID_HEADER = b"x-request-id"
@@ -112,6 +112,15 @@ class AccessLines:
     def write(self) -> None:
         """Write every line noted so far."""
         lines, self._lines = self._lines, []
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        parts = [
+            (created, _ACCESS_LINE % (method, path, status, ms, rid), rid, method, path, status,
+             round(ms, 1))
+            for method, path, status, ms, rid, created in lines
+        ]  # fmt: skip
+        if write_access_lines(access_log, parts):
+            return
         with lines_together(access_log):
             for line in lines:
                 log_access(*line)

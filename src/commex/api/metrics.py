@@ -15,7 +15,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from commex.adapters.metrics import exposition, figures
+from commex.adapters.metrics import count, exposition, figures, observe
 from commex.api.deps import CallerDep
 from commex.domain.errors import Forbidden
 
@@ -74,7 +74,8 @@ class HttpMetrics:
 
 
 def count_request(method: str, route: str, status: int, seconds: float) -> None:
-    """Count one answered request and its time."""
+    """Count one answered request and its time (on an event loop, with the other answers of
+    the loop's turn: see :mod:`commex.adapters.metrics`)."""
     method = method if method in _METHODS else "other"
     key = (method, route, status)
     found = _series.get(key)
@@ -88,8 +89,8 @@ def count_request(method: str, route: str, status: int, seconds: float) -> None:
             _series.clear()
         _series[key] = found
     requests, latency = found
-    requests.inc()
-    latency.observe(seconds)
+    count(requests)
+    observe(latency, seconds)
 
 
 # The series of each (method, route template, status) met so far; routes are templates, so

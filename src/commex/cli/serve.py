@@ -70,6 +70,7 @@ def serve(
     go to stderr, one JSON object per line (--log-format text for people); GET /metrics
     answers an operator's token, with the figures of every worker process added up."""
     from commex.adapters import logs, metrics
+    from commex.api.protocol import OneWriteHttpProtocol
 
     if metrics_port == port:
         raise InvalidInput("--metrics-port must differ from --port", field="metrics_port")
@@ -83,6 +84,7 @@ def serve(
         uvicorn_options = {
             "host": host,
             "port": port,
+            "http": OneWriteHttpProtocol,  # each answer in one write (see commex.api.protocol)
             "access_log": False,  # commex's own access log (commex.access) replaces uvicorn's
             "log_config": logs.logging_config(log_format.value, log_level.value),
             "log_level": log_level.value,

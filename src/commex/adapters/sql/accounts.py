@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql import trust_tables as tt
+from commex.adapters.sql.bulk import InListSelect
 from commex.adapters.sql.conflicts import execute_unique, is_unique_violation
 from commex.domain.accounts import Account, Role
 from commex.domain.members import Device
@@ -25,7 +26,9 @@ from commex.services.ports.accounts import name_taken
 # Statements built once: executing a prebuilt statement skips SQLAlchemy's per-call cache-key
 # generation, which otherwise costs more than the SQL itself on the bid path.
 _ACCOUNT_GET = select(t.accounts).where(t.accounts.c.id == bindparam("id"))
-_ACCOUNTS_IN = select(t.accounts).where(t.accounts.c.id.in_(bindparam("ids", expanding=True)))
+_ACCOUNTS_IN = InListSelect(
+    select(t.accounts).where(t.accounts.c.id.in_(bindparam("ids", expanding=True))), "ids"
+)
 _NAMES_IN = select(t.accounts.c.id, t.accounts.c.name).where(
     t.accounts.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -95,7 +98,7 @@ class SqlAccounts:
             return {} if found is None else {ids[0]: found}
         out: dict[str, Account] = {}
         for i in range(0, len(ids), 500):
-            rows = self._c.execute(_ACCOUNTS_IN, {"ids": ids[i : i + 500]})
+            rows = _ACCOUNTS_IN.run(self._c, ids[i : i + 500])
             out.update({r.id: account_of_row(r) for r in rows})
         return out
 

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, and_, bindparam, or_, select, true, upda
 
 from commex.adapters.sql import tables as t
 from commex.adapters.sql.auction_rows import auction_of_row, auction_values
-from commex.adapters.sql.bulk import BulkInsert, BulkStatement
+from commex.adapters.sql.bulk import BulkInsert, BulkStatement, InListSelect
 from commex.adapters.sql.conflicts import execute_unique
 from commex.adapters.sql.finding import SqlAuctionFinder
 from commex.adapters.sql.rows import minor_or_none
@@ -48,6 +48,7 @@ _VERSIONS_GET = (
     .order_by(t.auctions.c.id)
 )
 _VERSIONS_LOCK = _VERSIONS_GET.with_for_update()
+_VERSIONS = {False: InListSelect(_VERSIONS_GET, "ids"), True: InListSelect(_VERSIONS_LOCK, "ids")}
 # What a bid, a close or a cancel can change: an update writes these only, so the indexes on
 # what never changes after opening (search's service, rates, window, title; the creation time)
 # are left alone on the bid path.
@@ -121,8 +122,8 @@ class SqlAuctions(SqlAuctionFinder):
     def versions(self, auction_ids: Collection[str]) -> dict[str, int]:
         if not auction_ids:
             return {}
-        statement = _VERSIONS_LOCK if self._lock_rows else _VERSIONS_GET
-        return {r.id: r.version for r in self._c.execute(statement, {"ids": sorted(auction_ids)})}
+        rows = _VERSIONS[self._lock_rows].run(self._c, sorted(auction_ids))
+        return {r.id: r.version for r in rows}
 
     def _read(self, row: Row[Any]) -> Auction:
         """The auction of ``row``; its currency is noted for its bids' rows (one query less)."""

@@ -1,5 +1,6 @@
 """Many rows into one table in one ``executemany`` of the driver, for the hot path's inserts
-(a batch's bids, its audit entries) and updates (bids made inactive, auctions bid on).
+(a batch's bids, its audit entries) and updates (bids made inactive, auctions bid on); and the
+hot path's reads by a list of ids (:class:`InListSelect`).
 
 SQLAlchemy's own ``execute(insert, rows)`` processes every row's parameters in Python against
 the compiled statement, which costs more than the insert itself for a batch of small rows. A
@@ -14,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, CursorResult, Select, Table
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -97,3 +98,42 @@ class BulkStatement:
             }
             found = self._compiled[conn.dialect.name] = (sql, order, defaults)
         return found
+
+
+class InListSelect:
+    """A select whose one parameter is an IN list (``bindparam(name, expanding=True)``), run
+    as the driver's own SQL where the driver takes parameters by position (SQLite): its text
+    for each length of list is made once, where SQLAlchemy would expand the list and process
+    the parameters in Python for every call. Rows are read by column name as usual; the
+    columns must be what the driver gives as they are (text, integers). Other drivers run the
+    statement through SQLAlchemy."""
+
+    _MAX_LENGTHS = 1024  # texts kept per statement (a batch's ids number 256 at most)
+
+    def __init__(self, statement: Select[Any], name: str) -> None:
+        self._statement = statement
+        self._name = name
+        self._texts: dict[tuple[str, int], str | None] = {}
+
+    def run(self, conn: Connection, values: Sequence[Any]) -> CursorResult[Any]:
+        if conn.dialect.positional:
+            text = self._text(conn, len(values))
+            if text is not None:
+                return conn.exec_driver_sql(text, tuple(values))
+        return conn.execute(self._statement, {self._name: list(values)})
+
+    def _text(self, conn: Connection, length: int) -> str | None:
+        """The statement's text for ``length`` values, or None if its parameters are not
+        just the list's, in order (then it runs through SQLAlchemy)."""
+        key = (conn.dialect.name, length)
+        if key in self._texts:
+            return self._texts[key]
+        compiled = self._statement.params({self._name: [None] * length}).compile(
+            dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        expected = [f"{self._name}_{i}" for i in range(1, length + 1)]
+        text = str(compiled) if list(compiled.positiontup or ()) == expected else None
+        if len(self._texts) >= self._MAX_LENGTHS:
+            self._texts.clear()
+        self._texts[key] = text
+        return text
