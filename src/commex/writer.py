@@ -37,6 +37,7 @@ import uvloop
 from commex.adapters import logs
 from commex.adapters.bidwriter.client import RemoteBidDesk
 from commex.adapters.bidwriter.server import WriterServer
+from commex.api.wire.auctions import placed_bid_json
 from commex.bootstrap import build_bid_writer
 from commex.domain.errors import Unavailable
 from commex.settings import Settings
@@ -140,7 +141,7 @@ def serve(path: Path, secret: bytes, parent: int) -> None:
     bus, desk = build_bid_writer(Settings.from_env())
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(_serve(WriterServer(desk, path, secret), parent))
+            runner.run(_serve(WriterServer(desk, path, secret, placed_bid_json), parent))
     finally:
         bus.dispose()  # the desk's last batch is done; its connection goes back
 

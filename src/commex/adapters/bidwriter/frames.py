@@ -9,8 +9,9 @@ frame can only ever become a bid, an answer or an error; a frame longer than
 - ``HELLO`` (worker -> writer, first frame): the server's per-start secret.
 - ``BID`` (worker -> writer): a :class:`~commex.services.commands.PlaceBid` and the id of the
   HTTP request it serves (for the audit trail).
-- ``PLACED`` (writer -> worker): the committed bid as its bidder sees it
-  (:class:`~commex.services.results.PlacedBid`).
+- ``PLACED`` (writer -> worker): the committed bid as its bidder sees it: the HTTP answer's
+  JSON body, encoded once by the writer (the worker writes it as it is), then the
+  :class:`~commex.services.results.PlacedBid` itself (read only if something asks for it).
 - ``REFUSED`` (writer -> worker): the :class:`~commex.domain.errors.CommexError` that refused
   it, rebuilt as the same class (same code, status and message).
 - ``FAILED`` (writer -> worker): an unexpected error (the worker answers 500, as it would
@@ -96,7 +97,9 @@ def read_bid(payload: bytes) -> tuple[PlaceBid, str | None]:
     return PlaceBid(auction_id, bidder_id, amount, max_amount, key), request_id
 
 
-def placed_frame(number: int, placed: PlacedBid) -> bytes:
+def placed_frame(number: int, placed: PlacedBid, body: bytes) -> bytes:
+    """The answer to a bid: ``body`` (its answer's JSON, as the worker will write it), then the
+    placed bid's fields; :func:`placed_parts` splits them again."""
     v, b = placed.view, placed.view.bid
     p, r = v.bidder, v.bidder.reputation
     s = r.service
@@ -109,15 +112,24 @@ def placed_frame(number: int, placed: PlacedBid) -> bytes:
         None if v.effective_price is None else str(v.effective_price), v.rank,
         placed.bidder_role.value,
     ]  # fmt: skip
-    return frame(PLACED, number, _dumps(values).encode())
+    return frame(PLACED, number, len(body).to_bytes(4, "big") + body + _dumps(values).encode())
 
 
-def read_placed(payload: bytes) -> PlacedBid:
+def placed_parts(payload: bytes) -> tuple[bytes, bytes]:
+    """A ``PLACED`` payload's answer body and its fields (for :func:`read_placed`)."""
+    size = int.from_bytes(payload[:4], "big")
+    if len(payload) < 4 or 4 + size > len(payload):
+        raise FrameError("not a placed bid")
+    return payload[4 : 4 + size], payload[4 + size :]
+
+
+def read_placed(fields: bytes) -> PlacedBid:
+    """The placed bid of a ``PLACED`` payload's fields (see :func:`placed_parts`)."""
     (
         bid_id, auction_id, bidder_id, amount, max_amount, seq, created_at, proxy, active,
         party_id, name, role, positive, negative, count, window_days, service, since, payments,
         effective_price, rank, bidder_role,
-    ) = json.loads(payload)  # fmt: skip
+    ) = json.loads(fields)  # fmt: skip
     bid = Bid(
         bid_id, auction_id, bidder_id, Money(Decimal(amount[0]), amount[1]),
         _read_money(max_amount), seq,
