@@ -99,20 +99,39 @@ def read_bid(payload: bytes) -> tuple[PlaceBid, str | None]:
 
 def placed_frame(number: int, placed: PlacedBid, body: bytes) -> bytes:
     """The answer to a bid: ``body`` (its answer's JSON, as the worker will write it), then the
-    placed bid's fields; :func:`placed_parts` splits them again."""
+    placed bid's fields; :func:`placed_parts` splits them again. The bidder's fields, the same
+    for every bid it places until its reputation moves, are encoded once
+    (:func:`_party_fields`)."""
     v, b = placed.view, placed.view.bid
-    p, r = v.bidder, v.bidder.reputation
-    s = r.service
-    values = [
+    head = _dumps([
         b.id, b.auction_id, b.bidder_id, _money(b.amount), _money(b.max_amount), b.seq,
         b.created_at.isoformat(), b.proxy, b.active,
-        p.id, p.name, p.role.value, r.positive, r.negative, r.count, r.window_days,
-        None if s is None else [s.measured, s.breaches, s.measured_ms, s.breached_ms],
-        None if p.since is None else p.since.isoformat(), p.payments,
-        None if v.effective_price is None else str(v.effective_price), v.rank,
-        placed.bidder_role.value,
-    ]  # fmt: skip
-    return frame(PLACED, number, len(body).to_bytes(4, "big") + body + _dumps(values).encode())
+    ])  # fmt: skip
+    price = None if v.effective_price is None else str(v.effective_price)
+    tail = _dumps([price, v.rank, placed.bidder_role.value])
+    fields = f"{head[:-1]},{_party_fields(v.bidder)},{tail[1:]}".encode()
+    return frame(PLACED, number, len(body).to_bytes(4, "big") + body + fields)
+
+
+_PARTIES: dict[Party, str] = {}
+_MAX_PARTIES = 4096
+
+
+def _party_fields(p: Party) -> str:
+    """A party's fields as a piece of a JSON array, kept by value: a party is frozen, so an
+    equal one encodes the same."""
+    found = _PARTIES.get(p)
+    if found is None:
+        r, s = p.reputation, p.reputation.service
+        found = _dumps([
+            p.id, p.name, p.role.value, r.positive, r.negative, r.count, r.window_days,
+            None if s is None else [s.measured, s.breaches, s.measured_ms, s.breached_ms],
+            None if p.since is None else p.since.isoformat(), p.payments,
+        ])[1:-1]  # fmt: skip
+        if len(_PARTIES) >= _MAX_PARTIES:
+            _PARTIES.clear()
+        _PARTIES[p] = found
+    return found
 
 
 def placed_parts(payload: bytes) -> tuple[bytes, bytes]:
