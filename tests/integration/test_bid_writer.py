@@ -23,6 +23,7 @@ from commex.adapters.bidwriter.server import WriterServer
 from commex.adapters.sql.engine import make_engine
 from commex.adapters.sql.uow import SqlUnitOfWorkFactory
 from commex.adapters.sql.writelock import WriterLock
+from commex.api.wire.auctions import placed_bid_json
 from commex.bootstrap import make_bus
 from commex.domain.errors import InvalidInput
 from commex.services import queries as q
@@ -42,7 +43,7 @@ class Writer:
 
     def __init__(self, desk: BidDesk, path: Path) -> None:
         self.desk = desk
-        self.server = WriterServer(desk, path, SECRET)
+        self.server = WriterServer(desk, path, SECRET, placed_bid_json)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever)
         self._thread.start()

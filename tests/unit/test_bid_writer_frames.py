@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 
 from commex.adapters.bidwriter import frames as f
+from commex.adapters.bidwriter.client import WrittenBid
+from commex.api.wire.auctions import placed_bid_json
 from commex.domain.accounts import Role
 from commex.domain.auctions import Bid
 from commex.domain.errors import (
@@ -67,10 +69,28 @@ def _replace(placed: PlacedBid, name: str, value: object) -> PlacedBid:
         _placed(reputation=Reputation(), max_amount=None, effective_price=None, rank=2),
     ],
 )
-def test_a_placed_bid_crosses_unchanged(placed: PlacedBid) -> None:
-    kind, number, payload = _read_one(f.placed_frame(41, placed))
+def test_a_placed_bid_crosses_unchanged_with_its_answer(placed: PlacedBid) -> None:
+    kind, number, payload = _read_one(f.placed_frame(41, placed, b'{"id":"bid_1"}'))
     assert (kind, number) == (f.PLACED, 41)
-    assert f.read_placed(payload) == placed
+    body, fields = f.placed_parts(payload)
+    assert body == b'{"id":"bid_1"}'
+    assert f.read_placed(fields) == placed
+
+
+def test_a_placed_bid_read_by_a_worker_answers_what_the_writer_encoded() -> None:
+    placed = _placed()
+    _, _, payload = _read_one(f.placed_frame(1, placed, placed_bid_json(placed)))
+    written = WrittenBid(payload)
+    assert placed_bid_json(written) == placed_bid_json(placed)
+    assert (written.view, written.bidder_role, written.bid) == (
+        placed.view, placed.bidder_role, placed.bid
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("payload", [b"", b"\x00\x00\x00", b"\x00\x00\x00\x09{}"])
+def test_a_placed_answer_shorter_than_it_says_is_not_a_frame(payload: bytes) -> None:
+    with pytest.raises(f.FrameError):
+        f.placed_parts(payload)
 
 
 def test_a_bid_crosses_with_its_request_id() -> None:

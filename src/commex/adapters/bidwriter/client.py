@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import cast
 
 from commex.adapters.bidwriter import frames as f
+from commex.domain.accounts import Role
 from commex.domain.errors import CommexError, Unavailable
 from commex.services.bus import MessageBus
 from commex.services.commands import PlaceBid
 from commex.services.request_context import current_request_id
-from commex.services.results import PlacedBid
+from commex.services.results import BidView, PlacedBid
 
 log = logging.getLogger("commex.bidwriter")
 
@@ -242,9 +243,42 @@ class _SyncLink:
             self._sock = None
 
 
+class WrittenBid(PlacedBid):
+    """A bid the writer placed, as its answer frame brought it: :attr:`encoded` is the answer's
+    JSON as the writer encoded it (with the same function the HTTP answer uses, so a worker
+    writes it as it is), and the placed bid's fields are read from the frame only when
+    something asks for them (a web page, the routed API call)."""
+
+    __slots__ = ("_fields", "_read", "encoded")
+    encoded: bytes
+    _fields: bytes
+    _read: PlacedBid | None
+
+    def __init__(self, payload: bytes) -> None:
+        body, fields = f.placed_parts(payload)
+        object.__setattr__(self, "encoded", body)
+        object.__setattr__(self, "_fields", fields)
+        object.__setattr__(self, "_read", None)
+
+    @property
+    def view(self) -> BidView:
+        return self._placed().view
+
+    @property
+    def bidder_role(self) -> Role:
+        return self._placed().bidder_role
+
+    def _placed(self) -> PlacedBid:
+        read: PlacedBid | None = self._read
+        if read is None:
+            read = f.read_placed(self._fields)
+            object.__setattr__(self, "_read", read)
+        return read
+
+
 def _answer(kind: int, payload: bytes) -> PlacedBid:
     if kind == f.PLACED:
-        return f.read_placed(payload)
+        return WrittenBid(payload)
     if kind == f.REFUSED:
         raise f.read_refused(payload)
     raise RuntimeError(f"the bid writer failed: {payload.decode()}")

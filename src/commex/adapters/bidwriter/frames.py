@@ -9,8 +9,9 @@ frame can only ever become a bid, an answer or an error; a frame longer than
 - ``HELLO`` (worker -> writer, first frame): the server's per-start secret.
 - ``BID`` (worker -> writer): a :class:`~commex.services.commands.PlaceBid` and the id of the
   HTTP request it serves (for the audit trail).
-- ``PLACED`` (writer -> worker): the committed bid as its bidder sees it
-  (:class:`~commex.services.results.PlacedBid`).
+- ``PLACED`` (writer -> worker): the committed bid as its bidder sees it: the HTTP answer's
+  JSON body, encoded once by the writer (the worker writes it as it is), then the
+  :class:`~commex.services.results.PlacedBid` itself (read only if something asks for it).
 - ``REFUSED`` (writer -> worker): the :class:`~commex.domain.errors.CommexError` that refused
   it, rebuilt as the same class (same code, status and message).
 - ``FAILED`` (writer -> worker): an unexpected error (the worker answers 500, as it would
@@ -96,28 +97,58 @@ def read_bid(payload: bytes) -> tuple[PlaceBid, str | None]:
     return PlaceBid(auction_id, bidder_id, amount, max_amount, key), request_id
 
 
-def placed_frame(number: int, placed: PlacedBid) -> bytes:
+def placed_frame(number: int, placed: PlacedBid, body: bytes) -> bytes:
+    """The answer to a bid: ``body`` (its answer's JSON, as the worker will write it), then the
+    placed bid's fields; :func:`placed_parts` splits them again. The bidder's fields, the same
+    for every bid it places until its reputation moves, are encoded once
+    (:func:`_party_fields`)."""
     v, b = placed.view, placed.view.bid
-    p, r = v.bidder, v.bidder.reputation
-    s = r.service
-    values = [
+    head = _dumps([
         b.id, b.auction_id, b.bidder_id, _money(b.amount), _money(b.max_amount), b.seq,
         b.created_at.isoformat(), b.proxy, b.active,
-        p.id, p.name, p.role.value, r.positive, r.negative, r.count, r.window_days,
-        None if s is None else [s.measured, s.breaches, s.measured_ms, s.breached_ms],
-        None if p.since is None else p.since.isoformat(), p.payments,
-        None if v.effective_price is None else str(v.effective_price), v.rank,
-        placed.bidder_role.value,
-    ]  # fmt: skip
-    return frame(PLACED, number, _dumps(values).encode())
+    ])  # fmt: skip
+    price = None if v.effective_price is None else str(v.effective_price)
+    tail = _dumps([price, v.rank, placed.bidder_role.value])
+    fields = f"{head[:-1]},{_party_fields(v.bidder)},{tail[1:]}".encode()
+    return frame(PLACED, number, len(body).to_bytes(4, "big") + body + fields)
 
 
-def read_placed(payload: bytes) -> PlacedBid:
+_PARTIES: dict[Party, str] = {}
+_MAX_PARTIES = 4096
+
+
+def _party_fields(p: Party) -> str:
+    """A party's fields as a piece of a JSON array, kept by value: a party is frozen, so an
+    equal one encodes the same."""
+    found = _PARTIES.get(p)
+    if found is None:
+        r, s = p.reputation, p.reputation.service
+        found = _dumps([
+            p.id, p.name, p.role.value, r.positive, r.negative, r.count, r.window_days,
+            None if s is None else [s.measured, s.breaches, s.measured_ms, s.breached_ms],
+            None if p.since is None else p.since.isoformat(), p.payments,
+        ])[1:-1]  # fmt: skip
+        if len(_PARTIES) >= _MAX_PARTIES:
+            _PARTIES.clear()
+        _PARTIES[p] = found
+    return found
+
+
+def placed_parts(payload: bytes) -> tuple[bytes, bytes]:
+    """A ``PLACED`` payload's answer body and its fields (for :func:`read_placed`)."""
+    size = int.from_bytes(payload[:4], "big")
+    if len(payload) < 4 or 4 + size > len(payload):
+        raise FrameError("not a placed bid")
+    return payload[4 : 4 + size], payload[4 + size :]
+
+
+def read_placed(fields: bytes) -> PlacedBid:
+    """The placed bid of a ``PLACED`` payload's fields (see :func:`placed_parts`)."""
     (
         bid_id, auction_id, bidder_id, amount, max_amount, seq, created_at, proxy, active,
         party_id, name, role, positive, negative, count, window_days, service, since, payments,
         effective_price, rank, bidder_role,
-    ) = json.loads(payload)  # fmt: skip
+    ) = json.loads(fields)  # fmt: skip
     bid = Bid(
         bid_id, auction_id, bidder_id, Money(Decimal(amount[0]), amount[1]),
         _read_money(max_amount), seq,

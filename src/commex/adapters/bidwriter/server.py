@@ -36,10 +36,14 @@ class LoopDesk(Protocol):
 
 
 class WriterServer:
-    """Serves ``desk`` at ``path`` to peers that know ``secret``."""
+    """Serves ``desk`` at ``path`` to peers that know ``secret``; each placed bid goes back
+    with its HTTP answer's body, made by ``encode``."""
 
-    def __init__(self, desk: LoopDesk, path: Path, secret: bytes) -> None:
+    def __init__(
+        self, desk: LoopDesk, path: Path, secret: bytes, encode: Callable[[PlacedBid], bytes]
+    ) -> None:
         self._desk = desk
+        self._encode = encode  # a placed bid's HTTP answer body, sent with it
         self.path = path
         self._secret = secret
         self._server: asyncio.AbstractServer | None = None
@@ -150,7 +154,8 @@ def _answering(peer: _Peer, number: int) -> Callable[[asyncio.Future[PlacedBid]]
         if future.cancelled():
             frame = f.failed_frame(number, "cancelled")
         elif (error := future.exception()) is None:
-            frame = f.placed_frame(number, future.result())
+            placed = future.result()
+            frame = f.placed_frame(number, placed, peer._server._encode(placed))
         elif isinstance(error, CommexError):
             frame = f.refused_frame(number, error)
         else:

@@ -41,7 +41,11 @@ def placed_bid(p: PlacedBid) -> dict[str, Any]:
 def placed_bid_json(p: PlacedBid) -> bytes:
     """:func:`placed_bid` as its compact JSON (``json.dumps`` with ``ensure_ascii=False``),
     written from its fields: the bidder's part, the same for every bid it places until its
-    reputation moves, is encoded once (:func:`_party_json`)."""
+    reputation moves, is encoded once (:func:`_party_json`). A bid placed by the bid writer
+    of ``commex serve --workers N`` comes with it, encoded there by this same function."""
+    encoded: bytes | None = getattr(p, "encoded", None)
+    if encoded is not None:
+        return encoded
     v = p.view
     b = v.bid
     text = (
