@@ -18,16 +18,17 @@ run: $(STAMP)
 	$(BIN)/commex serve --demo
 
 ## Install what the tests need (PostgreSQL, tshark, Chromium, wrk), then check and run every test:
-## the bulk in TEST_WORKERS processes (pytest-xdist; more than the cores, since most e2e tests
-## wait on servers they started), then the tests marked `serial` (they time a real clock) one at
+## the bulk in TEST_WORKERS processes (pytest-xdist; twice the cores, since most e2e tests
+## wait on servers they started; an idle process takes its next test from a busy one's share),
+## then the tests marked `serial` (they time a real clock) one at
 ## a time, with nothing else running beside them.
 ## Both passes always run; either failing fails `make test`. Bytecode caches are written even
 ## where the environment turns them off (PYTHONDONTWRITEBYTECODE): the suite starts hundreds of
 ## `commex` processes, each of which would compile the package again.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 test: $(STAMP) system-deps check
 	@unset PYTHONDONTWRITEBYTECODE; status=0; \
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial" || status=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not serial" || status=$$?; \
 	echo "== the tests that time a real clock, alone =="; \
 	$(BIN)/python -m pytest -m serial || status=$$?; \
 	exit $$status
