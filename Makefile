@@ -26,7 +26,10 @@ run: $(STAMP)
 ## where the environment turns them off (PYTHONDONTWRITEBYTECODE): the suite starts hundreds of
 ## `commex` processes, each of which would compile the package again.
 TEST_WORKERS ?= 4
-test: $(STAMP) system-deps check
+## The system set-up (mostly waiting on apt and PostgreSQL) and the checks (mostly CPU) run
+## side by side.
+test: $(STAMP)
+	@$(MAKE) --no-print-directory -j2 system-deps check
 	@unset PYTHONDONTWRITEBYTECODE; status=0; \
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not serial" || status=$$?; \
 	echo "== the tests that time a real clock, alone =="; \
