@@ -105,6 +105,19 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             return
         self._held.append(line)  # under the handler's lock, which handle() holds
 
+    def write_lines(self, text: str, logger: str) -> None:
+        """Write ``text``, whole lines already formatted for ``logger``, as :meth:`emit` would
+        write a record's line: held while this thread writes lines together, else at once."""
+        with self.lock:  # type: ignore[union-attr]
+            if _FLUSH_HELD.get():
+                self._held.append(text)
+                return
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except Exception:
+                self.handleError(logging.makeLogRecord({"name": logger, "msg": text}))
+
     def write_held(self) -> None:
         """Write the lines held so far in one go."""
         with self.lock:  # type: ignore[union-attr]
@@ -263,15 +276,7 @@ def write_access_lines(logger: logging.Logger, lines: Sequence[AccessLine]) -> b
         + "\n"
         for created, message, request_id, *fields in lines
     )  # fmt: skip
-    with handler.lock:  # type: ignore[union-attr]
-        if _FLUSH_HELD.get():
-            handler._held.append(text)
-            return True
-        try:
-            handler.stream.write(text)
-            handler.stream.flush()
-        except Exception:
-            handler.handleError(logging.makeLogRecord({"name": logger.name, "msg": text}))
+    handler.write_lines(text, logger.name)
     return True
 
 
