@@ -62,7 +62,15 @@ def test_offers_rank_on_the_exchange_and_a_plane_sends_them_work_only_under_a_co
             "node", "serve", "--capabilities", "transcode", "--port", str(node_port),
             "--exchange", exchange, "--price", price, COMMEX_TOKEN=who["token"],
         )  # fmt: skip
-        wait_until(lambda p=node_port: answers(f"http://127.0.0.1:{p}/v1/node"), "a node")
+        node = nodes[who["name"]]
+        # A node that exited (its port taken meanwhile, say) fails at once, with what it said.
+        wait_until(
+            lambda p=node_port, n=node: (
+                n.poll() is not None or answers(f"http://127.0.0.1:{p}/v1/node")
+            ),
+            "a node",
+        )
+        assert node.poll() is None, node.stderr.read().decode() if node.stderr else "node exited"
     auth = {"Authorization": f"Bearer {me['token']}"}
     # Our own, cheapest offer: a subcontract must still go to a different provider.
     own = {"node_url": f"http://127.0.0.1:{free_port()}", "capabilities": ["transcode"]}
